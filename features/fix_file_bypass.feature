@@ -1,0 +1,91 @@
+@fix_file_bypass
+Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.json
+  The article's three commands, typed as written.  Besides what the article promises, the
+  recipe's hazards are checked and recorded as findings in the ledger.
+
+  Background:
+    Given a scratch login keychain with no timeout
+    And the session has a GUI
+    And my umask is 022
+
+  @claim:FIX-FILE-TOKEN @claim:FIX-FILE-MODE @claim:FIX-FILE-DELETE @claim:FIX-FILE-NO-ECHO @claim:FIX-FILE-NO-PROMPTS @claim:CAV-PLAINTEXT
+  Scenario: The three commands move the token into a mode-600 file and delete the item
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude exists
+    When I type the article's commands:
+      """
+      security find-generic-password -s "Claude Code-credentials" -w > ~/.claude/.credentials.json
+      chmod 600 ~/.claude/.credentials.json
+      security delete-generic-password -s "Claude Code-credentials"
+      """
+    Then every command succeeds
+    And ~/.claude/.credentials.json holds the stored credential byte for byte as valid JSON
+    And ~/.claude/.credentials.json has mode 600
+    And the item no longer exists
+    And the terminal shows no part of the credential
+    And no keychain prompt was raised
+    And the credential is plaintext at rest in ~/.claude/.credentials.json
+
+  @claim:FIX-FILE-SAFE
+  Scenario: The file is never readable by others while the recipe runs
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude exists
+    When I type the article's command:
+      """
+      security find-generic-password -s "Claude Code-credentials" -w > ~/.claude/.credentials.json
+      """
+    Then ~/.claude/.credentials.json is not readable by group or others
+
+  @claim:FIX-FILE-SAFE @gui
+  Scenario Outline: A failed read leaves the stored credential alone (<failure>)
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude/.credentials.json already holds an older credential
+    And <failure>
+    When I type the article's commands, answering "Deny":
+      """
+      security find-generic-password -s "Claude Code-credentials" -w > ~/.claude/.credentials.json
+      chmod 600 ~/.claude/.credentials.json
+      security delete-generic-password -s "Claude Code-credentials"
+      """
+    Then no credential was lost
+
+    Examples:
+      | failure                              |
+      | the item trusts no application       |
+      | the session has no GUI and the login keychain is locked |
+      | the item does not exist              |
+
+  @claim:FIX-FILE-SAFE
+  Scenario: The recipe works on a machine where ~/.claude does not exist
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude does not exist
+    When I type the article's commands:
+      """
+      security find-generic-password -s "Claude Code-credentials" -w > ~/.claude/.credentials.json
+      chmod 600 ~/.claude/.credentials.json
+      security delete-generic-password -s "Claude Code-credentials"
+      """
+    Then no credential was lost
+
+  @claim:FIX-FILE-SAFE
+  Scenario: The recipe finds the item when CLAUDE_CONFIG_DIR is set
+    Given CLAUDE_CONFIG_DIR is set to "~/.config/claude"
+    And Claude Code has stored a credential for the current user
+    And ~/.claude exists
+    When I type the article's commands:
+      """
+      security find-generic-password -s "Claude Code-credentials" -w > ~/.claude/.credentials.json
+      chmod 600 ~/.claude/.credentials.json
+      security delete-generic-password -s "Claude Code-credentials"
+      """
+    Then ~/.claude/.credentials.json holds the stored credential byte for byte as valid JSON
+
+  @claim:NOTE-REDIRECT
+  Scenario: Without the redirect, -w prints the token on the terminal
+    Given Claude Code has stored a credential for the current user
+    When I type the command:
+      """
+      security find-generic-password -s "Claude Code-credentials" -w
+      """
+    Then every command succeeds
+    And the terminal shows the credential

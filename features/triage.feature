@@ -1,0 +1,60 @@
+@triage
+Feature: Triage — two non-destructive commands that raise no prompt
+  The article: `security find-generic-password -l … | grep -E "svce|acct"` confirms the item
+  exists (metadata only; no secret read), and `security show-keychain-info` on the login
+  keychain reports "no-timeout" when it won't relock.
+
+  @claim:TRI-METADATA @claim:TRI-NO-PROMPT
+  Scenario Outline: The item lookup shows service and account, never the secret, and raises no prompt (<context>)
+    Given a scratch login keychain with no timeout
+    And the session <context>
+    And Claude Code has stored a credential for the current user
+    And the item trusts no application
+    When I type the article's command:
+      """
+      security find-generic-password -l "Claude Code-credentials" | grep -E "svce|acct"
+      """
+    Then every command succeeds
+    And the terminal shows the line '    "svce"<blob>="Claude Code-credentials"'
+    And the terminal shows the current user as "acct"
+    And the terminal shows no part of the credential
+    And no keychain prompt was raised
+    And the stored credential is unchanged
+
+    Examples:
+      | context     |
+      | has a GUI   |
+      | has no GUI  |
+
+  @claim:TRI-INFO @claim:TRI-NO-PROMPT @claim:TRI-NO-RELOCK @claim:CAU-NOT-TIMEOUT
+  Scenario Outline: show-keychain-info reports <report> and the keychain <relock> as time passes
+    Given a scratch login keychain with <settings>
+    And the session has a GUI
+    And Claude Code has stored a credential for the current user
+    And the item trusts no application
+    When I type the article's command:
+      """
+      security show-keychain-info ~/Library/Keychains/login.keychain-db
+      """
+    Then every command succeeds
+    And the terminal shows the keychain info line for the login keychain with "<report>"
+    And no keychain prompt was raised
+    When 6 seconds pass
+    Then the login keychain <relock>
+
+    Examples:
+      | settings           | report      | relock          |
+      | no timeout         | no-timeout  | is unlocked     |
+      | a 5 second timeout | timeout=5s  | is locked       |
+
+  @claim:TRI-CONCLUSION @gui
+  Scenario: On a no-timeout keychain a prompt that comes back is an item prompt, not an unlock prompt
+    Given a scratch login keychain with no timeout
+    And the session has a GUI
+    And Claude Code has stored a credential for the current user
+    And the item trusts no application
+    When 2 hours pass
+    And Claude Code reads the credential, answering "Allow"
+    And Claude Code reads the credential, answering "Allow"
+    Then 2 item dialogs were shown
+    And no unlock dialog was shown

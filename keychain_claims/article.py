@@ -1,0 +1,85 @@
+"""The document under test: its sections, quoted spans and fenced commands."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from . import ARTICLES_DIR
+
+ARTICLE_NAME = "claude-code-keychain-acl-invalidation.md"
+DEFAULT_PATH = ARTICLES_DIR / ARTICLE_NAME
+
+
+class ArticleError(Exception):
+    """One-line, actionable reason the article cannot be used."""
+
+
+@dataclass(frozen=True)
+class Command:
+    line: int       # 1-based line in the article
+    text: str       # the command exactly as written
+
+
+def normalize(text: str) -> str:
+    """Markdown emphasis and whitespace do not count when finding a quote."""
+    text = re.sub(r"\*\*|__", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Article:
+    def __init__(self, path: Path | str = DEFAULT_PATH):
+        self.path = Path(path)
+        try:
+            self.text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ArticleError(f"article not found at {self.path}; restore it with `git checkout -- articles/`") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArticleError(f"article at {self.path} cannot be read ({exc}); restore it from git") from None
+        self.lines = self.text.splitlines()
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @cached_property
+    def commands(self) -> list[Command]:
+        """Non-comment lines of the fenced code blocks, in order."""
+        found, inside = [], False
+        for number, line in enumerate(self.lines, 1):
+            if line.strip().startswith("```"):
+                inside = not inside
+                continue
+            stripped = line.strip()
+            if inside and stripped and not stripped.startswith("#"):
+                found.append(Command(number, stripped))
+        return found
+
+    @cached_property
+    def _flat(self) -> tuple[str, list[int]]:
+        """Normalized text plus, per character, the article line it came from."""
+        out, where = [], []
+        for number, line in enumerate(self.lines, 1):
+            norm = normalize(line)
+            if norm:
+                if out:
+                    out.append(" ")
+                    where.append(number)
+                out.extend(norm)
+                where.extend([number] * len(norm))
+        return "".join(out), where
+
+    def locate(self, quote: str) -> int | None:
+        """1-based line where `quote` starts, or None when it no longer occurs."""
+        flat, where = self._flat
+        index = flat.find(normalize(quote))
+        return where[index] if index >= 0 else None
+
+    def section_of(self, line: int) -> str:
+        heading = ""
+        for number, text in enumerate(self.lines[:line], 1):
+            if text.startswith("#"):
+                heading = text.lstrip("#").strip()
+        return heading

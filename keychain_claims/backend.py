@@ -1,0 +1,213 @@
+"""Where `security` comes from.
+
+A Backend is chosen once per run (`--backend auto|macos|sim`).  Like jaraco/keyring's
+backends each has a priority and says whether it can run here; `auto` takes the best
+available one.  Every result names the backend: a simulated pass is evidence about
+the model, not about macOS.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sandbox import Sandbox
+
+CHOICES = ("auto", "macos", "sim")
+
+
+class BackendError(Exception):
+    """A one-line, actionable reason a backend cannot be used."""
+
+
+class Backend:
+    name = "?"
+    simulated = True
+    priority = 0
+    label = "?"
+
+    def unavailable(self) -> str | None:
+        """None when usable here, else the one-line reason."""
+        raise NotImplementedError
+
+    def security_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def shim(self, sandbox: "Sandbox") -> str:
+        """Text of the sandbox's `security` shim."""
+        cmd = " ".join(f"'{c}'" for c in self.security_command())
+        return f'#!/bin/sh\nexec {cmd} "$@"\n'
+
+    def env(self, sandbox: "Sandbox") -> dict[str, str]:
+        return {}
+
+    def prepare_keychain(self, sandbox: "Sandbox") -> None:
+        """Create, configure and unlock the scratch keychain, typing its password."""
+        kc = sandbox.keychain
+        sec = sandbox.security
+        kc.path.parent.mkdir(parents=True, exist_ok=True)
+        for argv in (("create-keychain", str(kc.path)), ("set-keychain-settings", str(kc.path)),
+                     ("unlock-keychain", str(kc.path))):
+            call = sec.run(*argv, responder=sandbox.responder())
+            if call.status != 0:
+                raise BackendError(f"could not prepare the scratch keychain: security {argv[0]} exited "
+                                   f"{call.status}: {call.stderr.strip()[:200]}")
+
+    def teardown_keychain(self, sandbox: "Sandbox") -> None:
+        if sandbox.keychain.path.exists():
+            sandbox.security.run("delete-keychain", str(sandbox.keychain.path))
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name, "backend.label": self.label, "security": " ".join(self.security_command())}
+
+    # --- what a scenario can do to the world; backends differ ------------------------------
+    def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
+        """Make later calls run in a GUI session (dialogs) or a non-GUI one (exit 36)."""
+        raise NotImplementedError
+
+    def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
+        raise NotImplementedError
+
+    def restart(self, sandbox: "Sandbox") -> None:
+        """What a reboot does to the keychain: every keychain locked."""
+        raise NotImplementedError
+
+    def as_caller(self, identity) -> dict[str, str]:
+        """Environment that makes the next `security` call act as `identity`."""
+        raise NotImplementedError
+
+    def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
+        """Every prompt the keychain raised (also the ones that failed with 36), or None
+        when the backend cannot tell."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<backend {self.name}: {self.label}>"
+
+
+class MacOSBackend(Backend):
+    name = "macos"
+    simulated = False
+    priority = 10
+    label = "real macOS security(1)"
+    path = "/usr/bin/security"
+
+    def unavailable(self) -> str | None:
+        if sys.platform != "darwin":
+            return f"--backend macos needs macOS; this host is {platform.system()} (use --backend sim)"
+        if not os.access(self.path, os.X_OK):
+            return f"{self.path} is missing or not executable; reinstall macOS command line tools or use --backend sim"
+        return None
+
+    def security_command(self) -> list[str]:
+        return [self.path]
+
+    def describe(self) -> dict[str, str]:
+        info = super().describe()
+        info["macos.version"] = platform.mac_ver()[0]
+        return info
+
+    def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
+        import pytest
+        pytest.skip("on macOS the session type is the runner's own; a scenario that needs "
+                    f"{'a dialog answered' if gui else 'a non-GUI session'} runs on the simulated backend "
+                    "or with UI automation")
+
+    def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
+        import time
+        import pytest
+        if seconds > 30:
+            pytest.skip(f"cannot let {seconds:.0f}s pass on a real keychain within a test run")
+        time.sleep(seconds)          # on a real Mac, time passing is the thing under test
+
+    def restart(self, sandbox: "Sandbox") -> None:
+        sandbox.security.run("lock-keychain", str(sandbox.keychain.path))
+
+    def as_caller(self, identity) -> dict[str, str]:
+        import pytest
+        if identity.path == self.path:
+            return {}
+        pytest.skip(f"acting as {identity.signing} app {identity.name!r} needs a signed test binary; "
+                    "only the simulated backend can impersonate callers")
+
+
+class SimBackend(Backend):
+    name = "sim"
+    simulated = True
+    priority = 1
+    label = "simulated security(1) (keychain-sim)"
+
+    def unavailable(self) -> str | None:
+        if importlib.util.find_spec("keychain_claims.sim.cli") is None:
+            return "the security(1) simulator (keychain_claims.sim) is not installed; reinstall with `pip install -e .`"
+        return None
+
+    def security_command(self) -> list[str]:
+        script = Path(sys.executable).with_name("keychain-sim")
+        if script.exists():
+            return [str(script)]
+        found = shutil.which("keychain-sim")
+        return [found] if found else [sys.executable, "-m", "keychain_claims.sim"]
+
+    def env(self, sandbox: "Sandbox") -> dict[str, str]:
+        return {"KEYCHAIN_SIM_STATE": str(self._state(sandbox)),
+                "KEYCHAIN_SIM_CLOCK": str(self._state(sandbox) / "clock"),
+                "KEYCHAIN_SIM_UI": sandbox.ui}
+
+    def _state(self, sandbox: "Sandbox") -> Path:
+        return sandbox.root / "sim-state"
+
+    def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
+        sandbox.ui = "gui" if gui else "none"
+
+    def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
+        from .sim import control
+        control.advance_clock(self._state(sandbox), seconds)
+
+    def restart(self, sandbox: "Sandbox") -> None:
+        from .sim import control
+        control.reboot(self._state(sandbox))
+
+    def as_caller(self, identity) -> dict[str, str]:
+        return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
+
+    def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
+        import json
+        path = self._state(sandbox) / "events.jsonl"
+        if not path.exists():
+            return []
+        events = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+        return [e for e in events if e.get("event") == "prompt"]
+
+    def prepare_keychain(self, sandbox: "Sandbox") -> None:
+        super().prepare_keychain(sandbox)
+        # the simulator's user preferences live in the sandbox HOME, so making the scratch
+        # keychain default and the whole search list is harmless here (never on macOS)
+        path = str(sandbox.keychain.path)
+        for argv in (("default-keychain", "-s", path), ("list-keychains", "-d", "user", "-s", path)):
+            call = sandbox.security.run(*argv)
+            if call.status != 0:
+                raise BackendError(f"security {' '.join(argv)} exited {call.status}: {call.stderr.strip()[:200]}")
+
+
+BACKENDS: dict[str, type[Backend]] = {"macos": MacOSBackend, "sim": SimBackend}
+
+
+def select(name: str) -> Backend:
+    """Resolve `--backend`.  Raises BackendError with a one-line reason."""
+    if name not in CHOICES:
+        raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(CHOICES)}")
+    if name == "auto":
+        candidates = sorted((cls() for cls in BACKENDS.values()), key=lambda b: -b.priority)
+        for backend in candidates:
+            if backend.unavailable() is None:
+                return backend
+        return candidates[-1]          # unusable: scenarios will skip with its reason
+    return BACKENDS[name]()
+

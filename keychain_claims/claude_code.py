@@ -1,0 +1,38 @@
+"""How Claude Code talks to `security`, as releases do it.
+
+Source: shared/reference/claude-code-credentials.md (read from published releases);
+the release fingerprints (keychain_claims.release) check these against every release
+the suite is given, so a release that changes them shows up there.
+  read : find-generic-password -a "<acct>" -w -s "<service>"          (2.1.330)
+  write: `add-generic-password -U -a "<acct>" -s "<service>" -X "<hex>"` on stdin of `security -i` (>= 2.0.76)
+  login/logout: delete-generic-password -a "<acct>" -s "<service>"
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+SERVICE = "Claude Code-credentials"
+
+
+def service(config_dir: str | None = None, oauth_suffix: str = "") -> str:
+    """`Claude Code${suffix}-credentials${hash}`; the hash only with CLAUDE_CONFIG_DIR set."""
+    tail = f"-{hashlib.sha256(config_dir.encode()).hexdigest()[:8]}" if config_dir else ""
+    return f"Claude Code{oauth_suffix}-credentials{tail}"
+
+
+def read_argv(account: str, svc: str = SERVICE) -> list[str]:
+    return ["find-generic-password", "-a", account, "-w", "-s", svc]
+
+
+def write_line(account: str, payload: str, svc: str = SERVICE) -> str:
+    """One `security -i` line, the secret as hex so it never appears in argv."""
+    return f'add-generic-password -U -a "{account}" -s "{svc}" -X "{payload.encode().hex()}"\n'
+
+
+def delete_argv(account: str, svc: str = SERVICE) -> list[str]:
+    return ["delete-generic-password", "-a", account, "-s", svc]
+
+
+def plaintext_path(home: str, config_dir: str | None = None) -> str:
+    return os.path.join(config_dir or os.path.join(home, ".claude"), ".credentials.json")

@@ -1,0 +1,179 @@
+"""pexpect drivers: `Security` runs one `security` command line; `Shell` is an
+interactive bash in which the article's commands are typed as a user would.
+
+Both run inside a Sandbox (its env puts the shim's `security` first on PATH),
+answer prompts through a `prompts.Responder`, and keep a transcript that is only
+ever exported through `redact()`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets as _random
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pexpect
+
+from .prompts import Prompt, Responder
+from .redact import redact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sandbox import Sandbox
+
+DEFAULT_TIMEOUT = 15
+
+
+def _text(data: str | None) -> str:
+    return (data or "").replace("\r\n", "\n")
+
+
+@dataclass
+class Call:
+    """One `security` invocation as the driver saw it."""
+
+    argv: list[str]
+    stdin: str | None
+    stdout: str
+    stderr: str
+    status: int
+    tty: str
+    prompts: list[Prompt] = field(default_factory=list)
+
+    def transcript(self) -> str:
+        """Redacted, human-readable record of the call."""
+        lines = ["$ " + shlex.join(["security", *self.argv])]
+        if self.stdin is not None:
+            lines.append("--- stdin ---\n" + self.stdin.rstrip("\n"))
+        if self.tty.strip():
+            lines.append("--- terminal ---\n" + self.tty.rstrip("\n"))
+        lines.append("--- stdout ---\n" + self.stdout.rstrip("\n"))
+        lines.append("--- stderr ---\n" + self.stderr.rstrip("\n"))
+        lines.append(f"--- exit status: {self.status} ---")
+        return redact("\n".join(lines))
+
+    def record(self) -> dict:
+        """Redacted dict form (for JSON attachments and recorded transcripts)."""
+        return {"argv": [redact(a) for a in self.argv], "stdin": None if self.stdin is None else redact(self.stdin),
+                "stdout": redact(self.stdout), "stderr": redact(self.stderr), "status": self.status,
+                "prompts": [p.kind + ":" + p.answer for p in self.prompts]}
+
+    def __repr__(self) -> str:
+        return redact(f"Call(argv={self.argv!r}, status={self.status})")
+
+
+def _interact(child: pexpect.spawn, responder: Responder | None, timeout: float, until) -> str:
+    """Answer prompts until `until` (EOF or a regex) matches; return everything read."""
+    responder = responder or Responder()
+    patterns = [until, pexpect.TIMEOUT, *responder.patterns()]
+    seen: list[str] = []
+    while True:
+        index = child.expect(patterns, timeout=timeout)
+        seen.append(_text(child.before) + (_text(child.after) if isinstance(child.after, str) else ""))
+        if index == 0:
+            return "".join(seen)
+        if index == 1:
+            raise TimeoutError(f"no answer within {timeout}s; screen so far:\n" + redact("".join(seen)[-2000:]))
+        child.sendline(responder.answer(index - 2, "".join(seen), _text(child.after)))
+
+
+class Security:
+    """The one `security` driver: spawns the command under a pty (so getpass and the
+    dialog have a terminal), with stdout and stderr captured separately."""
+
+    def __init__(self, sandbox: "Sandbox"):
+        self.sandbox = sandbox
+        self.calls: list[Call] = []
+
+    def run(self, *argv: str, responder: Responder | None = None, stdin: str | None = None,
+            timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None) -> Call:
+        workdir = Path(tempfile.mkdtemp(prefix="call-", dir=self.sandbox.tmp))
+        out, err, inp = workdir / "stdout", workdir / "stderr", workdir / "stdin"
+        redirect = '>"$KC_OUT" 2>"$KC_ERR"'
+        if stdin is not None:
+            inp.write_text(stdin)
+            redirect = '<"$KC_IN" ' + redirect
+        run_env = {**self.sandbox.env, **(env or {}), "KC_OUT": str(out), "KC_ERR": str(err), "KC_IN": str(inp)}
+        child = pexpect.spawn("/bin/sh", ["-c", f'exec security "$@" {redirect}', "security", *argv],
+                              env=run_env, cwd=str(self.sandbox.home), encoding="utf-8",
+                              codec_errors="replace", dimensions=(24, 500), echo=False)
+        try:
+            tty = _interact(child, responder, timeout, pexpect.EOF)
+            child.close()
+            status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
+        finally:
+            if child.isalive():
+                child.close(force=True)
+        call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
+                    err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
+                    list(responder.seen) if responder else [])
+        for path in (out, err, inp):
+            path.unlink(missing_ok=True)
+        workdir.rmdir()
+        self.calls.append(call)
+        return call
+
+
+@dataclass
+class ShellRun:
+    command: str
+    output: str          # what the terminal showed after the echoed command line
+    statuses: list[int]  # PIPESTATUS of the command line
+    prompts: list[Prompt]
+
+    @property
+    def status(self) -> int:
+        return self.statuses[-1] if self.statuses else -1
+
+    def __repr__(self) -> str:
+        return redact(f"ShellRun({self.command!r}, statuses={self.statuses})")
+
+
+class Shell:
+    """An interactive bash in the sandbox.  Commands are typed, prompts answered,
+    and PIPESTATUS read back from a PROMPT_COMMAND marker."""
+
+    def __init__(self, sandbox: "Sandbox"):
+        self.sandbox = sandbox
+        self._nonce = _random.token_hex(4)
+        self._marker = re.compile(rf"__KC_DONE_{self._nonce}__ ([0-9 ]*)__\r?\n")
+        self.screen: list[str] = []
+        self.runs: list[ShellRun] = []
+        env = {**sandbox.env, "PS1": "$ ", "PS2": "> ",
+               "PROMPT_COMMAND": f'printf "__KC_DONE_{self._nonce}__ %s__\\n" "${{PIPESTATUS[*]}}"'}
+        self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--norc", "-i"], env=env,
+                                   cwd=str(sandbox.home), encoding="utf-8", codec_errors="replace",
+                                   dimensions=(24, 1000), echo=True)
+        self.child.expect(self._marker, timeout=DEFAULT_TIMEOUT)   # read at once: the first prompt
+        self.child.expect_exact("$ ", timeout=DEFAULT_TIMEOUT)
+
+    def run(self, command: str, responder: Responder | None = None,
+            timeout: float = DEFAULT_TIMEOUT) -> ShellRun:
+        responder = responder or Responder()
+        first_prompt = len(responder.seen)
+        self.screen.append("$ ")
+        self.child.sendline(command)
+        text = _interact(self.child, responder, timeout, self._marker)
+        statuses = [int(s) for s in self.child.match.group(1).split()]
+        self.child.expect_exact("$ ", timeout=timeout)
+        body = self._marker.sub("", text)
+        echoed, _, output = body.partition("\n")
+        self.screen.append(echoed + "\n" + output)
+        run = ShellRun(command, output, statuses, responder.seen[first_prompt:])
+        self.runs.append(run)
+        return run
+
+    def transcript(self) -> str:
+        return redact("".join(self.screen))
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.sendline("exit")
+            try:
+                self.child.expect(pexpect.EOF, timeout=3)
+            except (pexpect.TIMEOUT, pexpect.EOF):
+                pass
+        self.child.close(force=True)

@@ -1,0 +1,106 @@
+"""The claims ledger: every checkable statement of the article, with an ID, the
+exact quoted span, its section, the kind of evidence that can check it, and the
+recorded findings (contradictions the suite expects to keep seeing).
+
+Per-run verdicts are derived from scenario outcomes, never written by hand:
+  holds         -- every scenario for the claim passed on this backend
+  contradicted  -- a recorded contradiction still holds (strict xfail)
+  fails         -- a scenario failed that was expected to pass (new contradiction or harness error)
+  no-longer-contradicted -- a recorded contradiction stopped holding (strict xfail passed: run fails)
+  not-checkable -- every scenario skipped; the reason says why
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .article import DEFAULT_PATH as ARTICLE_PATH, Article
+
+DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
+SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")
+EVIDENCE = ("keychain-mechanics", "shell-recipe", "release-behaviour", "citation", "anecdote")
+VERDICTS = ("holds", "contradicted", "fails", "no-longer-contradicted", "not-checkable")
+
+
+class LedgerError(Exception):
+    """One-line, actionable reason the ledger cannot be used."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A recorded contradiction: on `backend` (sim, macos or any) the scenario named
+    `scenario` is expected to fail, for the reason in `evidence`."""
+
+    scenario: str
+    backend: str
+    evidence: str
+    releases: str = ""          # optional version range for release-behaviour findings
+
+    def applies_to(self, backend: str) -> bool:
+        return self.backend in ("any", backend)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    section: str
+    quote: str
+    statement: str
+    evidence: str
+    findings: tuple[Finding, ...] = field(default=())
+    note: str = ""
+
+
+class Ledger:
+    def __init__(self, path: Path | str = DEFAULT_PATH):
+        self.path = Path(path)
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise LedgerError(f"claims ledger not found at {self.path}; restore it with `git checkout -- articles/`") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise LedgerError(f"claims ledger {self.path}{where} is not valid YAML; fix it or restore it from git") from None
+        if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
+            raise LedgerError(f"claims ledger {self.path} needs a top-level `claims:` list")
+        self.claims: dict[str, Claim] = {}
+        for raw in data["claims"]:
+            claim = self._parse(raw)
+            if claim.id in self.claims:
+                raise LedgerError(f"claims ledger {self.path}: claim {claim.id} is listed twice")
+            self.claims[claim.id] = claim
+
+    def _parse(self, raw: dict) -> Claim:
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise LedgerError(f"claims ledger {self.path}: every claim needs an `id` (got {raw!r:.80})")
+        cid = raw["id"]
+        missing = [k for k in ("section", "quote", "statement", "evidence") if not raw.get(k)]
+        if missing:
+            raise LedgerError(f"claims ledger {self.path}: claim {cid} lacks {', '.join(missing)}")
+        if raw["section"] not in SECTIONS:
+            raise LedgerError(f"claims ledger: claim {cid} has section {raw['section']!r}; use one of {', '.join(SECTIONS)}")
+        if raw["evidence"] not in EVIDENCE:
+            raise LedgerError(f"claims ledger: claim {cid} has evidence {raw['evidence']!r}; use one of {', '.join(EVIDENCE)}")
+        findings = tuple(Finding(f["scenario"], f.get("backend", "any"), f["evidence"], f.get("releases", ""))
+                         for f in raw.get("findings") or ())
+        return Claim(cid, raw["section"], raw["quote"], raw["statement"], raw["evidence"], findings,
+                     raw.get("note", ""))
+
+    def __getitem__(self, cid: str) -> Claim:
+        return self.claims[cid]
+
+    def __contains__(self, cid: str) -> bool:
+        return cid in self.claims
+
+    def __iter__(self):
+        return iter(self.claims.values())
+
+    def unquoted(self, article: Article) -> list[Claim]:
+        """Claims whose quoted span no longer occurs in the article."""
+        return [c for c in self if article.locate(c.quote) is None]
+
+    def findings_for(self, scenario: str, backend: str) -> list[tuple[Claim, Finding]]:
+        return [(c, f) for c in self for f in c.findings if f.scenario == scenario and f.applies_to(backend)]

@@ -1,0 +1,160 @@
+"""The suite's pytest plugin: options, backend selection, Gherkin tags to markers,
+recorded contradictions as strict xfails, and the verdict table at the end.
+
+Registered by the project's conftest.py (`pytest_plugins`).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from . import REPORTS_DIR
+from .article import Article, ArticleError
+from .backend import CHOICES, Backend, BackendError, select
+from .ledger import Ledger, LedgerError
+from .sandbox import sweep
+from .verdicts import Outcome, compute, outcome_from_report, write
+
+BACKEND_KEY = pytest.StashKey[Backend]()
+ARTICLE_KEY = pytest.StashKey[Article]()
+LEDGER_KEY = pytest.StashKey[Ledger]()
+OUTCOMES_KEY = pytest.StashKey[list]()
+CLAIM_TAG = "claim:"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("keychain-claims")
+    group.addoption("--backend", default=os.environ.get("KEYCHAIN_CLAIMS_BACKEND", "auto"),
+                    help="where `security` comes from: auto (real on macOS, simulator elsewhere), macos, sim")
+    group.addoption("--article", default=None, help="the article under test (default: the vendored copy in articles/)")
+    group.addoption("--ledger", default=None, help="the claims ledger (default: next to the article, .claims.yaml)")
+    group.addoption("--reports-dir", default=str(REPORTS_DIR), help="where claims.json/claims.md are written")
+
+
+def _usage(message: str) -> None:
+    raise pytest.UsageError(message)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "claim(id): the scenario checks this claim of the ledger")
+    try:
+        config.stash[BACKEND_KEY] = select(config.getoption("backend"))
+    except BackendError as exc:
+        _usage(str(exc))
+    try:
+        article = Article(config.getoption("article") or Article().path)
+        ledger_path = config.getoption("ledger") or article.path.with_suffix(".claims.yaml")
+        config.stash[ARTICLE_KEY] = article
+        config.stash[LEDGER_KEY] = Ledger(ledger_path)
+    except (ArticleError, LedgerError) as exc:
+        _usage(str(exc))
+    config.stash[OUTCOMES_KEY] = []
+    if not hasattr(config, "workerinput"):
+        removed = sweep()
+        if removed:
+            config.issue_config_time_warning(pytest.PytestWarning(
+                f"swept {len(removed)} sandbox(es) left by an interrupted run: "
+                + ", ".join(p.name for p in removed)), stacklevel=2)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    backend = config.stash[BACKEND_KEY]
+    why = backend.unavailable()
+    state = f"UNAVAILABLE: {why}" if why else " ".join(backend.security_command())
+    return [f"keychain backend: {backend.name} — {backend.label} ({state})",
+            f"article: {config.stash[ARTICLE_KEY].path} sha256={config.stash[ARTICLE_KEY].sha256[:16]}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function):
+    if tag.startswith(CLAIM_TAG):
+        pytest.mark.claim(tag[len(CLAIM_TAG):])(function)
+        return True
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every scenario runs once per backend; the id says which ([sim] or [macos])."""
+    if "backend" in metafunc.fixturenames:
+        backend = metafunc.config.stash[BACKEND_KEY]
+        metafunc.parametrize("backend", [backend], ids=[backend.name], indirect=True, scope="session")
+
+
+def scenario_of(item: pytest.Item):
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+    return scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ledger, backend = config.stash[LEDGER_KEY], config.stash[BACKEND_KEY]
+    for item in items:
+        template = scenario_of(item)
+        if template is None:
+            continue
+        claims = [m.args[0] for m in item.iter_markers("claim")]
+        unknown = [c for c in claims if c not in ledger]
+        if unknown:
+            _usage(f"{item.nodeid}: tag @claim:{unknown[0]} names no claim in {ledger.path.name}; "
+                   "add it to the ledger or fix the tag")
+        item.user_properties += [("claims", claims), ("backend", backend.name),
+                                 ("simulated", backend.simulated), ("scenario", template.name)]
+        for cid in claims:
+            item.add_marker(pytest.mark.allure_label(cid, label_type="claim"))
+            item.add_marker(pytest.mark.allure_label(ledger[cid].section, label_type="article-section"))
+        item.add_marker(pytest.mark.allure_label(
+            f"{backend.name} ({'simulated' if backend.simulated else 'real macOS'})", label_type="backend"))
+        for claim, finding in ledger.findings_for(template.name, backend.name):
+            item.add_marker(pytest.mark.xfail(
+                strict=True, raises=AssertionError,
+                reason=f"recorded contradiction of {claim.id} on backend {backend.name}: {finding.evidence}"))
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Backend:
+    chosen: Backend = request.param
+    why = chosen.unavailable()
+    if why:
+        pytest.skip(f"backend {chosen.name} unavailable: {why}")
+    return chosen
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    outcome = outcome_from_report(report)
+    if outcome is not None:
+        _OUTCOMES.append(outcome)
+
+
+_OUTCOMES: list[Outcome] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput") or not _OUTCOMES:
+        return
+    backend = config.stash[BACKEND_KEY]
+    article, ledger = config.stash[ARTICLE_KEY], config.stash[LEDGER_KEY]
+    verdicts = compute(_OUTCOMES, ledger, article, {backend.name: backend.simulated})
+    out = Path(config.getoption("reports_dir"))
+    try:
+        paths = write(verdicts, out, article, {backend.name: backend.label})
+    except OSError as exc:
+        config.stash[OUTCOMES_KEY] = [f"could not write the verdict table to {out} ({exc.strerror}); "
+                                      "make the directory writable or pass --reports-dir"]
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
+        return
+    config.stash[OUTCOMES_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    rows = config.stash.get(OUTCOMES_KEY, [])
+    if not rows:
+        return
+    terminalreporter.section("claims")
+    for row in rows:
+        if isinstance(row, str):
+            terminalreporter.write_line(row)
+        else:
+            kind = "simulated" if row.simulated else "real"
+            terminalreporter.write_line(f"{row.claim:<22} {row.backend} ({kind}): {row.verdict}")

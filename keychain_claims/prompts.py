@@ -1,0 +1,120 @@
+"""Every prompt a keychain operation can put on the terminal, and the Responder
+that answers them.
+
+Two sources of prompts:
+* security(1) itself (getpass on /dev/tty) -- texts read from Apple's source [SRC];
+* the SecurityAgent dialog.  On macOS it is a GUI window; the simulator draws it on
+  the controlling terminal with the article's wording so pexpect can answer it.
+  The exact wording of the real dialog is [UNV] (security-cli.md section 3): the
+  texts below are the single place to correct it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# --- security(1) getpass prompts [SRC: keychain_create.c, keychain_unlock.c, keychain_add.c]
+NEW_KEYCHAIN_PASSWORD = "password for new keychain: "
+RETYPE_NEW_KEYCHAIN_PASSWORD = "retype password for new keychain: "
+KEYCHAIN_TO_CREATE = "keychain to create: "
+UNLOCK_PASSWORD = "password to unlock {keychain}: "          # {keychain} = as typed, or "default"
+NEW_ITEM_PASSWORD = "password data for new item: "
+RETYPE_NEW_ITEM_PASSWORD = "retype password for new item: "
+
+# --- SecurityAgent dialogs as the simulator draws them [UNV wording; article's text for the item dialog]
+ITEM_DIALOG = ('{app} wants to access key "{item}" in your keychain.\n'
+               'To allow this, enter the "{keychain}" keychain password.\n')
+ITEM_CHOICES = ("Always Allow", "Deny", "Allow")
+UNLOCK_DIALOG = ('{app} wants to use the "{keychain}" keychain.\n'
+                 'Please enter the keychain password.\n')
+UNLOCK_CHOICES = ("Cancel", "OK")
+CHOICE_PROMPT = "[{choices}] > "        # e.g. "[Always Allow] [Deny] [Allow] > "
+DIALOG_PASSWORD = "Password: "
+DIALOG_WRONG_PASSWORD = "The password you entered is not correct.\n"
+DIALOG_TRIES = 3
+
+
+def choice_prompt(choices: tuple[str, ...]) -> str:
+    return CHOICE_PROMPT.format(choices="] [".join(choices))
+
+
+ITEM_CHOICE_PROMPT = choice_prompt(ITEM_CHOICES)
+UNLOCK_CHOICE_PROMPT = choice_prompt(UNLOCK_CHOICES)
+
+_ITEM_DIALOG_RE = re.compile(
+    r'(?P<app>\S+) wants to access key "(?P<item>[^"]*)" in your keychain\.\r?\n'
+    r'To allow this, enter the "(?P<keychain>[^"]*)" keychain password\.')
+_UNLOCK_DIALOG_RE = re.compile(r'(?P<app>\S+) wants to use the "(?P<keychain>[^"]*)" keychain\.')
+
+
+@dataclass
+class Prompt:
+    """One prompt seen on the terminal and how it was answered (never the secret)."""
+
+    kind: str          # new-keychain-password | unlock-password | item-password | item-dialog | unlock-dialog
+    text: str
+    answer: str        # a choice, or "<password>"
+    app: str = ""
+    item: str = ""
+    keychain: str = ""
+
+
+@dataclass
+class Responder:
+    """Answers prompts for one run.  `choices` is consumed one per item dialog;
+    when it runs out `default_choice` is used."""
+
+    keychain_password: str = ""
+    item_password: str = ""
+    choices: list[str] = field(default_factory=list)
+    default_choice: str = "Deny"
+    unlock_choice: str = "OK"
+    dialog_password: str | None = None     # what to type in a dialog; default the keychain password
+    seen: list[Prompt] = field(default_factory=list)
+
+    # pattern order matters: the longer "retype ..." must win over its suffix
+    def patterns(self) -> list[str]:
+        return [
+            re.escape(RETYPE_NEW_KEYCHAIN_PASSWORD),
+            re.escape(NEW_KEYCHAIN_PASSWORD),
+            r"password to unlock [^\r\n]*: ",
+            re.escape(RETYPE_NEW_ITEM_PASSWORD),
+            re.escape(NEW_ITEM_PASSWORD),
+            re.escape(ITEM_CHOICE_PROMPT),
+            re.escape(UNLOCK_CHOICE_PROMPT),
+            re.escape(DIALOG_PASSWORD),
+        ]
+
+    def answer(self, index: int, before: str, matched: str) -> str:
+        """Return the text to type for pattern `index`; `before` is the screen text before it."""
+        if index in (0, 1):
+            self.seen.append(Prompt("new-keychain-password", matched, "<password>"))
+            return self.keychain_password
+        if index == 2:
+            self.seen.append(Prompt("unlock-password", matched.strip(), "<password>"))
+            return self.keychain_password
+        if index in (3, 4):
+            self.seen.append(Prompt("item-password", matched, "<password>"))
+            return self.item_password
+        if index == 5:
+            m = None
+            for m in _ITEM_DIALOG_RE.finditer(before):
+                pass
+            choice = self.choices.pop(0) if self.choices else self.default_choice
+            self.seen.append(Prompt("item-dialog", (m.group(0) if m else before.strip()[-200:]), choice,
+                                    *(m.group("app", "item", "keychain") if m else ("", "", ""))))
+            return choice
+        if index == 6:
+            m = None
+            for m in _UNLOCK_DIALOG_RE.finditer(before):
+                pass
+            self.seen.append(Prompt("unlock-dialog", (m.group(0) if m else before.strip()[-200:]),
+                                    self.unlock_choice, *((m.group("app"), "", m.group("keychain")) if m else ("", "", ""))))
+            return self.unlock_choice
+        if index == 7:
+            self.seen.append(Prompt("dialog-password", matched, "<password>"))
+            return self.keychain_password if self.dialog_password is None else self.dialog_password
+        raise IndexError(index)
+
+    def dialogs(self, kind: str = "item-dialog") -> list[Prompt]:
+        return [p for p in self.seen if p.kind == kind]

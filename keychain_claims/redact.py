@@ -1,0 +1,54 @@
+"""The one redaction function.  Every transcript, call record and attachment goes
+through `redact()` before it is written anywhere (Allure, reports/, logs).
+
+Registered secrets are removed in every form the tools print them: as typed, JSON-
+escaped, as lower/upper hex (`-w` prints hex for non-printable secrets, `-X` takes
+hex, dumps print 0xHEX).  On top of that anything shaped like a token or carrying
+the canary is removed even if nobody registered it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+MASK = "<redacted>"
+_CANARY_HEX = "KCCANARY".encode().hex()
+_PATTERNS = [
+    re.compile(r"sk-ant-[a-z]{2,4}\d\d-[^\s\"'\\,}]*"),
+    re.compile(r"kc-KCCANARY-[^\s\"'\\,}]*"),
+    re.compile(r"[^\s\"'\\,}]*KCCANARY[^\s\"'\\,}]*"),
+    re.compile(rf"[0-9a-fA-F]*{_CANARY_HEX}[0-9a-fA-F]*", re.IGNORECASE),
+]
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def _forms(value: str) -> set[str]:
+    raw = value.encode("utf-8", "surrogateescape")
+    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1],
+             raw.hex(), raw.hex().upper()}
+    return {f for f in forms if len(f) >= 6}
+
+
+def register(value: str) -> None:
+    """Make `value` (and its printed forms) redactable for the rest of the process."""
+    if value:
+        with _lock:
+            _secrets.update(_forms(str(value)))
+
+
+def redact(text: str | bytes | None, extra: tuple[str, ...] | list[str] = ()) -> str:
+    """Return `text` with every registered secret and token-shaped string masked."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for value in [*sorted((f for e in extra if e for f in _forms(str(e))), key=len, reverse=True), *known]:
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(MASK, text)
+    return text

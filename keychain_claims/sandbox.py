@@ -1,0 +1,163 @@
+"""The one sandbox: a temp HOME, a shim directory first on PATH whose `security`
+routes to the selected backend, and a scratch keychain created with
+`security create-keychain`.  Used by the article's commands and Claude Code alike.
+
+Hermetic like cram: LC_ALL=C, TZ=UTC, a private TMPDIR.  Sandboxes live under one
+base directory with an owner pid file, so a run that was SIGKILLed leaves debris
+the next run can recognise and sweep.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backend import Backend
+from .driver import Security, Shell
+from .fakes import Fakes, Secret
+from .prompts import Responder
+
+OWNER_FILE = "owner.pid"
+PIDS_FILE = "children.pids"
+
+
+def base_dir() -> Path:
+    path = Path(os.environ.get("KEYCHAIN_CLAIMS_SANDBOXES", Path(tempfile.gettempdir()) / "keychain-claims"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(base: Path | None = None) -> list[Path]:
+    """Remove sandboxes whose owner process is gone (debris of a killed run);
+    their recorded child processes are killed first.  Returns what was removed."""
+    removed = []
+    for root in sorted((base or base_dir()).glob("kc-*")):
+        try:
+            owner = int((root / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            owner = 0
+        if owner and _alive(owner):
+            continue
+        for line in ((root / PIDS_FILE).read_text().split() if (root / PIDS_FILE).exists() else []):
+            try:
+                os.kill(int(line), signal.SIGKILL)
+            except (ProcessLookupError, ValueError, PermissionError):
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+        removed.append(root)
+    return removed
+
+
+@dataclass
+class ScratchKeychain:
+    path: Path
+    password: Secret
+
+    @property
+    def name(self) -> str:
+        """The name dialogs show: file name without .keychain[-db]."""
+        return self.path.name.split(".keychain")[0]
+
+
+class Sandbox:
+    def __init__(self, backend: Backend, fakes: Fakes | None = None, ui: str = "none"):
+        self.backend = backend
+        self.fakes = fakes or Fakes()
+        self.ui = ui
+        self.root = Path(tempfile.mkdtemp(prefix="kc-", dir=base_dir()))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
+        self.home = self.root / "home"
+        self.bin = self.root / "bin"
+        self.tmp = self.root / "tmp"
+        for d in (self.home / "Library" / "Keychains", self.bin, self.tmp):
+            d.mkdir(parents=True)
+        self.user = self.fakes.user()
+        (self.root / "inputrc").write_text("set enable-bracketed-paste off\nset bell-style none\n")
+        self.keychain = ScratchKeychain(self.home / "Library" / "Keychains" / "login.keychain-db",
+                                        self.fakes.keychain_password())
+        self._extra_env: dict[str, str] = {}
+        self._shells: list[Shell] = []
+        self.security = Security(self)
+        self.write_shim()
+
+    # --- environment -------------------------------------------------------------
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            "HOME": str(self.home), "USER": self.user, "LOGNAME": self.user,
+            "PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin",
+            "LC_ALL": "C", "LANG": "C", "TZ": "UTC", "TMPDIR": str(self.tmp),
+            "SHELL": "/bin/bash", "TERM": "dumb", "INPUTRC": str(self.root / "inputrc"),
+        }
+        env.update(self.backend.env(self))
+        env.update(self._extra_env)
+        return env
+
+    def setenv(self, **values: str | None) -> None:
+        """Set (or with None, drop) variables for every later command in this sandbox."""
+        for key, value in values.items():
+            if value is None:
+                self._extra_env.pop(key, None)
+            else:
+                self._extra_env[key] = value
+
+    def write_shim(self) -> None:
+        shim = self.bin / "security"
+        shim.write_text(self.backend.shim(self))
+        shim.chmod(0o755)
+
+    def track_pid(self, pid: int) -> None:
+        """Record a background child so a later sweep can kill it if this run dies."""
+        with open(self.root / PIDS_FILE, "a") as fh:
+            fh.write(f"{pid}\n")
+
+    # --- drivers -----------------------------------------------------------------
+    def responder(self, **kw) -> Responder:
+        return Responder(keychain_password=str(self.keychain.password), **kw)
+
+    def shell(self) -> Shell:
+        shell = Shell(self)
+        self._shells.append(shell)
+        return shell
+
+    def prepare(self) -> "Sandbox":
+        self.backend.prepare_keychain(self)
+        return self
+
+    def close(self) -> None:
+        for shell in self._shells:
+            try:
+                shell.close()
+            except Exception:
+                pass
+        try:
+            self.backend.teardown_keychain(self)
+        except Exception:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.root.name} backend={self.backend.name}>"
+
+    def describe(self) -> str:
+        return json.dumps({"root": str(self.root), "backend": self.backend.name, "ui": self.ui})

@@ -1,0 +1,81 @@
+"""What one scenario knows about its world: the sandbox, the stored credential, who
+asks the keychain, and every prompt seen so far.  Step functions receive it as the
+`world` fixture; its repr() is redacted (allure-pytest-bdd records step arguments)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import claude_code
+from .callers import SECURITY_TOOL, CodeIdentity
+from .driver import Call, Shell, ShellRun
+from .fakes import Credential
+from .prompts import Prompt
+from .sandbox import Sandbox
+
+
+@dataclass(eq=False)
+class World:
+    sandbox: Sandbox
+    credential: Credential | None = None           # what Claude Code last stored
+    previous: list[Credential] = field(default_factory=list)
+    service: str = claude_code.SERVICE
+    app: CodeIdentity | None = None                 # another program reading the item
+    claude_build: int = 1
+    prompts: list[Prompt] = field(default_factory=list)
+    last: Call | None = None
+    reads: list[Call] = field(default_factory=list)
+    runs: list[ShellRun] = field(default_factory=list)
+    marks: dict[str, str] = field(default_factory=dict)
+    _shell: Shell | None = None
+
+    @property
+    def account(self) -> str:
+        return self.sandbox.user
+
+    @property
+    def backend(self):
+        return self.sandbox.backend
+
+    @property
+    def shell(self) -> Shell:
+        if self._shell is None:
+            self._shell = self.sandbox.shell()
+        return self._shell
+
+    def security(self, *argv: str, choices: tuple[str, ...] = (), default: str = "Deny", unlock: str = "OK",
+                 stdin: str | None = None, caller: CodeIdentity | None = None) -> Call:
+        """Run one `security` command as `caller` (default: the security tool itself, as
+        Claude Code does), answering dialogs with `choices` then `default`."""
+        responder = self.sandbox.responder(choices=list(choices), default_choice=default, unlock_choice=unlock)
+        env = self.backend.as_caller(caller) if caller and caller != SECURITY_TOOL else None
+        call = self.sandbox.security.run(*argv, responder=responder, stdin=stdin, env=env)
+        self.prompts += responder.seen
+        self.last = call
+        return call
+
+    # --- Claude Code, as releases talk to security ------------------------------------------
+    def claude_write(self, credential: Credential, **kw) -> Call:
+        call = self.security("-i", stdin=claude_code.write_line(self.account, str(credential.payload), self.service), **kw)
+        if call.status == 0:
+            if self.credential is not None:
+                self.previous.append(self.credential)
+            self.credential = credential
+        return call
+
+    def claude_read(self, caller: CodeIdentity | None = None, **kw) -> Call:
+        call = self.security(*claude_code.read_argv(self.account, self.service), caller=caller, **kw)
+        self.reads.append(call)
+        return call
+
+    def dialogs(self, kind: str = "item") -> list[Prompt]:
+        return [p for p in self.prompts if p.kind == f"{kind}-dialog"]
+
+    def type(self, command: str, choices: tuple[str, ...] = (), default: str = "Deny") -> ShellRun:
+        responder = self.sandbox.responder(choices=list(choices), default_choice=default)
+        run = self.shell.run(command, responder=responder)
+        self.prompts += responder.seen
+        self.runs.append(run)
+        return run
+
+    def __repr__(self) -> str:
+        return f"<World {self.sandbox!r} service={self.service!r} prompts={len(self.prompts)}>"

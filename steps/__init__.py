@@ -1,0 +1,1 @@
+"""Step definitions, loaded as plugins by the project's conftest.py."""

@@ -1,0 +1,193 @@
+"""Steps that type the article's commands into an interactive shell in the sandbox and
+check what the terminal and the file system show afterwards."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from keychain_claims.article import Article
+from keychain_claims.fakes import Fakes
+from keychain_claims.world import World
+
+from .keychain import metadata
+
+CREDENTIALS = "~/.claude/.credentials.json"
+
+
+def _path(world: World, path: str) -> Path:
+    return Path(path.replace("~", str(world.sandbox.home), 1))
+
+
+@pytest.fixture(scope="session")
+def article_commands(request) -> set[str]:
+    from keychain_claims.plugin import ARTICLE_KEY
+    return {c.text for c in request.config.stash[ARTICLE_KEY].commands}
+
+
+def _type_lines(world: World, docstring: str, choice: str | None, verbatim: set[str] | None):
+    world.marks["before_typing"] = metadata(world)
+    for line in docstring.splitlines():
+        if not line.strip():
+            continue
+        if verbatim is not None:
+            assert line in verbatim, f"not a command of the article (typo or the article changed?): {line}"
+        world.type(line, default=choice or "Deny")
+
+
+@when(parsers.re(r"I type the article's commands?(?:, answering \"(?P<choice>Always Allow|Allow|Deny)\")?:"))
+def type_article_commands(world: World, docstring: str, article_commands: set[str], choice: str | None):
+    _type_lines(world, docstring, choice, article_commands)
+
+
+@when("I type the command:")
+def type_command(world: World, docstring: str):
+    """A variation on the article's commands (not verbatim), e.g. without its redirect."""
+    _type_lines(world, docstring, None, None)
+
+
+@given("I have followed the article's file-bypass recipe")
+def follow_bypass(world: World, request):
+    from keychain_claims.plugin import ARTICLE_KEY
+    article: Article = request.config.stash[ARTICLE_KEY]
+    recipe = [c.text for c in article.commands if ".credentials.json" in c.text]
+    recipe.append(next(c.text for c in article.commands if c.text.startswith("security delete-generic-password")))
+    for line in recipe:
+        run = world.type(line)
+        assert run.status == 0, run
+    world.marks["file_credential"] = world.credential
+
+
+@given("my umask is 022")
+def umask(world: World):
+    assert world.type("umask 022").status == 0
+
+
+@given(parsers.re(r"~/\.claude (?P<state>exists|does not exist)"))
+def claude_dir(world: World, state: str):
+    path = _path(world, "~/.claude")
+    if state == "exists":
+        path.mkdir(mode=0o700, exist_ok=True)
+    else:
+        assert not path.exists()
+
+
+@given("~/.claude/.credentials.json already holds an older credential")
+def older_file(world: World, fakes: Fakes):
+    old = fakes.credential()
+    path = _path(world, CREDENTIALS)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(str(old.payload) + "\n")
+    path.chmod(0o600)
+    world.marks["file_credential"] = old
+
+
+# --------------------------------------------------------------------------- the terminal
+def _screen(world: World) -> str:
+    return "".join(world.shell.screen) if world._shell else ""
+
+
+def _secrets(world: World) -> list[str]:
+    creds = [c for c in (world.credential, *world.previous) if c is not None]
+    return [s for c in creds for s in (str(c.access_token), str(c.refresh_token), str(c.payload))]
+
+
+@then("every command succeeds")
+def all_ok(world: World):
+    assert world.runs and all(all(s == 0 for s in r.statuses) for r in world.runs), world.runs
+
+
+@then(parsers.re(r"the terminal shows the line '(?P<line>.+)'"))
+def shows_line(world: World, line: str):
+    assert line in _screen(world).splitlines(), world.shell.transcript()
+
+
+@then(parsers.re(r'the terminal shows the current user as "(?P<tag>\w+)"'))
+def shows_user(world: World, tag: str):
+    assert f'    "{tag}"<blob>="{world.account}"' in _screen(world).splitlines(), world.shell.transcript()
+
+
+@then(parsers.re(r'the terminal shows "(?P<text>[^"]+)"'))
+def shows_text(world: World, text: str):
+    assert text in _screen(world), world.shell.transcript()
+
+
+@then("the terminal shows no part of the credential")
+def shows_no_secret(world: World):
+    screen = _screen(world)
+    leaked = [s for s in _secrets(world) if s in screen or s.encode().hex() in screen]
+    assert not leaked, f"{len(leaked)} secret(s) on the terminal"
+
+
+@then("the terminal shows the credential")
+def shows_secret(world: World):
+    assert str(world.credential.payload) in _screen(world), "the token was not on the terminal"
+
+
+@then(parsers.re(r'the terminal shows the keychain info line for the login keychain with "(?P<report>[^"]+)"'))
+def shows_info(world: World, report: str):
+    pattern = re.compile(r'^Keychain "(?P<kc>[^"]+)"(?P<sleep> lock-on-sleep)? ' + re.escape(report) + r"$")
+    lines = [m for m in map(pattern.match, _screen(world).splitlines()) if m]
+    assert lines, world.shell.transcript()
+    assert Path(lines[-1].group("kc")) == world.sandbox.keychain.path
+
+
+# --------------------------------------------------------------------------- the file
+@then(parsers.re(r"~/\.claude/\.credentials\.json holds the stored credential byte for byte as valid JSON"))
+def file_holds(world: World):
+    path = _path(world, CREDENTIALS)
+    content = path.read_text() if path.exists() else ""
+    assert content == str(world.credential.payload) + "\n", \
+        f"the file holds {len(content)} bytes, not the stored credential"
+    assert "claudeAiOauth" in json.loads(content)
+
+
+@then(parsers.re(r"~/\.claude/\.credentials\.json still holds the credential from before the refresh"))
+def file_holds_previous(world: World):
+    assert _path(world, CREDENTIALS).read_text() == str(world.marks["file_credential"].payload) + "\n"
+
+
+@then(parsers.re(r"~/\.claude/\.credentials\.json has mode (?P<mode>[0-7]{3})"))
+def file_mode(world: World, mode: str):
+    assert stat.S_IMODE(_path(world, CREDENTIALS).stat().st_mode) == int(mode, 8)
+
+
+@then(parsers.re(r"~/\.claude/\.credentials\.json is not readable by group or others"))
+def file_private(world: World):
+    got = stat.S_IMODE(_path(world, CREDENTIALS).stat().st_mode)
+    assert got & 0o077 == 0, f"mode {got:03o} while it holds the token"
+
+
+@then(parsers.re(r"the credential is plaintext at rest in ~/\.claude/\.credentials\.json"))
+def plaintext(world: World):
+    path = _path(world, CREDENTIALS)
+    out = subprocess.run(["cat", str(path)], env=world.sandbox.env, capture_output=True, text=True, check=True)
+    assert str(world.credential.access_token) in out.stdout, "the owner's processes cannot read the token"
+
+
+@then("no credential was lost")
+def nothing_lost(world: World):
+    """The newest credential must survive: in the keychain item or in the file."""
+    keep = world.credential
+    path = _path(world, CREDENTIALS)
+    in_file = path.exists() and path.read_text().rstrip("\n") == str(keep.payload)
+    in_item = world.marks.get("before_typing") is not None and metadata(world) is not None
+    assert in_file or in_item, ("the only copy of the credential is gone: the file holds "
+                                f"{path.stat().st_size if path.exists() else 'nothing'} bytes and the item is "
+                                f"{'present' if metadata(world) else 'deleted'}")
+
+
+@then(parsers.re(r'the claim cannot be checked here: "(?P<reason>[^"]+)"'))
+def not_checkable(reason: str):
+    pytest.skip(f"not checkable: {reason}")
+
+
+@then(parsers.re(r'the claim is checked by the release scenarios: "(?P<scenario>[^"]+)"'))
+def checked_elsewhere(request, scenario: str):
+    pytest.skip(f"checked by the release scenario {scenario!r} (run with --claude-code VERSION)")
