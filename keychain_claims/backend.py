@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,7 +42,7 @@ class Backend:
 
     def shim(self, sandbox: "Sandbox") -> str:
         """Text of the sandbox's `security` shim."""
-        cmd = " ".join(f"'{c}'" for c in self.security_command())
+        cmd = " ".join(shlex.quote(c) for c in self.security_command())
         return f'#!/bin/sh\nexec {cmd} "$@"\n'
 
     def env(self, sandbox: "Sandbox") -> dict[str, str]:

@@ -92,7 +92,9 @@ class Security:
             timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None) -> Call:
         workdir = Path(tempfile.mkdtemp(prefix="call-", dir=self.sandbox.tmp))
         out, err, inp = workdir / "stdout", workdir / "stderr", workdir / "stdin"
-        redirect = '>"$KC_OUT" 2>"$KC_ERR"'
+        # fd 9 keeps the terminal open in the child until it exits: with every standard
+        # stream redirected, EOF would otherwise come at exec time and close() would kill it
+        redirect = '>"$KC_OUT" 2>"$KC_ERR" 9<>/dev/tty'
         if stdin is not None:
             inp.write_text(stdin)
             redirect = '<"$KC_IN" ' + redirect
@@ -102,6 +104,7 @@ class Security:
                               codec_errors="replace", dimensions=(24, 500), echo=False)
         try:
             tty = _interact(child, responder, timeout, pexpect.EOF)
+            child.wait()
             child.close()
             status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
         finally:
@@ -142,9 +145,10 @@ class Shell:
         self._marker = re.compile(rf"__KC_DONE_{self._nonce}__ ([0-9 ]*)__\r?\n")
         self.screen: list[str] = []
         self.runs: list[ShellRun] = []
-        env = {**sandbox.env, "PS1": "$ ", "PS2": "> ",
-               "PROMPT_COMMAND": f'printf "__KC_DONE_{self._nonce}__ %s__\\n" "${{PIPESTATUS[*]}}"'}
-        self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--norc", "-i"], env=env,
+        rcfile = Path(tempfile.mkstemp(prefix="shellrc-", dir=sandbox.tmp)[1])
+        rcfile.write_text(f"PS1='$ '\nPS2='> '\n"
+                          f"PROMPT_COMMAND='printf \"__KC_DONE_{self._nonce}__ %s__\\\\n\" \"${{PIPESTATUS[*]}}\"'\n")
+        self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--rcfile", str(rcfile), "-i"], env=sandbox.env,
                                    cwd=str(sandbox.home), encoding="utf-8", codec_errors="replace",
                                    dimensions=(24, 1000), echo=True)
         self.child.expect(self._marker, timeout=DEFAULT_TIMEOUT)   # read at once: the first prompt

@@ -1,0 +1,34 @@
+# Two commands for a fresh machine (see README):  make suite   |   make test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install suite test report bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## run the claims suite on this host (real security on macOS, the simulator elsewhere) and build the report
+suite: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS); status=$$?; \
+	$(VENV)/bin/keychain-claims report || exit $$?; \
+	exit $$status
+
+## the project's own tests
+test: install
+	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+## turn reports/allure-results into reports/allure-report (Allure 3, history carried over)
+report: install
+	$(VENV)/bin/keychain-claims report
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf reports/allure-results reports/allure-report reports/claims.* reports/*.json

@@ -1,0 +1,108 @@
+"""The ledger, the article and the features cannot drift apart (issue 2)."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from keychain_claims import PROJECT_ROOT
+from keychain_claims.article import Article, ArticleError
+from keychain_claims.coverage import FEATURES_DIR, problems, scenarios
+from keychain_claims.ledger import Ledger, LedgerError
+
+VENDORED = PROJECT_ROOT / "articles" / "claude-code-keychain-acl-invalidation.md"
+SHARED = PROJECT_ROOT.parent / "shared" / "article" / VENDORED.name
+
+REQUIRED = ["SYM-DIALOG", "SYM-RETURNS", "SYM-LOGIN-WORKS", "CAU-ITEM", "CAU-READER", "CAU-BINDING", "CAU-UPDATE",
+            "CAU-REFRESH", "CAU-BURST", "CAU-NOT-TIMEOUT", "TRI-NO-PROMPT", "TRI-METADATA", "TRI-INFO",
+            "FIX-BURST-ALWAYS", "FIX-RESET-REBIND", "FIX-RESET-COST", "FIX-FILE-FALLBACK", "FIX-FILE-TOKEN",
+            "FIX-FILE-MODE", "FIX-FILE-DELETE", "FIX-FILE-NO-ECHO", "CAV-PLAINTEXT", "CAV-REWRITE",
+            "CAV-GUI-UNDOCUMENTED", "CAV-OAUTH-ENV", "REL-CONFIG"]
+
+
+@pytest.fixture
+def article_copy(tmp_path):
+    path = tmp_path / VENDORED.name
+    shutil.copy(VENDORED, path)
+    shutil.copy(VENDORED.with_suffix(".claims.yaml"), tmp_path / VENDORED.with_suffix(".claims.yaml").name)
+    return path
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared/ article not beside this checkout")
+def test_vendored_article_is_verbatim():
+    assert VENDORED.read_bytes() == SHARED.read_bytes()
+
+
+def test_ledger_article_and_features_agree():
+    assert problems(Article(VENDORED), Ledger()) == []
+
+
+def test_ledger_covers_the_statements_the_issue_names():
+    ledger = Ledger()
+    assert [cid for cid in REQUIRED if cid not in ledger] == []
+    assert {c.section for c in ledger} == {"symptom", "cause", "triage", "fix-burst", "fix-reset",
+                                          "fix-file-bypass", "caveats", "notes"}
+
+
+def test_editing_a_quoted_span_is_caught(article_copy):
+    text = article_copy.read_text()
+    article_copy.write_text(text.replace("comes back even after clicking", "returns even after clicking"))
+    found = set(problems(Article(article_copy), Ledger())) - set(problems(Article(VENDORED), Ledger()))
+    assert len(found) == 1 and found.pop().startswith("claim SYM-RETURNS: its quote no longer occurs")
+
+
+def test_editing_a_command_is_caught(article_copy):
+    text = article_copy.read_text()
+    article_copy.write_text(text.replace("chmod 600 ~/.claude/.credentials.json", "chmod 0600 ~/.claude/.credentials.json"))
+    found = problems(Article(article_copy), Ledger())
+    assert any("command 'chmod 0600 ~/.claude/.credentials.json' is not typed verbatim" in p for p in found)
+    assert any("types 'chmod 600 ~/.claude/.credentials.json', which is not a command" in p for p in found)
+
+
+def test_unknown_tag_and_untagged_claim_are_caught(tmp_path):
+    features = tmp_path / "features"
+    shutil.copytree(FEATURES_DIR, features)
+    symptom = features / "symptom.feature"
+    symptom.write_text(symptom.read_text().replace("@claim:SYM-LOGIN-WORKS", "@claim:SYM-LOGIN-WORKZ"))
+    found = problems(Article(VENDORED), Ledger(), features)
+    assert any("tag @claim:SYM-LOGIN-WORKZ names no claim" in p for p in found)
+    assert any(p.startswith("claim SYM-LOGIN-WORKS has no scenario") for p in found)
+
+
+def test_every_article_command_is_typed_by_a_scenario():
+    typed = {line for ref in scenarios() for line in ref.typed}
+    assert {c.text for c in Article(VENDORED).commands} <= typed
+
+
+def test_missing_article_is_one_line(tmp_path):
+    with pytest.raises(ArticleError, match=r"^article not found at .*git checkout"):
+        Article(tmp_path / "nope.md")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("claims: [", "is not valid YAML"),
+    ("other: 1", "needs a top-level `claims:` list"),
+    ("claims:\n  - id: X\n    section: symptom\n", "claim X lacks quote, statement, evidence"),
+    ("claims:\n  - {id: X, section: nowhere, quote: q, statement: s, evidence: shell-recipe}\n", "has section 'nowhere'"),
+])
+def test_broken_ledger_is_one_line(tmp_path, content, message):
+    path = tmp_path / "l.claims.yaml"
+    path.write_text(content)
+    with pytest.raises(LedgerError, match=message) as info:
+        Ledger(path)
+    assert "\n" not in str(info.value)
+
+
+def test_suite_refuses_an_edited_article_in_one_line(run_suite, article_copy):
+    article_copy.write_text("")
+    result = run_suite("--collect-only", "-q", f"--article={article_copy.parent / 'missing.md'}")
+    assert result.returncode == 4
+    assert "ERROR: article not found at" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_unknown_backend_is_one_line(run_suite):
+    result = run_suite("--collect-only", "-q", "--backend=windows")
+    assert result.returncode == 4
+    assert "ERROR: unknown backend 'windows'; choose one of: auto, macos, sim" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
