@@ -6,6 +6,7 @@ Registered by the project's conftest.py (`pytest_plugins`).
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,13 @@ def _usage(message: str) -> None:
     raise pytest.UsageError(message)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")   # so fixtures tear their sandboxes down
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _terminate)
     config.addinivalue_line("markers", "claim(id): the scenario checks this claim of the ledger")
     try:
         config.stash[BACKEND_KEY] = select(config.getoption("backend"))

@@ -8,6 +8,7 @@ the next run can recognise and sweep.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from .driver import Security, Shell
 from .fakes import Fakes, Secret
 from .prompts import Responder
 
+_OPEN: "set[Sandbox]" = set()          # closed at exit, whatever stopped the run
 OWNER_FILE = "owner.pid"
 PIDS_FILE = "children.pids"
 
@@ -62,6 +64,12 @@ def sweep(base: Path | None = None) -> list[Path]:
     return removed
 
 
+@atexit.register
+def _close_open_sandboxes() -> None:
+    for box in list(_OPEN):
+        box.close()
+
+
 @dataclass
 class ScratchKeychain:
     path: Path
@@ -93,6 +101,7 @@ class Sandbox:
         self._shells: list[Shell] = []
         self.security = Security(self)
         self.write_shim()
+        _OPEN.add(self)
 
     # --- environment -------------------------------------------------------------
     @property
@@ -139,6 +148,7 @@ class Sandbox:
         return self
 
     def close(self) -> None:
+        _OPEN.discard(self)
         for shell in self._shells:
             try:
                 shell.close()
