@@ -83,6 +83,10 @@ class Backend:
         """Environment that makes the next `security` call act as `identity`."""
         raise NotImplementedError
 
+    def call_count(self, sandbox: "Sandbox") -> int:
+        """How many times `security` ran in the sandbox (as far as the backend can tell)."""
+        return len(sandbox.security.calls)
+
     def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
         """Every prompt the keychain raised (also the ones that failed with 36), or None
         when the backend cannot tell."""
@@ -178,13 +182,18 @@ class SimBackend(Backend):
     def as_caller(self, identity) -> dict[str, str]:
         return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
 
-    def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
+    def _events(self, sandbox: "Sandbox") -> list[dict]:
         import json
         path = self._state(sandbox) / "events.jsonl"
         if not path.exists():
             return []
-        events = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-        return [e for e in events if e.get("event") == "prompt"]
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def call_count(self, sandbox: "Sandbox") -> int:
+        return sum(1 for e in self._events(sandbox) if e.get("event") == "call")
+
+    def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
+        return [e for e in self._events(sandbox) if e.get("event") == "prompt"]
 
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
         super().prepare_keychain(sandbox)
