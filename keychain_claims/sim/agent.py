@@ -1,0 +1,136 @@
+"""SecurityAgent, drawn on the controlling terminal, and security's own getpass prompts.
+
+KEYCHAIN_SIM_UI: `none` (default: a session without graphic access -- every agent query
+fails with errSecInteractionNotAllowed, exit 36, nothing shown) or `gui` (dialogs on
+/dev/tty with the texts of keychain_claims/prompts.py, so pexpect can answer them).
+"""
+from __future__ import annotations
+
+import os
+import termios
+
+from . import errors, store, unverified
+
+
+def gui() -> bool:
+    return os.environ.get("KEYCHAIN_SIM_UI", "none") == "gui"
+
+
+class Tty:
+    def __init__(self):
+        try:
+            self.fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        except OSError:
+            raise errors.SecError(errors.INTERACTION_NOT_ALLOWED) from None
+
+    def write(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def readline(self, echo: bool = True) -> str | None:
+        old = termios.tcgetattr(self.fd)
+        if not echo:
+            new = list(old)
+            new[3] &= ~termios.ECHO
+            termios.tcsetattr(self.fd, termios.TCSAFLUSH, new)
+        try:
+            chunks = b""
+            while not chunks.endswith(b"\n"):
+                ch = os.read(self.fd, 1)
+                if not ch:
+                    return None if not chunks else chunks.decode(errors="replace")
+                chunks += ch
+            return chunks.decode(errors="replace").rstrip("\r\n")
+        finally:
+            if not echo:
+                termios.tcsetattr(self.fd, termios.TCSAFLUSH, old)
+                self.write("\n")
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def getpass(prompt: str) -> str:
+    """security's getpass: prompt on /dev/tty, no echo; EOF reads as empty."""
+    tty = Tty()
+    try:
+        tty.write(prompt)
+        return tty.readline(echo=False) or ""
+    finally:
+        tty.close()
+
+
+def getpass_visible(prompt: str) -> str:
+    """`keychain to create: ` -- read from stdin, as security does."""
+    import sys
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip()
+
+
+def _event(kind: str, app: str, item: str, keychain: str, answer: str) -> None:
+    store.log({"event": "prompt", "kind": kind, "app": app, "item": item, "keychain": keychain,
+               "answer": answer, "ui": os.environ.get("KEYCHAIN_SIM_UI", "none"), "t": store.now()})
+
+
+def _choose(tty: Tty, choices: tuple[str, ...], prompt: str) -> str:
+    while True:
+        tty.write(prompt)
+        answer = tty.readline()
+        if answer is None:
+            return choices[0] if choices[0] in ("Cancel",) else "Deny"
+        answer = answer.strip()
+        if answer in choices:
+            return answer
+
+
+def _password(tty: Tty, check) -> bool:
+    from .. import prompts
+    for _ in range(prompts.DIALOG_TRIES):
+        tty.write(prompts.DIALOG_PASSWORD)
+        if check(tty.readline(echo=False) or ""):
+            return True
+        tty.write(prompts.DIALOG_WRONG_PASSWORD)
+    return False
+
+
+def item_access(app: str, item: str, keychain: str, check) -> str:
+    """The access dialog.  Returns "Always Allow" or "Allow"; raises SecError otherwise."""
+    if not gui():
+        _event("item-access", app, item, keychain, "no-ui")
+        raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
+    from .. import prompts
+    tty = Tty()
+    try:
+        tty.write(prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
+        choice = _choose(tty, prompts.ITEM_CHOICES, prompts.ITEM_CHOICE_PROMPT)
+        if choice != "Deny" and not _password(tty, check):
+            choice = "gave-up"
+    finally:
+        tty.close()
+    _event("item-access", app, item, keychain, choice)
+    if choice == "Deny":
+        raise errors.SecError(unverified.DENY_STATUS)
+    if choice == "gave-up":
+        raise errors.SecError(unverified.DIALOG_GAVE_UP_STATUS)
+    return choice
+
+
+def unlock(app: str, keychain: str, check) -> None:
+    """The unlock dialog for a locked keychain; returns once the password was right."""
+    if not gui():
+        _event("unlock", app, "", keychain, "no-ui")
+        raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
+    from .. import prompts
+    tty = Tty()
+    try:
+        tty.write(prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))
+        choice = _choose(tty, prompts.UNLOCK_CHOICES, prompts.UNLOCK_CHOICE_PROMPT)
+        if choice == "OK" and not _password(tty, check):
+            choice = "gave-up"
+    finally:
+        tty.close()
+    _event("unlock", app, "", keychain, choice)
+    if choice == "Cancel":
+        raise errors.SecError(errors.USER_CANCELED)
+    if choice == "gave-up":
+        raise errors.SecError(errors.AUTH_FAILED)

@@ -1,0 +1,138 @@
+"""`keychain-sim` takes exactly security(1)'s argv: `keychain-sim [-hilqv] command [args]`."""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import commands, errors, store
+
+SECRET_OPTS = {"-p", "-w", "-X", "-k"}
+
+
+def _masked(argv: list[str]) -> list[str]:
+    out, hide = [], False
+    for arg in argv:
+        out.append("<secret>" if hide else arg)
+        hide = arg in SECRET_OPTS
+    return out
+
+
+def _usage(io: commands.IO) -> None:
+    io.print("Usage: security [-h] [-i] [-l] [-p prompt] [-q] [-v] [command] [opt ...]")
+    io.print("    -i    Run in interactive mode.")
+    io.print("    -q    Be less verbose.")
+    io.print("Commands:")
+    for name, _, _, help_text in commands.TABLE:
+        io.print(f"    {name:<38}{help_text}")
+
+
+def run(argv: list[str], io: commands.IO) -> int:
+    """One command line; returns the command's result (an int, maybe an OSStatus)."""
+    if not argv:
+        return 0
+    row = commands.lookup(argv[0])
+    if row is None:
+        io.error(f'security: unknown command "{argv[0]}"')
+        return 1
+    name, fn, usage, help_text = row
+    try:
+        return fn(argv[1:], io)
+    except errors.Usage:
+        io.error(f"Usage: {name} {usage}\n        {help_text}")
+        return 2
+    except errors.SecError as exc:
+        io.error(f"security: {exc.text}")
+        return exc.status
+
+
+def split_line(line: str) -> list[str]:
+    """security -i's tokenizer: whitespace-separated, '' and "" quoting, backslash escapes."""
+    args, cur, quote, have, i = [], [], None, False, 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and i + 1 < len(line):
+            cur.append(line[i + 1])
+            have, i = True, i + 2
+            continue
+        if quote:
+            if ch == quote:
+                quote = None
+            else:
+                cur.append(ch)
+        elif ch in "'\"":
+            quote, have = ch, True
+        elif ch in " \t\r\n":
+            if have or cur:
+                args.append("".join(cur))
+                cur, have = [], False
+        else:
+            cur.append(ch)
+        i += 1
+    if have or cur:
+        args.append("".join(cur))
+    return args[:32]
+
+
+def interactive(io: commands.IO, quiet: bool) -> int:
+    tty = sys.stdin.isatty()
+    status = 0
+    while True:
+        if tty:
+            io.err.write("security> ")
+            io.err.flush()
+        line = sys.stdin.readline()
+        if not line:
+            break
+        chunks = [line[i:i + 4095] for i in range(0, max(len(line), 1), 4095)]   # longer lines split [SRC]
+        for chunk in chunks:
+            argv = split_line(chunk)
+            if not argv:
+                status = 0
+                continue
+            if argv[0] in ("exit", "quit"):
+                return status
+            status = run(argv, io)
+            _log(argv, status)
+            if status and not quiet:
+                io.error(f"{argv[0]}: returned {status}")
+            io.out.flush()
+    return status
+
+
+def _log(argv: list[str], status: int) -> None:
+    try:
+        from .acl import caller, partition_id
+        store.log({"event": "call", "argv": _masked(argv), "status": errors.exit_code(status),
+                   "caller": partition_id(caller()), "t": store.now()})
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    io = commands.IO()
+    try:
+        opts, rest = commands.getopt(argv, "hilp:qv")
+    except errors.Usage:
+        _usage(io)
+        return 2
+    flags = {o for o, _ in opts}
+    if "h" in flags:
+        _usage(io)
+        return 2
+    try:
+        if "i" in flags:
+            status = interactive(io, "q" in flags)
+        elif not rest:
+            _usage(io)
+            return 2
+        else:
+            status = run(rest, io)
+            _log(rest, status)
+        io.out.flush()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return errors.exit_code(status)

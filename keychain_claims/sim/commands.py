@@ -1,0 +1,669 @@
+"""One function per subcommand: `fn(args, io) -> int` (the command's result, an OSStatus
+or 0/1/2).  Output goes through `io` so `security -i` and tests can capture it."""
+from __future__ import annotations
+
+import os
+
+from . import acl, agent, crypto, errors, formats, store, unverified
+from .errors import SecError, Usage
+
+
+class IO:
+    def __init__(self, out=None, err=None):
+        import sys
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        self.err.write(text + "\n")
+
+
+# ---------------------------------------------------------------------------- getopt
+def getopt(args: list[str], spec: str) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """BSD getopt: options until the first operand; a leading ':' reports a missing
+    argument as (':', opt) instead of a usage error."""
+    quiet = spec.startswith(":")
+    spec = spec.lstrip(":")
+    opts, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        j = 1
+        while j < len(arg):
+            ch = arg[j]
+            at = spec.find(ch)
+            if at < 0 or ch == ":":
+                raise Usage()
+            if at + 1 < len(spec) and spec[at + 1] == ":":
+                if j + 1 < len(arg):
+                    opts.append((ch, arg[j + 1:]))
+                elif i + 1 < len(args):
+                    i += 1
+                    opts.append((ch, args[i]))
+                elif quiet:
+                    opts.append((":", ch))
+                else:
+                    raise Usage()
+                break
+            opts.append((ch, None))
+            j += 1
+        i += 1
+    return opts, args[i:]
+
+
+# ---------------------------------------------------------------------------- keychains
+def _typed(name: str | None) -> str:
+    return name if name is not None else "<NULL>"
+
+
+def _live_key(path: str, data: dict, rt: dict, t: float) -> str | None:
+    entry = rt.get(path)
+    if not entry:
+        return None
+    timeout = data["settings"].get("timeout")
+    if timeout is not None and t - entry["last"] > timeout:
+        del rt[path]
+        return None
+    return entry["key"]
+
+
+def unlock_key(path: str) -> str:
+    """The keychain's key, unlocking through the agent if it is locked (dialog or 36)."""
+    with store.Locked():
+        data = store.load_keychain(path)
+        rt, t = store.runtime(), store.now()
+        k = _live_key(path, data, rt, t)
+        if k:
+            rt[path]["last"] = t
+            store.save_runtime(rt)
+            return k
+        store.save_runtime(rt)
+    typed: list[str] = []
+
+    def check(password: str) -> bool:
+        ok = crypto.verifier(data["salt"], password) == data["verifier"]
+        if ok:
+            typed.append(password)
+        return ok
+
+    agent.unlock(os.path.basename(acl.caller()["path"]), store.display_name(path), check)
+    k = crypto.key(data["salt"], typed[0])
+    with store.Locked():
+        rt = store.runtime()
+        rt[path] = {"key": k, "last": store.now()}
+        store.save_runtime(rt)
+    return k
+
+
+def _set_unlocked(path: str, data: dict, password: str) -> None:
+    rt = store.runtime()
+    rt[path] = {"key": crypto.key(data["salt"], password), "last": store.now()}
+    store.save_runtime(rt)
+
+
+def _default_path() -> str | None:
+    return store.prefs().get("default")
+
+
+def _search_list(names: list[str]) -> list[str]:
+    return [store.resolve(n) for n in names] if names else list(store.prefs().get("search", []))
+
+
+# ---------------------------------------------------------------------------- keychain commands
+def create_keychain(args, io):
+    opts, names = getopt(args, "hp:P")
+    password = None
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        if o == "p":
+            password = v
+    if not names:
+        name = agent.getpass_visible("keychain to create: ")
+        names = [name] if name else []
+    for name in names:
+        if password is None:
+            from .. import prompts
+            for _ in range(3):
+                first = agent.getpass(prompts.NEW_KEYCHAIN_PASSWORD)
+                if agent.getpass(prompts.RETYPE_NEW_KEYCHAIN_PASSWORD) == first:
+                    password = first
+                    break
+                io.error("passwords don't match")
+            else:
+                return 1
+        path = store.resolve(name, creating=True)
+        with store.Locked():
+            if os.path.exists(path) or (path.endswith("-db") and os.path.exists(path[:-3])):
+                io.error(f"security: SecKeychainCreate {name}: {errors.TEXT[errors.DUPLICATE_KEYCHAIN]}")
+                return errors.DUPLICATE_KEYCHAIN
+            salt = crypto.new_salt()
+            data = {"magic": store.MAGIC, "version": store.version_for(path), "salt": salt,
+                    "verifier": crypto.verifier(salt, password),
+                    "settings": {"timeout": 300, "lock_on_sleep": True}, "items": [], "next_id": 1}
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            store.save_keychain(path, data)
+            _set_unlocked(path, data, password)
+            if store.display_name(path) == "login":           # shouldAddToSearchList
+                prefs = store.prefs()
+                if path not in prefs["search"]:
+                    prefs["search"].append(path)
+                prefs["default"] = prefs.get("default") or path
+                store.save_prefs(prefs)
+    return 0
+
+
+def delete_keychain(args, io):
+    opts, names = getopt(args, "h")
+    if opts:
+        raise Usage()
+    if not names:
+        return unverified.DELETE_KEYCHAIN_NO_ARGS_STATUS
+    for name in names:
+        path = store.resolve(name)
+        with store.Locked():
+            if not os.path.exists(path):
+                io.error(f"security: SecKeychainDelete: {errors.TEXT[errors.NO_SUCH_KEYCHAIN]}")
+                return errors.NO_SUCH_KEYCHAIN
+            os.unlink(path)
+            prefs = store.prefs()
+            prefs["search"] = [p for p in prefs["search"] if p != path]
+            if prefs.get("default") == path:
+                prefs["default"] = None
+            store.save_prefs(prefs)
+            rt = store.runtime()
+            rt.pop(path, None)
+            store.save_runtime(rt)
+    return 0
+
+
+def lock_keychain(args, io):
+    opts, names = getopt(args, "ha")
+    every = False
+    for o, _ in opts:
+        if o == "h":
+            raise Usage()
+        every = every or o == "a"
+    with store.Locked():
+        rt = store.runtime()
+        if every:
+            rt = {}
+        else:
+            name = names[0] if names else None
+            path = store.resolve(name) if name else _default_path()
+            if path is None or not os.path.exists(path):
+                status = errors.NO_DEFAULT_KEYCHAIN if path is None else errors.NO_SUCH_KEYCHAIN
+                io.error(f"security: SecKeychainLock {_typed(name)}: {errors.TEXT[status]}")
+                return status
+            rt.pop(path, None)
+        store.save_runtime(rt)
+    return 0
+
+
+def unlock_keychain(args, io):
+    opts, names = getopt(args, "hup:")
+    password = None
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        if o == "p":
+            password = v
+    name = names[0] if names else None
+    path = store.resolve(name) if name else _default_path()
+    if path is None or not os.path.exists(path):
+        status = errors.NO_DEFAULT_KEYCHAIN if path is None else errors.NO_SUCH_KEYCHAIN
+        io.error(f"security: SecKeychainUnlock {_typed(name)}: {errors.TEXT[status]}")
+        return status
+    if password is None:
+        from .. import prompts
+        password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
+    with store.Locked():
+        data = store.load_keychain(path)
+        rt, t = store.runtime(), store.now()
+        if _live_key(path, data, rt, t):       # already unlocked: any password is accepted [SRC]
+            rt[path]["last"] = t
+            store.save_runtime(rt)
+            return 0
+        if crypto.verifier(data["salt"], password) != data["verifier"]:
+            io.error(f"security: SecKeychainUnlock {_typed(name)}: {errors.TEXT[errors.AUTH_FAILED]}")
+            return errors.AUTH_FAILED
+        _set_unlocked(path, data, password)
+    return 0
+
+
+def _target(name: str | None) -> str | None:
+    return store.resolve(name) if name else _default_path()
+
+
+def set_keychain_settings(args, io):
+    opts, names = getopt(args, "hlut:")
+    settings = {"timeout": None, "lock_on_sleep": False}
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        if o == "l":
+            settings["lock_on_sleep"] = True
+        if o == "t":
+            try:
+                settings["timeout"] = int(v.strip().split()[0]) if v.strip() else 0     # atoi
+            except ValueError:
+                settings["timeout"] = 0
+    name = names[0] if names else None
+    path = _target(name)
+    try:
+        if path is None:
+            raise SecError(errors.NO_DEFAULT_KEYCHAIN)
+        unlock_key(path)
+        with store.Locked():
+            data = store.load_keychain(path)
+            data["settings"] = settings
+            store.save_keychain(path, data)
+    except SecError as exc:
+        io.error(f"security: SecKeychainSetSettings {_typed(name)}: {exc.text}")
+        return exc.status
+    return 0
+
+
+def show_keychain_info(args, io):
+    opts, names = getopt(args, "hs")
+    salt = False
+    for o, _ in opts:
+        if o == "h":
+            raise Usage()
+        salt = salt or o == "s"
+    name = names[0] if names else None
+    path = _target(name)
+    try:
+        if path is None:
+            raise SecError(errors.NO_DEFAULT_KEYCHAIN)
+        unlock_key(path)
+        data = store.load_keychain(path)
+    except SecError as exc:
+        io.error(f"security: SecKeychainCopySettings {_typed(name)}: {exc.text}")
+        return exc.status
+    line = formats.keychain_info(name, data["settings"])
+    io.error(line + (f" salt={data['salt'].upper()}" if salt else ""))
+    return 0
+
+
+DOMAINS = ("user", "system", "common", "dynamic")
+
+
+def _domain(opts) -> str | None:
+    for o, v in opts:
+        if o == "d":
+            if v not in DOMAINS:
+                return None
+            return v
+    return "user"
+
+
+def list_keychains(args, io):
+    opts, names = getopt(args, "hd:s")
+    if any(o == "h" for o, _ in opts):
+        raise Usage()
+    domain = _domain(opts)
+    if domain is None:
+        io.error(f"security: Invalid domain: {next(v for o, v in opts if o == 'd')}")
+        raise Usage()
+    setting = any(o == "s" for o, _ in opts)
+    if names and not setting:
+        raise Usage()
+    explicit = any(o == "d" for o, _ in opts)
+    if setting:
+        if domain != "user":
+            return 1
+        with store.Locked():
+            prefs = store.prefs()
+            prefs["search"] = [store.resolve(n) for n in names]
+            store.save_prefs(prefs)
+        return 0
+    prefs = store.prefs()
+    if domain == "user":
+        paths = prefs["search"] + ([] if explicit else [unverified.SYSTEM_KEYCHAIN])
+    elif domain == "system":
+        paths = [unverified.SYSTEM_KEYCHAIN]
+    else:
+        paths = []
+    for p in paths:
+        io.print(f'    "{p}"')
+    return 0
+
+
+def default_keychain(args, io):
+    opts, names = getopt(args, "hd:s")
+    if any(o == "h" for o, _ in opts):
+        raise Usage()
+    domain = _domain(opts)
+    if domain is None:
+        io.error(f"security: Invalid domain: {next(v for o, v in opts if o == 'd')}")
+        raise Usage()
+    if any(o == "s" for o, _ in opts):
+        if len(names) > 1:
+            raise Usage()
+        with store.Locked():
+            prefs = store.prefs()
+            prefs["default"] = store.resolve(names[0]) if names else None
+            store.save_prefs(prefs)
+        return 0
+    if names:
+        raise Usage()
+    path = store.prefs().get("default") if domain == "user" else (
+        unverified.SYSTEM_KEYCHAIN if domain == "system" else None)
+    if not path:
+        io.error(f"security: SecKeychainCopyDefault: {errors.TEXT[errors.NO_DEFAULT_KEYCHAIN]}")
+        return 1
+    io.print(f'    "{path}"')
+    return 0
+
+
+# ---------------------------------------------------------------------------- items
+FILTERS = {"a": "acct", "c": "crtr", "C": "type", "D": "desc", "G": "gena", "j": "icmt", "l": "labl", "s": "svce"}
+
+
+def _matches(item: dict, query: dict) -> bool:
+    if "acct" in query and "svce" in query:     # both given: every other filter is ignored [SRC]
+        query = {"acct": query["acct"], "svce": query["svce"]}
+    return all(item["attrs"].get(k) == v for k, v in query.items())
+
+
+def _find(paths: list[str], query: dict, every: bool = False) -> list[tuple[str, dict, dict]]:
+    found = []
+    for path in paths:
+        try:
+            data = store.load_keychain(path)
+        except SecError:
+            continue
+        for item in data["items"]:
+            if _matches(item, query):
+                found.append((path, data, item))
+                if not every:
+                    return found
+    return found
+
+
+def _dump(io, path: str, data: dict, item: dict) -> None:
+    for line in formats.attribute_lines(path, data["version"], item):
+        io.print(line)
+
+
+def _read_secret(path: str, item_id: int) -> bytes:
+    """SecKeychainItemCopyContent: unlock, then the ACL and partition checks, a dialog if
+    either fails, and the decrypted data."""
+    key = unlock_key(path)
+    who = acl.caller()
+    data = store.load_keychain(path)
+    item = next(i for i in data["items"] if i["id"] == item_id)
+    if not acl.may_decrypt(item, who, data["version"]):
+        choice = agent.item_access(os.path.basename(who["path"]), item["attrs"].get("labl") or "",
+                                   store.display_name(path),
+                                   lambda pw: crypto.verifier(data["salt"], pw) == data["verifier"])
+        if choice == "Always Allow":
+            with store.Locked():
+                data = store.load_keychain(path)
+                item = next(i for i in data["items"] if i["id"] == item_id)
+                acl.always_allow(item, who, data["version"])
+                store.save_keychain(path, data)
+    return crypto.unseal(key, item["data"])
+
+
+def find_generic_password(args, io):
+    opts, names = getopt(args, "ha:c:C:D:G:j:l:s:wg")
+    query, show = {}, None
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        if o in FILTERS:
+            query[FILTERS[o]] = v
+        if o in ("w", "g"):
+            show = o
+    found = _find(_search_list(names), query)
+    if not found:
+        io.error(f"security: SecKeychainSearchCopyNext: {errors.TEXT[errors.ITEM_NOT_FOUND]}")
+        return errors.ITEM_NOT_FOUND
+    path, data, item = found[0]
+    if show is None:
+        _dump(io, path, data, item)
+        return 0
+    try:
+        secret = _read_secret(path, item["id"])
+    except SecError as exc:
+        return exc.status                          # nothing is printed [SRC]
+    if show == "w":
+        io.print(formats.secret_for_w(secret))
+    else:
+        _dump(io, path, data, item)
+        io.error("password: " + formats.print_buffer(secret))
+    return 0
+
+
+def _hex(value: str) -> bytes | None:
+    if len(value) % 2:
+        value += "0"
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
+
+
+def add_generic_password(args, io):
+    opts, names = getopt(args, ":a:c:C:D:G:j:l:s:p:w:X:UAT:h")
+    attrs: dict = {}
+    secret: bytes = b""
+    update = any_app = False
+    trusted: list[dict] | None = None
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        if o == ":":
+            if v != "w":
+                raise Usage()
+            from .. import prompts
+            first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
+            if agent.getpass(prompts.RETYPE_NEW_ITEM_PASSWORD) != first:
+                io.error("passwords don't match")
+                return 1
+            secret = first.encode("utf-8", "surrogateescape")
+        elif o in ("a", "s", "l", "D", "G", "j"):
+            attrs[FILTERS[o]] = v
+        elif o in ("c", "C"):
+            if len(v.encode()) != 4:
+                io.error("Error: four-character types must be exactly 4 characters long.")
+                return 1
+            attrs[FILTERS[o]] = v
+        elif o in ("p", "w"):
+            secret = v.encode("utf-8", "surrogateescape")
+        elif o == "X":
+            raw = _hex(v)
+            if raw is None:
+                io.error("security: Unable to convert password data (-X must specify valid hex digits)")
+                return 2
+            secret = raw
+        elif o == "U":
+            update = True
+        elif o == "A":
+            any_app = True
+        elif o == "T":
+            trusted = (trusted or []) + ([acl.app_for_path(v)] if v else [])
+    if "acct" not in attrs or "svce" not in attrs or len(names) > 1:
+        raise Usage()
+    name = names[0] if names else None
+    path = _target(name)
+    where = name if name else "<default>"
+    try:
+        if path is None:
+            raise SecError(errors.NO_DEFAULT_KEYCHAIN)
+        key = unlock_key(path)
+        who = acl.caller()
+        with store.Locked():
+            data = store.load_keychain(path)
+            t = store.now()
+            existing = next((i for i in data["items"] if i["attrs"].get("acct") == attrs["acct"]
+                             and i["attrs"].get("svce") == attrs["svce"]), None)
+            if existing is not None and update:
+                # modify in place: creation date kept; ACL copied without its partition entry; the
+                # partition list becomes the modifier's ID only [SRC Item.cpp updateSSGroup]
+                existing["attrs"].update({k: v for k, v in attrs.items()})
+                existing["attrs"]["mdat"] = t
+                existing["data"] = crypto.seal(key, secret)
+                if data["version"] == 512:
+                    existing["partition"] = [acl.partition_id(who)]
+                store.save_keychain(path, data)
+                return 0
+            if existing is not None:
+                raise SecError(errors.DUPLICATE_ITEM)
+            attrs.setdefault("labl", attrs["svce"])
+            attrs["cdat"] = attrs["mdat"] = t
+            item = {"id": data["next_id"], "attrs": attrs, "data": crypto.seal(key, secret),
+                    "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
+                    "partition": [acl.partition_id(who)] if data["version"] == 512 else None}
+            data["next_id"] += 1
+            data["items"].append(item)
+            store.save_keychain(path, data)
+    except SecError as exc:
+        io.error(f"security: SecKeychainItemCreateFromContent ({where}): {exc.text}")
+        return exc.status
+    return 0
+
+
+def delete_generic_password(args, io):
+    opts, names = getopt(args, "ha:c:C:D:G:j:l:s:")
+    query = {}
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        query[FILTERS[o]] = v
+    if not query:
+        raise Usage()
+    found = _find(_search_list(names), query)
+    if not found:
+        io.error(f"security: SecKeychainSearchCopyNext: {errors.TEXT[errors.ITEM_NOT_FOUND]}")
+        return errors.ITEM_NOT_FOUND
+    path, data, item = found[0]
+    _dump(io, path, data, item)
+    status = 0
+    try:
+        unlock_key(path)
+        with store.Locked():
+            data = store.load_keychain(path)
+            data["items"] = [i for i in data["items"] if i["id"] != item["id"]]
+            store.save_keychain(path, data)
+    except SecError as exc:
+        status = exc.status
+    io.error("password has been deleted.")          # even if the delete failed [SRC]
+    return status
+
+
+def dump_keychain(args, io):
+    opts, names = getopt(args, "adhiro:")
+    flags = {o for o, _ in opts}
+    if "h" in flags:
+        raise Usage()
+    paths = [store.resolve(n) for n in names] if names else store.prefs().get("search", [])
+    for path in paths:
+        try:
+            data = store.load_keychain(path)
+            if "a" in flags and unverified.ACL_DUMP_NEEDS_UNLOCK:
+                unlock_key(path)
+        except SecError as exc:
+            io.error(f"security: SecKeychainItemCopyAccess: {exc.text}")
+            return exc.status
+        for item in list(data["items"]):
+            _dump(io, path, data, item)
+            if "d" in flags:
+                try:
+                    io.print("data:\n" + formats.print_buffer(_read_secret(path, item["id"])))
+                except SecError as exc:
+                    io.error(f"security: SecKeychainItemCopyContent: {exc.text}")
+            if "a" in flags:
+                for line in formats.acl_lines(item):
+                    io.print(line)
+    return 0
+
+
+def set_generic_password_partition_list(args, io):
+    opts, names = getopt(args, "ha:c:C:D:G:j:l:s:S:k:")
+    ids, password, query = None, None, {}
+    for o, v in opts:
+        if o == "h":
+            raise Usage()
+        if o == "S":
+            ids = v
+        elif o == "k":
+            password = v
+        else:
+            query[FILTERS[o]] = v
+    if ids is None or len(names) > 1:
+        raise Usage()
+    name = names[0] if names else None
+    path = _target(name)
+    if password is None:
+        from .. import prompts
+        password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
+    with store.Locked():
+        try:
+            if path is None:
+                raise SecError(errors.NO_DEFAULT_KEYCHAIN)
+            data = store.load_keychain(path)
+            rt = store.runtime()
+            if not _live_key(path, data, rt, store.now()):
+                if crypto.verifier(data["salt"], password) != data["verifier"]:
+                    raise SecError(errors.AUTH_FAILED)
+                _set_unlocked(path, data, password)
+        except SecError as exc:
+            io.error(f"security: SecKeychainUnlock: {exc.text}")
+            return 1
+        items = [i for i in data["items"] if all(i["attrs"].get(k) == v for k, v in query.items())]
+        if not items:
+            io.error(f"security: SecItemCopyMatching: {errors.TEXT[errors.ITEM_NOT_FOUND]}")
+            return 1
+        for item in items:
+            _dump(io, path, data, item)
+            if crypto.verifier(data["salt"], password) != data["verifier"]:
+                io.error("security: SecKeychainItemSetAccessWithPassword: " + errors.TEXT[errors.AUTH_FAILED])
+                return 1
+            if data["version"] == 512:
+                item["partition"] = ids.split(",")
+        store.save_keychain(path, data)
+    return 0
+
+
+# name, function, usage, help -- in the order of security's command table (prefix matching
+# takes the first match in this order) [SRC security.c]
+TABLE = [
+    ("list-keychains", list_keychains, "[-h] [-d user|system|common|dynamic] [-s [keychain...]]",
+     "Display or manipulate the keychain search list."),
+    ("default-keychain", default_keychain, "[-h] [-d user|system|common|dynamic] [-s [keychain]]",
+     "Display or set the default keychain."),
+    ("create-keychain", create_keychain, "[-P] [-p password] [keychains...]", "Create keychains."),
+    ("delete-keychain", delete_keychain, "[keychains...]", "Delete keychains and remove them from the search list."),
+    ("lock-keychain", lock_keychain, "[-a | keychain]", "Lock the specified keychain."),
+    ("unlock-keychain", unlock_keychain, "[-u] [-p password] [keychain]", "Unlock the specified keychain."),
+    ("set-keychain-settings", set_keychain_settings, "[-lu] [-t timeout] [keychain]", "Set settings for a keychain."),
+    ("show-keychain-info", show_keychain_info, "[keychain]", "Show the settings for keychain."),
+    ("dump-keychain", dump_keychain, "[-adir] [keychain...]", "Dump the contents of one or more keychains."),
+    ("add-generic-password", add_generic_password,
+     "[-a account] [-s service] [-w password] [options...] [-A|-T appPath] [keychain]",
+     "Add a generic password item."),
+    ("find-generic-password", find_generic_password,
+     "[-a account] [-s service] [options...] [-g] [-w] [keychain...]", "Find a generic password item."),
+    ("delete-generic-password", delete_generic_password,
+     "[-a account] [-s service] [options...] [keychain...]", "Delete a generic password item."),
+    ("set-generic-password-partition-list", set_generic_password_partition_list,
+     "[-a account] [-s service] [-S partition-list] [-k password] [options...] [keychain]",
+     "Set the partition list of a generic password item."),
+]
+
+
+def lookup(name: str):
+    for row in TABLE:
+        if row[0].startswith(name):
+            return row
+    return None

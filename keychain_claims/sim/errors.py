@@ -1,0 +1,46 @@
+"""OSStatus codes and their texts (the comments of Security/base/SecBase.h) [SRC]."""
+
+ITEM_NOT_FOUND = -25300
+DUPLICATE_ITEM = -25299
+INTERACTION_NOT_ALLOWED = -25308
+AUTH_FAILED = -25293
+NO_SUCH_KEYCHAIN = -25294
+INVALID_KEYCHAIN = -25295
+DUPLICATE_KEYCHAIN = -25296
+NO_DEFAULT_KEYCHAIN = -25307
+USER_CANCELED = -128
+PARAM = -50
+
+TEXT = {
+    ITEM_NOT_FOUND: "The specified item could not be found in the keychain.",
+    DUPLICATE_ITEM: "The specified item already exists in the keychain.",
+    INTERACTION_NOT_ALLOWED: "User interaction is not allowed.",
+    AUTH_FAILED: "The user name or passphrase you entered is not correct.",
+    NO_SUCH_KEYCHAIN: "The specified keychain could not be found.",
+    INVALID_KEYCHAIN: "The specified keychain is not a valid keychain file.",
+    DUPLICATE_KEYCHAIN: "A keychain with the same name already exists.",
+    NO_DEFAULT_KEYCHAIN: "A default keychain could not be found.",
+    USER_CANCELED: "User canceled the operation.",
+    PARAM: "One or more parameters passed to a function were not valid.",
+}
+
+
+class SecError(Exception):
+    """An OSStatus raised by the model; commands turn it into output and an exit status."""
+
+    def __init__(self, status: int):
+        super().__init__(TEXT.get(status, f"OSStatus {status}"))
+        self.status = status
+
+    @property
+    def text(self) -> str:
+        return TEXT.get(self.status, f"OSStatus {self.status}")
+
+
+class Usage(Exception):
+    """Result 2: print the command's usage on stderr."""
+
+
+def exit_code(status: int) -> int:
+    """`security` exits with the command's int result; the shell sees its low 8 bits."""
+    return status & 0xFF

@@ -1,0 +1,153 @@
+"""State: keychain files on disk, per-user preferences and securityd's memory (which
+keychains are unlocked, with which key, since when), the clock and the event log.
+
+Every read-modify-write runs under one flock per user state directory; every write is
+a temp file + fsync + rename, so a kill at any point leaves the old or the new file,
+never a torn one.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+
+from . import errors
+
+MAGIC = "keychain-sim/1"
+
+
+def home() -> str:
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def state_dir() -> str:
+    return os.environ.get("KEYCHAIN_SIM_STATE") or os.path.join(home(), "Library", "Preferences", "keychain-sim")
+
+
+def keychains_dir() -> str:
+    return os.path.join(home(), "Library", "Keychains")
+
+
+def now() -> float:
+    """The injectable clock: KEYCHAIN_SIM_CLOCK names a file holding epoch seconds."""
+    path = os.environ.get("KEYCHAIN_SIM_CLOCK")
+    if path:
+        try:
+            with open(path) as fh:
+                return float(fh.read().strip())
+        except (OSError, ValueError):
+            pass
+    return time.time()
+
+
+# ------------------------------------------------------------------------ files
+def read_json(path: str, default):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return default
+
+
+def write_json(path: str, data) -> None:
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Locked:
+    """Exclusive lock on the user's state for one transaction."""
+
+    def __init__(self):
+        os.makedirs(state_dir(), exist_ok=True)
+        self.fd = os.open(os.path.join(state_dir(), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self):
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+# ------------------------------------------------------------------------ paths
+def resolve(name: str, creating: bool = False) -> str:
+    """Relative names live in ~/Library/Keychains; there the `-db` file is used unless only
+    the plain file exists [SRC StorageManager.cpp].  Other paths are used as given."""
+    if not name.startswith("/"):
+        name = os.path.join(keychains_dir(), name)
+    if os.path.dirname(name) == keychains_dir() and not name.endswith("-db"):
+        if creating or os.path.exists(name + "-db") or not os.path.exists(name):
+            return name + "-db"
+    return name
+
+
+def version_for(path: str) -> int:
+    """512 in a home Library/Keychains, 256 elsewhere [SRC kcdatabase.cpp]."""
+    return 512 if os.path.dirname(path).endswith(os.path.join("Library", "Keychains")) else 256
+
+
+def display_name(path: str) -> str:
+    base = os.path.basename(path)
+    for suffix in ("-db", ".keychain"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base
+
+
+# ------------------------------------------------------------------------ keychain files
+def load_keychain(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise errors.SecError(errors.NO_SUCH_KEYCHAIN) from None
+    except (ValueError, UnicodeDecodeError, IsADirectoryError):
+        raise errors.SecError(errors.INVALID_KEYCHAIN) from None
+    if not isinstance(data, dict) or data.get("magic") != MAGIC:
+        raise errors.SecError(errors.INVALID_KEYCHAIN)
+    return data
+
+
+def save_keychain(path: str, data: dict) -> None:
+    write_json(path, data)
+
+
+# ------------------------------------------------------------------------ user state
+def _state_file(name: str) -> str:
+    return os.path.join(state_dir(), name)
+
+
+def prefs() -> dict:
+    return read_json(_state_file("prefs.json"), {"search": [], "default": None})
+
+
+def save_prefs(data: dict) -> None:
+    write_json(_state_file("prefs.json"), data)
+
+
+def runtime() -> dict:
+    """securityd's memory: {path: {"key": hex, "last": epoch}} for unlocked keychains."""
+    return read_json(_state_file("runtime.json"), {})
+
+
+def save_runtime(data: dict) -> None:
+    write_json(_state_file("runtime.json"), data)
+
+
+def log(event: dict) -> None:
+    """Append one event (a call or a prompt) to events.jsonl; O_APPEND keeps lines whole."""
+    os.makedirs(state_dir(), exist_ok=True)
+    line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+    fd = os.open(_state_file("events.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
