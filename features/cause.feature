@@ -23,14 +23,14 @@ Feature: Cause — what binds and what invalidates the grant
     And the app has read the credential, answering "Always Allow"
     When <change>
     And the app reads the credential, answering "Deny"
-    Then <count> item dialogs were shown
+    Then <count> item dialogs were shown in all
 
     Examples:
       | signing        | change                                  | count |
-      | a Developer-ID | the app is rebuilt                      | 0     |
-      | an ad-hoc      | the app is rebuilt                      | 1     |
-      | a Developer-ID | the app is re-signed by another team    | 1     |
-      | a Developer-ID | nothing changes                         | 0     |
+      | a Developer-ID | the app is rebuilt                      | 1     |
+      | an ad-hoc      | the app is rebuilt                      | 2     |
+      | a Developer-ID | the app is re-signed by another team    | 2     |
+      | a Developer-ID | nothing changes                         | 1     |
 
   @claim:CAU-UPDATE @gui
   Scenario: A Claude Code update invalidates the grant held by security
@@ -39,7 +39,7 @@ Feature: Cause — what binds and what invalidates the grant
     And Claude Code has read the credential, answering "Always Allow"
     When Claude Code is updated to a newly signed build
     And Claude Code reads the credential, answering "Deny"
-    Then 1 item dialog was shown
+    Then 2 item dialogs were shown in all
 
   @claim:CAU-REFRESH @gui
   Scenario: A token refresh written the way releases write it re-creates the item
@@ -49,7 +49,7 @@ Feature: Cause — what binds and what invalidates the grant
     When Claude Code refreshes the token
     Then the item's creation date changed
     And Claude Code reads the credential, answering "Deny"
-    And 1 item dialog was shown
+    And 2 item dialogs were shown in all
 
   @claim:CAU-REFRESH @gui
   Scenario: A token refresh updates the item in place and keeps the grant held by security
@@ -60,8 +60,8 @@ Feature: Cause — what binds and what invalidates the grant
     Then the item's creation date is unchanged and its modification date is not earlier
     And the item's partition list is "apple-tool:"
     And Claude Code reads the credential, answering "Deny"
-    And 0 item dialogs were shown
-    And the read returned the refreshed credential
+    And 1 item dialog was shown in all
+    And the read returned the refreshed credential byte for byte
 
   @claim:CAU-BURST @gui
   Scenario: A relock right after boot racing a refresh gives a burst that a clean refresh ends

@@ -52,8 +52,21 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
     Examples:
       | failure                              |
       | the item trusts no application       |
-      | the session has no GUI and the login keychain is locked |
       | the item does not exist              |
+
+  @claim:FIX-FILE-SAFE
+  Scenario: A read that fails on a locked keychain leaves the item, because the delete fails too
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude/.credentials.json already holds an older credential
+    And the session has no GUI and the login keychain is locked
+    When I type the article's commands:
+      """
+      security find-generic-password -s "Claude Code-credentials" -w > ~/.claude/.credentials.json
+      chmod 600 ~/.claude/.credentials.json
+      security delete-generic-password -s "Claude Code-credentials"
+      """
+    Then no credential was lost
+    And ~/.claude/.credentials.json holds 0 bytes
 
   @claim:FIX-FILE-SAFE
   Scenario: The recipe works on a machine where ~/.claude does not exist

@@ -25,7 +25,7 @@ Feature: Symptom — a keychain prompt for Claude Code's credential that keeps c
     And the app has read the credential, answering "Always Allow"
     When <invalidation>
     And the app reads the credential, answering "Always Allow"
-    Then 1 item dialog was shown
+    Then 2 item dialogs were shown in all
     And no unlock dialog was shown
 
     Examples:

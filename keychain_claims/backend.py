@@ -162,14 +162,16 @@ class SimBackend(Backend):
 
     def env(self, sandbox: "Sandbox") -> dict[str, str]:
         return {"KEYCHAIN_SIM_STATE": str(self._state(sandbox)),
-                "KEYCHAIN_SIM_CLOCK": str(self._state(sandbox) / "clock"),
-                "KEYCHAIN_SIM_UI": sandbox.ui}
+                "KEYCHAIN_SIM_CLOCK": str(self._state(sandbox) / "clock")}
 
     def _state(self, sandbox: "Sandbox") -> Path:
         return sandbox.root / "sim-state"
 
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
         sandbox.ui = "gui" if gui else "none"
+        state = self._state(sandbox)
+        state.mkdir(parents=True, exist_ok=True)
+        (state / "session").write_text(sandbox.ui)
 
     def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
         from .sim import control

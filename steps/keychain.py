@@ -325,6 +325,13 @@ def access_list_only(world: World, name: str):
     assert trusted_names(world) == [name.lower()]
 
 
+@then("the stored credential is unchanged")
+def item_unchanged(world: World):
+    before, after = world.marks["before_typing"], metadata(world)
+    assert after is not None, "the item is gone"
+    assert after.attrs == before.attrs, "the item's attributes changed"
+
+
 @then("the item no longer exists")
 def item_absent(world: World):
     assert metadata(world) is None

@@ -153,6 +153,11 @@ def file_holds_previous(world: World):
     assert _path(world, CREDENTIALS).read_text() == str(world.marks["file_credential"].payload) + "\n"
 
 
+@then(parsers.re(r"~/\.claude/\.credentials\.json holds (?P<size>\d+) bytes"))
+def file_size(world: World, size: str):
+    assert _path(world, CREDENTIALS).stat().st_size == int(size)
+
+
 @then(parsers.re(r"~/\.claude/\.credentials\.json has mode (?P<mode>[0-7]{3})"))
 def file_mode(world: World, mode: str):
     assert stat.S_IMODE(_path(world, CREDENTIALS).stat().st_mode) == int(mode, 8)

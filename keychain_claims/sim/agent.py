@@ -1,8 +1,9 @@
 """SecurityAgent, drawn on the controlling terminal, and security's own getpass prompts.
 
-KEYCHAIN_SIM_UI: `none` (default: a session without graphic access -- every agent query
-fails with errSecInteractionNotAllowed, exit 36, nothing shown) or `gui` (dialogs on
-/dev/tty with the texts of keychain_claims/prompts.py, so pexpect can answer them).
+The session's kind -- KEYCHAIN_SIM_UI, else the file `session` in the state directory (so
+a running shell sees a change), else `none`: `none` is a session without graphic access
+(every agent query fails with errSecInteractionNotAllowed, exit 36, nothing shown); `gui`
+draws dialogs on /dev/tty with the texts of keychain_claims/prompts.py for pexpect to answer.
 """
 from __future__ import annotations
 
@@ -12,8 +13,20 @@ import termios
 from . import errors, store, unverified
 
 
+def ui() -> str:
+    """The login session's kind: KEYCHAIN_SIM_UI, else the state's `session` file, else none."""
+    mode = os.environ.get("KEYCHAIN_SIM_UI")
+    if mode is None:
+        try:
+            with open(os.path.join(store.state_dir(), "session")) as fh:
+                mode = fh.read().strip()
+        except OSError:
+            mode = "none"
+    return mode
+
+
 def gui() -> bool:
-    return os.environ.get("KEYCHAIN_SIM_UI", "none") == "gui"
+    return ui() == "gui"
 
 
 class Tty:
@@ -69,7 +82,7 @@ def getpass_visible(prompt: str) -> str:
 
 def _event(kind: str, app: str, item: str, keychain: str, answer: str) -> None:
     store.log({"event": "prompt", "kind": kind, "app": app, "item": item, "keychain": keychain,
-               "answer": answer, "ui": os.environ.get("KEYCHAIN_SIM_UI", "none"), "t": store.now()})
+               "answer": answer, "ui": ui(), "t": store.now()})
 
 
 def _choose(tty: Tty, choices: tuple[str, ...], prompt: str) -> str:
