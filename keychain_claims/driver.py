@@ -65,6 +65,16 @@ class Call:
         return redact(f"Call(argv={self.argv!r}, status={self.status})")
 
 
+def _no_delays(child: pexpect.spawn) -> None:
+    """pexpect sleeps before every send and after close by default.  Prompts here are
+    answered only after they appear, and programs disable echo before they print a
+    password prompt, so the sleeps only cost time."""
+    child.delaybeforesend = None
+    for obj in (child, child.ptyproc):
+        obj.delayafterclose = 0
+        obj.delayafterterminate = 0
+
+
 def _interact(child: pexpect.spawn, responder: Responder | None, timeout: float, until) -> str:
     """Answer prompts until `until` (EOF or a regex) matches; return everything read."""
     responder = responder or Responder()
@@ -102,6 +112,7 @@ class Security:
         child = pexpect.spawn("/bin/sh", ["-c", f'exec security "$@" {redirect}', "security", *argv],
                               env=run_env, cwd=str(self.sandbox.home), encoding="utf-8",
                               codec_errors="replace", dimensions=(24, 500), echo=False)
+        _no_delays(child)
         try:
             tty = _interact(child, responder, timeout, pexpect.EOF)
             child.wait()
@@ -151,6 +162,7 @@ class Shell:
         self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--rcfile", str(rcfile), "-i"], env=sandbox.env,
                                    cwd=str(sandbox.home), encoding="utf-8", codec_errors="replace",
                                    dimensions=(24, 1000), echo=True)
+        _no_delays(self.child)
         self.child.expect(self._marker, timeout=DEFAULT_TIMEOUT)   # read at once: the first prompt
         self.child.expect_exact("$ ", timeout=DEFAULT_TIMEOUT)
 

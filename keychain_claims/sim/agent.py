@@ -39,12 +39,16 @@ class Tty:
     def write(self, text: str) -> None:
         os.write(self.fd, text.encode())
 
-    def readline(self, echo: bool = True) -> str | None:
+    def readline(self, echo: bool = True, prompt: str = "") -> str | None:
+        """Print `prompt` and read a line; with echo off, echo goes off *before* the prompt
+        shows, as readpassphrase(3) does, so an answer typed at once is never echoed."""
         old = termios.tcgetattr(self.fd)
         if not echo:
             new = list(old)
             new[3] &= ~termios.ECHO
-            termios.tcsetattr(self.fd, termios.TCSAFLUSH, new)
+            termios.tcsetattr(self.fd, termios.TCSANOW, new)
+        if prompt:
+            self.write(prompt)
         try:
             chunks = b""
             while not chunks.endswith(b"\n"):
@@ -55,7 +59,7 @@ class Tty:
             return chunks.decode(errors="replace").rstrip("\r\n")
         finally:
             if not echo:
-                termios.tcsetattr(self.fd, termios.TCSAFLUSH, old)
+                termios.tcsetattr(self.fd, termios.TCSANOW, old)
                 self.write("\n")
 
     def close(self) -> None:
@@ -66,8 +70,7 @@ def getpass(prompt: str) -> str:
     """security's getpass: prompt on /dev/tty, no echo; EOF reads as empty."""
     tty = Tty()
     try:
-        tty.write(prompt)
-        return tty.readline(echo=False) or ""
+        return tty.readline(echo=False, prompt=prompt) or ""
     finally:
         tty.close()
 
@@ -87,8 +90,7 @@ def _event(kind: str, app: str, item: str, keychain: str, answer: str) -> None:
 
 def _choose(tty: Tty, choices: tuple[str, ...], prompt: str) -> str:
     while True:
-        tty.write(prompt)
-        answer = tty.readline()
+        answer = tty.readline(prompt=prompt)
         if answer is None:
             return choices[0] if choices[0] in ("Cancel",) else "Deny"
         answer = answer.strip()
@@ -99,8 +101,7 @@ def _choose(tty: Tty, choices: tuple[str, ...], prompt: str) -> str:
 def _password(tty: Tty, check) -> bool:
     from .. import prompts
     for _ in range(prompts.DIALOG_TRIES):
-        tty.write(prompts.DIALOG_PASSWORD)
-        if check(tty.readline(echo=False) or ""):
+        if check(tty.readline(echo=False, prompt=prompts.DIALOG_PASSWORD) or ""):
             return True
         tty.write(prompts.DIALOG_WRONG_PASSWORD)
     return False
