@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from . import REPORTS_DIR
+from . import REPORTS_DIR, allure_files
 from .article import Article, ArticleError
 from .backend import CHOICES, Backend, BackendError, select
 from .ledger import Ledger, LedgerError
@@ -152,6 +152,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
     config.stash[OUTCOMES_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
+    results = getattr(config.option, "allure_report_dir", None)
+    if results:
+        allure_files.write(Path(results), backend, article, paths[1],
+                           releases=getattr(config.option, "claude_code", None) or "")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

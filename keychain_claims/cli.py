@@ -1,0 +1,86 @@
+"""`keychain-claims`: the suite's command line.
+
+  keychain-claims report [--results DIR] [--output DIR]   build the static HTML report (Allure 3)
+  keychain-claims check                                   ledger, article and features agree
+  keychain-claims sweep                                   remove sandboxes left by killed runs
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import PROJECT_ROOT, REPORTS_DIR
+
+
+class CliError(Exception):
+    """One line that says what to do."""
+
+
+def _allure() -> list[str]:
+    binary = PROJECT_ROOT / "node_modules" / ".bin" / "allure"
+    if not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None or shutil.which("node") is None:
+            raise CliError("the HTML report needs Node.js >= 20 with npm; install them (e.g. apt-get install nodejs npm)")
+        print("installing the Allure 3 CLI from npm (once) ...", file=sys.stderr, flush=True)
+        proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not binary.exists():
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise CliError(f"npm install failed ({last}); check that the npm registry is reachable and retry")
+    return [str(binary)]
+
+
+def report(results: Path, output: Path) -> Path:
+    if not results.is_dir():
+        raise CliError(f"no Allure results at {results}; run the suite first (pytest)")
+    if not any(results.glob("*-result.json")):
+        raise CliError(f"{results} holds no test results; run the suite first (pytest)")
+    cmd = [*_allure(), "generate", str(results), "-o", str(output), "--config", str(PROJECT_ROOT / "allurerc.mjs")]
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    if proc.returncode != 0 or not (output / "index.html").exists():
+        last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
+        raise CliError(f"allure generate failed: {last}")
+    return output / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="keychain-claims", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="build the static HTML report with the Allure 3 CLI")
+    rep.add_argument("--results", type=Path, default=REPORTS_DIR / "allure-results")
+    rep.add_argument("--output", type=Path, default=REPORTS_DIR / "allure-report")
+    sub.add_parser("check", help="check that the ledger, the article and the features agree")
+    sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "report":
+            index = report(args.results, args.output)
+            print(f"report: {index}  (serve it: npx allure open {args.output})")
+        elif args.command == "check":
+            from .article import Article
+            from .coverage import problems
+            from .ledger import Ledger
+            found = problems(Article(), Ledger())
+            for line in found:
+                print(line)
+            return 1 if found else 0
+        elif args.command == "sweep":
+            from .sandbox import sweep
+            removed = sweep()
+            print(f"swept {len(removed)} sandbox(es)" + "".join(f"\n  {p}" for p in removed))
+    except CliError as exc:
+        print(f"keychain-claims: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a one-line reason, never a traceback
+        print(f"keychain-claims: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
