@@ -15,6 +15,7 @@ from . import REPORTS_DIR, allure_files
 from .article import Article, ArticleError
 from .backend import CHOICES, Backend, BackendError, select
 from .ledger import Ledger, LedgerError
+from .redact import redact
 from .sandbox import sweep
 from .verdicts import Outcome, compute, outcome_from_report, write
 
@@ -116,6 +117,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xfail(
                 strict=True, raises=AssertionError,
                 reason=f"recorded contradiction of {claim.id} on backend {backend.name}: {finding.evidence}"))
+
+
+def _redact_exception(exc: BaseException | None) -> None:
+    """Assertion messages show compared values; a secret must not reach a report that way."""
+    if exc is not None and exc.args:
+        text = str(exc)
+        clean = redact(text)
+        if clean != text:
+            exc.args = (clean,)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_error(exception: Exception) -> None:
+    _redact_exception(exception)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    if call.excinfo is not None:
+        _redact_exception(call.excinfo.value)
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        if redact(text) != text:
+            report.longrepr = redact(text)
 
 
 @pytest.fixture(scope="session")

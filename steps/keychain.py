@@ -244,7 +244,8 @@ def read_none(world: World):
 @then(parsers.re(r"the read returned the (?:stored|refreshed) credential byte for byte"))
 def read_intact(world: World):
     call = next(c for c in reversed(world.reads) if c.status == 0)
-    assert call.stdout == str(world.credential.payload) + "\n", "the read did not return the stored credential"
+    same = call.stdout == str(world.credential.payload) + "\n"
+    assert same, "the read did not return the stored credential"
 
 
 @then("what was read is not a usable credential")

@@ -121,13 +121,14 @@ def shows_text(world: World, text: str):
 @then("the terminal shows no part of the credential")
 def shows_no_secret(world: World):
     screen = _screen(world)
-    leaked = [s for s in _secrets(world) if s in screen or s.encode().hex() in screen]
-    assert not leaked, f"{len(leaked)} secret(s) on the terminal"
+    leaked = sum(1 for s in _secrets(world) if s in screen or s.encode().hex() in screen)
+    assert leaked == 0, f"{leaked} secret(s) on the terminal"
 
 
 @then("the terminal shows the credential")
 def shows_secret(world: World):
-    assert str(world.credential.payload) in _screen(world), "the token was not on the terminal"
+    shown = str(world.credential.payload) in _screen(world)
+    assert shown, "the token was not on the terminal"
 
 
 @then(parsers.re(r'the terminal shows the keychain info line for the login keychain with "(?P<report>[^"]+)"'))
@@ -143,14 +144,15 @@ def shows_info(world: World, report: str):
 def file_holds(world: World):
     path = _path(world, CREDENTIALS)
     content = path.read_text() if path.exists() else ""
-    assert content == str(world.credential.payload) + "\n", \
-        f"the file holds {len(content)} bytes, not the stored credential"
+    same = content == str(world.credential.payload) + "\n"
+    assert same, f"the file holds {len(content)} bytes, not the stored credential"
     assert "claudeAiOauth" in json.loads(content)
 
 
 @then(parsers.re(r"~/\.claude/\.credentials\.json still holds the credential from before the refresh"))
 def file_holds_previous(world: World):
-    assert _path(world, CREDENTIALS).read_text() == str(world.marks["file_credential"].payload) + "\n"
+    same = _path(world, CREDENTIALS).read_text() == str(world.marks["file_credential"].payload) + "\n"
+    assert same, "the file no longer holds the credential it held before the refresh"
 
 
 @then(parsers.re(r"~/\.claude/\.credentials\.json holds (?P<size>\d+) bytes"))
@@ -173,7 +175,8 @@ def file_private(world: World):
 def plaintext(world: World):
     path = _path(world, CREDENTIALS)
     out = subprocess.run(["cat", str(path)], env=world.sandbox.env, capture_output=True, text=True, check=True)
-    assert str(world.credential.access_token) in out.stdout, "the owner's processes cannot read the token"
+    readable = str(world.credential.access_token) in out.stdout
+    assert readable, "the owner's processes cannot read the token"
 
 
 @then("no credential was lost")
