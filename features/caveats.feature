@@ -17,4 +17,4 @@ Feature: Caveats of the file bypass
 
   @claim:CAV-OAUTH-ENV
   Scenario: CLAUDE_CODE_OAUTH_TOKEN and the stored credentials
-    Then the claim is checked by the release scenarios: "With CLAUDE_CODE_OAUTH_TOKEN set, claude -p leaves the stored credentials in place"
+    Then the claim is checked by the release scenarios: "With CLAUDE_CODE_OAUTH_TOKEN set, claude -p deletes the stored credentials on exit"

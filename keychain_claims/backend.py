@@ -83,6 +83,10 @@ class Backend:
         """Environment that makes the next `security` call act as `identity`."""
         raise NotImplementedError
 
+    def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
+        """argv of every `security` call made in the sandbox by anyone, or None if unknown."""
+        return None
+
     def call_count(self, sandbox: "Sandbox") -> int:
         """How many times `security` ran in the sandbox (as far as the backend can tell)."""
         return len(sandbox.security.calls)
@@ -191,8 +195,11 @@ class SimBackend(Backend):
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
+        return [e["argv"] for e in self._events(sandbox) if e.get("event") == "call"]
+
     def call_count(self, sandbox: "Sandbox") -> int:
-        return sum(1 for e in self._events(sandbox) if e.get("event") == "call")
+        return len(self.call_log(sandbox))
 
     def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
         return [e for e in self._events(sandbox) if e.get("event") == "prompt"]

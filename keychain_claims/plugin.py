@@ -179,6 +179,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
     config.stash[OUTCOMES_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
+    from .release.plugin import write_matrix
+    write_matrix(_OUTCOMES, ledger, out)
     results = getattr(config.option, "allure_report_dir", None)
     if results:
         allure_files.write(Path(results), backend, article, paths[1],

@@ -6,14 +6,15 @@ import sys
 
 from . import commands, errors, store
 
-SECRET_OPTS = {"-p", "-w", "-X", "-k"}
+SECRET_OPTS = {"-p", "-X", "-k"}          # options whose value is a secret; -w only where it takes one
 
 
 def _masked(argv: list[str]) -> list[str]:
+    secret_opts = SECRET_OPTS | ({"-w"} if argv and argv[0].startswith("add") else set())
     out, hide = [], False
     for arg in argv:
         out.append("<secret>" if hide else arg)
-        hide = arg in SECRET_OPTS
+        hide = arg in secret_opts
     return out
 
 

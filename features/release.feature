@@ -1,0 +1,56 @@
+@release
+Feature: Real Claude Code releases against the article
+  Each scenario runs once per release given with --claude-code.  JavaScript releases run under
+  node on their macOS code path and talk to the sandbox's `security`; native releases are read
+  (fingerprints) everywhere and run only on a Mac.  Without --claude-code these scenarios skip.
+
+  Background:
+    Given a scratch login keychain with no timeout
+
+  @claim:CAU-READER
+  Scenario: The release reads the credential via /usr/bin/security
+    Then the release's "spawn" fingerprint is "/usr/bin/security (absolute path)"
+
+  @claim:CAU-READER @claim:CAU-ITEM
+  Scenario: auth status reads Claude Code-credentials for the current user through the security on PATH
+    Given Claude Code has stored a credential for the current user
+    When I run the release with "auth status --json"
+    Then the release reports it is logged in
+    And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
+
+  @claim:CAV-OAUTH-ENV
+  Scenario: With CLAUDE_CODE_OAUTH_TOKEN set, claude -p deletes the stored credentials on exit
+    Given Claude Code has stored a credential for the current user
+    When I run the release with "-p ping" and CLAUDE_CODE_OAUTH_TOKEN set
+    Then the release exits 0
+    And the item no longer exists
+
+  @claim:CAV-OAUTH-ENV
+  Scenario: With CLAUDE_CODE_OAUTH_TOKEN set, claude -p leaves the stored credentials in place
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude/.credentials.json already holds an older credential
+    When I run the release with "-p ping" and CLAUDE_CODE_OAUTH_TOKEN set
+    Then the release exits 0
+    And the item exists again
+    And ~/.claude/.credentials.json still holds the credential from before the refresh
+
+  @claim:FIX-FILE-FALLBACK
+  Scenario: With no keychain item, the release reads ~/.claude/.credentials.json
+    Given ~/.claude/.credentials.json already holds an older credential
+    When I run the release with "auth status --json"
+    Then the release reports it is logged in
+    And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
+
+  @claim:FIX-FILE-FALLBACK
+  Scenario: The file fallback is chosen for non-GUI contexts such as SSH and tmux
+    Then the release's "gui-detection" fingerprint is "SSH/tmux checked near the credential store"
+
+  @claim:REL-CONFIG
+  Scenario: The release keeps its configuration in ~/.claude.json
+    When I run the release with "-p ping" and CLAUDE_CODE_OAUTH_TOKEN set
+    Then the release exits 0
+    Then ~/.claude.json exists
+
+  @claim:CAU-REFRESH @claim:CAV-REWRITE
+  Scenario: The release writes the token with add-generic-password -U, in place
+    Then the release's "write" fingerprint is "add-generic-password -U (update in place)"

@@ -1,0 +1,83 @@
+"""How a release calls `security`, read from its JavaScript (cli.js, or the JavaScript
+embedded in a native binary).  Patterns anchor on string literals, not on minified
+names, so a release nobody tuned for is read the same way."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..redact import redact
+
+
+@dataclass
+class Fingerprint:
+    name: str
+    status: str          # found | not found
+    value: str           # what was read
+    excerpt: str         # evidence (redacted)
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    if path.suffix == ".js":
+        return data.decode("utf-8", "replace")
+    # native binary: runs of printable text at least 40 long, like `strings -n 40`
+    return "\n".join(m.decode("latin-1") for m in re.findall(rb"[\x20-\x7e\t]{40,}", data))
+
+
+def _around(text: str, index: int, width: int = 160) -> str:
+    return redact(text[max(0, index - width): index + width].replace("\n", " "))
+
+
+def read(bundle: Path) -> dict[str, Fingerprint]:
+    text = _text(bundle)
+    found: dict[str, Fingerprint] = {}
+
+    def put(name, match, value, absent="not found"):
+        if match is None:
+            found[name] = Fingerprint(name, "not found", absent, "")
+        else:
+            found[name] = Fingerprint(name, "found", value, _around(text, match.start()))
+
+    spawn_abs = re.search(r"[\"'`]/usr/bin/security[\"'`]\s*,\s*\[?\s*[\"'`](?:find|add|delete)-generic-password", text)
+    spawn_path = re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`](?:find|add|delete)-generic-password", text) or \
+        re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]", text)
+    if spawn_abs:
+        put("spawn", spawn_abs, "/usr/bin/security (absolute path)")
+    else:
+        put("spawn", spawn_path, "security (resolved through PATH)")
+    service = re.search(r"Claude Code\$\{[^}]*\}-credentials|`Claude Code\$\{|Claude Code-credentials", text)
+    put("service", service, "Claude Code${suffix}-credentials${hash}" if service and "${" in service.group(0)
+        else "Claude Code-credentials")
+    hashed = re.search(r"CLAUDE_CONFIG_DIR[^;]{0,400}?sha256|sha256[^;]{0,400}?CLAUDE_CONFIG_DIR", text)
+    put("config-dir-hash", hashed, "sha256 of the config dir")
+    account = re.search(r"process\.env\.USER\s*\|\|[^;]{0,120}userInfo\(\)\.username", text) or \
+        re.search(r"claude-code-user", text)
+    put("account", account, "$USER, else os.userInfo().username")
+    update = re.search(r"[\"'`]add-generic-password[\"'`]\s*,\s*[\"'`]-U[\"'`]|add-generic-password -U", text)
+    delete_then_add = re.search(r"delete-generic-password[^;]{0,300}add-generic-password(?![^;]{0,40}-U)", text)
+    if delete_then_add and not update:
+        put("write", delete_then_add, "delete-then-add (re-created)")
+    else:
+        put("write", update, "add-generic-password -U (update in place)")
+    hexed = re.search(r"[\"'`]-X[\"'`]|-X \"\$\{", text)
+    stdin = re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]|security -i", text)
+    put("secret-channel", hexed and stdin or hexed or re.search(r"[\"'`]-w[\"'`]\s*,", text),
+        "hex (-X) through `security -i` stdin" if hexed and stdin else ("hex (-X) in argv" if hexed else "-w in argv"))
+    deletes = [m.start() for m in re.finditer(r"delete-generic-password", text)]
+    found["delete"] = Fingerprint("delete", "found" if deletes else "not found", f"{len(deletes)} call site(s)",
+                                  " … ".join(_around(text, i, 100) for i in deletes[:3]))
+    plain = re.search(r"\.credentials\.json", text)
+    mode = re.search(r"\.credentials\.json[^;]{0,600}?(?:mode\s*:\s*384|0o600|384\b)|(?:mode\s*:\s*384)[^;]{0,600}?\.credentials\.json", text)
+    put("plaintext", plain, ".credentials.json" + (" mode 600" if mode else " (mode not located)"))
+    oauth = re.search(r"CLAUDE_CODE_OAUTH_TOKEN[^;]{0,200}?(?:accessToken|refreshToken\s*:\s*null)", text)
+    put("oauth-env", oauth, "short-circuits reads (accessToken from the environment)")
+    gui = re.search(r"SSH_CONNECTION|SSH_TTY|process\.env\.TMUX", text[max(0, plain.start() - 20000): plain.start() + 20000]
+                    if plain else "")
+    found["gui-detection"] = Fingerprint("gui-detection", "found" if gui else "not found",
+                                         "SSH/tmux checked near the credential store" if gui
+                                         else "no SSH/tmux/GUI check near the credential store", "")
+    config = re.search(r"\.claude\.json", text)
+    put("config", config, ".claude.json")
+    return found

@@ -1,0 +1,103 @@
+"""`--claude-code SPEC`: scenarios tagged @release run once per release (`[2.1.81]` in the
+id, an Allure parameter); without the option they skip, saying so."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from .registry import Release, ReleaseError, load, parse_spec
+
+RELEASES_KEY = pytest.StashKey[list]()
+MATRIX: list[dict] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("keychain-claims").addoption(
+        "--claude-code", default=None, metavar="SPEC",
+        help="Claude Code releases to test: a version, `latest`, a comma list, or a path to an installed claude")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        config.stash[RELEASES_KEY] = parse_spec(config.getoption("claude_code"))
+    except ReleaseError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function):
+    if tag == "release":
+        pytest.mark.release(function)
+        pytest.mark.usefixtures("claude_release")(function)
+        return True
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "claude_release" in metafunc.fixturenames:
+        specs = metafunc.config.stash[RELEASES_KEY] or [None]
+        metafunc.parametrize("claude_release", specs, ids=[s or "no-release" for s in specs],
+                             indirect=True, scope="session")
+
+
+_LOADED: dict[str, Release | str] = {}
+
+
+@pytest.fixture(scope="session")
+def claude_release(request: pytest.FixtureRequest) -> Release:
+    spec = request.param
+    if spec is None:
+        pytest.skip("no --claude-code given: release scenarios need a Claude Code release")
+    if spec not in _LOADED:
+        try:
+            _LOADED[spec] = load(spec)
+        except ReleaseError as exc:
+            _LOADED[spec] = str(exc)
+    loaded = _LOADED[spec]
+    if isinstance(loaded, str):
+        pytest.skip(f"Claude Code {spec}: {loaded}")
+    return loaded
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    callspec = getattr(item, "callspec", None)
+    if callspec and "claude_release" in callspec.params:
+        spec = callspec.params["claude_release"] or "no-release"
+        loaded = _LOADED.get(spec)
+        version = loaded.version if isinstance(loaded, Release) else spec
+        if ("release", version) not in report.user_properties:
+            report.user_properties.append(("release", version))
+
+
+def write_matrix(outcomes, ledger, out: Path) -> None:
+    """Claims x releases: holds / contradicted / not checkable, with the evidence."""
+    from ..verdicts import fold
+    cells: dict[tuple[str, str], list] = defaultdict(list)
+    for o in outcomes:
+        if o.release:
+            for cid in o.claims:
+                cells[(cid, o.release)].append(o)
+    releases = sorted({r for _, r in cells})
+    if not releases:
+        return
+    rows = []
+    for claim in ledger:
+        for release in releases:
+            seen = cells.get((claim.id, release), [])
+            if seen:
+                rows.append({"claim": claim.id, "release": release, "verdict": fold([o.result for o in seen]),
+                             "evidence": [{"scenario": o.scenario, "result": o.result, "reason": o.reason} for o in seen]})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "release-matrix.json").write_text(json.dumps({"releases": releases, "cells": rows}, indent=2))
+    head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"
+    body = ""
+    for cid in sorted({r["claim"] for r in rows}):
+        by = {r["release"]: r["verdict"] for r in rows if r["claim"] == cid}
+        body += f"| {cid} | " + " | ".join(by.get(r, "—") for r in releases) + " |\n"
+    (out / "release-matrix.md").write_text("# Claims × Claude Code releases\n\n" + head + body)
