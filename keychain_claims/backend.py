@@ -117,6 +117,14 @@ class MacOSBackend(Backend):
     def security_command(self) -> list[str]:
         return [self.path]
 
+    def shim(self, sandbox: "Sandbox") -> str:
+        """Every call pinned to the scratch keychain (keychain_claims/shim.py)."""
+        import sys
+        root = Path(__file__).resolve().parent.parent
+        return (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} -m "
+                f"keychain_claims.shim --keychain {shlex.quote(str(sandbox.keychain.path))} "
+                f"--real {shlex.quote(self.path)} -- \"$@\"\n")
+
     def describe(self) -> dict[str, str]:
         info = super().describe()
         info["macos.version"] = platform.mac_ver()[0]

@@ -21,6 +21,24 @@ class IO:
         self.err.write(text + "\n")
 
 
+# getopt strings of each subcommand [SRC SecurityTool/macOS/*.c]; the macOS shim parses with them too
+OPTIONS = {
+    "create-keychain": "hp:P",
+    "delete-keychain": "h",
+    "lock-keychain": "ha",
+    "unlock-keychain": "hup:",
+    "set-keychain-settings": "hlut:",
+    "show-keychain-info": "hs",
+    "find-generic-password": "ha:c:C:D:G:j:l:s:wg",
+    "add-generic-password": ":a:c:C:D:G:j:l:s:p:w:X:UAT:h",
+    "delete-generic-password": "ha:c:C:D:G:j:l:s:",
+    "dump-keychain": "adhiro:",
+    "set-generic-password-partition-list": "ha:c:C:D:G:j:l:s:S:k:",
+    "list-keychains": "hd:s",
+    "default-keychain": "hd:s",
+}
+
+
 # ---------------------------------------------------------------------------- getopt
 def getopt(args: list[str], spec: str) -> tuple[list[tuple[str, str | None]], list[str]]:
     """BSD getopt: options until the first operand; a leading ':' reports a missing
@@ -118,7 +136,7 @@ def _search_list(names: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------------------- keychain commands
 def create_keychain(args, io):
-    opts, names = getopt(args, "hp:P")
+    opts, names = getopt(args, OPTIONS["create-keychain"])
     password = None
     for o, v in opts:
         if o == "h":
@@ -161,7 +179,7 @@ def create_keychain(args, io):
 
 
 def delete_keychain(args, io):
-    opts, names = getopt(args, "h")
+    opts, names = getopt(args, OPTIONS["delete-keychain"])
     if opts:
         raise Usage()
     if not names:
@@ -185,7 +203,7 @@ def delete_keychain(args, io):
 
 
 def lock_keychain(args, io):
-    opts, names = getopt(args, "ha")
+    opts, names = getopt(args, OPTIONS["lock-keychain"])
     every = False
     for o, _ in opts:
         if o == "h":
@@ -208,7 +226,7 @@ def lock_keychain(args, io):
 
 
 def unlock_keychain(args, io):
-    opts, names = getopt(args, "hup:")
+    opts, names = getopt(args, OPTIONS["unlock-keychain"])
     password = None
     for o, v in opts:
         if o == "h":
@@ -243,7 +261,7 @@ def _target(name: str | None) -> str | None:
 
 
 def set_keychain_settings(args, io):
-    opts, names = getopt(args, "hlut:")
+    opts, names = getopt(args, OPTIONS["set-keychain-settings"])
     settings = {"timeout": None, "lock_on_sleep": False}
     for o, v in opts:
         if o == "h":
@@ -272,7 +290,7 @@ def set_keychain_settings(args, io):
 
 
 def show_keychain_info(args, io):
-    opts, names = getopt(args, "hs")
+    opts, names = getopt(args, OPTIONS["show-keychain-info"])
     salt = False
     for o, _ in opts:
         if o == "h":
@@ -306,7 +324,7 @@ def _domain(opts) -> str | None:
 
 
 def list_keychains(args, io):
-    opts, names = getopt(args, "hd:s")
+    opts, names = getopt(args, OPTIONS["list-keychains"])
     if any(o == "h" for o, _ in opts):
         raise Usage()
     domain = _domain(opts)
@@ -338,7 +356,7 @@ def list_keychains(args, io):
 
 
 def default_keychain(args, io):
-    opts, names = getopt(args, "hd:s")
+    opts, names = getopt(args, OPTIONS["default-keychain"])
     if any(o == "h" for o, _ in opts):
         raise Usage()
     domain = _domain(opts)
@@ -415,7 +433,7 @@ def _read_secret(path: str, item_id: int) -> bytes:
 
 
 def find_generic_password(args, io):
-    opts, names = getopt(args, "ha:c:C:D:G:j:l:s:wg")
+    opts, names = getopt(args, OPTIONS["find-generic-password"])
     query, show = {}, None
     for o, v in opts:
         if o == "h":
@@ -454,7 +472,7 @@ def _hex(value: str) -> bytes | None:
 
 
 def add_generic_password(args, io):
-    opts, names = getopt(args, ":a:c:C:D:G:j:l:s:p:w:X:UAT:h")
+    opts, names = getopt(args, OPTIONS["add-generic-password"])
     attrs: dict = {}
     secret: bytes = b""
     update = any_app = False
@@ -534,7 +552,7 @@ def add_generic_password(args, io):
 
 
 def delete_generic_password(args, io):
-    opts, names = getopt(args, "ha:c:C:D:G:j:l:s:")
+    opts, names = getopt(args, OPTIONS["delete-generic-password"])
     query = {}
     for o, v in opts:
         if o == "h":
@@ -562,7 +580,7 @@ def delete_generic_password(args, io):
 
 
 def dump_keychain(args, io):
-    opts, names = getopt(args, "adhiro:")
+    opts, names = getopt(args, OPTIONS["dump-keychain"])
     flags = {o for o, _ in opts}
     if "h" in flags:
         raise Usage()
@@ -589,7 +607,7 @@ def dump_keychain(args, io):
 
 
 def set_generic_password_partition_list(args, io):
-    opts, names = getopt(args, "ha:c:C:D:G:j:l:s:S:k:")
+    opts, names = getopt(args, OPTIONS["set-generic-password-partition-list"])
     ids, password, query = None, None, {}
     for o, v in opts:
         if o == "h":

@@ -1,0 +1,122 @@
+"""The sandbox's `security` on macOS: pins every call to the scratch keychain.
+
+Claude Code and the article's commands name no keychain, so on a real Mac they would reach
+the user's login keychain.  This shim appends the scratch keychain to every item command
+(also to the lines a caller sends through `security -i`) and refuses, in one line on stderr
+with exit 1, anything that would reach another keychain or change the user's keychain
+preferences.  The pinning is pure (`pin_argv`, `pin_stdin`) and unit-tested on any host.
+
+Run as: python -m keychain_claims.shim --keychain PATH [--real /usr/bin/security] -- ARGV...
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from .sim.cli import split_line
+from .sim.commands import OPTIONS, getopt, lookup
+from .sim.errors import Usage
+
+LIST_OPERANDS = {"find-generic-password", "delete-generic-password", "dump-keychain"}
+ONE_OPERAND = {"add-generic-password", "set-generic-password-partition-list",
+               "show-keychain-info", "lock-keychain", "unlock-keychain", "set-keychain-settings"}
+MUST_NAME = {"create-keychain", "delete-keychain"}
+READ_ONLY = {"list-keychains", "default-keychain"}
+GLOBAL_OPTIONS = "hilp:qv"
+
+
+class Refused(Exception):
+    """The call would reach a keychain other than the scratch one."""
+
+
+def _same(name: str, keychain: str, home: str) -> bool:
+    path = name if name.startswith("/") else os.path.join(home, "Library", "Keychains", name)
+    candidates = {path, path + "-db"} if not path.endswith("-db") else {path}
+    return os.path.realpath(keychain) in {os.path.realpath(p) for p in candidates}
+
+
+def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
+    """The argv of one command (no global options) pinned to `keychain`, or Refused."""
+    if not argv:
+        return argv
+    row = lookup(argv[0])
+    if row is None:
+        raise Refused(f"unknown command {argv[0]!r}")
+    name = row[0]
+    try:
+        opts, operands = getopt(argv[1:], OPTIONS[name])
+    except Usage:
+        return argv                               # security itself prints the usage; nothing is reached
+    flags = {o for o, _ in opts}
+    if "h" in flags:
+        return argv                               # usage only
+    if name in READ_ONLY:
+        if "s" in flags:
+            raise Refused(f"{name} -s would change the user's keychain preferences")
+        return argv
+    if name == "lock-keychain" and "a" in flags:
+        raise Refused("lock-keychain -a would lock every keychain of the user")
+    foreign = [o for o in operands if not _same(o, keychain, home)]
+    if foreign:
+        raise Refused(f"{name} names {foreign[0]!r}, which is not the scratch keychain")
+    if name in MUST_NAME and not operands:
+        raise Refused(f"{name} must name the scratch keychain")
+    if name in LIST_OPERANDS | ONE_OPERAND and not operands:
+        return [*argv, keychain]
+    return argv
+
+
+def _quote(arg: str) -> str:
+    """Quote for `security -i`'s tokenizer (double quotes, backslash escapes)."""
+    if arg and all(c.isalnum() or c in "-_./:@%+=," for c in arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def pin_stdin(text: str, keychain: str, home: str) -> str:
+    out = []
+    for line in text.splitlines(keepends=True):
+        argv = split_line(line)
+        if not argv or argv[0] in ("exit", "quit"):
+            out.append(line)
+            continue
+        out.append(" ".join(_quote(a) for a in pin_argv(argv, keychain, home)) + "\n")
+    return "".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    keychain, real = None, "/usr/bin/security"
+    while args and args[0] != "--":
+        flag = args.pop(0)
+        if flag == "--keychain":
+            keychain = args.pop(0)
+        elif flag == "--real":
+            real = args.pop(0)
+    args = args[1:] if args else []
+    if not keychain:
+        print("keychain-claims shim: refused: no scratch keychain configured", file=sys.stderr)
+        return 1
+    home = os.environ.get("HOME", "")
+    try:
+        opts, command = getopt(args, GLOBAL_OPTIONS)
+    except Usage:
+        os.execv(real, [real, *args])
+    globals_ = [f"-{o}" + (v or "") for o, v in opts]
+    try:
+        if any(o == "i" for o, _ in opts):
+            if command:
+                raise Refused("security -i takes its commands on stdin")
+            script = pin_stdin(sys.stdin.read(), keychain, home)
+            import subprocess
+            return subprocess.run([real, *globals_], input=script, text=True).returncode
+        pinned = pin_argv(command, keychain, home)
+    except Refused as exc:
+        print(f"keychain-claims shim: refused: {exc}", file=sys.stderr)
+        return 1
+    os.execv(real, [real, *globals_, *pinned])
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
