@@ -42,6 +42,7 @@ class Call:
     status: int
     tty: str
     prompts: list[Prompt] = field(default_factory=list)
+    context: dict = field(default_factory=dict)     # what else shaped the call: session kind, caller
 
     def transcript(self) -> str:
         """Redacted, human-readable record of the call."""
@@ -59,7 +60,7 @@ class Call:
         """Redacted dict form (for JSON attachments and recorded transcripts)."""
         return {"argv": [redact(a) for a in self.argv], "stdin": None if self.stdin is None else redact(self.stdin),
                 "stdout": redact(self.stdout), "stderr": redact(self.stderr), "status": self.status,
-                "prompts": [p.kind + ":" + p.answer for p in self.prompts]}
+                "prompts": [p.kind + ":" + p.answer for p in self.prompts], "context": dict(self.context)}
 
     def __repr__(self) -> str:
         return redact(f"Call(argv={self.argv!r}, status={self.status})")
@@ -123,7 +124,8 @@ class Security:
                 child.close(force=True)
         call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
                     err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
-                    list(responder.seen) if responder else [])
+                    list(responder.seen) if responder else [],
+                    {"ui": self.sandbox.ui, **{k: v for k, v in (env or {}).items() if k.startswith("KEYCHAIN_SIM_")}})
         for path in (out, err, inp):
             path.unlink(missing_ok=True)
         workdir.rmdir()

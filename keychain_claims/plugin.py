@@ -32,6 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where `security` comes from: auto (real on macOS, simulator elsewhere), macos, sim")
     group.addoption("--article", default=None, help="the article under test (default: the vendored copy in articles/)")
     group.addoption("--ledger", default=None, help="the claims ledger (default: next to the article, .claims.yaml)")
+    group.addoption("--record-transcripts", default=None, metavar="DIR",
+                    help="store every security exchange (redacted, paths normalized) as one JSON per scenario")
     group.addoption("--reports-dir", default=str(REPORTS_DIR), help="where claims.json/claims.md are written")
 
 
