@@ -146,6 +146,15 @@ class MacOSBackend(Backend):
     def restart(self, sandbox: "Sandbox") -> None:
         sandbox.security.run("lock-keychain", str(sandbox.keychain.path))
 
+    def prepare_keychain(self, sandbox: "Sandbox") -> None:
+        super().prepare_keychain(sandbox)
+        from . import macos_safety
+        shim_run = lambda argv: (lambda c: (c.status, c.stdout, c.stderr))(sandbox.security.run(*argv))  # noqa: E731
+        try:
+            macos_safety.check_pinned(shim_run, str(sandbox.keychain.path))
+        except macos_safety.SafetyError as exc:
+            raise BackendError(str(exc)) from None
+
     def as_caller(self, identity) -> dict[str, str]:
         import pytest
         if identity.path == self.path:

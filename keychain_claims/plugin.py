@@ -23,6 +23,7 @@ BACKEND_KEY = pytest.StashKey[Backend]()
 ARTICLE_KEY = pytest.StashKey[Article]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
 OUTCOMES_KEY = pytest.StashKey[list]()
+SNAPSHOT_KEY = pytest.StashKey[object]()
 CLAIM_TAG = "claim:"
 
 
@@ -61,6 +62,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ArticleError, LedgerError) as exc:
         _usage(str(exc))
     config.stash[OUTCOMES_KEY] = []
+    backend = config.stash[BACKEND_KEY]
+    if backend.name == "macos" and backend.unavailable() is None and not hasattr(config, "workerinput"):
+        from . import macos_safety
+        config.stash[SNAPSHOT_KEY] = macos_safety.snapshot(macos_safety.system_run(backend.path))
     if not hasattr(config, "workerinput"):
         removed = sweep()
         if removed:
@@ -167,6 +172,14 @@ _OUTCOMES: list[Outcome] = []
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    before = config.stash.get(SNAPSHOT_KEY, None)
+    if before is not None:
+        from . import macos_safety
+        try:
+            macos_safety.compare(before, macos_safety.snapshot(macos_safety.system_run()))
+        except macos_safety.SafetyError as exc:
+            config.stash[OUTCOMES_KEY] = [f"SAFETY: {exc}"]
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if hasattr(config, "workerinput") or not _OUTCOMES:
         return
     backend = config.stash[BACKEND_KEY]
