@@ -4,7 +4,8 @@ Source: shared/reference/claude-code-credentials.md (read from published release
 the release fingerprints (keychain_claims.release) check these against every release
 the suite is given, so a release that changes them shows up there.
   read : find-generic-password -a "<acct>" -w -s "<service>"          (2.1.330)
-  write: `add-generic-password -U -a "<acct>" -s "<service>" -X "<hex>"` on stdin of `security -i` (>= 2.0.76)
+  write: `add-generic-password -U -a "<acct>" -s "<service>" -X "<hex>"` on stdin of `security -i` (>= 2.0.76),
+         in argv when the line would exceed 4032 characters
   login/logout: delete-generic-password -a "<acct>" -s "<service>"
 """
 from __future__ import annotations
@@ -28,6 +29,13 @@ def read_argv(account: str, svc: str = SERVICE) -> list[str]:
 def write_line(account: str, payload: str, svc: str = SERVICE) -> str:
     """One `security -i` line, the secret as hex so it never appears in argv."""
     return f'add-generic-password -U -a "{account}" -s "{svc}" -X "{payload.encode().hex()}"\n'
+
+
+STDIN_LIMIT = 4032     # longer lines go in argv (2.0.76+: "exceeds security -i stdin limit; using argv")
+
+
+def write_argv(account: str, payload: str, svc: str = SERVICE) -> list[str]:
+    return ["add-generic-password", "-U", "-a", account, "-s", svc, "-X", payload.encode().hex()]
 
 
 def delete_argv(account: str, svc: str = SERVICE) -> list[str]:

@@ -55,7 +55,11 @@ class World:
 
     # --- Claude Code, as releases talk to security ------------------------------------------
     def claude_write(self, credential: Credential, **kw) -> Call:
-        call = self.security("-i", stdin=claude_code.write_line(self.account, str(credential.payload), self.service), **kw)
+        line = claude_code.write_line(self.account, str(credential.payload), self.service)
+        if len(line) <= claude_code.STDIN_LIMIT:
+            call = self.security("-i", stdin=line, **kw)
+        else:
+            call = self.security(*claude_code.write_argv(self.account, str(credential.payload), self.service), **kw)
         if call.status == 0:
             if self.credential is not None:
                 self.previous.append(self.credential)
