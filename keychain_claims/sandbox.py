@@ -112,6 +112,8 @@ class Sandbox:
             "LC_ALL": "C", "LANG": "C", "TZ": "UTC", "TMPDIR": str(self.tmp),
             "SHELL": "/bin/bash", "TERM": "dumb", "INPUTRC": str(self.root / "inputrc"),
         }
+        if os.environ.get("KEYCHAIN_SIM_ARGV_AUDIT"):          # the isolation tests' argv audit
+            env["KEYCHAIN_SIM_ARGV_AUDIT"] = os.environ["KEYCHAIN_SIM_ARGV_AUDIT"]
         env.update(self.backend.env(self))
         env.update(self._extra_env)
         return env

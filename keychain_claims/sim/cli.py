@@ -1,6 +1,7 @@
 """`keychain-sim` takes exactly security(1)'s argv: `keychain-sim [-hilqv] command [args]`."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -111,6 +112,10 @@ def _log(argv: list[str], status: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    audit = os.environ.get("KEYCHAIN_SIM_ARGV_AUDIT")        # tests: every argv as the process got it
+    if audit:
+        with open(audit, "a") as fh:
+            fh.write(json.dumps(argv) + "\n")
     io = commands.IO()
     try:
         opts, rest = commands.getopt(argv, "hilp:qv")
