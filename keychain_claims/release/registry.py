@@ -64,7 +64,8 @@ def _npm(*args: str, cwd: Path | None = None) -> str:
     if proc.returncode != 0:
         lines = [l for l in proc.stderr.splitlines() if "ERR!" in l or "error" in l.lower()] or proc.stderr.splitlines()
         text = " ".join(lines[-2:]).strip() or f"exit {proc.returncode}"
-        if "E404" in text or "No match found" in text or "notarget" in text.lower():
+        everything = proc.stderr + proc.stdout
+        if "E404" in everything or "No match found" in everything or "ETARGET" in everything:
             raise ReleaseError(f"no such release of {args[1] if len(args) > 1 else PACKAGE}: check the version")
         raise ReleaseError(f"the npm registry did not answer ({text[:160]}); check the network and retry")
     return proc.stdout

@@ -1,0 +1,78 @@
+"""Bad input gets a one-line reason (or a skip with it), never a traceback (issue 7)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from keychain_claims.backend import Backend, BackendError
+from keychain_claims.release.registry import ReleaseError, parse_spec
+from keychain_claims.sandbox import Sandbox
+
+
+class Missing(Backend):
+    name = "missing"
+
+    def unavailable(self):
+        return None
+
+    def security_command(self):
+        return ["/nonexistent/security"]
+
+
+def test_missing_security_is_one_line():
+    with Sandbox(Missing()) as box:
+        with pytest.raises(BackendError) as info:
+            box.prepare()
+    message = str(info.value)
+    assert message.startswith("could not prepare the scratch keychain: security create-keychain exited 127")
+    assert "\n" not in message
+
+
+def test_unwritable_reports_dir_is_one_line(run_suite, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_suite("--backend=sim", "-k", "once_allowed", f"--reports-dir={blocker / 'reports'}")
+    assert result.returncode != 0
+    assert f"could not write the verdict table to {blocker / 'reports'}" in result.stdout
+    assert "make the directory writable or pass --reports-dir" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_empty_claude_code_spec_is_a_usage_error():
+    with pytest.raises(ReleaseError, match="--claude-code needs a version"):
+        parse_spec(" , ")
+
+
+@pytest.mark.parametrize("spec, env, reason", [
+    ("0.0.1-does-not-exist", {}, "no such release"),
+    ("2.1.81", {"npm_config_registry": "http://127.0.0.1:9/"}, "the npm registry did not answer"),
+    ("/nonexistent/claude", {}, "does not exist; pass a version or the path of an installed claude"),
+])
+def test_release_problems_skip_with_a_reason(run_suite, tmp_path, spec, env, reason):
+    env = {"KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache"), **env}
+    result = run_suite("--backend=sim", "-k", "keeps_its_configuration", f"--claude-code={spec}", "-rs", env=env)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 skipped" in result.stdout and reason in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_corrupt_cache_is_downloaded_again(tmp_path):
+    from keychain_claims.release import registry
+    import os
+    os.environ["KEYCHAIN_CLAIMS_CACHE"] = str(tmp_path)
+    try:
+        version, tarball = registry.fetch("2.1.81")
+        tarball.write_bytes(b"corrupt")
+        again_version, again = registry.fetch("2.1.81")
+        assert again_version == version and again.stat().st_size > 1_000_000
+    finally:
+        del os.environ["KEYCHAIN_CLAIMS_CACHE"]
+
+
+def test_parallel_run_gives_the_same_verdicts_as_serial(run_suite, tmp_path):
+    serial = run_suite("--backend=sim", f"--reports-dir={tmp_path / 'serial'}")
+    parallel = run_suite("--backend=sim", "-n", "2", f"--reports-dir={tmp_path / 'parallel'}")
+    assert serial.returncode == parallel.returncode == 0
+    verdicts = lambda d: {(c["claim"], c["verdict"]) for c in json.loads((d / "claims.json").read_text())["claims"]}  # noqa: E731
+    assert verdicts(tmp_path / "serial") == verdicts(tmp_path / "parallel")
