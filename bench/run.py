@@ -42,7 +42,7 @@ def simulator(rounds: int) -> dict:
         box.prepare()
         cred = box.fakes.credential()
         box.security.run("-i", stdin=claude_code.write_line(box.user, str(cred.payload)))
-        sim = SimBackend().security_command() + claude_code.read_argv(box.user)
+        sim = [str(box.bin / "security")] + claude_code.read_argv(box.user)     # the shim the suite runs
         py = [sys.executable, "-c", "pass"]
         a, b = [], []
         for _ in range(rounds):                       # alternate, so drift hits both alike

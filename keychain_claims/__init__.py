@@ -11,8 +11,16 @@ One concern per module:
   driver    -- pexpect drivers: one for `security` calls, one for an interactive shell
   sim       -- the security(1) simulator (console script `keychain-sim`)
 """
-from pathlib import Path
+import os
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTICLES_DIR = PROJECT_ROOT / "articles"
-REPORTS_DIR = PROJECT_ROOT / "reports"
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_DIRS = {"PROJECT_ROOT": "", "ARTICLES_DIR": "articles", "REPORTS_DIR": "reports"}
+
+
+def __getattr__(name: str):
+    """PROJECT_ROOT, ARTICLES_DIR, REPORTS_DIR as Paths -- made on first use, so the simulator,
+    which imports this package on every `security` call, never pays for pathlib."""
+    if name in _DIRS:
+        from pathlib import Path
+        return Path(_ROOT, _DIRS[name]) if _DIRS[name] else Path(_ROOT)
+    raise AttributeError(name)

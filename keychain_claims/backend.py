@@ -181,6 +181,13 @@ class SimBackend(Backend):
         found = shutil.which("keychain-sim")
         return [found] if found else [sys.executable, "-m", "keychain_claims.sim"]
 
+    def shim(self, sandbox: "Sandbox") -> str:
+        """Start the simulator without `site` (-S): it needs only the standard library and
+        this package, and skipping site-packages' start-up hooks makes each call ~20 ms cheaper."""
+        root = Path(__file__).resolve().parent.parent
+        return (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} -S "
+                f"-m keychain_claims.sim \"$@\"\n")
+
     def env(self, sandbox: "Sandbox") -> dict[str, str]:
         return {"KEYCHAIN_SIM_STATE": str(self._state(sandbox)),
                 "KEYCHAIN_SIM_CLOCK": str(self._state(sandbox) / "clock")}
