@@ -54,3 +54,18 @@ Feature: Real Claude Code releases against the article
   @claim:CAU-REFRESH @claim:CAV-REWRITE
   Scenario: The release writes the token with add-generic-password -U, in place
     Then the release's "write" fingerprint is "add-generic-password -U (update in place)"
+
+  @claim:CAU-ITEM
+  Scenario: auth logout deletes Claude Code-credentials
+    Given Claude Code has stored a credential for the current user
+    When I run the release with "auth logout"
+    Then the release exits 0
+    And the item no longer exists
+
+  @claim:FIX-FILE-SAFE
+  Scenario: With CLAUDE_CONFIG_DIR set the release's item name carries the config-dir hash
+    Given CLAUDE_CONFIG_DIR is set to "~/.config/claude"
+    And Claude Code has stored a credential for the current user
+    When I run the release with "auth status --json"
+    Then the release reports it is logged in
+    And the release called security "find-generic-password -a <user> -w -s <service>"

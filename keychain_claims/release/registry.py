@@ -95,7 +95,7 @@ def _sri_ok(path: Path, integrity: str) -> bool:
 
 
 def progress(text: str) -> None:
-    print(f"[claude-code] {text}", file=sys.stderr, flush=True)
+    print(f"[claude-code] {text}", file=sys.__stderr__, flush=True)     # past pytest's capture
 
 
 def fetch(version_spec: str, package: str = PACKAGE) -> tuple[str, Path]:
