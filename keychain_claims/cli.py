@@ -34,13 +34,27 @@ def _allure() -> list[str]:
     return [str(binary)]
 
 
-def report(results: Path, output: Path) -> Path:
+def _config(output: Path, history: Path) -> Path:
+    """The Allure 3 configuration for this report (history carried over through `historyPath`)."""
+    import json
+    import tempfile
+    conf = {"name": "keychain-claims: claims of the keychain ACL-invalidation article",
+            "output": str(output.resolve()), "historyPath": str(history.resolve()),
+            "plugins": {"awesome": {"options": {"reportLanguage": "en"}}}}
+    path = Path(tempfile.mkdtemp(prefix="allurerc-")) / "allurerc.mjs"
+    path.write_text("export default " + json.dumps(conf, indent=2) + ";\n")
+    return path
+
+
+def report(results: Path, output: Path, history: Path | None = None) -> Path:
     if not results.is_dir():
         raise CliError(f"no Allure results at {results}; run the suite first (pytest)")
     if not any(results.glob("*-result.json")):
         raise CliError(f"{results} holds no test results; run the suite first (pytest)")
-    cmd = [*_allure(), "generate", str(results), "-o", str(output), "--config", str(PROJECT_ROOT / "allurerc.mjs")]
+    config = _config(output, history or output.parent / "history.jsonl")
+    cmd = [*_allure(), "generate", str(results), "-o", str(output), "--config", str(config)]
     proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    shutil.rmtree(config.parent, ignore_errors=True)
     if proc.returncode != 0 or not (output / "index.html").exists():
         last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
         raise CliError(f"allure generate failed: {last}")
@@ -54,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="build the static HTML report with the Allure 3 CLI")
     rep.add_argument("--results", type=Path, default=REPORTS_DIR / "allure-results")
     rep.add_argument("--output", type=Path, default=REPORTS_DIR / "allure-report")
+    rep.add_argument("--history", type=Path, default=None,
+                     help="Allure 3 history file carried from report to report (default: beside --output)")
     sub.add_parser("check", help="check that the ledger, the article and the features agree")
     sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
     args = ap.parse_args(argv)
     try:
         if args.command == "report":
-            index = report(args.results, args.output)
+            index = report(args.results, args.output, args.history)
             print(f"report: {index}  (serve it: npx allure open {args.output})")
         elif args.command == "check":
             from .article import Article

@@ -42,6 +42,17 @@ def _usage(message: str) -> None:
     raise pytest.UsageError(message)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config):
+    """A run of the claims suite writes Allure results to reports/allure-results (cleaned
+    first); a run of the project's own tests (`pytest tests`) leaves them alone."""
+    option = config.option
+    own_tests = any(str(a).split("::")[0].rstrip("/").startswith("tests") for a in config.args)
+    if getattr(option, "allure_report_dir", None) is None and not own_tests:
+        option.allure_report_dir = str(REPORTS_DIR / "allure-results")
+        option.clean_alluredir = True
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")   # so fixtures tear their sandboxes down
 

@@ -4,24 +4,38 @@ from __future__ import annotations
 import json
 import os
 
+from . import unverified
+
 SECURITY = {"path": "/usr/bin/security", "identifier": "com.apple.security", "signing": "apple-tool",
             "team": "", "cdhash": "5ecf0a1ddee7fa1f5ee4a5d1c7f3e3b1a1d0c0de"}
+SIGNINGS = ("apple-tool", "apple", "developer-id", "app-store", "adhoc", "unsigned")
 
 
 def caller() -> dict:
-    """Who is asking: KEYCHAIN_SIM_CALLER (JSON) or the security tool itself."""
+    """Who is asking: KEYCHAIN_SIM_CALLER (JSON) or the security tool itself.  Fields the JSON
+    leaves out are derived from its own path, never borrowed from the security tool."""
     raw = os.environ.get("KEYCHAIN_SIM_CALLER")
     if not raw:
         return SECURITY
-    who = dict(SECURITY)
-    who.update(json.loads(raw))
+    given = json.loads(raw)
+    path = given.get("path") or SECURITY["path"]
+    if path == SECURITY["path"] and "signing" not in given:
+        return {**SECURITY, **given}
+    who = {"path": path, "identifier": os.path.basename(path), "signing": "unsigned", "team": "",
+           "cdhash": unverified.legacy_hash(path)}
+    who.update({k: v for k, v in given.items() if v is not None})
     return who
 
 
+def app_name(who: dict) -> str:
+    """The name a dialog shows: the executable's file name."""
+    return os.path.basename(who["path"])
+
+
 def requirement(who: dict) -> str | None:
-    """The designated requirement securityd stores for an Always Allow."""
+    """The designated requirement securityd stores for an Always Allow (spec section 3)."""
     signing, ident = who.get("signing"), who.get("identifier", "")
-    if signing == "apple-tool" or signing == "apple":
+    if signing in ("apple-tool", "apple"):
         return f'identifier "{ident}" and anchor apple'
     if signing in ("developer-id", "app-store"):
         return (f'identifier "{ident}" and anchor apple generic and certificate leaf[subject.OU] = '
@@ -50,13 +64,19 @@ def app_entry(who: dict) -> dict:
 
 
 def app_for_path(path: str) -> dict:
-    """-T <path>: the security tool is known; other programs are trusted by path [INF]."""
+    """-T <path>: the security tool (or the caller itself) is known; other programs get the
+    identity unverified.trusted_app_for_path gives them."""
     if path == SECURITY["path"]:
         return app_entry(SECURITY)
-    return {"path": path, "requirement": None, "hash": ""}
+    who = caller()
+    if path == who["path"]:
+        return app_entry(who)
+    return unverified.trusted_app_for_path(path)
 
 
 def matches(app: dict, who: dict) -> bool:
+    """The stored designated requirement is re-checked on every access [SRC codesigdb.cpp];
+    without one (unsigned) the legacy hash decides."""
     if app.get("requirement"):
         return app["requirement"] == requirement(who)
     if app.get("hash"):
@@ -65,32 +85,44 @@ def matches(app: dict, who: dict) -> bool:
 
 
 def default_acl(who: dict, label: str, trusted: list[dict] | None, any_app: bool) -> list[dict]:
-    """Item.cpp / Access.cpp makeStandard [SRC]: owner, encrypt (any app), decrypt… (trusted)."""
+    """Item.cpp / Access.cpp makeStandard [SRC]: owner, encrypt (any app), decrypt… (trusted:
+    the caller, the -T list, or <null> with -A).  Stored in the order dump-keychain -a prints."""
     apps = [app_entry(who)] if trusted is None else trusted
-    return [
-        {"auth": ["change_acl"], "desc": label, "apps": [app_entry(who)]},
-        {"auth": ["encrypt"], "desc": label, "apps": None},
-        {"auth": ["decrypt", "derive", "export_clear", "export_wrapped", "mac", "sign"], "desc": label,
-         "apps": None if any_app else apps},
-    ]
+    entries = {
+        "owner": {"auth": ["change_acl"], "desc": label, "apps": [app_entry(who)]},
+        "encrypt": {"auth": ["encrypt"], "desc": label, "apps": None},
+        "decrypt": {"auth": ["decrypt", "derive", "export_clear", "export_wrapped", "mac", "sign"], "desc": label,
+                    "apps": None if any_app else apps},
+    }
+    return [entries[name] for name in unverified.ACL_ENTRY_ORDER if name in entries]
 
 
-def may_decrypt(item: dict, who: dict, version: int) -> bool:
-    """Both checks of a secret read [SRC]: the ACL's trusted apps, then (v512) the partition list."""
-    entry = next((e for e in item["acl"] if "decrypt" in e["auth"]), None)
+def decrypt_entry(item: dict) -> dict | None:
+    return next((e for e in item["acl"] if "decrypt" in e["auth"]), None)
+
+
+def acl_allows(item: dict, who: dict) -> bool:
+    entry = decrypt_entry(item)
     if entry is None:
         return False
-    acl_ok = entry["apps"] is None or any(matches(app, who) for app in entry["apps"])
-    if not acl_ok:
-        return False
+    return entry["apps"] is None or any(matches(app, who) for app in entry["apps"])
+
+
+def partition_allows(item: dict, who: dict, version: int) -> bool:
+    """Partition lists exist and are enforced only for version 512 [SRC acls.cpp validatePartition]."""
     if version != 512 or item.get("partition") is None:
         return True
     return partition_id(who) in item["partition"]
 
 
+def may_decrypt(item: dict, who: dict, version: int) -> bool:
+    """Both checks of a secret read [SRC]: the ACL's trusted apps, then (v512) the partition list."""
+    return acl_allows(item, who) and partition_allows(item, who, version)
+
+
 def always_allow(item: dict, who: dict, version: int) -> None:
     """Put the caller's code-signature subject at the front and append its partition ID [SRC]."""
-    entry = next((e for e in item["acl"] if "decrypt" in e["auth"]), None)
+    entry = decrypt_entry(item)
     if entry is not None and entry["apps"] is not None and not any(matches(a, who) for a in entry["apps"]):
         entry["apps"].insert(0, app_entry(who))
     if version == 512 and item.get("partition") is not None and partition_id(who) not in item["partition"]:

@@ -88,11 +88,12 @@ def _event(kind: str, app: str, item: str, keychain: str, answer: str) -> None:
                "answer": answer, "ui": ui(), "t": store.now()})
 
 
-def _choose(tty: Tty, choices: tuple[str, ...], prompt: str) -> str:
+def _choose(tty: Tty, choices: tuple[str, ...], prompt: str, on_eof: str) -> str:
+    """Ask until one of the buttons is named; EOF presses `on_eof`."""
     while True:
         answer = tty.readline(prompt=prompt)
         if answer is None:
-            return choices[0] if choices[0] in ("Cancel",) else "Deny"
+            return on_eof
         answer = answer.strip()
         if answer in choices:
             return answer
@@ -116,7 +117,7 @@ def item_access(app: str, item: str, keychain: str, check) -> str:
     tty = Tty()
     try:
         tty.write(prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
-        choice = _choose(tty, prompts.ITEM_CHOICES, prompts.ITEM_CHOICE_PROMPT)
+        choice = _choose(tty, prompts.ITEM_CHOICES, prompts.ITEM_CHOICE_PROMPT, unverified.ITEM_DIALOG_EOF_CHOICE)
         if choice != "Deny" and not _password(tty, check):
             choice = "gave-up"
     finally:
@@ -138,7 +139,7 @@ def unlock(app: str, keychain: str, check) -> None:
     tty = Tty()
     try:
         tty.write(prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))
-        choice = _choose(tty, prompts.UNLOCK_CHOICES, prompts.UNLOCK_CHOICE_PROMPT)
+        choice = _choose(tty, prompts.UNLOCK_CHOICES, prompts.UNLOCK_CHOICE_PROMPT, unverified.UNLOCK_DIALOG_EOF_CHOICE)
         if choice == "OK" and not _password(tty, check):
             choice = "gave-up"
     finally:
@@ -147,4 +148,4 @@ def unlock(app: str, keychain: str, check) -> None:
     if choice == "Cancel":
         raise errors.SecError(errors.USER_CANCELED)
     if choice == "gave-up":
-        raise errors.SecError(errors.AUTH_FAILED)
+        raise errors.SecError(unverified.UNLOCK_GAVE_UP_STATUS)

@@ -5,17 +5,38 @@ import json
 import os
 import sys
 
-from . import commands, errors, store
+from . import commands, errors, store, unverified
 
-SECRET_OPTS = {"-p", "-X", "-k"}          # options whose value is a secret; -w only where it takes one
+SECRET_OPTS = "pwXk"        # options whose *value* is a secret (find's -w takes none, so it stays)
 
 
 def _masked(argv: list[str]) -> list[str]:
-    secret_opts = SECRET_OPTS | ({"-w"} if argv and argv[0].startswith("add") else set())
-    out, hide = [], False
-    for arg in argv:
-        out.append("<secret>" if hide else arg)
-        hide = arg in secret_opts
+    """argv for the event log: the values of -p/-w/-X/-k replaced by "<secret>", whether given
+    apart (`-w x`) or attached (`-wx`, `-Uwx`), walking the command's own getopt string."""
+    row = commands.lookup(argv[0]) if argv else None
+    spec = commands.OPTIONS.get(row[0], "") if row else ""
+    spec = spec.lstrip(":")
+    out, i = list(argv[:1]), 1
+    while i < len(argv):
+        arg = argv[i]
+        out.append(arg)
+        i += 1
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            out += argv[i:]
+            break
+        for j in range(1, len(arg)):
+            at = spec.find(arg[j])
+            if at >= 0 and at + 1 < len(spec) and spec[at + 1] == ":":
+                if arg[j] in SECRET_OPTS:
+                    if j + 1 < len(arg):
+                        out[-1] = arg[:j + 1] + "<secret>"
+                    elif i < len(argv):
+                        out.append("<secret>")
+                        i += 1
+                elif j + 1 == len(arg) and i < len(argv):
+                    out.append(argv[i])
+                    i += 1
+                break
     return out
 
 
@@ -91,7 +112,7 @@ def interactive(io: commands.IO, quiet: bool) -> int:
             if not argv:
                 status = 0
                 continue
-            if argv[0] in ("exit", "quit"):
+            if argv[0] in unverified.INTERACTIVE_EXIT_WORDS:
                 return status
             status = run(argv, io)
             _log(argv, status)

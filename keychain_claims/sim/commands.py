@@ -111,7 +111,7 @@ def unlock_key(path: str) -> str:
             typed.append(password)
         return ok
 
-    agent.unlock(os.path.basename(acl.caller()["path"]), store.display_name(path), check)
+    agent.unlock(acl.app_name(acl.caller()), store.display_name(path), check)
     k = crypto.key(data["salt"], typed[0])
     with store.Locked():
         rt = store.runtime()
@@ -158,7 +158,7 @@ def create_keychain(args, io):
             else:
                 return 1
         path = store.resolve(name, creating=True)
-        with store.Locked():
+        with store.Locked(path):
             if os.path.exists(path) or (path.endswith("-db") and os.path.exists(path[:-3])):
                 io.error(f"security: SecKeychainCreate {name}: {errors.TEXT[errors.DUPLICATE_KEYCHAIN]}")
                 return errors.DUPLICATE_KEYCHAIN
@@ -186,7 +186,7 @@ def delete_keychain(args, io):
         return unverified.DELETE_KEYCHAIN_NO_ARGS_STATUS
     for name in names:
         path = store.resolve(name)
-        with store.Locked():
+        with store.Locked(path):
             if not os.path.exists(path):
                 io.error(f"security: SecKeychainDelete: {errors.TEXT[errors.NO_SUCH_KEYCHAIN]}")
                 return errors.NO_SUCH_KEYCHAIN
@@ -279,7 +279,7 @@ def set_keychain_settings(args, io):
         if path is None:
             raise SecError(errors.NO_DEFAULT_KEYCHAIN)
         unlock_key(path)
-        with store.Locked():
+        with store.Locked(path):
             data = store.load_keychain(path)
             data["settings"] = settings
             store.save_keychain(path, data)
@@ -412,23 +412,36 @@ def _dump(io, path: str, data: dict, item: dict) -> None:
         io.print(line)
 
 
-def _read_secret(path: str, item_id: int) -> bytes:
-    """SecKeychainItemCopyContent: unlock, then the ACL and partition checks, a dialog if
-    either fails, and the decrypted data."""
-    key = unlock_key(path)
+def _item(data: dict, item_id: int) -> dict:
+    for item in data["items"]:
+        if item["id"] == item_id:
+            return item
+    raise SecError(errors.ITEM_NOT_FOUND)          # deleted by someone else meanwhile
+
+
+def _check_access(path: str, item_id: int) -> dict:
+    """The ACL and (v512) partition checks of a secret read, with the access dialog if either
+    fails [SRC acl_keychain.cpp, acls.cpp]; Always Allow is written back.  Returns the item."""
     who = acl.caller()
     data = store.load_keychain(path)
-    item = next(i for i in data["items"] if i["id"] == item_id)
-    if not acl.may_decrypt(item, who, data["version"]):
-        choice = agent.item_access(os.path.basename(who["path"]), item["attrs"].get("labl") or "",
-                                   store.display_name(path),
-                                   lambda pw: crypto.verifier(data["salt"], pw) == data["verifier"])
-        if choice == "Always Allow":
-            with store.Locked():
-                data = store.load_keychain(path)
-                item = next(i for i in data["items"] if i["id"] == item_id)
-                acl.always_allow(item, who, data["version"])
-                store.save_keychain(path, data)
+    item = _item(data, item_id)
+    if acl.may_decrypt(item, who, data["version"]):
+        return item
+    choice = agent.item_access(acl.app_name(who), item["attrs"].get("labl") or "", store.display_name(path),
+                               lambda pw: crypto.verifier(data["salt"], pw) == data["verifier"])
+    if choice == "Always Allow":
+        with store.Locked(path):
+            data = store.load_keychain(path)
+            item = _item(data, item_id)
+            acl.always_allow(item, who, data["version"])
+            store.save_keychain(path, data)
+    return item
+
+
+def _read_secret(path: str, item_id: int) -> bytes:
+    """SecKeychainItemCopyContent: unlock (dialog or 36), then the access checks, then the data."""
+    key = unlock_key(path)
+    item = _check_access(path, item_id)
     return crypto.unseal(key, item["data"])
 
 
@@ -448,6 +461,11 @@ def find_generic_password(args, io):
         return errors.ITEM_NOT_FOUND
     path, data, item = found[0]
     if show is None:
+        if unverified.METADATA_NEEDS_UNLOCK:
+            try:
+                unlock_key(path)
+            except SecError as exc:
+                return exc.status
         _dump(io, path, data, item)
         return 0
     try:
@@ -519,20 +537,35 @@ def add_generic_password(args, io):
         if path is None:
             raise SecError(errors.NO_DEFAULT_KEYCHAIN)
         key = unlock_key(path)
-        who = acl.caller()
-        with store.Locked():
+    except SecError as exc:
+        io.error(f"security: SecKeychainItemCreateFromContent ({where}): {exc.text}")
+        return exc.status
+    who = acl.caller()
+    modify = update
+    if update and unverified.UPDATE_CHECKS_ACL:
+        existing = _find([path], {"acct": attrs["acct"], "svce": attrs["svce"]})
+        if existing:
+            try:
+                _check_access(path, existing[0][2]["id"])
+            except SecError as exc:         # the modify failed: say so, then try an add [SRC keychain_add.c]
+                io.error(f"security: SecKeychainItemModifyContent: {exc.text}")
+                modify = False
+    try:
+        with store.Locked(path):
             data = store.load_keychain(path)
             t = store.now()
             existing = next((i for i in data["items"] if i["attrs"].get("acct") == attrs["acct"]
-                             and i["attrs"].get("svce") == attrs["svce"]), None)
-            if existing is not None and update:
-                # modify in place: creation date kept; ACL copied without its partition entry; the
-                # partition list becomes the modifier's ID only [SRC Item.cpp updateSSGroup]
-                existing["attrs"].update({k: v for k, v in attrs.items()})
+                             and i["attrs"].get("svce") == attrs["svce"]), None)  # -U: by account+service only
+            if existing is not None and modify:
+                # modify in place: creation date kept; the ACL is copied without its partition and
+                # integrity entries and the partition list becomes the MODIFIER's ID only
+                # [SRC Item.cpp updateSSGroup]
+                existing["attrs"].update(attrs)
                 existing["attrs"]["mdat"] = t
                 existing["data"] = crypto.seal(key, secret)
                 if data["version"] == 512:
                     existing["partition"] = [acl.partition_id(who)]
+                    existing["integrity"] = unverified.INTEGRITY_AFTER_UPDATE
                 store.save_keychain(path, data)
                 return 0
             if existing is not None:
@@ -541,7 +574,8 @@ def add_generic_password(args, io):
             attrs["cdat"] = attrs["mdat"] = t
             item = {"id": data["next_id"], "attrs": attrs, "data": crypto.seal(key, secret),
                     "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
-                    "partition": [acl.partition_id(who)] if data["version"] == 512 else None}
+                    "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
+                    "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY}
             data["next_id"] += 1
             data["items"].append(item)
             store.save_keychain(path, data)
@@ -568,8 +602,11 @@ def delete_generic_password(args, io):
     _dump(io, path, data, item)
     status = 0
     try:
-        unlock_key(path)
-        with store.Locked():
+        if unverified.DELETE_NEEDS_UNLOCK:
+            unlock_key(path)
+        if unverified.DELETE_CHECKS_ACL:
+            _check_access(path, item["id"])
+        with store.Locked(path):
             data = store.load_keychain(path)
             data["items"] = [i for i in data["items"] if i["id"] != item["id"]]
             store.save_keychain(path, data)
@@ -625,7 +662,7 @@ def set_generic_password_partition_list(args, io):
     if password is None:
         from .. import prompts
         password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
-    with store.Locked():
+    with store.Locked(path):
         try:
             if path is None:
                 raise SecError(errors.NO_DEFAULT_KEYCHAIN)

@@ -1,58 +1,83 @@
-"""Test-only controls for what `security`'s argv cannot do: move the clock, reboot, sleep,
-and read the event log.  `state` is the sandbox's KEYCHAIN_SIM_STATE directory."""
+"""Test-only controls for what `security`'s argv cannot do.  `state` is the sandbox's
+KEYCHAIN_SIM_STATE directory (SimBackend puts it at <sandbox>/sim-state).
+
+    advance_clock(state, seconds)   move the injectable clock (file `state/clock`) forward
+    reboot(state)                   securityd forgets every key: every keychain locked
+    sleep(state)                    the Mac sleeps: keychains set to lock on sleep are locked
+    events(state)                   the event log: {"event": "call"|"prompt", ...} per line
+    corrupt_item_data(path, service, new_bytes, password)
+                                    replace an item's data as stored (e.g. a torn credential)
+
+Every change goes through the simulator's own locks and atomic writes."""
 from __future__ import annotations
 
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
 def _clock(state: Path) -> Path:
-    return Path(os.environ.get("KEYCHAIN_SIM_CLOCK_OVERRIDE", state / "clock"))
+    return Path(os.environ.get("KEYCHAIN_SIM_CLOCK_OVERRIDE", Path(state) / "clock"))
 
 
 def now(state: Path) -> float:
+    """The simulated time: the clock file's value, or real time while there is none."""
     try:
         return float(_clock(state).read_text())
     except (OSError, ValueError):
         return time.time()
 
 
+@contextmanager
+def _env(state: Path):
+    """Point the store at `state` for the duration (store reads KEYCHAIN_SIM_STATE)."""
+    saved = os.environ.get("KEYCHAIN_SIM_STATE")
+    os.environ["KEYCHAIN_SIM_STATE"] = str(state)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("KEYCHAIN_SIM_STATE", None)
+        else:
+            os.environ["KEYCHAIN_SIM_STATE"] = saved
+
+
 def advance_clock(state: Path, seconds: float) -> float:
-    """Move the simulated clock forward (creating it from real time if missing)."""
-    state = Path(state)
-    state.mkdir(parents=True, exist_ok=True)
-    value = now(state) + seconds
-    tmp = state / ".clock.tmp"
-    tmp.write_text(repr(value))
-    os.replace(tmp, _clock(state))
-    return value
-
-
-def _write_runtime(state: Path, data: dict) -> None:
+    """Move the simulated clock forward (creating it from real time if missing); returns the new time.
+    Only calls that see KEYCHAIN_SIM_CLOCK=<state>/clock (SimBackend's env) follow it."""
     from . import store
-    store.write_json(str(Path(state) / "runtime.json"), data)
+    state = Path(state)
+    with _env(state), store.Locked():
+        value = now(state) + seconds
+        store.write_json(str(_clock(state)), value)
+    return value
 
 
 def reboot(state: Path) -> None:
     """securityd forgets every key: every keychain is locked."""
-    _write_runtime(state, {})
-
-
-def sleep(state: Path) -> None:
-    """The machine sleeps: keychains set to lock on sleep are locked."""
     from . import store
-    runtime = store.read_json(str(Path(state) / "runtime.json"), {})
-    kept = {}
-    for path, entry in runtime.items():
-        try:
-            settings = json.loads(Path(path).read_text())["settings"]
-        except (OSError, ValueError, KeyError):
-            continue
-        if not settings.get("lock_on_sleep"):
-            kept[path] = entry
-    _write_runtime(state, kept)
+    with _env(Path(state)), store.Locked():
+        store.save_runtime({})
+
+
+def sleep(state: Path) -> list[str]:
+    """The machine sleeps: keychains set to lock on sleep are locked.  Returns their paths."""
+    from . import store
+    locked = []
+    with _env(Path(state)), store.Locked():
+        runtime = store.runtime()
+        for path in list(runtime):
+            try:
+                settings = store.load_keychain(path)["settings"]
+            except Exception:               # gone or unreadable: nothing left to keep unlocked
+                settings = {"lock_on_sleep": True}
+            if settings.get("lock_on_sleep"):
+                del runtime[path]
+                locked.append(path)
+        store.save_runtime(runtime)
+    return locked
 
 
 def events(state: Path) -> list[dict]:
@@ -60,3 +85,27 @@ def events(state: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def prompts(state: Path) -> list[dict]:
+    return [e for e in events(state) if e.get("event") == "prompt"]
+
+
+def corrupt_item_data(keychain_path: str | Path, service: str, new_bytes: bytes, password: str,
+                      state: Path | None = None) -> None:
+    """Replace the data of the first item of `service` with `new_bytes` (sealed with the keychain's
+    key, as securityd would store whatever it was given), leaving attributes and ACL alone: a
+    credential that is not the JSON the reader expects.  Raises KeyError if there is no such item,
+    ValueError if `password` is not the keychain's."""
+    from . import crypto, store
+    path = str(keychain_path)
+    ctx = _env(Path(state)) if state is not None else _env(Path(store.state_dir()))
+    with ctx, store.Locked(path):
+        data = store.load_keychain(path)
+        if crypto.verifier(data["salt"], password) != data["verifier"]:
+            raise ValueError("not the keychain's password")
+        item = next((i for i in data["items"] if i["attrs"].get("svce") == service), None)
+        if item is None:
+            raise KeyError(service)
+        item["data"] = crypto.seal(crypto.key(data["salt"], password), bytes(new_bytes))
+        store.save_keychain(path, data)

@@ -56,17 +56,37 @@ def attribute_lines(path: str, version: int, item: dict) -> list[str]:
     return lines
 
 
+def _kind(entry: dict) -> str:
+    auth = entry["auth"]
+    return "decrypt" if "decrypt" in auth else "encrypt" if "encrypt" in auth else "owner"
+
+
+def _integrity(item: dict) -> str:
+    from .crypto import sha256
+    attrs = item["attrs"]
+    seed = "\0".join((attrs.get("acct") or "", attrs.get("svce") or "", item.get("data") or ""))
+    return sha256(seed.encode("utf-8", "surrogateescape")).hexdigest().upper()
+
+
 def acl_lines(item: dict) -> list[str]:
-    """`dump-keychain -a` access view.  Entry order and requirement text are [3P/UNV]."""
-    entries = list(item["acl"])
+    """`dump-keychain -a` access view [SRC access_utils.c]; entry order, count and the integrity
+    entry's description are unverified.ACL_ENTRY_ORDER / INTEGRITY_ENTRY."""
+    from . import unverified
+    by_kind: dict[str, list[dict]] = {}
+    for entry in item["acl"]:
+        by_kind.setdefault(_kind(entry), []).append(entry)
     if item.get("partition") is not None:
-        entries.append({"auth": ["partition_id"], "desc": ", ".join(item["partition"]), "apps": None})
+        by_kind["partition"] = [{"auth": ["partition_id"], "desc": ", ".join(item["partition"]), "apps": None}]
+    if item.get("integrity"):
+        by_kind["integrity"] = [{"auth": ["integrity"], "desc": _integrity(item), "apps": None}]
+    entries = [e for kind in unverified.ACL_ENTRY_ORDER for e in by_kind.get(kind, [])]
     if not entries:
         return ["no access control for this item"]
     lines = [f"access: {len(entries)} entries"]
     for n, entry in enumerate(entries):
         lines += [f"    entry {n}:", f"        authorizations ({len(entry['auth'])}): {' '.join(entry['auth'])}",
-                  "        don't-require-password", f"        description: {entry['desc']}"]
+                  "        require-password" if entry.get("require_password") else "        don't-require-password",
+                  f"        description: {entry['desc']}"]
         if entry["apps"] is None:
             lines.append("        applications: <null>")
             continue

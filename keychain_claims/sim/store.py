@@ -62,19 +62,30 @@ def write_json(path: str, data) -> None:
 
 
 class Locked:
-    """Exclusive lock on the user's state for one transaction."""
+    """Exclusive lock for one transaction: the user's state directory, and with `path` also the
+    directory of that keychain file (so processes with different state directories -- two users
+    sharing a keychain in /tmp -- never interleave a read-modify-write of it).  The keychain file
+    itself cannot carry the lock: every write replaces it with a new inode.  Lock order is always
+    state, then keychain directory."""
 
-    def __init__(self):
+    def __init__(self, path: str | None = None):
         os.makedirs(state_dir(), exist_ok=True)
-        self.fd = os.open(os.path.join(state_dir(), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        self.fds = [os.open(os.path.join(state_dir(), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)]
+        if path is not None:
+            try:
+                self.fds.append(os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY))
+            except OSError:
+                pass                                   # no directory: nothing there to protect yet
 
     def __enter__(self):
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        for fd in self.fds:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        for fd in reversed(self.fds):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 # ------------------------------------------------------------------------ paths
@@ -90,8 +101,12 @@ def resolve(name: str, creating: bool = False) -> str:
 
 
 def version_for(path: str) -> int:
-    """512 in a home Library/Keychains, 256 elsewhere [SRC kcdatabase.cpp]."""
-    return 512 if os.path.dirname(path).endswith(os.path.join("Library", "Keychains")) else 256
+    """512 in a home's Library/Keychains, 256 elsewhere (/tmp, $RUNNER_TEMP, /Library/Keychains)
+    [SRC kcdatabase.cpp]."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if directory == os.path.abspath(keychains_dir()):
+        return 512
+    return 512 if directory.endswith("/Library/Keychains") and directory != "/Library/Keychains" else 256
 
 
 def display_name(path: str) -> str:

@@ -1,27 +1,77 @@
 """Everything the simulator does that the spec marks [UNV] or [INF], or that had to be
 invented.  One place, so a real-Mac transcript (fixtures/transcripts/macos/) can correct it.
-Each constant cites the line of shared/reference/security-cli.md it stands for."""
+Each constant cites the line of shared/reference/security-cli.md (§section) it stands for.
+
+Kept import-light: it is on every call's path."""
 
 from . import errors
 
+# ---------------------------------------------------------------- dialogs (SecurityAgent)
 # §2 find-generic-password: "128: cancel/Deny [UNV; jaraco/keyring treats -128 as denied]"
 DENY_STATUS = errors.USER_CANCELED
-# §3 Dialog: wrong password typed DIALOG_TRIES times in the access dialog (invented: the real dialog shakes)
+# §3 Dialog: the wrong keychain password typed prompts.DIALOG_TRIES times in the item dialog.
+# Invented (the real dialog shakes and stays up); errSecAuthFailed is what §3 lists for "UI not allowed".
 DIALOG_GAVE_UP_STATUS = errors.AUTH_FAILED
+# same for the unlock dialog (invented)
+UNLOCK_GAVE_UP_STATUS = errors.AUTH_FAILED
+# invented: the terminal closes (EOF) while a dialog waits -> the dialog's cancelling button
+ITEM_DIALOG_EOF_CHOICE = "Deny"
+UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
+# §5 "-g/-w: item prompt, or an unlock prompt if locked" -- modelled as two dialogs in a row when
+# the keychain is locked AND the ACL/partition check fails (the real agent may merge them) [UNV]
+UNLOCK_BEFORE_ITEM_DIALOG = True
+
+# ---------------------------------------------------------------- which operations check what
 # §3 "Whether -U prompts on another app's item: [UNV]" -- modelled as: it does not
 UPDATE_CHECKS_ACL = False
-# §2 delete-generic-password: deleting needs the keychain unlocked; an ACL check on delete is [UNV] -- none
+# §2 delete-generic-password: an ACL check on delete is not described -- none
 DELETE_CHECKS_ACL = False
+# §2 delete-generic-password: deleting writes the database, modelled as needing it unlocked (36 without GUI)
+DELETE_NEEDS_UNLOCK = True
 # §2 find-generic-password: "Attributes are read without securityd decryption, so probably no unlock is needed [INF]"
 METADATA_NEEDS_UNLOCK = False
-# §2 delete-keychain: "No args -> exit 49 [INF]"
-DELETE_KEYCHAIN_NO_ARGS_STATUS = 49
-# §2 dump-keychain: "-a needs the keychain unlocked [INF]"
+# §5 "dump-keychain: ... -a needs the keychain unlocked [INF]"
 ACL_DUMP_NEEDS_UNLOCK = True
-# §2 list-keychains: what the system and common domains hold on a stock Mac [INF]
+
+# ---------------------------------------------------------------- keychain commands
+# §2 delete-keychain: "No args -> exit 49 [INF]" (silent)
+DELETE_KEYCHAIN_NO_ARGS_STATUS = 49
+# §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p (getpass prompts)
+CREATE_P_USES_GETPASS = True
+# §2 list-keychains: what the system domain holds on a stock Mac, and that the default (no -d) view is
+# the user list followed by it [INF]
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
-# §3 -T <path> for a program the simulator has no identity for: trusted by path (legacy hash) [INF]
-UNKNOWN_APP_REQUIREMENT = None
-# §3 the item access dialog's exact wording is [UNV]: texts live in keychain_claims/prompts.py
-# §1 "The login keychain may differ (data-protection path)" [UNV] -- modelled like any other keychain
-# §2 "Entry count, order and requirement text were not checked on a Mac [3P/UNV]" -- formats.acl_lines
+# §2 find/delete with keychains in the search list whose file is gone: skipped (invented)
+SKIP_MISSING_SEARCH_KEYCHAINS = True
+# §0 security -i: words that end the session (security.c; not in the spec)
+INTERACTIVE_EXIT_WORDS = ("exit", "quit")
+# §1 "The login keychain may differ (data-protection path) [UNV]" -- modelled like any other keychain
+
+# ---------------------------------------------------------------- ACL display (dump-keychain -a)
+# §2 "Entry count, order and requirement text were not checked on a Mac [3P/UNV]".  The spec's excerpt shows
+# the decrypt entry as entry 0 and partition_id as entry 1; the rest follow in an invented order.
+ACL_ENTRY_ORDER = ("decrypt", "partition", "encrypt", "integrity", "owner")
+# §3 default ACL: "version 512 only: partition_id ... plus an integrity entry [display INF]"; its description is
+# a hex digest (invented: sha256 of the item's account, service and sealed data, uppercase)
+INTEGRITY_ENTRY = True
+# §3 "-U ... The ACL is copied without its partition/integrity entries, and the new partition list = the
+# modifier's ID only" -- the integrity entry is modelled as recomputed after the update [INF]
+INTEGRITY_AFTER_UPDATE = True
+
+
+# ---------------------------------------------------------------- code identity
+def legacy_hash(path: str) -> str:
+    """§3 "unsigned callers are compared by legacy hash": a caller without a cdhash gets one derived
+    from its path (invented; a rebuild should pass its own cdhash in KEYCHAIN_SIM_CALLER)."""
+    try:
+        from _sha1 import sha1
+    except ImportError:         # pragma: no cover
+        from hashlib import sha1
+    return sha1(b"legacy:" + path.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def trusted_app_for_path(path: str) -> dict:
+    """§3 "-T p (repeatable): trusted = exactly those apps".  securityd reads the DR of the code at p;
+    the simulator has no code there, so an app it has no identity for is trusted by path (invented).
+    `group://name` entries take the same form."""
+    return {"path": path, "requirement": None, "hash": ""}

@@ -72,3 +72,21 @@ def sim(tmp_path) -> Sim:
 def login(sim) -> Sim:
     sim.make_login()
     return sim
+
+
+@pytest.fixture
+def box(tmp_path, monkeypatch):
+    """A prepared Sandbox on the simulated backend (scratch login keychain created through the
+    getpass prompts, made default and the whole search list) in a GUI session: dialogs are drawn
+    on the pty and answered by a Responder."""
+    from keychain_claims.backend import SimBackend
+    from keychain_claims.fakes import Fakes
+    from keychain_claims.sandbox import Sandbox
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_SANDBOXES", str(tmp_path / "sandboxes"))
+    sandbox = Sandbox(SimBackend(), Fakes(seed=7))
+    try:
+        sandbox.prepare()
+        sandbox.backend.set_session(sandbox, gui=True)
+        yield sandbox
+    finally:
+        sandbox.close()
