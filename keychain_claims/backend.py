@@ -96,8 +96,8 @@ class Backend:
         when the backend cannot tell."""
         return None
 
-    def __repr__(self) -> str:
-        return f"<backend {self.name}: {self.label}>"
+    def __repr__(self) -> str:          # also the Allure parameter's value
+        return f"{self.name} ({'simulated' if self.simulated else 'real macOS'})"
 
 
 class MacOSBackend(Backend):

@@ -128,7 +128,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                  ("simulated", backend.simulated), ("scenario", template.name)]
         for cid in claims:
             item.add_marker(pytest.mark.allure_label(cid, label_type="claim"))
-            item.add_marker(pytest.mark.allure_label(ledger[cid].section, label_type="article-section"))
+        for section in sorted({ledger[cid].section for cid in claims}):
+            item.add_marker(pytest.mark.allure_label(section, label_type="article-section"))
         item.add_marker(pytest.mark.allure_label(
             f"{backend.name} ({'simulated' if backend.simulated else 'real macOS'})", label_type="backend"))
         for claim, finding in ledger.findings_for(template.name, backend.name):

@@ -185,14 +185,33 @@ def test_delete_prints_dump_then_message(login):
 
 
 def test_default_acl_view(login):
-    login("add-generic-password", "-a", "a", "-s", "s", "-w", "x")
+    login("add-generic-password", "-a", "a", "-s", "s", "-l", "the label", "-w", "x")
     out = login("dump-keychain", "-a").out
-    assert "access: 4 entries\n    entry 0:\n        authorizations (1): change_acl\n" in out
-    assert ("        authorizations (6): decrypt derive export_clear export_wrapped mac sign\n"
-            "        don't-require-password\n        description: s\n        applications (1):\n"
+    assert "access: 5 entries\n    entry 0:\n" in out
+    assert ("    entry 0:\n"
+            "        authorizations (6): decrypt derive export_clear export_wrapped mac sign\n"
+            "        don't-require-password\n        description: the label\n        applications (1):\n"
             "            0: /usr/bin/security (OK)\n"
-            '                requirement: identifier "com.apple.security" and anchor apple\n') in out
-    assert "        authorizations (1): partition_id\n        don't-require-password\n        description: apple-tool:\n" in out
+            '                requirement: identifier "com.apple.security" and anchor apple\n'
+            "    entry 1:\n"
+            "        authorizations (1): partition_id\n        don't-require-password\n"
+            "        description: apple-tool:\n        applications: <null>\n") in out
+    assert ("        authorizations (1): encrypt\n        don't-require-password\n"
+            "        description: the label\n        applications: <null>\n") in out
+    assert re.search(r"authorizations \(1\): integrity\n        don't-require-password\n"
+                     r"        description: [0-9A-F]{64}\n        applications: <null>\n", out)
+    assert "        authorizations (1): change_acl\n" in out
+
+
+def test_acl_view_of_a_version_256_keychain_has_no_partition(sim):
+    kc = str(sim.home.parent / "ci.keychain-db")
+    sim("create-keychain", "-p", "pw", kc)
+    sim("add-generic-password", "-a", "a", "-s", "s", "-w", "x", "-T", "/usr/bin/codesign", "-T", "group://g", kc)
+    out = sim("dump-keychain", "-a", kc).out
+    assert "version: 256" in out and "partition_id" not in out and "integrity" not in out
+    assert "access: 3 entries" in out
+    assert ("        applications (2):\n            0: /usr/bin/codesign (OK)\n"
+            "                requirement: none\n            1: group://g (OK)\n") in out
 
 
 def test_trusted_nobody_prompts_and_without_gui_fails_36_silently(login):
