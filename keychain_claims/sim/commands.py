@@ -260,6 +260,18 @@ def _target(name: str | None) -> str | None:
     return store.resolve(name) if name else _default_path()
 
 
+def _atoi(text: str) -> int:
+    """C atoi: leading blanks, an optional sign, then digits; anything else ends it (0 if none)."""
+    text = text.lstrip(" \t\n\r\f\v")
+    sign, i = 1, 0
+    if text[:1] in ("+", "-"):
+        sign, i = (-1 if text[0] == "-" else 1), 1
+    j = i
+    while j < len(text) and "0" <= text[j] <= "9":
+        j += 1
+    return sign * int(text[i:j]) if j > i else 0
+
+
 def set_keychain_settings(args, io):
     opts, names = getopt(args, OPTIONS["set-keychain-settings"])
     settings = {"timeout": None, "lock_on_sleep": False}
@@ -269,10 +281,7 @@ def set_keychain_settings(args, io):
         if o == "l":
             settings["lock_on_sleep"] = True
         if o == "t":
-            try:
-                settings["timeout"] = int(v.strip().split()[0]) if v.strip() else 0     # atoi
-            except ValueError:
-                settings["timeout"] = 0
+            settings["timeout"] = _atoi(v)
     name = names[0] if names else None
     path = _target(name)
     try:
@@ -398,7 +407,9 @@ def _find(paths: list[str], query: dict, every: bool = False) -> list[tuple[str,
         try:
             data = store.load_keychain(path)
         except SecError:
-            continue
+            if unverified.SKIP_MISSING_SEARCH_KEYCHAINS:
+                continue
+            raise
         for item in data["items"]:
             if _matches(item, query):
                 found.append((path, data, item))
@@ -628,7 +639,7 @@ def dump_keychain(args, io):
             if "a" in flags and unverified.ACL_DUMP_NEEDS_UNLOCK:
                 unlock_key(path)
         except SecError as exc:
-            io.error(f"security: SecKeychainItemCopyAccess: {exc.text}")
+            io.error(unverified.DUMP_UNLOCK_ERROR.format(text=exc.text))
             return exc.status
         for item in list(data["items"]):
             _dump(io, path, data, item)
@@ -636,7 +647,7 @@ def dump_keychain(args, io):
                 try:
                     io.print("data:\n" + formats.print_buffer(_read_secret(path, item["id"])))
                 except SecError as exc:
-                    io.error(f"security: SecKeychainItemCopyContent: {exc.text}")
+                    io.error(unverified.DUMP_ITEM_DATA_ERROR.format(text=exc.text))
             if "a" in flags:
                 for line in formats.acl_lines(item):
                     io.print(line)

@@ -64,7 +64,7 @@ def _kind(entry: dict) -> str:
 def _integrity(item: dict) -> str:
     from .crypto import sha256
     attrs = item["attrs"]
-    seed = "\0".join((attrs.get("acct") or "", attrs.get("svce") or "", item.get("data") or ""))
+    seed = "\0".join(("genp", attrs.get("svce") or "", attrs.get("labl") or ""))   # see unverified.INTEGRITY_ENTRY
     return sha256(seed.encode("utf-8", "surrogateescape")).hexdigest().upper()
 
 

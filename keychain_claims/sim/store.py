@@ -51,14 +51,37 @@ def read_json(path: str, default):
 
 
 def write_json(path: str, data) -> None:
+    """Atomic replace: temp file, fsync, rename.  A writer killed before the rename leaves only its
+    temp file, which the next write of the same file removes (callers hold the file's lock)."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    prefix = f".{os.path.basename(path)}."
+    tmp = os.path.join(directory, f"{prefix}{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, separators=(",", ":"))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    for name in os.listdir(directory):
+        if name.startswith(prefix) and name.endswith(".tmp") and _dead(name[len(prefix):-4]):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _dead(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return True
+    except PermissionError:
+        return False
+    try:                                   # a killed writer nobody has reaped yet is still dead
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Locked:

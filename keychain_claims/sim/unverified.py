@@ -19,7 +19,7 @@ ITEM_DIALOG_EOF_CHOICE = "Deny"
 UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
 # §5 "-g/-w: item prompt, or an unlock prompt if locked" -- modelled as two dialogs in a row when
 # the keychain is locked AND the ACL/partition check fails (the real agent may merge them) [UNV]
-UNLOCK_BEFORE_ITEM_DIALOG = True
+# (behaviour of commands._read_secret, not a switch)
 
 # ---------------------------------------------------------------- which operations check what
 # §3 "Whether -U prompts on another app's item: [UNV]" -- modelled as: it does not
@@ -32,12 +32,16 @@ DELETE_NEEDS_UNLOCK = True
 METADATA_NEEDS_UNLOCK = False
 # §5 "dump-keychain: ... -a needs the keychain unlocked [INF]"
 ACL_DUMP_NEEDS_UNLOCK = True
+# §2 dump-keychain: error texts when that unlock fails (whole dump stops with the status) and when one item's
+# -d decryption fails (that item's data is skipped, the dump goes on, exit 0) -- both invented
+DUMP_UNLOCK_ERROR = "security: SecKeychainItemCopyAccess: {text}"
+DUMP_ITEM_DATA_ERROR = "security: SecKeychainItemCopyContent: {text}"
 
 # ---------------------------------------------------------------- keychain commands
 # §2 delete-keychain: "No args -> exit 49 [INF]" (silent)
 DELETE_KEYCHAIN_NO_ARGS_STATUS = 49
-# §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p (getpass prompts)
-CREATE_P_USES_GETPASS = True
+# §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p, i.e. the
+# getpass prompts (behaviour of commands.create_keychain, not a switch)
 # §2 list-keychains: what the system domain holds on a stock Mac, and that the default (no -d) view is
 # the user list followed by it [INF]
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
@@ -52,7 +56,8 @@ INTERACTIVE_EXIT_WORDS = ("exit", "quit")
 # the decrypt entry as entry 0 and partition_id as entry 1; the rest follow in an invented order.
 ACL_ENTRY_ORDER = ("decrypt", "partition", "encrypt", "integrity", "owner")
 # §3 default ACL: "version 512 only: partition_id ... plus an integrity entry [display INF]"; its description is
-# a hex digest (invented: sha256 of the item's account, service and sealed data, uppercase)
+# a hex digest (invented: uppercase sha256 of the class, service and label -- deterministic, so recorded
+# transcripts replay; the real one covers the item's contents)
 INTEGRITY_ENTRY = True
 # §3 "-U ... The ACL is copied without its partition/integrity entries, and the new partition list = the
 # modifier's ID only" -- the integrity entry is modelled as recomputed after the update [INF]

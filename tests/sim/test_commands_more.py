@@ -152,7 +152,11 @@ def test_plain_file_is_used_only_when_there_is_no_db_file(sim):
     kcdir = sim.home / "Library/Keychains"
     sim("create-keychain", "-p", "pw", str(kcdir / "legacy.keychain-db"))
     os.rename(kcdir / "legacy.keychain-db", kcdir / "legacy.keychain")
-    assert sim("show-keychain-info", "legacy.keychain").status == 0
+    assert sim("unlock-keychain", "-p", "pw", "legacy.keychain").status == 0
+    r = sim("show-keychain-info", "-s", "legacy.keychain")
+    assert r.status == 0 and r.err.startswith('Keychain "legacy.keychain" lock-on-sleep timeout=300s')
+    assert sim("add-generic-password", "-a", "a", "-s", "s", "legacy.keychain").status == 0
+    assert f'keychain: "{kcdir / "legacy.keychain"}"' in sim("find-generic-password", "-s", "s", "legacy.keychain").out
     r = sim("create-keychain", "-p", "pw", "legacy.keychain")
     assert r.status == 48
 
