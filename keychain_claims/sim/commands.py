@@ -126,6 +126,17 @@ def _set_unlocked(path: str, data: dict, password: str) -> None:
     store.save_runtime(rt)
 
 
+def _existing(name: str | None, fn: str, io) -> tuple[str | None, int]:
+    """The keychain `name` (or the default one) if it exists; else print `security: <fn> <kc>: <text>`
+    and return (None, status)."""
+    path = store.resolve(name) if name else _default_path()
+    if path is None or not os.path.exists(path):
+        status = errors.NO_DEFAULT_KEYCHAIN if path is None else errors.NO_SUCH_KEYCHAIN
+        io.error(f"security: {fn} {_typed(name)}: {errors.TEXT[status]}")
+        return None, status
+    return path, 0
+
+
 def _default_path() -> str | None:
     return store.prefs().get("default")
 
@@ -214,11 +225,8 @@ def lock_keychain(args, io):
         if every:
             rt = {}
         else:
-            name = names[0] if names else None
-            path = store.resolve(name) if name else _default_path()
-            if path is None or not os.path.exists(path):
-                status = errors.NO_DEFAULT_KEYCHAIN if path is None else errors.NO_SUCH_KEYCHAIN
-                io.error(f"security: SecKeychainLock {_typed(name)}: {errors.TEXT[status]}")
+            path, status = _existing(names[0] if names else None, "SecKeychainLock", io)
+            if path is None:
                 return status
             rt.pop(path, None)
         store.save_runtime(rt)
@@ -234,10 +242,8 @@ def unlock_keychain(args, io):
         if o == "p":
             password = v
     name = names[0] if names else None
-    path = store.resolve(name) if name else _default_path()
-    if path is None or not os.path.exists(path):
-        status = errors.NO_DEFAULT_KEYCHAIN if path is None else errors.NO_SUCH_KEYCHAIN
-        io.error(f"security: SecKeychainUnlock {_typed(name)}: {errors.TEXT[status]}")
+    path, status = _existing(name, "SecKeychainUnlock", io)
+    if path is None:
         return status
     if password is None:
         from .. import prompts
