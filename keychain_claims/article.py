@@ -76,10 +76,3 @@ class Article:
         flat, where = self._flat
         index = flat.find(normalize(quote))
         return where[index] if index >= 0 else None
-
-    def section_of(self, line: int) -> str:
-        heading = ""
-        for number, text in enumerate(self.lines[:line], 1):
-            if text.startswith("#"):
-                heading = text.lstrip("#").strip()
-        return heading

@@ -12,7 +12,6 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,9 +62,6 @@ class Backend:
     def teardown_keychain(self, sandbox: "Sandbox") -> None:
         if sandbox.keychain.path.exists():
             sandbox.security.run("delete-keychain", str(sandbox.keychain.path))
-
-    def describe(self) -> dict[str, str]:
-        return {"backend": self.name, "backend.label": self.label, "security": " ".join(self.security_command())}
 
     # --- what a scenario can do to the world; backends differ ------------------------------
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
@@ -124,11 +120,6 @@ class MacOSBackend(Backend):
         return (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} -m "
                 f"keychain_claims.shim --keychain {shlex.quote(str(sandbox.keychain.path))} "
                 f"--real {shlex.quote(self.path)} -- \"$@\"\n")
-
-    def describe(self) -> dict[str, str]:
-        info = super().describe()
-        info["macos.version"] = platform.mac_ver()[0]
-        return info
 
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
         import pytest

@@ -11,7 +11,6 @@ the suite is given, so a release that changes them shows up there.
 from __future__ import annotations
 
 import hashlib
-import os
 
 SERVICE = "Claude Code-credentials"
 
@@ -40,7 +39,3 @@ def write_argv(account: str, payload: str, svc: str = SERVICE) -> list[str]:
 
 def delete_argv(account: str, svc: str = SERVICE) -> list[str]:
     return ["delete-generic-password", "-a", account, "-s", svc]
-
-
-def plaintext_path(home: str, config_dir: str | None = None) -> str:
-    return os.path.join(config_dir or os.path.join(home, ".claude"), ".credentials.json")

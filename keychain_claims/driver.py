@@ -7,7 +7,6 @@ ever exported through `redact()`.
 """
 from __future__ import annotations
 
-import os
 import re
 import secrets as _random
 import shlex

@@ -13,7 +13,7 @@ import pytest
 
 from . import REPORTS_DIR, allure_files
 from .article import Article, ArticleError
-from .backend import CHOICES, Backend, BackendError, select
+from .backend import Backend, BackendError, select
 from .ledger import Ledger, LedgerError
 from .redact import redact
 from .sandbox import sweep

@@ -9,7 +9,6 @@ the next run can recognise and sweep.
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import signal
@@ -170,6 +169,3 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"<Sandbox {self.root.name} backend={self.backend.name}>"
-
-    def describe(self) -> str:
-        return json.dumps({"root": str(self.root), "backend": self.backend.name, "ui": self.ui})

@@ -3,7 +3,6 @@ check what the terminal and the file system show afterwards."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 import subprocess

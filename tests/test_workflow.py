@@ -2,7 +2,6 @@
 offline), and a broken copy does not."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
