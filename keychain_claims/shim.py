@@ -45,11 +45,9 @@ def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
     name = row[0]
     try:
         opts, operands = getopt(argv[1:], OPTIONS[name])
-    except Usage:
-        return argv                               # security itself prints the usage; nothing is reached
+    except Usage:                                 # -h or bad options: security prints its usage, reaches nothing
+        return argv
     flags = {o for o, _ in opts}
-    if "h" in flags:
-        return argv                               # usage only
     if name in READ_ONLY:
         if "s" in flags:
             raise Refused(f"{name} -s would change the user's keychain preferences")

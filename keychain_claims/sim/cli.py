@@ -144,9 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         _usage(io)
         return 2
     flags = {o for o, _ in opts}
-    if "h" in flags:
-        _usage(io)
-        return 2
     try:
         if "i" in flags:
             status = interactive(io, "q" in flags)

@@ -73,6 +73,8 @@ def getopt(args: list[str], spec: str) -> tuple[list[tuple[str, str | None]], li
             opts.append((ch, None))
             j += 1
         i += 1
+    if ("h", None) in opts:                      # -h: the command's usage, whatever else was given
+        raise Usage()
     return opts, args[i:]
 
 
@@ -150,8 +152,6 @@ def create_keychain(args, io):
     opts, names = getopt(args, OPTIONS["create-keychain"])
     password = None
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         if o == "p":
             password = v
     if not names:
@@ -217,8 +217,6 @@ def lock_keychain(args, io):
     opts, names = getopt(args, OPTIONS["lock-keychain"])
     every = False
     for o, _ in opts:
-        if o == "h":
-            raise Usage()
         every = every or o == "a"
     with store.Locked():
         rt = store.runtime()
@@ -237,8 +235,6 @@ def unlock_keychain(args, io):
     opts, names = getopt(args, OPTIONS["unlock-keychain"])
     password = None
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         if o == "p":
             password = v
     name = names[0] if names else None
@@ -282,8 +278,6 @@ def set_keychain_settings(args, io):
     opts, names = getopt(args, OPTIONS["set-keychain-settings"])
     settings = {"timeout": None, "lock_on_sleep": False}
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         if o == "l":
             settings["lock_on_sleep"] = True
         if o == "t":
@@ -308,8 +302,6 @@ def show_keychain_info(args, io):
     opts, names = getopt(args, OPTIONS["show-keychain-info"])
     salt = False
     for o, _ in opts:
-        if o == "h":
-            raise Usage()
         salt = salt or o == "s"
     name = names[0] if names else None
     path = _target(name)
@@ -340,8 +332,6 @@ def _domain(opts) -> str | None:
 
 def list_keychains(args, io):
     opts, names = getopt(args, OPTIONS["list-keychains"])
-    if any(o == "h" for o, _ in opts):
-        raise Usage()
     domain = _domain(opts)
     if domain is None:
         io.error(f"security: Invalid domain: {next(v for o, v in opts if o == 'd')}")
@@ -372,8 +362,6 @@ def list_keychains(args, io):
 
 def default_keychain(args, io):
     opts, names = getopt(args, OPTIONS["default-keychain"])
-    if any(o == "h" for o, _ in opts):
-        raise Usage()
     domain = _domain(opts)
     if domain is None:
         io.error(f"security: Invalid domain: {next(v for o, v in opts if o == 'd')}")
@@ -466,8 +454,6 @@ def find_generic_password(args, io):
     opts, names = getopt(args, OPTIONS["find-generic-password"])
     query, show = {}, None
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         if o in FILTERS:
             query[FILTERS[o]] = v
         if o in ("w", "g"):
@@ -513,8 +499,6 @@ def add_generic_password(args, io):
     update = any_app = False
     trusted: list[dict] | None = None
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         if o == ":":
             if v != "w":
                 raise Usage()
@@ -606,8 +590,6 @@ def delete_generic_password(args, io):
     opts, names = getopt(args, OPTIONS["delete-generic-password"])
     query = {}
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         query[FILTERS[o]] = v
     if not query:
         raise Usage()
@@ -636,8 +618,6 @@ def delete_generic_password(args, io):
 def dump_keychain(args, io):
     opts, names = getopt(args, OPTIONS["dump-keychain"])
     flags = {o for o, _ in opts}
-    if "h" in flags:
-        raise Usage()
     paths = [store.resolve(n) for n in names] if names else store.prefs().get("search", [])
     for path in paths:
         try:
@@ -664,8 +644,6 @@ def set_generic_password_partition_list(args, io):
     opts, names = getopt(args, OPTIONS["set-generic-password-partition-list"])
     ids, password, query = None, None, {}
     for o, v in opts:
-        if o == "h":
-            raise Usage()
         if o == "S":
             ids = v
         elif o == "k":
