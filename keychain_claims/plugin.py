@@ -22,7 +22,7 @@ from .verdicts import Outcome, compute, outcome_from_report, write
 BACKEND_KEY = pytest.StashKey[Backend]()
 ARTICLE_KEY = pytest.StashKey[Article]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
-OUTCOMES_KEY = pytest.StashKey[list]()
+SUMMARY_KEY = pytest.StashKey[list]()      # lines of the terminal summary: verdicts, messages
 SNAPSHOT_KEY = pytest.StashKey[object]()
 CLAIM_TAG = "claim:"
 
@@ -72,7 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[LEDGER_KEY] = Ledger(ledger_path)
     except (ArticleError, LedgerError) as exc:
         _usage(str(exc))
-    config.stash[OUTCOMES_KEY] = []
+    config.stash[SUMMARY_KEY] = []
     backend = config.stash[BACKEND_KEY]
     if backend.name == "macos" and backend.unavailable() is None and not hasattr(config, "workerinput"):
         from . import macos_safety
@@ -190,7 +190,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         try:
             macos_safety.compare(before, macos_safety.snapshot(macos_safety.system_run()))
         except macos_safety.SafetyError as exc:
-            config.stash[OUTCOMES_KEY] = [f"SAFETY: {exc}"]
+            config.stash[SUMMARY_KEY] = [f"SAFETY: {exc}"]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if hasattr(config, "workerinput") or not _OUTCOMES:
         return
@@ -201,11 +201,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         paths = write(verdicts, out, article, {backend.name: backend.label})
     except OSError as exc:
-        config.stash[OUTCOMES_KEY] = [f"could not write the verdict table to {out} ({exc.strerror}); "
+        config.stash[SUMMARY_KEY] = [f"could not write the verdict table to {out} ({exc.strerror}); "
                                       "make the directory writable or pass --reports-dir"]
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
-    config.stash[OUTCOMES_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
+    config.stash[SUMMARY_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
     from .release.plugin import write_matrix
     write_matrix(_OUTCOMES, ledger, out)
     results = getattr(config.option, "allure_report_dir", None)
@@ -215,7 +215,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    rows = config.stash.get(OUTCOMES_KEY, [])
+    rows = config.stash.get(SUMMARY_KEY, [])
     if not rows:
         return
     terminalreporter.section("claims")

@@ -20,7 +20,6 @@ class World:
     previous: list[Credential] = field(default_factory=list)
     service: str = claude_code.SERVICE
     app: CodeIdentity | None = None                 # another program reading the item
-    claude_build: int = 1
     prompts: list[Prompt] = field(default_factory=list)
     last: Call | None = None
     reads: list[Call] = field(default_factory=list)

@@ -154,7 +154,6 @@ def claude_updated(world: World):
     """A new Claude Code build replaces the old one.  Claude Code never asks the keychain
     itself: it spawns `security`, which is the binary the keychain checks.  Nothing the
     keychain sees changes, which is what the next read shows."""
-    world.claude_build += 1
 
 
 @given(parsers.re(rf"Claude Code has read the credential, answering {ANSWER}"))

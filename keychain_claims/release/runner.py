@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import PROJECT_ROOT
 from ..redact import redact
 from .registry import Release
 
@@ -44,7 +45,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         cmd = [str(release.root / "bin" / "claude"), *args]
     full_env = {**sandbox.env, "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
                 "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
-                "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(env or {})}
+                "PYTHONPATH": str(PROJECT_ROOT), **(env or {})}
     wrapped = ["unshare", "-n", sys.executable, "-m", "keychain_claims.release.netns", "--", *cmd]
     proc = subprocess.run(wrapped, env=full_env, cwd=sandbox.home, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
