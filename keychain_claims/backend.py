@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import shlex
 import shutil
 import sys
@@ -47,17 +48,27 @@ class Backend:
     def env(self, sandbox: "Sandbox") -> dict[str, str]:
         return {}
 
+    def scratch_keychain_commands(self, sandbox: "Sandbox") -> list[list[str]]:
+        """The `security` commands that make the scratch keychain, in order (no passwords:
+        each is typed at its prompt)."""
+        path = str(sandbox.keychain.path)
+        return [["create-keychain", path], ["set-keychain-settings", path], ["unlock-keychain", path]]
+
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
-        """Create, configure and unlock the scratch keychain, typing its password."""
-        kc = sandbox.keychain
-        sec = sandbox.security
-        kc.path.parent.mkdir(parents=True, exist_ok=True)
-        for argv in (("create-keychain", str(kc.path)), ("set-keychain-settings", str(kc.path)),
-                     ("unlock-keychain", str(kc.path))):
-            call = sec.run(*argv, responder=sandbox.responder())
-            if call.status != 0:
-                raise BackendError(f"could not prepare the scratch keychain: security {argv[0]} exited "
-                                   f"{call.status}: {call.stderr.strip()[:200]}")
+        """Create, configure and unlock the scratch keychain in one `security -i` session:
+        the commands come on stdin, the password is typed at each getpass prompt on the
+        terminal.  One process, not one per command; the keychain sees the same commands."""
+        from .sim.cli import join_line
+        sandbox.keychain.path.parent.mkdir(parents=True, exist_ok=True)
+        script = "".join(join_line(argv) + "\n" for argv in self.scratch_keychain_commands(sandbox))
+        call = sandbox.security.run("-i", stdin=script, responder=sandbox.responder())
+        said = call.stderr.strip()          # every one of these commands is silent on success
+        if call.status == 0 and not said:
+            return
+        failed = re.search(r"^(\S+): returned (-?\d+)$", said, re.M)
+        what = f"security {failed[1]} returned {failed[2]}" if failed else f"security -i exited {call.status}"
+        detail = next((line for line in said.splitlines() if not re.match(r"\S+: returned ", line)), "")
+        raise BackendError(f"could not prepare the scratch keychain: {what}: {detail[:200]}")
 
     def teardown_keychain(self, sandbox: "Sandbox") -> None:
         if sandbox.keychain.path.exists():
@@ -115,9 +126,8 @@ class MacOSBackend(Backend):
 
     def shim(self, sandbox: "Sandbox") -> str:
         """Every call pinned to the scratch keychain (keychain_claims/shim.py)."""
-        import sys
-        root = Path(__file__).resolve().parent.parent
-        return (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} -m "
+        from . import PROJECT_ROOT
+        return (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(PROJECT_ROOT))} exec {shlex.quote(sys.executable)} -m "
                 f"keychain_claims.shim --keychain {shlex.quote(str(sandbox.keychain.path))} "
                 f"--real {shlex.quote(self.path)} -- \"$@\"\n")
 
@@ -173,11 +183,13 @@ class SimBackend(Backend):
         return [found] if found else [sys.executable, "-m", "keychain_claims.sim"]
 
     def shim(self, sandbox: "Sandbox") -> str:
-        """Start the simulator without `site` (-S): it needs only the standard library and
-        this package, and skipping site-packages' start-up hooks makes each call ~20 ms cheaper."""
-        root = Path(__file__).resolve().parent.parent
-        return (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} -S "
-                f"-m keychain_claims.sim \"$@\"\n")
+        """Start the simulator isolated (-I: no PYTHON* variables, no working directory on
+        sys.path) and without `site` (-S): it needs only the standard library and this
+        package.  -c, not -m, spares runpy; with -S about 15 ms cheaper per call."""
+        from . import PROJECT_ROOT
+        code = (f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
+                "from keychain_claims.sim.cli import main; sys.exit(main())")
+        return f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -I -S -c {shlex.quote(code)} \"$@\"\n"
 
     def env(self, sandbox: "Sandbox") -> dict[str, str]:
         return {"KEYCHAIN_SIM_STATE": str(self._state(sandbox)),
@@ -219,15 +231,17 @@ class SimBackend(Backend):
     def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
         return [e for e in self._events(sandbox) if e.get("event") == "prompt"]
 
-    def prepare_keychain(self, sandbox: "Sandbox") -> None:
-        super().prepare_keychain(sandbox)
+    def scratch_keychain_commands(self, sandbox: "Sandbox") -> list[list[str]]:
         # the simulator's user preferences live in the sandbox HOME, so making the scratch
         # keychain default and the whole search list is harmless here (never on macOS)
         path = str(sandbox.keychain.path)
-        for argv in (("default-keychain", "-s", path), ("list-keychains", "-d", "user", "-s", path)):
-            call = sandbox.security.run(*argv)
-            if call.status != 0:
-                raise BackendError(f"security {' '.join(argv)} exited {call.status}: {call.stderr.strip()[:200]}")
+        return [*super().scratch_keychain_commands(sandbox), ["default-keychain", "-s", path],
+                ["list-keychains", "-d", "user", "-s", path]]
+
+    def teardown_keychain(self, sandbox: "Sandbox") -> None:
+        """Nothing outside the sandbox to undo: the simulator keeps the keychain file, the
+        user's search list and securityd's memory under the sandbox root, which
+        Sandbox.close() removes."""
 
 
 BACKENDS: dict[str, type[Backend]] = {"macos": MacOSBackend, "sim": SimBackend}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .sim.cli import split_line
+from .sim.cli import join_line, split_line
 from .sim.commands import OPTIONS, getopt, lookup
 from .sim.errors import Usage
 
@@ -64,13 +64,6 @@ def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
     return argv
 
 
-def _quote(arg: str) -> str:
-    """Quote for `security -i`'s tokenizer (double quotes, backslash escapes)."""
-    if arg and all(c.isalnum() or c in "-_./:@%+=," for c in arg):
-        return arg
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def pin_stdin(text: str, keychain: str, home: str) -> str:
     out = []
     for line in text.splitlines(keepends=True):
@@ -78,7 +71,7 @@ def pin_stdin(text: str, keychain: str, home: str) -> str:
         if not argv or argv[0] in ("exit", "quit"):
             out.append(line)
             continue
-        out.append(" ".join(_quote(a) for a in pin_argv(argv, keychain, home)) + "\n")
+        out.append(join_line(pin_argv(argv, keychain, home)) + "\n")
     return "".join(out)
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from keychain_claims.backend import Backend, BackendError
+from keychain_claims.backend import Backend, BackendError, SimBackend
 from keychain_claims.release.registry import ReleaseError, parse_spec
 from keychain_claims.sandbox import Sandbox
 
@@ -25,8 +25,26 @@ def test_missing_security_is_one_line():
         with pytest.raises(BackendError) as info:
             box.prepare()
     message = str(info.value)
-    assert message.startswith("could not prepare the scratch keychain: security create-keychain exited 127")
+    assert message.startswith("could not prepare the scratch keychain: security -i exited 127: ")
     assert "\n" not in message
+
+
+class Occupied(SimBackend):
+    """The scratch keychain's file is already there, so create-keychain fails (errSecDuplicateKeychain, -25296)."""
+
+    def scratch_keychain_commands(self, sandbox):
+        sandbox.keychain.path.write_text("")
+        return super().scratch_keychain_commands(sandbox)
+
+
+def test_a_failed_setup_command_is_named_in_one_line():
+    with Sandbox(Occupied()) as box:
+        with pytest.raises(BackendError) as info:
+            box.prepare()
+    message = str(info.value)
+    assert message == ("could not prepare the scratch keychain: security create-keychain returned -25296: "
+                       f"security: SecKeychainCreate {box.keychain.path}: "
+                       "A keychain with the same name already exists.")
 
 
 def test_unwritable_reports_dir_is_one_line(run_suite, tmp_path):

@@ -96,6 +96,13 @@ def split_line(line: str) -> list[str]:
     return args[:32]
 
 
+def join_line(argv: list[str]) -> str:
+    """One `security -i` line whose split_line() is `argv`: double quotes and backslash
+    escapes where a word needs them."""
+    return " ".join(a if a and all(c.isalnum() or c in "-_./:@%+=," for c in a)
+                    else '"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in argv)
+
+
 def interactive(io: commands.IO, quiet: bool) -> int:
     tty = sys.stdin.isatty()
     status = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from keychain_claims import callers, dump, prompts
+from keychain_claims.backend import SimBackend
 from keychain_claims.prompts import Responder
 from keychain_claims.sim import control
 
@@ -47,11 +48,22 @@ def _as(identity) -> dict:
 # --------------------------------------------------------------------------- getpass prompts
 def test_prepare_typed_the_new_keychain_password_twice_without_echo(box):
     first = box.security.calls[0]
-    assert first.argv == ["create-keychain", _kc(box)] and first.status == 0
-    assert [p.kind for p in first.prompts] == ["new-keychain-password", "new-keychain-password"]
+    assert first.argv == ["-i"] and first.status == 0
+    assert first.stdin.splitlines()[0] == f"create-keychain {_kc(box)}"
+    assert str(box.keychain.password) not in first.stdin           # typed at prompts, never sent as a command
+    assert [p.kind for p in first.prompts] == ["new-keychain-password", "new-keychain-password", "unlock-password"]
     assert prompts.NEW_KEYCHAIN_PASSWORD in first.tty and prompts.RETYPE_NEW_KEYCHAIN_PASSWORD in first.tty
     assert str(box.keychain.password) not in first.tty            # echo was off
     assert first.stdout == first.stderr == ""
+
+
+def test_prepare_runs_each_setup_command_once_in_order(box):
+    path = _kc(box)
+    assert SimBackend().call_log(box) == [["create-keychain", path], ["set-keychain-settings", path],
+                                          ["unlock-keychain", path], ["default-keychain", "-s", path],
+                                          ["list-keychains", "-d", "user", "-s", path]]
+    info = box.security.run("show-keychain-info")
+    assert info.status == 0 and info.stderr == f'Keychain "<NULL>" no-timeout\n'   # default, unlocked, no timeout
 
 
 class Mismatch(Responder):
