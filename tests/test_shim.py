@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
+from keychain_claims.backend import MacOSBackend
 from keychain_claims.shim import Refused, pin_argv, pin_stdin
 from keychain_claims.sim.cli import split_line
 
@@ -82,3 +84,20 @@ def test_shim_execs_the_real_tool_with_the_pinned_argv(tmp_path):
                            "--", "find-generic-password", "-s", "Claude Code-credentials", "-w"],
                           capture_output=True, text=True, env={"HOME": HOME, "PATH": "/usr/bin:/bin"})
     assert proc.stdout == f"find-generic-password -s Claude Code-credentials -w {KC}\n"
+
+
+def test_the_macos_backends_shim_script_pins_calls(tmp_path):
+    """The script the macOS backend writes into the sandbox, run as a caller would run it."""
+    class EchoMac(MacOSBackend):
+        path = "/bin/echo"
+    box = SimpleNamespace(keychain=SimpleNamespace(path=KC))
+    script = tmp_path / "security"
+    script.write_text(EchoMac().shim(box))
+    script.chmod(0o755)
+    env = {"HOME": HOME, "PATH": "/usr/bin:/bin", "PYTHONPATH": "/nonexistent"}
+    proc = subprocess.run([str(script), "find-generic-password", "-s", "Claude Code-credentials", "-w"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, f"find-generic-password -s Claude Code-credentials -w {KC}\n")
+    proc = subprocess.run([str(script), "lock-keychain", "-a"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (1, "keychain-claims shim: refused: lock-keychain -a would lock "
+                                                 "every keychain of the user\n")
