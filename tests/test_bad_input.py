@@ -64,7 +64,8 @@ def test_empty_claude_code_spec_is_a_usage_error():
 
 @pytest.mark.parametrize("spec, env, reason", [
     ("0.0.1-does-not-exist", {}, "no such release"),
-    ("2.1.81", {"npm_config_registry": "http://127.0.0.1:9/"}, "the npm registry did not answer"),
+    ("2.1.81", {"npm_config_registry": "http://127.0.0.1:9/", "npm_config_fetch_retries": "0"},   # no back-off: 70 s
+     "the npm registry did not answer"),
     ("/nonexistent/claude", {}, "does not exist; pass a version or the path of an installed claude"),
 ])
 def test_release_problems_skip_with_a_reason(run_suite, tmp_path, spec, env, reason):

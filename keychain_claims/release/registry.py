@@ -1,20 +1,25 @@
-"""Fetch `@anthropic-ai/claude-code` releases with npm: resolve, `npm pack` into a cache,
-verify against the registry's dist.integrity, unpack.  A second run downloads nothing."""
+"""Fetch `@anthropic-ai/claude-code` releases with npm: `npm pack` into a cache (npm checks the
+download against the registry's dist.integrity; the integrity is kept beside the tarball and
+checked again at every use), unpack.  A second run of a version downloads and asks nothing."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "@anthropic-ai/claude-code"
 NATIVE_FROM = (2, 1, 113)
+EXACT = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?")     # a version, not a tag or a range
 
 
 class ReleaseError(Exception):
@@ -98,22 +103,69 @@ def progress(text: str) -> None:
     print(f"[claude-code] {text}", file=sys.__stderr__, flush=True)     # past pytest's capture
 
 
+@contextmanager
+def _locked(folder: Path):
+    """One process at a time in a cache folder: xdist workers that need the same release
+    wait for the first one's download or unpack instead of racing it (and repeating it)."""
+    with open(folder / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+INTEGRITY_FILE = "integrity"       # beside the tarball: the registry's dist.integrity for it
+
+
+def _cached(folder: Path) -> Path | None:
+    """The folder's tarball if it still matches the integrity recorded when it was downloaded."""
+    try:
+        integrity = (folder / INTEGRITY_FILE).read_text().strip()
+    except OSError:
+        return None
+    tarballs = list(folder.glob("*.tgz"))
+    return tarballs[0] if len(tarballs) == 1 and _sri_ok(tarballs[0], integrity) else None
+
+
+def _pack(package: str, version: str, folder: Path) -> tuple[Path, str]:
+    """`npm pack --json` into `folder`: one npm process resolves, downloads and checks the
+    tarball against the registry's dist.integrity (npm refuses a mismatch); returns the
+    tarball and that integrity."""
+    out = _npm("pack", f"{package}@{version}", "--json", "--pack-destination", str(folder), cwd=folder)
+    try:
+        info = json.loads(out[out.index("["):])[0]
+        return folder / info["filename"], info["integrity"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise ReleaseError(f"npm pack {package}@{version} gave no usable JSON; update npm and retry") from None
+
+
 def fetch(version_spec: str, package: str = PACKAGE) -> tuple[str, Path]:
-    """Return (version, verified tarball), downloading only when the cache lacks it."""
-    version, integrity = resolve(version_spec, package)
+    """Return (version, verified tarball).  An exact version the cache holds costs no network:
+    a published version never changes, and its tarball is checked again against the
+    integrity recorded at download.  `latest` (any tag or range) is resolved with npm first."""
+    version = version_spec if EXACT.fullmatch(version_spec) else resolve(version_spec, package)[0]
     folder = cache_dir() / package.replace("/", "+") / version
     folder.mkdir(parents=True, exist_ok=True)
-    tarballs = list(folder.glob("*.tgz"))
-    if tarballs and _sri_ok(tarballs[0], integrity):
-        return version, tarballs[0]
-    for attempt in (1, 2):
-        for old in folder.glob("*.tgz"):
-            old.unlink()
-        progress(f"downloading {package}@{version} (npm pack){' again: the cached copy was corrupt' if tarballs else ''}")
-        _npm("pack", f"{package}@{version}", "--pack-destination", str(folder), cwd=folder)
-        tarballs = list(folder.glob("*.tgz"))
-        if tarballs and _sri_ok(tarballs[0], integrity):
-            return version, tarballs[0]
+    with _locked(folder):
+        folder.mkdir(exist_ok=True)          # a worker that waited here: the first may have removed it
+        cached = _cached(folder)
+        if cached:
+            return version, cached
+        again = any(folder.glob("*.tgz"))
+        for attempt in (1, 2):
+            for old in [*folder.glob("*.tgz"), folder / INTEGRITY_FILE]:
+                old.unlink(missing_ok=True)
+            progress(f"downloading {package}@{version} (npm pack)"
+                     f"{' again: the cached copy was corrupt' if again or attempt > 1 else ''}")
+            try:
+                tarball, integrity = _pack(package, version, folder)
+            except ReleaseError:
+                shutil.rmtree(folder, ignore_errors=True)       # no empty folder for a version that is not there
+                raise
+            if tarball.exists() and _sri_ok(tarball, integrity):
+                (folder / INTEGRITY_FILE).write_text(integrity + "\n")
+                return version, tarball
     raise ReleaseError(f"{package}@{version} does not match the registry's integrity after two downloads; "
                        f"remove {folder} and retry")
 
@@ -121,13 +173,14 @@ def fetch(version_spec: str, package: str = PACKAGE) -> tuple[str, Path]:
 def unpack(tarball: Path) -> Path:
     target = tarball.parent / "unpacked"
     marker = target / ".complete"
-    if marker.exists():
-        return target / "package"
-    shutil.rmtree(target, ignore_errors=True)
-    progress(f"unpacking {tarball.name}")
-    with tarfile.open(tarball) as tar:
-        tar.extractall(target, filter="data")
-    marker.write_text("ok")
+    with _locked(tarball.parent):
+        if marker.exists():
+            return target / "package"
+        shutil.rmtree(target, ignore_errors=True)
+        progress(f"unpacking {tarball.name}")
+        with tarfile.open(tarball) as tar:
+            tar.extractall(target, filter="data")
+        marker.write_text("ok")
     return target / "package"
 
 
