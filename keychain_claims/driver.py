@@ -66,10 +66,11 @@ class Call:
 
 
 def _no_delays(child: pexpect.spawn) -> None:
-    """pexpect sleeps before every send and after close by default.  Prompts here are
-    answered only after they appear, and programs disable echo before they print a
-    password prompt, so the sleeps only cost time."""
+    """pexpect sleeps before every send, after every read and after close by default.
+    Prompts here are answered only after they appear, and programs disable echo before
+    they print a password prompt, so the sleeps only cost time."""
     child.delaybeforesend = None
+    child.delayafterread = None
     for obj in (child, child.ptyproc):
         obj.delayafterclose = 0
         obj.delayafterterminate = 0

@@ -11,8 +11,6 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from faker import Faker
-
 from . import redact
 
 CANARY = "KCCANARY"
@@ -51,6 +49,7 @@ class Fakes:
     """One generator per sandbox; seeded so a failing run can be replayed."""
 
     def __init__(self, seed: int | None = None):
+        from faker import Faker          # on first use: an xdist controller makes no fakes (80 ms)
         self.faker = Faker()
         if seed is not None:
             self.faker.seed_instance(seed)
