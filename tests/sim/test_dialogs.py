@@ -63,7 +63,7 @@ def test_prepare_runs_each_setup_command_once_in_order(box):
                                           ["unlock-keychain", path], ["default-keychain", "-s", path],
                                           ["list-keychains", "-d", "user", "-s", path]]
     info = box.security.run("show-keychain-info")
-    assert info.status == 0 and info.stderr == f'Keychain "<NULL>" no-timeout\n'   # default, unlocked, no timeout
+    assert info.status == 0 and info.stderr == 'Keychain "<NULL>" no-timeout\n'   # default, unlocked, no timeout
 
 
 class Mismatch(Responder):
