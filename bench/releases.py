@@ -47,7 +47,10 @@ def _caches():
             yield cache
         finally:
             for key, value in saved.items():
-                os.environ.pop(key, None) if value is None else os.environ.update({key: value})
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def measure(specs: list[str], rounds: int = 3) -> dict:
