@@ -5,6 +5,6 @@ pytest_plugins = [
     "fixtures.sandbox",
     "steps.keychain",
     "steps.terminal",
-    "keychain_claims.release.plugin",
+    "keychain_claims.releases.plugin",
     "steps.release_steps",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from keychain_claims.release import fingerprints, registry  # noqa: E402
+from keychain_claims.releases import fingerprints, registry  # noqa: E402
 import suite  # noqa: E402  (bench/suite.py)
 
 

@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from keychain_claims.backend import SimBackend  # noqa: E402
+from keychain_claims.backends import SimBackend  # noqa: E402
 from keychain_claims.fakes import Fakes  # noqa: E402
-from keychain_claims.sandbox import Sandbox  # noqa: E402
-from keychain_claims import claude_code  # noqa: E402
+from keychain_claims.harness.sandbox import Sandbox  # noqa: E402
+from keychain_claims.harness import claude_code  # noqa: E402
 import suite  # noqa: E402  (bench/suite.py)
 
 

@@ -9,14 +9,14 @@ Feature: Cause — what binds and what invalidates the grant
     Given a scratch login keychain with no timeout
     And Claude Code has stored a credential for the current user
 
-  @claim:CAU-ITEM
+  @supports:CAU-ITEM
   Scenario: The credential is a generic password for the current user in the login keychain
     When I run security find-generic-password -s "Claude Code-credentials"
     Then the call succeeds
     And the item is a "genp" in the login keychain
     And its "svce" is "Claude Code-credentials" and its "acct" is the current user
 
-  @claim:CAU-BINDING @gui
+  @supports:CAU-BINDING @gui
   Scenario Outline: A grant follows the requesting binary's signing identity (<change>)
     Given the session has a GUI
     And the credential is read by <signing> app "Helper"
@@ -32,7 +32,7 @@ Feature: Cause — what binds and what invalidates the grant
       | a Developer-ID | the app is re-signed by another team    | 2     |
       | a Developer-ID | nothing changes                         | 1     |
 
-  @claim:CAU-UPDATE @gui
+  @supports:CAU-UPDATE @gui
   Scenario: A Claude Code update invalidates the grant held by security
     Given the session has a GUI
     And the item trusts no application
@@ -41,7 +41,7 @@ Feature: Cause — what binds and what invalidates the grant
     And Claude Code reads the credential, answering "Deny"
     Then 2 item dialogs were shown in all
 
-  @claim:CAU-REFRESH @gui
+  @supports:CAU-REFRESH @gui
   Scenario: A token refresh written the way releases write it re-creates the item
     Given the session has a GUI
     And the item trusts no application
@@ -51,7 +51,7 @@ Feature: Cause — what binds and what invalidates the grant
     And Claude Code reads the credential, answering "Deny"
     And 2 item dialogs were shown in all
 
-  @claim:CAU-REFRESH @gui
+  @refutes:CAU-REFRESH @gui
   Scenario: A token refresh updates the item in place and keeps the grant held by security
     Given the session has a GUI
     And the item trusts no application
@@ -63,14 +63,14 @@ Feature: Cause — what binds and what invalidates the grant
     And 1 item dialog was shown in all
     And the read returned the refreshed credential byte for byte
 
-  @claim:CAU-BURST @gui
+  @supports:CAU-BURST @gui
   Scenario: A relock right after boot racing a refresh gives a burst that a clean refresh ends
     Given the session has a GUI
     When the machine restarts and the login keychain is unlocked at login
     And Claude Code reads the credential 3 times while refreshing the token
     Then 3 item dialogs were shown
 
-  @claim:CAU-BURST @gui
+  @refutes:CAU-BURST @gui
   Scenario: After a restart the only prompts are unlock prompts, and unlocking ends them
     Given the session has a GUI
     When the machine restarts

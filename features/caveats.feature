@@ -1,7 +1,7 @@
 @caveats
 Feature: Caveats of the file bypass
 
-  @claim:CAV-REWRITE
+  @supports:CAV-REWRITE
   Scenario: A later keychain write by Claude Code re-creates the item next to the file
     Given a scratch login keychain with no timeout
     And Claude Code has stored a credential for the current user
@@ -11,10 +11,10 @@ Feature: Caveats of the file bypass
     Then the item exists again
     And ~/.claude/.credentials.json still holds the credential from before the refresh
 
-  @claim:CAV-GUI-UNDOCUMENTED
+  @supports:CAV-GUI-UNDOCUMENTED
   Scenario: Whether a GUI session uses the file fallback
     Then the claim cannot be checked here: "the simulator has no GUI session of Claude Code; the release scenarios (features/release.feature) show what the code does"
 
-  @claim:CAV-OAUTH-ENV
+  @supports:CAV-OAUTH-ENV
   Scenario: CLAUDE_CODE_OAUTH_TOKEN and the stored credentials
     Then the claim is checked by the release scenarios: "With CLAUDE_CODE_OAUTH_TOKEN set, claude -p deletes the stored credentials on exit"

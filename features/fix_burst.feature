@@ -7,7 +7,7 @@ Feature: Fix — a one-off burst: Always Allow (not Allow) once a clean refresh 
     And Claude Code has stored a credential for the current user
     And the item trusts no application
 
-  @claim:FIX-BURST-ALWAYS @gui
+  @supports:FIX-BURST-ALWAYS @gui
   Scenario Outline: After "<choice>" on a no-timeout keychain, <count> of 3 later reads prompt
     Given Claude Code has refreshed the token
     When Claude Code reads the credential, answering "<choice>"
@@ -20,6 +20,6 @@ Feature: Fix — a one-off burst: Always Allow (not Allow) once a clean refresh 
       | Always Allow | none  | 1     |
       | Allow        | all   | 4     |
 
-  @claim:FIX-BURST-SELFCLEAR @claim:FIX-BURST-OBSERVED
+  @supports:FIX-BURST-SELFCLEAR @supports:FIX-BURST-OBSERVED
   Scenario: The post-boot prompt storm clears by itself within a minute
     Then the claim cannot be checked here: "a boot of the real login keychain cannot be reproduced with a scratch keychain; the article reports one observation"

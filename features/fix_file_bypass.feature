@@ -8,7 +8,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
     And the session has a GUI
     And my umask is 022
 
-  @claim:FIX-FILE-TOKEN @claim:FIX-FILE-MODE @claim:FIX-FILE-DELETE @claim:FIX-FILE-NO-ECHO @claim:FIX-FILE-NO-PROMPTS @claim:CAV-PLAINTEXT
+  @supports:FIX-FILE-TOKEN @supports:FIX-FILE-MODE @supports:FIX-FILE-DELETE @supports:FIX-FILE-NO-ECHO @supports:FIX-FILE-NO-PROMPTS @supports:CAV-PLAINTEXT
   Scenario: The three commands move the token into a mode-600 file and delete the item
     Given Claude Code has stored a credential for the current user
     And ~/.claude exists
@@ -26,7 +26,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
     And no keychain prompt was raised
     And the credential is plaintext at rest in ~/.claude/.credentials.json
 
-  @claim:FIX-FILE-SAFE
+  @supports:FIX-FILE-SAFE
   Scenario: The file is never readable by others while the recipe runs
     Given Claude Code has stored a credential for the current user
     And ~/.claude exists
@@ -36,7 +36,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
       """
     Then ~/.claude/.credentials.json is not readable by group or others
 
-  @claim:FIX-FILE-SAFE @gui
+  @supports:FIX-FILE-SAFE @gui
   Scenario Outline: A failed read leaves the stored credential alone (<failure>)
     Given Claude Code has stored a credential for the current user
     And ~/.claude/.credentials.json already holds an older credential
@@ -54,7 +54,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
       | the item trusts no application       |
       | the item does not exist              |
 
-  @claim:FIX-FILE-SAFE
+  @supports:FIX-FILE-SAFE
   Scenario: A read that fails on a locked keychain leaves the item, because the delete fails too
     Given Claude Code has stored a credential for the current user
     And ~/.claude/.credentials.json already holds an older credential
@@ -68,7 +68,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
     Then no credential was lost
     And ~/.claude/.credentials.json holds 0 bytes
 
-  @claim:FIX-FILE-SAFE
+  @supports:FIX-FILE-SAFE
   Scenario: The recipe works on a machine where ~/.claude does not exist
     Given Claude Code has stored a credential for the current user
     And ~/.claude does not exist
@@ -80,7 +80,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
       """
     Then no credential was lost
 
-  @claim:FIX-FILE-SAFE
+  @supports:FIX-FILE-SAFE
   Scenario: The recipe finds the item when CLAUDE_CONFIG_DIR is set
     Given CLAUDE_CONFIG_DIR is set to "~/.config/claude"
     And Claude Code has stored a credential for the current user
@@ -93,7 +93,7 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
       """
     Then ~/.claude/.credentials.json holds the stored credential byte for byte as valid JSON
 
-  @claim:NOTE-REDIRECT
+  @supports:NOTE-REDIRECT
   Scenario: Without the redirect, -w prints the token on the terminal
     Given Claude Code has stored a credential for the current user
     When I type the command:

@@ -6,7 +6,7 @@ Feature: Fix — reset the credential: delete the item, log in again
     And the session has a GUI
     And Claude Code has stored a credential for the current user
 
-  @claim:FIX-RESET-DELETE @claim:FIX-RESET-COST
+  @supports:FIX-RESET-DELETE @supports:FIX-RESET-COST
   Scenario: The delete removes the item and costs exactly one login
     When I type the article's command:
       """
@@ -23,7 +23,7 @@ Feature: Fix — reset the credential: delete the item, log in again
     Then the read returned the stored credential byte for byte
     And no keychain prompt was raised
 
-  @claim:FIX-RESET-REBIND @gui
+  @supports:FIX-RESET-REBIND @gui
   Scenario: A re-created item has a fresh ACL trusting only its creator
     Given the credential is read by a Developer-ID app "Helper"
     And the app has read the credential, answering "Always Allow"

@@ -7,25 +7,25 @@ Feature: Real Claude Code releases against the article
   Background:
     Given a scratch login keychain with no timeout
 
-  @claim:CAU-READER
+  @supports:CAU-READER
   Scenario: The release reads the credential via /usr/bin/security
     Then the release's "spawn" fingerprint is "/usr/bin/security (absolute path)"
 
-  @claim:CAU-READER @claim:CAU-ITEM
+  @supports:CAU-READER @supports:CAU-ITEM
   Scenario: auth status reads Claude Code-credentials for the current user through the security on PATH
     Given Claude Code has stored a credential for the current user
     When I run the release with "auth status --json"
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
 
-  @claim:CAV-OAUTH-ENV
+  @supports:CAV-OAUTH-ENV
   Scenario: With CLAUDE_CODE_OAUTH_TOKEN set, claude -p deletes the stored credentials on exit
     Given Claude Code has stored a credential for the current user
     When I run the release with "-p ping" and CLAUDE_CODE_OAUTH_TOKEN set
     Then the release exits 0
     And the item no longer exists
 
-  @claim:CAV-OAUTH-ENV
+  @refutes:CAV-OAUTH-ENV
   Scenario: With CLAUDE_CODE_OAUTH_TOKEN set, claude -p leaves the stored credentials in place
     Given Claude Code has stored a credential for the current user
     And ~/.claude/.credentials.json already holds an older credential
@@ -34,35 +34,35 @@ Feature: Real Claude Code releases against the article
     And the item exists again
     And ~/.claude/.credentials.json still holds the credential from before the refresh
 
-  @claim:FIX-FILE-FALLBACK
+  @supports:FIX-FILE-FALLBACK
   Scenario: With no keychain item, the release reads ~/.claude/.credentials.json
     Given ~/.claude/.credentials.json already holds an older credential
     When I run the release with "auth status --json"
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
 
-  @claim:FIX-FILE-FALLBACK
+  @supports:FIX-FILE-FALLBACK
   Scenario: The file fallback is chosen for non-GUI contexts such as SSH and tmux
     Then the release's "gui-detection" fingerprint is "SSH/tmux checked near the credential store"
 
-  @claim:REL-CONFIG
+  @supports:REL-CONFIG
   Scenario: The release keeps its configuration in ~/.claude.json
     When I run the release with "-p ping" and CLAUDE_CODE_OAUTH_TOKEN set
     Then the release exits 0
     Then ~/.claude.json exists
 
-  @claim:CAU-REFRESH @claim:CAV-REWRITE
+  @refutes:CAU-REFRESH @supports:CAV-REWRITE
   Scenario: The release writes the token with add-generic-password -U, in place
     Then the release's "write" fingerprint is "add-generic-password -U (update in place)"
 
-  @claim:CAU-ITEM
+  @supports:CAU-ITEM
   Scenario: auth logout deletes Claude Code-credentials
     Given Claude Code has stored a credential for the current user
     When I run the release with "auth logout"
     Then the release exits 0
     And the item no longer exists
 
-  @claim:FIX-FILE-SAFE
+  @refutes:FIX-FILE-SAFE
   Scenario: With CLAUDE_CONFIG_DIR set the release's item name carries the config-dir hash
     Given CLAUDE_CONFIG_DIR is set to "~/.config/claude"
     And Claude Code has stored a credential for the current user

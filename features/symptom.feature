@@ -8,7 +8,7 @@ Feature: Symptom — a keychain prompt for Claude Code's credential that keeps c
     Given a scratch login keychain with no timeout
     And Claude Code has stored a credential for the current user
 
-  @claim:SYM-DIALOG @claim:SYM-DIALOG-PASSWORD @gui
+  @supports:SYM-DIALOG @supports:SYM-DIALOG-PASSWORD @gui
   Scenario: The prompt is raised for security, names the item and asks for the login keychain password
     Given the session has a GUI
     And the item trusts no application
@@ -18,7 +18,7 @@ Feature: Symptom — a keychain prompt for Claude Code's credential that keeps c
     And the dialog offers "Always Allow", "Deny" and "Allow"
     And the dialog asked for the keychain password before allowing
 
-  @claim:SYM-RETURNS @claim:TRI-CONCLUSION @gui
+  @supports:SYM-RETURNS @supports:TRI-CONCLUSION @gui
   Scenario Outline: After Always Allow the prompt comes back when <invalidation>
     Given the session has a GUI
     And the credential is read by <signing> app "Helper"
@@ -33,7 +33,7 @@ Feature: Symptom — a keychain prompt for Claude Code's credential that keeps c
       | an ad-hoc    | the app is rebuilt                         |
       | a Developer-ID | another application rewrites the item    |
 
-  @claim:SYM-LOGIN-WORKS @gui
+  @supports:SYM-LOGIN-WORKS @gui
   Scenario: Once allowed, the credential is read intact
     Given the session has a GUI
     And the item trusts no application
@@ -41,7 +41,7 @@ Feature: Symptom — a keychain prompt for Claude Code's credential that keeps c
     Then the read succeeds
     And the read returned the stored credential byte for byte
 
-  @claim:SYM-DISTINCT
+  @supports:SYM-DISTINCT
   Scenario: A corrupt credential fails login without any prompt
     Given the stored credential is corrupt
     When Claude Code reads the credential, answering "Deny"

@@ -4,7 +4,7 @@ Feature: Triage — two non-destructive commands that raise no prompt
   exists (metadata only; no secret read), and `security show-keychain-info` on the login
   keychain reports "no-timeout" when it won't relock.
 
-  @claim:TRI-METADATA @claim:TRI-NO-PROMPT
+  @supports:TRI-METADATA @supports:TRI-NO-PROMPT
   Scenario Outline: The item lookup shows service and account, never the secret, and raises no prompt (<context>)
     Given a scratch login keychain with no timeout
     And the session <context>
@@ -26,7 +26,7 @@ Feature: Triage — two non-destructive commands that raise no prompt
       | has a GUI   |
       | has no GUI  |
 
-  @claim:TRI-INFO @claim:TRI-NO-PROMPT @claim:TRI-NO-RELOCK @claim:CAU-NOT-TIMEOUT
+  @supports:TRI-INFO @supports:TRI-NO-PROMPT @supports:TRI-NO-RELOCK @supports:CAU-NOT-TIMEOUT
   Scenario Outline: show-keychain-info reports <report> and the keychain <relock> as time passes
     Given a scratch login keychain with <settings>
     And the session has a GUI
@@ -47,7 +47,7 @@ Feature: Triage — two non-destructive commands that raise no prompt
       | no timeout         | no-timeout  | is unlocked     |
       | a 5 second timeout | timeout=5s  | is locked       |
 
-  @claim:TRI-CONCLUSION @gui
+  @supports:TRI-CONCLUSION @gui
   Scenario: On a no-timeout keychain a prompt that comes back is an item prompt, not an unlock prompt
     Given a scratch login keychain with no timeout
     And the session has a GUI

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import PROJECT_ROOT, REPORTS_DIR
+from keychain_claims import PROJECT_ROOT, REPORTS_DIR
 
 
 class CliError(Exception):
@@ -78,15 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             index = report(args.results, args.output, args.history)
             print(f"report: {index}  (serve it: npx allure open {args.output})")
         elif args.command == "check":
-            from .article import Article
-            from .coverage import problems
-            from .ledger import Ledger
+            from keychain_claims.claims.article import Article
+            from keychain_claims.claims.coverage import problems
+            from keychain_claims.claims.ledger import Ledger
             found = problems(Article(), Ledger())
             for line in found:
                 print(line)
             return 1 if found else 0
         elif args.command == "sweep":
-            from .sandbox import sweep
+            from keychain_claims.harness.sandbox import sweep
             removed = sweep()
             print(f"swept {len(removed)} sandbox(es)" + "".join(f"\n  {p}" for p in removed))
     except CliError as exc:

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from . import redact
+from keychain_claims import redact
 
 CANARY = "KCCANARY"
 ITEM_SERVICE = "Claude Code-credentials"

@@ -11,20 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from . import REPORTS_DIR, allure_files
-from .article import Article, ArticleError
-from .backend import Backend, BackendError, select
-from .ledger import Ledger, LedgerError
-from .redact import redact
-from .sandbox import sweep
-from .verdicts import Outcome, compute, outcome_from_report, write
+from keychain_claims import REPORTS_DIR
+
+from keychain_claims.reports import allure as allure_files
+from keychain_claims.claims.article import Article, ArticleError
+from keychain_claims.backends import Backend, BackendError, select
+from keychain_claims.claims.ledger import Ledger, LedgerError
+from keychain_claims.claims import links
+from keychain_claims.redact import redact
+from keychain_claims.harness.sandbox import sweep
+from keychain_claims.claims.verdicts import Outcome, compute, outcome_from_report, write
 
 BACKEND_KEY = pytest.StashKey[Backend]()
 ARTICLE_KEY = pytest.StashKey[Article]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
 SUMMARY_KEY = pytest.StashKey[list]()      # lines of the terminal summary: verdicts, messages
 SNAPSHOT_KEY = pytest.StashKey[object]()
-CLAIM_TAG = "claim:"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,7 +62,7 @@ def _terminate(signum, frame):
 def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _terminate)
-    config.addinivalue_line("markers", "claim(id): the scenario checks this claim of the ledger")
+    config.addinivalue_line("markers", "claim(id, polarity): the scenario supports or refutes this claim of the ledger")
     try:
         config.stash[BACKEND_KEY] = select(config.getoption("backend"))
     except BackendError as exc:
@@ -75,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUMMARY_KEY] = []
     backend = config.stash[BACKEND_KEY]
     if backend.name == "macos" and backend.unavailable() is None and not hasattr(config, "workerinput"):
-        from . import macos_safety
+        from keychain_claims.backends.macos import safety as macos_safety
         config.stash[SNAPSHOT_KEY] = macos_safety.snapshot(macos_safety.system_run(backend.path))
     if not hasattr(config, "workerinput"):
         removed = sweep()
@@ -95,8 +97,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_bdd_apply_tag(tag: str, function):
-    if tag.startswith(CLAIM_TAG):
-        pytest.mark.claim(tag[len(CLAIM_TAG):])(function)
+    link = links.parse(tag)
+    if link is not None:
+        pytest.mark.claim(link.claim, link.polarity)(function)
         return True
     return None
 
@@ -119,12 +122,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         template = scenario_of(item)
         if template is None:
             continue
-        claims = [m.args[0] for m in item.iter_markers("claim")]
-        unknown = [c for c in claims if c not in ledger]
-        if unknown:
-            _usage(f"{item.nodeid}: tag @claim:{unknown[0]} names no claim in {ledger.path.name}; "
-                   "add it to the ledger or fix the tag")
-        item.user_properties += [("claims", claims), ("backend", backend.name),
+        marks = [links.Link(*m.args) for m in item.iter_markers("claim")]
+        for link in marks:
+            if not link.polarity:
+                _usage(links.unpolarised_message(item.nodeid, link.claim))
+            if link.claim not in ledger:
+                _usage(f"{item.nodeid}: tag @{link.polarity}:{link.claim} names no claim in {ledger.path.name}; "
+                       "add it to the ledger or fix the tag")
+        claims = sorted({link.claim for link in marks})
+        refutes = sorted({link.claim for link in marks if link.polarity == links.REFUTES})
+        item.user_properties += [("claims", claims), ("refutes", refutes), ("backend", backend.name),
                                  ("simulated", backend.simulated), ("scenario", template.name)]
         for cid in claims:
             item.add_marker(pytest.mark.allure_label(cid, label_type="claim"))
@@ -186,7 +193,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     before = config.stash.get(SNAPSHOT_KEY, None)
     if before is not None:
-        from . import macos_safety
+        from keychain_claims.backends.macos import safety as macos_safety
         try:
             macos_safety.compare(before, macos_safety.snapshot(macos_safety.system_run()))
         except macos_safety.SafetyError as exc:
@@ -206,7 +213,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
     config.stash[SUMMARY_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
-    from .release.plugin import write_matrix
+    from keychain_claims.releases.plugin import write_matrix
     write_matrix(_OUTCOMES, ledger, out)
     results = getattr(config.option, "allure_report_dir", None)
     if results:

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from keychain_claims import callers, claude_code, dump
+from keychain_claims.harness import callers, claude_code, dump
 from keychain_claims.fakes import Credential, Fakes, secret
-from keychain_claims.world import World
+from keychain_claims.harness.world import World
 
 SIGNING = {"a Developer-ID": "developer-id", "an ad-hoc": "adhoc", "an unsigned": "unsigned",
            "an Apple": "apple", "an App Store": "app-store"}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pytest_bdd import parsers, then, when
 
-from keychain_claims.release import api, fingerprints, runner
-from keychain_claims.release.registry import Release
-from keychain_claims.report import attach
-from keychain_claims.world import World
+from keychain_claims.releases import api, fingerprints, runner
+from keychain_claims.releases.registry import Release
+from keychain_claims.reports.attach import attach
+from keychain_claims.harness.world import World
 
 
 @lru_cache(maxsize=8)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from keychain_claims.article import Article
+from keychain_claims.claims.article import Article
 from keychain_claims.fakes import Fakes
-from keychain_claims.world import World
+from keychain_claims.harness.world import World
 
 from .keychain import metadata
 

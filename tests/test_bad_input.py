@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from keychain_claims.backend import Backend, BackendError, SimBackend
-from keychain_claims.release.registry import ReleaseError, parse_spec
-from keychain_claims.sandbox import Sandbox
+from keychain_claims.backends import Backend, BackendError, SimBackend
+from keychain_claims.releases.registry import ReleaseError, parse_spec
+from keychain_claims.harness.sandbox import Sandbox
 
 
 class Missing(Backend):
@@ -77,7 +77,7 @@ def test_release_problems_skip_with_a_reason(run_suite, tmp_path, spec, env, rea
 
 
 def test_corrupt_cache_is_downloaded_again(tmp_path):
-    from keychain_claims.release import registry
+    from keychain_claims.releases import registry
     import os
     os.environ["KEYCHAIN_CLAIMS_CACHE"] = str(tmp_path)
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.sandbox import OWNER_FILE, PIDS_FILE, sweep
+from keychain_claims.harness.sandbox import OWNER_FILE, PIDS_FILE, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # tracked like the release API server, and a test that waits to be interrupted.
 PROBE = textwrap.dedent('''
     import subprocess, sys, time, pytest
-    from keychain_claims.backend import Backend
-    from keychain_claims.sandbox import Sandbox
+    from keychain_claims.backends import Backend
+    from keychain_claims.harness.sandbox import Sandbox
 
     class Script(Backend):
         name = "script"

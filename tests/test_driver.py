@@ -5,10 +5,10 @@ import textwrap
 
 import pytest
 
-from keychain_claims.backend import Backend
+from keychain_claims.backends import Backend
 from keychain_claims.fakes import Fakes
-from keychain_claims.prompts import Responder
-from keychain_claims.sandbox import Sandbox
+from keychain_claims.harness.prompts import Responder
+from keychain_claims.harness.sandbox import Sandbox
 
 
 class ScriptBackend(Backend):

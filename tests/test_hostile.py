@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from keychain_claims.backend import SimBackend
+from keychain_claims.backends import SimBackend
 from keychain_claims.fakes import CANARY, Credential, Fakes, secret
-from keychain_claims.sandbox import Sandbox
-from keychain_claims.world import World
+from keychain_claims.harness.sandbox import Sandbox
+from keychain_claims.harness.world import World
 
 HOSTILE = {
     "quotes": "\"quoted\" and 'single'",

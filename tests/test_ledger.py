@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 from keychain_claims import PROJECT_ROOT
-from keychain_claims.article import Article, ArticleError
-from keychain_claims.coverage import FEATURES_DIR, problems, scenarios
-from keychain_claims.ledger import Ledger, LedgerError
+from keychain_claims.claims.article import Article, ArticleError
+from keychain_claims.claims.coverage import FEATURES_DIR, problems, scenarios
+from keychain_claims.claims.ledger import Ledger, LedgerError
 
 VENDORED = PROJECT_ROOT / "articles" / "claude-code-keychain-acl-invalidation.md"
 SHARED = PROJECT_ROOT.parent / "shared" / "article" / VENDORED.name
@@ -63,9 +63,9 @@ def test_unknown_tag_and_untagged_claim_are_caught(tmp_path):
     features = tmp_path / "features"
     shutil.copytree(FEATURES_DIR, features)
     symptom = features / "symptom.feature"
-    symptom.write_text(symptom.read_text().replace("@claim:SYM-LOGIN-WORKS", "@claim:SYM-LOGIN-WORKZ"))
+    symptom.write_text(symptom.read_text().replace("@supports:SYM-LOGIN-WORKS", "@supports:SYM-LOGIN-WORKZ"))
     found = problems(Article(VENDORED), Ledger(), features)
-    assert any("tag @claim:SYM-LOGIN-WORKZ names no claim" in p for p in found)
+    assert any("tag @supports:SYM-LOGIN-WORKZ names no claim" in p for p in found)
     assert any(p.startswith("claim SYM-LOGIN-WORKS has no scenario") for p in found)
 
 
@@ -106,3 +106,24 @@ def test_unknown_backend_is_one_line(run_suite):
     assert result.returncode == 4
     assert "ERROR: unknown backend 'windows'; choose one of: auto, macos, sim" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_link_without_polarity_is_refused(tmp_path):
+    features = tmp_path / "features"
+    shutil.copytree(FEATURES_DIR, features)
+    symptom = features / "symptom.feature"
+    symptom.write_text(symptom.read_text().replace("@supports:SYM-LOGIN-WORKS", "@claim:SYM-LOGIN-WORKS"))
+    found = problems(Article(VENDORED), Ledger(), features)
+    assert any("tag @claim:SYM-LOGIN-WORKS says no polarity" in p and "@refutes:SYM-LOGIN-WORKS" in p for p in found)
+
+
+def test_a_finding_must_name_a_supporting_scenario(tmp_path):
+    features = tmp_path / "features"
+    shutil.copytree(FEATURES_DIR, features)
+    cause = features / "cause.feature"
+    text = cause.read_text()
+    assert "  @supports:CAU-UPDATE @gui\n" in text
+    cause.write_text(text.replace("  @supports:CAU-UPDATE @gui\n", "  @refutes:CAU-UPDATE @gui\n"))
+    found = problems(Article(VENDORED), Ledger(), features)
+    assert any("its finding names scenario 'A Claude Code update invalidates the grant held by security'" in p
+               for p in found)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from keychain_claims.macos_safety import SafetyError, Snapshot, check_pinned, compare, snapshot
+from keychain_claims.backends.macos.safety import SafetyError, Snapshot, check_pinned, compare, snapshot
 
 SCRATCH = "/sandbox/home/Library/Keychains/login.keychain-db"
 

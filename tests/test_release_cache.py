@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from keychain_claims.release import registry
+from keychain_claims.releases import registry
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.transcripts import replay
+from keychain_claims.harness.transcripts import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 STORED = sorted((ROOT / "fixtures" / "transcripts").glob("*/*.json"))

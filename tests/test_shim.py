@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from keychain_claims.backend import MacOSBackend
-from keychain_claims.shim import Refused, pin_argv, pin_stdin
+from keychain_claims.backends import MacOSBackend
+from keychain_claims.backends.macos.shim import Refused, pin_argv, pin_stdin
 from keychain_claims.sim.cli import split_line
 
 HOME = "/sandbox/home"
@@ -72,7 +72,7 @@ def test_stdin_refuses_a_foreign_keychain():
 
 
 def test_shim_refusal_is_one_line_exit_1(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "keychain_claims.shim", "--keychain", KC, "--real", "/bin/echo",
+    proc = subprocess.run([sys.executable, "-m", "keychain_claims.backends.macos.shim", "--keychain", KC, "--real", "/bin/echo",
                            "--", "default-keychain", "-s", "/x"], capture_output=True, text=True,
                           env={"HOME": HOME, "PATH": "/usr/bin:/bin"}, cwd=tmp_path.parent)
     assert proc.returncode == 1
@@ -80,7 +80,7 @@ def test_shim_refusal_is_one_line_exit_1(tmp_path):
 
 
 def test_shim_execs_the_real_tool_with_the_pinned_argv(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "keychain_claims.shim", "--keychain", KC, "--real", "/bin/echo",
+    proc = subprocess.run([sys.executable, "-m", "keychain_claims.backends.macos.shim", "--keychain", KC, "--real", "/bin/echo",
                            "--", "find-generic-password", "-s", "Claude Code-credentials", "-w"],
                           capture_output=True, text=True, env={"HOME": HOME, "PATH": "/usr/bin:/bin"})
     assert proc.stdout == f"find-generic-password -s Claude Code-credentials -w {KC}\n"

@@ -8,9 +8,9 @@ import re
 import pytest
 import yaml
 
-from keychain_claims.article import Article
-from keychain_claims.ledger import Ledger
-from keychain_claims.verdicts import Outcome, compute, fold, render_markdown
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.verdicts import Outcome, compute, fold, render_markdown
 
 LEDGER = Ledger()
 
@@ -62,3 +62,13 @@ def test_recorded_contradiction_keeps_run_green_and_breaks_when_it_stops(run_sui
     claims = json.loads((tmp_path / "reports" / "claims.json").read_text())
     verdict = {c["claim"]: c["verdict"] for c in claims["claims"]}
     assert verdict["SYM-LOGIN-WORKS"] == "no-longer-contradicted" and verdict["CAU-UPDATE"] == "contradicted"
+
+
+def test_a_passing_refutation_contradicts_and_a_failing_one_no_longer_does():
+    def outcome(result, refutes):
+        return Outcome("n", "s", "sim", ["CAU-REFRESH"], result, refutes=refutes)
+    for result, refutes, verdict in [("passed", [], "holds"), ("passed", ["CAU-REFRESH"], "contradicted"),
+                                     ("failed", ["CAU-REFRESH"], "no-longer-contradicted"),
+                                     ("skipped", ["CAU-REFRESH"], "not-checkable")]:
+        got = {v.claim: v for v in compute([outcome(result, refutes)], LEDGER, Article(), {"sim": True})}
+        assert got["CAU-REFRESH"].verdict == verdict, (result, refutes)

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from keychain_claims.sim.cli import main
 
 sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from . import unverified
+from keychain_claims.sim import unverified
 
 SECURITY = {"path": "/usr/bin/security", "identifier": "com.apple.security", "signing": "apple-tool",
             "team": "", "cdhash": "5ecf0a1ddee7fa1f5ee4a5d1c7f3e3b1a1d0c0de"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import termios
 
-from . import errors, store, unverified
+from keychain_claims.sim import errors, store, unverified
 
 
 def ui() -> str:
@@ -100,7 +100,7 @@ def _choose(tty: Tty, choices: tuple[str, ...], prompt: str, on_eof: str) -> str
 
 
 def _password(tty: Tty, check) -> bool:
-    from .. import prompts
+    from keychain_claims.harness import prompts
     for _ in range(prompts.DIALOG_TRIES):
         if check(tty.readline(echo=False, prompt=prompts.DIALOG_PASSWORD) or ""):
             return True
@@ -113,7 +113,7 @@ def item_access(app: str, item: str, keychain: str, check) -> str:
     if not gui():
         _event("item-access", app, item, keychain, "no-ui")
         raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
-    from .. import prompts
+    from keychain_claims.harness import prompts
     tty = Tty()
     try:
         tty.write(prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
@@ -135,7 +135,7 @@ def unlock(app: str, keychain: str, check) -> None:
     if not gui():
         _event("unlock", app, "", keychain, "no-ui")
         raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
-    from .. import prompts
+    from keychain_claims.harness import prompts
     tty = Tty()
     try:
         tty.write(prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))

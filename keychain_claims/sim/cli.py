@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from . import commands, errors, store, unverified
+from keychain_claims.sim import commands, errors, store, unverified
 
 SECRET_OPTS = "pwXk"        # options whose *value* is a secret (find's -w takes none, so it stays)
 
@@ -131,7 +131,7 @@ def interactive(io: commands.IO, quiet: bool) -> int:
 
 def _log(argv: list[str], status: int) -> None:
     try:
-        from .acl import caller, partition_id
+        from keychain_claims.sim.acl import caller, partition_id
         store.log({"event": "call", "argv": _masked(argv), "status": errors.exit_code(status),
                    "caller": partition_id(caller()), "t": store.now()})
     except OSError:

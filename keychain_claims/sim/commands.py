@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from . import acl, agent, crypto, errors, formats, store, unverified
-from .errors import SecError, Usage
+from keychain_claims.sim import acl, agent, crypto, errors, formats, store, unverified
+from keychain_claims.sim.errors import SecError, Usage
 
 
 class IO:
@@ -159,7 +159,7 @@ def create_keychain(args, io):
         names = [name] if name else []
     for name in names:
         if password is None:
-            from .. import prompts
+            from keychain_claims.harness import prompts
             for _ in range(3):
                 first = agent.getpass(prompts.NEW_KEYCHAIN_PASSWORD)
                 if agent.getpass(prompts.RETYPE_NEW_KEYCHAIN_PASSWORD) == first:
@@ -242,7 +242,7 @@ def unlock_keychain(args, io):
     if path is None:
         return status
     if password is None:
-        from .. import prompts
+        from keychain_claims.harness import prompts
         password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
     with store.Locked():
         data = store.load_keychain(path)
@@ -502,7 +502,7 @@ def add_generic_password(args, io):
         if o == ":":
             if v != "w":
                 raise Usage()
-            from .. import prompts
+            from keychain_claims.harness import prompts
             first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
             if agent.getpass(prompts.RETYPE_NEW_ITEM_PASSWORD) != first:
                 io.error("passwords don't match")
@@ -655,7 +655,7 @@ def set_generic_password_partition_list(args, io):
     name = names[0] if names else None
     path = _target(name)
     if password is None:
-        from .. import prompts
+        from keychain_claims.harness import prompts
         password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
     with store.Locked(path):
         try:

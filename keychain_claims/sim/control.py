@@ -47,7 +47,7 @@ def _env(state: Path):
 def advance_clock(state: Path, seconds: float) -> float:
     """Move the simulated clock forward (creating it from real time if missing); returns the new time.
     Only calls that see KEYCHAIN_SIM_CLOCK=<state>/clock (SimBackend's env) follow it."""
-    from . import store
+    from keychain_claims.sim import store
     state = Path(state)
     with _env(state), store.Locked():
         value = now(state) + seconds
@@ -57,14 +57,14 @@ def advance_clock(state: Path, seconds: float) -> float:
 
 def reboot(state: Path) -> None:
     """securityd forgets every key: every keychain is locked."""
-    from . import store
+    from keychain_claims.sim import store
     with _env(Path(state)), store.Locked():
         store.save_runtime({})
 
 
 def sleep(state: Path) -> list[str]:
     """The machine sleeps: keychains set to lock on sleep are locked.  Returns their paths."""
-    from . import store
+    from keychain_claims.sim import store
     locked = []
     with _env(Path(state)), store.Locked():
         runtime = store.runtime()
@@ -97,7 +97,7 @@ def corrupt_item_data(keychain_path: str | Path, service: str, new_bytes: bytes,
     key, as securityd would store whatever it was given), leaving attributes and ACL alone: a
     credential that is not the JSON the reader expects.  Raises KeyError if there is no such item,
     ValueError if `password` is not the keychain's."""
-    from . import crypto, store
+    from keychain_claims.sim import crypto, store
     path = str(keychain_path)
     ctx = _env(Path(state)) if state is not None else _env(Path(store.state_dir()))
     with ctx, store.Locked(path):

@@ -62,7 +62,7 @@ def _kind(entry: dict) -> str:
 
 
 def _integrity(item: dict) -> str:
-    from .crypto import sha256
+    from keychain_claims.sim.crypto import sha256
     attrs = item["attrs"]
     seed = "\0".join(("genp", attrs.get("svce") or "", attrs.get("labl") or ""))   # see unverified.INTEGRITY_ENTRY
     return sha256(seed.encode("utf-8", "surrogateescape")).hexdigest().upper()
@@ -71,7 +71,7 @@ def _integrity(item: dict) -> str:
 def acl_lines(item: dict) -> list[str]:
     """`dump-keychain -a` access view [SRC access_utils.c]; entry order, count and the integrity
     entry's description are unverified.ACL_ENTRY_ORDER / INTEGRITY_ENTRY."""
-    from . import unverified
+    from keychain_claims.sim import unverified
     by_kind: dict[str, list[dict]] = {}
     for entry in item["acl"]:
         by_kind.setdefault(_kind(entry), []).append(entry)

@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from . import errors
+from keychain_claims.sim import errors
 
 MAGIC = "keychain-sim/1"
 

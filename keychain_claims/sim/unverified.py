@@ -4,7 +4,7 @@ Each constant cites the line of shared/reference/security-cli.md (§section) it 
 
 Kept import-light: it is on every call's path."""
 
-from . import errors
+from keychain_claims.sim import errors
 
 # ---------------------------------------------------------------- dialogs (SecurityAgent)
 # §2 find-generic-password: "128: cancel/Deny [UNV; jaraco/keyring treats -128 as denied]"

@@ -79,9 +79,9 @@ def box(tmp_path, monkeypatch):
     """A prepared Sandbox on the simulated backend (scratch login keychain created through the
     getpass prompts, made default and the whole search list) in a GUI session: dialogs are drawn
     on the pty and answered by a Responder."""
-    from keychain_claims.backend import SimBackend
+    from keychain_claims.backends import SimBackend
     from keychain_claims.fakes import Fakes
-    from keychain_claims.sandbox import Sandbox
+    from keychain_claims.harness.sandbox import Sandbox
     monkeypatch.setenv("KEYCHAIN_CLAIMS_SANDBOXES", str(tmp_path / "sandboxes"))
     sandbox = Sandbox(SimBackend(), Fakes(seed=7))
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from keychain_claims import callers, dump, prompts
-from keychain_claims.backend import SimBackend
-from keychain_claims.prompts import Responder
+from keychain_claims.harness import callers, dump, prompts
+from keychain_claims.backends import SimBackend
+from keychain_claims.harness.prompts import Responder
 from keychain_claims.sim import control
 
 SVC = "Claude Code-credentials"

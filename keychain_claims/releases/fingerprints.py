@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..redact import redact
+from keychain_claims.redact import redact
 
 
 @dataclass

@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .article import Article
-from .ledger import Ledger
-from .redact import redact
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.redact import redact
 
 
 @dataclass
@@ -26,6 +26,15 @@ class Outcome:
     result: str        # passed | failed | skipped | xfailed | xpassed
     reason: str = ""
     release: str = ""
+    refutes: list[str] = field(default_factory=list)     # claims this scenario states the opposite of
+
+    def result_for(self, claim: str) -> str:
+        """The result as evidence about `claim`: a scenario that refutes the claim and passed is
+        a contradiction (counted like a recorded one, xfailed); one that failed has stopped
+        contradicting it (xpassed)."""
+        if claim not in self.refutes:
+            return self.result
+        return {"passed": "xfailed", "failed": "xpassed"}.get(self.result, self.result)
 
 
 @dataclass
@@ -63,7 +72,7 @@ def outcome_from_report(report) -> Outcome | None:
         if result == "failed" and report.when == "setup":
             reason = "setup: " + reason
         return Outcome(report.nodeid, props.get("scenario", ""), props["backend"], list(props["claims"]),
-                       result, redact(reason)[:500], props.get("release", ""))
+                       result, redact(reason)[:500], props.get("release", ""), list(props.get("refutes", [])))
     return None
 
 
@@ -88,7 +97,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
     for claim in ledger:
         for backend, simulated in sorted(backends.items()):
             seen = by_claim.get((claim.id, backend), [])
-            verdict = fold([o.result for o in seen]) if seen else "not-checkable"
+            verdict = fold([o.result_for(claim.id) for o in seen]) if seen else "not-checkable"
             note = claim.note
             if not seen:
                 note = (note + " " if note else "") + "No scenario for this claim ran in this run."
@@ -96,6 +105,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
                 claim.id, claim.section, claim.quote, article.locate(claim.quote), claim.evidence, backend,
                 simulated, verdict,
                 [{"scenario": o.scenario, "nodeid": o.nodeid, "result": o.result, "reason": o.reason,
+                  "polarity": "refutes" if claim.id in o.refutes else "supports",
                   **({"release": o.release} if o.release else {})} for o in seen],
                 note.strip()))
     return verdicts

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import pexpect
 
-from .prompts import Prompt, Responder
-from .redact import redact
+from keychain_claims.harness.prompts import Prompt, Responder
+from keychain_claims.redact import redact
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .sandbox import Sandbox
+    from keychain_claims.harness.sandbox import Sandbox
 
 DEFAULT_TIMEOUT = 15
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .redact import MASK, redact
+from keychain_claims.redact import MASK, redact
 
 FORMAT = "keychain-claims/transcript/1"
 _DATE = re.compile(r'(<timedate>=)0x[0-9A-F]+  "\d{14}Z\\000"')
@@ -69,10 +69,10 @@ def _stand_in(text: str) -> str:
 
 def replay(path: Path) -> list[Difference]:
     """Run a transcript's exchanges in order against a fresh simulated sandbox."""
-    from .backend import SimBackend
-    from .fakes import Fakes
-    from .redact import register
-    from .sandbox import Sandbox
+    from keychain_claims.backends import SimBackend
+    from keychain_claims.fakes import Fakes
+    from keychain_claims.redact import register
+    from keychain_claims.harness.sandbox import Sandbox
     register(STAND_IN)
     doc = json.loads(Path(path).read_text())
     if doc.get("format") != FORMAT:

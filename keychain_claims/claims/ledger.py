@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .article import DEFAULT_PATH as ARTICLE_PATH, Article
+from keychain_claims.claims.article import DEFAULT_PATH as ARTICLE_PATH, Article
 
 DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
 SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")

@@ -1,7 +1,7 @@
 """Everything the suite hands to Allure goes through here, and through redact()."""
 from __future__ import annotations
 
-from .redact import redact
+from keychain_claims.redact import redact
 
 _KINDS = {"text": ("TEXT", "txt"), "json": ("JSON", "json")}
 

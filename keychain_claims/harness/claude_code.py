@@ -1,7 +1,7 @@
 """How Claude Code talks to `security`, as releases do it.
 
 Source: shared/reference/claude-code-credentials.md (read from published releases);
-the release fingerprints (keychain_claims.release) check these against every release
+the release fingerprints (keychain_claims.releases) check these against every release
 the suite is given, so a release that changes them shows up there.
   read : find-generic-password -a "<acct>" -w -s "<service>"          (2.1.330)
   write: `add-generic-password -U -a "<acct>" -s "<service>" -X "<hex>"` on stdin of `security -i` (>= 2.0.76),

@@ -6,16 +6,16 @@ the user's login keychain.  This shim appends the scratch keychain to every item
 with exit 1, anything that would reach another keychain or change the user's keychain
 preferences.  The pinning is pure (`pin_argv`, `pin_stdin`) and unit-tested on any host.
 
-Run as: python -m keychain_claims.shim --keychain PATH [--real /usr/bin/security] -- ARGV...
+Run as: python -m keychain_claims.backends.macos.shim --keychain PATH [--real /usr/bin/security] -- ARGV...
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from .sim.cli import join_line, split_line
-from .sim.commands import OPTIONS, getopt, lookup
-from .sim.errors import Usage
+from keychain_claims.sim.cli import join_line, split_line
+from keychain_claims.sim.commands import OPTIONS, getopt, lookup
+from keychain_claims.sim.errors import Usage
 
 LIST_OPERANDS = {"find-generic-password", "delete-generic-password", "dump-keychain"}
 ONE_OPERAND = {"add-generic-password", "set-generic-password-partition-list",

@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import PROJECT_ROOT
-from ..redact import redact
-from .registry import Release
+from keychain_claims import PROJECT_ROOT
+from keychain_claims.redact import redact
+from keychain_claims.releases.registry import Release
 
 PRELOAD = Path(__file__).with_name("darwin-preload.cjs")
 
@@ -46,7 +46,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     full_env = {**sandbox.env, "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
                 "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
                 "PYTHONPATH": str(PROJECT_ROOT), **(env or {})}
-    wrapped = ["unshare", "-n", sys.executable, "-m", "keychain_claims.release.netns", "--", *cmd]
+    wrapped = ["unshare", "-n", sys.executable, "-m", "keychain_claims.releases.netns", "--", *cmd]
     proc = subprocess.run(wrapped, env=full_env, cwd=sandbox.home, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     return Run(list(args), proc.returncode, proc.stdout, proc.stderr)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import ARTICLES_DIR
+from keychain_claims import ARTICLES_DIR
 
 ARTICLE_NAME = "claude-code-keychain-acl-invalidation.md"
 DEFAULT_PATH = ARTICLES_DIR / ARTICLE_NAME

@@ -12,7 +12,7 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .redact import redact
+from keychain_claims.redact import redact
 
 CATEGORIES = [
     {"name": "Claim contradicted (new)", "matchedStatuses": ["failed"], "messageRegex": "(?s)(?!.*harness:).*"},

@@ -1,12 +1,12 @@
 """Run a command cut off from the network: inside `unshare -n`, bring loopback up, start the
-API stand-in on it, run the command, stop.  Usage: python -m keychain_claims.release.netns -- CMD..."""
+API stand-in on it, run the command, stop.  Usage: python -m keychain_claims.releases.netns -- CMD..."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 
-from .api import serve
+from keychain_claims.releases.api import serve
 
 
 def main() -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import claude_code
-from .callers import SECURITY_TOOL, CodeIdentity
-from .driver import Call, Shell, ShellRun
-from .fakes import Credential
-from .prompts import Prompt
-from .sandbox import Sandbox
+from keychain_claims.harness import claude_code
+from keychain_claims.harness.callers import SECURITY_TOOL, CodeIdentity
+from keychain_claims.harness.driver import Call, Shell, ShellRun
+from keychain_claims.fakes import Credential
+from keychain_claims.harness.prompts import Prompt
+from keychain_claims.harness.sandbox import Sandbox
 
 
 @dataclass(eq=False)

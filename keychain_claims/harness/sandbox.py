@@ -16,10 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backend import Backend
-from .driver import Security, Shell
-from .fakes import Fakes, Secret
-from .prompts import Responder
+from keychain_claims.backends import Backend
+from keychain_claims.harness.driver import Security, Shell
+from keychain_claims.fakes import Fakes, Secret
+from keychain_claims.harness.prompts import Responder
 
 _OPEN: "set[Sandbox]" = set()          # closed at exit, whatever stopped the run
 OWNER_FILE = "owner.pid"

@@ -2,7 +2,7 @@
 
 Problems reported (each one line, saying what to fix):
   * a claim's quoted span no longer occurs in the article;
-  * a claim has no scenario tagged @claim:<ID>;
+  * a claim has no scenario tagged @supports:<ID> or @refutes:<ID>, or a tag has no polarity;
   * a tag names a claim the ledger does not have;
   * a command of the article's fenced code blocks is not typed verbatim by any scenario
     (as a docstring of an "I type the article's command(s)" step).
@@ -15,9 +15,10 @@ from pathlib import Path
 
 from pytest_bdd.parser import FeatureParser
 
-from . import PROJECT_ROOT
-from .article import Article
-from .ledger import Ledger
+from keychain_claims import PROJECT_ROOT
+from keychain_claims.claims import links
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import Ledger
 
 FEATURES_DIR = PROJECT_ROOT / "features"
 TYPE_STEP = "I type the article's command"
@@ -30,6 +31,8 @@ class ScenarioRef:
     line: int
     claims: tuple[str, ...]
     typed: tuple[str, ...]          # article commands typed verbatim
+    unpolarised: tuple[str, ...] = ()   # claims tagged @claim: (no polarity: refused)
+    refutes: tuple[str, ...] = ()       # claims the scenario states the opposite of
 
 
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
@@ -38,11 +41,14 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
         feature = FeatureParser(str(features_dir), path.name).parse()
         for template in feature.scenarios.values():
             tags = template.tags | feature.tags
-            claims = tuple(sorted(t.split(":", 1)[1] for t in tags if t.startswith("claim:")))
+            linked = links.links(tags)
+            claims = tuple(sorted({link.claim for link in linked}))
             steps = list(template.steps) + list(getattr(feature.background, "steps", []) or [])
             typed = tuple(line for s in steps if s.name.startswith(TYPE_STEP) and s.docstring
                           for line in s.docstring.splitlines() if line.strip())
-            refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed))
+            refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed,
+                                    tuple(sorted(link.claim for link in linked if not link.polarity)),
+                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES))))
     return refs
 
 
@@ -54,18 +60,21 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
     refs = scenarios(features_dir)
     by_claim: dict[str, list[ScenarioRef]] = defaultdict(list)
     for ref in refs:
+        for cid in ref.unpolarised:
+            found.append(links.unpolarised_message(f"{ref.feature}:{ref.line} scenario {ref.name!r}", cid))
         for cid in ref.claims:
             by_claim[cid].append(ref)
             if cid not in ledger:
-                found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r}: tag @claim:{cid} names no claim "
+                tag = "refutes" if cid in ref.refutes else "supports"
+                found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r}: tag @{tag}:{cid} names no claim "
                              f"in {ledger.path.name}")
     for claim in ledger:
         if not by_claim.get(claim.id):
-            found.append(f"claim {claim.id} has no scenario; tag one with @claim:{claim.id}")
+            found.append(f"claim {claim.id} has no scenario; tag one with @supports:{claim.id} or @refutes:{claim.id}")
         for finding in claim.findings:
-            if not any(r.name == finding.scenario for r in by_claim.get(claim.id, [])):
+            if not any(r.name == finding.scenario and claim.id not in r.refutes for r in by_claim.get(claim.id, [])):
                 found.append(f"claim {claim.id}: its finding names scenario {finding.scenario!r}, "
-                             f"which no scenario tagged @claim:{claim.id} is called")
+                             f"which no scenario tagged @supports:{claim.id} is called")
     typed = {line for ref in refs for line in ref.typed}
     for command in article.commands:
         if command.text not in typed:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .registry import Release, ReleaseError, load, parse_spec
+from keychain_claims.releases.registry import Release, ReleaseError, load, parse_spec
 
 RELEASES_KEY = pytest.StashKey[list]()
 MATRIX: list[dict] = []
@@ -77,7 +77,7 @@ def pytest_runtest_makereport(item, call):
 
 def write_matrix(outcomes, ledger, out: Path) -> None:
     """Claims x releases: holds / contradicted / not checkable, with the evidence."""
-    from ..verdicts import fold
+    from keychain_claims.claims.verdicts import fold
     cells: dict[tuple[str, str], list] = defaultdict(list)
     for o in outcomes:
         if o.release:
@@ -91,8 +91,10 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
         for release in releases:
             seen = cells.get((claim.id, release), [])
             if seen:
-                rows.append({"claim": claim.id, "release": release, "verdict": fold([o.result for o in seen]),
-                             "evidence": [{"scenario": o.scenario, "result": o.result, "reason": o.reason} for o in seen]})
+                rows.append({"claim": claim.id, "release": release, "verdict": fold([o.result_for(claim.id) for o in seen]),
+                             "evidence": [{"scenario": o.scenario, "result": o.result, "reason": o.reason,
+                                           "polarity": "refutes" if claim.id in o.refutes else "supports"}
+                                          for o in seen]})
     out.mkdir(parents=True, exist_ok=True)
     (out / "release-matrix.json").write_text(json.dumps({"releases": releases, "cells": rows}, indent=2))
     head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"

@@ -1,0 +1,107 @@
+"""The interface every keychain backend implements.
+
+Like jaraco/keyring's backends each has a priority and says whether it can run here.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from keychain_claims.harness.sandbox import Sandbox
+
+
+class BackendError(Exception):
+    """A one-line, actionable reason a backend cannot be used."""
+
+
+def python_shim(module: str, *fixed_args: str) -> str:
+    """Text of a `security` shim that runs `module`.main() with `fixed_args` before the caller's
+    argv.  Python starts isolated (-I: no PYTHON* variables, no working directory on sys.path)
+    and without `site` (-S): the shims need only the standard library and this package, and
+    every `security` call pays for the start -- -S saves ~14 ms a call, -c instead of -m ~2 ms."""
+    from keychain_claims import PROJECT_ROOT
+    code = f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); from {module} import main; sys.exit(main())"
+    return f'#!/bin/sh\nexec {shlex.join([sys.executable, "-I", "-S", "-c", code, *fixed_args])} "$@"\n'
+
+
+class Backend:
+    name = "?"
+    simulated = True
+    priority = 0
+    label = "?"
+
+    def unavailable(self) -> str | None:
+        """None when usable here, else the one-line reason."""
+        raise NotImplementedError
+
+    def security_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def shim(self, sandbox: "Sandbox") -> str:
+        """Text of the sandbox's `security` shim."""
+        cmd = " ".join(shlex.quote(c) for c in self.security_command())
+        return f'#!/bin/sh\nexec {cmd} "$@"\n'
+
+    def env(self, sandbox: "Sandbox") -> dict[str, str]:
+        return {}
+
+    def scratch_keychain_commands(self, sandbox: "Sandbox") -> list[list[str]]:
+        """The `security` commands that make the scratch keychain, in order (no passwords:
+        each is typed at its prompt)."""
+        path = str(sandbox.keychain.path)
+        return [["create-keychain", path], ["set-keychain-settings", path], ["unlock-keychain", path]]
+
+    def prepare_keychain(self, sandbox: "Sandbox") -> None:
+        """Create, configure and unlock the scratch keychain in one `security -i` session:
+        the commands come on stdin, the password is typed at each getpass prompt on the
+        terminal.  One process, not one per command; the keychain sees the same commands."""
+        from keychain_claims.sim.cli import join_line
+        sandbox.keychain.path.parent.mkdir(parents=True, exist_ok=True)
+        script = "".join(join_line(argv) + "\n" for argv in self.scratch_keychain_commands(sandbox))
+        call = sandbox.security.run("-i", stdin=script, responder=sandbox.responder())
+        said = call.stderr.strip()          # every one of these commands is silent on success
+        if call.status == 0 and not said:
+            return
+        failed = re.search(r"^(\S+): returned (-?\d+)$", said, re.M)
+        what = f"security {failed[1]} returned {failed[2]}" if failed else f"security -i exited {call.status}"
+        detail = next((line for line in said.splitlines() if not re.match(r"\S+: returned ", line)), "")
+        raise BackendError(f"could not prepare the scratch keychain: {what}: {detail[:200]}")
+
+    def teardown_keychain(self, sandbox: "Sandbox") -> None:
+        if sandbox.keychain.path.exists():
+            sandbox.security.run("delete-keychain", str(sandbox.keychain.path))
+
+    # --- what a scenario can do to the world; backends differ ------------------------------
+    def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
+        """Make later calls run in a GUI session (dialogs) or a non-GUI one (exit 36)."""
+        raise NotImplementedError
+
+    def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
+        raise NotImplementedError
+
+    def restart(self, sandbox: "Sandbox") -> None:
+        """What a reboot does to the keychain: every keychain locked."""
+        raise NotImplementedError
+
+    def as_caller(self, identity) -> dict[str, str]:
+        """Environment that makes the next `security` call act as `identity`."""
+        raise NotImplementedError
+
+    def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
+        """argv of every `security` call made in the sandbox by anyone, or None if unknown."""
+        return None
+
+    def call_count(self, sandbox: "Sandbox") -> int:
+        """How many times `security` ran in the sandbox (as far as the backend can tell)."""
+        return len(sandbox.security.calls)
+
+    def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
+        """Every prompt the keychain raised (also the ones that failed with 36), or None
+        when the backend cannot tell."""
+        return None
+
+    def __repr__(self) -> str:          # also the Allure parameter's value
+        return f"{self.name} ({'simulated' if self.simulated else 'real macOS'})"
