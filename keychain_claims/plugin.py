@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ ARTICLE_KEY = pytest.StashKey[Article]()
 LEDGER_KEY = pytest.StashKey[Ledger]()
 SUMMARY_KEY = pytest.StashKey[list]()      # lines of the terminal summary: verdicts, messages
 SNAPSHOT_KEY = pytest.StashKey[object]()
+SYSTEM_KEY = pytest.StashKey[object]()     # how the safety snapshot runs `security` outside the sandboxes
+ALARM_KEY = pytest.StashKey[list]()        # lines printed last, after the verdicts: safety and coverage failures
+REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,10 +79,14 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ArticleError, LedgerError) as exc:
         _usage(str(exc))
     config.stash[SUMMARY_KEY] = []
+    config.stash[ALARM_KEY] = []
     backend = config.stash[BACKEND_KEY]
-    if backend.name == "macos" and backend.unavailable() is None and not hasattr(config, "workerinput"):
+    if getattr(backend, "guards_user_keychains", False) and backend.unavailable() is None \
+            and not hasattr(config, "workerinput"):
         from keychain_claims.backends.macos import safety as macos_safety
-        config.stash[SNAPSHOT_KEY] = macos_safety.snapshot(macos_safety.system_run(backend.path))
+        command, env = backend.system_security()
+        config.stash[SYSTEM_KEY] = macos_safety.system_run(command, env)
+        config.stash[SNAPSHOT_KEY] = macos_safety.snapshot(config.stash[SYSTEM_KEY])
     if not hasattr(config, "workerinput"):
         removed = sweep()
         if removed:
@@ -195,13 +203,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if before is not None:
         from keychain_claims.backends.macos import safety as macos_safety
         try:
-            macos_safety.compare(before, macos_safety.snapshot(macos_safety.system_run()))
+            macos_safety.compare(before, macos_safety.snapshot(config.stash[SYSTEM_KEY]))
         except macos_safety.SafetyError as exc:
-            config.stash[SUMMARY_KEY] = [f"SAFETY: {exc}"]
+            config.stash[ALARM_KEY].append(f"SAFETY: {exc}")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if hasattr(config, "workerinput") or not _OUTCOMES:
         return
     backend = config.stash[BACKEND_KEY]
+    share = coverage_alarm(_OUTCOMES, backend)
+    if share:
+        config.stash[ALARM_KEY].append(share)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     article, ledger = config.stash[ARTICLE_KEY], config.stash[LEDGER_KEY]
     verdicts = compute(_OUTCOMES, ledger, article, {backend.name: backend.simulated})
     out = Path(config.getoption("reports_dir"))
@@ -221,8 +233,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                            releases=getattr(config.option, "claude_code", None) or "")
 
 
+def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
+    """On any backend but the simulator: the one-line reason the run fails when fewer than
+    REAL_RUN_SHARE of the scenarios that would run on the simulator ran here (passed, failed or a
+    recorded contradiction), the rest skipped because of this backend."""
+    if backend.name == "sim":
+        return None
+    ran = sum(o.result != "skipped" for o in outcomes)
+    here = [o for o in outcomes if o.result == "skipped"
+            and o.reason.startswith((f"not on the {backend.name} backend", f"backend {backend.name} unavailable"))]
+    if not ran + len(here) or ran / (ran + len(here)) >= REAL_RUN_SHARE:
+        return None
+    why = here[0].reason if here else ""
+    return (f"COVERAGE: only {ran} of {ran + len(here)} scenarios ran on the {backend.name} backend "
+            f"({ran / (ran + len(here)):.0%} < {REAL_RUN_SHARE:.0%}); the rest skipped here, e.g. {why[:160]}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Safety and coverage failures are said once more as the very last lines of the output."""
+    for line in config.stash.get(ALARM_KEY, []):
+        print(line, file=sys.__stderr__)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    rows = config.stash.get(SUMMARY_KEY, [])
+    rows = config.stash.get(SUMMARY_KEY, []) + config.stash.get(ALARM_KEY, [])
     if not rows:
         return
     terminalreporter.section("claims")

@@ -7,16 +7,18 @@ the model, not about macOS.
 """
 from __future__ import annotations
 
-from keychain_claims.backends.base import Backend, BackendError, python_shim
+from keychain_claims.backends.base import Backend, BackendError, BackendSkipped, python_shim, skip_here
 from keychain_claims.backends.macos import MacOSBackend
+from keychain_claims.backends.rehearsal import RehearsalBackend
 from keychain_claims.backends.sim import SimBackend
 
-__all__ = ["Backend", "BackendError", "MacOSBackend", "SimBackend", "BACKENDS", "CHOICES", "select", "python_shim"]
+__all__ = ["Backend", "BackendError", "BackendSkipped", "MacOSBackend", "RehearsalBackend", "SimBackend",
+           "BACKENDS", "CHOICES", "select", "python_shim", "skip_here"]
 
-CHOICES = ("auto", "macos", "sim")
+CHOICES = ("auto", "macos", "sim", "rehearsal")
 
 
-BACKENDS: dict[str, type[Backend]] = {"macos": MacOSBackend, "sim": SimBackend}
+BACKENDS: dict[str, type[Backend]] = {"macos": MacOSBackend, "sim": SimBackend, "rehearsal": RehearsalBackend}
 
 
 def select(name: str) -> Backend:

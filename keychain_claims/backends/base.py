@@ -9,12 +9,26 @@ import shlex
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:  # pragma: no cover
+    from keychain_claims.harness.driver import Call, DialogWatch
+    from keychain_claims.harness.prompts import Responder
     from keychain_claims.harness.sandbox import Sandbox
 
 
 class BackendError(Exception):
     """A one-line, actionable reason a backend cannot be used."""
+
+
+class BackendSkipped(pytest.skip.Exception):
+    """A step this backend cannot take although the scenario runs elsewhere.  Counted apart from
+    skips that hold on every backend (no release given, a citation): a real run whose share of
+    such skips is too high fails (plugin.py), so no backend can skip its way to green."""
+
+
+def skip_here(backend: "Backend", reason: str):
+    raise BackendSkipped(f"not on the {backend.name} backend: {reason}")
 
 
 def python_shim(module: str, *fixed_args: str) -> str:
@@ -32,6 +46,13 @@ class Backend:
     simulated = True
     priority = 0
     label = "?"
+    release_isolation = "auto"      # how a release run is kept offline: netns where it works, else loopback
+    call_limit = 15.0               # hard limit of one `security` call, in seconds
+
+    @property
+    def provenance(self) -> str:
+        """What produced a result observed through this backend: real or simulated."""
+        return "simulated" if self.simulated else "real"
 
     def unavailable(self) -> str | None:
         """None when usable here, else the one-line reason."""
@@ -86,9 +107,25 @@ class Backend:
         """What a reboot does to the keychain: every keychain locked."""
         raise NotImplementedError
 
-    def as_caller(self, identity) -> dict[str, str]:
+    def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
         """Environment that makes the next `security` call act as `identity`."""
         raise NotImplementedError
+
+    def dialog_watch(self, sandbox: "Sandbox") -> "DialogWatch | None":
+        """Where dialogs show up that are not drawn on the terminal; None when every dialog is."""
+        return None
+
+    def shell_dialog(self, sandbox: "Sandbox"):
+        """What a dismissed off-terminal dialog during a typed command line stands for:
+        `f(window, responder) -> None | why it was not answered`; None when there are none."""
+        return None
+
+    def run(self, sandbox: "Sandbox", argv: list[str], responder: "Responder", stdin: str | None = None,
+            caller=None) -> "Call":
+        """One `security` command as `caller` (None: the security tool itself), its dialogs
+        answered by `responder`."""
+        env = self.as_caller(sandbox, caller) if caller is not None else None
+        return sandbox.security.run(*argv, responder=responder, stdin=stdin, env=env, timeout=self.call_limit)
 
     def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
         """argv of every `security` call made in the sandbox by anyone, or None if unknown."""

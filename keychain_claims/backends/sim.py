@@ -55,7 +55,7 @@ class SimBackend(Backend):
         from keychain_claims.sim import control
         control.reboot(self._state(sandbox))
 
-    def as_caller(self, identity) -> dict[str, str]:
+    def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
         return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
 
     def _events(self, sandbox: "Sandbox") -> list[dict]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import secrets as _random
 import shlex
+import signal
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pexpect
 
@@ -24,6 +26,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.sandbox import Sandbox
 
 DEFAULT_TIMEOUT = 15
+AFTER_DISMISS = 5   # seconds a call may take to end once its dialog was dismissed
+POLL = 0.2          # how often a running call looks for a keychain dialog nobody can answer on the terminal
+
+
+class DialogWatch(Protocol):
+    """Where keychain dialogs that are not drawn on the terminal show up (SecurityAgent windows on
+    a Mac, the simulator's window records in a rehearsal).  `open()` lists the dialogs on screen,
+    each a dict with at least `kind` ("item" or "unlock"); `dismiss()` closes them all, as Cancel."""
+
+    def open(self) -> list[dict]: ...
+    def dismiss(self) -> int: ...
+
+
+class UnansweredDialog(Exception):
+    """A keychain dialog appeared that this run cannot answer.  Deliberately not an
+    AssertionError: it is never mistaken for a recorded contradiction still holding."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__("a keychain dialog appeared and nobody answered it" + (f" ({detail})" if detail else ""))
+
+
+class _DialogShown(Exception):
+    def __init__(self, windows: list[dict]):
+        self.windows = windows
 
 
 def _text(data: str | None) -> str:
@@ -42,6 +68,7 @@ class Call:
     tty: str
     prompts: list[Prompt] = field(default_factory=list)
     context: dict = field(default_factory=dict)     # what else shaped the call: session kind, caller
+    dialogs: list[dict] = field(default_factory=list)   # dialogs that appeared off the terminal and were dismissed
 
     def transcript(self) -> str:
         """Redacted, human-readable record of the call."""
@@ -76,17 +103,27 @@ def _no_delays(child: pexpect.spawn) -> None:
         obj.delayafterterminate = 0
 
 
-def _interact(child: pexpect.spawn, responder: Responder | None, timeout: float, until) -> str:
-    """Answer prompts until `until` (EOF or a regex) matches; return everything read."""
+def _interact(child: pexpect.spawn, responder: Responder | None, timeout: float, until,
+              watch: DialogWatch | None = None, seen: list[str] | None = None) -> str:
+    """Answer prompts until `until` (EOF or a regex) matches; return everything read.  With
+    `watch`, a dialog that shows up off the terminal interrupts the wait (_DialogShown) at once;
+    `timeout` is the hard limit of the whole wait."""
     responder = responder or Responder()
     patterns = [until, pexpect.TIMEOUT, *responder.patterns()]
-    seen: list[str] = []
+    seen = [] if seen is None else seen
+    deadline = time.monotonic() + timeout
     while True:
-        index = child.expect(patterns, timeout=timeout)
+        left = deadline - time.monotonic()
+        index = child.expect(patterns, timeout=max(0.0, min(left, POLL) if watch else left))
         seen.append(_text(child.before) + (_text(child.after) if isinstance(child.after, str) else ""))
         if index == 0:
             return "".join(seen)
         if index == 1:
+            windows = watch.open() if watch else []
+            if windows:
+                raise _DialogShown(windows)
+            if time.monotonic() < deadline:
+                continue
             raise TimeoutError(f"no answer within {timeout}s; screen so far:\n" + redact("".join(seen)[-2000:]))
         child.sendline(responder.answer(index - 2, "".join(seen), _text(child.after)))
 
@@ -100,7 +137,10 @@ class Security:
         self.calls: list[Call] = []
 
     def run(self, *argv: str, responder: Responder | None = None, stdin: str | None = None,
-            timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None) -> Call:
+            timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None,
+            watch: DialogWatch | None = None) -> Call:
+        """Run one command.  With `watch`, a dialog that appears off the terminal is dismissed at
+        once and listed in `Call.dialogs`; the caller decides what it meant."""
         workdir = Path(tempfile.mkdtemp(prefix="call-", dir=self.sandbox.tmp))
         out, err, inp = workdir / "stdout", workdir / "stderr", workdir / "stdin"
         # fd 9 keeps the terminal open in the child until it exits: with every standard
@@ -114,8 +154,18 @@ class Security:
                               env=run_env, cwd=str(self.sandbox.home), encoding="utf-8",
                               codec_errors="replace", dimensions=(24, 500), echo=False)
         _no_delays(child)
+        dialogs: list[dict] = []
         try:
-            tty = _interact(child, responder, timeout, pexpect.EOF)
+            screen: list[str] = []
+            try:
+                tty = _interact(child, responder, timeout, pexpect.EOF, watch, screen)
+            except _DialogShown as shown:
+                dialogs = _dismiss(watch, shown.windows)
+                try:                       # a dismissed dialog ends the call; if not, the call is ended
+                    tty = _interact(child, responder, AFTER_DISMISS, pexpect.EOF, None, screen)
+                except TimeoutError:
+                    child.kill(signal.SIGTERM)
+                    tty = "".join(screen)
             child.wait()
             child.close()
             status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
@@ -125,12 +175,19 @@ class Security:
         call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
                     err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
                     list(responder.seen) if responder else [],
-                    {"ui": self.sandbox.ui, **{k: v for k, v in (env or {}).items() if k.startswith("KEYCHAIN_SIM_")}})
+                    {"ui": self.sandbox.ui, **{k: v for k, v in (env or {}).items() if k.startswith("KEYCHAIN_SIM_")}},
+                    dialogs)
         for path in (out, err, inp):
             path.unlink(missing_ok=True)
         workdir.rmdir()
         self.calls.append(call)
         return call
+
+
+def _dismiss(watch: DialogWatch, windows: list[dict]) -> list[dict]:
+    """Close every dialog on screen; returns what was there (each dialog seen once)."""
+    watch.dismiss()
+    return windows
 
 
 @dataclass
@@ -168,13 +225,27 @@ class Shell:
         self.child.expect(self._marker, timeout=DEFAULT_TIMEOUT)   # read at once: the first prompt
         self.child.expect_exact("$ ", timeout=DEFAULT_TIMEOUT)
 
-    def run(self, command: str, responder: Responder | None = None,
-            timeout: float = DEFAULT_TIMEOUT) -> ShellRun:
+    def run(self, command: str, responder: Responder | None = None, timeout: float = DEFAULT_TIMEOUT,
+            watch: DialogWatch | None = None, on_dialog=None) -> ShellRun:
+        """Type `command` and wait for the prompt.  A dialog that appears off the terminal is
+        dismissed at once and handed to `on_dialog(window, responder)`, which records what the
+        dismissal stands for or returns why nobody could answer it; those reasons are raised as
+        UnansweredDialog once the command line has finished, so the shell stays usable."""
         responder = responder or Responder()
         first_prompt = len(responder.seen)
         self.screen.append("$ ")
         self.child.sendline(command)
-        text = _interact(self.child, responder, timeout, self._marker)
+        screen: list[str] = []
+        unanswered: list[str] = []
+        while True:
+            try:
+                text = _interact(self.child, responder, timeout, self._marker, watch, screen)
+                break
+            except _DialogShown as shown:
+                for window in _dismiss(watch, shown.windows):
+                    why = on_dialog(window, responder) if on_dialog else "no one answers dialogs in this run"
+                    if why:
+                        unanswered.append(why)
         statuses = [int(s) for s in self.child.match.group(1).split()]
         self.child.expect_exact("$ ", timeout=timeout)
         body = self._marker.sub("", text)
@@ -182,6 +253,8 @@ class Shell:
         self.screen.append(echoed + "\n" + output)
         run = ShellRun(command, output, statuses, responder.seen[first_prompt:])
         self.runs.append(run)
+        if unanswered:
+            raise UnansweredDialog("; ".join(unanswered))
         return run
 
     def transcript(self) -> str:

@@ -57,6 +57,7 @@ class Prompt:
     app: str = ""
     item: str = ""
     keychain: str = ""
+    emulated: bool = False     # the dialog was dismissed and its answer applied by the harness
 
 
 @dataclass
@@ -115,6 +116,24 @@ class Responder:
             self.seen.append(Prompt("dialog-password", matched, "<password>"))
             return self.keychain_password if self.dialog_password is None else self.dialog_password
         raise IndexError(index)
+
+    def choose(self, kind: str) -> str:
+        """The answer this run gives to the next dialog of `kind` ("item" or "unlock") when the
+        dialog is not on the terminal: the same choice the terminal dialog would have been given."""
+        if kind == "unlock":
+            return self.unlock_choice
+        return self.choices[0] if self.choices else self.default_choice
+
+    def emulated(self, window: dict, answer: str) -> Prompt:
+        """Record a dialog that appeared off the terminal, was dismissed, and whose `answer` the
+        harness applies itself (consumes the choice, as answering it on the terminal would)."""
+        kind = "unlock" if window.get("kind") == "unlock" else "item"
+        if kind == "item" and self.choices:
+            self.choices.pop(0)
+        prompt = Prompt(f"{kind}-dialog", window.get("text", ""), answer, window.get("app", ""),
+                        window.get("item", ""), window.get("keychain", ""), emulated=True)
+        self.seen.append(prompt)
+        return prompt
 
     def dialogs(self, kind: str = "item-dialog") -> list[Prompt]:
         return [p for p in self.seen if p.kind == kind]

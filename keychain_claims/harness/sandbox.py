@@ -97,6 +97,8 @@ class Sandbox:
         self.keychain = ScratchKeychain(self.home / "Library" / "Keychains" / "login.keychain-db",
                                         self.fakes.keychain_password())
         self._extra_env: dict[str, str] = {}
+        self.state: dict = {}                 # what the backend keeps per sandbox (dialog watch, callers built)
+        self.emulated: list[str] = []         # what the backend emulated in this sandbox, said in the result
         self._shells: list[Shell] = []
         self.security = Security(self)
         self.write_shim()

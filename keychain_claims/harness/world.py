@@ -46,8 +46,8 @@ class World:
         """Run one `security` command as `caller` (default: the security tool itself, as
         Claude Code does), answering dialogs with `choices` then `default`."""
         responder = self.sandbox.responder(choices=list(choices), default_choice=default, unlock_choice=unlock)
-        env = self.backend.as_caller(caller) if caller and caller != SECURITY_TOOL else None
-        call = self.sandbox.security.run(*argv, responder=responder, stdin=stdin, env=env)
+        call = self.backend.run(self.sandbox, list(argv), responder, stdin=stdin,
+                                caller=caller if caller and caller != SECURITY_TOOL else None)
         self.prompts += responder.seen
         self.last = call
         return call
@@ -75,7 +75,8 @@ class World:
 
     def type(self, command: str, choices: tuple[str, ...] = (), default: str = "Deny") -> ShellRun:
         responder = self.sandbox.responder(choices=list(choices), default_choice=default)
-        run = self.shell.run(command, responder=responder)
+        run = self.shell.run(command, responder=responder, watch=self.backend.dialog_watch(self.sandbox),
+                             on_dialog=self.backend.shell_dialog(self.sandbox))
         self.prompts += responder.seen
         self.runs.append(run)
         return run

@@ -4,6 +4,7 @@ through to the login keychain.  The logic takes a `run(argv) -> (status, stdout,
 so it is tested on any host with a fake `security`."""
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from typing import Callable
@@ -15,9 +16,13 @@ class SafetyError(Exception):
     """One line: why the run must not start, or what it changed."""
 
 
-def system_run(security: str = "/usr/bin/security") -> Run:
+def system_run(security: str | list[str] = "/usr/bin/security", env: dict[str, str] | None = None) -> Run:
+    """`security` as the user runs it, outside any sandbox (`env` adds to the environment)."""
+    command = [security] if isinstance(security, str) else list(security)
+
     def run(argv: list[str]) -> tuple[int, str, str]:
-        proc = subprocess.run([security, *argv], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([*command, *argv], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              env={**os.environ, **env} if env else None)
         return proc.returncode, proc.stdout, proc.stderr
     return run
 

@@ -6,7 +6,13 @@ the user's login keychain.  This shim appends the scratch keychain to every item
 with exit 1, anything that would reach another keychain or change the user's keychain
 preferences.  The pinning is pure (`pin_argv`, `pin_stdin`) and unit-tested on any host.
 
-Run as: python -m keychain_claims.backends.macos.shim --keychain PATH [--real /usr/bin/security] -- ARGV...
+With `--log FILE` every command is appended to FILE as one JSON line ({"argv": [...]}, secret
+option values masked as the simulator's event log masks them; each `security -i` line is a command
+of its own), so the call log exists on the real backend too.  With KEYCHAIN_CLAIMS_CALLER set to a
+test caller (a program that reads items as another app would), item reads run that program instead
+of the real tool, pinned the same way.
+
+Run as: python -m keychain_claims.backends.macos.shim --keychain PATH [--real /usr/bin/security] [--log FILE] -- ARGV...
 """
 from __future__ import annotations
 
@@ -75,15 +81,35 @@ def pin_stdin(text: str, keychain: str, home: str) -> str:
     return "".join(out)
 
 
+CALLER_ENV = "KEYCHAIN_CLAIMS_CALLER"
+CALLER_COMMANDS = {"find-generic-password"}       # what a test caller does in place of the real tool
+
+
+def log_calls(path: str | None, commands: list[list[str]]) -> None:
+    """Append each command's masked argv to the call log (O_APPEND keeps lines whole)."""
+    if not path or not commands:
+        return
+    import json
+    from keychain_claims.sim.cli import _masked
+    lines = "".join(json.dumps({"argv": _masked(c)}) + "\n" for c in commands if c)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, lines.encode())
+    finally:
+        os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    keychain, real = None, "/usr/bin/security"
+    keychain, real, log = None, "/usr/bin/security", None
     while args and args[0] != "--":
         flag = args.pop(0)
         if flag == "--keychain":
             keychain = args.pop(0)
         elif flag == "--real":
             real = args.pop(0)
+        elif flag == "--log":
+            log = args.pop(0)
     args = args[1:] if args else []
     if not keychain:
         print("keychain-claims shim: refused: no scratch keychain configured", file=sys.stderr)
@@ -99,12 +125,17 @@ def main(argv: list[str] | None = None) -> int:
             if command:
                 raise Refused("security -i takes its commands on stdin")
             script = pin_stdin(sys.stdin.read(), keychain, home)
+            log_calls(log, [split_line(line) for line in script.splitlines()])
             import subprocess
             return subprocess.run([real, *globals_], input=script, text=True).returncode
         pinned = pin_argv(command, keychain, home)
     except Refused as exc:
         print(f"keychain-claims shim: refused: {exc}", file=sys.stderr)
         return 1
+    log_calls(log, [pinned])
+    caller = os.environ.get(CALLER_ENV)
+    if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS:
+        os.execv(caller, [caller, *pinned])
     os.execv(real, [real, *globals_, *pinned])
     return 1
 

@@ -1,0 +1,119 @@
+/* A test caller for keychain-claims: reads, grants and inspects the scratch keychain's items as
+ * the program it is (its own code signature), with user interaction disabled, so a read that
+ * needs consent fails at once with errSecInteractionNotAllowed instead of raising a dialog.
+ * Built and signed per identity on the Mac by keychain_claims/backends/macos/callers.py.
+ *
+ *   testcaller find-generic-password [-a acct] [-s svce] [-w] KEYCHAIN   read as this program
+ *   testcaller grant|revoke -a acct -s svce -t PATH KEYCHAIN             add/remove PATH in the item's
+ *                                       decrypt ACL entry (keychain password on stdin, one line)
+ *   testcaller status KEYCHAIN                                           prints locked or unlocked
+ * Exit status: the OSStatus's low byte, as security(1) does.  KC_BUILD makes each build distinct. */
+#include <Security/Security.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <ctype.h>
+
+#ifndef KC_BUILD
+#define KC_BUILD "1"
+#endif
+static const char *build_tag = "keychain-claims test caller build " KC_BUILD;
+
+static int fail(const char *what, OSStatus st) {
+    CFStringRef msg = SecCopyErrorMessageString(st, NULL);
+    char text[512] = "";
+    if (msg) { CFStringGetCString(msg, text, sizeof text, kCFStringEncodingUTF8); CFRelease(msg); }
+    fprintf(stderr, "testcaller: %s: %s\n", what, text);
+    return st & 0xff;
+}
+
+static int find_item(int argc, char **argv, const char **acct, const char **svce, int *show,
+                     SecKeychainRef *kc, SecKeychainItemRef *item) {
+    int c;
+    optind = 2;
+    while ((c = getopt(argc, argv, "a:s:wg")) != -1) {
+        if (c == 'a') *acct = optarg; else if (c == 's') *svce = optarg; else if (c == 'w' || c == 'g') *show = 1;
+    }
+    if (optind >= argc) { fprintf(stderr, "testcaller: name the keychain\n"); return 2; }
+    OSStatus st = SecKeychainOpen(argv[optind], kc);
+    if (st) return fail("SecKeychainOpen", st);
+    st = SecKeychainFindGenericPassword(*kc, *svce ? (UInt32)strlen(*svce) : 0, *svce,
+                                        *acct ? (UInt32)strlen(*acct) : 0, *acct, NULL, NULL, item);
+    if (st) return fail("SecKeychainSearchCopyNext", st);
+    return 0;
+}
+
+static int change_access(int argc, char **argv, int add) {
+    const char *acct = "", *svce = "", *path = NULL;
+    int show = 0;
+    for (int i = 2; i + 1 < argc; i++) if (!strcmp(argv[i], "-t")) { path = argv[i + 1]; argv[i] = "-w"; argv[i + 1] = "-w"; }
+    SecKeychainRef kc; SecKeychainItemRef item;
+    int rc = find_item(argc, argv, &acct, &svce, &show, &kc, &item);
+    if (rc) return rc;
+    char password[1024];
+    if (!fgets(password, sizeof password, stdin)) return fail("reading the keychain password", errSecAuthFailed);
+    password[strcspn(password, "\n")] = 0;
+    SecAccessRef access; SecTrustedApplicationRef app;
+    OSStatus st = SecKeychainItemCopyAccess(item, &access);
+    if (st) return fail("SecKeychainItemCopyAccess", st);
+    st = SecTrustedApplicationCreateFromPath(path, &app);
+    if (st) return fail("SecTrustedApplicationCreateFromPath", st);
+    CFArrayRef acls = SecAccessCopyMatchingACLList(access, kSecACLAuthorizationDecrypt);
+    for (CFIndex i = 0; acls && i < CFArrayGetCount(acls); i++) {
+        SecACLRef acl = (SecACLRef)CFArrayGetValueAtIndex(acls, i);
+        CFArrayRef apps = NULL; CFStringRef desc = NULL; SecKeychainPromptSelector prompt;
+        st = SecACLCopyContents(acl, &apps, &desc, &prompt);
+        if (st) return fail("SecACLCopyContents", st);
+        if (!apps) continue;                                   /* <null>: any application already */
+        CFMutableArrayRef next = CFArrayCreateMutable(NULL, 0, &kCFTypeArrayCallBacks);
+        CFDataRef want = NULL; SecTrustedApplicationCopyData(app, &want);
+        if (add) CFArrayAppendValue(next, app);                /* Always Allow puts it at the front */
+        for (CFIndex j = 0; j < CFArrayGetCount(apps); j++) {
+            SecTrustedApplicationRef have = (SecTrustedApplicationRef)CFArrayGetValueAtIndex(apps, j);
+            CFDataRef data = NULL; SecTrustedApplicationCopyData(have, &data);
+            int same = data && want && CFEqual(data, want);
+            if (data) CFRelease(data);
+            if (!same) CFArrayAppendValue(next, have);
+        }
+        st = SecACLSetContents(acl, next, desc, prompt);
+        if (st) return fail("SecACLSetContents", st);
+    }
+    st = SecKeychainItemSetAccessWithPassword(item, access, (UInt32)strlen(password), password);
+    memset(password, 0, sizeof password);
+    if (st) return fail("SecKeychainItemSetAccessWithPassword", st);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: testcaller find-generic-password|grant|revoke|status ...\n"); return 2; }
+    SecKeychainSetUserInteractionAllowed(false);
+    if (!strcmp(argv[1], "status")) {
+        SecKeychainRef kc; SecKeychainStatus status;
+        OSStatus st = argc > 2 ? SecKeychainOpen(argv[2], &kc) : errSecNoSuchKeychain;
+        if (st) return fail("SecKeychainOpen", st);
+        st = SecKeychainGetStatus(kc, &status);
+        if (st) return fail("SecKeychainGetStatus", st);
+        puts(status & kSecUnlockStateStatus ? "unlocked" : "locked");
+        return 0;
+    }
+    if (!strcmp(argv[1], "grant")) return change_access(argc, argv, 1);
+    if (!strcmp(argv[1], "revoke")) return change_access(argc, argv, 0);
+    if (strncmp(argv[1], "find-generic-password", strlen(argv[1])) != 0) {
+        fprintf(stderr, "testcaller: %s is not a read (%s)\n", argv[1], build_tag);
+        return 1;
+    }
+    const char *acct = "", *svce = "";
+    int show = 0;
+    SecKeychainRef kc; SecKeychainItemRef item;
+    int rc = find_item(argc, argv, &acct, &svce, &show, &kc, &item);
+    if (rc) return rc;
+    UInt32 length; void *data;
+    OSStatus st = SecKeychainItemCopyContent(item, NULL, NULL, &length, &data);
+    if (st) return fail("SecKeychainItemCopyContent", st);
+    int printable = 1;
+    for (UInt32 i = 0; i < length; i++) if (!isprint(((unsigned char *)data)[i])) printable = 0;
+    for (UInt32 i = 0; i < length; i++) printf(printable ? "%c" : "%02x", ((unsigned char *)data)[i]);
+    putchar('\n');
+    SecKeychainItemFreeContent(NULL, data);
+    return 0;
+}
