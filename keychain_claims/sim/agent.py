@@ -3,7 +3,13 @@
 The session's kind -- KEYCHAIN_SIM_UI, else the file `session` in the state directory (so
 a running shell sees a change), else `none`: `none` is a session without graphic access
 (every agent query fails with errSecInteractionNotAllowed, exit 36, nothing shown); `gui`
-draws dialogs on /dev/tty with the texts of keychain_claims/prompts.py for pexpect to answer.
+draws dialogs on /dev/tty with the texts of keychain_claims/prompts.py for pexpect to answer;
+`gui-unattended` is a hosted runner's session: a dialog opens a window nobody answers (a record
+`windows/<pid>.json` in the state directory) and the caller waits until the window is dismissed
+(SIGTERM: control.dismiss), which reads as a cancelled dialog.
+
+KEYCHAIN_SIM_INTERACTION=0 is a process that called SecKeychainSetUserInteractionAllowed(false):
+any dialog it would need fails at once with errSecInteractionNotAllowed, whatever the session.
 """
 from __future__ import annotations
 
@@ -26,7 +32,16 @@ def ui() -> str:
 
 
 def gui() -> bool:
-    return ui() == "gui"
+    """A session that can show a dialog (answered or not)."""
+    return ui() in ("gui", UNATTENDED)
+
+
+UNATTENDED = "gui-unattended"
+
+
+def interaction_allowed() -> bool:
+    """False for a process that turned user interaction off (KEYCHAIN_SIM_INTERACTION=0)."""
+    return os.environ.get("KEYCHAIN_SIM_INTERACTION", "1") != "0"
 
 
 class Tty:
@@ -83,9 +98,57 @@ def getpass_visible(prompt: str) -> str:
     return sys.stdin.readline().strip()
 
 
-def _event(kind: str, app: str, item: str, keychain: str, answer: str) -> None:
+def _event(kind: str, app: str, item: str, keychain: str, answer: str, **extra) -> None:
     store.log({"event": "prompt", "kind": kind, "app": app, "item": item, "keychain": keychain,
-               "answer": answer, "ui": ui(), "t": store.now()})
+               "answer": answer, "ui": ui(), **extra, "t": store.now()})
+
+
+def _refuse_without_ui(kind: str, app: str, item: str, keychain: str) -> None:
+    """No dialog can be shown: the process turned interaction off, or the session has no GUI."""
+    if not interaction_allowed():
+        _event(kind, app, item, keychain, "interaction-not-allowed", outcome="interaction-not-allowed")
+        raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
+    if not gui():
+        _event(kind, app, item, keychain, "no-ui")
+        raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
+
+
+class _Dismissed(Exception):
+    pass
+
+
+def _dismissed(signum, frame):
+    raise _Dismissed
+
+
+def _window(kind: str, app: str, item: str, keychain: str, text: str) -> None:
+    """A dialog on a screen nobody watches: record the window, wait until SIGTERM dismisses it,
+    then fail as the cancelled dialog does (errSecUserCanceled)."""
+    import json
+    import signal
+    folder = os.path.join(store.state_dir(), "windows")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{os.getpid()}.json")
+    previous = signal.signal(signal.SIGTERM, _dismissed)      # before the window exists: no unhandled kill
+    try:
+        record = {"pid": os.getpid(), "kind": kind, "app": app, "item": item, "keychain": keychain, "text": text}
+        with open(path + ".tmp", "w") as fh:
+            json.dump(record, fh)
+        os.replace(path + ".tmp", path)
+        # one prompt event per dialog, logged when it shows: nobody will answer it
+        _event("item-access" if kind == "item" else "unlock", app, item, keychain, "unanswered", outcome="unanswered")
+        while True:
+            signal.pause()
+    except _Dismissed:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for leftover in (path, path + ".tmp"):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
+    raise errors.SecError(errors.USER_CANCELED)
 
 
 def _choose(tty: Tty, choices: tuple[str, ...], prompt: str, on_eof: str) -> str:
@@ -110,10 +173,10 @@ def _password(tty: Tty, check) -> bool:
 
 def item_access(app: str, item: str, keychain: str, check) -> str:
     """The access dialog.  Returns "Always Allow" or "Allow"; raises SecError otherwise."""
-    if not gui():
-        _event("item-access", app, item, keychain, "no-ui")
-        raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
+    _refuse_without_ui("item-access", app, item, keychain)
     from keychain_claims.harness import prompts
+    if ui() == UNATTENDED:
+        _window("item", app, item, keychain, prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
     tty = Tty()
     try:
         tty.write(prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
@@ -132,10 +195,10 @@ def item_access(app: str, item: str, keychain: str, check) -> str:
 
 def unlock(app: str, keychain: str, check) -> None:
     """The unlock dialog for a locked keychain; returns once the password was right."""
-    if not gui():
-        _event("unlock", app, "", keychain, "no-ui")
-        raise errors.SecError(errors.INTERACTION_NOT_ALLOWED)
+    _refuse_without_ui("unlock", app, "", keychain)
     from keychain_claims.harness import prompts
+    if ui() == UNATTENDED:
+        _window("unlock", app, "", keychain, prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))
     tty = Tty()
     try:
         tty.write(prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))

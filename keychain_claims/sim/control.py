@@ -5,6 +5,8 @@ KEYCHAIN_SIM_STATE directory (SimBackend puts it at <sandbox>/sim-state).
     reboot(state)                   securityd forgets every key: every keychain locked
     sleep(state)                    the Mac sleeps: keychains set to lock on sleep are locked
     events(state)                   the event log: {"event": "call"|"prompt", ...} per line
+    windows(state)                  dialogs open in a gui-unattended session (nobody answers them)
+    dismiss(state)                  close them all (SIGTERM): each fails as a cancelled dialog
     corrupt_item_data(path, service, new_bytes, password)
                                     replace an item's data as stored (e.g. a torn credential)
 
@@ -109,3 +111,50 @@ def corrupt_item_data(keychain_path: str | Path, service: str, new_bytes: bytes,
             raise KeyError(service)
         item["data"] = crypto.seal(crypto.key(data["salt"], password), bytes(new_bytes))
         store.save_keychain(path, data)
+
+
+def windows(state: Path) -> list[dict]:
+    """The dialogs open in a `gui-unattended` session: one record per waiting process
+    ({"pid", "kind": "item"|"unlock", "app", "item", "keychain", "text"}); records of processes
+    that are gone are dropped (and their files removed)."""
+    folder = Path(state) / "windows"
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+            pid = int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue                                  # being written or torn: not a window yet
+        if _alive(pid):
+            found.append(record)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:                                              # a zombie has exited: its window is gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def dismiss(state: Path) -> int:
+    """Close every open window (SIGTERM to its process, which then fails as a cancelled dialog
+    does: errSecUserCanceled, exit 128).  Returns how many there were."""
+    import signal
+    count = 0
+    for record in windows(state):
+        try:
+            os.kill(int(record["pid"]), signal.SIGTERM)
+            count += 1
+        except ProcessLookupError:
+            pass
+    return count
