@@ -7,29 +7,35 @@ the model, not about macOS.
 """
 from __future__ import annotations
 
-from keychain_claims.backends.base import Backend, BackendError, BackendSkipped, python_shim, skip_here
-from keychain_claims.backends.macos import MacOSBackend
-from keychain_claims.backends.rehearsal import RehearsalBackend
-from keychain_claims.backends.sim import SimBackend
-
-__all__ = ["Backend", "BackendError", "BackendSkipped", "MacOSBackend", "RehearsalBackend", "SimBackend",
-           "BACKENDS", "CHOICES", "select", "python_shim", "skip_here"]
+import importlib
 
 CHOICES = ("auto", "macos", "sim", "rehearsal")
+# where each name lives; imported on first use, because the macOS shim (a module of this package)
+# runs on every `security` call and must not pay for pytest or the backends
+_WHERE = {"Backend": "base", "BackendError": "base", "BackendSkipped": "base", "python_shim": "base",
+          "skip_here": "base", "MacOSBackend": "macos.backend", "RehearsalBackend": "rehearsal",
+          "SimBackend": "sim"}
+__all__ = [*_WHERE, "BACKENDS", "CHOICES", "select"]
 
 
-BACKENDS: dict[str, type[Backend]] = {"macos": MacOSBackend, "sim": SimBackend, "rehearsal": RehearsalBackend}
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"keychain_claims.backends.{_WHERE[name]}"), name)
+    if name == "BACKENDS":
+        return {"macos": __getattr__("MacOSBackend"), "sim": __getattr__("SimBackend"),
+                "rehearsal": __getattr__("RehearsalBackend")}
+    raise AttributeError(name)
 
 
-def select(name: str) -> Backend:
+def select(name: str):
     """Resolve `--backend`.  Raises BackendError with a one-line reason."""
     if name not in CHOICES:
-        raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(CHOICES)}")
+        raise __getattr__("BackendError")(f"unknown backend {name!r}; choose one of: {', '.join(CHOICES)}")
     if name == "auto":
-        candidates = sorted((cls() for cls in BACKENDS.values()), key=lambda b: -b.priority)
+        candidates = sorted((cls() for cls in __getattr__("BACKENDS").values()), key=lambda b: -b.priority)
         for backend in candidates:
             if backend.unavailable() is None:
                 return backend
         return candidates[-1]          # unusable: scenarios will skip with its reason
-    return BACKENDS[name]()
+    return __getattr__("BACKENDS")[name]()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keychain_claims.backends.base import python_shim
-from keychain_claims.backends.macos import MacOSBackend
+from keychain_claims.backends.macos.backend import MacOSBackend
 from keychain_claims.backends.sim import SimBackend
 
 if TYPE_CHECKING:  # pragma: no cover

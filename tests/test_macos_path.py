@@ -1,0 +1,146 @@
+"""The macOS backend's code path, rehearsed here with keychain-sim standing in for /usr/bin/security:
+dialogs nobody answers are dismissed at once and either emulated or failed, every call is logged
+and limited, and a run that skipped its way through fails."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from keychain_claims.backends import RehearsalBackend
+from keychain_claims.claims.verdicts import Outcome
+from keychain_claims.fakes import Fakes
+from keychain_claims.harness import callers, claude_code
+from keychain_claims.harness.driver import UnansweredDialog
+from keychain_claims.harness.sandbox import Sandbox
+from keychain_claims.harness.world import World
+from keychain_claims.plugin import coverage_alarm
+
+
+@pytest.fixture
+def world():
+    fakes = Fakes()
+    box = Sandbox(RehearsalBackend(), fakes)
+    try:
+        box.prepare()
+        box.backend.set_session(box, gui=True)
+        w = World(box)
+        assert w.claude_write(fakes.credential()).status == 0
+        yield w
+    finally:
+        box.close()
+
+
+def distrust(world: World) -> None:
+    """Re-create the item with `-T ""`: every reader must be asked."""
+    world.security(*claude_code.delete_argv(world.account, world.service))
+    payload = str(world.credential.payload).encode().hex()
+    line = f'add-generic-password -a "{world.account}" -s "{world.service}" -X "{payload}" -T ""\n'
+    assert world.security("-i", stdin=line).status == 0
+
+
+def test_a_typed_read_whose_dialog_needs_a_click_fails_at_once_and_the_shell_goes_on(world):
+    distrust(world)
+    started = time.monotonic()
+    with pytest.raises(UnansweredDialog, match="a keychain dialog appeared and nobody answered it"):
+        world.type('security find-generic-password -s "Claude Code-credentials" -w > /dev/null',
+                   choices=("Always Allow",))
+    assert time.monotonic() - started < world.backend.call_limit      # not the hard limit: at once
+    from keychain_claims.sim import control
+    assert control.windows(world.backend._state(world.sandbox)) == []   # dismissed
+    assert world.type("echo still here").output.strip() == "still here"
+    assert [e["outcome"] for e in world.backend.prompt_events(world.sandbox)] == ["unanswered"]
+
+
+def test_a_typed_read_answered_deny_is_the_dismissal(world):
+    distrust(world)
+    run = world.type('security find-generic-password -s "Claude Code-credentials" -w', choices=("Deny",))
+    assert run.status != 0
+    assert [(p.kind, p.answer, p.emulated) for p in run.prompts] == [("item-dialog", "Deny", True)]
+
+
+def test_always_allow_is_applied_to_the_access_and_the_read_runs_again(world):
+    distrust(world)
+    first = world.claude_read(choices=("Always Allow",))
+    assert first.status == 0 and first.stdout == str(world.credential.payload) + "\n"
+    assert "Always Allow" in first.context["emulated"]
+    second = world.claude_read(default="Deny")             # the grant holds: no dialog at all
+    assert second.status == 0
+    assert [p.answer for p in world.dialogs("item")] == ["Always Allow"]
+
+
+def test_allow_reads_once_and_leaves_the_access_as_it_was(world):
+    distrust(world)
+    assert world.claude_read(choices=("Allow",)).status == 0
+    assert world.claude_read(default="Deny").status != 0
+    assert [p.answer for p in world.dialogs("item")] == ["Allow", "Deny"]
+
+
+def test_a_non_gui_session_gets_exit_36_where_a_dialog_appeared(world):
+    distrust(world)
+    world.backend.set_session(world.sandbox, gui=False)
+    call = world.claude_read(default="Always Allow")
+    assert (call.status, call.stderr) == (36, "security: SecKeychainItemCopyContent: User interaction is not allowed.\n")
+    assert world.dialogs("item") == []
+
+
+def test_a_test_caller_reads_with_interaction_disabled_and_its_grant_follows_its_identity(world):
+    app = callers.app("Helper", "adhoc")
+    assert world.claude_read(caller=app, choices=("Always Allow",)).status == 0
+    assert world.claude_read(caller=app, default="Deny").status == 0           # same build: granted
+    assert world.claude_read(caller=app.updated(), default="Deny").status != 0   # rebuilt: asked again
+    assert [p.answer for p in world.dialogs("item")] == ["Always Allow", "Deny"]
+    sources = [e.get("source") for e in world.backend.prompt_events(world.sandbox)]
+    assert sources == ["errSecInteractionNotAllowed"] * 2
+
+
+def test_the_shim_logs_every_call_with_secrets_masked(world):
+    log = world.backend.call_log(world.sandbox)
+    writes = [argv for argv in log if argv[:1] == ["add-generic-password"]]
+    assert writes and all("<secret>" in argv for argv in writes)
+    assert not any(str(world.credential.payload).encode().hex() in json.dumps(argv) for argv in log)
+    assert all(str(world.sandbox.keychain.path) in argv for argv in writes)      # pinned, -i lines too
+
+
+def outcomes(ran: int, skipped_here: int, other_skips: int, backend: str = "rehearsal") -> list[Outcome]:
+    return ([Outcome("n", "s", backend, [], "passed") for _ in range(ran)]
+            + [Outcome("n", "s", backend, [], "skipped", f"not on the {backend} backend: why") for _ in range(skipped_here)]
+            + [Outcome("n", "s", backend, [], "skipped", "no --claude-code given") for _ in range(other_skips)])
+
+
+def test_a_run_below_nine_in_ten_fails_and_says_why():
+    backend = RehearsalBackend()
+    assert coverage_alarm(outcomes(9, 1, 20), backend) is None
+    alarm = coverage_alarm(outcomes(8, 2, 0), backend)
+    assert alarm.startswith("COVERAGE: only 8 of 10 scenarios ran on the rehearsal backend (80% < 90%)")
+
+
+def test_backend_macos_off_a_mac_is_red_not_green(run_suite):
+    if sys.platform == "darwin":
+        pytest.skip("this host is a Mac: --backend macos runs for real here")
+    proc = run_suite("--backend", "macos", "-q", "--claude-code", "none", "-p", "no:randomly")
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("COVERAGE: only 0 of "), proc.stderr[-500:]
+
+
+def test_the_sim_window_is_gone_after_a_call_limit(tmp_path):
+    """A dialog that is not in the watch (none given) still ends at the hard limit, and nothing is left waiting."""
+    box = Sandbox(RehearsalBackend(), Fakes())
+    try:
+        box.prepare()
+        w = World(box)
+        assert w.claude_write(Fakes().credential()).status == 0
+        distrust(w)
+        with pytest.raises(TimeoutError):
+            box.security.run(*claude_code.read_argv(w.account, w.service), timeout=1.5)
+        from keychain_claims.sim import control
+        deadline = time.monotonic() + 5
+        while control.windows(box.backend._state(box)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert control.windows(box.backend._state(box)) == []
+    finally:
+        box.close()
+    assert subprocess.run(["pgrep", "-f", str(box.root)], capture_output=True).stdout == b""
