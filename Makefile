@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install suite test report bench clean
+.PHONY: install suite test rehearsal report bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ suite: install
 ## the project's own tests
 test: install
 	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+## the macOS backend's whole code path on this host, keychain-sim standing in for /usr/bin/security
+rehearsal: install
+	$(VENV)/bin/pytest --backend rehearsal -n 2 --reports-dir=reports/rehearsal \
+		--alluredir=reports/rehearsal/allure-results $(PYTEST_ARGS)
 
 ## turn reports/allure-results into reports/allure-report (Allure 3, history carried over)
 report: install

@@ -45,3 +45,13 @@ def test_workflow_runs_the_real_backend_and_keeps_the_user_keychains():
     text = WORKFLOW.read_text()
     assert "--backend macos" in text and "keychain-claims report" in text and "keychain-claims sweep" in text
     assert "security list-keychains -d user | diff" in text
+
+
+def test_the_workflow_passes_inputs_through_the_environment_and_keeps_the_evidence():
+    text = WORKFLOW.read_text()
+    assert "RELEASES: ${{ matrix.claude-code }}" in text and '--claude-code "$RELEASES"' in text
+    run_lines = [line for line in text.splitlines() if "inputs" in line and "run:" in line]
+    assert run_lines == []                                  # never pasted into a run: line
+    assert "--record-transcripts=reports/transcripts" in text and "path: reports/transcripts" in text
+    assert 'cat reports/claims.md >> "$GITHUB_STEP_SUMMARY"' in text
+    assert "'[\"2.1.81\", \"latest\"]'" in text             # two cells unless a list is given by hand
