@@ -8,6 +8,7 @@
               median of --suite-rounds runs each): wall time,
               scenarios, security calls, median and slowest time per scenario that ran (skips
               take no time and would flatter the median)
+  fidelity    the simulator replayed on the real macOS transcripts (fixtures/transcripts/real): matches / comparable
   releases    cold/warm fetch, fingerprints, behaviour per release (bench/releases.py), with --releases
 
 Numbers only; nothing here asserts a timing.
@@ -83,6 +84,15 @@ def suites(rounds: int) -> dict:
             "speedup": round(median["serial"]["wall_s"] / median["n2"]["wall_s"], 2)}
 
 
+def fidelity() -> dict:
+    """The simulator replayed against the real macOS transcripts (fixtures/transcripts/real)."""
+    from keychain_claims.sim import fidelity as fid
+    results = fid.run()
+    fig = fid.figure(results)
+    return {"matches": fig.matches, "comparable": fig.comparable, "total": len(results),
+            "per_command": fig.per_command}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=30)
@@ -92,6 +102,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     args = ap.parse_args()
     result: dict = {"simulator": simulator(args.rounds), "shell": shell(max(5, args.rounds // 3))}
+    result["fidelity"] = fidelity()
     if not args.skip_suite:
         result["startup"] = startup()
         result["suite"] = suites(args.suite_rounds)
@@ -106,6 +117,9 @@ def main() -> int:
     print(f"{'python3 -c pass (median)':<34}{s['python_c_pass_ms']:>10.2f} ms")
     print(f"{'ratio':<34}{s['ratio']:>10.2f} x   (target <= 2)")
     print(f"{'shell round trip (median)':<34}{result['shell']['round_trip_ms']:>10.2f} ms")
+    f = result["fidelity"]
+    print(f"{'fidelity (real transcripts)':<34}{f['matches']:>6}/{f['comparable']:<3} match   ({f['total']} in all; "
+          + ", ".join(f"{k} {m}/{c}" for k, (m, c) in sorted(f["per_command"].items())) + ")")
     if "startup" in result:
         print(f"{'start-up (collect-only, median)':<34}{result['startup']['collect_only_s']:>10.2f} s")
     if "suite" in result:

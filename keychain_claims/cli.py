@@ -3,6 +3,7 @@
   keychain-claims report [--results DIR] [--output DIR]   build the static HTML report (Allure 3)
   keychain-claims check                                   ledger, article and features agree
   keychain-claims sweep                                   remove sandboxes left by killed runs
+  keychain-claims fidelity [--dir DIR] [--verbose|--json] the simulator replayed on real macOS transcripts
 """
 from __future__ import annotations
 
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="Allure 3 history file carried from report to report (default: beside --output)")
     sub.add_parser("check", help="check that the ledger, the article and the features agree")
     sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
+    fid = sub.add_parser("fidelity", help="replay real macOS transcripts against the simulator: matches / comparable")
+    fid.add_argument("--dir", type=Path, default=None, help="real transcripts (default fixtures/transcripts/real)")
+    fid.add_argument("--verbose", action="store_true", help="show real and simulated text of each difference")
+    fid.add_argument("--json", action="store_true", help="the figure and every result as JSON")
     args = ap.parse_args(argv)
     try:
         if args.command == "report":
@@ -89,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             from keychain_claims.harness.sandbox import sweep
             removed = sweep()
             print(f"swept {len(removed)} sandbox(es)" + "".join(f"\n  {p}" for p in removed))
+        elif args.command == "fidelity":
+            from keychain_claims.sim import fidelity
+            if args.dir is not None and not args.dir.is_dir():
+                raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
+            return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
     except CliError as exc:
         print(f"keychain-claims: {exc}", file=sys.stderr)
         return 1

@@ -47,8 +47,14 @@ def test_pinned(argv, pinned):
     (["default-keychain", "-s", KC], "change the user's keychain preferences"),
     (["list-keychains", "-d", "user", "-s", KC], "change the user's keychain preferences"),
     (["lock-keychain", "-a"], "lock every keychain"),
-    (["login-keychain"], "unknown command"),
-    (["import", "x.p12"], "unknown command"),
+    (["login-keychain"], "does not pin"),
+    (["lo"], "is security's login-keychain"),                    # the real table's order: not lock-keychain
+    (["login-keychain", "-s", "/Users/me/Library/Keychains/login.keychain-db"], "does not pin"),
+    (["import", "x.p12"], "does not pin"),
+    (["export", "-k", "login.keychain"], "does not pin"),
+    (["e"], "is security's export"),
+    (["set-internet-password-partition-list", "-S", "apple:", "-k", "pw",
+      "/Library/Keychains/System.keychain"], "not the scratch keychain"),
 ])
 def test_refused(argv, why):
     with pytest.raises(Refused, match=why):
@@ -102,3 +108,85 @@ def test_the_macos_backends_shim_script_pins_calls(tmp_path):
     proc = subprocess.run([str(script), "lock-keychain", "-a"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (1, "keychain-claims shim: refused: lock-keychain -a would lock "
                                                  "every keychain of the user\n")
+
+
+# --------------------------------------------------------------------------- holes seen in security.c
+def _fake_security(tmp_path):
+    """A stand-in for /usr/bin/security that prints its argv, then what it read on stdin."""
+    fake = tmp_path / "security"
+    fake.write_text('#!/bin/sh\necho "argv: $*"\nexec cat\n')
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def _shim(tmp_path, *argv, stdin=""):
+    return subprocess.run([sys.executable, "-m", "keychain_claims.backends.macos.shim", "--keychain", KC, "--real",
+                           _fake_security(tmp_path), "--", *argv], input=stdin, capture_output=True, text=True,
+                          env={"HOME": HOME, "PATH": "/usr/bin:/bin"})
+
+
+def test_global_R_is_an_option_and_the_command_is_still_pinned(tmp_path):
+    proc = _shim(tmp_path, "-R", "find-generic-password", "-s", "x", "-w")
+    assert (proc.returncode, proc.stdout) == (0, f"argv: -R find-generic-password -s x -w {KC}\n")
+
+
+def test_global_p_prompt_is_interactive_mode_and_its_stdin_is_pinned(tmp_path):
+    proc = _shim(tmp_path, "-p", "kc> ", stdin="find-generic-password -s x -w\n")
+    assert proc.returncode == 0
+    argv_line, *lines = proc.stdout.splitlines()
+    assert argv_line == "argv: -p kc> "
+    assert [split_line(line) for line in lines] == [["find-generic-password", "-s", "x", "-w", KC]]
+    proc = _shim(tmp_path, "-pkc>", stdin="dump-keychain /Library/Keychains/System.keychain\n")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert "not the scratch keychain" in proc.stderr
+
+
+def test_p_with_a_command_runs_the_command_pinned(tmp_path):
+    proc = _shim(tmp_path, "-i", "show-keychain-info", stdin="")
+    assert (proc.returncode, proc.stdout) == (0, f"argv: -i show-keychain-info {KC}\n")   # argc > 0: not interactive
+
+
+@pytest.mark.parametrize("typed, name", [("lo", "login-keychain"), ("log", "login-keychain"), ("e", "export"),
+                                         ("i", "import"), ("f", "find-generic-password"), ("loc", "lock-keychain")])
+def test_prefixes_resolve_in_the_real_tables_order(typed, name):
+    if name in ("find-generic-password", "lock-keychain"):
+        assert pin_argv([typed], KC, HOME) == [typed, KC]
+    else:
+        with pytest.raises(Refused, match=f"is security's {name}"):
+            pin_argv([typed], KC, HOME)
+
+
+def test_a_pinned_line_over_4095_bytes_is_refused():
+    room = 4095 - len(f"find-generic-password -s  {KC}")
+    fits = f"find-generic-password -s {'x' * room}\n"
+    assert len(split_line(pin_stdin(fits, KC, HOME))[2]) == room             # exactly 4095 bytes pinned: sent
+    with pytest.raises(Refused, match="at most 4095 bytes"):
+        pin_stdin(f"find-generic-password -s {'x' * (room + 1)}\n", KC, HOME)
+
+
+def test_a_line_security_would_split_is_pinned_piece_by_piece():
+    """security reads 4095 bytes, runs them, then runs the rest of the line as another command:
+    the shim cuts where security cuts, so the tail is pinned (here: refused) too."""
+    head = "x" * 4095                                   # an unknown command: security says so, reaches nothing
+    assert pin_stdin(head + "show-keychain-info\n", KC, HOME).splitlines() == [head, f"show-keychain-info {KC}"]
+    with pytest.raises(Refused, match="not the scratch keychain"):
+        pin_stdin(head + "dump-keychain /Library/Keychains/System.keychain\n", KC, HOME)
+
+
+def test_a_last_line_without_newline_is_dropped_as_security_drops_it():
+    assert pin_stdin("show-keychain-info", KC, HOME) == ""
+    out = pin_stdin("show-keychain-info\nfind-generic-password -s x", KC, HOME)
+    assert [split_line(line) for line in out.splitlines()] == [["show-keychain-info", KC]]
+    assert out.endswith("\n")
+
+
+def test_exit_and_quit_are_not_commands_and_end_nothing():
+    out = pin_stdin("exit\nquit\nfind-generic-password -s x\n", KC, HOME)
+    assert [split_line(line) for line in out.splitlines()] == [["exit"], ["quit"], ["find-generic-password", "-s", "x", KC]]
+    with pytest.raises(Refused):
+        pin_stdin("quit\ndump-keychain /Library/Keychains/System.keychain\n", KC, HOME)
+
+
+def test_help_and_error_reach_no_keychain():
+    assert pin_argv(["help", "lo"], KC, HOME) == ["help", "lo"]
+    assert pin_argv(["error", "-25300"], KC, HOME) == ["error", "-25300"]

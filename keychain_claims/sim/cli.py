@@ -40,17 +40,31 @@ def _masked(argv: list[str]) -> list[str]:
     return out
 
 
-def _usage(io: commands.IO) -> None:
-    io.print("Usage: security [-h] [-i] [-l] [-p prompt] [-q] [-v] [command] [opt ...]")
-    io.print("    -i    Run in interactive mode.")
-    io.print("    -q    Be less verbose.")
-    io.print("Commands:")
+def _usage(io: commands.IO) -> int:
+    """security.c usage(): on stdout, then the command list; result 2."""
+    from keychain_claims.sim import table
+    io.out.write(table.GLOBAL_USAGE)
+    _help(["help"], io)
+    return 2
+
+
+def _help(argv: list[str], io: commands.IO) -> int:
+    """The `help` command: the whole list, or `Usage: name usage` per named command (stdout)."""
+    if len(argv) > 1:
+        for word in argv[1:]:
+            row = commands.lookup(word)
+            if row is None:
+                io.error(f"security: {argv[0]}: no such command: {word}")
+                return 1
+            io.print(f"Usage: {row[0]} {row[2]}")
+        return 0
     for name, _, _, help_text in commands.TABLE:
-        io.print(f"    {name:<38}{help_text}")
+        io.print(f"    {name:<36} {help_text}")
+    return 0
 
 
-def run(argv: list[str], io: commands.IO) -> int:
-    """One command line; returns the command's result (an int, maybe an OSStatus)."""
+def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
+    """One command line (execute_command); returns the command's result (an int, maybe an OSStatus)."""
     if not argv:
         return 0
     row = commands.lookup(argv[0])
@@ -58,9 +72,18 @@ def run(argv: list[str], io: commands.IO) -> int:
         io.error(f'security: unknown command "{argv[0]}"')
         return 1
     name, fn, usage, help_text = row
+    if verbose:                                   # -v: the command as run, on stderr [SRC]
+        io.error(name + "".join(f' "{a}"' for a in argv[1:]))
+    if name == "help":
+        return _help(argv, io)
+    if fn is None:
+        io.error(unverified.NOT_SIMULATED.format(name=name))
+        return unverified.NOT_SIMULATED_STATUS
     try:
         return fn(argv[1:], io)
-    except errors.Usage:
+    except errors.Usage as exc:
+        if exc.message:
+            io.error(exc.message)
         io.error(f"Usage: {name} {usage}\n        {help_text}")
         return 2
     except errors.SecError as exc:
@@ -68,64 +91,118 @@ def run(argv: list[str], io: commands.IO) -> int:
         return exc.status
 
 
+SPACE = " \t\n\v\f\r"                          # isspace() in the C locale
+
+
 def split_line(line: str) -> list[str]:
-    """security -i's tokenizer: whitespace-separated, '' and "" quoting, backslash escapes."""
-    args, cur, quote, have, i = [], [], None, False, 0
-    while i < len(line):
-        ch = line[i]
-        if ch == "\\" and i + 1 < len(line):
-            cur.append(line[i + 1])
-            have, i = True, i + 2
-            continue
-        if quote:
-            if ch == quote:
-                quote = None
+    """security -i's tokenizer, state for state as security.c split_line: words split at white
+    space; a quote (' or ") opens a quoted word only at a word's start and its closing quote ends
+    the word (`"a"b` is two words, `a"b"` one); a backslash takes the next character literally,
+    inside quotes too; an unclosed quote or a trailing backslash ends with the line; at most
+    MAX_ARGS (32) words, the rest of the line ignored."""
+    from keychain_claims.sim.table import MAX_ARGS
+    args: list[str] = []
+    cur: list[str] = []
+    state, quote = "skip", ""
+    for ch in line:
+        if ch == "\0":                           # C string: the line ends at a NUL
+            break
+        if state == "skip":
+            if ch in SPACE:
+                continue
+            if ch in "\"'":
+                state, quote = "quoted", ch
+                continue
+            state = "word"
+        if state == "word":
+            if ch == "\\":
+                state = "word-escaped"
+            elif ch in SPACE:
+                args.append("".join(cur))
+                cur, state = [], "skip"
+                if len(args) >= MAX_ARGS:
+                    return args
             else:
                 cur.append(ch)
-        elif ch in "'\"":
-            quote, have = ch, True
-        elif ch in " \t\r\n":
-            if have or cur:
+        elif state == "quoted":
+            if ch == "\\":
+                state = "quoted-escaped"
+            elif ch == quote:
                 args.append("".join(cur))
-                cur, have = [], False
-        else:
+                cur, state = [], "skip"
+                if len(args) >= MAX_ARGS:
+                    return args
+            else:
+                cur.append(ch)
+        elif state == "word-escaped":
             cur.append(ch)
-        i += 1
-    if have or cur:
+            state = "word"
+        elif state == "quoted-escaped":
+            cur.append(ch)
+            state = "quoted"
+    if state != "skip":
         args.append("".join(cur))
-    return args[:32]
+    return args
+
+
+class Unrepresentable(ValueError):
+    """An argv that no `security -i` line can carry (a newline or NUL in a word, more than
+    MAX_ARGS words, or a line longer than readline's buffer)."""
 
 
 def join_line(argv: list[str]) -> str:
-    """One `security -i` line whose split_line() is `argv`: double quotes and backslash
-    escapes where a word needs them."""
-    return " ".join(a if a and all(c.isalnum() or c in "-_./:@%+=," for c in a)
+    """One `security -i` line whose split_line() is `argv`: a word that needs it in double quotes,
+    with `\\` and `\"` escaped.  Raises Unrepresentable where split_line could not give argv back."""
+    from keychain_claims.sim.table import MAX_ARGS, MAX_LINE_LEN
+    if len(argv) > MAX_ARGS:
+        raise Unrepresentable(f"{len(argv)} words; a security -i line holds at most {MAX_ARGS}")
+    for a in argv:
+        if "\n" in a or "\0" in a:
+            raise Unrepresentable("a word with a newline or NUL cannot be sent on a security -i line")
+    line = " ".join(a if a and all(c.isalnum() or c in "-_./:@%+=," for c in a)
                     else '"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in argv)
+    if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE_LEN - 1:
+        raise Unrepresentable(f"a line of {len(line.encode('utf-8', 'surrogateescape'))} bytes; security -i reads "
+                              f"at most {MAX_LINE_LEN - 1} bytes a line and runs the rest as another command")
+    return line
 
 
-def interactive(io: commands.IO, quiet: bool) -> int:
-    tty = sys.stdin.isatty()
+def read_line(stream, size: int) -> bytes | None:
+    """readline.c readline(): up to size-1 bytes or to a newline (not kept; a line longer than that
+    comes back in pieces, the rest read as the next line); None at EOF -- also when a last line
+    has no newline, which is therefore never run."""
+    buf = bytearray()
+    while len(buf) < size - 1:
+        ch = stream.read(1)
+        if not ch:
+            return None
+        if ch == b"\n":
+            return bytes(buf)
+        buf += ch
+    return bytes(buf)
+
+
+def interactive(io: commands.IO, quiet: bool, verbose: bool = False, prompt: str | None = None) -> int:
+    """security -i / -p prompt: read lines until EOF; each is split and run; a failing command
+    adds `<word>: returned <n>` unless -q [SRC security.c main]."""
+    from keychain_claims.sim.table import MAX_LINE_LEN, PROMPT
+    show_prompt = sys.stdin.isatty()
+    stream = sys.stdin.buffer
     status = 0
     while True:
-        if tty:
-            io.err.write("security> ")
+        if show_prompt:
+            io.err.write(PROMPT if prompt is None else prompt)
             io.err.flush()
-        line = sys.stdin.readline()
-        if not line:
+        raw = read_line(stream, MAX_LINE_LEN)
+        if raw is None:
             break
-        chunks = [line[i:i + 4095] for i in range(0, max(len(line), 1), 4095)]   # longer lines split [SRC]
-        for chunk in chunks:
-            argv = split_line(chunk)
-            if not argv:
-                status = 0
-                continue
-            if argv[0] in unverified.INTERACTIVE_EXIT_WORDS:
-                return status
-            status = run(argv, io)
+        argv = split_line(raw.decode("utf-8", "surrogateescape"))
+        status = run(argv, io, verbose)
+        if argv:
             _log(argv, status)
-            if status and not quiet:
-                io.error(f"{argv[0]}: returned {status}")
-            io.out.flush()
+        if status and not quiet:
+            io.error(f"{argv[0]}: returned {status}")
+        io.out.flush()
     return status
 
 
@@ -145,21 +222,25 @@ def main(argv: list[str] | None = None) -> int:
         with open(audit, "a") as fh:
             fh.write(json.dumps(argv) + "\n")
     io = commands.IO()
+    from keychain_claims.sim.table import GLOBAL_OPTIONS
     try:
-        opts, rest = commands.getopt(argv, "hilp:qv")
-    except errors.Usage:
-        _usage(io)
-        return 2
+        opts, rest = commands.getopt(argv, GLOBAL_OPTIONS, h_is_usage=False)
+    except errors.Usage as exc:                   # security: illegal option -- x, then usage() on stdout
+        io.error(exc.message)
+        return _usage(io)
     flags = {o for o, _ in opts}
+    if "h" in flags:                              # help for the operands, or the whole list
+        return _help(["help", *rest], io)
+    prompt = next((v for o, v in opts if o == "p"), None)
     try:
-        if "i" in flags:
-            status = interactive(io, "q" in flags)
-        elif not rest:
-            _usage(io)
-            return 2
+        if rest:
+            status = run(rest, io, "v" in flags)
+            if rest:
+                _log(rest, status)
+        elif "i" in flags or "p" in flags:
+            status = interactive(io, "q" in flags, "v" in flags, prompt)
         else:
-            status = run(rest, io)
-            _log(rest, status)
+            return _usage(io)
         io.out.flush()
     except KeyboardInterrupt:
         return 130

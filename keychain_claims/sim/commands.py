@@ -28,21 +28,25 @@ OPTIONS = {
     "lock-keychain": "ha",
     "unlock-keychain": "hup:",
     "set-keychain-settings": "hlut:",
-    "show-keychain-info": "hs",
+    "show-keychain-info": "s",
     "find-generic-password": "ha:c:C:D:G:j:l:s:wg",
     "add-generic-password": ":a:c:C:D:G:j:l:s:p:w:X:UAT:h",
-    "delete-generic-password": "ha:c:C:D:G:j:l:s:",
+    "delete-generic-password": "ha:c:C:D:G:j:l:s:g",
     "dump-keychain": "adhiro:",
-    "set-generic-password-partition-list": "ha:c:C:D:G:j:l:s:S:k:",
+    "set-generic-password-partition-list": ":a:c:C:D:G:j:l:s:S:k:",
     "list-keychains": "hd:s",
     "default-keychain": "hd:s",
 }
 
 
 # ---------------------------------------------------------------------------- getopt
-def getopt(args: list[str], spec: str) -> tuple[list[tuple[str, str | None]], list[str]]:
-    """BSD getopt: options until the first operand; a leading ':' reports a missing
-    argument as (':', opt) instead of a usage error."""
+def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """BSD getopt(3) as each command's loop uses it: options until the first operand or `--`.
+    An unknown option or a missing argument ends the loop with the command's usage (result 2),
+    after getopt's own line on stderr -- `security: illegal option -- x` / `security: option
+    requires an argument -- x` -- unless the spec starts with ':' (then a missing argument comes
+    back as (':', opt) and nothing is printed).  `-h` (where the spec has it) is the usage at once,
+    as every command's `case 'h'` is; options after it are never looked at."""
     quiet = spec.startswith(":")
     spec = spec.lstrip(":")
     opts, i = [], 0
@@ -58,7 +62,7 @@ def getopt(args: list[str], spec: str) -> tuple[list[tuple[str, str | None]], li
             ch = arg[j]
             at = spec.find(ch)
             if at < 0 or ch == ":":
-                raise Usage()
+                raise Usage("" if quiet else f"security: illegal option -- {ch}")
             if at + 1 < len(spec) and spec[at + 1] == ":":
                 if j + 1 < len(arg):
                     opts.append((ch, arg[j + 1:]))
@@ -68,13 +72,13 @@ def getopt(args: list[str], spec: str) -> tuple[list[tuple[str, str | None]], li
                 elif quiet:
                     opts.append((":", ch))
                 else:
-                    raise Usage()
+                    raise Usage(f"security: option requires an argument -- {ch}")
                 break
+            if ch == "h" and h_is_usage:
+                raise Usage()
             opts.append((ch, None))
             j += 1
         i += 1
-    if ("h", None) in opts:                      # -h: the command's usage, whatever else was given
-        raise Usage()
     return opts, args[i:]
 
 
@@ -500,7 +504,7 @@ def add_generic_password(args, io):
     trusted: list[dict] | None = None
     for o, v in opts:
         if o == ":":
-            if v != "w":
+            if v not in ("p", "w"):             # -p/-w without a value: prompt for it [SRC]
                 raise Usage()
             from keychain_claims.harness import prompts
             first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
@@ -519,9 +523,8 @@ def add_generic_password(args, io):
             secret = v.encode("utf-8", "surrogateescape")
         elif o == "X":
             raw = _hex(v)
-            if raw is None:
-                io.error("security: Unable to convert password data (-X must specify valid hex digits)")
-                return 2
+            if raw is None:                     # result 2: the usage follows [SRC]
+                raise Usage("security: Unable to convert password data (-X must specify valid hex digits)")
             secret = raw
         elif o == "U":
             update = True
@@ -590,6 +593,8 @@ def delete_generic_password(args, io):
     opts, names = getopt(args, OPTIONS["delete-generic-password"])
     query = {}
     for o, v in opts:
+        if o not in FILTERS:                # -g is in the getopt string but no case takes it [SRC]
+            raise Usage()
         query[FILTERS[o]] = v
     if not query:
         raise Usage()
@@ -644,6 +649,10 @@ def set_generic_password_partition_list(args, io):
     opts, names = getopt(args, OPTIONS["set-generic-password-partition-list"])
     ids, password, query = None, None, {}
     for o, v in opts:
+        if o == ":" and v == "k":           # -k without its value: prompt below [SRC]
+            continue
+        if o == ":":
+            raise Usage()
         if o == "S":
             ids = v
         elif o == "k":
@@ -685,34 +694,36 @@ def set_generic_password_partition_list(args, io):
     return 0
 
 
-# name, function, usage, help -- in the order of security's command table (prefix matching
-# takes the first match in this order) [SRC security.c]
-TABLE = [
-    ("list-keychains", list_keychains, "[-h] [-d user|system|common|dynamic] [-s [keychain...]]",
-     "Display or manipulate the keychain search list."),
-    ("default-keychain", default_keychain, "[-h] [-d user|system|common|dynamic] [-s [keychain]]",
-     "Display or set the default keychain."),
-    ("create-keychain", create_keychain, "[-P] [-p password] [keychains...]", "Create keychains."),
-    ("delete-keychain", delete_keychain, "[keychains...]", "Delete keychains and remove them from the search list."),
-    ("lock-keychain", lock_keychain, "[-a | keychain]", "Lock the specified keychain."),
-    ("unlock-keychain", unlock_keychain, "[-u] [-p password] [keychain]", "Unlock the specified keychain."),
-    ("set-keychain-settings", set_keychain_settings, "[-lu] [-t timeout] [keychain]", "Set settings for a keychain."),
-    ("show-keychain-info", show_keychain_info, "[keychain]", "Show the settings for keychain."),
-    ("dump-keychain", dump_keychain, "[-adir] [keychain...]", "Dump the contents of one or more keychains."),
-    ("add-generic-password", add_generic_password,
-     "[-a account] [-s service] [-w password] [options...] [-A|-T appPath] [keychain]",
-     "Add a generic password item."),
-    ("find-generic-password", find_generic_password,
-     "[-a account] [-s service] [options...] [-g] [-w] [keychain...]", "Find a generic password item."),
-    ("delete-generic-password", delete_generic_password,
-     "[-a account] [-s service] [options...] [keychain...]", "Delete a generic password item."),
-    ("set-generic-password-partition-list", set_generic_password_partition_list,
-     "[-a account] [-s service] [-S partition-list] [-k password] [options...] [keychain]",
-     "Set the partition list of a generic password item."),
-]
+def not_simulated(args, io):
+    """A command of the real table the simulator does not model (see unverified.NOT_SIMULATED)."""
+    raise NotImplementedError
+
+
+# name -> the function that simulates it; every other command of security's table exists (prefix
+# matching must see it) but is not modelled
+SIMULATED = {
+    "list-keychains": list_keychains, "default-keychain": default_keychain, "create-keychain": create_keychain,
+    "delete-keychain": delete_keychain, "lock-keychain": lock_keychain, "unlock-keychain": unlock_keychain,
+    "set-keychain-settings": set_keychain_settings, "show-keychain-info": show_keychain_info,
+    "dump-keychain": dump_keychain, "add-generic-password": add_generic_password,
+    "find-generic-password": find_generic_password, "delete-generic-password": delete_generic_password,
+    "set-generic-password-partition-list": set_generic_password_partition_list,
+}
+
+
+def _table():
+    from keychain_claims.sim.table import COMMANDS
+    return [(name, SIMULATED.get(name), usage, help_text) for name, usage, help_text in COMMANDS]
+
+
+# name, function (None: not simulated), usage, help -- security's command table in its order, so
+# prefix matching takes the first match as security does [SRC security.c, sim/table.py]
+TABLE = _table()
 
 
 def lookup(name: str):
+    """The command `name` names: the first in the table's order that starts with it (strncmp over
+    the typed length: even "" matches the first, `help`) [SRC security.c match_command]."""
     for row in TABLE:
         if row[0].startswith(name):
             return row

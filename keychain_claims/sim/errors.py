@@ -38,7 +38,12 @@ class SecError(Exception):
 
 
 class Usage(Exception):
-    """Result 2: print the command's usage on stderr."""
+    """Result 2: print the command's usage on stderr -- after `message` (getopt's own complaint,
+    e.g. "security: illegal option -- x"), if any."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(message)
+        self.message = message
 
 
 def exit_code(status: int) -> int:

@@ -47,8 +47,6 @@ DELETE_KEYCHAIN_NO_ARGS_STATUS = 49
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
 # §2 find/delete with keychains in the search list whose file is gone: skipped (invented)
 SKIP_MISSING_SEARCH_KEYCHAINS = True
-# §0 security -i: words that end the session (security.c; not in the spec)
-INTERACTIVE_EXIT_WORDS = ("exit", "quit")
 # §1 "The login keychain may differ (data-protection path) [UNV]" -- modelled like any other keychain
 
 # ---------------------------------------------------------------- ACL display (dump-keychain -a)
@@ -80,3 +78,9 @@ def trusted_app_for_path(path: str) -> dict:
     the simulator has no code there, so an app it has no identity for is trusted by path (invented).
     `group://name` entries take the same form."""
     return {"path": path, "requirement": None, "hash": ""}
+
+# ---------------------------------------------------------------- the simulator's own limits
+# a command of security's table the simulator does not model (import, find-certificate, ...): it says so on
+# stderr and fails with 1.  Not macOS behaviour -- a transcript of such a command is not comparable.
+NOT_SIMULATED = "security: {name}: not simulated by keychain-sim"
+NOT_SIMULATED_STATUS = 1

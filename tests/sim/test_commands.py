@@ -28,7 +28,8 @@ def test_prefix_matching_takes_the_first_in_table_order(login):
 def test_usage_error_goes_to_stderr_exit_2(login):
     r = login("add-generic-password", "-s", SVC)            # -a missing
     assert r.status == 2 and r.out == ""
-    assert r.err.startswith("Usage: add-generic-password [-a account] [-s service]")
+    assert r.err.startswith("Usage: add-generic-password [-h] [-a account] [-s service]")
+    assert "    -X  Specify password data to be added as a hexadecimal string\n" in r.err    # every option line
     assert "\n        Add a generic password item.\n" in r.err
     assert login("find-generic-password", "-Z").status == 2
     assert login("delete-generic-password").status == 2        # no filter
@@ -156,7 +157,9 @@ def test_g_prints_dump_then_password_on_stderr(login):
 
 def test_hex_rules(login):
     r = login("add-generic-password", "-a", "a", "-s", "s", "-X", "zz")
-    assert (r.status, r.err) == (2, "security: Unable to convert password data (-X must specify valid hex digits)\n")
+    assert r.status == 2                                        # result 2: security prints the usage after it
+    assert r.err.startswith("security: Unable to convert password data (-X must specify valid hex digits)\n"
+                            "Usage: add-generic-password [-h] ")
     assert login("add-generic-password", "-a", "a", "-s", "s", "-X", "414").status == 0       # odd: zero-padded
     assert login("find-generic-password", "-s", "s", "-w").out == "A@\n"                 # 0x41 0x40
     r = login("add-generic-password", "-a", "b", "-s", "s", "-c", "abc")

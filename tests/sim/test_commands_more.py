@@ -255,12 +255,18 @@ def test_partition_list_on_a_locked_keychain_and_version_256(sim):
 # --------------------------------------------------------------------------- command line
 @pytest.mark.parametrize("prefix, command", [
     ("d", "default-keychain"), ("del", "delete-keychain"), ("delete-g", "delete-generic-password"),
-    ("l", "list-keychains"), ("lo", "lock-keychain"), ("add", "add-generic-password"), ("s", "set-keychain-settings"),
-    ("set-g", "set-generic-password-partition-list"), ("sh", "show-keychain-info"), ("f", "find-generic-password"),
+    ("l", "list-keychains"), ("lo", "login-keychain"), ("loc", "lock-keychain"), ("add", "add-generic-password"),
+    ("s", "set-keychain-settings"), ("set-g", "set-generic-password-partition-list"), ("set-k", "set-keychain-settings"),
+    ("sh", "show-keychain-info"), ("f", "find-generic-password"), ("", "help"), ("e", "export"),
 ])
 def test_prefix_matching_in_table_order(sim, prefix, command):
-    r = sim(prefix, "-h")
-    assert r.status == 2 and r.err.startswith(f"Usage: {command} ")
+    from keychain_claims.sim import commands
+    assert commands.lookup(prefix)[0] == command                       # the first match in security.c's order
+    if commands.lookup(prefix)[1] is not None and prefix:
+        r = sim(prefix, "-Z")
+        quiet = commands.OPTIONS[command].startswith(":")              # getopt's ':' silences its complaint
+        assert r.status == 2 and r.err.startswith("" if quiet else "security: illegal option -- Z\n")
+        assert r.err.startswith(f"Usage: {command} ") if quiet else f"\nUsage: {command} " in r.err
 
 
 def test_interactive_long_lines_split_and_quiet(login):

@@ -19,16 +19,19 @@ from __future__ import annotations
 import os
 import sys
 
-from keychain_claims.sim.cli import join_line, split_line
+from keychain_claims.sim.cli import Unrepresentable, join_line, read_line, split_line
 from keychain_claims.sim.commands import OPTIONS, getopt, lookup
 from keychain_claims.sim.errors import Usage
+from keychain_claims.sim.table import GLOBAL_OPTIONS, MAX_LINE_LEN
 
-LIST_OPERANDS = {"find-generic-password", "delete-generic-password", "dump-keychain"}
-ONE_OPERAND = {"add-generic-password", "set-generic-password-partition-list",
+LIST_OPERANDS = {"find-generic-password", "delete-generic-password", "dump-keychain",
+                 "find-internet-password", "delete-internet-password"}
+ONE_OPERAND = {"add-generic-password", "set-generic-password-partition-list", "add-internet-password",
+               "set-internet-password-partition-list", "set-key-partition-list", "set-keychain-password",
                "show-keychain-info", "lock-keychain", "unlock-keychain", "set-keychain-settings"}
 MUST_NAME = {"create-keychain", "delete-keychain"}
 READ_ONLY = {"list-keychains", "default-keychain"}
-GLOBAL_OPTIONS = "hilp:qv"
+NO_KEYCHAIN = {"help", "error"}                   # reach no keychain at all
 
 
 class Refused(Exception):
@@ -42,13 +45,19 @@ def _same(name: str, keychain: str, home: str) -> bool:
 
 
 def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
-    """The argv of one command (no global options) pinned to `keychain`, or Refused."""
+    """The argv of one command (no global options) pinned to `keychain`, or Refused.  The command
+    is resolved as security resolves it: the first entry of its real table (sim/table.py) that
+    starts with what was typed -- `lo` is login-keychain, not lock-keychain."""
     if not argv:
         return argv
     row = lookup(argv[0])
-    if row is None:
-        raise Refused(f"unknown command {argv[0]!r}")
+    if row is None:                               # security prints `unknown command` and reaches nothing
+        return argv
     name = row[0]
+    if name in NO_KEYCHAIN:
+        return argv
+    if name not in OPTIONS:
+        raise Refused(f"{argv[0]!r} is security's {name}, which the suite does not pin to the scratch keychain")
     try:
         opts, operands = getopt(argv[1:], OPTIONS[name])
     except Usage:                                 # -h or bad options: security prints its usage, reaches nothing
@@ -71,13 +80,23 @@ def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
 
 
 def pin_stdin(text: str, keychain: str, home: str) -> str:
+    """What `security -i` will read, pinned line by line.  The lines are cut as security's
+    readline cuts them (at a newline or after 4095 bytes; a last line without a newline is never
+    run, so it is dropped here too), each pinned and re-quoted; a pinned line that no longer fits
+    in 4095 bytes is refused (security would run its tail as a second, unpinned command)."""
+    import io as _io
+    stream = _io.BytesIO(text.encode("utf-8", "surrogateescape"))
     out = []
-    for line in text.splitlines(keepends=True):
-        argv = split_line(line)
-        if not argv or argv[0] in ("exit", "quit"):
-            out.append(line)
-            continue
-        out.append(join_line(pin_argv(argv, keychain, home)) + "\n")
+    while True:
+        raw = read_line(stream, MAX_LINE_LEN)
+        if raw is None:
+            break
+        argv = split_line(raw.decode("utf-8", "surrogateescape"))
+        pinned = pin_argv(argv, keychain, home)
+        try:
+            out.append(join_line(pinned) + "\n")
+        except Unrepresentable as exc:
+            raise Refused(f"security -i line for {argv[0] if argv else ''!r}: {exc}") from None
     return "".join(out)
 
 
@@ -99,6 +118,11 @@ def log_calls(path: str | None, commands: list[list[str]]) -> None:
         os.close(fd)
 
 
+def _interactive(opts) -> bool:
+    """`-i`, and `-p prompt` (sets the prompt and implies -i) [SRC security.c main]."""
+    return any(o in ("i", "p") for o, _ in opts)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     keychain, real, log = None, "/usr/bin/security", None
@@ -116,19 +140,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     home = os.environ.get("HOME", "")
     try:
-        opts, command = getopt(args, GLOBAL_OPTIONS)
-    except Usage:
+        opts, command = getopt(args, GLOBAL_OPTIONS, h_is_usage=False)
+    except Usage:                                 # security prints its usage and runs nothing
         os.execv(real, [real, *args])
-    globals_ = [f"-{o}" + (v or "") for o, v in opts]
+    globals_ = [a for o, v in opts for a in ((f"-{o}",) if o != "p" else ("-p", v))]
     try:
-        if any(o == "i" for o, _ in opts):
-            if command:
-                raise Refused("security -i takes its commands on stdin")
-            script = pin_stdin(sys.stdin.read(), keychain, home)
+        if any(o == "h" for o, _ in opts):        # help only: reaches no keychain
+            os.execv(real, [real, *args])
+        if command:                               # a command runs even with -i/-p (argc > 0 wins)
+            pinned = pin_argv(command, keychain, home)
+        elif _interactive(opts):
+            script = pin_stdin(sys.stdin.buffer.read().decode("utf-8", "surrogateescape"), keychain, home)
             log_calls(log, [split_line(line) for line in script.splitlines()])
             import subprocess
-            return subprocess.run([real, *globals_], input=script, text=True).returncode
-        pinned = pin_argv(command, keychain, home)
+            return subprocess.run([real, *globals_], input=script.encode("utf-8", "surrogateescape")).returncode
+        else:
+            pinned = []
     except Refused as exc:
         print(f"keychain-claims shim: refused: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,292 @@
+"""How closely the simulator answers like real macOS: verbatim `security` outputs found in public
+material (fixtures/transcripts/real/*.json), each replayed against `keychain-sim`.
+
+A real transcript holds the output macOS printed (`real`: stdout/stderr/combined, exit status
+where shown) with its source, and a reconstruction of the state behind it (`setup`, `run`).
+Replaying rebuilds that state in a throw-away HOME and state directory, runs the same command and
+compares, after normalising what differs between any two machines (keychain paths, dates).  A
+transcript is `match`, `differs` (the difference is listed), or `not-comparable` with its reason
+(a state that cannot be rebuilt, an older format, a command the simulator does not model).
+
+    keychain-claims fidelity [--dir DIR] [--verbose]     the figure: matches / comparable
+
+Not on the simulator's hot path: only the replay tool and the tests import it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT = "keychain-claims/real-transcript/1"
+_DATE = re.compile(r'<timedate>=(?:0x[0-9A-Fa-f]+  "[^"\n]*"|<NULL>)')
+SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
+
+
+def default_dir() -> Path:
+    from keychain_claims import PROJECT_ROOT
+    return PROJECT_ROOT / "fixtures" / "transcripts" / "real"
+
+
+@dataclass
+class Result:
+    id: str
+    command: str                 # the security subcommand, as the command table names it
+    state: str                   # match | differs | not-comparable
+    reason: str = ""             # why not comparable, or what differs
+    expected: str = ""
+    got: str = ""
+    source: str = ""
+
+    @property
+    def comparable(self) -> bool:
+        return self.state != "not-comparable"
+
+
+@dataclass
+class Figure:
+    matches: int = 0
+    comparable: int = 0
+    per_command: dict[str, list[int]] = field(default_factory=dict)     # name -> [matches, comparable]
+
+    def __str__(self) -> str:
+        return f"{self.matches}/{self.comparable}"
+
+
+def load(directory: Path | None = None) -> list[dict]:
+    directory = Path(directory or default_dir())
+    cases = []
+    for path in sorted(directory.glob("*.json")):
+        doc = json.loads(path.read_text())
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} transcript")
+        cases.append(doc)
+    return cases
+
+
+def command_of(case: dict) -> str:
+    """The subcommand a transcript exercises, resolved in the real command table's order."""
+    from keychain_claims.sim import commands
+    argv = list(case.get("run", {}).get("argv") or [])
+    while argv and argv[0].startswith("-"):
+        if argv[0] == "-i" or argv[0].startswith("-p"):
+            from keychain_claims.sim.cli import split_line
+            lines = [split_line(line) for line in (case["run"].get("stdin") or "").splitlines()]
+            argv = next((a for a in lines if a), [])
+            break
+        argv = argv[1:]
+    if not argv:
+        return "security"
+    row = commands.lookup(argv[0])
+    return row[0] if row else argv[0]
+
+
+class _Box:
+    """A throw-away HOME and simulator state; placeholders of the reconstruction point into it."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="kc-fidelity-"))
+        self.home = self.root / "home"
+        (self.home / "Library" / "Keychains").mkdir(parents=True)
+        (self.root / "sys").mkdir()
+        (self.root / "tmp").mkdir()
+        self.values = {"{LOGIN}": str(self.home / "Library" / "Keychains" / "login.keychain-db"),
+                       "{SYS}": str(self.root / "sys" / "System.keychain"),     # outside Library/Keychains: v256
+                       "{TMP}": str(self.root / "tmp"), "{HOME}": str(self.home)}
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home), "LC_ALL": "C",
+                    "KEYCHAIN_SIM_STATE": str(self.root / "state"), "PYTHONUNBUFFERED": "1",
+                    "USER": "me", "LOGNAME": "me"}
+
+    def expand(self, text: str) -> str:
+        for key, value in self.values.items():
+            text = text.replace(key, value)
+        return text
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _sim() -> list[str]:
+    script = Path(sys.executable).with_name("keychain-sim")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "keychain_claims.sim"]
+
+
+def _window_text(box: _Box, argv: list[str], env: dict) -> tuple[str, int]:
+    """Run a command that shows a dialog in a `gui-unattended` session; return the window's text."""
+    from keychain_claims.sim import control
+    state = Path(env["KEYCHAIN_SIM_STATE"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "session").write_text("gui-unattended")
+    proc = subprocess.Popen(_sim() + argv, env=env, cwd=box.root, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(3000):
+            windows = control.windows(state)
+            if windows or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        windows = control.windows(state)
+        control.dismiss(state)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return (windows[0]["text"] if windows else ""), proc.returncode
+
+
+def _normalise(text: str, subst: dict[str, str]) -> str:
+    for key, value in subst.items():
+        text = text.replace(key, value)
+    return _DATE.sub("<timedate>=<date>", text)
+
+
+def _template(real: str) -> re.Pattern:
+    parts = re.split(r"(<[^<>\n]+>)", real)
+    return re.compile("".join("[^\\n]*?" if p.startswith("<") and p.endswith(">") else re.escape(p) for p in parts))
+
+
+def _compare(mode: str, real: str, got: str, strip: bool) -> bool:
+    if strip:
+        real = "\n".join(line.strip() for line in real.splitlines())
+        got = "\n".join(line.strip() for line in got.splitlines())
+    real, got = real.strip("\n"), got.strip("\n")
+    if mode == "exact":
+        return real == got
+    if mode == "fragment":                       # the reporter elided lines: the real ones appear in order
+        lines, at = got.splitlines(), 0
+        for want in (line for line in real.splitlines() if line.strip()):
+            while at < len(lines) and lines[at] != want:
+                at += 1
+            if at == len(lines):
+                return False
+            at += 1
+        return True
+    if mode == "template":                       # typed with <placeholders>
+        return _template(real).fullmatch(got) is not None
+    if mode == "joined":                         # lines joined or rewrapped by the reporter
+        return " ".join(real.split()) == " ".join(got.split())
+    if mode == "exit-only":
+        return True
+    raise ValueError(f"unknown compare mode {mode!r}")
+
+
+def replay(case: dict) -> Result:
+    compare = case.get("compare", {})
+    source = case.get("source", {}).get("url", "")
+    command = command_of(case)
+    result = Result(case["id"], command, "not-comparable", source=source)
+    mode = compare.get("mode", "exact")
+    if mode == "not-supported" or compare.get("not_comparable"):
+        result.reason = compare.get("not_comparable") or compare.get("reason") or "marked not-supported"
+        return result
+    box = _Box()
+    try:
+        env = dict(box.env)
+        run = case["run"]
+        for step in case.get("setup", []):
+            argv = [box.expand(a) for a in step]
+            proc = subprocess.run(_sim() + argv, env=env, cwd=box.root, capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL)
+            if proc.returncode != 0:
+                result.state = "differs"
+                result.reason = f"setup step {argv[0]} failed ({proc.returncode}): {proc.stderr.strip()[:200]}"
+                return result
+        env["KEYCHAIN_SIM_UI"] = run.get("ui", "none")
+        env.update(run.get("env", {}))
+        argv = [box.expand(a) for a in run["argv"]]
+        capture = run.get("capture", "combined")
+        if capture == "dialog":
+            env.pop("KEYCHAIN_SIM_UI")
+            got, status = _window_text(box, argv, env)
+        else:
+            stdin = run.get("stdin")
+            proc = subprocess.run(_sim() + argv, env=env, cwd=box.root, input=None if stdin is None else box.expand(stdin),
+                                  stdin=subprocess.DEVNULL if stdin is None else None, text=True,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT if capture == "combined" else subprocess.PIPE)
+            status = proc.returncode
+            got = {"combined": proc.stdout, "stdout": proc.stdout, "stderr": proc.stderr}.get(capture, proc.stdout)
+        real = case["real"]
+        sim_subst = {box.expand(k): v for k, v in case.get("sim_subst", {}).items()}
+        sim_subst.setdefault(box.values["{SYS}"], SYSTEM_KEYCHAIN)
+        got = _normalise(got, sim_subst)
+        problems = []
+        for stream in ("combined", "stdout", "stderr", "dialog"):
+            if stream not in real or (stream == "stdout" and capture == "combined"):
+                continue
+            if stream != capture and not (stream == "stdout" and capture == "separate"):
+                if not (capture == "separate" and stream == "stderr"):
+                    continue
+            expected = _normalise(real[stream], case.get("real_subst", {}))
+            have = got if stream == capture or capture == "dialog" else (
+                _normalise(proc.stdout, sim_subst) if stream == "stdout" else _normalise(proc.stderr, sim_subst))
+            if not _compare(mode, expected, have, compare.get("strip", False)):
+                problems.append(f"{stream} differs")
+                result.expected, result.got = expected, have
+        want = real.get("exit")
+        if want == "nonzero" and status == 0 or isinstance(want, int) and want != status:
+            problems.append(f"exit {status}, real {want}")
+        result.state = "differs" if problems else "match"
+        result.reason = "; ".join(problems)
+        if not result.got:
+            result.got = got
+        return result
+    finally:
+        box.close()
+
+
+def figure(results: list[Result]) -> Figure:
+    fig = Figure()
+    for r in results:
+        if not r.comparable:
+            continue
+        row = fig.per_command.setdefault(r.command, [0, 0])
+        row[1] += 1
+        fig.comparable += 1
+        if r.state == "match":
+            row[0] += 1
+            fig.matches += 1
+    return fig
+
+
+def table(results: list[Result], verbose: bool = False) -> str:
+    fig = figure(results)
+    pct = f" ({100 * fig.matches / fig.comparable:.0f}%)" if fig.comparable else ""
+    lines = [f"fidelity: {fig.matches}/{fig.comparable} real transcripts match{pct}; "
+             f"{len(results) - fig.comparable} not comparable; {len(results)} in all"]
+    for name, (m, c) in sorted(fig.per_command.items()):
+        lines.append(f"  {name:<40}{m:>3}/{c}")
+    for r in results:
+        if r.state == "differs":
+            lines.append(f"differs  {r.id}: {r.reason}")
+            if verbose:
+                lines.append("   real: " + r.expected.replace("\n", "\n         "))
+                lines.append("   sim:  " + r.got.replace("\n", "\n         "))
+    for r in results:
+        if not r.comparable:
+            lines.append(f"not comparable  {r.id}: {r.reason}")
+    return "\n".join(lines)
+
+
+def run(directory: Path | None = None) -> list[Result]:
+    return [replay(case) for case in load(directory)]
+
+
+def main(directory: Path | None = None, verbose: bool = False, as_json: bool = False) -> int:
+    results = run(directory)
+    if as_json:
+        fig = figure(results)
+        print(json.dumps({"matches": fig.matches, "comparable": fig.comparable, "total": len(results),
+                          "per_command": fig.per_command,
+                          "results": [r.__dict__ for r in results]}, indent=2))
+    else:
+        print(table(results, verbose))
+    return 0
