@@ -7,6 +7,7 @@ ever exported through `redact()`.
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets as _random
 import shlex
@@ -171,7 +172,7 @@ class Security:
             status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
         finally:
             if child.isalive():
-                child.close(force=True)
+                _end(child)
         call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
                     err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
                     list(responder.seen) if responder else [],
@@ -182,6 +183,19 @@ class Security:
         workdir.rmdir()
         self.calls.append(call)
         return call
+
+
+def _end(child: pexpect.spawn) -> None:
+    """Close a child that is still running.  With pexpect's delays off, close(force=True) may look
+    once too early after its signals and give up: then it is killed and reaped here."""
+    try:
+        child.close(force=True)
+    except pexpect.ExceptionPexpect:
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+            os.waitpid(child.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
 
 
 def _dismiss(watch: DialogWatch, windows: list[dict]) -> list[dict]:
@@ -267,4 +281,4 @@ class Shell:
                 self.child.expect(pexpect.EOF, timeout=3)
             except (pexpect.TIMEOUT, pexpect.EOF):
                 pass
-        self.child.close(force=True)
+        _end(self.child)
