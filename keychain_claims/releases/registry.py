@@ -244,7 +244,7 @@ def load(spec: str) -> Release:
         version = json.loads((root / "package.json").read_text()).get("version", "?") if (root / "package.json").exists() else "installed"
         return Release(version, root, "js" if (root / "cli.js").exists() else "installed")
     started = time.monotonic()
-    version, tarball, downloaded = _fetch(spec)
+    version, tarball, downloaded = _fetch(_version(spec))
     root = unpack(tarball)
     sizes = [tarball.stat().st_size]
     if (root / "cli.js").exists():
@@ -259,6 +259,54 @@ def load(spec: str) -> Release:
              f"{'downloaded' if downloaded else 'cached'}"
              + (f"; {release.graph_error}" if release.graph_error else ""))
     return release
+
+
+RESOLVED_FOR = 600      # seconds a resolved tag (`latest`) is reused: xdist workers and reruns ask npm once
+
+
+def _version(spec: str) -> str:
+    """An exact version for `spec`.  A tag is asked of npm (the answer kept RESOLVED_FOR seconds);
+    when npm does not answer, the newest cached release is used and the run says so."""
+    if EXACT.fullmatch(spec):
+        return spec
+    memo = cache_dir() / f".resolved-{re.sub(r'[^A-Za-z0-9._-]', '_', spec)}.json"
+    try:
+        known = json.loads(memo.read_text())
+        if time.time() - known["at"] < RESOLVED_FOR:
+            return known["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        version = resolve(spec)[0]
+    except ReleaseError as exc:
+        if "no such release" in str(exc):
+            raise
+        newest = newest_cached()
+        if newest is None:
+            raise ReleaseError(f"{spec}: the npm registry did not answer and no release is cached, so no release "
+                               f"can be checked ({exc})") from None
+        progress(f"{spec}: the npm registry did not answer; checking the newest cached release, {newest}")
+        return newest
+    tmp = memo.with_name(f"{memo.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({"version": version, "at": time.time()}))
+    os.replace(tmp, memo)
+    return version
+
+
+def newest_cached() -> str | None:
+    """The newest release whose packages (for a native one: also darwin-arm64 and this host's) are cached."""
+    def complete(package: str, version: str) -> bool:
+        folder = cache_dir() / package.replace("/", "+") / version
+        return (folder / INTEGRITY_FILE).exists() and any(folder.glob("*.tgz"))
+    folder = cache_dir() / PACKAGE.replace("/", "+")
+    versions = sorted((p.name for p in folder.iterdir() if EXACT.fullmatch(p.name)) if folder.exists() else [],
+                      key=_vtuple, reverse=True)
+    for version in versions:
+        if not complete(PACKAGE, version):
+            continue
+        if _vtuple(version) < NATIVE_FROM or all(complete(f"{PACKAGE}-{p}", version) for p in {DARWIN, host_platform()}):
+            return version
+    return None
 
 
 DARWIN = "darwin-arm64"          # the build whose JavaScript has the macOS keychain code

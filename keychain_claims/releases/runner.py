@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from keychain_claims.releases.registry import Release
 
 PRELOAD = Path(__file__).with_name("darwin-preload.cjs")
 STANDIN_DIR = "release-standin"          # in the sandbox root: CA, certificate, requests seen
+SPAWNED = "security-processes"           # in it: the first argument of every `security` the release started
 LOOPBACK_ONLY = """(version 1)
 (allow default)
 (deny network-outbound)
@@ -97,6 +100,25 @@ def _path(sandbox_env: dict[str, str]) -> str:
     return path
 
 
+def _spawn_log(sandbox, folder: Path) -> Path:
+    """A directory whose `security` notes the first argument of each process the release starts
+    (`-i`, or the command's name: no secret) and runs the sandbox's `security` -- so a write on
+    the stdin of `security -i` can be told from one in argv."""
+    wrapper = folder / "bin" / "security"
+    if not wrapper.exists():
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        wrapper.write_text(f'#!/bin/sh\necho "${{1:-}}" >> {shlex.quote(str(folder / SPAWNED))}\n'
+                           f'exec {shlex.quote(str(Path(sandbox.bin) / "security"))} "$@"\n')
+        wrapper.chmod(0o755)
+    return wrapper.parent
+
+
+def spawned(run: "Run") -> list[str]:
+    """The first argument of every `security` process the run started, in order."""
+    path = run.standin / SPAWNED if run.standin else None
+    return path.read_text().splitlines() if path and path.exists() else []
+
+
 def standin_folder(sandbox) -> Path:
     return Path(sandbox.root) / STANDIN_DIR
 
@@ -110,8 +132,9 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     except standin.StandInError as exc:
         raise RunError(f"stand-in: {exc}") from None
     (folder / standin.ERROR_FILE).unlink(missing_ok=True)
-    full_env = {**sandbox.env, "PATH": _path(sandbox.env), "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
-                "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    (folder / SPAWNED).unlink(missing_ok=True)
+    full_env = {**sandbox.env, "PATH": f"{_spawn_log(sandbox, folder)}:{_path(sandbox.env)}",
+                "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                 "CLAUDE_CODE_MAX_RETRIES": "0", "NODE_EXTRA_CA_CERTS": str(ca), **release_env, **(env or {})}
     mode = isolation_for(sandbox.backend)
     stop = None
@@ -128,14 +151,25 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         if sys.platform == "darwin" and shutil.which("sandbox-exec"):
             wrapped = ["sandbox-exec", "-p", LOOPBACK_ONLY, *cmd]
     try:
-        proc = subprocess.run(wrapped, env=full_env, cwd=sandbox.home, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise RunError(f"claude {' '.join(args)} did not finish within {timeout:.0f} s") from None
+        # a session of its own: no controlling terminal (a prompt fails, never waits), one group to stop
+        proc = subprocess.Popen(wrapped, env=full_env, cwd=sandbox.home, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        if stop:
+            stop()
+        raise RunError(f"cannot start {wrapped[0]}: {exc.strerror or exc}") from None
+    try:
+        sandbox.track_pid(proc.pid)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise RunError(f"claude {' '.join(args)} did not finish within {timeout:.0f} s") from None
     finally:
         if stop:
             stop()
     error = folder / standin.ERROR_FILE
     if error.exists():
         raise RunError(f"stand-in: {error.read_text().strip()}")
-    return Run(list(args), proc.returncode, proc.stdout, proc.stderr, mode, folder)
+    return Run(list(args), proc.returncode, stdout, stderr, mode, folder)
