@@ -69,3 +69,32 @@ Feature: Real Claude Code releases against the article
     When I run the release with "auth status --json"
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s <service>"
+
+  @refutes:CAU-REFRESH @supports:CAV-REWRITE @gui
+  Scenario: A token refresh by the release updates the item in place and keeps the grant held by security
+    Given the session has a GUI
+    And Claude Code has stored an expired credential for the current user
+    And the item trusts no application
+    And Claude Code has read the credential, answering "Always Allow"
+    When the release refreshes the token with "-p ping"
+    Then the token request arrived at the stand-in with the stored refresh token
+    And the release wrote the credential with "add-generic-password -U" through "security -i"
+    And the item's creation date is unchanged and its modification date is not earlier
+    And the item's partition list is "apple-tool:"
+    And the release raised no keychain prompt
+    And the items the release made besides the credential are listed
+    And Claude Code reads the credential, answering "Deny"
+    And 1 item dialog was shown in all
+    And the read returned the refreshed token
+
+  @supports:FIX-FILE-FALLBACK
+  Scenario: Without a GUI and with the login keychain locked, a refreshed token the keychain cannot take goes to ~/.claude/.credentials.json
+    Given Claude Code has stored an expired credential for the current user
+    And ~/.claude/.credentials.json holds the stored credential
+    And the session has no GUI and the login keychain is locked
+    When the release refreshes the token with "-p ping"
+    Then the token request arrived at the stand-in with the stored refresh token
+    And the release tried to write the credential with "add-generic-password -U"
+    And ~/.claude/.credentials.json holds the refreshed token
+    And ~/.claude/.credentials.json has mode 600
+    And what the release did with the refreshed token is reported

@@ -1,12 +1,21 @@
 """A loopback stand-in for the Anthropic API, so `claude -p` finishes in seconds offline.
-Answers every POST with one streamed (SSE) or plain message saying "pong"."""
+Answers every POST with one streamed (SSE) or plain message saying "pong"; with the OAuth
+stand-in joined (keychain_claims.releases.standin) it also answers the token endpoint
+(`POST /v1/oauth/token`) and the profile (`GET /api/oauth/profile`), and records every request."""
 from __future__ import annotations
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 TEXT = "pong"
+REQUESTS = "requests.jsonl"      # in the stand-in's folder: every request that arrived
+OAUTH = "oauth.json"             # in the stand-in's folder: what the token endpoint answers
+PROFILE = {"account": {"uuid": "00000000-0000-4000-8000-000000000001", "email": "user@example.invalid",
+                       "display_name": "Keychain Claims"},
+           "organization": {"uuid": "00000000-0000-4000-8000-000000000002", "name": "Keychain Claims",
+                            "organization_type": "claude_pro", "rate_limit_tier": "default_claude_ai"}}
 
 
 def _message(model: str) -> dict:
@@ -20,6 +29,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        self._record()
+        if self.path.startswith("/api/oauth/profile"):
+            return self._json(PROFILE)
         self._json({"data": [], "has_more": False})
 
     def do_HEAD(self):
@@ -32,6 +44,9 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             body = {}
+        self._record(body)
+        if self.path.startswith("/v1/oauth/token"):
+            return self._token(body)
         model = body.get("model", "claude")
         if "count_tokens" in self.path:
             return self._json({"input_tokens": 1})
@@ -55,9 +70,34 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
 
-    def _json(self, data: dict) -> None:
+    def _record(self, body: dict | None = None) -> None:
+        """One line per request in the stand-in's folder (requests.jsonl): what arrived, where."""
+        folder = getattr(self.server, "folder", None)
+        if folder is None:
+            return
+        row = {"method": self.command, "host": getattr(self, "tls_host", None) or self.headers.get("host", ""),
+               "path": self.path}
+        if isinstance(body, dict) and "grant_type" in body:
+            row.update({k: body.get(k) for k in ("grant_type", "refresh_token", "client_id", "scope")})
+        with open(Path(folder) / REQUESTS, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    def _token(self, body: dict) -> None:
+        """The token endpoint: the answer the scenario put in oauth.json (the refreshed credential),
+        or 400 invalid_grant when there is none."""
+        folder = getattr(self.server, "folder", None)
+        try:
+            answer = json.loads((Path(folder) / OAUTH).read_text()) if folder else None
+        except (OSError, ValueError):
+            answer = None
+        if not answer or body.get("grant_type") != "refresh_token":
+            return self._json({"error": "invalid_grant", "error_description": "no refresh expected"}, 400)
+        return self._json({"token_type": "Bearer", "expires_in": 28800, "refresh_token_expires_in": 2592000,
+                           "scope": "user:inference user:profile", **answer})
+
+    def _json(self, data: dict, status: int = 200) -> None:
         raw = json.dumps(data).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(raw)))
         self.end_headers()
@@ -67,7 +107,8 @@ class Handler(BaseHTTPRequestHandler):
 POLL_INTERVAL = 0.05   # shutdown() waits up to one interval; the default 0.5 s was paid after every run
 
 
-def serve() -> tuple[ThreadingHTTPServer, int]:
+def serve(folder: Path | None = None) -> tuple[ThreadingHTTPServer, int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.folder = folder
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True).start()
     return server, server.server_address[1]

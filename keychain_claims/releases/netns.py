@@ -1,25 +1,30 @@
 """Run a command cut off from the network: inside `unshare -n`, bring loopback up, start the
-API stand-in on it, run the command, stop.  Usage: python -m keychain_claims.releases.netns -- CMD..."""
+stand-ins on it (Messages, and the OAuth hosts behind the HTTPS proxy), run the command, stop.
+Usage: python -m keychain_claims.releases.netns STANDIN_FOLDER -- CMD..."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from keychain_claims.releases.api import serve
+from keychain_claims.releases import standin
 
 
 def main() -> int:
-    argv = sys.argv[1:]
+    folder, argv = sys.argv[1], sys.argv[2:]
     if argv and argv[0] == "--":
         argv = argv[1:]
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
-    server, port = serve()
-    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"}
     try:
-        return subprocess.run(argv, env=env).returncode
+        env, stop = standin.start(Path(folder))
+    except standin.StandInError as exc:
+        (Path(folder) / standin.ERROR_FILE).write_text(str(exc))
+        return 125
+    try:
+        return subprocess.run(argv, env={**os.environ, **env}).returncode
     finally:
-        server.shutdown()
+        stop()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""`--claude-code SPEC`: scenarios tagged @release run once per release (`[2.1.81]` in the
-id, an Allure parameter); without the option they skip, saying so."""
+"""`--claude-code SPEC` (default `latest`, env KEYCHAIN_CLAIMS_CLAUDE_CODE): scenarios tagged
+@release run once per release (`[2.1.81]` in the id, an Allure parameter); with `none` they
+skip, saying so."""
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -11,18 +13,26 @@ import pytest
 from keychain_claims.releases.registry import Release, ReleaseError, load, parse_spec
 
 RELEASES_KEY = pytest.StashKey[list]()
+DEFAULT = "latest"
 MATRIX: list[dict] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("keychain-claims").addoption(
         "--claude-code", default=None, metavar="SPEC",
-        help="Claude Code releases to test: a version, `latest`, a comma list, or a path to an installed claude")
+        help="Claude Code releases to test: a version, `latest` (the default; env KEYCHAIN_CLAIMS_CLAUDE_CODE), "
+             "a comma list, a path to an installed claude, or `none` to turn the release scenarios off")
+
+
+OFF = "none"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    spec = config.getoption("claude_code")
+    if spec is None:
+        spec = os.environ.get("KEYCHAIN_CLAIMS_CLAUDE_CODE") or DEFAULT
     try:
-        config.stash[RELEASES_KEY] = parse_spec(config.getoption("claude_code"))
+        config.stash[RELEASES_KEY] = [] if spec.strip().lower() == OFF else parse_spec(spec)
     except ReleaseError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -50,7 +60,7 @@ _LOADED: dict[str, Release | str] = {}
 def claude_release(request: pytest.FixtureRequest) -> Release:
     spec = request.param
     if spec is None:
-        pytest.skip("no --claude-code given: release scenarios need a Claude Code release")
+        pytest.skip("release scenarios are off (--claude-code none): they need a Claude Code release")
     if spec not in _LOADED:
         try:
             _LOADED[spec] = load(spec)

@@ -1,0 +1,169 @@
+"""What a release talks to instead of the network: the Messages stand-in (api.py) on loopback, and
+behind an HTTPS proxy on loopback the OAuth stand-in for `platform.claude.com` / `api.anthropic.com`.
+The proxy answers `CONNECT` and terminates TLS itself with a certificate from a throwaway CA made
+per sandbox, trusted by the release through NODE_EXTRA_CA_CERTS (see
+../shared/reference/release-refresh.md).  No root, no hosts file: the same route works on a Mac.
+
+    make_ca(folder)      the CA and the stand-in's certificate (needs `cryptography`; the parent does it)
+    start(folder)        the servers, in this process; returns (env for the release, stop)
+Serving needs only the standard library, so it also runs inside `unshare -n` (netns.py)."""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import socketserver
+import ssl
+import threading
+from pathlib import Path
+
+from keychain_claims.releases import api
+
+HOSTS = ("platform.claude.com", "api.anthropic.com", "claude.ai", "console.anthropic.com")
+CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "standin.pem", "standin.key"
+ERROR_FILE = "error"                 # why the stand-in could not start (inside unshare -n)
+CONNECTS = "connects.jsonl"          # every CONNECT the proxy was asked for, answered or refused
+
+
+class StandInError(Exception):
+    """One line: why the stand-in cannot be made or started."""
+
+
+def make_ca(folder: Path) -> Path:
+    """A CA that lives for this sandbox only, and a certificate for HOSTS, localhost and 127.0.0.1
+    signed by it.  Returns the CA's PEM (for NODE_EXTRA_CA_CERTS).  EC keys: made in milliseconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / CA_FILE).exists() and (folder / CERT_FILE).exists():
+        return folder / CA_FILE
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    except ImportError:
+        raise StandInError("the `cryptography` package is missing: reinstall with `pip install -e .`") from None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keychain-claims throwaway CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    names = [x509.DNSName(h) for h in (*HOSTS, "localhost")] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTS[0])]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (folder / KEY_FILE).write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+    (folder / KEY_FILE).chmod(0o600)
+    (folder / CERT_FILE).write_bytes(cert.public_bytes(pem))
+    (folder / CA_FILE).write_bytes(ca.public_bytes(pem))
+    return folder / CA_FILE
+
+
+class _Proxy(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Connect(socketserver.StreamRequestHandler):
+    """`CONNECT host:443`: for the stand-in's hosts, TLS is terminated here and the request goes
+    to api.Handler; anything else (another host, plain HTTP through the proxy) is refused."""
+
+    def handle(self):
+        line = self.rfile.readline(8192).decode("latin-1").strip()
+        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+            pass
+        method, _, rest = line.partition(" ")
+        target = rest.split(" ")[0]
+        host = target.rsplit(":", 1)[0]
+        allowed = method == "CONNECT" and host in HOSTS
+        with open(self.server.folder / CONNECTS, "a") as fh:
+            fh.write(json.dumps({"method": method, "target": target, "answered": allowed}) + "\n")
+        if not allowed:
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+            return
+        self.wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        self.wfile.flush()
+        try:
+            tls = self.server.tls.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError) as exc:            # e.g. the release rejected our CA
+            with open(self.server.folder / CONNECTS, "a") as fh:
+                fh.write(json.dumps({"method": "TLS", "target": target, "answered": False,
+                                     "error": str(exc)[:200]}) + "\n")
+            return
+        handler = type("TLSHandler", (api.Handler,), {"tls_host": host})
+        try:
+            handler(tls, self.client_address, self.server.api)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+
+def start(folder: Path) -> tuple[dict[str, str], callable]:
+    """Start the Messages stand-in and the proxy on 127.0.0.1 (free ports); returns the release's
+    environment for them and a function that stops both."""
+    folder = Path(folder)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        tls.load_cert_chain(folder / CERT_FILE, folder / KEY_FILE)
+    except (OSError, ssl.SSLError) as exc:
+        raise StandInError(f"the stand-in's certificate in {folder} cannot be loaded: {exc}") from None
+    server, port = api.serve(folder)
+    try:
+        proxy = _Proxy(("127.0.0.1", 0), _Connect)
+    except OSError as exc:
+        server.shutdown()
+        raise StandInError(f"the HTTPS proxy cannot listen on 127.0.0.1: {exc}") from None
+    proxy.folder, proxy.tls, proxy.api = folder, tls, server
+    threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": api.POLL_INTERVAL}, daemon=True).start()
+    proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    env = {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+           "HTTPS_PROXY": proxy_url, "https_proxy": proxy_url, "HTTP_PROXY": proxy_url, "http_proxy": proxy_url,
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+           "NODE_EXTRA_CA_CERTS": str(folder / CA_FILE)}
+
+    def stop() -> None:
+        proxy.shutdown()
+        proxy.server_close()
+        server.shutdown()
+        server.server_close()
+    return env, stop
+
+
+def requests(folder: Path) -> list[dict]:
+    """Every request that reached the stand-in (Messages, token endpoint, profile, ...)."""
+    path = Path(folder) / api.REQUESTS
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+
+
+def connects(folder: Path) -> list[dict]:
+    path = Path(folder) / CONNECTS
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+
+
+def set_token_answer(folder: Path, answer: dict | None) -> None:
+    """What the token endpoint answers next (access_token, refresh_token, ...); None: 400 invalid_grant."""
+    path = Path(folder) / api.OAUTH
+    folder.mkdir(parents=True, exist_ok=True)
+    if answer is None:
+        path.unlink(missing_ok=True)
+        return
+    path.write_text(json.dumps(answer))
+    path.chmod(0o600)
