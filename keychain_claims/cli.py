@@ -1,6 +1,7 @@
 """`keychain-claims`: the suite's command line.
 
-  keychain-claims report [--results DIR] [--output DIR]   build the static HTML report (Allure 3)
+  keychain-claims report [--results DIR] [--output DIR]   build the static HTML report (Allure 3) and
+                                                          the annotated article (reports/article.html)
   keychain-claims check                                   ledger, article and features agree
   keychain-claims sweep                                   remove sandboxes left by killed runs
   keychain-claims fidelity [--dir DIR] [--verbose|--json] the simulator replayed on real macOS transcripts
@@ -35,24 +36,98 @@ def _allure() -> list[str]:
     return [str(binary)]
 
 
-def _config(output: Path, history: Path) -> Path:
-    """The Allure 3 configuration for this report (history carried over through `historyPath`)."""
+def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
+    """The report's name and variables: how many claims hold, are contradicted, fail, are not
+    checkable, on which backend and release, and the contradicted claims by ID."""
+    from keychain_claims.reports.article import claim_views
+    views = claim_views(doc)
+    by = {k: [cid for cid, v in views.items() if v["verdict"] == k]
+          for k in ("contradicted", "fails", "no-longer-contradicted", "holds", "not-checkable")}
+    backends = ", ".join(f"{name} ({label})" for name, label in doc.get("backends", {}).items()) or "?"
+    releases = sorted({r for v in views.values() for r in v["releases"]})
+    where = backends + (f"; Claude Code {', '.join(releases)}" if releases else "")
+    name = (f"Article claims: {len(by['contradicted'])} contradicted"
+            + (f" ({', '.join(by['contradicted'])})" if by["contradicted"] else "")
+            + f" · {len(by['fails'])} fail"
+            + (f" ({', '.join(by['fails'])})" if by["fails"] else "")
+            + (f" · {len(by['no-longer-contradicted'])} no longer contradicted" if by["no-longer-contradicted"] else "")
+            + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable — {where}")
+    variables = {"claims contradicted": str(len(by["contradicted"])), "claims failing": str(len(by["fails"])),
+                 "claims holding": str(len(by["holds"])), "claims not checkable": str(len(by["not-checkable"])),
+                 "backend": backends, "releases": ", ".join(releases) or "none (no --claude-code)"}
+    for kind in ("fails", "no-longer-contradicted", "contradicted"):
+        for cid in by[kind]:
+            rel = "; ".join(f"{r}: {x}" for r, x in views[cid]["releases"].items())
+            variables[cid] = kind + (f" — releases {rel}" if rel else "")
+    return name, variables
+
+
+def _config(output: Path, history: Path, doc: dict | None = None, attachments: list[Path] = ()) -> Path:
+    """The Allure 3 configuration for this report (history carried over through `historyPath`):
+    the verdicts in the report's name and variables (its first screen), categories by the
+    `verdict` label, the tree grouped by article section then claim, the annotated article and
+    the release matrix as global attachments."""
     import json
     import tempfile
-    conf = {"name": "keychain-claims: claims of the keychain ACL-invalidation article",
-            "output": str(output.resolve()), "historyPath": str(history.resolve()),
-            "plugins": {"awesome": {"options": {"reportLanguage": "en"}}}}
+    from keychain_claims.reports.allure import CATEGORIES, CLAIM_VERDICT_LABEL
+    name, variables = verdict_headline(doc) if doc else ("keychain-claims: claims of the keychain ACL-invalidation article", {})
+    conf = {"name": name, "output": str(output.resolve()), "historyPath": str(history.resolve()),
+            "variables": variables, "categories": CATEGORIES,
+            "globalAttachments": [str(p.resolve()) for p in attachments if p.exists()],
+            "plugins": {"awesome": {"options": {"reportLanguage": "en", "reportName": name,
+                                                "groupBy": ["article-section", CLAIM_VERDICT_LABEL]}}}}
     path = Path(tempfile.mkdtemp(prefix="allurerc-")) / "allurerc.mjs"
     path.write_text("export default " + json.dumps(conf, indent=2) + ";\n")
     return path
 
 
-def report(results: Path, output: Path, history: Path | None = None) -> Path:
+def scenario_links(results: Path, index: Path, base: Path) -> dict[str, str]:
+    """pytest node id -> the scenario's page in the Allure report (Allure 3 names a result
+    md5(uuid)), relative to `base`."""
+    import glob
+    import hashlib
+    import json
+    import os
+    from keychain_claims.reports.allure import NODEID_LABEL
+    href = os.path.relpath(index, base)
+    links = {}
+    for path in glob.glob(str(results / "*-result.json")):
+        try:
+            result = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            continue
+        nodeid = next((l["value"] for l in result.get("labels", []) if l.get("name") == NODEID_LABEL), None)
+        if nodeid and result.get("uuid"):
+            links[nodeid] = f"{href}#{hashlib.md5(result['uuid'].encode()).hexdigest()}"
+    return links
+
+
+def report(results: Path, output: Path, history: Path | None = None, claims: Path | None = None) -> Path:
     if not results.is_dir():
         raise CliError(f"no Allure results at {results}; run the suite first (pytest)")
     if not any(results.glob("*-result.json")):
         raise CliError(f"{results} holds no test results; run the suite first (pytest)")
-    config = _config(output, history or output.parent / "history.jsonl")
+    import json
+    claims = claims or results.parent / "claims.json"
+    doc, attachments = None, []
+    if claims.exists():
+        from keychain_claims.reports.article import build
+        try:
+            doc = json.loads(claims.read_text(encoding="utf-8"))
+        except ValueError:
+            raise CliError(f"{claims} is not valid JSON; run the suite again to rewrite it") from None
+        article, missing = build(claims, claims.parent / "article.html",
+                                 scenario_links(results, output / "index.html", claims.parent))
+        if missing:
+            print(f"keychain-claims: quotes not found in the rendered article: {', '.join(missing)}", file=sys.stderr)
+        attachments = [article, claims.parent / "release-matrix.svg", claims.parent / "claims.md"]
+    else:
+        print(f"keychain-claims: no {claims}; the report will not name the verdicts (pass --claims)", file=sys.stderr)
+    if output.is_dir() and any(output.iterdir()):
+        if not (output / "index.html").exists():
+            raise CliError(f"{output} is not empty and holds no report; pass another --output")
+        shutil.rmtree(output)     # Allure 3 flattens its plugin's folder only into an empty output
+    config = _config(output, history or output.parent / "history.jsonl", doc, attachments)
     cmd = [*_allure(), "generate", str(results), "-o", str(output), "--config", str(config)]
     proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
     shutil.rmtree(config.parent, ignore_errors=True)
@@ -71,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--output", type=Path, default=REPORTS_DIR / "allure-report")
     rep.add_argument("--history", type=Path, default=None,
                      help="Allure 3 history file carried from report to report (default: beside --output)")
+    rep.add_argument("--claims", type=Path, default=None,
+                     help="the run's claims.json (default: beside --results); article.html is written beside it")
     sub.add_parser("check", help="check that the ledger, the article and the features agree")
     sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
     fid = sub.add_parser("fidelity", help="replay real macOS transcripts against the simulator: matches / comparable")
@@ -80,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.command == "report":
-            index = report(args.results, args.output, args.history)
+            index = report(args.results, args.output, args.history, args.claims)
+            claims = args.claims or args.results.parent / "claims.json"
             print(f"report: {index}  (serve it: npx allure open {args.output})")
+            if claims.exists():
+                print(f"annotated article: {claims.parent / 'article.html'}")
         elif args.command == "check":
             from keychain_claims.claims.article import Article
             from keychain_claims.claims.coverage import problems

@@ -21,7 +21,7 @@ from keychain_claims.claims.ledger import Ledger, LedgerError
 from keychain_claims.claims import links
 from keychain_claims.redact import redact
 from keychain_claims.harness.sandbox import sweep
-from keychain_claims.claims.verdicts import Outcome, compute, outcome_from_report, write
+from keychain_claims.claims.verdicts import Outcome, compute, counts, outcome_from_report, write
 
 BACKEND_KEY = pytest.StashKey[Backend]()
 ARTICLE_KEY = pytest.StashKey[Article]()
@@ -137,10 +137,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if link.claim not in ledger:
                 _usage(f"{item.nodeid}: tag @{link.polarity}:{link.claim} names no claim in {ledger.path.name}; "
                        "add it to the ledger or fix the tag")
+            if (link.polarity == links.REFUTES) != (template.name in ledger[link.claim].refuted_by):
+                _usage(f"{item.nodeid}: tag @{link.polarity}:{link.claim} disagrees with the claim's `refuted_by` "
+                       f"in {ledger.path.name}; make them agree (keychain-claims check lists every mismatch)")
         claims = sorted({link.claim for link in marks})
         refutes = sorted({link.claim for link in marks if link.polarity == links.REFUTES})
         item.user_properties += [("claims", claims), ("refutes", refutes), ("backend", backend.name),
                                  ("simulated", backend.simulated), ("scenario", template.name)]
+        example = getattr(item, "callspec", None) and item.callspec.params.get("_pytest_bdd_example")
+        item.user_properties += [("example", dict(example or {})), ("feature", template.feature.name)]
+        item.add_marker(pytest.mark.allure_label(item.nodeid, label_type=allure_files.NODEID_LABEL))
         for cid in claims:
             item.add_marker(pytest.mark.allure_label(cid, label_type="claim"))
         for section in sorted({ledger[cid].section for cid in claims}):
@@ -224,13 +230,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                                       "make the directory writable or pass --reports-dir"]
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
-    config.stash[SUMMARY_KEY] = verdicts + [f"verdicts written to {paths[0]} and {paths[1]}"]
-    from keychain_claims.releases.plugin import write_matrix
+    config.stash[SUMMARY_KEY] = verdicts + [counts_line(verdicts), f"verdicts written to {paths[0]} and {paths[1]}"]
+    from keychain_claims.reports.matrix import write_matrix
     write_matrix(_OUTCOMES, ledger, out)
     results = getattr(config.option, "allure_report_dir", None)
     if results:
         allure_files.write(Path(results), backend, article, paths[1],
                            releases=getattr(config.option, "claude_code", None) or "")
+        allure_files.label_results(Path(results), _OUTCOMES, verdicts, ledger)
+
+
+def counts_line(verdicts) -> str:
+    return "claims: " + ", ".join(f"{n} {k}" for k, n in counts(verdicts).items())
 
 
 def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
@@ -265,4 +276,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             terminalreporter.write_line(row)
         else:
             kind = "simulated" if row.simulated else "real"
-            terminalreporter.write_line(f"{row.claim:<22} {row.backend} ({kind}): {row.verdict}")
+            terminalreporter.write_line(f"{row.claim:<22} {row.backend} ({kind}): {row.summary}")

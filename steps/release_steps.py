@@ -32,7 +32,8 @@ def _source(release: Release) -> Path:
 
 
 @then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint is "(?P<value>[^"]+)"'))
-def fingerprint_is(claude_release: Release, name: str, value: str):
+def fingerprint_is(claude_release: Release, name: str, value: str, request: pytest.FixtureRequest):
+    request.node.user_properties.append(("provenance", ["fingerprint"]))      # evidence read from the release's code
     found = _fingerprints(str(_source(claude_release)))[name]
     attach(f"fingerprint {name} ({claude_release.version})",
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")

@@ -4,6 +4,7 @@ Problems reported (each one line, saying what to fix):
   * a claim's quoted span no longer occurs in the article;
   * a claim has no scenario tagged @supports:<ID> or @refutes:<ID>, or a tag has no polarity;
   * a tag names a claim the ledger does not have;
+  * a claim's `refuted_by` list in the ledger and its @refutes:<ID> tags name different scenarios;
   * a command of the article's fenced code blocks is not typed verbatim by any scenario
     (as a docstring of an "I type the article's command(s)" step).
 """
@@ -75,6 +76,13 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
             if not any(r.name == finding.scenario and claim.id not in r.refutes for r in by_claim.get(claim.id, [])):
                 found.append(f"claim {claim.id}: its finding names scenario {finding.scenario!r}, "
                              f"which no scenario tagged @supports:{claim.id} is called")
+        tagged = {r.name for r in by_claim.get(claim.id, []) if claim.id in r.refutes}
+        for name in sorted(tagged - set(claim.refuted_by)):
+            found.append(f"claim {claim.id}: scenario {name!r} is tagged @refutes:{claim.id} but not listed in "
+                         f"its `refuted_by` in {ledger.path.name}; list it there or tag it @supports:{claim.id}")
+        for name in sorted(set(claim.refuted_by) - tagged):
+            found.append(f"claim {claim.id}: `refuted_by` names scenario {name!r}, which no scenario tagged "
+                         f"@refutes:{claim.id} is called; fix the name or the tag")
     typed = {line for ref in refs for line in ref.typed}
     for command in article.commands:
         if command.text not in typed:

@@ -1,6 +1,8 @@
 """The claims ledger: every checkable statement of the article, with an ID, the
 exact quoted span, its section, the kind of evidence that can check it, and the
-recorded findings (contradictions the suite expects to keep seeing).
+recorded findings (contradictions the suite expects to keep seeing) and the scenarios
+that refute it (`refuted_by`: the scenarios tagged @refutes:<ID>, whose passing contradicts
+the claim; claims/coverage.py keeps the list and the tags equal).
 
 Per-run verdicts are derived from scenario outcomes, never written by hand:
   holds         -- every scenario for the claim passed on this backend
@@ -51,6 +53,7 @@ class Claim:
     evidence: str
     findings: tuple[Finding, ...] = field(default=())
     note: str = ""
+    refuted_by: tuple[str, ...] = field(default=())   # scenarios tagged @refutes:<id> (checked by coverage)
 
 
 class Ledger:
@@ -86,8 +89,12 @@ class Ledger:
             raise LedgerError(f"claims ledger: claim {cid} has evidence {raw['evidence']!r}; use one of {', '.join(EVIDENCE)}")
         findings = tuple(Finding(f["scenario"], f.get("backend", "any"), f["evidence"], f.get("releases", ""))
                          for f in raw.get("findings") or ())
+        refuted_by = raw.get("refuted_by") or []
+        if not isinstance(refuted_by, list) or not all(isinstance(n, str) for n in refuted_by):
+            raise LedgerError(f"claims ledger: claim {cid} has `refuted_by` {refuted_by!r:.60}; "
+                              "make it a list of scenario names")
         return Claim(cid, raw["section"], raw["quote"], raw["statement"], raw["evidence"], findings,
-                     raw.get("note", ""))
+                     raw.get("note", ""), tuple(refuted_by))
 
     def __getitem__(self, cid: str) -> Claim:
         return self.claims[cid]

@@ -3,17 +3,28 @@ written to reports/claims.json and reports/claims.md.
 
 Outcomes arrive as pytest reports (also from xdist workers) carrying the user
 properties `claims` and `backend` that plugin.py attaches to every scenario.
+
+Every verdict says how much of it was checked (`coverage`: scenarios that ran of those
+collected, and why the others skipped) and what produced its evidence (`provenance`):
+  real       -- the real macOS `security` (or a real release) answered
+  simulated  -- the simulator `keychain-sim` answered
+  emulated   -- a dialog answer was applied without a dialog (its documented effect)
+  predicted  -- derived from the item's ACL view, not observed
+  fingerprint -- read from a release's code
+A scenario's pytest item may carry the user property ("provenance", [...]); without one
+it is "simulated" on a simulated backend and "real" otherwise.
 """
 from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.ledger import VERDICTS, Ledger
 from keychain_claims.redact import redact
 
 
@@ -27,6 +38,18 @@ class Outcome:
     reason: str = ""
     release: str = ""
     refutes: list[str] = field(default_factory=list)     # claims this scenario states the opposite of
+    provenance: list[str] = field(default_factory=list)  # real | simulated | emulated | predicted | fingerprint
+    example: dict = field(default_factory=dict)          # the outline's example row, if any
+    feature: str = ""
+
+    @property
+    def ran(self) -> bool:
+        return self.result != "skipped"
+
+    @property
+    def name(self) -> str:
+        """The scenario's name with its example values filled in (no <placeholders>)."""
+        return render_name(self.scenario, self.example, self.release)
 
     def result_for(self, claim: str) -> str:
         """The result as evidence about `claim`: a scenario that refutes the claim and passed is
@@ -49,6 +72,36 @@ class Verdict:
     verdict: str
     scenarios: list[dict] = field(default_factory=list)
     note: str = ""
+    statement: str = ""
+    coverage: dict = field(default_factory=dict)     # {"ran": n, "total": m, "skipped": [{"scenario", "reason"}]}
+    provenance: dict = field(default_factory=dict)   # kind -> scenarios that ran with evidence of that kind
+    releases: dict = field(default_factory=dict)     # release -> verdict of its own scenarios (polarity folded)
+    findings: list[str] = field(default_factory=list)  # the ledger's evidence for its recorded contradictions
+    why: str = ""                                    # one short sentence
+
+    @property
+    def summary(self) -> str:
+        """'holds — 2 of 3 scenarios ran; 1 skipped: why'."""
+        return f"{self.verdict} — {coverage_text(self.coverage)}"
+
+
+NO_RELEASE = "no-release"        # the release id of a release scenario run without --claude-code
+PROVENANCES = ("real", "simulated", "emulated", "predicted", "fingerprint")
+
+
+def render_name(template: str, example: dict, release: str = "") -> str:
+    name = re.sub(r"<([^<>]+)>", lambda m: str(example.get(m.group(1), m.group(0))), template)
+    return f"{name} [{release}]" if release else name
+
+
+def provenance_of(props: list[tuple], simulated: bool) -> list[str]:
+    """What produced a scenario's evidence: every ("provenance", [...]) property the scenario
+    set (the union), else the backend's kind."""
+    found: list[str] = []
+    for key, value in props:
+        if key == "provenance":
+            found += [v for v in ([value] if isinstance(value, str) else value) if v not in found]
+    return found or (["simulated"] if simulated else ["real"])
 
 
 def outcome_from_report(report) -> Outcome | None:
@@ -71,8 +124,12 @@ def outcome_from_report(report) -> Outcome | None:
             reason = "" if report.passed else (report.longreprtext.strip().splitlines() or [""])[-1]
         if result == "failed" and report.when == "setup":
             reason = "setup: " + reason
+        release = props.get("release", "")
+        release = "" if release == NO_RELEASE else release
         return Outcome(report.nodeid, props.get("scenario", ""), props["backend"], list(props["claims"]),
-                       result, redact(reason)[:500], props.get("release", ""), list(props.get("refutes", [])))
+                       result, redact(reason)[:500], release, list(props.get("refutes", [])),
+                       provenance_of(report.user_properties, bool(props.get("simulated", True))),
+                       dict(props.get("example") or {}), props.get("feature", ""))
     return None
 
 
@@ -88,6 +145,79 @@ def fold(results: list[str]) -> str:
     return "not-checkable"
 
 
+def scenario_verdict(outcome: Outcome) -> str:
+    """One scenario's own verdict: its results as evidence about each claim it links, folded."""
+    return fold([outcome.result_for(cid) for cid in outcome.claims])
+
+
+def coverage_of(seen: list[Outcome]) -> dict:
+    skipped = [{"scenario": o.name, "reason": o.reason} for o in seen if not o.ran]
+    return {"ran": sum(o.ran for o in seen), "total": len(seen), "skipped": skipped}
+
+
+def coverage_text(coverage: dict) -> str:
+    """'2 of 3 scenarios ran; 1 skipped: why' (reasons shared by several skips are given once)."""
+    ran, total = coverage.get("ran", 0), coverage.get("total", 0)
+    text = f"{ran} of {total} scenario{'s' if total != 1 else ''} ran"
+    skipped = coverage.get("skipped", [])
+    if skipped:
+        reasons = list(dict.fromkeys(_first_sentence(s["reason"]) or "no reason given" for s in skipped))
+        text += f"; {len(skipped)} skipped: " + "; ".join(reasons)
+    return text
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    text = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def evidence_text(outcome: Outcome, claim: str, findings: dict[str, str] | None = None) -> str:
+    """What one scenario says about one claim, in a sentence."""
+    result = outcome.result_for(claim)
+    if claim in outcome.refutes:
+        if outcome.result == "passed":
+            return f"{claim}: contradicted — this scenario states what contradicts the claim, and it passed"
+        if outcome.result == "failed":
+            return f"{claim}: no longer contradicted — this refutation failed: {outcome.reason}"
+    if result == "xfailed":
+        evidence = (findings or {}).get(outcome.scenario) or outcome.reason
+        return f"{claim}: contradicted — recorded finding still holds: {evidence}"
+    if result == "xpassed":
+        return f"{claim}: no longer contradicted — the recorded finding's scenario passed"
+    if result == "failed":
+        return f"{claim}: fails — {outcome.reason or 'the scenario failed'}"
+    if result == "skipped":
+        return f"{claim}: not checkable here — {outcome.reason or 'skipped'}"
+    return f"{claim}: holds — this scenario states the claim, and it passed"
+
+
+def _why(verdict: str, claim, seen: list[Outcome]) -> str:
+    if verdict == "contradicted":
+        refuting = [o for o in seen if claim.id in o.refutes and o.result == "passed"]
+        recorded = [f.evidence for f in claim.findings
+                    if any(o.scenario == f.scenario and o.result == "xfailed" for o in seen)]
+        if recorded:
+            return _first_sentence(recorded[0])
+        if refuting:
+            return f"refuted: “{refuting[0].name}” passed"
+    if verdict in ("fails", "no-longer-contradicted"):
+        bad = [o for o in seen if o.result_for(claim.id) in ("failed", "xpassed")]
+        if bad:
+            return _first_sentence(f"“{bad[0].name}”: {bad[0].reason or bad[0].result}")
+    if verdict == "holds":
+        passed = [o for o in seen if o.result_for(claim.id) == "passed"]
+        return f"{len(passed)} scenario{'s' if len(passed) != 1 else ''} stating it passed"
+    if seen:
+        return _first_sentence(seen[0].reason) or "skipped"
+    return _first_sentence(claim.note) or "no scenario for this claim ran in this run"
+
+
+def _release_key(release: str):
+    parts = re.findall(r"\d+|\D+", release)
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
+
+
 def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[Verdict]:
     by_claim: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
@@ -95,26 +225,45 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
             by_claim[(cid, o.backend)].append(o)
     verdicts = []
     for claim in ledger:
+        findings = {f.scenario: f.evidence for f in claim.findings}
         for backend, simulated in sorted(backends.items()):
             seen = by_claim.get((claim.id, backend), [])
             verdict = fold([o.result_for(claim.id) for o in seen]) if seen else "not-checkable"
             note = claim.note
             if not seen:
                 note = (note + " " if note else "") + "No scenario for this claim ran in this run."
+            by_release: dict[str, list[Outcome]] = defaultdict(list)
+            for o in seen:
+                if o.release:
+                    by_release[o.release].append(o)
             verdicts.append(Verdict(
                 claim.id, claim.section, claim.quote, article.locate(claim.quote), claim.evidence, backend,
                 simulated, verdict,
-                [{"scenario": o.scenario, "nodeid": o.nodeid, "result": o.result, "reason": o.reason,
-                  "polarity": "refutes" if claim.id in o.refutes else "supports",
+                [{"scenario": o.name, "template": o.scenario, "nodeid": o.nodeid, "result": o.result,
+                  "reason": o.reason, "polarity": "refutes" if claim.id in o.refutes else "supports",
+                  "provenance": o.provenance, "evidence": evidence_text(o, claim.id, findings),
+                  **({"example": o.example} if o.example else {}),
                   **({"release": o.release} if o.release else {})} for o in seen],
-                note.strip()))
+                note.strip(), claim.statement, coverage_of(seen),
+                dict(Counter(p for o in seen if o.ran for p in o.provenance)),
+                {r: fold([o.result_for(claim.id) for o in by_release[r]])
+                 for r in sorted(by_release, key=_release_key)},
+                [f.evidence for f in claim.findings if f.applies_to(backend)],
+                _why(verdict, claim, seen)))
     return verdicts
+
+
+def counts(verdicts: list[Verdict]) -> dict[str, int]:
+    """How many claims got each verdict, in the ledger's order of verdicts."""
+    found = Counter(v.verdict for v in verdicts)
+    return {k: found.get(k, 0) for k in VERDICTS}
 
 
 def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str]) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
-           "backends": backends, "claims": [asdict(v) for v in verdicts]}
+           "backends": backends, "counts": counts(verdicts),
+           "claims": [{**asdict(v), "summary": v.summary} for v in verdicts]}
     json_path, md_path = out_dir / "claims.json", out_dir / "claims.md"
     _atomic_write(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     _atomic_write(md_path, redact(render_markdown(verdicts, article, backends)))
@@ -127,24 +276,51 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-MARK = {"holds": "holds", "contradicted": "CONTRADICTED (recorded)", "fails": "FAILS",
-        "no-longer-contradicted": "NO LONGER CONTRADICTED", "not-checkable": "not checkable"}
+MARK = {"holds": "holds", "contradicted": "**CONTRADICTED**", "fails": "**FAILS**",
+        "no-longer-contradicted": "**NO LONGER CONTRADICTED**", "not-checkable": "not checkable"}
+RESULT = {"passed": "passed", "failed": "FAILED", "skipped": "skipped", "xfailed": "finding holds (xfail)",
+          "xpassed": "finding stopped holding (XPASS)"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
+
+
+def provenance_text(provenance: dict) -> str:
+    return ", ".join(f"{n} {kind}" for kind in PROVENANCES if (n := provenance.get(kind))) or "—"
 
 
 def render_markdown(verdicts: list[Verdict], article: Article, backends: dict[str, str]) -> str:
+    total = counts(verdicts)
     lines = [f"# Claims of `{article.path.name}`", "",
              f"Article sha256 `{article.sha256[:16]}`.  Backends: "
              + ", ".join(f"**{name}** ({label})" for name, label in backends.items()) + ".", "",
-             "A verdict on a simulated backend is evidence about the model of macOS, not about macOS.", "",
-             "| claim | line | section | backend | verdict | evidence |", "|---|---|---|---|---|---|"]
+             "**" + ", ".join(f"{n} {k}" for k, n in total.items() if n) + "** "
+             f"({len(verdicts)} claim{'s' if len(verdicts) != 1 else ''}).  "
+             "A verdict on a simulated backend is evidence about the model of macOS, not about macOS; "
+             "the evidence column says what produced it (real, simulated, emulated, predicted, fingerprint).", "",
+             "| claim | verdict | backend | releases | coverage | evidence | why |", "|---|---|---|---|---|---|---|"]
     for v in verdicts:
-        why = "; ".join(f"{s['result']}: {s['scenario']}" + (f" — {s['reason']}" if s["reason"] else "")
-                        for s in v.scenarios) or v.note
         backend = f"{v.backend} ({'simulated' if v.simulated else 'real'})"
-        lines.append(f"| {v.claim} | {v.line or '?'} | {v.section} | {backend} | {MARK[v.verdict]} | "
-                     f"{why.replace('|', '/').replace(chr(10), ' ')} |")
-    counts = defaultdict(int)
+        releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
+        cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
+        lines.append(f"| [{v.claim}](#{v.claim.lower()}) | {MARK[v.verdict]} | {backend} | {releases} | {cover} | "
+                     f"{provenance_text(v.provenance)} | {_cell(v.why)} |")
+    lines += ["", "## Scenarios per claim", ""]
     for v in verdicts:
-        counts[v.verdict] += 1
-    lines += ["", "Totals: " + ", ".join(f"{MARK[k]}: {n}" for k, n in sorted(counts.items())), ""]
+        lines += [f"### {v.claim}", "",
+                  f"{MARK[v.verdict]} on {v.backend} — {coverage_text(v.coverage)}.  "
+                  f"Article line {v.line or '?'} ({v.section}): “{_cell(' '.join(v.quote.split()))}”", ""]
+        for finding in v.findings:
+            lines.append(f"> Recorded finding: {' '.join(finding.split())}")
+        if v.findings:
+            lines.append("")
+        for s in v.scenarios:
+            polarity = "states what contradicts it" if s["polarity"] == "refutes" else "states it"
+            reason = f" — {_cell(_first_sentence(s['reason'], 200))}" if s["reason"] and s["result"] != "xfailed" else ""
+            lines.append(f"- {RESULT.get(s['result'], s['result'])} ({'/'.join(s['provenance'])}, {polarity}): "
+                         f"{_cell(s['scenario'])}{reason}")
+        if not v.scenarios:
+            lines.append(f"- {v.note}")
+        lines.append("")
     return "\n".join(lines)

@@ -3,10 +3,7 @@
 skip, saying so."""
 from __future__ import annotations
 
-import json
 import os
-from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -85,31 +82,4 @@ def pytest_runtest_makereport(item, call):
             report.user_properties.append(("release", version))
 
 
-def write_matrix(outcomes, ledger, out: Path) -> None:
-    """Claims x releases: holds / contradicted / not checkable, with the evidence."""
-    from keychain_claims.claims.verdicts import fold
-    cells: dict[tuple[str, str], list] = defaultdict(list)
-    for o in outcomes:
-        if o.release:
-            for cid in o.claims:
-                cells[(cid, o.release)].append(o)
-    releases = sorted({r for _, r in cells})
-    if not releases:
-        return
-    rows = []
-    for claim in ledger:
-        for release in releases:
-            seen = cells.get((claim.id, release), [])
-            if seen:
-                rows.append({"claim": claim.id, "release": release, "verdict": fold([o.result_for(claim.id) for o in seen]),
-                             "evidence": [{"scenario": o.scenario, "result": o.result, "reason": o.reason,
-                                           "polarity": "refutes" if claim.id in o.refutes else "supports"}
-                                          for o in seen]})
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "release-matrix.json").write_text(json.dumps({"releases": releases, "cells": rows}, indent=2))
-    head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"
-    body = ""
-    for cid in sorted({r["claim"] for r in rows}):
-        by = {r["release"]: r["verdict"] for r in rows if r["claim"] == cid}
-        body += f"| {cid} | " + " | ".join(by.get(r, "—") for r in releases) + " |\n"
-    (out / "release-matrix.md").write_text("# Claims × Claude Code releases\n\n" + head + body)
+from keychain_claims.reports.matrix import write_matrix  # noqa: E402,F401 - moved; callers keep working

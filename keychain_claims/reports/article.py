@@ -1,0 +1,252 @@
+"""reports/article.html: the article under test as a reader sees it (Markdown rendered by
+markdown-it-py), every claim's quoted span highlighted by its verdict, and on click the claim's
+statement, verdict, coverage, backend(s), release(s), the finding's evidence and links to its
+scenarios in the Allure report.  Built by `keychain-claims report` from claims.json."""
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import VERDICTS
+from keychain_claims.reports.matrix import COLOURS, LEGEND
+from keychain_claims.redact import redact
+
+RANK = {"fails": 0, "no-longer-contradicted": 1, "contradicted": 2, "holds": 3, "not-checkable": 4}
+
+
+def _plain(quote: str) -> str:
+    """A ledger quote as the rendered text reads: no emphasis, code ticks or link targets;
+    whitespace collapsed."""
+    quote = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", quote)
+    quote = re.sub(r"\*\*|__|`|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)", "", quote)
+    return re.sub(r"\s+", " ", quote).strip()
+
+
+def claim_views(claims_json: dict) -> dict[str, dict]:
+    """One view per claim: the worst verdict over the backends in claims.json, with everything
+    the card shows."""
+    views: dict[str, dict] = {}
+    for row in claims_json.get("claims", []):
+        view = views.setdefault(row["claim"], {"claim": row["claim"], "quote": row["quote"],
+                                               "statement": row.get("statement", ""), "section": row["section"],
+                                               "verdict": row["verdict"], "backends": {}, "releases": {},
+                                               "findings": row.get("findings", []), "scenarios": [],
+                                               "why": row.get("why", "")})
+        if RANK[row["verdict"]] < RANK[view["verdict"]]:
+            view["verdict"], view["why"] = row["verdict"], row.get("why", "")
+        view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
+        view["releases"].update(row.get("releases", {}))
+        view["scenarios"] += [{**s, "backend": row["backend"]} for s in row.get("scenarios", [])]
+    return views
+
+
+def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str, str], found: set[str]) -> None:
+    """Wrap the parts of an inline token's children that fall inside a quoted span in <mark>."""
+    children = token.children or []
+    flat: list[str] = []
+    where: list[tuple[int, int]] = []          # (child index, char index) per flat char
+    for i, child in enumerate(children):
+        text = child.content if child.type in ("text", "code_inline") else (
+            " " if child.type in ("softbreak", "hardbreak") else "")
+        for j, ch in enumerate(text):
+            if ch.isspace():
+                if flat and flat[-1] == " ":
+                    continue
+                ch = " "
+            flat.append(ch)
+            where.append((i, j))
+    flat_text = "".join(flat)
+    marks: dict[int, dict[int, set[str]]] = {}
+    for cid, quote in spans:
+        start = flat_text.find(quote) if cid not in found else -1
+        if start < 0 or not quote:
+            continue
+        found.add(cid)
+        for k in range(start, start + len(quote)):
+            i, j = where[k]
+            marks.setdefault(i, {}).setdefault(j, set()).add(cid)
+    if not marks:
+        return
+    out: list[Token] = []
+
+    def tag(claims: set[str]) -> tuple[Token, Token]:
+        opening = Token("html_inline", "", 0)
+        opening.content = _mark_open(claims, verdicts)
+        closing = Token("html_inline", "", 0)
+        closing.content = "</mark>"
+        return opening, closing
+
+    for i, child in enumerate(children):
+        chars = marks.get(i)
+        if not chars:
+            out.append(child)
+            continue
+        if child.type != "text":
+            opening, closing = tag(set().union(*chars.values()))
+            out += [opening, child, closing]
+            continue
+        run_start, current = 0, chars.get(0, set())
+        for j in range(1, len(child.content) + 1):
+            here = chars.get(j, set()) if j < len(child.content) else None
+            if here != current:
+                piece = Token("text", "", 0)
+                piece.content = child.content[run_start:j]
+                if current:
+                    opening, closing = tag(current)
+                    out += [opening, piece, closing]
+                else:
+                    out.append(piece)
+                run_start, current = j, here
+    token.children = out
+
+
+def _runs(text: str, spans: list[tuple[str, str]], found: set[str]) -> list[tuple[str, set[str]]]:
+    """`text` cut into runs, each with the claims whose quote covers it (whitespace collapsed
+    when matching, so a quote may cross line breaks)."""
+    flat, where = [], []
+    for j, ch in enumerate(text):
+        if ch.isspace():
+            if flat and flat[-1] == " ":
+                continue
+            ch = " "
+        flat.append(ch)
+        where.append(j)
+    flat_text = "".join(flat)
+    per_char: dict[int, set[str]] = {}
+    for cid, quote in spans:
+        if cid in found:          # a claim is marked where its quote first occurs
+            continue
+        start = flat_text.find(quote) if quote else -1
+        if start < 0:
+            continue
+        found.add(cid)
+        first, last = where[start], where[start + len(quote) - 1]
+        for j in range(first, last + 1):
+            per_char.setdefault(j, set()).add(cid)
+    runs: list[tuple[str, set[str]]] = []
+    for j, ch in enumerate(text):
+        claims = per_char.get(j, set())
+        if runs and runs[-1][1] == claims:
+            runs[-1] = (runs[-1][0] + ch, claims)
+        else:
+            runs.append((ch, claims))
+    return runs
+
+
+def _mark_open(claims: set[str], verdicts: dict[str, str]) -> str:
+    ids = sorted(claims, key=lambda c: (RANK[verdicts[c]], c))
+    verdict = verdicts[ids[0]]
+    return (f'<mark class="claim v-{verdict}" data-claims="{" ".join(ids)}" data-verdict="{verdict}" tabindex="0" '
+            f'title="{html.escape(", ".join(ids))}: {html.escape(LEGEND[verdict])} (click for the evidence)">')
+
+
+def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str]) -> tuple[str, list[str]]:
+    """The page, and the IDs of claims whose quote was not found in the rendered text."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", article.text, flags=re.S)
+    md = MarkdownIt("commonmark").enable("table")
+    tokens = md.parse(text)
+    spans = [(cid, _plain(v["quote"])) for cid, v in views.items()]
+    verdicts = {cid: v["verdict"] for cid, v in views.items()}
+    found: set[str] = set()
+    for token in tokens:
+        if token.type == "inline":
+            _mark_inline(token, spans, verdicts, found)
+
+    def fence(renderer, tokens, idx, options, env):
+        runs = _runs(tokens[idx].content, spans, found)
+        code = "".join(_mark_open(c, verdicts) + html.escape(t) + "</mark>" if c else html.escape(t) for t, c in runs)
+        return f"<pre><code>{code}</code></pre>\n"
+    md.add_render_rule("fence", fence)
+    body = md.renderer.render(tokens, md.options, {})
+    missing = [cid for cid in views if cid not in found]
+    counts = {k: sum(v["verdict"] == k for v in views.values()) for k in VERDICTS}
+    legend = "".join(f'<span class="key v-{k}">{LEGEND[k]} <b>{n}</b></span>' for k, n in counts.items())
+    cards = "".join(_card(v, scenario_links) for v in views.values())
+    missing_note = (f'<p class="missing">Quotes not found in the rendered article: {", ".join(missing)}</p>'
+                    if missing else "")
+    style = "".join(f".v-{k}{{background:{c}33;border-bottom:3px solid {c}}} .key.v-{k}{{background:{c};color:#fff}}"
+                    for k, c in COLOURS.items())
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Annotated article: {html.escape(article.path.name)}</title>
+<style>
+body{{font:16px/1.55 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#212529}}
+header{{position:sticky;top:0;background:#fff;border-bottom:1px solid #dee2e6;padding:10px 24px;z-index:2}}
+header h1{{font-size:17px;margin:0 0 6px}}
+main{{max-width:760px;margin:0 24px 80px;padding-right:380px}}
+mark.claim{{cursor:pointer;color:inherit;padding:0 1px;border-radius:2px}}
+mark.claim.active{{outline:2px solid #000}}
+.key{{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:10px;font-size:13px}}
+pre{{background:#f8f9fa;padding:10px;overflow:auto}} code{{font-size:14px}}
+blockquote{{border-left:4px solid #ced4da;margin-left:0;padding-left:14px;color:#495057}}
+#panel{{position:fixed;right:0;top:86px;bottom:0;width:360px;overflow:auto;border-left:1px solid #dee2e6;
+  background:#fcfcfd;padding:12px 16px;font-size:14px}}
+.card{{display:none}} .card.shown{{display:block;border-bottom:1px solid #dee2e6;padding-bottom:10px}}
+.card h2{{font-size:16px;margin:6px 0}} .card .verdict{{padding:1px 8px;border-radius:8px;color:#fff}}
+.card li{{margin-bottom:4px}} .missing{{color:#c92a2a}}
+{style}
+</style></head><body>
+<header><h1>{html.escape(article.path.name)} — each claim highlighted by its verdict</h1>
+<div class="legend">{legend}<span style="font-size:13px;color:#495057">click a highlight for the claim,
+its verdict and evidence</span></div></header>
+<div id="panel"><p id="hint">Click a highlighted passage to see its claim.</p>{cards}</div>
+<main>{missing_note}{body}</main>
+<script>
+document.querySelectorAll("mark.claim").forEach(function (m) {{
+  function show() {{
+    document.querySelectorAll(".card.shown").forEach(function (c) {{ c.classList.remove("shown"); }});
+    document.querySelectorAll("mark.active").forEach(function (c) {{ c.classList.remove("active"); }});
+    m.dataset.claims.split(" ").forEach(function (id) {{
+      var card = document.getElementById("claim-" + id);
+      if (card) card.classList.add("shown");
+      document.querySelectorAll('mark[data-claims~="' + id + '"]').forEach(function (x) {{ x.classList.add("active"); }});
+    }});
+    document.getElementById("hint").style.display = "none";
+  }}
+  m.addEventListener("click", show);
+  m.addEventListener("keydown", function (e) {{ if (e.key === "Enter") show(); }});
+}});
+</script>
+</body></html>
+"""
+    return redact(page), missing
+
+
+def _card(view: dict, scenario_links: dict[str, str]) -> str:
+    v = view["verdict"]
+    backends = "".join(f"<li>{html.escape(b)}: {html.escape(s)}</li>" for b, s in view["backends"].items())
+    releases = ", ".join(f"{html.escape(r)}: {html.escape(x)}" for r, x in view["releases"].items()) or "none run"
+    findings = "".join(f"<blockquote>{html.escape(' '.join(f.split()))}</blockquote>" for f in view["findings"])
+    items = []
+    for s in view["scenarios"]:
+        name = html.escape(s["scenario"])
+        link = scenario_links.get(s.get("nodeid", ""))
+        name = f'<a href="{html.escape(link)}" target="_blank">{name}</a>' if link else name
+        items.append(f"<li>{name} — <i>{html.escape(s.get('evidence') or s['result'])}</i>"
+                     f" ({html.escape('/'.join(s.get('provenance', [])))})</li>")
+    return (f'<section class="card" id="claim-{html.escape(view["claim"])}" data-verdict="{v}">'
+            f'<h2>{html.escape(view["claim"])} <span class="verdict" style="background:{COLOURS[v]}">'
+            f'{LEGEND[v]}</span></h2><p>{html.escape(view["statement"])}</p>'
+            f'<p><b>Why:</b> {html.escape(view["why"])}</p><p><b>Backends:</b></p><ul>{backends}</ul>'
+            f'<p><b>Releases:</b> {releases}</p>{findings}<p><b>Scenarios:</b></p><ul>{"".join(items)}</ul>'
+            f'</section>')
+
+
+def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = None,
+          article: Article | None = None) -> tuple[Path, list[str]]:
+    """Write the annotated article to `out`; returns its path and the claims not located."""
+    doc = json.loads(claims_path.read_text(encoding="utf-8"))
+    if article is None:
+        from keychain_claims.claims.article import DEFAULT_PATH
+        candidate = DEFAULT_PATH.with_name(doc.get("article") or DEFAULT_PATH.name)
+        article = Article(candidate if candidate.exists() else DEFAULT_PATH)
+    page, missing = render(article, claim_views(doc), scenario_links or {})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out, missing
