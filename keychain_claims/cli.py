@@ -3,6 +3,8 @@
   keychain-claims report [--results DIR] [--output DIR]   build the static HTML report (Allure 3)
   keychain-claims check                                   ledger, article and features agree
   keychain-claims sweep                                   remove sandboxes left by killed runs
+  keychain-claims bisect WHAT --good A --bad B            first release where a fingerprint or claim changed
+  keychain-claims merge DIR [DIR ...] --output OUT        one report and one matrix from several runs' results
 """
 from __future__ import annotations
 
@@ -72,6 +74,15 @@ def main(argv: list[str] | None = None) -> int:
                      help="Allure 3 history file carried from report to report (default: beside --output)")
     sub.add_parser("check", help="check that the ledger, the article and the features agree")
     sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
+    bis = sub.add_parser("bisect", help="the first published release between --good and --bad where WHAT changed")
+    bis.add_argument("what", metavar="WHAT", help="a fingerprint name (write, spawn, ...) or a claim ID")
+    bis.add_argument("--good", required=True, help="a release where WHAT has its old value")
+    bis.add_argument("--bad", required=True, help="a later release (or latest) where it may differ")
+    bis.add_argument("--reports-dir", type=Path, default=REPORTS_DIR / "bisect", help="where the evidence goes")
+    mer = sub.add_parser("merge", help="merge result folders (allure-results/ + outcomes.json) of separate runs")
+    mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
+    mer.add_argument("--output", type=Path, required=True, help="folder for the merged results, verdicts and report")
+    mer.add_argument("--no-html", action="store_true", help="merge results and verdicts only, no HTML report")
     args = ap.parse_args(argv)
     try:
         if args.command == "report":
@@ -89,6 +100,25 @@ def main(argv: list[str] | None = None) -> int:
             from keychain_claims.harness.sandbox import sweep
             removed = sweep()
             print(f"swept {len(removed)} sandbox(es)" + "".join(f"\n  {p}" for p in removed))
+        elif args.command == "bisect":
+            from keychain_claims.releases.bisect import BisectError, run as bisect
+            try:
+                result = bisect(args.what, args.good, args.bad, args.reports_dir,
+                                say=lambda line: print(line, flush=True))
+            except BisectError as exc:
+                raise CliError(str(exc)) from None
+            return 0 if result.first_changed else 2
+        elif args.command == "merge":
+            from keychain_claims.reports.merge import MergeError, merge
+            try:
+                merged = merge(args.folders, args.output)
+            except MergeError as exc:
+                raise CliError(str(exc)) from None
+            for line in merged.summary():
+                print(line)
+            if not args.no_html:
+                index = report(merged.results, args.output / "allure-report", args.output / "history.jsonl")
+                print(f"report: {index}  (serve it: npx allure open {args.output / 'allure-report'})")
     except CliError as exc:
         print(f"keychain-claims: {exc}", file=sys.stderr)
         return 1
