@@ -5,6 +5,8 @@
   keychain-claims sweep                                   remove sandboxes left by killed runs
   keychain-claims bisect WHAT --good A --bad B            first release where a fingerprint or claim changed
   keychain-claims merge DIR [DIR ...] --output OUT        one report and one matrix from several runs' results
+  keychain-claims versions SPEC [--chunks N]              the releases a --claude-code SPEC names (A..B, last:N)
+  keychain-claims changes DIR --from A --to B             claims whose release verdict differs from A to B
 """
 from __future__ import annotations
 
@@ -83,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
     mer.add_argument("--output", type=Path, required=True, help="folder for the merged results, verdicts and report")
     mer.add_argument("--no-html", action="store_true", help="merge results and verdicts only, no HTML report")
+    ver = sub.add_parser("versions", help="the releases a --claude-code SPEC names, in registry order")
+    ver.add_argument("spec", metavar="SPEC", help="A..B, last:N, a version, latest, or a comma list of them")
+    ver.add_argument("--chunks", type=int, default=None, metavar="N",
+                     help="print a GitHub Actions job matrix (JSON) of chunks of N releases instead")
+    chg = sub.add_parser("changes", help="claims whose verdict differs between two releases of a release matrix")
+    chg.add_argument("folder", metavar="DIR", type=Path, help="a reports folder holding release-matrix.json")
+    chg.add_argument("--from", dest="old", required=True, metavar="A")
+    chg.add_argument("--to", dest="new", required=True, metavar="B")
     args = ap.parse_args(argv)
     try:
         if args.command == "report":
@@ -119,6 +129,23 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_html:
                 index = report(merged.results, args.output / "allure-report", args.output / "history.jsonl")
                 print(f"report: {index}  (serve it: npx allure open {args.output / 'allure-report'})")
+        elif args.command == "versions":
+            import json
+            from keychain_claims.releases.registry import ReleaseError, parse_spec
+            from keychain_claims.releases.versions import job_matrix
+            try:
+                print(json.dumps(job_matrix(args.spec, args.chunks)) if args.chunks is not None
+                      else "\n".join(parse_spec(args.spec)))
+            except ReleaseError as exc:
+                raise CliError(str(exc)) from None
+        elif args.command == "changes":
+            from keychain_claims.reports.merge import MergeError, changes
+            try:
+                text = changes(args.folder, args.old, args.new)
+            except MergeError as exc:
+                raise CliError(str(exc)) from None
+            if text:
+                print(text)
     except CliError as exc:
         print(f"keychain-claims: {exc}", file=sys.stderr)
         return 1

@@ -105,3 +105,21 @@ def expand(spec: str, package: str = PACKAGE) -> list[str]:
         raise ReleaseError(f"{spec!r} is not a range; write A..B with two versions (B may be `latest`), "
                            "e.g. 2.0.30..2.0.76, or last:N")
     return between(parts[0].strip(), parts[1].strip(), package)
+
+
+def chunks(versions: list[str], size: int) -> list[list[str]]:
+    """Consecutive runs of at most `size` versions: one CI job each in a sweep."""
+    if size < 1:
+        raise ReleaseError(f"chunks of {size} releases: give a size of at least 1")
+    return [versions[i:i + size] for i in range(0, len(versions), size)]
+
+
+def job_matrix(spec: str, size: int) -> dict:
+    """A GitHub Actions matrix for a sweep: one entry per chunk, `releases` a comma list for
+    --claude-code, `name` what the job is called."""
+    from keychain_claims.releases.registry import parse_spec
+    found = parse_spec(spec)
+    if not found:
+        raise ReleaseError("the range holds no release; give A..B, last:N or a comma list")
+    return {"include": [{"name": f"{part[0]}..{part[-1]}" if len(part) > 1 else part[0], "releases": ",".join(part)}
+                        for part in chunks(found, size)]}

@@ -172,3 +172,33 @@ def merge(folders: list[Path], output: Path) -> Merged:
     allure_files._verdict_result(results, SimpleNamespace(name="+".join(sorted(backends)),
                                                           simulated=all(backends.values())), md_path)
     return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts)
+
+
+def changes(folder: Path, old: str, new: str) -> str:
+    """Markdown listing every claim whose verdict in `folder`'s release matrix differs between
+    releases `old` and `new` (a claim checked on only one of them counts as differing); "" when
+    none differs."""
+    path = folder / "release-matrix.json"
+    try:
+        matrix = json.loads(path.read_text())
+        cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
+    except FileNotFoundError:
+        raise MergeError(f"{folder} holds no release-matrix.json; run the suite with --claude-code first") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MergeError(f"{path} is not a release matrix ({type(exc).__name__}); run the suite again") from None
+    missing = [r for r in (old, new) if r not in matrix.get("releases", [])]
+    if missing:
+        raise MergeError(f"the release matrix in {folder} has no column {missing[0]}; "
+                         f"it holds {', '.join(matrix.get('releases', [])) or 'none'}")
+    rows = []
+    for claim in sorted({c for c, _ in cells}):
+        before, after = cells.get((claim, old)), cells.get((claim, new))
+        was, now = (before or {}).get("verdict", "—"), (after or {}).get("verdict", "—")
+        if was != now:
+            why = "; ".join(f"{e['result']}: {e['scenario']}" + (f" ({e['reason'][:160]})" if e.get("reason") else "")
+                            for e in (after or {}).get("evidence", []))
+            rows.append(f"| {claim} | {was} | {now} | {why.replace('|', '/')} |")
+    if not rows:
+        return ""
+    return "\n".join([f"Claims whose verdict differs between Claude Code {old} and {new}:", "",
+                      f"| claim | {old} | {new} | evidence on {new} |", "|---|---|---|---|", *rows])
