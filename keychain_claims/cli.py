@@ -5,6 +5,10 @@
   keychain-claims check                                   ledger, article and features agree
   keychain-claims sweep                                   remove sandboxes left by killed runs
   keychain-claims fidelity [--dir DIR] [--verbose|--json] the simulator replayed on real macOS transcripts
+  keychain-claims bisect WHAT --good A --bad B            first release where a fingerprint or claim changed
+  keychain-claims merge DIR [DIR ...] --output OUT        one report and one matrix from several runs' results
+  keychain-claims versions SPEC [--chunks N]              the releases a --claude-code SPEC names (A..B, last:N)
+  keychain-claims changes DIR --from A --to B             claims whose release verdict differs from A to B
 """
 from __future__ import annotations
 
@@ -154,6 +158,23 @@ def main(argv: list[str] | None = None) -> int:
     fid.add_argument("--dir", type=Path, default=None, help="real transcripts (default fixtures/transcripts/real)")
     fid.add_argument("--verbose", action="store_true", help="show real and simulated text of each difference")
     fid.add_argument("--json", action="store_true", help="the figure and every result as JSON")
+    bis = sub.add_parser("bisect", help="the first published release between --good and --bad where WHAT changed")
+    bis.add_argument("what", metavar="WHAT", help="a fingerprint name (write, spawn, ...) or a claim ID")
+    bis.add_argument("--good", required=True, help="a release where WHAT has its old value")
+    bis.add_argument("--bad", required=True, help="a later release (or latest) where it may differ")
+    bis.add_argument("--reports-dir", type=Path, default=REPORTS_DIR / "bisect", help="where the evidence goes")
+    mer = sub.add_parser("merge", help="merge result folders (allure-results/ + outcomes.json) of separate runs")
+    mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
+    mer.add_argument("--output", type=Path, required=True, help="folder for the merged results, verdicts and report")
+    mer.add_argument("--no-html", action="store_true", help="merge results and verdicts only, no HTML report")
+    ver = sub.add_parser("versions", help="the releases a --claude-code SPEC names, in registry order")
+    ver.add_argument("spec", metavar="SPEC", help="A..B, last:N, a version, latest, or a comma list of them")
+    ver.add_argument("--chunks", type=int, default=None, metavar="N",
+                     help="print a GitHub Actions job matrix (JSON) of chunks of N releases instead")
+    chg = sub.add_parser("changes", help="claims whose verdict differs between two releases of a release matrix")
+    chg.add_argument("folder", metavar="DIR", type=Path, help="a reports folder holding release-matrix.json")
+    chg.add_argument("--from", dest="old", required=True, metavar="A")
+    chg.add_argument("--to", dest="new", required=True, metavar="B")
     args = ap.parse_args(argv)
     try:
         if args.command == "report":
@@ -179,6 +200,42 @@ def main(argv: list[str] | None = None) -> int:
             if args.dir is not None and not args.dir.is_dir():
                 raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
             return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+        elif args.command == "bisect":
+            from keychain_claims.releases.bisect import BisectError, run as bisect
+            try:
+                result = bisect(args.what, args.good, args.bad, args.reports_dir,
+                                say=lambda line: print(line, flush=True))
+            except BisectError as exc:
+                raise CliError(str(exc)) from None
+            return 0 if result.first_changed else 2
+        elif args.command == "merge":
+            from keychain_claims.reports.merge import MergeError, merge
+            try:
+                merged = merge(args.folders, args.output)
+            except MergeError as exc:
+                raise CliError(str(exc)) from None
+            for line in merged.summary():
+                print(line)
+            if not args.no_html:
+                index = report(merged.results, args.output / "allure-report", args.output / "history.jsonl")
+                print(f"report: {index}  (serve it: npx allure open {args.output / 'allure-report'})")
+        elif args.command == "versions":
+            import json
+            from keychain_claims.releases.registry import ReleaseError, parse_spec
+            from keychain_claims.releases.versions import job_matrix
+            try:
+                print(json.dumps(job_matrix(args.spec, args.chunks)) if args.chunks is not None
+                      else "\n".join(parse_spec(args.spec)))
+            except ReleaseError as exc:
+                raise CliError(str(exc)) from None
+        elif args.command == "changes":
+            from keychain_claims.reports.merge import MergeError, changes
+            try:
+                text = changes(args.folder, args.old, args.new)
+            except MergeError as exc:
+                raise CliError(str(exc)) from None
+            if text:
+                print(text)
     except CliError as exc:
         print(f"keychain-claims: {exc}", file=sys.stderr)
         return 1

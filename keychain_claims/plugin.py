@@ -233,6 +233,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[SUMMARY_KEY] = verdicts + [counts_line(verdicts), f"verdicts written to {paths[0]} and {paths[1]}"]
     from keychain_claims.reports.matrix import write_matrix
     write_matrix(_OUTCOMES, ledger, out)
+    from keychain_claims.reports.merge import write_outcomes     # what `keychain-claims merge` reads
+    write_outcomes(out, _OUTCOMES, {backend.name: backend.simulated}, {backend.name: backend.label}, article.sha256)
     results = getattr(config.option, "allure_report_dir", None)
     if results:
         allure_files.write(Path(results), backend, article, paths[1],

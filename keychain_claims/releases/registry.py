@@ -366,4 +366,6 @@ def parse_spec(spec: str | None) -> list[str]:
     items = [s.strip() for s in spec.split(",") if s.strip()]
     if not items:
         raise ReleaseError("--claude-code needs a version, `latest`, a comma list, or a path")
+    from keychain_claims.releases.versions import expand      # A..B and last:N -> their versions
+    items = list(dict.fromkeys(v for item in items for v in expand(item)))
     return items

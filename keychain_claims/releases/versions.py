@@ -1,0 +1,125 @@
+"""Ranges of published releases: `A..B` (every published version from A to B inclusive, in
+registry order; `latest` allowed as B) and `last:N` (the N newest).
+
+The registry's list is asked for once (`npm view PACKAGE versions dist-tags --json`) and kept
+beside the release cache for a few minutes (`KEYCHAIN_CLAIMS_VERSIONS_TTL`, seconds), so a run's
+xdist workers, started right after their controller resolved the list, read the controller's
+copy instead of each asking npm (a worker never refreshes it: its parametrization must be the
+controller's).
+
+Registry order is the order of npm's `versions` list.  The `time` document is not used for
+order: on this registry its timestamps are not monotone (2.0.44 is stamped after 2.1.x)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from keychain_claims.releases.registry import EXACT, PACKAGE, ReleaseError, _locked, _npm, cache_dir
+
+LAST = re.compile(r"last:(?P<n>\S*)")
+TTL = 600                       # seconds the cached list is trusted by a controller
+LIST_FILE = "versions.json"
+
+
+def is_range(spec: str) -> bool:
+    return (".." in spec and "/" not in spec) or spec.startswith("last:")
+
+
+def _list_file(package: str) -> Path:
+    folder = cache_dir() / package.replace("/", "+")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / LIST_FILE
+
+
+def _ttl() -> float:
+    try:
+        return float(os.environ.get("KEYCHAIN_CLAIMS_VERSIONS_TTL", TTL))
+    except ValueError:
+        return TTL
+
+
+def published(package: str = PACKAGE) -> tuple[list[str], dict[str, str]]:
+    """(every published version in registry order, dist-tags): from the file beside the release
+    cache when it is fresh (or when this is an xdist worker), else from npm, once."""
+    path = _list_file(package)
+    worker = "PYTEST_XDIST_WORKER" in os.environ
+    with _locked(path.parent):
+        try:
+            fresh = worker or time.time() - path.stat().st_mtime < _ttl()
+            if fresh:
+                doc = json.loads(path.read_text())
+                return list(doc["versions"]), dict(doc["dist-tags"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        out = _npm("view", package, "versions", "dist-tags", "--json")
+        try:
+            doc = json.loads(out)
+            versions, tags = doc["versions"], doc["dist-tags"]
+            if isinstance(versions, str):
+                versions = [versions]
+        except (ValueError, KeyError, TypeError):
+            raise ReleaseError(f"npm view {package} versions gave no usable JSON; update npm and retry") from None
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"versions": versions, "dist-tags": tags}))
+        os.replace(tmp, path)
+        return list(versions), dict(tags)
+
+
+def _index(version: str, versions: list[str], tags: dict[str, str], package: str) -> int:
+    wanted = tags.get(version, version)
+    if wanted in versions:
+        return versions.index(wanted)
+    if EXACT.fullmatch(version) or version in tags:
+        raise ReleaseError(f"{version} is not a published version of {package}; "
+                           f"see `npm view {package} versions`")
+    raise ReleaseError(f"{version!r} is neither a version nor `latest`; write a range as A..B "
+                       "(e.g. 2.0.30..2.0.76 or 2.1.300..latest) or last:N")
+
+
+def between(good: str, bad: str, package: str = PACKAGE) -> list[str]:
+    """Every published version from `good` to `bad` inclusive, in registry order."""
+    versions, tags = published(package)
+    a, b = _index(good, versions, tags, package), _index(bad, versions, tags, package)
+    if b < a:
+        raise ReleaseError(f"{bad} was published before {good}: a range runs from the older to the newer, "
+                           f"{versions[b]}..{versions[a]}")
+    return versions[a:b + 1]
+
+
+def expand(spec: str, package: str = PACKAGE) -> list[str]:
+    """A range (`A..B`, `last:N`) -> its versions; anything else -> [spec] unchanged."""
+    last = LAST.fullmatch(spec)
+    if last:
+        n = last["n"]
+        if not n.isdigit() or int(n) < 1:
+            raise ReleaseError(f"{spec!r}: last:N needs a whole number of releases N >= 1, e.g. last:3")
+        versions, _ = published(package)
+        return versions[-int(n):]
+    if ".." not in spec or "/" in spec:             # a version, `latest`, or a path (../claude)
+        return [spec]
+    parts = spec.split("..")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise ReleaseError(f"{spec!r} is not a range; write A..B with two versions (B may be `latest`), "
+                           "e.g. 2.0.30..2.0.76, or last:N")
+    return between(parts[0].strip(), parts[1].strip(), package)
+
+
+def chunks(versions: list[str], size: int) -> list[list[str]]:
+    """Consecutive runs of at most `size` versions: one CI job each in a sweep."""
+    if size < 1:
+        raise ReleaseError(f"chunks of {size} releases: give a size of at least 1")
+    return [versions[i:i + size] for i in range(0, len(versions), size)]
+
+
+def job_matrix(spec: str, size: int) -> dict:
+    """A GitHub Actions matrix for a sweep: one entry per chunk, `releases` a comma list for
+    --claude-code, `name` what the job is called."""
+    from keychain_claims.releases.registry import parse_spec
+    found = parse_spec(spec)
+    if not found:
+        raise ReleaseError("the range holds no release; give A..B, last:N or a comma list")
+    return {"include": [{"name": f"{part[0]}..{part[-1]}" if len(part) > 1 else part[0], "releases": ",".join(part)}
+                        for part in chunks(found, size)]}

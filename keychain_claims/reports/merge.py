@@ -1,0 +1,204 @@
+"""`keychain-claims merge DIR [DIR ...] --output OUT`: the results of separate runs (CI jobs of a
+sweep, runs on other machines) as one.  Each DIR is a run's reports folder: `outcomes.json`
+(written by every suite run) and `allure-results/`.  OUT gets the Allure result files of all
+of them (their names are unique uuids), one verdict table (claims.json/md) and one claims ×
+releases matrix recomputed from the union of outcomes with the suite's own fold, and an
+outcomes.json of the union (so merged folders merge again)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from keychain_claims.claims.verdicts import Outcome
+
+OUTCOMES_FILE = "outcomes.json"
+RESULTS_DIR = "allure-results"
+FORMAT = 1
+
+
+class MergeError(Exception):
+    """One line that says what to do."""
+
+
+def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool], labels: dict[str, str],
+                   article_sha256: str, releases: list[str] | None = None) -> Path:
+    """`<reports-dir>/outcomes.json`: what `merge` needs to recompute verdicts from this run."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / OUTCOMES_FILE
+    doc = {"format": FORMAT, "article_sha256": article_sha256, "backends": backends, "labels": labels,
+           "releases": sorted(set(releases or [o.release for o in outcomes if o.release])),
+           "outcomes": [dataclasses.asdict(o) for o in outcomes]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    tmp.replace(path)
+    return path
+
+
+_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
+
+
+def read_outcomes(folder: Path) -> dict:
+    path = folder / OUTCOMES_FILE
+    if not folder.is_dir():
+        raise MergeError(f"{folder} is not a folder; pass the reports folders of the runs to merge")
+    try:
+        doc = json.loads(path.read_text())
+        outcomes = [Outcome(**{k: v for k, v in d.items() if k in _FIELDS}) for d in doc["outcomes"]]
+        backends = {str(k): bool(v) for k, v in doc["backends"].items()}
+    except FileNotFoundError:
+        raise MergeError(f"{folder} holds no {OUTCOMES_FILE}; pass a run's reports folder "
+                         "(a suite run writes it there, beside claims.json)") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise MergeError(f"{path} is not a suite run's outcomes ({type(exc).__name__}: {exc}); "
+                         "re-run the suite to write it again") from None
+    return {"outcomes": outcomes, "backends": backends, "labels": dict(doc.get("labels") or {}),
+            "article_sha256": doc.get("article_sha256", "")}
+
+
+@dataclass
+class Merged:
+    output: Path
+    results: Path
+    folders: list[Path]
+    outcomes: list[Outcome]
+    backends: dict[str, bool]
+    releases: list[str]
+    result_files: int
+    verdicts: list = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        counts: dict[str, int] = {}
+        for v in self.verdicts:
+            counts[v.verdict] = counts.get(v.verdict, 0) + 1
+        return [f"merged {len(self.folders)} run(s): {len(self.outcomes)} scenario outcomes, "
+                f"{self.result_files} Allure result files, backends {', '.join(sorted(self.backends))}, "
+                f"releases {', '.join(self.releases) or 'none'}",
+                "verdicts: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())),
+                f"written: {self.output / 'claims.md'}, {self.output / 'release-matrix.md'}, {self.results}"]
+
+
+def _merge_properties(target: Path, source: Path) -> None:
+    """environment.properties of several runs: every key, differing values joined."""
+    def read(path: Path) -> dict[str, str]:
+        pairs = {}
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                pairs[key] = value
+        return pairs
+    merged = read(target) if target.exists() else {}
+    for key, value in read(source).items():
+        values = merged.get(key, "").split(" | ") if key in merged else []
+        if value not in values:
+            values.append(value)
+        merged[key] = " | ".join(values)
+    target.write_text("".join(f"{k}={v}\n" for k, v in merged.items()))
+
+
+def _copy_results(source: Path, target: Path) -> int:
+    """Copy one run's Allure results; its own verdict-table result is left out (merge writes one
+    for the union).  Returns the number of test results copied."""
+    skip: set[str] = set()
+    results = sorted(source.glob("*-result.json"))
+    for path in results:
+        try:
+            doc = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if str(doc.get("historyId", "")).startswith("claims-ledger-"):
+            skip.add(path.name)
+            skip.update(a.get("source", "") for a in doc.get("attachments", []))
+    copied = 0
+    for path in source.iterdir():
+        if not path.is_file() or path.name in skip:
+            continue
+        if path.name == "environment.properties":
+            _merge_properties(target / path.name, path)
+        elif path.name in ("categories.json", "executor.json") and (target / path.name).exists():
+            continue
+        else:
+            shutil.copy2(path, target / path.name)
+            copied += path.name.endswith("-result.json")
+    return copied
+
+
+def merge(folders: list[Path], output: Path) -> Merged:
+    from keychain_claims.claims.article import Article, ArticleError
+    from keychain_claims.claims.ledger import Ledger, LedgerError
+    from keychain_claims.claims.verdicts import compute, write
+    from keychain_claims.releases.plugin import write_matrix
+    from keychain_claims.reports import allure as allure_files
+
+    if not folders:
+        raise MergeError("name at least one result folder to merge")
+    resolved = [f.resolve() for f in folders]
+    if output.resolve() in resolved:
+        raise MergeError(f"--output {output} is one of the folders to merge; write the merge to a new folder")
+    runs = [read_outcomes(f) for f in folders]
+    try:
+        article, ledger = Article(), Ledger()
+    except (ArticleError, LedgerError) as exc:
+        raise MergeError(str(exc)) from None
+    other = sorted({r["article_sha256"] for r in runs} - {article.sha256, ""})
+    if other:
+        raise MergeError(f"some runs checked another version of the article (sha256 {other[0][:16]}, this "
+                         f"checkout {article.sha256[:16]}); merge with the checkout those runs used")
+
+    results = output / RESULTS_DIR
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir(parents=True)
+    copied = 0
+    for folder in folders:
+        if (folder / RESULTS_DIR).is_dir():
+            copied += _copy_results(folder / RESULTS_DIR, results)
+
+    outcomes = [o for r in runs for o in r["outcomes"]]
+    backends: dict[str, bool] = {}
+    labels: dict[str, str] = {}
+    for r in runs:
+        backends.update(r["backends"])
+        labels.update(r["labels"])
+    for name, simulated in backends.items():
+        labels.setdefault(name, "simulated security(1)" if simulated else "real macOS security(1)")
+    verdicts = compute(outcomes, ledger, article, backends)
+    json_path, md_path = write(verdicts, output, article, labels)
+    write_matrix(outcomes, ledger, output)
+    releases = sorted({o.release for o in outcomes if o.release})
+    write_outcomes(output, outcomes, backends, labels, article.sha256, releases)
+    allure_files._verdict_result(results, SimpleNamespace(name="+".join(sorted(backends)),
+                                                          simulated=all(backends.values())), md_path)
+    return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts)
+
+
+def changes(folder: Path, old: str, new: str) -> str:
+    """Markdown listing every claim whose verdict in `folder`'s release matrix differs between
+    releases `old` and `new` (a claim checked on only one of them counts as differing); "" when
+    none differs."""
+    path = folder / "release-matrix.json"
+    try:
+        matrix = json.loads(path.read_text())
+        cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
+    except FileNotFoundError:
+        raise MergeError(f"{folder} holds no release-matrix.json; run the suite with --claude-code first") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MergeError(f"{path} is not a release matrix ({type(exc).__name__}); run the suite again") from None
+    missing = [r for r in (old, new) if r not in matrix.get("releases", [])]
+    if missing:
+        raise MergeError(f"the release matrix in {folder} has no column {missing[0]}; "
+                         f"it holds {', '.join(matrix.get('releases', [])) or 'none'}")
+    rows = []
+    for claim in sorted({c for c, _ in cells}):
+        before, after = cells.get((claim, old)), cells.get((claim, new))
+        was, now = (before or {}).get("verdict", "—"), (after or {}).get("verdict", "—")
+        if was != now:
+            why = "; ".join(f"{e['result']}: {e['scenario']}" + (f" ({e['reason'][:160]})" if e.get("reason") else "")
+                            for e in (after or {}).get("evidence", []))
+            rows.append(f"| {claim} | {was} | {now} | {why.replace('|', '/')} |")
+    if not rows:
+        return ""
+    return "\n".join([f"Claims whose verdict differs between Claude Code {old} and {new}:", "",
+                      f"| claim | {old} | {new} | evidence on {new} |", "|---|---|---|---|", *rows])

@@ -1,0 +1,105 @@
+"""Ranges of releases (`A..B`, `last:N`) resolve against one registry list, asked for once and
+kept beside the release cache; bad ranges are one-line usage errors.  No network: npm is faked."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from keychain_claims.releases import versions
+from keychain_claims.releases.registry import ReleaseError, parse_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = ["2.0.30", "2.0.31", "2.0.5", "2.0.76", "2.1.0", "2.1.1", "2.1.2"]   # registry order, not semver
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """A fake `npm view`: counts its calls, answers with PUBLISHED."""
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    calls = []
+
+    def npm(*args, cwd=None):
+        calls.append(args)
+        assert args[0] == "view" and "versions" in args
+        return json.dumps({"versions": PUBLISHED, "dist-tags": {"latest": "2.1.1", "next": "2.1.2"}})
+
+    monkeypatch.setattr(versions, "_npm", npm)
+    return calls
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("2.0.31..2.1.0", ["2.0.31", "2.0.5", "2.0.76", "2.1.0"]),
+    ("2.0.76..latest", ["2.0.76", "2.1.0", "2.1.1"]),
+    ("2.1.0..2.1.0", ["2.1.0"]),
+    ("last:2", ["2.1.1", "2.1.2"]),
+    ("last:99", PUBLISHED),
+])
+def test_a_range_is_every_published_version_in_registry_order(registry, spec, expected):
+    assert parse_spec(spec) == expected
+
+
+def test_ranges_and_single_versions_mix_without_repeats(registry):
+    assert parse_spec("2.1.1..2.1.2,2.0.30,last:1") == ["2.1.1", "2.1.2", "2.0.30"]
+
+
+def test_single_versions_and_paths_ask_nothing(registry):
+    assert parse_spec("2.0.76,latest,../claude/cli.js") == ["2.0.76", "latest", "../claude/cli.js"]
+    assert registry == []
+
+
+def test_the_list_is_asked_for_once_and_kept_beside_the_cache(registry, tmp_path):
+    parse_spec("last:3")
+    parse_spec("2.0.30..2.0.76")
+    assert len(registry) == 1
+    kept = json.loads((tmp_path / "cache" / "@anthropic-ai+claude-code" / versions.LIST_FILE).read_text())
+    assert kept["versions"] == PUBLISHED
+
+
+def test_a_stale_list_is_asked_for_again_but_a_worker_uses_the_controllers(registry, tmp_path, monkeypatch):
+    parse_spec("last:1")
+    kept = tmp_path / "cache" / "@anthropic-ai+claude-code" / versions.LIST_FILE
+    old = time.time() - versions.TTL - 5
+    os.utime(kept, (old, old))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    parse_spec("last:1")
+    assert len(registry) == 1
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    parse_spec("last:1")
+    assert len(registry) == 2
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("2.1.0..2.0.30", "published before"),
+    ("2.0.30..9.9.9", "not a published version"),
+    ("2.0.30..", "not a range"),
+    ("2.0.30..2.0.31..2.0.76", "not a range"),
+    ("last:0", "N >= 1"),
+    ("last:three", "N >= 1"),
+    ("old..new", "neither a version nor `latest`"),
+])
+def test_a_bad_range_says_what_to_write(registry, spec, says):
+    with pytest.raises(ReleaseError, match=says) as caught:
+        parse_spec(spec)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_range_is_a_one_line_usage_error_of_pytest(tmp_path):
+    """End to end, no registry needed: the list in the cache is fresh."""
+    cache = tmp_path / "cache" / "@anthropic-ai+claude-code"
+    cache.mkdir(parents=True)
+    (cache / versions.LIST_FILE).write_text(json.dumps({"versions": PUBLISHED, "dist-tags": {"latest": "2.1.1"}}))
+    env = {**os.environ, "KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--claude-code", "2.1.0..2.0.30", "--co", "-q",
+                           f"--reports-dir={tmp_path}/r", f"--alluredir={tmp_path}/a"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "2.0.30 was published before 2.1.0" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
