@@ -10,10 +10,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The claims suite checks the latest Claude Code release by default; the project's own tests run it
-# without releases (fast, offline) unless a test asks for one with --claude-code.  The variable also
-# reaches suites that tests start by hand (test_cleanup, test_report_browser).
-os.environ.setdefault("KEYCHAIN_CLAIMS_CLAUDE_CODE", "none")
+
+@pytest.fixture(scope="session", autouse=True)
+def releases_off():
+    """The claims suite checks the latest Claude Code release by default; the project's own tests run it
+    without releases (fast, offline) unless a test asks for one with --claude-code.  The variable also
+    reaches suites that tests start by hand (test_cleanup, test_report_browser).  A fixture, not an
+    import-time setting: pytest may import this conftest during a claims run too (an option value it
+    cannot parse yet reads as a path), and there it must change nothing."""
+    saved = os.environ.get("KEYCHAIN_CLAIMS_CLAUDE_CODE")
+    os.environ.setdefault("KEYCHAIN_CLAIMS_CLAUDE_CODE", "none")
+    yield
+    if saved is None:
+        os.environ.pop("KEYCHAIN_CLAIMS_CLAUDE_CODE", None)
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_the_shim_logs_every_call_with_secrets_masked(world):
     writes = [argv for argv in log if argv[:1] == ["add-generic-password"]]
     assert writes and all("<secret>" in argv for argv in writes)
     assert not any(str(world.credential.payload).encode().hex() in json.dumps(argv) for argv in log)
-    assert all(str(world.sandbox.keychain.path) in argv for argv in writes)      # pinned, -i lines too
+    assert all(str(world.sandbox.keychain.path) not in argv for argv in writes)  # as the caller asked, -i lines too
 
 
 def outcomes(ran: int, skipped_here: int, other_skips: int, backend: str = "rehearsal") -> list[Outcome]:
@@ -126,21 +126,28 @@ def test_backend_macos_off_a_mac_is_red_not_green(run_suite):
     assert proc.stderr.strip().splitlines()[-1].startswith("COVERAGE: only 0 of "), proc.stderr[-500:]
 
 
-def test_the_sim_window_is_gone_after_a_call_limit(tmp_path):
-    """A dialog that is not in the watch (none given) still ends at the hard limit, and nothing is left waiting."""
+def test_a_dialog_of_a_call_nobody_drives_is_dismissed_by_the_shim(tmp_path):
+    """A release's `security` call is not made through the harness's driver: the shim itself sees its
+    dialog, dismisses it and fails the call as the scenario's session would (cancelled in a GUI
+    nobody answers, 36 without a GUI), and nothing is left waiting."""
     box = Sandbox(RehearsalBackend(), Fakes())
     try:
         box.prepare()
         w = World(box)
         assert w.claude_write(Fakes().credential()).status == 0
         distrust(w)
-        with pytest.raises(TimeoutError):
-            box.security.run(*claude_code.read_argv(w.account, w.service), timeout=1.5)
+        env = {**box.env, "PATH": box.env["PATH"]}
+        read = ["security", *claude_code.read_argv(w.account, w.service)]
+        started = time.monotonic()
+        proc = subprocess.run(read, env=env, cwd=box.home, capture_output=True, text=True, timeout=30)
+        assert (proc.returncode, proc.stderr) == (128, "security: User canceled the operation.\n")
+        assert time.monotonic() - started < 10
+        box.backend.set_session(box, gui=False)
+        proc = subprocess.run(read, env=box.env, cwd=box.home, capture_output=True, text=True, timeout=30)
+        assert (proc.returncode, proc.stderr) == (36, "security: User interaction is not allowed.\n")
         from keychain_claims.sim import control
-        deadline = time.monotonic() + 5
-        while control.windows(box.backend._state(box)) and time.monotonic() < deadline:
-            time.sleep(0.1)
         assert control.windows(box.backend._state(box)) == []
+        assert [e["outcome"] for e in box.backend.prompt_events(box)] == ["unanswered", "no-ui (emulated)"]
     finally:
         box.close()
     assert subprocess.run(["pgrep", "-f", str(box.root)], capture_output=True).stdout == b""

@@ -104,7 +104,7 @@ def test_the_macos_backends_shim_script_pins_calls(tmp_path):
     proc = subprocess.run([str(script), "find-generic-password", "-s", "Claude Code-credentials", "-w"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (0, f"find-generic-password -s Claude Code-credentials -w {KC}\n")
-    assert EchoMac().call_log(box) == [["find-generic-password", "-s", "Claude Code-credentials", "-w", KC]]
+    assert EchoMac().call_log(box) == [["find-generic-password", "-s", "Claude Code-credentials", "-w"]]   # as asked
     proc = subprocess.run([str(script), "lock-keychain", "-a"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (1, "keychain-claims shim: refused: lock-keychain -a would lock "
                                                  "every keychain of the user\n")

@@ -83,6 +83,9 @@ class RehearsalBackend(MacOSBackend):
             (state / "session").write_text(HOSTED_RUNNER)
         return str(path)
 
+    def shim_watch(self, sandbox: "Sandbox") -> str:
+        return f"sim:{self._state(sandbox)}"
+
     def dialog_watch(self, sandbox: "Sandbox") -> SimWindows:
         return sandbox.state.setdefault("windows", SimWindows(self._state(sandbox)))
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.sandbox import Sandbox
 
 DEFAULT_TIMEOUT = 15
+WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # tells the macOS shim that the driver watches this call's dialogs
 AFTER_DISMISS = 5   # seconds a call may take to end once its dialog was dismissed
 POLL = 0.2          # how often a running call looks for a keychain dialog nobody can answer on the terminal
 
@@ -151,6 +152,8 @@ class Security:
             inp.write_text(stdin)
             redirect = '<"$KC_IN" ' + redirect
         run_env = {**self.sandbox.env, **(env or {}), "KC_OUT": str(out), "KC_ERR": str(err), "KC_IN": str(inp)}
+        if watch is not None:
+            run_env[WATCHED_ENV] = "1"            # this driver watches for dialogs: the shim need not
         child = pexpect.spawn("/bin/sh", ["-c", f'exec security "$@" {redirect}', "security", *argv],
                               env=run_env, cwd=str(self.sandbox.home), encoding="utf-8",
                               codec_errors="replace", dimensions=(24, 500), echo=False)
@@ -232,7 +235,8 @@ class Shell:
         rcfile = Path(tempfile.mkstemp(prefix="shellrc-", dir=sandbox.tmp)[1])
         rcfile.write_text(f"PS1='$ '\nPS2='> '\n"
                           f"PROMPT_COMMAND='printf \"__KC_DONE_{self._nonce}__ %s__\\\\n\" \"${{PIPESTATUS[*]}}\"'\n")
-        self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--rcfile", str(rcfile), "-i"], env=sandbox.env,
+        env = {**sandbox.env, WATCHED_ENV: "1"}   # typed commands' dialogs are the driver's to watch
+        self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--rcfile", str(rcfile), "-i"], env=env,
                                    cwd=str(sandbox.home), encoding="utf-8", codec_errors="replace",
                                    dimensions=(24, 1000), echo=True)
         _no_delays(self.child)

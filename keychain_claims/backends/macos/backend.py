@@ -97,7 +97,12 @@ class MacOSBackend(Backend):
     def shim(self, sandbox: "Sandbox") -> str:
         """Every call pinned to the scratch keychain and logged (shim.py)."""
         return python_shim(SHIM, "--keychain", str(sandbox.keychain.path), "--real", self.real_security(sandbox),
-                           "--log", str(self.log_path(sandbox)), "--")
+                           "--log", str(self.log_path(sandbox)), "--watch", self.shim_watch(sandbox),
+                           "--dialog-log", str(self.dialog_log(sandbox)), "--")
+
+    def shim_watch(self, sandbox: "Sandbox") -> str:
+        """How the shim sees a dialog of a call the harness does not drive (a release's)."""
+        return "securityagent"
 
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
         super().prepare_keychain(sandbox)
@@ -111,8 +116,10 @@ class MacOSBackend(Backend):
     # --- the session and time ----------------------------------------------------------------
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
         """The runner's own session is a GUI one where nobody answers; a scenario's non-GUI session
-        is emulated: a dialog that appears is dismissed and the call reports exit 36."""
+        is emulated: a dialog that appears is dismissed and the call reports exit 36 (the shim
+        does the same for calls the harness does not drive, told by KEYCHAIN_CLAIMS_UI)."""
         sandbox.ui = "gui" if gui else "none"
+        sandbox.setenv(KEYCHAIN_CLAIMS_UI=sandbox.ui)
 
     def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
         """Real time passes up to 30 s.  A longer wait is compressed: what it would do to the

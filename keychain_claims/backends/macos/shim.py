@@ -123,9 +123,75 @@ def _interactive(opts) -> bool:
     return any(o in ("i", "p") for o, _ in opts)
 
 
+WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # set by the harness's drivers: they watch for dialogs themselves
+SESSION_ENV = "KEYCHAIN_CLAIMS_UI"          # the scenario's session: gui (default) or none
+CALL_LIMIT = 20.0                           # seconds one call may take when nobody watches it
+NO_UI = (36, "User interaction is not allowed.")
+CANCELED = (128, "User canceled the operation.")
+
+
+def _dialogs(watch: str, child: int, started: float) -> bool:
+    """Whether a keychain dialog is up for `child`: the simulator's window record of it
+    (`sim:<state>`), or on a Mac a SecurityAgent process or a call waiting SLOW_CALL seconds."""
+    import time
+    if watch.startswith("sim:"):
+        from keychain_claims.sim import control
+        return any(w.get("pid") == child for w in control.windows(watch[4:]))
+    from keychain_claims.backends.macos import dialogs
+    return bool(dialogs._agents()) or time.monotonic() - started > dialogs.SLOW_CALL
+
+
+def _dismiss(watch: str, child) -> None:
+    if watch.startswith("sim:"):
+        from keychain_claims.sim import control
+        control.dismiss(watch[4:])
+    else:
+        from keychain_claims.backends.macos import dialogs
+        for pid in dialogs._agents():
+            os.kill(pid, 15)
+    try:
+        child.wait(timeout=3)
+    except Exception:           # noqa: BLE001 - a call that outlives its dismissed dialog is ended
+        child.kill()
+        child.wait()
+
+
+def run_watched(argv: list[str], stdin: bytes | None, watch: str, dialog_log: str | None) -> int:
+    """Run a call nobody in the harness watches (a release's): a dialog that appears is dismissed
+    at once and the call fails as the scenario's session would make it fail -- exit 36 without a GUI,
+    cancelled in a GUI nobody answers -- with a record in the dialog log; CALL_LIMIT ends the rest."""
+    import json
+    import subprocess
+    import time
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None)
+    if stdin is not None:
+        child.stdin.write(stdin)
+        child.stdin.close()
+    started = time.monotonic()
+    while child.poll() is None:
+        if time.monotonic() - started > CALL_LIMIT:
+            child.kill()
+            child.wait()
+            print(f"keychain-claims shim: security did not finish within {CALL_LIMIT:.0f} s", file=sys.stderr)
+            return 1
+        if _dialogs(watch, child.pid, started):
+            _dismiss(watch, child)
+            session = os.environ.get(SESSION_ENV, "gui")
+            status, text = NO_UI if session == "none" else CANCELED
+            if dialog_log:
+                with open(dialog_log, "a") as fh:
+                    fh.write(json.dumps({"kind": "?", "source": "a call nobody in the harness watched (shim)",
+                                         "argv": argv[1:2], "ui": session,
+                                         "outcome": "no-ui (emulated)" if session == "none" else "unanswered"}) + "\n")
+            print(f"security: {text}", file=sys.stderr)
+            return status
+        time.sleep(0.05)
+    return child.returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    keychain, real, log = None, "/usr/bin/security", None
+    keychain, real, log, watch, dialog_log = None, "/usr/bin/security", None, None, None
     while args and args[0] != "--":
         flag = args.pop(0)
         if flag == "--keychain":
@@ -134,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             real = args.pop(0)
         elif flag == "--log":
             log = args.pop(0)
+        elif flag == "--watch":
+            watch = args.pop(0)
+        elif flag == "--dialog-log":
+            dialog_log = args.pop(0)
+    if os.environ.get(WATCHED_ENV):
+        watch = None
     args = args[1:] if args else []
     if not keychain:
         print("keychain-claims shim: refused: no scratch keychain configured", file=sys.stderr)
@@ -147,23 +219,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(o == "h" for o, _ in opts):        # help only: reaches no keychain
             os.execv(real, [real, *args])
+        log_calls(log, [command])                 # as the caller asked, before pinning
         if command:                               # a command runs even with -i/-p (argc > 0 wins)
             pinned = pin_argv(command, keychain, home)
         elif _interactive(opts):
-            script = pin_stdin(sys.stdin.buffer.read().decode("utf-8", "surrogateescape"), keychain, home)
-            log_calls(log, [split_line(line) for line in script.splitlines()])
+            text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+            log_calls(log, [split_line(line) for line in text.split("\n")[:-1]])
+            script = pin_stdin(text, keychain, home).encode("utf-8", "surrogateescape")
+            if watch:
+                return run_watched([real, *globals_], script, watch, dialog_log)
             import subprocess
-            return subprocess.run([real, *globals_], input=script.encode("utf-8", "surrogateescape")).returncode
+            return subprocess.run([real, *globals_], input=script).returncode
         else:
             pinned = []
     except Refused as exc:
         print(f"keychain-claims shim: refused: {exc}", file=sys.stderr)
         return 1
-    log_calls(log, [pinned])
     caller = os.environ.get(CALLER_ENV)
-    if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS:
-        os.execv(caller, [caller, *pinned])
-    os.execv(real, [real, *globals_, *pinned])
+    program = caller if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS else None
+    full = [program, *pinned] if program else [real, *globals_, *pinned]
+    if watch:
+        return run_watched(full, None, watch, dialog_log)
+    os.execv(full[0], full)
     return 1
 
 
