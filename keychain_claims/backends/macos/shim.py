@@ -130,24 +130,32 @@ NO_UI = (36, "User interaction is not allowed.")
 CANCELED = (128, "User canceled the operation.")
 
 
-def _dialogs(watch: str, child: int, started: float) -> bool:
+def _agents(watch: str) -> set[int]:
+    """SecurityAgent processes now (none to look for in a rehearsal)."""
+    if watch.startswith("sim:"):
+        return set()
+    from keychain_claims.backends.macos import dialogs
+    return dialogs._agents()
+
+
+def _dialogs(watch: str, child: int, started: float, agents: set[int]) -> bool:
     """Whether a keychain dialog is up for `child`: the simulator's window record of it
-    (`sim:<state>`), or on a Mac a SecurityAgent process or a call waiting SLOW_CALL seconds."""
+    (`sim:<state>`), or on a Mac a SecurityAgent process that was not there when the call began,
+    or a call waiting SLOW_CALL seconds."""
     import time
     if watch.startswith("sim:"):
         from keychain_claims.sim import control
         return any(w.get("pid") == child for w in control.windows(watch[4:]))
     from keychain_claims.backends.macos import dialogs
-    return bool(dialogs._agents()) or time.monotonic() - started > dialogs.SLOW_CALL
+    return bool(_agents(watch) - agents) or time.monotonic() - started > dialogs.SLOW_CALL
 
 
-def _dismiss(watch: str, child) -> None:
+def _dismiss(watch: str, child, agents: set[int]) -> None:
     if watch.startswith("sim:"):
         from keychain_claims.sim import control
         control.dismiss(watch[4:])
     else:
-        from keychain_claims.backends.macos import dialogs
-        for pid in dialogs._agents():
+        for pid in _agents(watch) - agents:
             os.kill(pid, 15)
     try:
         child.wait(timeout=3)
@@ -163,6 +171,7 @@ def run_watched(argv: list[str], stdin: bytes | None, watch: str, dialog_log: st
     import json
     import subprocess
     import time
+    agents = _agents(watch)
     child = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None)
     if stdin is not None:
         child.stdin.write(stdin)
@@ -174,8 +183,8 @@ def run_watched(argv: list[str], stdin: bytes | None, watch: str, dialog_log: st
             child.wait()
             print(f"keychain-claims shim: security did not finish within {CALL_LIMIT:.0f} s", file=sys.stderr)
             return 1
-        if _dialogs(watch, child.pid, started):
-            _dismiss(watch, child)
+        if _dialogs(watch, child.pid, started, agents):
+            _dismiss(watch, child, agents)
             session = os.environ.get(SESSION_ENV, "gui")
             status, text = NO_UI if session == "none" else CANCELED
             if dialog_log:
