@@ -151,3 +151,21 @@ def test_a_dialog_of_a_call_nobody_drives_is_dismissed_by_the_shim(tmp_path):
     finally:
         box.close()
     assert subprocess.run(["pgrep", "-f", str(box.root)], capture_output=True).stdout == b""
+
+
+def test_on_a_mac_a_call_still_waiting_after_three_seconds_counts_as_a_dialog(tmp_path):
+    """The Mac's watch for calls nobody drives: no SecurityAgent here, so the slow-call sign decides."""
+    slow = tmp_path / "security"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(0o755)
+    log = tmp_path / "dialogs.jsonl"
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "keychain_claims.backends.macos.shim", "--keychain", "/k/login.keychain-db",
+                           "--real", str(slow), "--watch", "securityagent", "--dialog-log", str(log), "--",
+                           "find-generic-password", "-s", "x", "-w"],
+                          capture_output=True, text=True, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
+                                                               "KEYCHAIN_CLAIMS_UI": "none"}, timeout=30)
+    took = time.monotonic() - started
+    assert (proc.returncode, proc.stderr) == (36, "security: User interaction is not allowed.\n")
+    assert 3 <= took < 10
+    assert json.loads(log.read_text())["outcome"] == "no-ui (emulated)"
