@@ -153,7 +153,17 @@ def _template(real: str) -> re.Pattern:
     return re.compile("".join("[^\\n]*?" if p.startswith("<") and p.endswith(">") else re.escape(p) for p in parts))
 
 
-def _compare(mode: str, real: str, got: str, strip: bool) -> bool:
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+
+
+def _fold(text: str) -> str:
+    """A dialog retyped by a reporter: straight quotes for typographic ones, no sentence-final period."""
+    return "\n".join(line.translate(_QUOTES).rstrip().rstrip(".") for line in text.splitlines())
+
+
+def _compare(mode: str, real: str, got: str, strip: bool, fold: bool = False) -> bool:
+    if fold:
+        real, got = _fold(real), _fold(got)
     if strip:
         real = "\n".join(line.strip() for line in real.splitlines())
         got = "\n".join(line.strip() for line in got.splitlines())
@@ -228,7 +238,7 @@ def replay(case: dict) -> Result:
             expected = _normalise(real[stream], case.get("real_subst", {}))
             have = got if stream == capture or capture == "dialog" else (
                 _normalise(proc.stdout, sim_subst) if stream == "stdout" else _normalise(proc.stderr, sim_subst))
-            if not _compare(mode, expected, have, compare.get("strip", False)):
+            if not _compare(mode, expected, have, compare.get("strip", False), compare.get("fold", False)):
                 problems.append(f"{stream} differs")
                 result.expected, result.got = expected, have
         want = real.get("exit")

@@ -50,9 +50,15 @@ SKIP_MISSING_SEARCH_KEYCHAINS = True
 # §1 "The login keychain may differ (data-protection path) [UNV]" -- modelled like any other keychain
 
 # ---------------------------------------------------------------- ACL display (dump-keychain -a)
-# §2 "Entry count, order and requirement text were not checked on a Mac [3P/UNV]".  The spec's excerpt shows
-# the decrypt entry as entry 0 and partition_id as entry 1; the rest follow in an invented order.
-ACL_ENTRY_ORDER = ("decrypt", "partition", "encrypt", "integrity", "owner")
+# dump-keychain -a lists SecAccessCopyACLList in the client's handle order (Access::mAcls, a std::map by handle).
+# [SRC] securityd keeps an item's ACL entries in a multimap by tag (objectacl.h EntryMap) and, whenever it
+# reads the item back (ObjectAcl::importBlob), hands out handles in that order: the untagged standard entries,
+# then "___INTEGRITY___", then "___PARTITION___" (cssmapple.h tags); the owner (change_acl) has the pseudo-handle
+# 0xff0e2743 (ACL.h ownerHandle) and so comes last.  [UNV] encrypt before decrypt: makeStandard adds the encrypt
+# entry first, but the client sends its initial ACL in the order of random per-entry handles (ACL.cpp
+# SecRandomCopyBytes), so their relative order on a real Mac is settled only by a real `dump-keychain -a`
+# transcript (fixtures/transcripts/macos/, or a public paste of one).
+ACL_ENTRY_ORDER = ("encrypt", "decrypt", "integrity", "partition", "owner")
 # §3 default ACL: "version 512 only: partition_id ... plus an integrity entry [display INF]"; its description is
 # a hex digest (invented: uppercase sha256 of the class, service and label -- deterministic, so recorded
 # transcripts replay; the real one covers the item's contents)
@@ -84,3 +90,24 @@ def trusted_app_for_path(path: str) -> dict:
 # stderr and fails with 1.  Not macOS behaviour -- a transcript of such a command is not comparable.
 NOT_SIMULATED = "security: {name}: not simulated by keychain-sim"
 NOT_SIMULATED_STATUS = 1
+
+# ---------------------------------------------------------------- dialog wording (harness/prompts.py)
+# SecurityAgent's strings are not in apple-oss-distributions.  The item dialog's sentence for a password item
+# ("wants to use your confidential information stored in … in your keychain." / "To allow this, enter the …
+# keychain password.") and the unlock dialog's ("wants to use the … keychain." / "Please enter the keychain
+# password.") are taken from public pastes (keychain-swift#117, aws-vault#219, Lcharvol/Claude-God#30; see
+# fixtures/transcripts/real/dialog-*.json); the typographic quotes “ ” and the line break after the first
+# sentence are what the screenshots show, the pastes were retyped with straight quotes.  Settled by a real
+# dialog's text (an Accessibility dump of the SecurityAgent window) recorded on a Mac.
+DIALOG_WORDING = "harness/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
+
+# ---------------------------------------------------------------- subcommands next to the article's
+# `security error CODE`: cssmErrorString() for a code SecBase.h has no text for -- not in the source tree
+# (SecCopyErrorMessageString's fallback); settled by `security error 12345` run on a Mac.
+ERROR_TEXT_UNKNOWN = "OSStatus {code}"
+# internet password records: attribute types as print_keychain_item_attributes shows them ("atyp" a blob,
+# "port" and "ptcl" uint32, a port printed as 4 big-endian bytes) -- the schema is in securityd's
+# KeychainCore, not in this tree; settled by a real `find-internet-password` dump.
+INET_ATTRIBUTE_TYPES = "formats.INET_TAGS"
+# set-keychain-password on a keychain file that does not exist: SecKeychainChangePassword's status taken
+# to be errSecNoSuchKeychain (-25294) [INF]
