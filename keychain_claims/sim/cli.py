@@ -83,7 +83,7 @@ def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
         return fn(argv[1:], io)
     except errors.Usage as exc:
         if exc.message:
-            io.error(exc.message)
+            io.error(exc.message.replace("{prog}", argv[0]))       # the command word as typed
         io.error(f"Usage: {name} {usage}\n        {help_text}")
         return 2
     except errors.SecError as exc:
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts, rest = commands.getopt(argv, GLOBAL_OPTIONS, h_is_usage=False)
     except errors.Usage as exc:                   # security: illegal option -- x, then usage() on stdout
-        io.error(exc.message)
+        io.error(exc.message.replace("{prog}", unverified.PROGRAM_NAME))
         return _usage(io)
     flags = {o for o, _ in opts}
     if "h" in flags:                              # help for the operands, or the whole list

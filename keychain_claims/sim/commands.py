@@ -51,7 +51,9 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
     An unknown option or a missing argument ends the loop with the command's usage (result 2),
     after getopt's own line on stderr -- `security: illegal option -- x` / `security: option
     requires an argument -- x` -- unless the spec starts with ':' (then a missing argument comes
-    back as (':', opt) and nothing is printed).  `-h` (where the spec has it) is the usage at once,
+    back as (':', opt) and nothing is printed).  The complaint's prefix is the argv[0] getopt was given
+    (Libc getopt.c: PROGNAME is nargv[0] under UNIX03): for a command, the word as typed -- left as
+    "{prog}" for run() to fill in.  `-h` (where the spec has it) is the usage at once,
     as every command's `case 'h'` is; options after it are never looked at."""
     quiet = spec.startswith(":")
     spec = spec.lstrip(":")
@@ -68,7 +70,7 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
             ch = arg[j]
             at = spec.find(ch)
             if at < 0 or ch == ":":
-                raise Usage("" if quiet else f"security: illegal option -- {ch}")
+                raise Usage("" if quiet else f"{{prog}}: illegal option -- {ch}")
             if at + 1 < len(spec) and spec[at + 1] == ":":
                 if j + 1 < len(arg):
                     opts.append((ch, arg[j + 1:]))
@@ -78,7 +80,7 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
                 elif quiet:
                     opts.append((":", ch))
                 else:
-                    raise Usage(f"security: option requires an argument -- {ch}")
+                    raise Usage(f"{{prog}}: option requires an argument -- {ch}")
                 break
             if ch == "h" and h_is_usage:
                 raise Usage()

@@ -111,3 +111,7 @@ ERROR_TEXT_UNKNOWN = "OSStatus {code}"
 INET_ATTRIBUTE_TYPES = "formats.INET_TAGS"
 # set-keychain-password on a keychain file that does not exist: SecKeychainChangePassword's status taken
 # to be errSecNoSuchKeychain (-25294) [INF]
+# getopt's complaint about security's own options starts with the process's argv[0] (Libc getopt.c PROGNAME =
+# nargv[0]): "security" when called through PATH, "/usr/bin/security" when called by path.  The simulator
+# runs behind a wrapper that cannot see how it was called and says "security".
+PROGRAM_NAME = "security"

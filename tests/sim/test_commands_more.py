@@ -265,7 +265,7 @@ def test_prefix_matching_in_table_order(sim, prefix, command):
     if commands.lookup(prefix)[1] is not None and prefix:
         r = sim(prefix, "-Z")
         quiet = commands.OPTIONS[command].startswith(":")              # getopt's ':' silences its complaint
-        assert r.status == 2 and r.err.startswith("" if quiet else "security: illegal option -- Z\n")
+        assert r.status == 2 and r.err.startswith("" if quiet else f"{prefix}: illegal option -- Z\n")   # argv[0] as typed
         assert r.err.startswith(f"Usage: {command} ") if quiet else f"\nUsage: {command} " in r.err
 
 
