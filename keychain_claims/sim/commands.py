@@ -205,7 +205,8 @@ def delete_keychain(args, io):
     opts, names = getopt(args, OPTIONS["delete-keychain"])
     if opts:
         raise Usage()
-    if not names:
+    if not names:                               # SecKeychainDelete(NULL), reported by do_delete's sec_perror [SRC]
+        io.error(f"security: SecKeychainDelete: {errors.TEXT[unverified.DELETE_KEYCHAIN_NO_ARGS_STATUS]}")
         return unverified.DELETE_KEYCHAIN_NO_ARGS_STATUS
     for name in names:
         path = store.resolve(name)

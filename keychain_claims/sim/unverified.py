@@ -1,6 +1,7 @@
 """Everything the simulator does that the spec marks [UNV] or [INF], or that had to be
 invented.  One place, so a real-Mac transcript (fixtures/transcripts/macos/) can correct it.
-Each constant cites the line of shared/reference/security-cli.md (§section) it stands for.
+Each constant cites the line of shared/reference/security-cli.md (§section) or the source it stands
+for, and says (`settle:`) which transcript or source would settle it.
 
 Kept import-light: it is on every call's path."""
 
@@ -9,14 +10,18 @@ from keychain_claims.sim import errors
 # ---------------------------------------------------------------- dialogs (SecurityAgent)
 # §2 find-generic-password: "128: cancel/Deny [UNV; jaraco/keyring treats -128 as denied]"
 DENY_STATUS = errors.USER_CANCELED
+#   settle: a recorded Deny on a Mac (exit status of `find-generic-password -w` after Deny)
 # §3 Dialog: the wrong keychain password typed prompts.DIALOG_TRIES times in the item dialog.
 # Invented (the real dialog shakes and stays up); errSecAuthFailed is what §3 lists for "UI not allowed".
 DIALOG_GAVE_UP_STATUS = errors.AUTH_FAILED
+#   settle: a recorded dialog answered with a wrong password three times
 # same for the unlock dialog (invented)
 UNLOCK_GAVE_UP_STATUS = errors.AUTH_FAILED
+#   settle: the same for an unlock dialog
 # invented: the terminal closes (EOF) while a dialog waits -> the dialog's cancelling button
 ITEM_DIALOG_EOF_CHOICE = "Deny"
 UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
+#   settle: nothing on a Mac (no terminal draws the real dialog); a simulator convention
 # §5 "-g/-w: item prompt, or an unlock prompt if locked" -- modelled as two dialogs in a row when
 # the keychain is locked AND the ACL/partition check fails (the real agent may merge them) [UNV]
 # (behaviour of commands._read_secret, not a switch)
@@ -24,29 +29,39 @@ UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
 # ---------------------------------------------------------------- which operations check what
 # §3 "Whether -U prompts on another app's item: [UNV]" -- modelled as: it does not
 UPDATE_CHECKS_ACL = False
+#   settle: `add-generic-password -U` by security on an item it is not trusted for, recorded on a Mac
 # §2 delete-generic-password: an ACL check on delete is not described -- none
 DELETE_CHECKS_ACL = False
+#   settle: `delete-generic-password` of an item security is not trusted for, recorded on a Mac
 # §2 delete-generic-password: deleting writes the database, modelled as needing it unlocked (36 without GUI)
 DELETE_NEEDS_UNLOCK = True
+#   settle: `delete-generic-password` on a locked keychain without a GUI session, recorded on a Mac
 # §2 find-generic-password: "Attributes are read without securityd decryption, so probably no unlock is needed [INF]"
 METADATA_NEEDS_UNLOCK = False
+#   settle: `find-generic-password` (no -g/-w) on a locked keychain without a GUI, recorded on a Mac
 # §5 "dump-keychain: ... -a needs the keychain unlocked [INF]"
 ACL_DUMP_NEEDS_UNLOCK = True
+#   settle: `dump-keychain -a` on a locked keychain without a GUI, recorded on a Mac
 # §2 dump-keychain: error texts when that unlock fails (whole dump stops with the status) and when one item's
 # -d decryption fails (that item's data is skipped, the dump goes on, exit 0) -- both invented
 DUMP_UNLOCK_ERROR = "security: SecKeychainItemCopyAccess: {text}"
 DUMP_ITEM_DATA_ERROR = "security: SecKeychainItemCopyContent: {text}"
+#   settle: keychain_utilities.c's dump path read line by line, or a recorded `dump-keychain -d` with a Deny
 
 # ---------------------------------------------------------------- keychain commands
-# §2 delete-keychain: "No args -> exit 49 [INF]" (silent)
-DELETE_KEYCHAIN_NO_ARGS_STATUS = 49
+# §2 delete-keychain with no keychain: SecKeychainDelete(NULL), printed by do_delete's sec_perror [SRC
+# keychain_delete.c]; the status it returns, errSecInvalidKeychain (exit 49), is [INF] (spec §2)
+#   settle: `security delete-keychain` with no argument, recorded on a Mac
+DELETE_KEYCHAIN_NO_ARGS_STATUS = errors.INVALID_KEYCHAIN
 # §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p, i.e. the
 # getpass prompts (behaviour of commands.create_keychain, not a switch)
 # §2 list-keychains: what the system domain holds on a stock Mac, and that the default (no -d) view is
 # the user list followed by it [INF]
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
+#   settle: `security list-keychains` on a runner (wifi-password#22 shows the file's path, not the list)
 # §2 find/delete with keychains in the search list whose file is gone: skipped (invented)
 SKIP_MISSING_SEARCH_KEYCHAINS = True
+#   settle: `find-generic-password` with a deleted keychain file still in the search list, recorded on a Mac
 # §1 "The login keychain may differ (data-protection path) [UNV]" -- modelled like any other keychain
 
 # ---------------------------------------------------------------- ACL display (dump-keychain -a)
@@ -63,15 +78,19 @@ ACL_ENTRY_ORDER = ("encrypt", "decrypt", "integrity", "partition", "owner")
 # a hex digest (invented: uppercase sha256 of the class, service and label -- deterministic, so recorded
 # transcripts replay; the real one covers the item's contents)
 INTEGRITY_ENTRY = True
+#   settle: a real `dump-keychain -a` of a version-512 item (the digest itself: Item.cpp computeDigest)
 # §3 "-U ... The ACL is copied without its partition/integrity entries, and the new partition list = the
 # modifier's ID only" -- the integrity entry is modelled as recomputed after the update [INF]
 INTEGRITY_AFTER_UPDATE = True
+#   settle: `dump-keychain -a` after `add-generic-password -U`, recorded on a Mac
 
 
 # ---------------------------------------------------------------- code identity
 def legacy_hash(path: str) -> str:
     """§3 "unsigned callers are compared by legacy hash": a caller without a cdhash gets one derived
-    from its path (invented; a rebuild should pass its own cdhash in KEYCHAIN_SIM_CALLER)."""
+    from its path (invented; a rebuild should pass its own cdhash in KEYCHAIN_SIM_CALLER).
+    settle: a real `dump-keychain -a` entry for an unsigned caller (its legacy hash is not printed: the
+    simulator's value only has to be stable)."""
     try:
         from _sha1 import sha1
     except ImportError:         # pragma: no cover
@@ -82,7 +101,8 @@ def legacy_hash(path: str) -> str:
 def trusted_app_for_path(path: str) -> dict:
     """§3 "-T p (repeatable): trusted = exactly those apps".  securityd reads the DR of the code at p;
     the simulator has no code there, so an app it has no identity for is trusted by path (invented).
-    `group://name` entries take the same form."""
+    `group://name` entries take the same form.
+    settle: a real `dump-keychain -a` after `add-generic-password -T <path of a non-bundle binary>`."""
     return {"path": path, "requirement": None, "hash": ""}
 
 # ---------------------------------------------------------------- the simulator's own limits
