@@ -1,4 +1,6 @@
-"""`keychain-sim` takes exactly security(1)'s argv: `keychain-sim [-hilqv] command [args]`."""
+"""`keychain-sim` takes exactly security(1)'s argv: `keychain-sim [-hilqvR] [-p prompt] [command [args]]`
+(security.c main: a command given wins over -i/-p; -h is help; a bad option is getopt's complaint
+and the usage)."""
 from __future__ import annotations
 
 import json
