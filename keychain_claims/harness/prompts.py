@@ -20,12 +20,20 @@ KEYCHAIN_TO_CREATE = "keychain to create: "
 UNLOCK_PASSWORD = "password to unlock {keychain}: "          # {keychain} = as typed, or "default"
 NEW_ITEM_PASSWORD = "password data for new item: "
 RETYPE_NEW_ITEM_PASSWORD = "retype password for new item: "
+# set-keychain-password's getpass prompts [SRC keychain_set_settings.c]
+OLD_KEYCHAIN_PASSWORD = "Old Password: "
+NEW_KEYCHAIN_PASSWORD_CHANGE = "New Password: "
+RETYPE_NEW_KEYCHAIN_PASSWORD_CHANGE = "Retype New Password: "
 
-# --- SecurityAgent dialogs as the simulator draws them [UNV wording; article's text for the item dialog]
-ITEM_DIALOG = ('{app} wants to access key "{item}" in your keychain.\n'
-               'To allow this, enter the "{keychain}" keychain password.\n')
+# --- SecurityAgent dialogs as the simulator draws them.  SecurityAgent is not open source; the wording is
+# the one public screenshots and pastes show for a *password* item (keychain-swift#117, macOS 10.13.6+;
+# Lcharvol/Claude-God#30, 2026), with SecurityAgent's typographic quotes.  "wants to access key" (the
+# article's wording) is the dialog for a *key* item (codesign, aws-vault#219).  Exact quotes and line
+# breaks: sim/unverified.py DIALOG_WORDING.
+ITEM_DIALOG = ('{app} wants to use your confidential information stored in \u201c{item}\u201d in your keychain.\n'
+               'To allow this, enter the \u201c{keychain}\u201d keychain password.\n')
 ITEM_CHOICES = ("Always Allow", "Deny", "Allow")
-UNLOCK_DIALOG = ('{app} wants to use the "{keychain}" keychain.\n'
+UNLOCK_DIALOG = ('{app} wants to use the \u201c{keychain}\u201d keychain.\n'
                  'Please enter the keychain password.\n')
 UNLOCK_CHOICES = ("Cancel", "OK")
 CHOICE_PROMPT = "[{choices}] > "        # e.g. "[Always Allow] [Deny] [Allow] > "
@@ -41,10 +49,14 @@ def choice_prompt(choices: tuple[str, ...]) -> str:
 ITEM_CHOICE_PROMPT = choice_prompt(ITEM_CHOICES)
 UNLOCK_CHOICE_PROMPT = choice_prompt(UNLOCK_CHOICES)
 
+# either wording, straight or typographic quotes (the article quotes the dialog with straight ones)
+_OPEN, _CLOSE = '["\u201c]', '["\u201d]'
 _ITEM_DIALOG_RE = re.compile(
-    r'(?P<app>\S+) wants to access key "(?P<item>[^"]*)" in your keychain\.\r?\n'
-    r'To allow this, enter the "(?P<keychain>[^"]*)" keychain password\.')
-_UNLOCK_DIALOG_RE = re.compile(r'(?P<app>\S+) wants to use the "(?P<keychain>[^"]*)" keychain\.')
+    r'(?P<app>\S+) wants to (?:use your confidential information stored in|access key) '
+    + _OPEN + r'(?P<item>[^"\u201d]*)' + _CLOSE + r' in your keychain\.\r?\n'
+    r'To allow this, enter the ' + _OPEN + r'(?P<keychain>[^"\u201d]*)' + _CLOSE + r' keychain password\.')
+_UNLOCK_DIALOG_RE = re.compile(r'(?P<app>\S+) wants to use the ' + _OPEN + r'(?P<keychain>[^"\u201d]*)' + _CLOSE
+                               + r' keychain\.')
 
 
 @dataclass

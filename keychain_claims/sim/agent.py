@@ -131,12 +131,12 @@ def _window(kind: str, app: str, item: str, keychain: str, text: str) -> None:
     path = os.path.join(folder, f"{os.getpid()}.json")
     previous = signal.signal(signal.SIGTERM, _dismissed)      # before the window exists: no unhandled kill
     try:
+        # one prompt event per dialog, logged before the window exists (so no dismissal can precede it)
+        _event("item-access" if kind == "item" else "unlock", app, item, keychain, "unanswered", outcome="unanswered")
         record = {"pid": os.getpid(), "kind": kind, "app": app, "item": item, "keychain": keychain, "text": text}
         with open(path + ".tmp", "w") as fh:
             json.dump(record, fh)
         os.replace(path + ".tmp", path)
-        # one prompt event per dialog, logged when it shows: nobody will answer it
-        _event("item-access" if kind == "item" else "unlock", app, item, keychain, "unanswered", outcome="unanswered")
         while True:
             signal.pause()
     except _Dismissed:

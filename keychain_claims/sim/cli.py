@@ -1,4 +1,6 @@
-"""`keychain-sim` takes exactly security(1)'s argv: `keychain-sim [-hilqv] command [args]`."""
+"""`keychain-sim` takes exactly security(1)'s argv: `keychain-sim [-hilqvR] [-p prompt] [command [args]]`
+(security.c main: a command given wins over -i/-p; -h is help; a bad option is getopt's complaint
+and the usage)."""
 from __future__ import annotations
 
 import json
@@ -83,7 +85,7 @@ def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
         return fn(argv[1:], io)
     except errors.Usage as exc:
         if exc.message:
-            io.error(exc.message)
+            io.error(exc.message.replace("{prog}", argv[0]))       # the command word as typed
         io.error(f"Usage: {name} {usage}\n        {help_text}")
         return 2
     except errors.SecError as exc:
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts, rest = commands.getopt(argv, GLOBAL_OPTIONS, h_is_usage=False)
     except errors.Usage as exc:                   # security: illegal option -- x, then usage() on stdout
-        io.error(exc.message)
+        io.error(exc.message.replace("{prog}", unverified.PROGRAM_NAME))
         return _usage(io)
     flags = {o for o, _ in opts}
     if "h" in flags:                              # help for the operands, or the whole list

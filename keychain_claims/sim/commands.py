@@ -36,6 +36,12 @@ OPTIONS = {
     "set-generic-password-partition-list": ":a:c:C:D:G:j:l:s:S:k:",
     "list-keychains": "hd:s",
     "default-keychain": "hd:s",
+    "set-keychain-password": "ho:p:",
+    "add-internet-password": ":a:c:C:d:D:j:l:p:P:r:s:t:w:X:UAT:h",
+    "find-internet-password": "ha:c:C:d:D:hgj:l:p:P:r:s:wt:",
+    "delete-internet-password": "ha:c:C:d:D:hgj:l:p:P:r:s:t:",
+    "set-internet-password-partition-list": "a:c:C:d:D:j:l:p:P:r:s:S:t:k:",
+    "set-key-partition-list": ":a:c:dD:ej:k:l:rsS:t:uvw",
 }
 
 
@@ -45,7 +51,9 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
     An unknown option or a missing argument ends the loop with the command's usage (result 2),
     after getopt's own line on stderr -- `security: illegal option -- x` / `security: option
     requires an argument -- x` -- unless the spec starts with ':' (then a missing argument comes
-    back as (':', opt) and nothing is printed).  `-h` (where the spec has it) is the usage at once,
+    back as (':', opt) and nothing is printed).  The complaint's prefix is the argv[0] getopt was given
+    (Libc getopt.c: PROGNAME is nargv[0] under UNIX03): for a command, the word as typed -- left as
+    "{prog}" for run() to fill in.  `-h` (where the spec has it) is the usage at once,
     as every command's `case 'h'` is; options after it are never looked at."""
     quiet = spec.startswith(":")
     spec = spec.lstrip(":")
@@ -62,7 +70,7 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
             ch = arg[j]
             at = spec.find(ch)
             if at < 0 or ch == ":":
-                raise Usage("" if quiet else f"security: illegal option -- {ch}")
+                raise Usage("" if quiet else f"{{prog}}: illegal option -- {ch}")
             if at + 1 < len(spec) and spec[at + 1] == ":":
                 if j + 1 < len(arg):
                     opts.append((ch, arg[j + 1:]))
@@ -72,7 +80,7 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
                 elif quiet:
                     opts.append((":", ch))
                 else:
-                    raise Usage(f"security: option requires an argument -- {ch}")
+                    raise Usage(f"{{prog}}: option requires an argument -- {ch}")
                 break
             if ch == "h" and h_is_usage:
                 raise Usage()
@@ -197,7 +205,8 @@ def delete_keychain(args, io):
     opts, names = getopt(args, OPTIONS["delete-keychain"])
     if opts:
         raise Usage()
-    if not names:
+    if not names:                               # SecKeychainDelete(NULL), reported by do_delete's sec_perror [SRC]
+        io.error(f"security: SecKeychainDelete: {errors.TEXT[unverified.DELETE_KEYCHAIN_NO_ARGS_STATUS]}")
         return unverified.DELETE_KEYCHAIN_NO_ARGS_STATUS
     for name in names:
         path = store.resolve(name)
@@ -286,6 +295,8 @@ def set_keychain_settings(args, io):
             settings["lock_on_sleep"] = True
         if o == "t":
             settings["timeout"] = _atoi(v)
+    if len(names) > 1 or names == [""]:          # one keychain at most, and not "" [SRC]
+        raise Usage()
     name = names[0] if names else None
     path = _target(name)
     try:
@@ -394,7 +405,11 @@ FILTERS = {"a": "acct", "c": "crtr", "C": "type", "D": "desc", "G": "gena", "j":
 
 
 def _matches(item: dict, query: dict) -> bool:
-    if "acct" in query and "svce" in query:     # both given: every other filter is ignored [SRC]
+    kind = query.get("class", "genp")
+    if item.get("class", "genp") != kind:
+        return False
+    query = {k: v for k, v in query.items() if k != "class"}
+    if kind == "genp" and "acct" in query and "svce" in query:   # both given: every other filter is ignored [SRC]
         query = {"acct": query["acct"], "svce": query["svce"]}
     return all(item["attrs"].get(k) == v for k, v in query.items())
 
@@ -462,7 +477,11 @@ def find_generic_password(args, io):
             query[FILTERS[o]] = v
         if o in ("w", "g"):
             show = o
-    found = _find(_search_list(names), query)
+    return _show_found(io, _find(_search_list(names), query), show)
+
+
+def _show_found(io, found, show):
+    """The first match: its attributes, or (-g/-w) its secret after the access checks."""
     if not found:
         io.error(f"security: SecKeychainSearchCopyNext: {errors.TEXT[errors.ITEM_NOT_FOUND]}")
         return errors.ITEM_NOT_FOUND
@@ -532,7 +551,7 @@ def add_generic_password(args, io):
             any_app = True
         elif o == "T":
             trusted = (trusted or []) + ([acl.app_for_path(v)] if v else [])
-    if "acct" not in attrs or "svce" not in attrs or len(names) > 1:
+    if "acct" not in attrs or "svce" not in attrs or len(names) > 1 or names == [""]:
         raise Usage()
     name = names[0] if names else None
     path = _target(name)
@@ -598,7 +617,10 @@ def delete_generic_password(args, io):
         query[FILTERS[o]] = v
     if not query:
         raise Usage()
-    found = _find(_search_list(names), query)
+    return _delete_found(io, _find(_search_list(names), query))
+
+
+def _delete_found(io, found):
     if not found:
         io.error(f"security: SecKeychainSearchCopyNext: {errors.TEXT[errors.ITEM_NOT_FOUND]}")
         return errors.ITEM_NOT_FOUND
@@ -646,8 +668,27 @@ def dump_keychain(args, io):
 
 
 def set_generic_password_partition_list(args, io):
-    opts, names = getopt(args, OPTIONS["set-generic-password-partition-list"])
-    ids, password, query = None, None, {}
+    return _set_partition_list(args, io, "set-generic-password-partition-list", "genp", FILTERS)
+
+
+def set_internet_password_partition_list(args, io):
+    return _set_partition_list(args, io, "set-internet-password-partition-list", "inet", INET_FILTERS)
+
+
+def set_key_partition_list(args, io):
+    """Keys (kSecClassKey): the simulator's keychains hold none, so after the unlock nothing matches."""
+    return _set_partition_list(args, io, "set-key-partition-list", "keys", KEY_FILTERS)
+
+
+KEY_FILTERS = {"a": "klbl", "c": "crtr", "D": "desc", "j": "icmt", "l": "labl", "t": "type"}
+
+
+def _set_partition_list(args, io, command: str, item_class: str, filters: dict):
+    """keychain_parse_args_and_set_partition_list + keychain_set_partition_list [SRC keychain_find.c]:
+    unlock with the password (-k, else the prompt), SecItemCopyMatching, then each match is printed
+    and its partition list replaced."""
+    opts, names = getopt(args, OPTIONS[command])
+    ids, password, query = None, None, {"class": item_class}
     for o, v in opts:
         if o == ":" and v == "k":           # -k without its value: prompt below [SRC]
             continue
@@ -657,9 +698,9 @@ def set_generic_password_partition_list(args, io):
             ids = v
         elif o == "k":
             password = v
-        else:
-            query[FILTERS[o]] = v
-    if ids is None or len(names) > 1:
+        elif o in filters:
+            query[filters[o]] = _attr(filters[o], v)
+    if len(names) > 1 or names == [""] or ids is None:
         raise Usage()
     name = names[0] if names else None
     path = _target(name)
@@ -679,7 +720,7 @@ def set_generic_password_partition_list(args, io):
         except SecError as exc:
             io.error(f"security: SecKeychainUnlock: {exc.text}")
             return 1
-        items = [i for i in data["items"] if all(i["attrs"].get(k) == v for k, v in query.items())]
+        items = [i for i in data["items"] if _matches(i, query)] if item_class != "keys" else []
         if not items:
             io.error(f"security: SecItemCopyMatching: {errors.TEXT[errors.ITEM_NOT_FOUND]}")
             return 1
@@ -692,6 +733,203 @@ def set_generic_password_partition_list(args, io):
                 item["partition"] = ids.split(",")
         store.save_keychain(path, data)
     return 0
+
+
+# ---------------------------------------------------------------------------- internet passwords
+INET_FILTERS = {"a": "acct", "c": "crtr", "C": "type", "d": "sdmn", "D": "desc", "j": "icmt", "l": "labl",
+                "p": "path", "P": "port", "r": "ptcl", "s": "srvr", "t": "atyp"}
+INET_KEY = ("acct", "sdmn", "srvr", "ptcl", "atyp", "port", "path")     # the record's primary key
+
+
+def _attr(key: str, value: str):
+    """port is a number (strtoul), the rest are strings (four-character codes stay text)."""
+    return _atoi(value) if key == "port" else value
+
+
+def add_internet_password(args, io):
+    """do_add_internet_password [SRC keychain_add.c]: label defaults to the server, authentication
+    type to "dflt"; failures print `SecKeychainAddInternetPassword <keychain|<NULL>>: <text>`."""
+    opts, names = getopt(args, OPTIONS["add-internet-password"])
+    attrs: dict = {"atyp": "dflt"}
+    secret = b""
+    update = any_app = False
+    trusted: list[dict] | None = None
+    for o, v in opts:
+        if o == ":":
+            if v not in ("p", "w"):             # -p (path!) or -w without a value: prompt for the password [SRC]
+                raise Usage()
+            from keychain_claims.harness import prompts
+            first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
+            if agent.getpass(prompts.RETYPE_NEW_ITEM_PASSWORD) != first:
+                io.error("passwords don't match")
+                return 1
+            secret = first.encode("utf-8", "surrogateescape")
+        elif o in ("c", "C", "r", "t"):
+            if len(v.encode()) != 4:
+                io.error("Error: four-character types must be exactly 4 characters long.")
+                return 1
+            attrs[INET_FILTERS[o]] = v
+        elif o == "P":
+            if _atoi(v):
+                attrs["port"] = _atoi(v) & 0xFFFF
+        elif o in INET_FILTERS:
+            attrs[INET_FILTERS[o]] = v
+        elif o == "w":
+            secret = v.encode("utf-8", "surrogateescape")
+        elif o == "X":
+            raw = _hex(v)
+            if raw is None:
+                raise Usage("security: Unable to convert password data (-X must specify valid hex digits)")
+            secret = raw
+        elif o == "U":
+            update = True
+        elif o == "A":
+            any_app = True
+        elif o == "T":
+            trusted = (trusted or []) + ([acl.app_for_path(v)] if v else [])
+    if "acct" not in attrs or "srvr" not in attrs or len(names) > 1 or names == [""]:
+        raise Usage()
+    name = names[0] if names else None
+    path = _target(name)
+    where = name if name else "<NULL>"
+    try:
+        if path is None:
+            raise SecError(errors.NO_DEFAULT_KEYCHAIN)
+        key = unlock_key(path)
+        who = acl.caller()
+        with store.Locked(path):
+            data = store.load_keychain(path)
+            t = store.now()
+            existing = next((i for i in data["items"] if i.get("class") == "inet"
+                             and all(i["attrs"].get(k) == attrs.get(k) for k in INET_KEY)), None)
+            if existing is not None and update:
+                existing["attrs"].update(attrs)
+                existing["attrs"]["mdat"] = t
+                existing["data"] = crypto.seal(key, secret)
+                if data["version"] == 512:
+                    existing["partition"] = [acl.partition_id(who)]
+                    existing["integrity"] = unverified.INTEGRITY_AFTER_UPDATE
+                store.save_keychain(path, data)
+                return 0
+            if existing is not None:
+                raise SecError(errors.DUPLICATE_ITEM)
+            attrs.setdefault("labl", attrs["srvr"])
+            attrs["cdat"] = attrs["mdat"] = t
+            item = {"id": data["next_id"], "class": "inet", "attrs": attrs, "data": crypto.seal(key, secret),
+                    "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
+                    "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
+                    "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY}
+            data["next_id"] += 1
+            data["items"].append(item)
+            store.save_keychain(path, data)
+    except SecError as exc:
+        io.error(f"security: SecKeychainAddInternetPassword {where}: {exc.text}")
+        return exc.status
+    return 0
+
+
+def _inet_query(opts) -> tuple[dict, str | None]:
+    query, show = {"class": "inet"}, None
+    for o, v in opts:
+        if o in ("w", "g"):
+            show = o
+        elif o in INET_FILTERS:
+            query[INET_FILTERS[o]] = _attr(INET_FILTERS[o], v)
+    return query, show
+
+
+def find_internet_password(args, io):
+    opts, names = getopt(args, OPTIONS["find-internet-password"])
+    query, show = _inet_query(opts)
+    return _show_found(io, _find(_search_list(names), query), show)
+
+
+def delete_internet_password(args, io):
+    opts, names = getopt(args, OPTIONS["delete-internet-password"])
+    if any(o == "g" for o, _ in opts):            # in the getopt string, but no case takes it [SRC]
+        raise Usage()
+    query, _ = _inet_query(opts)
+    if len(query) == 1:
+        raise Usage()
+    return _delete_found(io, _find(_search_list(names), query))
+
+
+# ---------------------------------------------------------------------------- set-keychain-password, error
+def set_keychain_password(args, io):
+    """do_keychain_set_password [SRC keychain_set_settings.c]: the old password (-o or prompted), the
+    new one (-p, or prompted twice: a mismatch is `try again`), then SecKeychainChangePassword."""
+    opts, names = getopt(args, OPTIONS["set-keychain-password"])
+    if len(names) > 1 or names == [""]:
+        raise Usage()
+    old = next((v for o, v in opts if o == "o"), None)
+    new = next((v for o, v in opts if o == "p"), None)
+    name = names[0] if names else None
+    from keychain_claims.harness import prompts
+    if old is None:
+        old = agent.getpass(prompts.OLD_KEYCHAIN_PASSWORD)
+    if new is None:
+        first = agent.getpass(prompts.NEW_KEYCHAIN_PASSWORD_CHANGE)
+        new = first if agent.getpass(prompts.RETYPE_NEW_KEYCHAIN_PASSWORD_CHANGE) == first else None
+    if new is None:
+        io.error("security: try again")
+        return 1
+    path = _target(name)
+    try:
+        if path is None:
+            raise SecError(errors.NO_DEFAULT_KEYCHAIN)
+        with store.Locked(path):
+            if not os.path.exists(path):
+                raise SecError(errors.NO_SUCH_KEYCHAIN)
+            data = store.load_keychain(path)
+            if crypto.verifier(data["salt"], old) != data["verifier"]:
+                raise SecError(errors.AUTH_FAILED)
+            old_key, salt = crypto.key(data["salt"], old), crypto.new_salt()
+            new_key = crypto.key(salt, new)
+            for item in data["items"]:
+                item["data"] = crypto.seal(new_key, crypto.unseal(old_key, item["data"]))
+            data["salt"], data["verifier"] = salt, crypto.verifier(salt, new)
+            store.save_keychain(path, data)
+            _set_unlocked(path, data, new)
+    except SecError as exc:
+        io.error(f'security: error changing password for "{_typed(name)}": {exc.text}')
+        return exc.status
+    return 0
+
+
+def _strtoul(text: str) -> int:
+    """C strtoul(text, NULL, 0), reduced to 32 bits as the CSSM_RETURN it is stored in."""
+    t = text.lstrip(" \t\n\r\f\v")
+    sign = -1 if t[:1] == "-" else 1
+    t = t[1:] if t[:1] in "+-" else t
+    if t[:2].lower() == "0x" and t[2:3] and t[2:3] in "0123456789abcdefABCDEF":
+        base, t = 16, t[2:]
+    elif t[:1] == "0":
+        base = 8
+    else:
+        base = 10
+    digits = ""
+    for ch in t:
+        if ch.isdigit() and int(ch) < base or base == 16 and ch in "abcdefABCDEF":
+            digits += ch
+        else:
+            break
+    value = int(digits, base) if digits else 0
+    if value > 0xFFFFFFFFFFFFFFFF:
+        value = 0xFFFFFFFFFFFFFFFF
+    return (sign * value) & 0xFFFFFFFF
+
+
+def error(args, io):
+    """display_error_code [SRC display_error_code.c]: `Error: 0x%08X %d <text>` per code, on stdout;
+    the result is always 1."""
+    for arg in args:
+        if arg == "error":
+            continue
+        code = _strtoul(arg)
+        signed = code - (1 << 32) if code & 0x80000000 else code
+        text = errors.TEXT.get(signed) or unverified.ERROR_TEXT_UNKNOWN.format(code=signed)
+        io.print(f"Error: 0x{code:08X} {signed} {text}")
+    return 1
 
 
 def not_simulated(args, io):
@@ -708,6 +946,10 @@ SIMULATED = {
     "dump-keychain": dump_keychain, "add-generic-password": add_generic_password,
     "find-generic-password": find_generic_password, "delete-generic-password": delete_generic_password,
     "set-generic-password-partition-list": set_generic_password_partition_list,
+    "set-keychain-password": set_keychain_password, "add-internet-password": add_internet_password,
+    "find-internet-password": find_internet_password, "delete-internet-password": delete_internet_password,
+    "set-internet-password-partition-list": set_internet_password_partition_list,
+    "set-key-partition-list": set_key_partition_list, "error": error,
 }
 
 

@@ -7,6 +7,8 @@ KEYCHAIN_SIM_STATE directory (SimBackend puts it at <sandbox>/sim-state).
     events(state)                   the event log: {"event": "call"|"prompt", ...} per line
     windows(state)                  dialogs open in a gui-unattended session (nobody answers them)
     dismiss(state)                  close them all (SIGTERM): each fails as a cancelled dialog
+    add_item(path, attrs, secret, password)
+                                    an item security cannot make (e.g. without an account)
     corrupt_item_data(path, service, new_bytes, password)
                                     replace an item's data as stored (e.g. a torn credential)
 
@@ -158,3 +160,28 @@ def dismiss(state: Path) -> int:
         except ProcessLookupError:
             pass
     return count
+
+
+def add_item(keychain_path: str | Path, attrs: dict, secret: bytes, password: str, item_class: str = "genp",
+             state: Path | None = None) -> None:
+    """Store an item as another program would (Keychain Access, an app through the framework):
+    attributes exactly as given -- e.g. no account at all, which `add-generic-password` cannot make
+    (it requires -a) -- with the standard ACL of the caller and dates from the simulated clock.
+    Raises ValueError if `password` is not the keychain's."""
+    from keychain_claims.sim import acl, crypto, store, unverified
+    path = str(keychain_path)
+    ctx = _env(Path(state)) if state is not None else _env(Path(store.state_dir()))
+    with ctx, store.Locked(path):
+        data = store.load_keychain(path)
+        if crypto.verifier(data["salt"], password) != data["verifier"]:
+            raise ValueError("not the keychain's password")
+        who, t = acl.caller(), store.now()
+        attrs = {**attrs, "cdat": t, "mdat": t}
+        label = attrs.get("labl") or attrs.get("svce") or attrs.get("srvr") or ""
+        data["items"].append({"id": data["next_id"], "class": item_class, "attrs": attrs,
+                              "data": crypto.seal(crypto.key(data["salt"], password), bytes(secret)),
+                              "acl": acl.default_acl(who, label, None, False),
+                              "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
+                              "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY})
+        data["next_id"] += 1
+        store.save_keychain(path, data)

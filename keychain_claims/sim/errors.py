@@ -12,6 +12,7 @@ USER_CANCELED = -128
 PARAM = -50
 
 TEXT = {
+    0: "No error.",
     ITEM_NOT_FOUND: "The specified item could not be found in the keychain.",
     DUPLICATE_ITEM: "The specified item already exists in the keychain.",
     INTERACTION_NOT_ALLOWED: "User interaction is not allowed.",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMAT = "keychain-claims/real-transcript/1"
-_DATE = re.compile(r'<timedate>=(?:0x[0-9A-Fa-f]+  "[^"\n]*"|<NULL>)')
+_DATE = re.compile(r'<timedate>=(?:0x[0-9A-Fa-f]+ +"[^"\n]*"|<NULL>)')
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
 
 
@@ -142,6 +142,21 @@ def _window_text(box: _Box, argv: list[str], env: dict) -> tuple[str, int]:
     return (windows[0]["text"] if windows else ""), proc.returncode
 
 
+def _setup_step(box: _Box, env: dict, step: dict) -> None:
+    """{"file": PATH, "text": ""} writes a file; {"item": {...}} stores an item through control.add_item."""
+    if "file" in step:
+        path = Path(box.expand(step["file"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(step.get("text", ""))
+    elif "item" in step:
+        from keychain_claims.sim import control
+        spec = step["item"]
+        control.add_item(box.expand(spec["keychain"]), spec["attrs"], spec.get("secret", "").encode(),
+                         spec["password"], spec.get("class", "genp"), state=Path(env["KEYCHAIN_SIM_STATE"]))
+    else:
+        raise ValueError(f"unknown setup step {step!r}")
+
+
 def _normalise(text: str, subst: dict[str, str]) -> str:
     for key, value in subst.items():
         text = text.replace(key, value)
@@ -153,7 +168,19 @@ def _template(real: str) -> re.Pattern:
     return re.compile("".join("[^\\n]*?" if p.startswith("<") and p.endswith(">") else re.escape(p) for p in parts))
 
 
-def _compare(mode: str, real: str, got: str, strip: bool) -> bool:
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+
+
+def _fold(text: str) -> str:
+    """A dialog retyped by a reporter: straight quotes for typographic ones, no sentence-final period."""
+    return "\n".join(line.translate(_QUOTES).rstrip().rstrip(".") for line in text.splitlines())
+
+
+def _compare(mode: str, real: str, got: str, strip: bool, fold: bool = False, collapse: bool = False) -> bool:
+    if fold:
+        real, got = _fold(real), _fold(got)
+    if collapse:                                 # a web page that collapsed runs of spaces
+        real, got = re.sub(r" +", " ", real), re.sub(r" +", " ", got)
     if strip:
         real = "\n".join(line.strip() for line in real.splitlines())
         got = "\n".join(line.strip() for line in got.splitlines())
@@ -192,6 +219,9 @@ def replay(case: dict) -> Result:
         env = dict(box.env)
         run = case["run"]
         for step in case.get("setup", []):
+            if isinstance(step, dict):              # state `security` cannot make: a file, an item without account
+                _setup_step(box, env, step)
+                continue
             argv = [box.expand(a) for a in step]
             proc = subprocess.run(_sim() + argv, env=env, cwd=box.root, capture_output=True, text=True,
                                   stdin=subprocess.DEVNULL)
@@ -228,7 +258,8 @@ def replay(case: dict) -> Result:
             expected = _normalise(real[stream], case.get("real_subst", {}))
             have = got if stream == capture or capture == "dialog" else (
                 _normalise(proc.stdout, sim_subst) if stream == "stdout" else _normalise(proc.stderr, sim_subst))
-            if not _compare(mode, expected, have, compare.get("strip", False)):
+            if not _compare(mode, expected, have, compare.get("strip", False), compare.get("fold", False),
+                            compare.get("collapse_spaces", False)):
                 problems.append(f"{stream} differs")
                 result.expected, result.got = expected, have
         want = real.get("exit")

@@ -16,6 +16,20 @@ TAGS = [
 NAMED = {0x00000007, 0x00000008}
 
 
+def _tag(code: str) -> int:
+    return int.from_bytes(code.encode(), "big")
+
+
+# internet passwords: the same print_keychain_item_attributes walk over the inet record's attributes, in
+# tag order.  Attribute types (atyp a blob, port and ptcl uint32) are unverified.INET_ATTRIBUTE_TYPES.
+INET_TAGS = [(0x00000007, "blob", "labl"), (0x00000008, "blob", "alis")] + [
+    (_tag(code), kind, code) for code, kind in (
+        ("acct", "blob"), ("atyp", "blob"), ("cdat", "timedate"), ("crtr", "uint32"), ("cusi", "sint32"),
+        ("desc", "blob"), ("icmt", "blob"), ("invi", "sint32"), ("mdat", "timedate"), ("nega", "sint32"),
+        ("path", "blob"), ("port", "uint32"), ("prot", "blob"), ("ptcl", "uint32"), ("scrp", "sint32"),
+        ("sdmn", "blob"), ("srvr", "blob"), ("type", "uint32"))]
+
+
 def _printable(b: int) -> bool:
     return 0x20 <= b <= 0x7E
 
@@ -41,8 +55,9 @@ def tag_text(tag: int) -> str:
 
 def attribute_lines(path: str, version: int, item: dict) -> list[str]:
     attrs = item["attrs"]
-    lines = [f'keychain: "{path}"', f"version: {version}", 'class: "genp"', "attributes:"]
-    for tag, kind, key in TAGS:
+    kind_of_item = item.get("class", "genp")
+    lines = [f'keychain: "{path}"', f"version: {version}", f'class: "{kind_of_item}"', "attributes:"]
+    for tag, kind, key in (INET_TAGS if kind_of_item == "inet" else TAGS):
         value = attrs.get(key)
         if kind == "timedate" and value is not None:
             raw = timedate(value)
@@ -64,7 +79,7 @@ def _kind(entry: dict) -> str:
 def _integrity(item: dict) -> str:
     from keychain_claims.sim.crypto import sha256
     attrs = item["attrs"]
-    seed = "\0".join(("genp", attrs.get("svce") or "", attrs.get("labl") or ""))   # see unverified.INTEGRITY_ENTRY
+    seed = "\0".join((item.get("class", "genp"), attrs.get("svce") or attrs.get("srvr") or "", attrs.get("labl") or ""))   # see unverified.INTEGRITY_ENTRY
     return sha256(seed.encode("utf-8", "surrogateescape")).hexdigest().upper()
 
 

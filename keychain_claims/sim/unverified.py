@@ -1,6 +1,7 @@
 """Everything the simulator does that the spec marks [UNV] or [INF], or that had to be
 invented.  One place, so a real-Mac transcript (fixtures/transcripts/macos/) can correct it.
-Each constant cites the line of shared/reference/security-cli.md (§section) it stands for.
+Each constant cites the line of shared/reference/security-cli.md (§section) or the source it stands
+for, and says (`settle:`) which transcript or source would settle it.
 
 Kept import-light: it is on every call's path."""
 
@@ -9,14 +10,18 @@ from keychain_claims.sim import errors
 # ---------------------------------------------------------------- dialogs (SecurityAgent)
 # §2 find-generic-password: "128: cancel/Deny [UNV; jaraco/keyring treats -128 as denied]"
 DENY_STATUS = errors.USER_CANCELED
+#   settle: a recorded Deny on a Mac (exit status of `find-generic-password -w` after Deny)
 # §3 Dialog: the wrong keychain password typed prompts.DIALOG_TRIES times in the item dialog.
 # Invented (the real dialog shakes and stays up); errSecAuthFailed is what §3 lists for "UI not allowed".
 DIALOG_GAVE_UP_STATUS = errors.AUTH_FAILED
+#   settle: a recorded dialog answered with a wrong password three times
 # same for the unlock dialog (invented)
 UNLOCK_GAVE_UP_STATUS = errors.AUTH_FAILED
+#   settle: the same for an unlock dialog
 # invented: the terminal closes (EOF) while a dialog waits -> the dialog's cancelling button
 ITEM_DIALOG_EOF_CHOICE = "Deny"
 UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
+#   settle: nothing on a Mac (no terminal draws the real dialog); a simulator convention
 # §5 "-g/-w: item prompt, or an unlock prompt if locked" -- modelled as two dialogs in a row when
 # the keychain is locked AND the ACL/partition check fails (the real agent may merge them) [UNV]
 # (behaviour of commands._read_secret, not a switch)
@@ -24,48 +29,68 @@ UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
 # ---------------------------------------------------------------- which operations check what
 # §3 "Whether -U prompts on another app's item: [UNV]" -- modelled as: it does not
 UPDATE_CHECKS_ACL = False
+#   settle: `add-generic-password -U` by security on an item it is not trusted for, recorded on a Mac
 # §2 delete-generic-password: an ACL check on delete is not described -- none
 DELETE_CHECKS_ACL = False
+#   settle: `delete-generic-password` of an item security is not trusted for, recorded on a Mac
 # §2 delete-generic-password: deleting writes the database, modelled as needing it unlocked (36 without GUI)
 DELETE_NEEDS_UNLOCK = True
+#   settle: `delete-generic-password` on a locked keychain without a GUI session, recorded on a Mac
 # §2 find-generic-password: "Attributes are read without securityd decryption, so probably no unlock is needed [INF]"
 METADATA_NEEDS_UNLOCK = False
+#   settle: `find-generic-password` (no -g/-w) on a locked keychain without a GUI, recorded on a Mac
 # §5 "dump-keychain: ... -a needs the keychain unlocked [INF]"
 ACL_DUMP_NEEDS_UNLOCK = True
+#   settle: `dump-keychain -a` on a locked keychain without a GUI, recorded on a Mac
 # §2 dump-keychain: error texts when that unlock fails (whole dump stops with the status) and when one item's
 # -d decryption fails (that item's data is skipped, the dump goes on, exit 0) -- both invented
 DUMP_UNLOCK_ERROR = "security: SecKeychainItemCopyAccess: {text}"
 DUMP_ITEM_DATA_ERROR = "security: SecKeychainItemCopyContent: {text}"
+#   settle: keychain_utilities.c's dump path read line by line, or a recorded `dump-keychain -d` with a Deny
 
 # ---------------------------------------------------------------- keychain commands
-# §2 delete-keychain: "No args -> exit 49 [INF]" (silent)
-DELETE_KEYCHAIN_NO_ARGS_STATUS = 49
+# §2 delete-keychain with no keychain: SecKeychainDelete(NULL), printed by do_delete's sec_perror [SRC
+# keychain_delete.c]; the status it returns, errSecInvalidKeychain (exit 49), is [INF] (spec §2)
+#   settle: `security delete-keychain` with no argument, recorded on a Mac
+DELETE_KEYCHAIN_NO_ARGS_STATUS = errors.INVALID_KEYCHAIN
 # §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p, i.e. the
 # getpass prompts (behaviour of commands.create_keychain, not a switch)
 # §2 list-keychains: what the system domain holds on a stock Mac, and that the default (no -d) view is
 # the user list followed by it [INF]
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
+#   settle: `security list-keychains` on a runner (wifi-password#22 shows the file's path, not the list)
 # §2 find/delete with keychains in the search list whose file is gone: skipped (invented)
 SKIP_MISSING_SEARCH_KEYCHAINS = True
+#   settle: `find-generic-password` with a deleted keychain file still in the search list, recorded on a Mac
 # §1 "The login keychain may differ (data-protection path) [UNV]" -- modelled like any other keychain
 
 # ---------------------------------------------------------------- ACL display (dump-keychain -a)
-# §2 "Entry count, order and requirement text were not checked on a Mac [3P/UNV]".  The spec's excerpt shows
-# the decrypt entry as entry 0 and partition_id as entry 1; the rest follow in an invented order.
-ACL_ENTRY_ORDER = ("decrypt", "partition", "encrypt", "integrity", "owner")
+# dump-keychain -a lists SecAccessCopyACLList in the client's handle order (Access::mAcls, a std::map by handle).
+# [SRC] securityd keeps an item's ACL entries in a multimap by tag (objectacl.h EntryMap) and, whenever it
+# reads the item back (ObjectAcl::importBlob), hands out handles in that order: the untagged standard entries,
+# then "___INTEGRITY___", then "___PARTITION___" (cssmapple.h tags); the owner (change_acl) has the pseudo-handle
+# 0xff0e2743 (ACL.h ownerHandle) and so comes last.  [UNV] encrypt before decrypt: makeStandard adds the encrypt
+# entry first, but the client sends its initial ACL in the order of random per-entry handles (ACL.cpp
+# SecRandomCopyBytes), so their relative order on a real Mac is settled only by a real `dump-keychain -a`
+# transcript (fixtures/transcripts/macos/, or a public paste of one).
+ACL_ENTRY_ORDER = ("encrypt", "decrypt", "integrity", "partition", "owner")
 # §3 default ACL: "version 512 only: partition_id ... plus an integrity entry [display INF]"; its description is
 # a hex digest (invented: uppercase sha256 of the class, service and label -- deterministic, so recorded
 # transcripts replay; the real one covers the item's contents)
 INTEGRITY_ENTRY = True
+#   settle: a real `dump-keychain -a` of a version-512 item (the digest itself: Item.cpp computeDigest)
 # §3 "-U ... The ACL is copied without its partition/integrity entries, and the new partition list = the
 # modifier's ID only" -- the integrity entry is modelled as recomputed after the update [INF]
 INTEGRITY_AFTER_UPDATE = True
+#   settle: `dump-keychain -a` after `add-generic-password -U`, recorded on a Mac
 
 
 # ---------------------------------------------------------------- code identity
 def legacy_hash(path: str) -> str:
     """§3 "unsigned callers are compared by legacy hash": a caller without a cdhash gets one derived
-    from its path (invented; a rebuild should pass its own cdhash in KEYCHAIN_SIM_CALLER)."""
+    from its path (invented; a rebuild should pass its own cdhash in KEYCHAIN_SIM_CALLER).
+    settle: a real `dump-keychain -a` entry for an unsigned caller (its legacy hash is not printed: the
+    simulator's value only has to be stable)."""
     try:
         from _sha1 import sha1
     except ImportError:         # pragma: no cover
@@ -76,7 +101,8 @@ def legacy_hash(path: str) -> str:
 def trusted_app_for_path(path: str) -> dict:
     """§3 "-T p (repeatable): trusted = exactly those apps".  securityd reads the DR of the code at p;
     the simulator has no code there, so an app it has no identity for is trusted by path (invented).
-    `group://name` entries take the same form."""
+    `group://name` entries take the same form.
+    settle: a real `dump-keychain -a` after `add-generic-password -T <path of a non-bundle binary>`."""
     return {"path": path, "requirement": None, "hash": ""}
 
 # ---------------------------------------------------------------- the simulator's own limits
@@ -84,3 +110,28 @@ def trusted_app_for_path(path: str) -> dict:
 # stderr and fails with 1.  Not macOS behaviour -- a transcript of such a command is not comparable.
 NOT_SIMULATED = "security: {name}: not simulated by keychain-sim"
 NOT_SIMULATED_STATUS = 1
+
+# ---------------------------------------------------------------- dialog wording (harness/prompts.py)
+# SecurityAgent's strings are not in apple-oss-distributions.  The item dialog's sentence for a password item
+# ("wants to use your confidential information stored in … in your keychain." / "To allow this, enter the …
+# keychain password.") and the unlock dialog's ("wants to use the … keychain." / "Please enter the keychain
+# password.") are taken from public pastes (keychain-swift#117, aws-vault#219, Lcharvol/Claude-God#30; see
+# fixtures/transcripts/real/dialog-*.json); the typographic quotes “ ” and the line break after the first
+# sentence are what the screenshots show, the pastes were retyped with straight quotes.  Settled by a real
+# dialog's text (an Accessibility dump of the SecurityAgent window) recorded on a Mac.
+DIALOG_WORDING = "harness/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
+
+# ---------------------------------------------------------------- subcommands next to the article's
+# `security error CODE`: cssmErrorString() for a code SecBase.h has no text for -- not in the source tree
+# (SecCopyErrorMessageString's fallback); settled by `security error 12345` run on a Mac.
+ERROR_TEXT_UNKNOWN = "OSStatus {code}"
+# internet password records: attribute types as print_keychain_item_attributes shows them ("atyp" a blob,
+# "port" and "ptcl" uint32, a port printed as 4 big-endian bytes) -- the schema is in securityd's
+# KeychainCore, not in this tree; settled by a real `find-internet-password` dump.
+INET_ATTRIBUTE_TYPES = "formats.INET_TAGS"
+# set-keychain-password on a keychain file that does not exist: SecKeychainChangePassword's status taken
+# to be errSecNoSuchKeychain (-25294) [INF]
+# getopt's complaint about security's own options starts with the process's argv[0] (Libc getopt.c PROGNAME =
+# nargv[0]): "security" when called through PATH, "/usr/bin/security" when called by path.  The simulator
+# runs behind a wrapper that cannot see how it was called and says "security".
+PROGRAM_NAME = "security"

@@ -191,19 +191,22 @@ def test_default_acl_view(login):
     login("add-generic-password", "-a", "a", "-s", "s", "-l", "the label", "-w", "x")
     out = login("dump-keychain", "-a").out
     assert "access: 5 entries\n    entry 0:\n" in out
-    assert ("    entry 0:\n"
+    # untagged entries, then ___INTEGRITY___, then ___PARTITION___ (securityd's tag order), owner last
+    kinds = re.findall(r"    entry \d+:\n        authorizations \(\d+\): (\w+)", out)
+    assert kinds == ["encrypt", "decrypt", "integrity", "partition_id", "change_acl"]
+    assert ("    entry 1:\n"
             "        authorizations (6): decrypt derive export_clear export_wrapped mac sign\n"
             "        don't-require-password\n        description: the label\n        applications (1):\n"
             "            0: /usr/bin/security (OK)\n"
-            '                requirement: identifier "com.apple.security" and anchor apple\n'
-            "    entry 1:\n"
+            '                requirement: identifier "com.apple.security" and anchor apple\n') in out
+    assert ("    entry 3:\n"
             "        authorizations (1): partition_id\n        don't-require-password\n"
             "        description: apple-tool:\n        applications: <null>\n") in out
-    assert ("        authorizations (1): encrypt\n        don't-require-password\n"
+    assert ("    entry 0:\n        authorizations (1): encrypt\n        don't-require-password\n"
             "        description: the label\n        applications: <null>\n") in out
     assert re.search(r"authorizations \(1\): integrity\n        don't-require-password\n"
                      r"        description: [0-9A-F]{64}\n        applications: <null>\n", out)
-    assert "        authorizations (1): change_acl\n" in out
+    assert "    entry 4:\n        authorizations (1): change_acl\n" in out
 
 
 def test_acl_view_of_a_version_256_keychain_has_no_partition(sim):

@@ -183,7 +183,7 @@ def test_search_list_and_default_are_not_touched_by_create_except_login(sim):
 
 def test_delete_and_lock_errors(sim):
     r = sim("delete-keychain")
-    assert (r.status, r.out, r.err) == (49, "", "")
+    assert (r.status, r.out, r.err) == (49, "", "security: SecKeychainDelete: The specified keychain is not a valid keychain file.\n")
     r = sim("lock-keychain")
     assert (r.status, r.err) == (0x25, "security: SecKeychainLock <NULL>: A default keychain could not be found.\n")
     r = sim("lock-keychain", "ghost.keychain")
@@ -265,7 +265,7 @@ def test_prefix_matching_in_table_order(sim, prefix, command):
     if commands.lookup(prefix)[1] is not None and prefix:
         r = sim(prefix, "-Z")
         quiet = commands.OPTIONS[command].startswith(":")              # getopt's ':' silences its complaint
-        assert r.status == 2 and r.err.startswith("" if quiet else "security: illegal option -- Z\n")
+        assert r.status == 2 and r.err.startswith("" if quiet else f"{prefix}: illegal option -- Z\n")   # argv[0] as typed
         assert r.err.startswith(f"Usage: {command} ") if quiet else f"\nUsage: {command} " in r.err
 
 
