@@ -221,6 +221,8 @@ def _release_key(release: str):
 def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[Verdict]:
     by_claim: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
+        if not o.provenance:        # built by hand, not from a report: the backend's kind
+            o.provenance = ["simulated"] if backends.get(o.backend, True) else ["real"]
         for cid in o.claims:
             by_claim[(cid, o.backend)].append(o)
     verdicts = []
