@@ -47,7 +47,8 @@ def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
     views = claim_views(doc)
     by = {k: [cid for cid, v in views.items() if v["verdict"] == k]
           for k in ("contradicted", "fails", "no-longer-contradicted", "holds", "not-checkable")}
-    backends = ", ".join(f"{name} ({label})" for name, label in doc.get("backends", {}).items()) or "?"
+    kinds = {row["backend"]: "simulated" if row.get("simulated") else "real" for row in doc.get("claims", [])}
+    backends = ", ".join(f"{name} ({kind})" for name, kind in sorted(kinds.items())) or "?"
     releases = sorted({r for v in views.values() for r in v["releases"]})
     where = backends + (f"; Claude Code {', '.join(releases)}" if releases else "")
     name = (f"Article claims: {len(by['contradicted'])} contradicted"
@@ -56,13 +57,13 @@ def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
             + (f" ({', '.join(by['fails'])})" if by["fails"] else "")
             + (f" · {len(by['no-longer-contradicted'])} no longer contradicted" if by["no-longer-contradicted"] else "")
             + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable — {where}")
-    variables = {"claims contradicted": str(len(by["contradicted"])), "claims failing": str(len(by["fails"])),
-                 "claims holding": str(len(by["holds"])), "claims not checkable": str(len(by["not-checkable"])),
-                 "backend": backends, "releases": ", ".join(releases) or "none (no --claude-code)"}
+    variables = {"contradicted": str(len(by["contradicted"])), "fail": str(len(by["fails"]))}
     for kind in ("fails", "no-longer-contradicted", "contradicted"):
         for cid in by[kind]:
-            rel = "; ".join(f"{r}: {x}" for r, x in views[cid]["releases"].items())
-            variables[cid] = kind + (f" — releases {rel}" if rel else "")
+            rel = [r for r, x in views[cid]["releases"].items() if x == kind]
+            variables[cid] = kind + (f" (Claude Code {', '.join(rel)})" if rel else "")
+    variables.update({"hold": str(len(by["holds"])), "not checkable": str(len(by["not-checkable"])),
+                      "backend": backends, "releases": ", ".join(releases) or "none (no --claude-code)"})
     return name, variables
 
 
@@ -79,7 +80,7 @@ def _config(output: Path, history: Path, doc: dict | None = None, attachments: l
             "variables": variables, "categories": CATEGORIES,
             "globalAttachments": [str(p.resolve()) for p in attachments if p.exists()],
             "plugins": {"awesome": {"options": {"reportLanguage": "en", "reportName": name,
-                                                "groupBy": ["article-section", CLAIM_VERDICT_LABEL]}}}}
+                                                "groupBy": ["article-section", CLAIM_VERDICT_LABEL], "layout": "split"}}}}
     path = Path(tempfile.mkdtemp(prefix="allurerc-")) / "allurerc.mjs"
     path.write_text("export default " + json.dumps(conf, indent=2) + ";\n")
     return path
@@ -124,7 +125,7 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
                                  scenario_links(results, output / "index.html", claims.parent))
         if missing:
             print(f"keychain-claims: quotes not found in the rendered article: {', '.join(missing)}", file=sys.stderr)
-        attachments = [article, claims.parent / "release-matrix.svg", claims.parent / "claims.md"]
+        attachments = [article, claims.parent / "release-matrix.html", claims.parent / "claims.md"]
     else:
         print(f"keychain-claims: no {claims}; the report will not name the verdicts (pass --claims)", file=sys.stderr)
     if output.is_dir() and any(output.iterdir()):

@@ -127,3 +127,41 @@ def test_a_finding_must_name_a_supporting_scenario(tmp_path):
     found = problems(Article(VENDORED), Ledger(), features)
     assert any("its finding names scenario 'A Claude Code update invalidates the grant held by security'" in p
                for p in found)
+
+
+def test_the_ledger_lists_every_refuting_scenario_and_only_those(tmp_path):
+    """Polarity is written twice, in the tags and in the ledger's `refuted_by`: they cannot disagree."""
+    ledger = Ledger()
+    tagged = {(cid, ref.name) for ref in scenarios() for cid in ref.refutes}
+    listed = {(c.id, name) for c in ledger for name in c.refuted_by}
+    assert tagged == listed and ("CAU-REFRESH", "The release writes the token with add-generic-password -U, in place") in listed
+    features = tmp_path / "features"
+    shutil.copytree(FEATURES_DIR, features)
+    release = features / "release.feature"
+    release.write_text(release.read_text().replace("@refutes:FIX-FILE-SAFE", "@supports:FIX-FILE-SAFE"))
+    found = problems(Article(VENDORED), ledger, features)
+    assert any(p.startswith("claim FIX-FILE-SAFE: `refuted_by` names scenario \"With CLAUDE_CONFIG_DIR set") for p in found)
+    text = ledger.path.read_text()
+    edited = tmp_path / ledger.path.name
+    edited.write_text(text.replace('      - "The release writes the token with add-generic-password -U, in place"\n', ""))
+    found = problems(Article(VENDORED), Ledger(edited))
+    assert found == ["claim CAU-REFRESH: scenario 'The release writes the token with add-generic-password -U, in place' "
+                     "is tagged @refutes:CAU-REFRESH but not listed in its `refuted_by` in "
+                     f"{ledger.path.name}; list it there or tag it @supports:CAU-REFRESH"]
+
+
+def test_a_malformed_refuted_by_is_one_line(tmp_path):
+    path = tmp_path / "l.claims.yaml"
+    path.write_text("claims:\n  - {id: X, section: cause, quote: q, statement: s, evidence: shell-recipe, refuted_by: oops}\n")
+    with pytest.raises(LedgerError, match=r"claim X has `refuted_by` 'oops'; make it a list of scenario names"):
+        Ledger(path)
+
+
+def test_the_suite_refuses_a_tag_that_disagrees_with_refuted_by(run_suite, tmp_path):
+    text = Ledger().path.read_text()
+    edited = tmp_path / Ledger().path.name
+    edited.write_text(text.replace('      - "The release writes the token with add-generic-password -U, in place"\n', ""))
+    result = run_suite("--collect-only", "-q", f"--ledger={edited}")
+    assert result.returncode == 4
+    assert "tag @refutes:CAU-REFRESH disagrees with the claim's `refuted_by`" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -1,10 +1,14 @@
-"""A real run becomes an HTML report that a browser shows with its features, claim labels and
-backend label; nothing in it holds a secret (issue 6)."""
+"""A real run becomes an HTML report that answers a reviewer at a glance (issue 6, issue 16):
+the first screen names the verdicts and the contradicted claims, every scenario result carries
+its verdict, the annotated article highlights every claim, and the claims x releases matrix is
+drawn.  Real Chromium looks at all three; its screenshots refresh docs/."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,24 +17,41 @@ from pathlib import Path
 
 import pytest
 
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.verdicts import Outcome, compute, write
+from keychain_claims.reports.article import _plain, build, claim_views
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = ROOT / "tests" / "browser" / "report_check.cjs"
-SUBSET = "prompt_is_raised or once_allowed or lookup_shows or a_claude_code_update"
+DOCS = ROOT / "docs"
+RELEASE = "2.1.81"
+
+
+def _labels(result: dict, name: str) -> list[str]:
+    return [label["value"] for label in result.get("labels", []) if label.get("name") == name]
 
 
 @pytest.fixture(scope="module")
 def built_report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=sim", "-k", SUBSET,
+    # the whole feature set with one release: recorded contradictions (CAU-UPDATE), passing refutations
+    # (CAU-REFRESH), and the release's own scenarios that refute CAU-REFRESH and FIX-FILE-SAFE
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=sim", "-n", "2", f"--claude-code={RELEASE}",
                            f"--alluredir={tmp / 'results'}", f"--reports-dir={tmp / 'reports'}"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:]
     cli = Path(sys.executable).with_name("keychain-claims")
-    proc = subprocess.run([str(cli), "report", "--results", str(tmp / "results"), "--output", str(tmp / "html"),
+    proc = subprocess.run([str(cli), "report", "--results", str(tmp / "results"),
+                           "--output", str(tmp / "reports" / "allure-report"), "--claims", str(tmp / "reports" / "claims.json"),
                            "--history", str(tmp / "history.jsonl")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp / "html" / "index.html").exists() and (tmp / "history.jsonl").exists()
+    assert (tmp / "reports" / "allure-report" / "index.html").exists() and (tmp / "history.jsonl").exists()
     return tmp
+
+
+def _release_ran(claims: dict) -> bool:
+    return any(s.get("release") == RELEASE and s["result"] != "skipped" for c in claims["claims"] for s in c["scenarios"])
 
 
 def test_report_holds_no_secret(built_report):
@@ -39,33 +60,133 @@ def test_report_holds_no_secret(built_report):
     assert leaks == []
 
 
-def test_report_files_of_the_suite(built_report):
-    results = built_report / "results"
-    env = (results / "environment.properties").read_text()
-    assert "backend=sim (simulated)" in env and "article.sha256=" in env
-    names = [c["name"] for c in json.loads((results / "categories.json").read_text())]
-    assert "Recorded contradiction still holding" in names and "Harness error" in names
-    ledger = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
-    assert any(r["name"].startswith("Claims ledger: verdict per claim") for r in ledger)
+def test_every_scenario_result_says_its_verdict_and_no_contradiction_looks_like_a_skip(built_report):
+    results = [json.loads(p.read_text()) for p in (built_report / "results").glob("*-result.json")]
+    scenarios = [r for r in results if _labels(r, "nodeid")]
+    assert len(scenarios) >= 6
+    assert [r["name"] for r in scenarios if len(_labels(r, "verdict")) != 1] == []
+    for r in scenarios:
+        verdict = _labels(r, "verdict")[0]
+        assert verdict in ("holds", "contradicted", "fails", "not-checkable", "no-longer-contradicted")
+        assert r["description"].startswith(f"**Verdict: {verdict}**"), r["name"]
+        if r["status"] == "skipped":
+            assert r["statusDetails"]["message"].split(" — ")[0] in ("CONTRADICTED", "NOT CHECKABLE"), r["name"]
+            assert (verdict == "contradicted") == ("recorded contradiction" in r["statusDetails"]["message"])
+    contradicted = {r["name"] for r in scenarios if _labels(r, "verdict") == ["contradicted"]}
+    assert "A Claude Code update invalidates the grant held by security" in contradicted            # strict xfail
+    assert "A token refresh updates the item in place and keeps the grant held by security" in contradicted  # refutation
+    ledger = [r for r in results if r["name"].startswith("Claims ledger: verdict per claim")]
+    assert len(ledger) == 1
 
 
-def test_browser_shows_features_claims_and_backend(built_report):
+def test_release_scenarios_contradict_refresh_and_file_safe_for_that_release(built_report):
+    """Polarity: 2.1.81 passing "writes … in place" and "item name carries the config-dir hash"
+    contradicts CAU-REFRESH and FIX-FILE-SAFE (issue 16's done-when)."""
+    claims = json.loads((built_report / "reports" / "claims.json").read_text())
+    if not _release_ran(claims):
+        pytest.skip(f"Claude Code {RELEASE} could not be loaded here (no network and no cached copy)")
+    matrix = json.loads((built_report / "reports" / "release-matrix.json").read_text())
+    cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
+    for cid, scenario in [("CAU-REFRESH", "The release writes the token with add-generic-password -U, in place"),
+                          ("FIX-FILE-SAFE", "With CLAUDE_CONFIG_DIR set the release's item name carries the config-dir hash")]:
+        cell = cells[(cid, RELEASE)]
+        assert cell["verdict"] == "contradicted"
+        assert [(e["scenario"], e["polarity"], e["result"]) for e in cell["evidence"]] == [
+            (f"{scenario} [{RELEASE}]", "refutes", "passed")]
+        row = next(c for c in claims["claims"] if c["claim"] == cid)
+        assert row["releases"][RELEASE] == "contradicted"
+    md = (built_report / "reports" / "claims.md").read_text()
+    assert f"| {RELEASE}: contradicted |" in md.split("| [CAU-REFRESH]", 1)[1].split("\n", 1)[0] + "|"
+
+
+def test_browser_shows_verdicts_article_and_matrix(built_report):
     if not shutil.which("chromium"):
         pytest.skip("chromium is not installed: apt-get install chromium (.ci/run does)")
     if not (ROOT / "node_modules" / "playwright-core").exists():
         pytest.skip("playwright-core is not installed: npm install (keychain-claims report does)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_report / "html"))
+    reports = built_report / "reports"
+    claims = json.loads((reports / "claims.json").read_text())
+    views = claim_views(claims)
+    contradicted = [cid for cid, v in views.items() if v["verdict"] == "contradicted"]
+    assert {"CAU-UPDATE", "CAU-REFRESH"} <= set(contradicted)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(reports))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    shot = built_report / "report-screenshot.png"
+    shots = built_report / "shots"
+    shots.mkdir()
+    refuting = next(r for r in (json.loads(p.read_text()) for p in (built_report / "results").glob("*-result.json"))
+                    if r["name"].startswith("A token refresh updates the item in place"))
+    expect = {"contradicted": contradicted, "claims": {cid: v["verdict"] for cid, v in views.items()},
+              "scenarioId": hashlib.md5(refuting["uuid"].encode()).hexdigest()}     # Allure 3 names a result so
     try:
-        proc = subprocess.run(["node", str(CHECK), f"http://127.0.0.1:{server.server_address[1]}/", str(shot),
-                               "Symptom — a keychain prompt", "SYM-DIALOG", "sim (simulated)"],
-                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        proc = subprocess.run(["node", str(CHECK), f"http://127.0.0.1:{server.server_address[1]}/", str(shots),
+                               json.dumps(expect)], capture_output=True, text=True, timeout=180, cwd=ROOT)
     finally:
         server.shutdown()
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"feature": True, "claim": True, "backend": True}
-    (ROOT / "reports").mkdir(exist_ok=True)
-    for png in built_report.glob("report-screenshot*.png"):
-        shutil.copy(png, ROOT / "reports" / png.name)
+    found = json.loads(proc.stdout)
+    # the first screen, without a click: how many are contradicted, and which
+    assert found["contradictedCount"] == len(contradicted), found["headline"]
+    assert sorted(found["contradictedIds"]) == sorted(contradicted) and found["headlineVisible"], found["headline"]
+    assert f"{sum(v['verdict'] == 'holds' for v in views.values())} hold" in found["headline"]
+    assert "sim (simulated)" in found["headline"]
+    assert found["scenarioVerdict"] == "contradicted" and found["scenarioCategory"]
+    # the article: every ledger claim highlighted with its verdict, and a click shows its card with links
+    assert found["highlighted"] == {c.id: views[c.id]["verdict"] for c in Ledger()}
+    assert found["cardShown"] and contradicted[0] in found["cardText"] and found["cardLinks"] >= 1
+    # the matrix
+    matrix = json.loads((reports / "release-matrix.json").read_text())
+    assert sorted(map(tuple, found["matrix"])) == sorted((c["claim"], c["release"], c["verdict"]) for c in matrix["cells"])
+    DOCS.mkdir(exist_ok=True)
+    for png in shots.glob("*.png"):
+        shutil.copy(png, DOCS / png.name)
+
+
+# ---------------------------------------------------------------- the annotated article, without a browser
+
+def _claims_json(tmp_path, outcomes):
+    verdicts = compute(outcomes, Ledger(), Article(), {"sim": True})
+    json_path, _ = write(verdicts, tmp_path, Article(), {"sim": "simulated"})
+    return json_path
+
+
+def test_article_highlights_every_claim_even_across_markdown_formatting(tmp_path):
+    outcomes = [Outcome("n1", "S1", "sim", ["CAU-ITEM"], "passed"),
+                Outcome("n2", "S2", "sim", ["CAU-UPDATE"], "xfailed", "recorded contradiction of CAU-UPDATE")]
+    page, missing = build(_claims_json(tmp_path, outcomes), tmp_path / "article.html",
+                          {"n2": "allure-report/index.html#abc"})
+    html = page.read_text()
+    assert missing == []
+    marked = {cid for ids in re.findall(r'<mark class="claim[^"]*" data-claims="([^"]+)"', html) for cid in ids.split()}
+    assert marked == {c.id for c in Ledger()}
+    assert 'data-claims="CAU-UPDATE" data-verdict="contradicted"' in html
+    assert 'data-claims="CAU-ITEM" data-verdict="holds"' in html
+    # CAU-ITEM's quote crosses **login keychain** and a code span: marked in pieces, nothing lost
+    pieces = re.findall(r'<mark class="claim v-holds" data-claims="CAU-ITEM"[^>]*>(.*?)</mark>', html)
+    text = re.sub(r"<[^>]+>", "", "".join(pieces))
+    assert len(pieces) >= 3 and text.replace(" ", "") == _plain(Ledger()["CAU-ITEM"].quote).replace(" ", "")
+    assert 'href="allure-report/index.html#abc"' in html
+    assert "KCCANARY" not in html
+
+
+def test_report_command_without_results_is_one_line(tmp_path):
+    cli = Path(sys.executable).with_name("keychain-claims")
+    proc = subprocess.run([str(cli), "report", "--results", str(tmp_path / "none")], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "run the suite first" in proc.stderr
+
+
+def test_report_config_names_the_verdicts_and_groups_by_section_then_claim(tmp_path):
+    from keychain_claims.cli import _config
+    outcomes = [Outcome("n1", "S1", "sim", ["CAU-ITEM"], "passed"),
+                Outcome("n2", "S2", "sim", ["CAU-REFRESH"], "passed", release="2.1.81", refutes=["CAU-REFRESH"])]
+    doc = json.loads(_claims_json(tmp_path, outcomes).read_text())
+    path = _config(tmp_path / "html", tmp_path / "history.jsonl", doc, [tmp_path / "claims.json"])
+    conf = json.loads(path.read_text().removeprefix("export default ").rstrip().rstrip(";"))
+    shutil.rmtree(path.parent)
+    assert conf["name"].startswith("Article claims: 1 contradicted (CAU-REFRESH) · 0 fail · 1 hold · ")
+    assert conf["name"].endswith("— sim (simulated); Claude Code 2.1.81")
+    assert conf["variables"]["CAU-REFRESH"] == "contradicted (Claude Code 2.1.81)"
+    assert conf["plugins"]["awesome"]["options"]["groupBy"] == ["article-section", "claim-verdict"]
+    contradicted = next(c for c in conf["categories"] if c["id"] == "contradicted")
+    assert contradicted["matchers"] == {"labels": {"verdict": "^contradicted$"}}
+    assert conf["globalAttachments"] == [str((tmp_path / "claims.json").resolve())]

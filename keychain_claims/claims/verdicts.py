@@ -90,8 +90,12 @@ PROVENANCES = ("real", "simulated", "emulated", "predicted", "fingerprint")
 
 
 def render_name(template: str, example: dict, release: str = "") -> str:
+    """The scenario's name with its example row filled in; values the name does not show (they
+    tell two rows apart) and the release follow in brackets."""
     name = re.sub(r"<([^<>]+)>", lambda m: str(example.get(m.group(1), m.group(0))), template)
-    return f"{name} [{release}]" if release else name
+    rest = [f"{k}: {v}" for k, v in example.items() if f"<{k}>" not in template]
+    tail = "; ".join(rest + ([release] if release else []))
+    return f"{name} [{tail}]" if tail else name
 
 
 def provenance_of(props: list[tuple], simulated: bool) -> list[str]:
@@ -221,6 +225,8 @@ def _release_key(release: str):
 def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[Verdict]:
     by_claim: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
+        if not o.provenance:        # built by hand, not from a report: the backend's kind
+            o.provenance = ["simulated"] if backends.get(o.backend, True) else ["real"]
         for cid in o.claims:
             by_claim[(cid, o.backend)].append(o)
     verdicts = []

@@ -6,6 +6,7 @@ are Allure 3 configuration: `CATEGORIES`, written into allurerc by keychain_clai
 from __future__ import annotations
 
 import glob
+import re
 import hashlib
 import json
 import os
@@ -147,7 +148,7 @@ def _label(result: dict, outcome, overall, findings, evidence_text, scenario_ver
     result["labels"] = labels
     evidence = "\n".join(evidence_text(outcome, c, findings.get(c)) for c in outcome.claims)
     head = f"{VERDICT_TEXT[verdict]} — " + ("; ".join(evidence.splitlines()) if len(outcome.claims) > 1
-                                           else evidence.split(": ", 1)[-1])
+                                           else re.sub(r"^[\w-]+: [^—]+ — ", "", evidence))
     details = result.get("statusDetails") or {}
     original = details.get("message", "")
     if original.startswith("XFAIL "):

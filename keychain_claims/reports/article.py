@@ -14,6 +14,7 @@ from markdown_it.token import Token
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import VERDICTS
+from keychain_claims.claims.verdicts import RESULT
 from keychain_claims.reports.matrix import COLOURS, LEGEND
 from keychain_claims.redact import redact
 
@@ -228,8 +229,10 @@ def _card(view: dict, scenario_links: dict[str, str]) -> str:
         name = html.escape(s["scenario"])
         link = scenario_links.get(s.get("nodeid", ""))
         name = f'<a href="{html.escape(link)}" target="_blank">{name}</a>' if link else name
-        items.append(f"<li>{name} — <i>{html.escape(s.get('evidence') or s['result'])}</i>"
-                     f" ({html.escape('/'.join(s.get('provenance', [])))})</li>")
+        said = RESULT.get(s["result"], s["result"]) + (f": {s['reason']}" if s["result"] == "skipped" else "")
+        polarity = "states what contradicts it" if s.get("polarity") == "refutes" else "states it"
+        items.append(f"<li>{name} — <i>{html.escape(said)}</i> ({polarity}; "
+                     f"{html.escape('/'.join(s.get('provenance', [])))})</li>")
     return (f'<section class="card" id="claim-{html.escape(view["claim"])}" data-verdict="{v}">'
             f'<h2>{html.escape(view["claim"])} <span class="verdict" style="background:{COLOURS[v]}">'
             f'{LEGEND[v]}</span></h2><p>{html.escape(view["statement"])}</p>'

@@ -1,7 +1,7 @@
 """Claims x Claude Code releases: one verdict per claim and release (the polarity of every
 scenario folded in), written as reports/release-matrix.{json,md} and drawn as a grid
 (reports/release-matrix.svg, claims down, releases across, one colour per verdict, a mark
-where a verdict differs from the previous release)."""
+where a verdict differs from the one of the last earlier release that could be checked)."""
 from __future__ import annotations
 
 import html
@@ -34,13 +34,14 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
             if not seen:
                 continue
             verdict = fold([o.result_for(claim.id) for o in seen])
+            checkable = verdict != "not-checkable"
             rows.append({"claim": claim.id, "release": release, "verdict": verdict,
-                         "changed": previous is not None and verdict != previous,
+                         "changed": checkable and previous is not None and verdict != previous,
                          "coverage": coverage_of(seen),
                          "evidence": [{"scenario": o.name, "result": o.result, "reason": o.reason,
                                        "polarity": "refutes" if claim.id in o.refutes else "supports",
                                        "provenance": o.provenance} for o in seen]})
-            previous = verdict
+            previous = verdict if checkable else previous
     return releases, rows
 
 
@@ -59,16 +60,35 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
             (f"{by[r]['verdict']}{' (changed)' if by[r]['changed'] else ''} — {coverage_text(by[r]['coverage'])}"
              .replace("|", "/") if r in by else "—") for r in releases) + " |\n"
     (out / "release-matrix.md").write_text(redact("# Claims × Claude Code releases\n\n" + head + body))
-    (out / "release-matrix.svg").write_text(svg(releases, rows))
+    picture = svg(releases, rows)
+    (out / "release-matrix.svg").write_text(picture)
+    (out / "release-matrix.html").write_text(redact(page(picture, rows)))
+
+
+def page(picture: str, rows: list[dict]) -> str:
+    """The grid and, below it, every cell's evidence: an HTML page of its own (also a global
+    attachment of the Allure report)."""
+    items = "".join(
+        f"<tr><td>{html.escape(r['claim'])}</td><td>{html.escape(r['release'])}</td>"
+        f"<td style='color:{COLOURS[r['verdict']]}'><b>{LEGEND[r['verdict']]}</b>{' (changed)' if r['changed'] else ''}</td>"
+        f"<td>{html.escape(coverage_text(r['coverage']))}</td><td><ul>"
+        + "".join(f"<li>{html.escape(e['scenario'])} — {e['result']} ({e['polarity']}, {'/'.join(e['provenance'])})</li>"
+                  for e in r["evidence"]) + "</ul></td></tr>" for r in rows)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code releases</title>"
+            f"<style>body{{font:14px Helvetica,Arial,sans-serif;margin:16px}}td{{vertical-align:top;padding:4px 8px;"
+            f"border-bottom:1px solid #dee2e6}}ul{{margin:0;padding-left:16px}}</style></head><body>{picture}"
+            f"<table><tr><th>claim</th><th>release</th><th>verdict</th><th>coverage</th><th>evidence</th></tr>"
+            f"{items}</table></body></html>\n")
 
 
 def svg(releases: list[str], rows: list[dict]) -> str:
     """The matrix as a picture: claims down, releases across, one colour per verdict; a black
-    corner and a bold border where the verdict differs from the previous release."""
+    corner and a bold border where the verdict differs from the previous release's (the last
+    earlier release where the claim could be checked)."""
     claims = list(dict.fromkeys(r["claim"] for r in rows))
     by = {(r["claim"], r["release"]): r for r in rows}
     left, top, cw, ch = 190, 56, 132, 26
-    width = left + cw * len(releases) + 20
+    width = max(left + cw * len(releases) + 20, 660)        # the legend fits
     legend_y = top + ch * len(claims) + 24
     height = legend_y + 48
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -107,6 +127,6 @@ def svg(releases: list[str], rows: list[dict]) -> str:
                    f'<text x="{x + 20}" y="{legend_y + 12}">{LEGEND[verdict]}</text>')
         x += 40 + 8 * len(LEGEND[verdict])
     out.append(f'<path d="M10 {legend_y + 26} h12 l-12 12 z" fill="#000"/>'
-               f'<text x="30" y="{legend_y + 37}">verdict differs from the previous release</text>')
+               f'<text x="30" y="{legend_y + 37}">verdict differs from the last earlier release that could check it</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

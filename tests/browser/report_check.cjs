@@ -1,31 +1,89 @@
-// Opens the built Allure report in headless Chromium (Debian's, via playwright-core), checks that
-// the features, a claim label and the backend label are on the page, and takes a screenshot.
-// usage: node report_check.cjs URL SCREENSHOT FEATURE CLAIM BACKEND
+// Opens the built report in headless Chromium (Debian's, via playwright-core) as a reviewer would:
+//  1. the Allure report's first screen, without any click: the verdict counts and the contradicted
+//     claims by ID; then a scenario of a contradicted claim and its verdict label;
+//  2. reports/article.html: every claim highlighted with its verdict, and a click shows its card;
+//  3. the claims x releases matrix (release-matrix.html, the grid drawn as SVG): its cells and their verdicts.
+// Screenshots of each go to the directory given.  Prints what it found as JSON.
+// usage: node report_check.cjs BASE_URL SHOT_DIR EXPECT_JSON
+//   BASE_URL serves the reports directory (allure-report/, article.html, release-matrix.html)
+//   EXPECT_JSON = {"contradicted": [ids], "claims": {id: verdict}, "scenarioId": "Allure id of a contradicting scenario"}
 const { chromium } = require("playwright-core");
+const path = require("path");
 
 (async () => {
-  const [url, shot, feature, claim, backend] = process.argv.slice(2);
+  const [base, shots, expectJson] = process.argv.slice(2);
+  const expect = JSON.parse(expectJson);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const found = {};
+  let stage = "launch";
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await page.goto(url, { waitUntil: "networkidle" });
-    await page.getByText("features", { exact: true }).first().click();       // the tree's top node
-    await page.waitForFunction((f) => document.body.innerText.includes(f), feature, { timeout: 20000 });
-    found.feature = (await page.innerText("body")).includes(feature);
-    await page.screenshot({ path: shot, fullPage: false });
-    // open a scenario of the claim and read its labels
-    await page.getByText(feature).first().click();
-    await page.getByText(/The prompt is raised for security/).first().click();
-    await page.waitForFunction((c) => document.body.innerText.includes(c), claim, { timeout: 20000 });
-    const text = await page.innerText("body");
-    found.claim = text.includes(claim);
-    found.backend = text.includes(backend);
-    await page.screenshot({ path: shot.replace(/\.png$/, "-scenario.png"), fullPage: false });
+    stage = "report first screen";
+    // 1. the report's first screen: no click
+    await page.goto(base + "allure-report/index.html", { waitUntil: "networkidle" });
+    await page.waitForFunction(() => document.body.innerText.includes("Article claims:"), null, { timeout: 20000 });
+    const first = await page.innerText("body");
+    const headline = first.split("\n").find((l) => l.startsWith("Article claims:")) || "";
+    found.headline = headline;
+    const count = headline.match(/(\d+) contradicted/);
+    found.contradictedCount = count ? Number(count[1]) : null;
+    found.contradictedIds = expect.contradicted.filter((id) => headline.includes(id));
+    found.variables = expect.contradicted.filter((id) => first.includes(id));
+    // the headline sits in the first screen: inside the viewport, its first line not covered by anything
+    found.headlineVisible = await page.evaluate((start) => {
+      const h = Array.from(document.querySelectorAll("h1, h2, h3")).find((e) => e.innerText.startsWith(start));
+      if (!h) return false;
+      const r = h.getBoundingClientRect();
+      const at = document.elementFromPoint(r.left + 5, r.top + 5);
+      return r.top >= 0 && r.bottom <= window.innerHeight && !!at && h.contains(at);
+    }, "Article claims:");
+    await page.screenshot({ path: path.join(shots, "report-first-screen.png"), fullPage: false });
+    stage = "report scenario page";
+    // a scenario of a contradicted claim shows its verdict label and evidence
+    await page.goto("about:blank");
+    await page.goto(base + "allure-report/index.html#" + expect.scenarioId, { waitUntil: "networkidle" });
+    await page.waitForFunction(() => document.body.innerText.includes("Category: "), null, { timeout: 20000 });
+    await page.waitForTimeout(500);
+    let scenario = await page.innerText("body");
+    for (const frame of page.frames()) {          // the description is rendered in an iframe
+      if (frame !== page.mainFrame()) scenario += "\n" + (await frame.locator("body").innerText().catch(() => ""));
+    }
+    found.scenarioVerdict = (scenario.match(/Verdict: ([a-z-]+)/) || [])[1] || null;
+    found.scenarioCategory = scenario.includes("Claim contradicted");
+    await page.screenshot({ path: path.join(shots, "report-scenario.png"), fullPage: false });
+
+    stage = "annotated article";
+    // 2. the annotated article
+    await page.goto(base + "article.html", { waitUntil: "load" });
+    found.highlighted = await page.evaluate(() => {
+      const out = {};
+      document.querySelectorAll("mark.claim").forEach((m) => {
+        m.dataset.claims.split(" ").forEach((id) => {
+          const card = document.getElementById("claim-" + id);
+          out[id] = card ? card.dataset.verdict : "no card";
+        });
+      });
+      return out;
+    });
+    const target = expect.contradicted[0];
+    await page.locator(`mark[data-claims~="${target}"]`).first().click();
+    found.cardShown = await page.locator(`#claim-${target}`).isVisible();
+    found.cardText = (await page.locator(`#claim-${target}`).innerText()).slice(0, 400);
+    found.cardLinks = await page.locator(`#claim-${target} a`).count();
+    await page.screenshot({ path: path.join(shots, "article.png"), fullPage: false });
+
+    stage = "matrix";
+    // 3. the matrix
+    await page.goto(base + "release-matrix.html", { waitUntil: "load" });
+    found.matrix = await page.evaluate(() => Array.from(document.querySelectorAll("g.cell")).map(
+      (g) => [g.dataset.claim, g.dataset.release, g.dataset.verdict]));
+    await page.locator("svg").first().screenshot({ path: path.join(shots, "release-matrix.png") });
+  } catch (e) {
+    throw new Error(`${stage}: ${String(e).split("\n")[0]}`);
   } finally {
     await browser.close();
   }
