@@ -156,7 +156,8 @@ def test_changes_lists_the_claims_whose_verdict_differs_between_two_releases(tmp
     cli = [str(CLI), "changes", str(tmp_path / "out")]
     changed = subprocess.run([*cli, "--from", "2.0.31", "--to", "2.0.32"], capture_output=True, text=True)
     rows = [line for line in changed.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert changed.returncode == 0 and rows == ["| CAV-REWRITE | fails | holds | passed: write |"]
+    assert changed.returncode == 0 and len(rows) == 1, changed.stdout
+    assert rows[0].startswith("| CAV-REWRITE | fails | holds | passed: write")       # REL-CONFIG held on both
     same = subprocess.run([*cli, "--from", "2.0.32", "--to", "2.0.32"], capture_output=True, text=True)
     assert same.returncode == 0 and same.stdout == ""
     absent = subprocess.run([*cli, "--from", "2.0.31", "--to", "2.0.99"], capture_output=True, text=True)
