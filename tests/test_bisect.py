@@ -176,3 +176,45 @@ def test_bad_bisect_input_is_one_line(cache, args, says):
     proc = bisect(cache, *args)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and says in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---- a claim: its cell of the release matrix that a run of the release scenarios leaves ------
+
+def fake_run(cells_by_version: dict[str, list[dict]], seen: list):
+    """Stands in for `pytest -m release --claude-code V`: writes the matrix such a run writes."""
+    def run(cmd, **kwargs):
+        seen.append(cmd)
+        version = cmd[cmd.index("--claude-code") + 1]
+        out = Path(next(a for a in cmd if a.startswith("--reports-dir=")).split("=", 1)[1])
+        if version in cells_by_version:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "release-matrix.json").write_text(json.dumps({"releases": [version],
+                                                                 "cells": cells_by_version[version]}))
+        return subprocess.CompletedProcess(cmd, 0 if version in cells_by_version else 4, "", "ERROR: no such release")
+    return run
+
+
+def cell(claim, version, verdict, reason=""):
+    return {"claim": claim, "release": version, "verdict": verdict,
+            "evidence": [{"scenario": "s", "result": "passed", "reason": reason, "polarity": "supports"}]}
+
+
+def test_a_claim_is_valued_by_its_release_matrix_cell(tmp_path, monkeypatch):
+    from keychain_claims.releases import bisect as bisect_module
+    seen: list = []
+    monkeypatch.setattr(bisect_module.subprocess, "run", fake_run({
+        "1.0.0": [cell("CAV-REWRITE", "1.0.0", "fails"), cell("REL-CONFIG", "1.0.0", "holds")],
+        "1.0.1": [cell("CAV-REWRITE", "1.0.1", "holds")],
+        "1.0.2": [cell("CAV-REWRITE", "1.0.2", "not-checkable", "native build: runs on a Mac only")],
+        "1.0.3": [cell("REL-CONFIG", "1.0.3", "holds")],
+    }, seen))
+    evaluate = bisect_module.claim_evaluator("CAV-REWRITE", tmp_path)
+    assert evaluate("1.0.0").value == "fails" and evaluate("1.0.1").value == "holds"
+    assert evaluate("1.0.1").evidence["evidence"][0]["scenario"] == "s"
+    with pytest.raises(Unevaluable, match="not checkable with 1.0.2 here: native build"):
+        evaluate("1.0.2")
+    with pytest.raises(Unevaluable, match="no release scenario checks CAV-REWRITE"):
+        evaluate("1.0.3")
+    with pytest.raises(Unevaluable, match="did not run .exit 4: ERROR: no such release"):
+        evaluate("1.0.4")
+    assert all(["-m", "release"] == cmd[i:i + 2] for cmd in seen for i in [cmd.index("release") - 1])

@@ -144,3 +144,21 @@ def test_the_output_is_not_one_of_the_inputs(tmp_path):
     proc = subprocess.run([str(CLI), "merge", str(folder), "--output", str(folder), "--no-html"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "new folder" in proc.stderr
+
+
+def test_changes_lists_the_claims_whose_verdict_differs_between_two_releases(tmp_path):
+    run = craft(tmp_path / "run", [
+        outcome("write", "CAV-REWRITE", "failed", "2.0.31"),
+        outcome("write", "CAV-REWRITE", "passed", "2.0.32"),
+        outcome("config", "REL-CONFIG", "passed", "2.0.31"),
+        outcome("config", "REL-CONFIG", "passed", "2.0.32")], {"sim": True})
+    merge([run], tmp_path / "out")
+    cli = [str(CLI), "changes", str(tmp_path / "out")]
+    changed = subprocess.run([*cli, "--from", "2.0.31", "--to", "2.0.32"], capture_output=True, text=True)
+    rows = [line for line in changed.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert changed.returncode == 0 and len(rows) == 1, changed.stdout
+    assert rows[0].startswith("| CAV-REWRITE | fails | holds | passed: write")       # REL-CONFIG held on both
+    same = subprocess.run([*cli, "--from", "2.0.32", "--to", "2.0.32"], capture_output=True, text=True)
+    assert same.returncode == 0 and same.stdout == ""
+    absent = subprocess.run([*cli, "--from", "2.0.31", "--to", "2.0.99"], capture_output=True, text=True)
+    assert absent.returncode == 1 and "no column 2.0.99" in absent.stderr

@@ -103,3 +103,27 @@ def test_a_bad_range_is_a_one_line_usage_error_of_pytest(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "2.0.30 was published before 2.1.0" in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_range_splits_into_a_job_matrix_of_chunks(registry):
+    matrix = versions.job_matrix("2.0.30..latest", 2)
+    assert matrix == {"include": [{"name": "2.0.30..2.0.31", "releases": "2.0.30,2.0.31"},
+                                  {"name": "2.0.5..2.0.76", "releases": "2.0.5,2.0.76"},
+                                  {"name": "2.1.0..2.1.1", "releases": "2.1.0,2.1.1"}]}
+    assert versions.job_matrix("last:1", 3) == {"include": [{"name": "2.1.2", "releases": "2.1.2"}]}
+    with pytest.raises(ReleaseError, match="at least 1"):
+        versions.job_matrix("last:2", 0)
+
+
+def test_keychain_claims_versions_prints_the_range_or_its_matrix(tmp_path):
+    cache = tmp_path / "cache" / "@anthropic-ai+claude-code"
+    cache.mkdir(parents=True)
+    (cache / versions.LIST_FILE).write_text(json.dumps({"versions": PUBLISHED, "dist-tags": {"latest": "2.1.1"}}))
+    cli = Path(sys.executable).with_name("keychain-claims")
+    env = {**os.environ, "KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache")}
+    listed = subprocess.run([str(cli), "versions", "2.0.76..latest"], env=env, capture_output=True, text=True)
+    assert listed.stdout.split() == ["2.0.76", "2.1.0", "2.1.1"]
+    matrix = subprocess.run([str(cli), "versions", "last:3", "--chunks", "2"], env=env, capture_output=True, text=True)
+    assert [job["releases"] for job in json.loads(matrix.stdout)["include"]] == ["2.1.0,2.1.1", "2.1.2"]
+    bad = subprocess.run([str(cli), "versions", "last:none"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "last:N" in bad.stderr

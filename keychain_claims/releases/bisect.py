@@ -103,8 +103,9 @@ def claim_evaluator(claim: str, workdir: Path) -> Callable[[str], Observation]:
 
     def evaluate(version: str) -> Observation:
         out = workdir / version
-        cmd = [sys.executable, "-m", "pytest", "-m", "release", "-q", "-p", "no:cacheprovider",
+        cmd = [sys.executable, "-m", "pytest", "-m", "release", "-q",
                "--claude-code", version, f"--reports-dir={out}", f"--alluredir={out / 'allure-results'}"]
+        (out / "release-matrix.json").unlink(missing_ok=True)          # only this run's answer counts
         proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
