@@ -31,15 +31,16 @@ def _source(release: Release) -> Path:
     return max(files, key=lambda p: p.stat().st_size)          # the native binary
 
 
-@then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint is "(?P<value>[^"]+)"'))
-def fingerprint_is(claude_release: Release, name: str, value: str, request: pytest.FixtureRequest):
+@then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint (?P<how>is|starts with) "(?P<value>[^"]+)"'))
+def fingerprint_is(claude_release: Release, name: str, how: str, value: str, request: pytest.FixtureRequest):
     request.node.user_properties.append(("provenance", ["fingerprint"]))      # evidence read from the release's code
     found = _fingerprints(str(_source(claude_release)))[name]
     attach(f"fingerprint {name} ({claude_release.version})",
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")
     if found.status == "not found" and "not found" not in value and name != "gui-detection":
         pytest.skip(f"{claude_release.version}: fingerprint {name!r} cannot be located; not guessing")
-    assert found.value == value, f"{claude_release.version}: {name} is {found.value!r}"
+    same = found.value == value if how == "is" else found.value.startswith(value)
+    assert same, f"{claude_release.version}: {name} is {found.value!r}"
 
 
 def _run(world: World, release: Release, args: str, env: dict | None = None):
