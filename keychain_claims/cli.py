@@ -61,7 +61,7 @@ def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
     for kind in ("fails", "no-longer-contradicted", "contradicted"):
         for cid in by[kind]:
             rel = [r for r, x in views[cid]["releases"].items() if x == kind]
-            variables[cid] = kind + (f" (Claude Code {', '.join(rel)})" if rel else "")
+            variables[cid] = kind + (f" · {', '.join(rel)}" if rel else "")
     variables.update({"hold": str(len(by["holds"])), "not checkable": str(len(by["not-checkable"])),
                       "backend": backends, "releases": ", ".join(releases) or "none (no --claude-code)"})
     return name, variables

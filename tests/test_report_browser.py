@@ -186,7 +186,7 @@ def test_report_config_names_the_verdicts_and_groups_by_section_then_claim(tmp_p
     shutil.rmtree(path.parent)
     assert conf["name"].startswith("Article claims: 1 contradicted (CAU-REFRESH) · 0 fail · 1 hold · ")
     assert conf["name"].endswith("— sim (simulated); Claude Code 2.1.81")
-    assert conf["variables"]["CAU-REFRESH"] == "contradicted (Claude Code 2.1.81)"
+    assert conf["variables"]["CAU-REFRESH"] == "contradicted · 2.1.81"
     assert conf["plugins"]["awesome"]["options"]["groupBy"] == ["article-section", "claim-verdict"]
     contradicted = next(c for c in conf["categories"] if c["id"] == "contradicted")
     assert contradicted["matchers"] == {"labels": {"verdict": "^contradicted$"}}

@@ -191,6 +191,8 @@ blockquote{{border-left:4px solid #ced4da;margin-left:0;padding-left:14px;color:
 .card{{display:none}} .card.shown{{display:block;border-bottom:1px solid #dee2e6;padding-bottom:10px}}
 .card h2{{font-size:16px;margin:6px 0}} .card .verdict{{padding:1px 8px;border-radius:8px;color:#fff}}
 .card li{{margin-bottom:4px}} .missing{{color:#c92a2a}}
+@media (max-width: 1000px) {{ main{{padding-right:0;margin:0 12px 45vh}}
+  #panel{{top:auto;left:0;width:auto;height:40vh;border-left:0;border-top:2px solid #adb5bd}} }}
 {style}
 </style></head><body>
 <header><h1>{html.escape(article.path.name)} — each claim highlighted by its verdict</h1>

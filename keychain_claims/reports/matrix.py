@@ -61,7 +61,7 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
              .replace("|", "/") if r in by else "—") for r in releases) + " |\n"
     (out / "release-matrix.md").write_text(redact("# Claims × Claude Code releases\n\n" + head + body))
     picture = svg(releases, rows)
-    (out / "release-matrix.svg").write_text(picture)
+    (out / "release-matrix.svg").write_text(redact(picture))
     (out / "release-matrix.html").write_text(redact(page(picture, rows)))
 
 
