@@ -89,22 +89,12 @@ def _config(output: Path, history: Path, doc: dict | None = None, attachments: l
 def scenario_links(results: Path, index: Path, base: Path) -> dict[str, str]:
     """pytest node id -> the scenario's page in the Allure report (Allure 3 names a result
     md5(uuid)), relative to `base`."""
-    import glob
     import hashlib
-    import json
     import os
-    from keychain_claims.reports.allure import NODEID_LABEL
+    from keychain_claims.reports.allure import scenario_results
     href = os.path.relpath(index, base)
-    links = {}
-    for path in glob.glob(str(results / "*-result.json")):
-        try:
-            result = json.loads(Path(path).read_text())
-        except (OSError, ValueError):
-            continue
-        nodeid = next((l["value"] for l in result.get("labels", []) if l.get("name") == NODEID_LABEL), None)
-        if nodeid and result.get("uuid"):
-            links[nodeid] = f"{href}#{hashlib.md5(result['uuid'].encode()).hexdigest()}"
-    return links
+    return {nodeid: f"{href}#{hashlib.md5(result['uuid'].encode()).hexdigest()}"
+            for _, nodeid, result in scenario_results(results) if result.get("uuid")}
 
 
 def report(results: Path, output: Path, history: Path | None = None, claims: Path | None = None) -> Path:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keychain_claims.backends import Backend
+from keychain_claims.sim.control import alive
 from keychain_claims.harness.driver import Security, Shell
 from keychain_claims.fakes import Fakes, Secret
 from keychain_claims.harness.prompts import Responder
@@ -32,16 +33,6 @@ def base_dir() -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep(base: Path | None = None) -> list[Path]:
     """Remove sandboxes whose owner process is gone (debris of a killed run);
     their recorded child processes are killed first.  Returns what was removed."""
@@ -51,7 +42,7 @@ def sweep(base: Path | None = None) -> list[Path]:
             owner = int((root / OWNER_FILE).read_text().strip())
         except (OSError, ValueError):
             owner = 0
-        if owner and _alive(owner):
+        if owner and alive(owner):
             continue
         for line in ((root / PIDS_FILE).read_text().split() if (root / PIDS_FILE).exists() else []):
             try:

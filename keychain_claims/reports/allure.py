@@ -92,6 +92,18 @@ def _verdict_result(results: Path, backend, claims_md: Path) -> None:
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result))
 
 
+def scenario_results(results: Path):
+    """(path, pytest node id, result) of every readable result file that names its scenario."""
+    for path in glob.glob(str(results / "*-result.json")):
+        try:
+            result = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            continue
+        nodeid = next((l["value"] for l in result.get("labels", []) if l.get("name") == NODEID_LABEL), None)
+        if nodeid:
+            yield path, nodeid, result
+
+
 def label_results(results: Path, outcomes, verdicts, ledger) -> int:
     """Give every scenario's result a `verdict` label (the scenario's own, polarity folded),
     one `claim-verdict` label per linked claim (the claim's verdict in this run), `provenance`
@@ -103,12 +115,7 @@ def label_results(results: Path, outcomes, verdicts, ledger) -> int:
     overall = {(v.claim, v.backend): v.verdict for v in verdicts}
     findings = {c.id: {f.scenario: f.evidence for f in c.findings} for c in ledger}
     done: set[str] = set()
-    for path in glob.glob(str(results / "*-result.json")):
-        try:
-            result = json.loads(Path(path).read_text())
-        except (OSError, ValueError):
-            continue
-        nodeid = next((l["value"] for l in result.get("labels", []) if l.get("name") == NODEID_LABEL), None)
+    for path, nodeid, result in scenario_results(results):
         outcome = by_nodeid.get(nodeid)
         if outcome is None:
             continue

@@ -94,7 +94,7 @@ def svg(releases: list[str], rows: list[dict]) -> str:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="13">',
            f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-           f'<text x="10" y="22" font-size="15" font-weight="bold">Claims × Claude Code releases</text>']
+           '<text x="10" y="22" font-size="15" font-weight="bold">Claims × Claude Code releases</text>']
     for j, release in enumerate(releases):
         out.append(f'<text x="{left + j * cw + cw / 2}" y="{top - 8}" text-anchor="middle" '
                    f'font-weight="bold">{html.escape(release)}</text>')

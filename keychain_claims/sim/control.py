@@ -127,14 +127,14 @@ def windows(state: Path) -> list[dict]:
             pid = int(record["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue                                  # being written or torn: not a window yet
-        if _alive(pid):
+        if alive(pid):
             found.append(record)
         else:
             path.unlink(missing_ok=True)
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
