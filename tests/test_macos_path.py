@@ -169,3 +169,15 @@ def test_on_a_mac_a_call_still_waiting_after_three_seconds_counts_as_a_dialog(tm
     assert (proc.returncode, proc.stderr) == (36, "security: User interaction is not allowed.\n")
     assert 3 <= took < 10
     assert json.loads(log.read_text())["outcome"] == "no-ui (emulated)"
+
+
+def test_a_backend_skip_reads_as_its_reason_and_counts_against_the_backend():
+    from types import SimpleNamespace
+    from keychain_claims.claims.verdicts import outcome_from_report
+    report = SimpleNamespace(
+        user_properties=[("claims", ["SYM-DIALOG"]), ("backend", "rehearsal"), ("scenario", "s")],
+        when="call", passed=False, failed=False, skipped=True, outcome="skipped", nodeid="n",
+        longrepr=("f.py", 1, "keychain_claims.backends.base.BackendSkipped: not on the rehearsal backend: why"))
+    outcome = outcome_from_report(report)
+    assert outcome.reason == "not on the rehearsal backend: why"
+    assert coverage_alarm([outcome] + outcomes(1, 0, 0), RehearsalBackend()).startswith("COVERAGE: only 1 of 2")

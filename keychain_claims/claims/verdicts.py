@@ -122,7 +122,7 @@ def outcome_from_report(report) -> Outcome | None:
         elif report.skipped:
             result = "skipped"
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            reason = reason.removeprefix("Skipped: ")
+            reason = re.sub(r"^(?:[\w.]+\.)?\w*Skipped: ", "", reason)    # also a subclass: BackendSkipped
         else:
             result = report.outcome
             reason = "" if report.passed else (report.longreprtext.strip().splitlines() or [""])[-1]
