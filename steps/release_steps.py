@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -17,23 +16,22 @@ from keychain_claims.reports.attach import attach
 from keychain_claims.harness.world import World
 
 
-@lru_cache(maxsize=8)
-def _fingerprints(path: str) -> dict:
-    return fingerprints.read(Path(path))
+_FINGERPRINTS: dict[tuple[str, str], dict] = {}
 
 
-def _source(release: Release) -> Path:
-    if release.bundle:
-        return release.bundle
-    files = [p for p in release.root.rglob("*") if p.is_file()]
-    if not files:
-        pytest.skip(f"{release.version}: the package holds no file to read; its layout changed")
-    return max(files, key=lambda p: p.stat().st_size)          # the native binary
+def _fingerprints(release: Release) -> dict:
+    key = (release.version, str(release.root))
+    if key not in _FINGERPRINTS:
+        try:
+            _FINGERPRINTS[key] = fingerprints.of_release(release)
+        except FileNotFoundError as exc:
+            pytest.skip(str(exc))
+    return _FINGERPRINTS[key]
 
 
 @then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint is "(?P<value>[^"]+)"'))
 def fingerprint_is(claude_release: Release, name: str, value: str):
-    found = _fingerprints(str(_source(claude_release)))[name]
+    found = _fingerprints(claude_release)[name]
     attach(f"fingerprint {name} ({claude_release.version})",
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")
     if found.status == "not found" and "not found" not in value and name != "gui-detection":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases.registry import Release, ReleaseError, load, parse_spec
+from keychain_claims.releases.registry import Release, ReleaseError, _vtuple, load, parse_spec
 
 RELEASES_KEY = pytest.StashKey[list]()
 DEFAULT = "latest"
@@ -93,7 +93,7 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
         if o.release:
             for cid in o.claims:
                 cells[(cid, o.release)].append(o)
-    releases = sorted({r for _, r in cells})
+    releases = sorted({r for _, r in cells}, key=lambda v: (_vtuple(v), v))      # 2.1.81 before 2.1.113
     if not releases:
         return
     rows = []
