@@ -115,6 +115,20 @@ def file_holds_stored(world: World):
     world.marks["file_credential"] = world.credential
 
 
+@given("the session has no GUI and the default keychain is another keychain, which is locked")
+def other_default_locked(world: World):
+    """Reads still find the item in the login keychain (first in the search list); a write without
+    a keychain goes to the default keychain, which is locked: exit 36 in a session without a GUI."""
+    if not world.backend.simulated:
+        pytest.skip(f"needs a second keychain; the {world.backend.name} backend keeps every call on the scratch one")
+    other = str(world.sandbox.keychain.path.with_name("other.keychain-db"))
+    for argv in (["create-keychain", other], ["list-keychains", "-d", "user", "-s", str(world.sandbox.keychain.path), other],
+                 ["default-keychain", "-s", other], ["lock-keychain", other]):
+        call = world.security(*argv)
+        assert call.status == 0, call.transcript()
+    world.backend.set_session(world.sandbox, gui=False)
+
+
 def _services(world: World) -> list[str] | None:
     """The services of every item in the scratch keychain (attributes only: no unlock needed)."""
     call = world.security("dump-keychain", str(world.sandbox.keychain.path))
