@@ -47,7 +47,7 @@ class Release:
     root: Path                    # unpacked package/ (for a native release: the darwin-arm64 build)
     form: str                     # js | native | installed
     host_root: Path | None = None     # native: the unpacked package of this host's platform
-    preload: Path | None = None       # native, not on a Mac: imports the darwin graph's entry
+    preload: Path | None = None       # native, not on a Mac: makes the host runtime start the darwin entry
     graph_error: str | None = None    # native: why the darwin graph could not be read (fingerprints only)
 
     @property
