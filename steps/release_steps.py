@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from pathlib import Path
 
 import pytest
 from pytest_bdd import given, parsers, then, when
