@@ -244,17 +244,21 @@ def load(spec: str) -> Release:
         version = json.loads((root / "package.json").read_text()).get("version", "?") if (root / "package.json").exists() else "installed"
         return Release(version, root, "js" if (root / "cli.js").exists() else "installed")
     started = time.monotonic()
-    version, tarball, downloaded = _fetch(_version(spec))
-    root = unpack(tarball)
-    sizes = [tarball.stat().st_size]
-    if (root / "cli.js").exists():
-        release = Release(version, root, "js")
-    elif _vtuple(version) >= NATIVE_FROM:
-        release, more, fetched = _native(version)
-        sizes += more
-        downloaded = downloaded or fetched
-    else:
-        raise ReleaseError(f"{version}: no cli.js and not a native release; the package layout changed")
+    version = _version(spec)
+    with ThreadPoolExecutor(1) as pool:
+        # a native version's platform builds are fetched while its main package is
+        platforms = pool.submit(_native, version) if _vtuple(version) >= NATIVE_FROM else None
+        version, tarball, downloaded = _fetch(version)
+        root = unpack(tarball)
+        sizes = [tarball.stat().st_size]
+        if (root / "cli.js").exists():
+            release = Release(version, root, "js")
+        elif platforms is not None:
+            release, more, fetched = platforms.result()
+            sizes += more
+            downloaded = downloaded or fetched
+        else:
+            raise ReleaseError(f"{version}: no cli.js and not a native release; the package layout changed")
     progress(f"{version} loaded ({release.form}): {_mb(sum(sizes))} in {time.monotonic() - started:.1f} s, "
              f"{'downloaded' if downloaded else 'cached'}"
              + (f"; {release.graph_error}" if release.graph_error else ""))
