@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from keychain_claims.fakes import Fakes  # noqa: E402
 from keychain_claims.harness.sandbox import Sandbox  # noqa: E402
 from keychain_claims.harness import claude_code  # noqa: E402
 import suite  # noqa: E402  (bench/suite.py)
+
+os.environ.setdefault("KEYCHAIN_CLAIMS_CLAUDE_CODE", "none")     # the feature-set numbers: no release scenarios
 
 
 def _time(cmd: list[str], env: dict, **kw) -> float:
@@ -98,7 +101,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--skip-suite", action="store_true", help="only the micro benchmarks")
     ap.add_argument("--suite-rounds", type=int, default=3, help="serial / -n 2 pairs of feature-set runs (medians)")
-    ap.add_argument("--releases", default="", help="comma list of Claude Code versions to time (cold and warm)")
+    ap.add_argument("--releases", default="2.1.113,latest",
+                    help="comma list of Claude Code versions to time (cold and warm, commands, scenarios); none: skip")
+    ap.add_argument("--release-rounds", type=int, default=1, help="cold load / npm pack pairs per release (medians)")
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     args = ap.parse_args()
     result: dict = {"simulator": simulator(args.rounds), "shell": shell(max(5, args.rounds // 3))}
@@ -106,9 +111,9 @@ def main() -> int:
     if not args.skip_suite:
         result["startup"] = startup()
         result["suite"] = suites(args.suite_rounds)
-    if args.releases:
+    if args.releases and args.releases != "none":
         import releases  # bench/releases.py
-        result["releases"] = releases.measure(args.releases.split(","))
+        result["releases"] = releases.measure(args.releases.split(","), args.release_rounds)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -98,3 +98,14 @@ Feature: Real Claude Code releases against the article
     And ~/.claude/.credentials.json holds the refreshed token
     And ~/.claude/.credentials.json has mode 600
     And what the release did with the refreshed token is reported
+
+  @supports:FIX-FILE-FALLBACK
+  Scenario: Without a GUI, a refreshed token the keychain refuses to take goes to ~/.claude/.credentials.json
+    Given Claude Code has stored an expired credential for the current user
+    And the session has no GUI and the default keychain is another keychain, which is locked
+    When the release refreshes the token with "-p ping"
+    Then the token request arrived at the stand-in with the stored refresh token
+    And the release tried to write the credential with "add-generic-password -U"
+    And what the release did with the refreshed token is reported
+    And ~/.claude/.credentials.json holds the refreshed token
+    And ~/.claude/.credentials.json has mode 600

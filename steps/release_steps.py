@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -17,24 +15,23 @@ from keychain_claims.reports.attach import attach
 from keychain_claims.harness.world import World
 
 
-@lru_cache(maxsize=8)
-def _fingerprints(path: str) -> dict:
-    return fingerprints.read(Path(path))
+_FINGERPRINTS: dict[tuple[str, str], dict] = {}
 
 
-def _source(release: Release) -> Path:
-    if release.bundle:
-        return release.bundle
-    files = [p for p in release.root.rglob("*") if p.is_file()]
-    if not files:
-        pytest.skip(f"{release.version}: the package holds no file to read; its layout changed")
-    return max(files, key=lambda p: p.stat().st_size)          # the native binary
+def _fingerprints(release: Release) -> dict:
+    key = (release.version, str(release.root))
+    if key not in _FINGERPRINTS:
+        try:
+            _FINGERPRINTS[key] = fingerprints.of_release(release)
+        except FileNotFoundError as exc:
+            pytest.skip(str(exc))
+    return _FINGERPRINTS[key]
 
 
 @then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint (?P<how>is|starts with) "(?P<value>[^"]+)"'))
 def fingerprint_is(claude_release: Release, name: str, how: str, value: str, request: pytest.FixtureRequest):
     request.node.user_properties.append(("provenance", ["fingerprint"]))      # evidence read from the release's code
-    found = _fingerprints(str(_source(claude_release)))[name]
+    found = _fingerprints(claude_release)[name]
     attach(f"fingerprint {name} ({claude_release.version})",
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")
     if found.status == "not found" and "not found" not in value and name != "gui-detection":
@@ -117,6 +114,20 @@ def file_holds_stored(world: World):
     path.write_text(str(world.credential.payload))
     path.chmod(0o600)
     world.marks["file_credential"] = world.credential
+
+
+@given("the session has no GUI and the default keychain is another keychain, which is locked")
+def other_default_locked(world: World):
+    """Reads still find the item in the login keychain (first in the search list); a write without
+    a keychain goes to the default keychain, which is locked: exit 36 in a session without a GUI."""
+    if not world.backend.simulated:
+        pytest.skip(f"needs a second keychain; the {world.backend.name} backend keeps every call on the scratch one")
+    other = str(world.sandbox.keychain.path.with_name("other.keychain-db"))
+    for argv in (["create-keychain", other], ["list-keychains", "-d", "user", "-s", str(world.sandbox.keychain.path), other],
+                 ["default-keychain", "-s", other], ["lock-keychain", other]):
+        call = world.security(*argv)
+        assert call.status == 0, call.transcript()
+    world.backend.set_session(world.sandbox, gui=False)
 
 
 def _services(world: World) -> list[str] | None:

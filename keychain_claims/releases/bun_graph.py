@@ -13,6 +13,7 @@ Names are `/$bunfs/root/...`; JavaScript may start `// @bun @bytecode` (bytecode
 """
 from __future__ import annotations
 
+import json
 import mmap
 import shutil
 import struct
@@ -53,7 +54,8 @@ def _path(m: Module) -> str:
 class Graph:
     binary: Path
     modules: list[Module]
-    entry: str
+    entry: str            # where the entry point is written, below the target
+    entry_module: str     # its name in the graph, below /$bunfs/root/
 
     @property
     def source_bytes(self) -> int:
@@ -94,7 +96,7 @@ def _parse(binary: Path, data) -> Graph:
                               code_len, f[13]))
     if entry_id >= len(modules):
         raise GraphError(f"the entry point of {binary.name} ({entry_id}) is not among its {len(modules)} modules")
-    return Graph(binary, modules, _path(modules[entry_id]))
+    return Graph(binary, modules, _path(modules[entry_id]), modules[entry_id].name)
 
 
 def extract(graph: Graph, target: Path) -> Path:
@@ -119,3 +121,27 @@ def extract(graph: Graph, target: Path) -> Path:
             path.write_bytes(body)
     (target / COMPLETE).write_text("ok")
     return entry
+
+
+PRELOAD = """\
+// keychain-claims: the runtime of this host starts the darwin build's JavaScript of {version}
+// instead of its own entry point (and then lives and exits as that program does).
+const hostEntry = {host_entry};
+const darwinEntry = {darwin_entry};
+Bun.plugin({{
+  name: "keychain-claims: darwin build",
+  setup(build) {{
+    build.onResolve({{ filter: /^\\/\\$bunfs\\/root\\// }}, (args) =>
+      args.path === hostEntry ? {{ path: darwinEntry, namespace: "keychain-claims" }} : undefined);
+    build.onLoad({{ filter: /.*/, namespace: "keychain-claims" }}, (args) =>
+      ({{ contents: `import ${{JSON.stringify(args.path)}};`, loader: "js" }}));
+  }},
+}});
+"""
+
+
+def preload(version: str, host: Graph, entry: Path) -> str:
+    """A `--preload` module for the host runtime: its own entry point resolves to `entry` (the
+    written-out darwin entry), loaded through a one-line module that imports it from disk."""
+    return PRELOAD.format(version=version, host_entry=json.dumps("/$bunfs/root/" + host.entry_module),
+                          darwin_entry=json.dumps(str(entry)))

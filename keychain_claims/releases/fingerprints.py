@@ -3,8 +3,11 @@ embedded in a native binary).  Patterns anchor on string literals, not on minifi
 names, so a release nobody tuned for is read the same way."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keychain_claims.redact import redact
@@ -30,8 +33,66 @@ def _around(text: str, index: int, width: int = 160) -> str:
     return redact(text[max(0, index - width): index + width].replace("\n", " "))
 
 
+ANCHORS = (b"generic-password", b"credentials", b"CLAUDE_CODE_OAUTH_TOKEN", b".claude.json", b"claude-code-user",
+           b"CLAUDE_CONFIG_DIR", b"userInfo", b"SSH_CONNECTION", b"TMUX")
+
+
+def graph_text(folder: Path) -> str:
+    """The JavaScript of a written-out module graph that can hold a fingerprint: the modules that
+    name one of the ANCHORS (2.1.331: a few dozen of 3,606 chunks), in name order."""
+    parts = []
+    for path in sorted(folder.rglob("*.js")):
+        data = path.read_bytes()
+        if any(a in data for a in ANCHORS):
+            parts.append(data.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+# kept per version of this module: a changed pattern is read afresh, never from a stale cache
+CACHE_FILE = f"fingerprints-{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]}.json"
+
+
+def of_release(release) -> dict[str, Fingerprint]:
+    """A release's fingerprints: from cli.js, or from the darwin graph written out beside it, else
+    from the strings of the largest file (the darwin binary, when its graph cannot be read).  For a
+    release in the cache the result is kept there (fingerprints.json): xdist workers and later runs
+    read it, one process computes it."""
+    from keychain_claims.releases.registry import _locked, cache_dir
+    graph = release.preload.parent if getattr(release, "preload", None) else None
+    if release.bundle:
+        source = lambda: read(release.bundle)                      # noqa: E731
+        folder = release.root.parent
+    elif graph is not None:
+        source = lambda: from_text(graph_text(graph))              # noqa: E731
+        folder = graph
+    else:
+        files = [p for p in release.root.rglob("*") if p.is_file()]
+        if not files:
+            raise FileNotFoundError(f"{release.version}: the package holds no file to read; its layout changed")
+        source = lambda: read(max(files, key=lambda p: p.stat().st_size))     # noqa: E731
+        folder = release.root.parent
+    try:
+        folder.resolve().relative_to(cache_dir().resolve())
+    except ValueError:                                             # an installed claude: leave its folder alone
+        return source()
+    cached = folder / CACHE_FILE
+    with _locked(folder.parent):
+        try:
+            return {k: Fingerprint(**v) for k, v in json.loads(cached.read_text()).items()}
+        except (OSError, ValueError, TypeError):
+            pass
+        found = source()
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({k: asdict(v) for k, v in found.items()}))
+        os.replace(tmp, cached)
+    return found
+
+
 def read(bundle: Path) -> dict[str, Fingerprint]:
-    text = _text(bundle)
+    return from_text(_text(bundle))
+
+
+def from_text(text: str) -> dict[str, Fingerprint]:
     found: dict[str, Fingerprint] = {}
 
     def put(name, match, value, absent="not found"):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from keychain_claims.releases.registry import Release, ReleaseError, load, parse_spec
+from keychain_claims.releases.registry import Release, ReleaseError, _vtuple, load, parse_spec
 
 RELEASES_KEY = pytest.StashKey[list]()
 DEFAULT = "latest"
@@ -67,6 +67,59 @@ def claude_release(request: pytest.FixtureRequest) -> Release:
     if isinstance(loaded, str):
         pytest.skip(f"Claude Code {spec}: {loaded}")
     return loaded
+
+
+SCOPED_KEY = pytest.StashKey[list]()
+
+
+def in_range(version: str, releases: str) -> bool:
+    """Whether `version` is in a ledger finding's `releases`: comparators joined by commas or
+    spaces (`>=2.1.331`, `>=2.1.113 <2.2`), or an exact version."""
+    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+           "<": lambda a, b: a < b, "==": lambda a, b: a == b, "=": lambda a, b: a == b, "": lambda a, b: a == b}
+    have = _vtuple(version)
+    for term in releases.replace(",", " ").split():
+        op = next(o for o in (">=", "<=", "==", ">", "<", "=", "") if term.startswith(o))
+        if not have or not ops[op](have, _vtuple(term[len(op):])):
+            return False
+    return bool(releases.split())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """A ledger finding with `releases` holds only for those releases: its strict xfail (added for
+    every release by the top-level plugin) is taken off here and put back at setup, once the
+    release's version is known (`latest` is only a version then)."""
+    from keychain_claims.plugin import BACKEND_KEY, LEDGER_KEY, scenario_of
+    ledger, backend = config.stash.get(LEDGER_KEY, None), config.stash.get(BACKEND_KEY, None)
+    if ledger is None or backend is None:
+        return
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        template = scenario_of(item) if callspec and "claude_release" in callspec.params else None
+        if template is None:
+            continue
+        scoped = [(c, f) for c, f in ledger.findings_for(template.name, backend.name) if f.releases]
+        if not scoped:
+            continue
+        reasons = {f"recorded contradiction of {c.id} on backend {backend.name}: {f.evidence}" for c, f in scoped}
+        item.own_markers[:] = [m for m in item.own_markers
+                               if not (m.name == "xfail" and m.kwargs.get("reason") in reasons)]
+        item.stash[SCOPED_KEY] = [(c.id, f.releases, f.evidence) for c, f in scoped]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield
+    scoped = item.stash.get(SCOPED_KEY, None)
+    loaded = _LOADED.get(item.callspec.params.get("claude_release")) if scoped else None
+    if not isinstance(loaded, Release):
+        return
+    for claim, releases, evidence in scoped:
+        if in_range(loaded.version, releases):
+            item.add_marker(pytest.mark.xfail(
+                strict=True, raises=AssertionError,
+                reason=f"recorded contradiction of {claim} for releases {releases} ({loaded.version}): {evidence}"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -47,7 +47,7 @@ class Release:
     root: Path                    # unpacked package/ (for a native release: the darwin-arm64 build)
     form: str                     # js | native | installed
     host_root: Path | None = None     # native: the unpacked package of this host's platform
-    preload: Path | None = None       # native, not on a Mac: imports the darwin graph's entry
+    preload: Path | None = None       # native, not on a Mac: makes the host runtime start the darwin entry
     graph_error: str | None = None    # native: why the darwin graph could not be read (fingerprints only)
 
     @property
@@ -244,17 +244,21 @@ def load(spec: str) -> Release:
         version = json.loads((root / "package.json").read_text()).get("version", "?") if (root / "package.json").exists() else "installed"
         return Release(version, root, "js" if (root / "cli.js").exists() else "installed")
     started = time.monotonic()
-    version, tarball, downloaded = _fetch(_version(spec))
-    root = unpack(tarball)
-    sizes = [tarball.stat().st_size]
-    if (root / "cli.js").exists():
-        release = Release(version, root, "js")
-    elif _vtuple(version) >= NATIVE_FROM:
-        release, more, fetched = _native(version)
-        sizes += more
-        downloaded = downloaded or fetched
-    else:
-        raise ReleaseError(f"{version}: no cli.js and not a native release; the package layout changed")
+    version = _version(spec)
+    with ThreadPoolExecutor(1) as pool:
+        # a native version's platform builds are fetched while its main package is
+        platforms = pool.submit(_native, version) if _vtuple(version) >= NATIVE_FROM else None
+        version, tarball, downloaded = _fetch(version)
+        root = unpack(tarball)
+        sizes = [tarball.stat().st_size]
+        if (root / "cli.js").exists():
+            release = Release(version, root, "js")
+        elif platforms is not None:
+            release, more, fetched = platforms.result()
+            sizes += more
+            downloaded = downloaded or fetched
+        else:
+            raise ReleaseError(f"{version}: no cli.js and not a native release; the package layout changed")
     progress(f"{version} loaded ({release.form}): {_mb(sum(sizes))} in {time.monotonic() - started:.1f} s, "
              f"{'downloaded' if downloaded else 'cached'}"
              + (f"; {release.graph_error}" if release.graph_error else ""))
@@ -310,7 +314,7 @@ def newest_cached() -> str | None:
 
 
 DARWIN = "darwin-arm64"          # the build whose JavaScript has the macOS keychain code
-PRELOAD_FILE = "preload.mjs"
+PRELOAD_FILE = "host-preload.mjs"
 
 
 def _native(version: str) -> tuple[Release, list[int], bool]:
@@ -334,14 +338,15 @@ def _native(version: str) -> tuple[Release, list[int], bool]:
     release = Release(version, darwin_root, "native", host_root=host_root)
     if sys.platform != "darwin":
         try:
-            release.preload = _graph(version, darwin_tgz.parent, darwin_root)
+            release.preload = _graph(version, darwin_tgz.parent, darwin_root, host_root)
         except bun_graph.GraphError as exc:
             release.graph_error = f"{version}: {exc}"
     return release, sizes, any(f for _, _, f in got)
 
 
-def _graph(version: str, folder: Path, darwin_root: Path) -> Path:
-    """Extract the darwin graph into folder/graph (once, under the folder's lock); the preload."""
+def _graph(version: str, folder: Path, darwin_root: Path, host_root: Path | None = None) -> Path:
+    """Extract the darwin graph into folder/graph (once, under the folder's lock) and write the
+    preload that makes the host runtime start it instead of its own entry point."""
     target = folder / "graph"
     preload = target / PRELOAD_FILE
     with _locked(folder):
@@ -352,9 +357,12 @@ def _graph(version: str, folder: Path, darwin_root: Path) -> Path:
             raise bun_graph.GraphError(f"the {DARWIN} package holds no claude executable; its layout changed")
         started = time.monotonic()
         graph = bun_graph.read(darwin)
+        host = binary(host_root) if host_root else None
+        if host is None:
+            raise bun_graph.GraphError(f"the {host_platform()} package holds no claude executable; its layout changed")
+        host_graph = bun_graph.read(host)
         entry = bun_graph.extract(graph, target)
-        preload.write_text(f"// keychain-claims: run the darwin build's JavaScript of {version}; never return\n"
-                           f"await import({json.dumps(str(entry))});\nawait new Promise(() => {{}});\n")
+        preload.write_text(bun_graph.preload(version, host_graph, entry))
         progress(f"{version}: darwin module graph written out ({len(graph.modules)} modules, "
                  f"{_mb(graph.source_bytes)}) in {time.monotonic() - started:.1f} s")
     return preload

@@ -85,7 +85,7 @@ def command(release: Release) -> tuple[list[str], dict[str, str]]:
         node = shutil.which("node") or "node"
         return [node, "-r", str(PRELOAD), str(release.bundle)], {}
     if release.form == "native" and release.preload is not None:
-        # the stock host runtime; its preload imports the darwin build's JavaScript and never returns
+        # the stock host runtime; its preload makes its entry point resolve to the darwin build's
         return [str(release.host_binary)], {"BUN_OPTIONS": f"--preload={release.preload}"}
     return [str(release.host_binary)], {}
 
