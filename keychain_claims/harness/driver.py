@@ -164,7 +164,8 @@ class Security:
             try:
                 tty = _interact(child, responder, timeout, pexpect.EOF, watch, screen)
             except _DialogShown as shown:
-                dialogs = _dismiss(watch, shown.windows)
+                watch.dismiss()
+                dialogs = shown.windows
                 try:                       # a dismissed dialog ends the call; if not, the call is ended
                     tty = _interact(child, responder, AFTER_DISMISS, pexpect.EOF, None, screen)
                 except TimeoutError:
@@ -199,12 +200,6 @@ def _end(child: pexpect.spawn) -> None:
             os.waitpid(child.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
-
-
-def _dismiss(watch: DialogWatch, windows: list[dict]) -> list[dict]:
-    """Close every dialog on screen; returns what was there (each dialog seen once)."""
-    watch.dismiss()
-    return windows
 
 
 @dataclass
@@ -260,7 +255,8 @@ class Shell:
                 text = _interact(self.child, responder, timeout, self._marker, watch, screen)
                 break
             except _DialogShown as shown:
-                for window in _dismiss(watch, shown.windows):
+                watch.dismiss()
+                for window in shown.windows:
                     why = on_dialog(window, responder) if on_dialog else "no one answers dialogs in this run"
                     if why:
                         unanswered.append(why)

@@ -178,9 +178,12 @@ class MacOSBackend(Backend):
         return answer
 
     def run(self, sandbox: "Sandbox", argv: list[str], responder: "Responder", stdin: str | None = None,
-            caller=None) -> "Call":
+            caller=None, unlocked: bool = False) -> "Call":
         call = self._once(sandbox, argv, responder, stdin, caller)
         window = self._dialog_needed(sandbox, argv, call, caller)
+        if window is not None and window.get("kind") == "unlock" and unlocked:
+            from keychain_claims.harness.driver import UnansweredDialog
+            raise UnansweredDialog("the keychain asked to be unlocked again right after it was unlocked")
         return call if window is None else self._answer(sandbox, argv, responder, stdin, caller, call, window)
 
     def _once(self, sandbox, argv, responder, stdin, caller) -> "Call":
@@ -216,7 +219,7 @@ class MacOSBackend(Backend):
                                             responder=sandbox.responder(), timeout=self.call_limit)
             if unlocked.status != 0:
                 raise BackendError(f"emulating OK to the unlock dialog: unlock-keychain exited {unlocked.status}")
-            return self.run(sandbox, argv, responder, stdin, caller)      # now perhaps an item dialog
+            return self.run(sandbox, argv, responder, stdin, caller, unlocked=True)   # now perhaps an item dialog
         account, service = item_of(argv)
         restore = self.grant(sandbox, caller, account, service, once=choice == "Allow")
         try:
