@@ -94,6 +94,9 @@ def _parse(binary: Path, data) -> Graph:
                              "Bun's format changed: fingerprints only")
         modules.append(Module(name[len(ROOT):].decode("utf-8", "replace"), start + body_off, body_len,
                               code_len, f[13]))
+    if sum(m.length for m in modules) > count:        # overlapping records: never write more than the graph
+        raise GraphError(f"the modules of {binary.name} overlap (more bytes than its graph holds); Bun's format "
+                         "changed: fingerprints only")
     if entry_id >= len(modules):
         raise GraphError(f"the entry point of {binary.name} ({entry_id}) is not among its {len(modules)} modules")
     return Graph(binary, modules, _path(modules[entry_id]), modules[entry_id].name)
