@@ -574,38 +574,43 @@ def add_generic_password(args, io):
                 io.error(f"security: SecKeychainItemModifyContent: {exc.text}")
                 modify = False
     try:
-        with store.Locked(path):
-            data = store.load_keychain(path)
-            t = store.now()
-            existing = next((i for i in data["items"] if i["attrs"].get("acct") == attrs["acct"]
-                             and i["attrs"].get("svce") == attrs["svce"]), None)  # -U: by account+service only
-            if existing is not None and modify:
-                # modify in place: creation date kept; the ACL is copied without its partition and
-                # integrity entries and the partition list becomes the MODIFIER's ID only
-                # [SRC Item.cpp updateSSGroup]
-                existing["attrs"].update(attrs)
-                existing["attrs"]["mdat"] = t
-                existing["data"] = crypto.seal(key, secret)
-                if data["version"] == 512:
-                    existing["partition"] = [acl.partition_id(who)]
-                    existing["integrity"] = unverified.INTEGRITY_AFTER_UPDATE
-                store.save_keychain(path, data)
-                return 0
-            if existing is not None:
-                raise SecError(errors.DUPLICATE_ITEM)
-            attrs.setdefault("labl", attrs["svce"])
-            attrs["cdat"] = attrs["mdat"] = t
-            item = {"id": data["next_id"], "attrs": attrs, "data": crypto.seal(key, secret),
-                    "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
-                    "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
-                    "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY}
-            data["next_id"] += 1
-            data["items"].append(item)
-            store.save_keychain(path, data)
+        _store_item(path, key, who, "genp", attrs, ("acct", "svce"), "svce", secret, trusted, any_app, modify)
     except SecError as exc:
         io.error(f"security: SecKeychainItemCreateFromContent ({where}): {exc.text}")
         return exc.status
     return 0
+
+
+def _store_item(path: str, key: str, who: dict, cls: str, attrs: dict, match: tuple[str, ...],
+                label_from: str, secret: bytes, trusted, any_app: bool, modify: bool) -> None:
+    """Add the item, or with `modify` update the one whose `match` attributes are the same (-U).
+    Modified in place: creation date kept; the ACL is copied without its partition and integrity
+    entries and the partition list becomes the MODIFIER's ID only [SRC Item.cpp updateSSGroup]."""
+    with store.Locked(path):
+        data = store.load_keychain(path)
+        t = store.now()
+        existing = next((i for i in data["items"] if i.get("class", "genp") == cls
+                         and all(i["attrs"].get(k) == attrs.get(k) for k in match)), None)
+        if existing is not None and modify:
+            existing["attrs"].update(attrs)
+            existing["attrs"]["mdat"] = t
+            existing["data"] = crypto.seal(key, secret)
+            if data["version"] == 512:
+                existing["partition"] = [acl.partition_id(who)]
+                existing["integrity"] = unverified.INTEGRITY_AFTER_UPDATE
+            store.save_keychain(path, data)
+            return
+        if existing is not None:
+            raise SecError(errors.DUPLICATE_ITEM)
+        attrs.setdefault("labl", attrs[label_from])
+        attrs["cdat"] = attrs["mdat"] = t
+        item = {"id": data["next_id"], **({"class": cls} if cls != "genp" else {}), "attrs": attrs,
+                "data": crypto.seal(key, secret), "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
+                "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
+                "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY}
+        data["next_id"] += 1
+        data["items"].append(item)
+        store.save_keychain(path, data)
 
 
 def delete_generic_password(args, io):
@@ -796,32 +801,7 @@ def add_internet_password(args, io):
         if path is None:
             raise SecError(errors.NO_DEFAULT_KEYCHAIN)
         key = unlock_key(path)
-        who = acl.caller()
-        with store.Locked(path):
-            data = store.load_keychain(path)
-            t = store.now()
-            existing = next((i for i in data["items"] if i.get("class") == "inet"
-                             and all(i["attrs"].get(k) == attrs.get(k) for k in INET_KEY)), None)
-            if existing is not None and update:
-                existing["attrs"].update(attrs)
-                existing["attrs"]["mdat"] = t
-                existing["data"] = crypto.seal(key, secret)
-                if data["version"] == 512:
-                    existing["partition"] = [acl.partition_id(who)]
-                    existing["integrity"] = unverified.INTEGRITY_AFTER_UPDATE
-                store.save_keychain(path, data)
-                return 0
-            if existing is not None:
-                raise SecError(errors.DUPLICATE_ITEM)
-            attrs.setdefault("labl", attrs["srvr"])
-            attrs["cdat"] = attrs["mdat"] = t
-            item = {"id": data["next_id"], "class": "inet", "attrs": attrs, "data": crypto.seal(key, secret),
-                    "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
-                    "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
-                    "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY}
-            data["next_id"] += 1
-            data["items"].append(item)
-            store.save_keychain(path, data)
+        _store_item(path, key, acl.caller(), "inet", attrs, INET_KEY, "srvr", secret, trusted, any_app, update)
     except SecError as exc:
         io.error(f"security: SecKeychainAddInternetPassword {where}: {exc.text}")
         return exc.status
