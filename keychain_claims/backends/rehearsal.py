@@ -141,19 +141,13 @@ def _sim_grant(state: Path, path: str, password: str, account: str | None, servi
     """The test caller's `grant` mode, asked of the simulator: Always Allow's effect for `who`
     (None: the security tool), checked against the keychain password; with `once` a restore."""
     import copy
-    from keychain_claims.sim import acl, control, crypto, store
-    with control._env(state), store.Locked(path):
-        data = store.load_keychain(path)
-        if crypto.verifier(data["salt"], password) != data["verifier"]:
-            raise ValueError("not the scratch keychain's password")
+    from keychain_claims.sim import acl, control
+    with control.changing(path, password, state) as data:
         item = _item(data, account, service)
         saved = copy.deepcopy({k: item.get(k) for k in ("acl", "partition")})
         acl.always_allow(item, acl.SECURITY if who is None else who, data["version"])
-        store.save_keychain(path, data)
 
     def restore() -> None:
-        with control._env(state), store.Locked(path):
-            data = store.load_keychain(path)
+        with control.changing(path, password, state) as data:
             _item(data, account, service).update(saved)
-            store.save_keychain(path, data)
     return restore if once else None

@@ -50,19 +50,10 @@ def claim_views(claims_json: dict) -> dict[str, dict]:
 def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str, str], found: set[str]) -> None:
     """Wrap the parts of an inline token's children that fall inside a quoted span in <mark>."""
     children = token.children or []
-    flat: list[str] = []
-    where: list[tuple[int, int]] = []          # (child index, char index) per flat char
-    for i, child in enumerate(children):
-        text = child.content if child.type in ("text", "code_inline") else (
-            " " if child.type in ("softbreak", "hardbreak") else "")
-        for j, ch in enumerate(text):
-            if ch.isspace():
-                if flat and flat[-1] == " ":
-                    continue
-                ch = " "
-            flat.append(ch)
-            where.append((i, j))
-    flat_text = "".join(flat)
+    chars = [((i, j), ch) for i, child in enumerate(children)
+             for j, ch in enumerate(child.content if child.type in ("text", "code_inline") else (
+                 " " if child.type in ("softbreak", "hardbreak") else ""))]
+    flat_text, where = _collapsed(chars)      # where: (child index, char index) per flat char
     marks: dict[int, dict[int, set[str]]] = {}
     for cid, quote in spans:
         start = flat_text.find(quote) if cid not in found else -1
@@ -107,18 +98,25 @@ def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str,
     token.children = out
 
 
-def _runs(text: str, spans: list[tuple[str, str]], found: set[str]) -> list[tuple[str, set[str]]]:
-    """`text` cut into runs, each with the claims whose quote covers it (whitespace collapsed
-    when matching, so a quote may cross line breaks)."""
-    flat, where = [], []
-    for j, ch in enumerate(text):
+def _collapsed(chars: list) -> tuple[str, list]:
+    """(position, char) pairs -> the text with every run of whitespace one space, and the position
+    each of its characters came from (quotes are matched on collapsed whitespace)."""
+    flat: list[str] = []
+    where: list = []
+    for pos, ch in chars:
         if ch.isspace():
             if flat and flat[-1] == " ":
                 continue
             ch = " "
         flat.append(ch)
-        where.append(j)
-    flat_text = "".join(flat)
+        where.append(pos)
+    return "".join(flat), where
+
+
+def _runs(text: str, spans: list[tuple[str, str]], found: set[str]) -> list[tuple[str, set[str]]]:
+    """`text` cut into runs, each with the claims whose quote covers it (whitespace collapsed
+    when matching, so a quote may cross line breaks)."""
+    flat_text, where = _collapsed(list(enumerate(text)))
     per_char: dict[int, set[str]] = {}
     for cid, quote in spans:
         if cid in found:          # a claim is marked where its quote first occurs

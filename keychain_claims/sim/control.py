@@ -101,6 +101,19 @@ def corrupt_item_data(keychain_path: str | Path, service: str, new_bytes: bytes,
     key, as securityd would store whatever it was given), leaving attributes and ACL alone: a
     credential that is not the JSON the reader expects.  Raises KeyError if there is no such item,
     ValueError if `password` is not the keychain's."""
+    from keychain_claims.sim import crypto
+    with changing(keychain_path, password, state) as data:
+        item = next((i for i in data["items"] if i["attrs"].get("svce") == service), None)
+        if item is None:
+            raise KeyError(service)
+        item["data"] = crypto.seal(crypto.key(data["salt"], password), bytes(new_bytes))
+
+
+@contextmanager
+def changing(keychain_path: str | Path, password: str, state: Path | None = None):
+    """The keychain's contents to change in place, under the simulator's locks, saved atomically at
+    the end; the state directory is `state` (default: KEYCHAIN_SIM_STATE).  Raises ValueError if
+    `password` is not the keychain's, as the test-only changes here need it."""
     from keychain_claims.sim import crypto, store
     path = str(keychain_path)
     ctx = _env(Path(state)) if state is not None else _env(Path(store.state_dir()))
@@ -108,10 +121,7 @@ def corrupt_item_data(keychain_path: str | Path, service: str, new_bytes: bytes,
         data = store.load_keychain(path)
         if crypto.verifier(data["salt"], password) != data["verifier"]:
             raise ValueError("not the keychain's password")
-        item = next((i for i in data["items"] if i["attrs"].get("svce") == service), None)
-        if item is None:
-            raise KeyError(service)
-        item["data"] = crypto.seal(crypto.key(data["salt"], password), bytes(new_bytes))
+        yield data
         store.save_keychain(path, data)
 
 
@@ -169,12 +179,7 @@ def add_item(keychain_path: str | Path, attrs: dict, secret: bytes, password: st
     (it requires -a) -- with the standard ACL of the caller and dates from the simulated clock.
     Raises ValueError if `password` is not the keychain's."""
     from keychain_claims.sim import acl, crypto, store, unverified
-    path = str(keychain_path)
-    ctx = _env(Path(state)) if state is not None else _env(Path(store.state_dir()))
-    with ctx, store.Locked(path):
-        data = store.load_keychain(path)
-        if crypto.verifier(data["salt"], password) != data["verifier"]:
-            raise ValueError("not the keychain's password")
+    with changing(keychain_path, password, state) as data:
         who, t = acl.caller(), store.now()
         attrs = {**attrs, "cdat": t, "mdat": t}
         label = attrs.get("labl") or attrs.get("svce") or attrs.get("srvr") or ""
@@ -184,4 +189,3 @@ def add_item(keychain_path: str | Path, attrs: dict, secret: bytes, password: st
                               "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
                               "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY})
         data["next_id"] += 1
-        store.save_keychain(path, data)
