@@ -515,15 +515,17 @@ def _hex(value: str) -> bytes | None:
         return None
 
 
-def add_generic_password(args, io):
-    opts, names = getopt(args, OPTIONS["add-generic-password"])
-    attrs: dict = {}
+def _item_options(opts, io, attrs: dict, filters: dict, four_char: tuple, secret_opts: tuple):
+    """The options add-generic-password and add-internet-password share [SRC keychain_add.c]:
+    attributes into `attrs` (four-character codes checked), the secret (-p/-w given or prompted
+    for, -X hex), -U, -A, -T.  Returns (secret, update, any_app, trusted), or the exit status
+    of a failure already reported."""
     secret: bytes = b""
     update = any_app = False
     trusted: list[dict] | None = None
     for o, v in opts:
         if o == ":":
-            if v not in ("p", "w"):             # -p/-w without a value: prompt for it [SRC]
+            if v not in ("p", "w"):             # -p/-w without a value: prompt for the password [SRC]
                 raise Usage()
             from keychain_claims.harness import prompts
             first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
@@ -531,14 +533,17 @@ def add_generic_password(args, io):
                 io.error("passwords don't match")
                 return 1
             secret = first.encode("utf-8", "surrogateescape")
-        elif o in ("a", "s", "l", "D", "G", "j"):
-            attrs[FILTERS[o]] = v
-        elif o in ("c", "C"):
+        elif o in four_char:
             if len(v.encode()) != 4:
                 io.error("Error: four-character types must be exactly 4 characters long.")
                 return 1
-            attrs[FILTERS[o]] = v
-        elif o in ("p", "w"):
+            attrs[filters[o]] = v
+        elif o == "P":                          # internet passwords: the port, as strtoul reads it
+            if _atoi(v):
+                attrs["port"] = _atoi(v) & 0xFFFF
+        elif o in filters:
+            attrs[filters[o]] = v
+        elif o in secret_opts:
             secret = v.encode("utf-8", "surrogateescape")
         elif o == "X":
             raw = _hex(v)
@@ -551,6 +556,16 @@ def add_generic_password(args, io):
             any_app = True
         elif o == "T":
             trusted = (trusted or []) + ([acl.app_for_path(v)] if v else [])
+    return secret, update, any_app, trusted
+
+
+def add_generic_password(args, io):
+    opts, names = getopt(args, OPTIONS["add-generic-password"])
+    attrs: dict = {}
+    parsed = _item_options(opts, io, attrs, FILTERS, ("c", "C"), ("p", "w"))
+    if isinstance(parsed, int):
+        return parsed
+    secret, update, any_app, trusted = parsed
     if "acct" not in attrs or "svce" not in attrs or len(names) > 1 or names == [""]:
         raise Usage()
     name = names[0] if names else None
@@ -756,42 +771,10 @@ def add_internet_password(args, io):
     type to "dflt"; failures print `SecKeychainAddInternetPassword <keychain|<NULL>>: <text>`."""
     opts, names = getopt(args, OPTIONS["add-internet-password"])
     attrs: dict = {"atyp": "dflt"}
-    secret = b""
-    update = any_app = False
-    trusted: list[dict] | None = None
-    for o, v in opts:
-        if o == ":":
-            if v not in ("p", "w"):             # -p (path!) or -w without a value: prompt for the password [SRC]
-                raise Usage()
-            from keychain_claims.harness import prompts
-            first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
-            if agent.getpass(prompts.RETYPE_NEW_ITEM_PASSWORD) != first:
-                io.error("passwords don't match")
-                return 1
-            secret = first.encode("utf-8", "surrogateescape")
-        elif o in ("c", "C", "r", "t"):
-            if len(v.encode()) != 4:
-                io.error("Error: four-character types must be exactly 4 characters long.")
-                return 1
-            attrs[INET_FILTERS[o]] = v
-        elif o == "P":
-            if _atoi(v):
-                attrs["port"] = _atoi(v) & 0xFFFF
-        elif o in INET_FILTERS:
-            attrs[INET_FILTERS[o]] = v
-        elif o == "w":
-            secret = v.encode("utf-8", "surrogateescape")
-        elif o == "X":
-            raw = _hex(v)
-            if raw is None:
-                raise Usage("security: Unable to convert password data (-X must specify valid hex digits)")
-            secret = raw
-        elif o == "U":
-            update = True
-        elif o == "A":
-            any_app = True
-        elif o == "T":
-            trusted = (trusted or []) + ([acl.app_for_path(v)] if v else [])
+    parsed = _item_options(opts, io, attrs, INET_FILTERS, ("c", "C", "r", "t"), ("w",))
+    if isinstance(parsed, int):
+        return parsed
+    secret, update, any_app, trusted = parsed
     if "acct" not in attrs or "srvr" not in attrs or len(names) > 1 or names == [""]:
         raise Usage()
     name = names[0] if names else None
