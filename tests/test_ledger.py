@@ -59,11 +59,18 @@ def test_editing_a_command_is_caught(article_copy):
     assert any("types 'chmod 600 ~/.claude/.credentials.json', which is not a command" in p for p in found)
 
 
-def test_unknown_tag_and_untagged_claim_are_caught(tmp_path):
+def features_with(tmp_path, feature: str, old: str, new: str):
+    """A copy of features/ with `old` replaced by `new` in one feature file (which must hold it)."""
     features = tmp_path / "features"
     shutil.copytree(FEATURES_DIR, features)
-    symptom = features / "symptom.feature"
-    symptom.write_text(symptom.read_text().replace("@supports:SYM-LOGIN-WORKS", "@supports:SYM-LOGIN-WORKZ"))
+    path = features / feature
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    return features
+
+
+def test_unknown_tag_and_untagged_claim_are_caught(tmp_path):
+    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-LOGIN-WORKS", "@supports:SYM-LOGIN-WORKZ")
     found = problems(Article(VENDORED), Ledger(), features)
     assert any("tag @supports:SYM-LOGIN-WORKZ names no claim" in p for p in found)
     assert any(p.startswith("claim SYM-LOGIN-WORKS has no scenario") for p in found)
@@ -109,21 +116,13 @@ def test_unknown_backend_is_one_line(run_suite):
 
 
 def test_a_link_without_polarity_is_refused(tmp_path):
-    features = tmp_path / "features"
-    shutil.copytree(FEATURES_DIR, features)
-    symptom = features / "symptom.feature"
-    symptom.write_text(symptom.read_text().replace("@supports:SYM-LOGIN-WORKS", "@claim:SYM-LOGIN-WORKS"))
+    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-LOGIN-WORKS", "@claim:SYM-LOGIN-WORKS")
     found = problems(Article(VENDORED), Ledger(), features)
     assert any("tag @claim:SYM-LOGIN-WORKS says no polarity" in p and "@refutes:SYM-LOGIN-WORKS" in p for p in found)
 
 
 def test_a_finding_must_name_a_supporting_scenario(tmp_path):
-    features = tmp_path / "features"
-    shutil.copytree(FEATURES_DIR, features)
-    cause = features / "cause.feature"
-    text = cause.read_text()
-    assert "  @supports:CAU-UPDATE @gui\n" in text
-    cause.write_text(text.replace("  @supports:CAU-UPDATE @gui\n", "  @refutes:CAU-UPDATE @gui\n"))
+    features = features_with(tmp_path, "cause.feature", "  @supports:CAU-UPDATE @gui\n", "  @refutes:CAU-UPDATE @gui\n")
     found = problems(Article(VENDORED), Ledger(), features)
     assert any("its finding names scenario 'A Claude Code update invalidates the grant held by security'" in p
                for p in found)
@@ -135,10 +134,7 @@ def test_the_ledger_lists_every_refuting_scenario_and_only_those(tmp_path):
     tagged = {(cid, ref.name) for ref in scenarios() for cid in ref.refutes}
     listed = {(c.id, name) for c in ledger for name in c.refuted_by}
     assert tagged == listed and ("CAU-REFRESH", "The release writes the token with add-generic-password -U, in place") in listed
-    features = tmp_path / "features"
-    shutil.copytree(FEATURES_DIR, features)
-    release = features / "release.feature"
-    release.write_text(release.read_text().replace("@refutes:FIX-FILE-SAFE", "@supports:FIX-FILE-SAFE"))
+    features = features_with(tmp_path, "release.feature", "@refutes:FIX-FILE-SAFE", "@supports:FIX-FILE-SAFE")
     found = problems(Article(VENDORED), ledger, features)
     assert any(p.startswith("claim FIX-FILE-SAFE: `refuted_by` names scenario \"With CLAUDE_CONFIG_DIR set") for p in found)
     text = ledger.path.read_text()
