@@ -10,8 +10,11 @@ Feature: Symptom — a keychain prompt for Claude Code's credential that keeps c
 
   @supports:SYM-DIALOG @supports:SYM-DIALOG-PASSWORD @gui
   Scenario: The prompt is raised for security, names the item and asks for the login keychain password
+    The state the field reports behind this sentence: `security` still trusted by the item's access list,
+    its partition `apple-tool:` gone (anthropics/claude-code#81707, #67315); the sentence for it is the
+    partition prompt's (securityd extendPartition, CSSM_ACL_AUTHORIZATION_PARTITION_ID).
     Given the session has a GUI
-    And the item trusts no application
+    And another writer left the item's partition list at "teamid:NKUJUXUJ3B"
     When Claude Code reads the credential, answering "Allow"
     Then 1 item dialog was shown
     And the dialog says "security" wants to access key "Claude Code-credentials" in the "login" keychain

@@ -213,10 +213,42 @@ def no_prompt(world: World):
     assert all(c.status != 36 for c in world.sandbox.security.calls), "a call failed with 36: a prompt was needed"
 
 
-@then(parsers.re(r'the dialog says "(?P<app>[^"]+)" wants to access key "(?P<item>[^"]+)" in the "(?P<keychain>[^"]+)" keychain'))
-def dialog_says(world: World, app: str, item: str, keychain: str):
+_STRAIGHT = str.maketrans({"\u201c": '"', "\u201d": '"'})
+
+
+@then(parsers.re(r'the dialog says "(?P<app>[^"]+)" (?P<verb>wants to access key|wants to use your confidential '
+                 r'information stored in) "(?P<item>[^"]+)" in the "(?P<keychain>[^"]+)" keychain'))
+def dialog_says(world: World, app: str, verb: str, item: str, keychain: str):
+    """The exact sentence of the last item dialog.  Which sentence a state draws is the simulator's model
+    (sim/agent.py dialog_text: the check that refused the read decides it); a backend that cannot read a
+    dialog's text (dialog_text_visible False: the window is seen, not read) says so."""
     dialog = world.dialogs("item")[-1]
     assert (dialog.app, dialog.item, dialog.keychain) == (app, item, keychain), dialog.text
+    if not getattr(world.backend, "dialog_text_visible", True):
+        skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
+    want = (f'{app} {verb} "{item}" in your keychain.\nTo allow this, enter the "{keychain}" keychain password.')
+    got = "\n".join(line.strip() for line in dialog.text.translate(_STRAIGHT).splitlines() if line.strip())
+    assert got == want, f"the dialog drew {got!r}, not {want!r}"
+
+
+@then(parsers.re(r'the dialog says "(?P<app>[^"]+)" wants to use the "(?P<keychain>[^"]+)" keychain'))
+def unlock_dialog_says(world: World, app: str, keychain: str):
+    dialog = world.dialogs("unlock")[-1]
+    if not getattr(world.backend, "dialog_text_visible", True):
+        skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
+    want = f'{app} wants to use the "{keychain}" keychain.'
+    got = dialog.text.translate(_STRAIGHT).strip().splitlines()[0].strip()
+    assert got == want, f"the dialog drew {got!r}, not {want!r}"
+
+
+@given(parsers.re(r'another writer left the item\'s partition list at "(?P<ids>[^"]+)"'))
+def partition_left_at(world: World, ids: str):
+    """The partition list a re-creating writer leaves (anthropics/claude-code#81707: `teamid:NKUJUXUJ3B` only),
+    set through `set-generic-password-partition-list` (the keychain password typed at its prompt), the
+    trusted-application list untouched."""
+    call = world.security("set-generic-password-partition-list", "-S", ids, "-a", world.account,
+                          "-s", world.service, str(world.sandbox.keychain.path))
+    assert call.status == 0, call.transcript()
 
 
 def _seen_on_screen(world: World) -> None:

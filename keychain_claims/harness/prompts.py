@@ -25,13 +25,17 @@ OLD_KEYCHAIN_PASSWORD = "Old Password: "
 NEW_KEYCHAIN_PASSWORD_CHANGE = "New Password: "
 RETYPE_NEW_KEYCHAIN_PASSWORD_CHANGE = "Retype New Password: "
 
-# --- SecurityAgent dialogs as the simulator draws them.  SecurityAgent is not open source; the wording is
-# the one public screenshots and pastes show for a *password* item (keychain-swift#117, macOS 10.13.6+;
-# Lcharvol/Claude-God#30, 2026), with SecurityAgent's typographic quotes.  "wants to access key" (the
-# article's wording) is the dialog for a *key* item (codesign, aws-vault#219).  Exact quotes and line
-# breaks: sim/unverified.py DIALOG_WORDING.
+# --- SecurityAgent dialogs as the simulator draws them.  SecurityAgent is not open source; the sentence follows
+# the check that failed (sim/unverified.py DIALOG_WORDING): securityd passes the operation as the hint "acl-tag"
+# (agentquery.cpp QueryKeychainUse::queryUser, AGENT_HINT_ACL_TAG).  A caller the item's access list does not
+# trust is asked about decrypting (CSSM_ACL_AUTHORIZATION_DECRYPT): "wants to use your confidential information"
+# (Lcharvol/Claude-God#30, keychain-swift#117).  A caller the list trusts but whose partition ID the item's
+# partition list lacks is asked by SecurityServerAcl::extendPartition with CSSM_ACL_AUTHORIZATION_PARTITION_ID:
+# "wants to access key" (anthropics/claude-code#72862, #81707: `security` trusted, partition `teamid:…` only).
 ITEM_DIALOG = ('{app} wants to use your confidential information stored in \u201c{item}\u201d in your keychain.\n'
                'To allow this, enter the \u201c{keychain}\u201d keychain password.\n')
+PARTITION_DIALOG = ('{app} wants to access key \u201c{item}\u201d in your keychain.\n'
+                    'To allow this, enter the \u201c{keychain}\u201d keychain password.\n')
 ITEM_CHOICES = ("Always Allow", "Deny", "Allow")
 UNLOCK_DIALOG = ('{app} wants to use the \u201c{keychain}\u201d keychain.\n'
                  'Please enter the keychain password.\n')
@@ -52,7 +56,7 @@ UNLOCK_CHOICE_PROMPT = choice_prompt(UNLOCK_CHOICES)
 # either wording, straight or typographic quotes (the article quotes the dialog with straight ones)
 _OPEN, _CLOSE = '["\u201c]', '["\u201d]'
 _ITEM_DIALOG_RE = re.compile(
-    r'(?P<app>\S+) wants to (?:use your confidential information stored in|access key) '
+    r'(?P<app>\S+) wants to (?P<verb>use your confidential information stored in|access key) '
     + _OPEN + r'(?P<item>[^"\u201d]*)' + _CLOSE + r' in your keychain\.\r?\n'
     r'To allow this, enter the ' + _OPEN + r'(?P<keychain>[^"\u201d]*)' + _CLOSE + r' keychain password\.')
 _UNLOCK_DIALOG_RE = re.compile(r'(?P<app>\S+) wants to use the ' + _OPEN + r'(?P<keychain>[^"\u201d]*)' + _CLOSE

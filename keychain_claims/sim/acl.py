@@ -117,7 +117,47 @@ def partition_allows(item: dict, who: dict, version: int) -> bool:
 
 def may_decrypt(item: dict, who: dict, version: int) -> bool:
     """Both checks of a secret read [SRC]: the ACL's trusted apps, then (v512) the partition list."""
-    return acl_allows(item, who) and partition_allows(item, who, version)
+    return refused_by(item, who, version) is None
+
+
+def refused_by(item: dict, who: dict, version: int) -> str | None:
+    """Which check of a secret read refuses `who`: "acl" (not a trusted application), "partition" (trusted,
+    but its partition ID is missing: securityd's XARA check, acls.cpp validatePartition), or None."""
+    if not acl_allows(item, who):
+        return "acl"
+    if not partition_allows(item, who, version):
+        return "partition"
+    return None
+
+
+def securityd_log(check: str, item: dict, who: dict, choice: str | None) -> None:
+    """The lines securityd writes to the unified log (subsystem com.apple.securityd) around a prompt, as the
+    field quotes them (akitaonrails/ai-usagebar#148, steipete/CodexBar#2115, github/copilot-cli#4273); kept in
+    the event log as {"event": "securityd", "line": ...}.  Wording of the format strings [SRC acls.cpp,
+    acl_keychain.cpp]."""
+    from keychain_claims.sim import store
+    pid = partition_id(who)
+    lines = []
+    if check == "partition":
+        current = ",".join(f'"{p}"' for p in item.get("partition") or [])
+        lines += [f"ACL partition mismatch: client {pid} ACL ({current})",
+                  f"asking user about XARA partition for '{pid}'"]
+        if choice in ("Always Allow", "Allow"):
+            lines.append(f"user approved XARA access for '{pid}'")
+        if choice == "Always Allow":
+            lines.append(f"adding XARA partition '{pid}' to list")
+        if choice is None:
+            lines.append(f"user rejected XARA access for '{pid}'")
+    else:
+        lines.append(f"displaying keychain prompt for {who['path']}")
+        if choice == "Always Allow":
+            lines.append(f"user approved 'always allow' for {who['path']}")
+        elif choice == "Allow":
+            lines.append(f"user approved 'allow' for {who['path']}")
+        else:
+            lines.append(f"user did not approve 'allow' for {who['path']}")
+    for line in lines:
+        store.log({"event": "securityd", "line": line, "t": store.now()})
 
 
 def always_allow(item: dict, who: dict, version: int) -> None:

@@ -171,15 +171,27 @@ def _password(tty: Tty, check) -> bool:
     return False
 
 
-def item_access(app: str, item: str, keychain: str, check) -> str:
-    """The access dialog.  Returns "Always Allow" or "Allow"; raises SecError otherwise."""
+def dialog_text(check: str, app: str, item: str, keychain: str) -> str:
+    """The sentence SecurityAgent draws for a read refused by `check`: "acl" (the caller is not in the item's
+    trusted-application list: securityd asks about CSSM_ACL_AUTHORIZATION_DECRYPT) or "partition" (trusted, but
+    its partition ID is not in the item's partition list: extendPartition asks about
+    CSSM_ACL_AUTHORIZATION_PARTITION_ID) [SRC acls.cpp, agentquery.cpp; the tag->sentence map: unverified]."""
+    from keychain_claims.harness import prompts
+    template = prompts.PARTITION_DIALOG if check == "partition" else prompts.ITEM_DIALOG
+    return template.format(app=app, item=item, keychain=keychain)
+
+
+def item_access(app: str, item: str, keychain: str, check, refused_by: str = "acl") -> str:
+    """The access dialog.  Returns "Always Allow" or "Allow"; raises SecError otherwise.
+    `refused_by` ("acl" or "partition") is the check that failed: it decides the sentence."""
     _refuse_without_ui("item-access", app, item, keychain)
     from keychain_claims.harness import prompts
+    text = dialog_text(refused_by, app, item, keychain)
     if ui() == UNATTENDED:
-        _window("item", app, item, keychain, prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
+        _window("item", app, item, keychain, text)
     tty = Tty()
     try:
-        tty.write(prompts.ITEM_DIALOG.format(app=app, item=item, keychain=keychain))
+        tty.write(text)
         choice = _choose(tty, prompts.ITEM_CHOICES, prompts.ITEM_CHOICE_PROMPT, unverified.ITEM_DIALOG_EOF_CHOICE)
         if choice != "Deny" and not _password(tty, check):
             choice = "gave-up"

@@ -449,10 +449,16 @@ def _check_access(path: str, item_id: int) -> dict:
     who = acl.caller()
     data = store.load_keychain(path)
     item = _item(data, item_id)
-    if acl.may_decrypt(item, who, data["version"]):
+    refused_by = acl.refused_by(item, who, data["version"])
+    if refused_by is None:
         return item
-    choice = agent.item_access(acl.app_name(who), item["attrs"].get("labl") or "", store.display_name(path),
-                               lambda pw: crypto.verifier(data["salt"], pw) == data["verifier"])
+    try:
+        choice = agent.item_access(acl.app_name(who), item["attrs"].get("labl") or "", store.display_name(path),
+                                   lambda pw: crypto.verifier(data["salt"], pw) == data["verifier"], refused_by)
+    except SecError:
+        acl.securityd_log(refused_by, item, who, None)
+        raise
+    acl.securityd_log(refused_by, item, who, choice)
     if choice == "Always Allow":
         with store.Locked(path):
             data = store.load_keychain(path)
