@@ -161,3 +161,63 @@ def test_the_suite_refuses_a_tag_that_disagrees_with_refuted_by(run_suite, tmp_p
     assert result.returncode == 4
     assert "tag @refutes:CAU-REFRESH disagrees with the claim's `refuted_by`" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ omissions (issue 22)
+OMISSIONS = ["OMI-SEVERAL-ITEMS", "OMI-CONFIG-DIR-ITEMS", "OMI-CO-WRITER", "OMI-PARTITION-RESET", "OMI-CONCURRENT"]
+
+
+def test_the_ledger_lists_what_the_article_misses_apart_from_its_claims():
+    ledger = Ledger()
+    assert list(ledger.omissions) == OMISSIONS
+    assert not set(OMISSIONS) & {c.id for c in ledger}          # iterating the ledger gives claims only
+    for omission in ledger.omissions.values():
+        assert omission.kind == "omission" and omission.evidence
+        assert all(s.address.startswith("https://github.com/") and s.shows for s in omission.evidence)
+        assert omission.id in ledger and ledger[omission.id] is omission
+    assert ledger["OMI-SEVERAL-ITEMS"].releases == ">=2.1.199"
+    assert ledger.unanchored(Article(VENDORED)) == []
+
+
+def test_a_tag_may_name_an_omission_and_an_untagged_one_is_only_refused_once_any_is_tagged(tmp_path):
+    ledger = Ledger()
+    before = problems(Article(VENDORED), ledger)
+    if not any(cid.startswith("OMI-") for ref in scenarios() for cid in ref.claims):
+        assert not any(p.startswith("omission ") for p in before)     # not-checkable: no scenario yet
+    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-LOGIN-WORKS",
+                             "@supports:SYM-LOGIN-WORKS @supports:OMI-CONCURRENT")
+    found = problems(Article(VENDORED), ledger, features)
+    assert not any("OMI-CONCURRENT" in p for p in found)
+    from keychain_claims.claims.coverage import unscenarioed_omissions
+    missing = unscenarioed_omissions(ledger, features)
+    assert "OMI-CONCURRENT" not in missing
+    assert {p for p in found if p.startswith("omission ")} == {
+        f"omission {oid} has no scenario; tag one with @supports:{oid} or @refutes:{oid}" for oid in missing}
+
+
+def test_an_omission_whose_anchor_left_the_article_is_caught(article_copy):
+    text = article_copy.read_text()
+    article_copy.write_text(text.replace("producing a *burst* of prompts", "producing a *flurry* of prompts"))
+    found = set(problems(Article(article_copy), Ledger())) - set(problems(Article(VENDORED), Ledger()))
+    assert any(p.startswith("omission OMI-CONCURRENT: its anchor no longer occurs") for p in found)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{id: OMI-X, section: cause, statement: s}", "omission OMI-X lacks evidence"),
+    ("{id: X, section: cause, statement: s, evidence: []}", "needs an ID starting with OMI-"),
+    ("{id: OMI-X, section: cause, quote: q, statement: s, evidence: [{address: 'https://a', shows: b}]}",
+     "has a `quote`"),
+    ("{id: OMI-X, section: cause, statement: s, evidence: [https://a]}", "needs `evidence` as a list of"),
+    ("{id: OMI-X, section: cause, statement: s, evidence: [{address: 'https://a', shows: b}], releases: soon}",
+     "has releases 'soon'"),
+    ("{id: OMI-X, section: nowhere, statement: s, evidence: [{address: 'https://a', shows: b}]}",
+     "has section 'nowhere'"),
+])
+def test_a_broken_omission_is_one_line(tmp_path, entry, message):
+    path = tmp_path / "l.claims.yaml"
+    path.write_text("claims:\n  - {id: C, section: cause, quote: q, statement: s, evidence: shell-recipe}\n"
+                    f"omissions:\n  - {entry}\n")
+    with pytest.raises(LedgerError, match=message) as info:
+        Ledger(path)
+    assert "\n" not in str(info.value)
+

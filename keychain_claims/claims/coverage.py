@@ -3,7 +3,11 @@
 Problems reported (each one line, saying what to fix):
   * a claim's quoted span no longer occurs in the article;
   * a claim has no scenario tagged @supports:<ID> or @refutes:<ID>, or a tag has no polarity;
-  * a tag names a claim the ledger does not have;
+  * an omission (OMI-…) has no scenario -- enforced once any scenario is tagged with an omission;
+    until then an omission without one is reported "not-checkable: no scenario yet" (see
+    `unscenarioed_omissions`), not refused;
+  * an omission's `anchor` no longer occurs in the article;
+  * a tag names a claim or omission the ledger does not have;
   * a claim's `refuted_by` list in the ledger and its @refutes:<ID> tags name different scenarios;
   * a command of the article's fenced code blocks is not typed verbatim by any scenario
     (as a docstring of an "I type the article's command(s)" step).
@@ -58,6 +62,9 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
     for claim in ledger.unquoted(article):
         found.append(f"claim {claim.id}: its quote no longer occurs in {article.path.name} "
                      f"({claim.quote[:60]!r}); update the ledger entry or the article")
+    for omission in ledger.unanchored(article):
+        found.append(f"omission {omission.id}: its anchor no longer occurs in {article.path.name} "
+                     f"({omission.anchor[:60]!r}); update the ledger entry or the article")
     refs = scenarios(features_dir)
     by_claim: dict[str, list[ScenarioRef]] = defaultdict(list)
     for ref in refs:
@@ -69,19 +76,21 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
                 tag = "refutes" if cid in ref.refutes else "supports"
                 found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r}: tag @{tag}:{cid} names no claim "
                              f"in {ledger.path.name}")
-    for claim in ledger:
-        if not by_claim.get(claim.id):
-            found.append(f"claim {claim.id} has no scenario; tag one with @supports:{claim.id} or @refutes:{claim.id}")
+    enforce_omissions = any(cid in ledger.omissions for cid in by_claim)
+    for claim in ledger.entries():
+        if not by_claim.get(claim.id) and (claim.kind == "claim" or enforce_omissions):
+            found.append(f"{claim.kind} {claim.id} has no scenario; tag one with @supports:{claim.id} "
+                         f"or @refutes:{claim.id}")
         for finding in claim.findings:
             if not any(r.name == finding.scenario and claim.id not in r.refutes for r in by_claim.get(claim.id, [])):
                 found.append(f"claim {claim.id}: its finding names scenario {finding.scenario!r}, "
                              f"which no scenario tagged @supports:{claim.id} is called")
         tagged = {r.name for r in by_claim.get(claim.id, []) if claim.id in r.refutes}
         for name in sorted(tagged - set(claim.refuted_by)):
-            found.append(f"claim {claim.id}: scenario {name!r} is tagged @refutes:{claim.id} but not listed in "
+            found.append(f"{claim.kind} {claim.id}: scenario {name!r} is tagged @refutes:{claim.id} but not listed in "
                          f"its `refuted_by` in {ledger.path.name}; list it there or tag it @supports:{claim.id}")
         for name in sorted(set(claim.refuted_by) - tagged):
-            found.append(f"claim {claim.id}: `refuted_by` names scenario {name!r}, which no scenario tagged "
+            found.append(f"{claim.kind} {claim.id}: `refuted_by` names scenario {name!r}, which no scenario tagged "
                          f"@refutes:{claim.id} is called; fix the name or the tag")
     typed = {line for ref in refs for line in ref.typed}
     for command in article.commands:
@@ -94,3 +103,10 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
                 found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r} types {line!r}, "
                              f"which is not a command of {article.path.name}")
     return found
+
+
+def unscenarioed_omissions(ledger: Ledger, features_dir: Path = FEATURES_DIR) -> list[str]:
+    """Omissions no scenario is tagged with.  While no scenario names any omission these are
+    not-checkable ("no scenario yet"), not an error; once one does, problems() refuses them."""
+    tagged = {cid for ref in scenarios(features_dir) for cid in ref.claims}
+    return [oid for oid in ledger.omissions if oid not in tagged]

@@ -10,9 +10,18 @@ Per-run verdicts are derived from scenario outcomes, never written by hand:
   fails         -- a scenario failed that was expected to pass (new contradiction or harness error)
   no-longer-contradicted -- a recorded contradiction stopped holding (strict xfail passed: run fails)
   not-checkable -- every scenario skipped; the reason says why
+
+The ledger also lists what the article *misses* (top-level `omissions:`): causes the field reports
+that the article does not name.  An omission has an `id` (OMI-…), the `section` where the article
+should have said it, an optional `anchor` (a span of that section the margin note attaches to; it
+must occur in the article), a `statement`, its `evidence` (a list of public addresses, each with what
+it shows) and optional `releases` (`>=2.1.199`).  It has no `quote`: the article does not say it.
+Scenarios link to it with the same tags (@supports:OMI-… states the omitted cause); its verdicts are
+kept apart from the claims' (claims/verdicts.py, OMISSION_VERDICTS).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +33,8 @@ DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
 SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")
 EVIDENCE = ("keychain-mechanics", "shell-recipe", "release-behaviour", "citation", "anecdote")
 VERDICTS = ("holds", "contradicted", "fails", "no-longer-contradicted", "not-checkable")
+OMISSION_PREFIX = "OMI-"
+_RELEASE_TERM = re.compile(r"^(>=|<=|==|>|<|=)?\d+(\.\d+)*$")
 
 
 class LedgerError(Exception):
@@ -54,6 +65,32 @@ class Claim:
     findings: tuple[Finding, ...] = field(default=())
     note: str = ""
     refuted_by: tuple[str, ...] = field(default=())   # scenarios tagged @refutes:<id> (checked by coverage)
+    kind = "claim"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One public address and what it shows."""
+
+    address: str
+    shows: str
+
+
+@dataclass(frozen=True)
+class Omission:
+    """A cause the article does not name: where it should have said it, what, and the public
+    reports that show it.  No `quote` (the article does not say it) and no findings."""
+
+    id: str
+    section: str
+    statement: str
+    evidence: tuple[Source, ...]
+    releases: str = ""
+    anchor: str = ""                                  # a span of `section` the margin note attaches to
+    note: str = ""
+    refuted_by: tuple[str, ...] = field(default=())
+    findings: tuple = field(default=())               # omissions have none; kept so links treat both alike
+    kind = "omission"
 
 
 class Ledger:
@@ -75,6 +112,16 @@ class Ledger:
             if claim.id in self.claims:
                 raise LedgerError(f"claims ledger {self.path}: claim {claim.id} is listed twice")
             self.claims[claim.id] = claim
+        raw_omissions = data.get("omissions") or []
+        if not isinstance(raw_omissions, list):
+            raise LedgerError(f"claims ledger {self.path}: `omissions:` must be a list of entries with id, "
+                              "section, statement and evidence")
+        self.omissions: dict[str, Omission] = {}
+        for raw in raw_omissions:
+            omission = self._parse_omission(raw)
+            if omission.id in self.omissions or omission.id in self.claims:
+                raise LedgerError(f"claims ledger {self.path}: {omission.id} is listed twice")
+            self.omissions[omission.id] = omission
 
     def _parse(self, raw: dict) -> Claim:
         if not isinstance(raw, dict) or not raw.get("id"):
@@ -96,18 +143,61 @@ class Ledger:
         return Claim(cid, raw["section"], raw["quote"], raw["statement"], raw["evidence"], findings,
                      raw.get("note", ""), tuple(refuted_by))
 
-    def __getitem__(self, cid: str) -> Claim:
-        return self.claims[cid]
+    def _parse_omission(self, raw) -> Omission:
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise LedgerError(f"claims ledger {self.path}: every omission needs an `id` (got {raw!r:.80})")
+        oid = raw["id"]
+        if not str(oid).startswith(OMISSION_PREFIX):
+            raise LedgerError(f"claims ledger: omission {oid} needs an ID starting with {OMISSION_PREFIX}")
+        if "quote" in raw:
+            raise LedgerError(f"claims ledger: omission {oid} has a `quote`; an omission is what the article "
+                              "does not say — use `anchor` for where the note goes, or list it under `claims:`")
+        missing = [k for k in ("section", "statement", "evidence") if not raw.get(k)]
+        if missing:
+            raise LedgerError(f"claims ledger {self.path}: omission {oid} lacks {', '.join(missing)}")
+        if raw["section"] not in SECTIONS:
+            raise LedgerError(f"claims ledger: omission {oid} has section {raw['section']!r}; "
+                              f"use one of {', '.join(SECTIONS)}")
+        evidence = raw["evidence"]
+        if not isinstance(evidence, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("address"), str) and e["address"].startswith("https://")
+                and isinstance(e.get("shows"), str) and e["shows"].strip() for e in evidence):
+            raise LedgerError(f"claims ledger: omission {oid} needs `evidence` as a list of "
+                              "{address: https://…, shows: what it shows}")
+        releases = str(raw.get("releases") or "")
+        if releases and not all(_RELEASE_TERM.match(t) for t in releases.replace(",", " ").split()):
+            raise LedgerError(f"claims ledger: omission {oid} has releases {releases!r}; "
+                              "write comparators such as `>=2.1.199` or `>=2.1.113 <2.2`")
+        refuted_by = raw.get("refuted_by") or []
+        if not isinstance(refuted_by, list) or not all(isinstance(n, str) for n in refuted_by):
+            raise LedgerError(f"claims ledger: omission {oid} has `refuted_by` {refuted_by!r:.60}; "
+                              "make it a list of scenario names")
+        return Omission(oid, raw["section"], " ".join(str(raw["statement"]).split()),
+                        tuple(Source(e["address"], " ".join(e["shows"].split())) for e in evidence),
+                        releases, str(raw.get("anchor") or ""), str(raw.get("note") or ""), tuple(refuted_by))
+
+    def __getitem__(self, cid: str) -> Claim | Omission:
+        """A claim or an omission, by ID (tags may name either)."""
+        return self.claims[cid] if cid in self.claims else self.omissions[cid]
 
     def __contains__(self, cid: str) -> bool:
-        return cid in self.claims
+        return cid in self.claims or cid in self.omissions
 
     def __iter__(self):
+        """The article's claims only; omissions are `self.omissions`, kept apart."""
         return iter(self.claims.values())
+
+    def entries(self) -> list[Claim | Omission]:
+        """Claims, then omissions: everything a tag may name."""
+        return [*self.claims.values(), *self.omissions.values()]
 
     def unquoted(self, article: Article) -> list[Claim]:
         """Claims whose quoted span no longer occurs in the article."""
         return [c for c in self if article.locate(c.quote) is None]
+
+    def unanchored(self, article: Article) -> list[Omission]:
+        """Omissions whose `anchor` no longer occurs in the article."""
+        return [o for o in self.omissions.values() if o.anchor and article.locate(o.anchor) is None]
 
     def findings_for(self, scenario: str, backend: str) -> list[tuple[Claim, Finding]]:
         return [(c, f) for c in self for f in c.findings if f.scenario == scenario and f.applies_to(backend)]
