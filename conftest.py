@@ -7,4 +7,5 @@ pytest_plugins = [
     "steps.terminal",
     "keychain_claims.releases.plugin",
     "steps.release_steps",
+    "steps.field_steps",
 ]

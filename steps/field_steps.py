@@ -1,0 +1,110 @@
+"""Steps of features/field.feature: the causes public reports give for the returning prompt that the
+article does not name (ledger `omissions:`).  Every action goes through the scenario's `security`."""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from pytest_bdd import given, parsers, then, when
+
+from keychain_claims.fakes import Fakes
+from keychain_claims.harness import callers, claude_code, dump
+from keychain_claims.harness.world import World
+from steps.keychain import ANSWER, trusted_names
+
+
+def _store(world: World, account: str, payload: str, service: str, **kw):
+    call = world.security("-i", stdin=claude_code.write_line(account, payload, service), **kw)
+    assert call.status == 0, call.transcript()
+    return call
+
+
+# --------------------------------------------------------------------------- several items, one service
+@given(parsers.re(r'Claude Code\'s MCP OAuth state is stored under the same service for account "(?P<account>[^"]+)"'))
+def mcp_item(world: World, fakes: Fakes, account: str):
+    """The item the field reports beside the credential: account `unknown`, only `mcpOAuth` in it
+    (musistudio/claude-code-router#1601, uwuclxdy/clauth#1)."""
+    state = {"mcpOAuth": {"server|0": {"accessToken": str(fakes.token()), "serverName": "docs"}}}
+    world.marks["mcp_payload"] = json.dumps(state, separators=(",", ":"))
+    _store(world, account, world.marks["mcp_payload"], world.service)
+
+
+@then(r"~/.claude/.credentials.json holds the MCP OAuth state, not the credential")
+def file_holds_mcp(world: World):
+    text = (world.sandbox.home / ".claude" / ".credentials.json").read_text()
+    assert text.strip() == world.marks["mcp_payload"], "the file does not hold the MCP item's data"
+    assert "claudeAiOauth" not in text, "the file holds the credential"
+
+
+@then(parsers.re(r'the item for (?:account "(?P<account>[^"]+)"|(?P<me>the current user)) '
+                 r'(?P<state>still exists|no longer exists)'))
+def item_for_account(world: World, account: str | None, me: str | None, state: str):
+    call = world.security("find-generic-password", "-a", account or world.account, "-s", world.service)
+    assert (call.status == 0) == (state == "still exists"), call.transcript()
+
+
+# --------------------------------------------------------------------------- one item per configuration directory
+@given(parsers.re(r'Claude Code has stored a credential under the configuration directory "(?P<path>[^"]+)"'))
+def stored_under_config_dir(world: World, fakes: Fakes, path: str):
+    full = path.replace("~", str(world.sandbox.home), 1)
+    service = claude_code.service(full)
+    _store(world, world.account, str(fakes.credential().payload), service)
+    world.marks.setdefault("config_services", []).append(service)
+
+
+@when(parsers.re(rf"the app reads every Claude Code item, answering {ANSWER}"))
+def app_reads_every(world: World, choice: str):
+    for service in world.marks["config_services"]:
+        world.reads.append(world.security(*claude_code.read_argv(world.account, service), caller=world.app,
+                                          default=choice))
+
+
+@then(parsers.re(r'the keychain holds (?P<count>\d+) items whose service starts with "(?P<prefix>[^"]+)"'))
+def items_with_prefix(world: World, count: str, prefix: str):
+    call = world.security("dump-keychain", str(world.sandbox.keychain.path))
+    services = [i.get("svce") or "" for i in dump.parse(call.stdout)]
+    assert len([s for s in services if s.startswith(prefix)]) == int(count), services
+
+
+# --------------------------------------------------------------------------- another writer
+@when(parsers.re(r'the framework writer "(?P<name>[^"]+)" of team "(?P<team>\w+)" re-creates the item with '
+                 r'SecItemDelete and SecItemAdd'))
+def framework_writer(world: World, fakes: Fakes, name: str, team: str):
+    """Claude.app's write as #62213 describes it: delete, then add a new item.  The new item's access list
+    trusts the writer and `/usr/bin/security` (#81707: `security` refused by the partition list alone);
+    its partition list is the writer's team ID, as for any item a Developer-ID program adds."""
+    from keychain_claims.harness.dump import Item  # noqa: F401  (the metadata step below parses dumps)
+    from steps.keychain import metadata
+    world.marks["before"] = metadata(world)
+    writer = callers.app(name, "developer-id", team=team)
+    call = world.security(*claude_code.delete_argv(world.account, world.service), caller=writer)
+    assert call.status == 0, call.transcript()
+    credential = fakes.credential()
+    line = (f'add-generic-password -a "{world.account}" -s "{world.service}" '
+            f'-X "{str(credential.payload).encode().hex()}" -T "{writer.path}" -T /usr/bin/security\n')
+    call = world.security("-i", stdin=line, caller=writer)
+    assert call.status == 0, call.transcript()
+    world.previous.append(world.credential)
+    world.credential = credential
+
+
+@given(parsers.re(r'the item\'s partition list is "(?P<ids>[^"]+)"'))
+def partition_list_given(world: World, ids: str):
+    from steps.keychain import partition_list
+    partition_list(world, ids)
+
+
+@then(parsers.re(r'the item\'s access list still trusts "(?P<name>[^"]+)"'))
+def access_list_still(world: World, name: str):
+    assert name.lower() in trusted_names(world), trusted_names(world)
+
+
+# --------------------------------------------------------------------------- concurrent readers
+@when(parsers.re(rf"(?P<count>\d+) processes read the credential at once, answering {ANSWER}"))
+def concurrent_reads(world: World, count: str, choice: str):
+    """N `security` processes started together, as N `claude` processes (or one with N sessions) do:
+    each asks securityd on its own, so each one that is refused gets its own dialog (#89985: "10+ at once")."""
+    with ThreadPoolExecutor(max_workers=int(count)) as pool:
+        jobs = [pool.submit(world.claude_read, default=choice) for _ in range(int(count))]
+        for job in jobs:
+            job.result()
