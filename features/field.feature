@@ -82,7 +82,19 @@ Feature: Field — what brings the prompt back according to public reports, and 
     And the item's access list still trusts "usagebar"
     When the app reads the credential, answering "Always Allow"
     Then 2 item dialogs were shown in all
-    And the dialog says "usagebar" wants to access key "Claude Code-credentials" in the "login" keychain
+
+  @supports:OMI-PARTITION-RESET @gui
+  Scenario: The reader's first dialog asks about its information, the one after a refresh about the key
+    The reader is in the access list after Always Allow; the refresh removed only its partition ID, so the
+    second refusal is the partition check's (steipete/CodexBar#367, akitaonrails/ai-usagebar#148).
+    Given the session has a GUI
+    And Claude Code has stored a credential for the current user
+    And the credential is read by a Developer-ID app "Usagebar"
+    When the app reads the credential, answering "Always Allow"
+    Then the dialog says "usagebar" wants to use your confidential information stored in "Claude Code-credentials" in the "login" keychain
+    When Claude Code refreshes the token
+    And the app reads the credential, answering "Always Allow"
+    Then the dialog says "usagebar" wants to access key "Claude Code-credentials" in the "login" keychain
 
   @supports:OMI-CONCURRENT @gui
   Scenario Outline: <count> processes reading at once raise <count> dialogs, one each

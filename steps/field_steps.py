@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pytest_bdd import given, parsers, then, when
 
+from keychain_claims.backends import skip_here
 from keychain_claims.fakes import Fakes
 from keychain_claims.harness import callers, claude_code, dump
 from keychain_claims.harness.world import World
@@ -69,20 +70,25 @@ def items_with_prefix(world: World, count: str, prefix: str):
 # --------------------------------------------------------------------------- another writer
 @when(parsers.re(r'the framework writer "(?P<name>[^"]+)" of team "(?P<team>\w+)" re-creates the item with '
                  r'SecItemDelete and SecItemAdd'))
-def framework_writer(world: World, fakes: Fakes, name: str, team: str):
-    """Claude.app's write as #62213 describes it: delete, then add a new item.  The new item's access list
-    trusts the writer and `/usr/bin/security` (#81707: `security` refused by the partition list alone);
-    its partition list is the writer's team ID, as for any item a Developer-ID program adds."""
-    from keychain_claims.harness.dump import Item  # noqa: F401  (the metadata step below parses dumps)
+def framework_writer(world: World, fakes: Fakes, name: str, team: str, request):
+    """Claude.app's write as #62213 describes it: delete, then add a new item.  The state it leaves, as #81707
+    shows it: a new item (new creation date) whose access list trusts the writer and `/usr/bin/security`,
+    partition list the writer's team ID only.  Built the same way on every backend -- delete, add with both
+    trusted, then the partition list set with the keychain password -- since a test caller on a Mac only
+    reads: the writer itself is emulated."""
     from steps.keychain import metadata
+    request.node.user_properties.append(("provenance", [world.backend.provenance, "emulated"]))
     world.marks["before"] = metadata(world)
     writer = callers.app(name, "developer-id", team=team)
-    call = world.security(*claude_code.delete_argv(world.account, world.service), caller=writer)
+    call = world.security(*claude_code.delete_argv(world.account, world.service))
     assert call.status == 0, call.transcript()
     credential = fakes.credential()
     line = (f'add-generic-password -a "{world.account}" -s "{world.service}" '
             f'-X "{str(credential.payload).encode().hex()}" -T "{writer.path}" -T /usr/bin/security\n')
-    call = world.security("-i", stdin=line, caller=writer)
+    call = world.security("-i", stdin=line)
+    assert call.status == 0, call.transcript()
+    call = world.security("set-generic-password-partition-list", "-S", f"teamid:{team}", "-a", world.account,
+                          "-s", world.service, str(world.sandbox.keychain.path))
     assert call.status == 0, call.transcript()
     world.previous.append(world.credential)
     world.credential = credential
@@ -104,6 +110,9 @@ def access_list_still(world: World, name: str):
 def concurrent_reads(world: World, count: str, choice: str):
     """N `security` processes started together, as N `claude` processes (or one with N sessions) do:
     each asks securityd on its own, so each one that is refused gets its own dialog (#89985: "10+ at once")."""
+    if world.backend.dialog_watch(world.sandbox) is not None:
+        skip_here(world.backend, "concurrent dialogs off the terminal: the dialog watch dismisses every open "
+                                 "window at once and cannot tell whose each was")
     with ThreadPoolExecutor(max_workers=int(count)) as pool:
         jobs = [pool.submit(world.claude_read, default=choice) for _ in range(int(count))]
         for job in jobs:
