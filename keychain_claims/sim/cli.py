@@ -58,7 +58,7 @@ def _help(argv: list[str], io: commands.IO) -> int:
             if row is None:
                 io.error(f"security: {argv[0]}: no such command: {word}")
                 return 1
-            io.print(f"Usage: {row[0]} {row[2]}")
+            io.print(f"Usage: {row[0]} {unverified.usage_text(row[2])}")
         return 0
     for name, _, _, help_text in commands.TABLE:
         io.print(f"    {name:<36} {help_text}")
@@ -86,7 +86,7 @@ def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
     except errors.Usage as exc:
         if exc.message:
             io.error(exc.message.replace("{prog}", argv[0]))       # the command word as typed
-        io.error(f"Usage: {name} {usage}\n        {help_text}")
+        io.error(f"Usage: {name} {unverified.usage_text(usage)}\n        {help_text}")
         return 2
     except errors.SecError as exc:
         io.error(f"security: {exc.text}")

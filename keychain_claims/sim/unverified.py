@@ -111,14 +111,54 @@ def trusted_app_for_path(path: str) -> dict:
 NOT_SIMULATED = "security: {name}: not simulated by keychain-sim"
 NOT_SIMULATED_STATUS = 1
 
+# ---------------------------------------------------------------- named macOS versions
+# KEYCHAIN_SIM_MACOS=14|15|26 (default 26, the newest source the command table is read from).  Version-dependent:
+# the `[-h]` at the head of every usage text.  The current source's table (security.c, Security-61901) prints it;
+# the modern transcripts held against the simulator (issue 22: macOS 14/15 era) and every older paste
+# (keyring282-add-help, macmounter2-add-usage) show none.  Which release first printed it is [UNV].
+#   settle: `security add-generic-password` with no arguments, recorded on macOS 14, 15 and 26
+MACOS_VERSIONS = ("14", "15", "26")
+MACOS_DEFAULT = "26"
+USAGE_SHOWS_H = {"14": False, "15": False, "26": True}
+
+
+def macos() -> str:
+    """The macOS version the simulator answers as (KEYCHAIN_SIM_MACOS); an unknown one is the default."""
+    import os
+    version = os.environ.get("KEYCHAIN_SIM_MACOS", MACOS_DEFAULT)
+    return version if version in MACOS_VERSIONS else MACOS_DEFAULT
+
+
+def usage_text(usage: str) -> str:
+    """A command's usage as the modelled version prints it."""
+    return usage if USAGE_SHOWS_H[macos()] else usage.replace("[-h] ", "", 1)
+
+
+# ---------------------------------------------------------------- which item a search returns
+# claude-code-router#1601: with two items under one service, `find-generic-password -s S` (no -a) returned the
+# `unknown` item.  The simulator returns the item added first (database order) [UNV]; securityd's search order
+# over a keychain's records is not documented.
+#   settle: two items added in both orders, then `find-generic-password -s S -w`, recorded on a Mac
+SEARCH_ORDER = "oldest first"
+
 # ---------------------------------------------------------------- dialog wording (harness/prompts.py)
-# SecurityAgent's strings are not in apple-oss-distributions.  The item dialog's sentence for a password item
-# ("wants to use your confidential information stored in … in your keychain." / "To allow this, enter the …
-# keychain password.") and the unlock dialog's ("wants to use the … keychain." / "Please enter the keychain
-# password.") are taken from public pastes (keychain-swift#117, aws-vault#219, Lcharvol/Claude-God#30; see
-# fixtures/transcripts/real/dialog-*.json); the typographic quotes “ ” and the line break after the first
-# sentence are what the screenshots show, the pastes were retyped with straight quotes.  Settled by a real
-# dialog's text (an Accessibility dump of the SecurityAgent window) recorded on a Mac.
+# SecurityAgent's strings are not in apple-oss-distributions.  Which sentence a refused read draws: securityd sends
+# the operation as the hint "acl-tag" [SRC agentquery.cpp QueryKeychainUse::queryUser, AGENT_HINT_ACL_TAG]; a
+# caller outside the trusted-application list is asked about CSSM_ACL_AUTHORIZATION_DECRYPT, one inside it whose
+# partition ID is missing is asked by SecurityServerAcl::extendPartition with CSSM_ACL_AUTHORIZATION_PARTITION_ID
+# [SRC acls.cpp].  The map tag -> sentence is [INF] from the field: DECRYPT -> "wants to use your confidential
+# information stored in “…” in your keychain." (Lcharvol/Claude-God#30: an app outside the list; keychain-swift#117);
+# PARTITION_ID -> "wants to access key “…” in your keychain." (anthropics/claude-code#72862 and #81707: `security`
+# in the list, partition `teamid:…` only; AgentEar/ad-hoc rebuilds whose requirement still matches).  Against it:
+# a comment (not a transcript) that calls the partition prompt "wants to use your confidential information";
+# keyring-rs and git-credential-osxkeychain reports of "access key" after rebuilds where the requirement also
+# changed.  The unlock dialog ("wants to use the … keychain." / "Please enter the keychain password.") from
+# aws-vault#219 and anthropics/claude-code#79407.  Typographic quotes and the line break after the first sentence
+# are what screenshots show; the pastes were retyped with straight quotes.
+#   settle (probe): on a Mac, (1) an item made by `security`, partition list set to `teamid:X` only, read by
+#   `security -w` -> the SecurityAgent window's text (Accessibility dump); (2) the same item read by a test caller
+#   outside the access list; (3) a caller outside the list whose partition ID is also missing: one dialog or two,
+#   and which sentence first.
 DIALOG_WORDING = "harness/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
 
 # ---------------------------------------------------------------- subcommands next to the article's
