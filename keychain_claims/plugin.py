@@ -21,7 +21,8 @@ from keychain_claims.claims.ledger import Ledger, LedgerError
 from keychain_claims.claims import links
 from keychain_claims.redact import redact
 from keychain_claims.harness.sandbox import sweep
-from keychain_claims.claims.verdicts import Outcome, compute, counts, outcome_from_report, write
+from keychain_claims.claims.verdicts import (Outcome, compute, compute_omissions, counts, omission_counts,
+                                             outcome_from_report, write)
 
 BACKEND_KEY = pytest.StashKey[Backend]()
 ARTICLE_KEY = pytest.StashKey[Article]()
@@ -222,15 +223,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     article, ledger = config.stash[ARTICLE_KEY], config.stash[LEDGER_KEY]
     verdicts = compute(_OUTCOMES, ledger, article, {backend.name: backend.simulated})
+    omissions = compute_omissions(_OUTCOMES, ledger, article, {backend.name: backend.simulated})
     out = Path(config.getoption("reports_dir"))
     try:
-        paths = write(verdicts, out, article, {backend.name: backend.label})
+        paths = write(verdicts, out, article, {backend.name: backend.label}, omissions)
     except OSError as exc:
         config.stash[SUMMARY_KEY] = [f"could not write the verdict table to {out} ({exc.strerror}); "
                                       "make the directory writable or pass --reports-dir"]
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
-    config.stash[SUMMARY_KEY] = verdicts + [counts_line(verdicts), f"verdicts written to {paths[0]} and {paths[1]}"]
+    config.stash[SUMMARY_KEY] = verdicts + [counts_line(verdicts)] + (
+        ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
+        if omissions else []) + [f"verdicts written to {paths[0]} and {paths[1]}"]
     from keychain_claims.reports.matrix import write_matrix
     write_matrix(_OUTCOMES, ledger, out)
     from keychain_claims.reports.merge import write_outcomes     # what `keychain-claims merge` reads

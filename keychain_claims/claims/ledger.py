@@ -127,6 +127,9 @@ class Ledger:
         if not isinstance(raw, dict) or not raw.get("id"):
             raise LedgerError(f"claims ledger {self.path}: every claim needs an `id` (got {raw!r:.80})")
         cid = raw["id"]
+        if str(cid).startswith(OMISSION_PREFIX):
+            raise LedgerError(f"claims ledger: claim {cid} starts with {OMISSION_PREFIX}, which names omissions; "
+                              "list it under `omissions:` or rename it")
         missing = [k for k in ("section", "quote", "statement", "evidence") if not raw.get(k)]
         if missing:
             raise LedgerError(f"claims ledger {self.path}: claim {cid} lacks {', '.join(missing)}")

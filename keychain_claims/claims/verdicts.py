@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.ledger import VERDICTS, Ledger
+from keychain_claims.claims.ledger import OMISSION_PREFIX, VERDICTS, Ledger
 from keychain_claims.redact import redact
 
 
@@ -150,8 +150,9 @@ def fold(results: list[str]) -> str:
 
 
 def scenario_verdict(outcome: Outcome) -> str:
-    """One scenario's own verdict: its results as evidence about each claim it links, folded."""
-    return fold([outcome.result_for(cid) for cid in outcome.claims])
+    """One scenario's own verdict: its results as evidence about each claim it links, folded
+    (omissions it links have their own verdict: `omission_result`)."""
+    return fold([outcome.result_for(cid) for cid in outcome.claims if not cid.startswith(OMISSION_PREFIX)])
 
 
 def coverage_of(seen: list[Outcome]) -> dict:
@@ -265,15 +266,141 @@ def counts(verdicts: list[Verdict]) -> dict[str, int]:
     return {k: found.get(k, 0) for k in VERDICTS}
 
 
-def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str]) -> tuple[Path, Path]:
+# ---------------------------------------------------------------- omissions: what the article misses
+# An omission (ledger `omissions:`) is a cause the article does not name.  Its scenarios state the
+# cause (@supports:OMI-…) or what would show it absent (@refutes:OMI-…); per backend its verdict is
+# one of these, defined here and only here (claims.json carries the definitions, claims.md prints them):
+OMISSION_VERDICTS = {
+    "reproduced": "a scenario stating the cause the article misses passed on this backend (or a scenario "
+                  "stating its absence failed): the cause happens here",
+    "not reproduced": "a scenario that ran did not show the cause (its statement failed, or a scenario "
+                      "stating its absence passed); the reason says which",
+    "not-checkable": "no scenario for it ran: none is tagged yet, or every one skipped; the reason says why",
+}
+NO_SCENARIO_YET = "no scenario yet: no scenario is tagged @supports:{id} or @refutes:{id}"
+
+
+@dataclass
+class OmissionVerdict:
+    omission: str
+    section: str
+    anchor: str
+    line: int | None                   # article line of the anchor (where the note goes)
+    statement: str
+    evidence: list[dict]               # [{"address", "shows"}]
+    release_range: str                 # the ledger's `releases`: the releases it is reported for
+    backend: str
+    simulated: bool
+    verdict: str                       # one of OMISSION_VERDICTS
+    scenarios: list[dict] = field(default_factory=list)
+    coverage: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    releases: dict = field(default_factory=dict)      # release -> verdict of its own scenarios
+    why: str = ""
+
+    @property
+    def summary(self) -> str:
+        return f"{self.verdict} — {coverage_text(self.coverage)}"
+
+
+def omission_result(outcome: Outcome, oid: str) -> str | None:
+    """What one scenario says about an omission: "reproduced", "not reproduced", or None (it did
+    not run).  Polarity folded: a @refutes:OMI-… scenario that passed shows the cause absent."""
+    if outcome.result == "skipped":
+        return None
+    passed = outcome.result in ("passed", "xpassed")        # its steps passed (xpassed: a strict xfail did)
+    return "reproduced" if passed != (oid in outcome.refutes) else "not reproduced"
+
+
+def fold_omission(results: list[str | None]) -> str:
+    """A scenario that ran and did not show the cause outweighs one that did (the same strictness
+    as a claim's `fails`): someone has to look at it."""
+    if "not reproduced" in results:
+        return "not reproduced"
+    if "reproduced" in results:
+        return "reproduced"
+    return "not-checkable"
+
+
+def _omission_why(verdict: str, omission, seen: list[Outcome], ignored: list[Outcome]) -> str:
+    if not seen and not ignored:
+        return NO_SCENARIO_YET.format(id=omission.id)
+    if verdict == "reproduced":
+        shown = [o for o in seen if omission_result(o, omission.id) == "reproduced"]
+        return f"{len(shown)} scenario{'s' if len(shown) != 1 else ''} showed it: “{shown[0].name}”"
+    if verdict == "not reproduced":
+        bad = next(o for o in seen if omission_result(o, omission.id) == "not reproduced")
+        return _first_sentence(f"“{bad.name}”: {bad.reason or bad.result}")
+    if ignored and not seen:
+        return (f"its scenarios ran only on releases outside {omission.releases} "
+                f"({', '.join(sorted({o.release for o in ignored}, key=_release_key))})")
+    return _first_sentence(seen[0].reason) or "skipped"
+
+
+def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
+                      backends: dict[str, bool]) -> list[OmissionVerdict]:
+    """One verdict per omission and backend, apart from the claims' (compute): releases outside the
+    omission's `releases` are shown per release but do not count towards its verdict."""
+    from keychain_claims.releases.plugin import in_range
+    by_entry: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        if not o.provenance:
+            o.provenance = ["simulated"] if backends.get(o.backend, True) else ["real"]
+        for cid in o.claims:
+            if cid in ledger.omissions:
+                by_entry[(cid, o.backend)].append(o)
+    found = []
+    for omission in ledger.omissions.values():
+        for backend, simulated in sorted(backends.items()):
+            linked = by_entry.get((omission.id, backend), [])
+            seen = [o for o in linked if not (o.release and omission.releases and not in_range(o.release, omission.releases))]
+            ignored = [o for o in linked if o not in seen]
+            verdict = fold_omission([omission_result(o, omission.id) for o in seen])
+            by_release: dict[str, list[Outcome]] = defaultdict(list)
+            for o in linked:
+                if o.release:
+                    by_release[o.release].append(o)
+            found.append(OmissionVerdict(
+                omission.id, omission.section, omission.anchor,
+                article.locate(omission.anchor) if omission.anchor else None, omission.statement,
+                [{"address": e.address, "shows": e.shows} for e in omission.evidence], omission.releases,
+                backend, simulated, verdict,
+                [{"scenario": o.name, "template": o.scenario, "nodeid": o.nodeid, "result": o.result,
+                  "reason": o.reason, "polarity": "refutes" if omission.id in o.refutes else "supports",
+                  "provenance": o.provenance, "omission_result": omission_result(o, omission.id) or "skipped",
+                  "counted": o in seen, **({"release": o.release} if o.release else {})} for o in linked],
+                coverage_of(seen), dict(Counter(p for o in seen if o.ran for p in o.provenance)),
+                {r: fold_omission([omission_result(o, omission.id) for o in by_release[r]])
+                 for r in sorted(by_release, key=_release_key)},
+                _omission_why(verdict, omission, seen, ignored)))
+    return found
+
+
+def omission_counts(omissions: list[OmissionVerdict]) -> dict[str, int]:
+    found = Counter(v.verdict for v in omissions)
+    return {k: found.get(k, 0) for k in OMISSION_VERDICTS}
+
+
+def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str],
+          omissions: list[OmissionVerdict] = ()) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
+           "article_title": article_title(article),
            "backends": backends, "counts": counts(verdicts),
-           "claims": [{**asdict(v), "summary": v.summary} for v in verdicts]}
+           "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
+           "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
+           "omissions": [{**asdict(v), "summary": v.summary} for v in omissions]}
     json_path, md_path = out_dir / "claims.json", out_dir / "claims.md"
     _atomic_write(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    _atomic_write(md_path, redact(render_markdown(verdicts, article, backends)))
+    _atomic_write(md_path, redact(render_markdown(verdicts, article, backends, list(omissions))))
     return json_path, md_path
+
+
+def article_title(article: Article) -> str:
+    """The article's own title (front matter `title:`, else its first heading), else its file name."""
+    match = (re.search(r'^title:\s*"?(.*?)"?\s*$', article.text.split("\n---", 1)[0], re.M)
+             if article.text.startswith("---") else None) or re.search(r"^# (.+)$", article.text, re.M)
+    return match.group(1).strip() if match else article.path.name
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -296,9 +423,10 @@ def provenance_text(provenance: dict) -> str:
     return ", ".join(f"{n} {kind}" for kind in PROVENANCES if (n := provenance.get(kind))) or "—"
 
 
-def render_markdown(verdicts: list[Verdict], article: Article, backends: dict[str, str]) -> str:
+def render_markdown(verdicts: list[Verdict], article: Article, backends: dict[str, str],
+                    omissions: list[OmissionVerdict] = ()) -> str:
     total = counts(verdicts)
-    lines = [f"# Claims of `{article.path.name}`", "",
+    lines = [f"# Claims of `{article.path.name}`", "", f"“{article_title(article)}”", "",
              f"Article sha256 `{article.sha256[:16]}`.  Backends: "
              + ", ".join(f"**{name}** ({label})" for name, label in backends.items()) + ".", "",
              "**" + ", ".join(f"{n} {k}" for k, n in total.items() if n) + "** "
@@ -312,6 +440,7 @@ def render_markdown(verdicts: list[Verdict], article: Article, backends: dict[st
         cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
         lines.append(f"| [{v.claim}](#{v.claim.lower()}) | {MARK[v.verdict]} | {backend} | {releases} | {cover} | "
                      f"{provenance_text(v.provenance)} | {_cell(v.why)} |")
+    lines += _omissions_markdown(list(omissions))
     lines += ["", "## Scenarios per claim", ""]
     for v in verdicts:
         lines += [f"### {v.claim}", "",
@@ -330,3 +459,51 @@ def render_markdown(verdicts: list[Verdict], article: Article, backends: dict[st
             lines.append(f"- {v.note}")
         lines.append("")
     return "\n".join(lines)
+
+
+OMISSION_MARK = {"reproduced": "**REPRODUCED**", "not reproduced": "not reproduced", "not-checkable": "not checkable"}
+
+
+def _omissions_markdown(omissions: list[OmissionVerdict]) -> list[str]:
+    """claims.md's section on what the article misses: kept apart from the claims' table and counts."""
+    if not omissions:
+        return []
+    total = omission_counts(omissions)
+    ids = list(dict.fromkeys(v.omission for v in omissions))
+    lines = ["", "## What the article misses (omissions)", "",
+             f"**{len(ids)} omission{'s' if len(ids) != 1 else ''}: "
+             + ", ".join(f"{n} {k}" for k, n in total.items() if n) + "** (per omission and backend; "
+             "not counted among the claims above).  Causes public reports show that the article does not name; "
+             "each verdict says what this run's scenarios showed:", ""]
+    lines += [f"- *{k}*: {meaning}" for k, meaning in OMISSION_VERDICTS.items()]
+    lines += ["", "| omission | verdict | backend | reported for | releases | coverage | should be in | why |",
+              "|---|---|---|---|---|---|---|---|"]
+    for v in omissions:
+        backend = f"{v.backend} ({'simulated' if v.simulated else 'real'})"
+        releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
+        cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
+        where = f"{v.section}" + (f", line {v.line}" if v.line else "")
+        lines.append(f"| [{v.omission}](#{v.omission.lower()}) | {OMISSION_MARK[v.verdict]} | {backend} | "
+                     f"{v.release_range or 'any release'} | {releases} | {cover} | {where} | {_cell(v.why)} |")
+    seen: set[str] = set()
+    for v in omissions:
+        if v.omission in seen:
+            continue
+        seen.add(v.omission)
+        lines += ["", f"### {v.omission}", "", _cell(v.statement), "",
+                  f"Should be said in *{v.section}*" + (f" (near line {v.line}: “{_cell(' '.join(v.anchor.split()))}”)"
+                                                        if v.line else "")
+                  + (f"; reported for releases `{v.release_range}`." if v.release_range else "."), "", "Evidence:"]
+        lines += [f"- <{e['address']}> — {_cell(e['shows'])}" for e in v.evidence]
+        rows = [o for o in omissions if o.omission == v.omission]
+        for o in rows:
+            lines.append("")
+            lines.append(f"{OMISSION_MARK[o.verdict]} on {o.backend} — {coverage_text(o.coverage)}.")
+            for s in o.scenarios:
+                polarity = "states its absence" if s["polarity"] == "refutes" else "states it"
+                counted = "" if s["counted"] else f" (release outside {o.release_range}: not counted)"
+                lines.append(f"- {s['omission_result']} ({'/'.join(s['provenance'])}, {polarity}): "
+                             f"{_cell(s['scenario'])}{counted}")
+            if not o.scenarios:
+                lines.append(f"- {o.why}")
+    return lines

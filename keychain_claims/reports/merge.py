@@ -129,7 +129,7 @@ def _copy_results(source: Path, target: Path) -> int:
 def merge(folders: list[Path], output: Path) -> Merged:
     from keychain_claims.claims.article import Article, ArticleError
     from keychain_claims.claims.ledger import Ledger, LedgerError
-    from keychain_claims.claims.verdicts import compute, write
+    from keychain_claims.claims.verdicts import compute, compute_omissions, write
     from keychain_claims.releases.plugin import write_matrix
     from keychain_claims.reports import allure as allure_files
 
@@ -165,7 +165,7 @@ def merge(folders: list[Path], output: Path) -> Merged:
     for name, simulated in backends.items():
         labels.setdefault(name, "simulated security(1)" if simulated else "real macOS security(1)")
     verdicts = compute(outcomes, ledger, article, backends)
-    json_path, md_path = write(verdicts, output, article, labels)
+    json_path, md_path = write(verdicts, output, article, labels, compute_omissions(outcomes, ledger, article, backends))
     write_matrix(outcomes, ledger, output)
     releases = sorted({o.release for o in outcomes if o.release})
     write_outcomes(output, outcomes, backends, labels, article.sha256, releases)
