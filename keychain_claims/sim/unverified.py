@@ -134,6 +134,16 @@ def usage_text(usage: str) -> str:
     return usage if USAGE_SHOWS_H[macos()] else usage.replace("[-h] ", "", 1)
 
 
+# ---------------------------------------------------------------- what Always Allow writes
+# acl_keychain.cpp / acls.cpp: "user approved 'always allow'" adds the caller to the access list and its partition
+# ID to the partition list ("adding XARA partition '%s' to list": github/copilot-cli#4273, steipete/CodexBar#2115,
+# vinzdg/codenotch#72 shows `teamid:` added).  Against it, for `security` on an item Claude.app re-created:
+# anthropics/claude-code#62213 ("only adds the calling binary to the application list, not apple-tool: to the
+# partition list").  Modelled: the partition ID is added (acl.always_allow).
+ALWAYS_ALLOW_ADDS_PARTITION = True
+#   settle: on a Mac, an item whose partition list is `teamid:X` only, read by `security -w`, answered Always
+#   Allow; then `dump-keychain -a` (is `apple-tool:` in the list?) and a second read (does it prompt?)
+
 # ---------------------------------------------------------------- which item a search returns
 # claude-code-router#1601: with two items under one service, `find-generic-password -s S` (no -a) returned the
 # `unknown` item.  The simulator returns the item added first (database order) [UNV]; securityd's search order
