@@ -132,3 +132,68 @@ def each_waited(world: World, count: str):
         dismissed = [c for c in reads if c.status == CANCELED_EXIT and "emulated" not in c.context]
         waited = answered + len(dismissed)
     assert waited == int(count), f"{answered} dialogs answered; exits {[c.status for c in reads]}"
+
+
+# --------------------------------------------------------------------------- with a release
+@then("every security call of the release names the account of the current user")
+def release_calls_own_account(world: World):
+    calls = world.backend.call_log(world.sandbox)
+    if calls is None:
+        skip_here(world.backend, "keeps no log of security calls")
+    accounts = set()
+    for argv in calls[int(world.marks.get("calls_before_run", 0)):]:       # `security -i` lines are logged one by one
+        accounts |= {argv[i + 1] for i, w in enumerate(argv[:-1]) if w == "-a"}
+    assert accounts == {world.account}, f"accounts named by the release: {sorted(accounts)}"
+
+
+@then(parsers.re(r'the item for account "(?P<account>[^"]+)" still holds the MCP OAuth state'))
+def mcp_item_intact(world: World, account: str):
+    call = world.security("find-generic-password", "-a", account, "-w", "-s", world.service)
+    assert call.status == 0, call.transcript()
+    assert call.stdout.strip() == world.marks["mcp_payload"], "the MCP item's data changed"
+
+
+@when(parsers.re(r'I run the release with "(?P<args>[^"]+)" under each configuration directory'))
+def run_release_per_config_dir(world: World, claude_release, args: str):
+    from steps.release_steps import _run
+    for service in world.marks["config_services"]:
+        folder = world.marks.setdefault("config_dirs", {})
+        path = next(p for p in _config_dirs(world) if claude_code.service(p) == service)
+        folder[service] = path
+        _run(world, claude_release, args, {"CLAUDE_CONFIG_DIR": path})
+
+
+def _config_dirs(world: World) -> list[str]:
+    return [str(world.sandbox.home / d / ".claude") for d in ("work-a", "work-b")]
+
+
+@then("the release read the item of each configuration directory")
+def release_read_each(world: World):
+    calls = world.backend.call_log(world.sandbox)
+    if calls is None:
+        skip_here(world.backend, "keeps no log of security calls")
+    for service in world.marks["config_services"]:
+        want = ["find-generic-password", "-a", world.account, "-w", "-s", service]
+        assert want in calls, f"no read of {service} among {len(calls)} security calls"
+
+
+@then("the release's keychain service name hashes the configuration directory and not the working directory")
+def service_name_inputs(claude_release, request):
+    """The function that returns `Claude Code…-credentials…`, read from the release: what it hashes."""
+    import re
+    import pytest
+    from keychain_claims.releases import fingerprints
+    request.node.user_properties.append(("provenance", ["fingerprint"]))
+    if claude_release.bundle:
+        text = claude_release.bundle.read_text(errors="replace")
+    elif getattr(claude_release, "preload", None):
+        text = fingerprints.graph_text(claude_release.preload.parent)
+    else:
+        pytest.skip(f"{claude_release.version}: no readable code (neither cli.js nor a module graph)")
+    found = re.search(r"return`Claude Code\$\{[^`]*OAUTH_FILE_SUFFIX\}", text)
+    if found is None:
+        pytest.skip(f"{claude_release.version}: the item-naming function cannot be located; not guessing")
+    body = text[max(0, found.start() - 400):found.end()]
+    body = body[body.rfind("function"):]
+    assert "CLAUDE_CONFIG_DIR" in body and "sha256" in body, body
+    assert "cwd()" not in body and "process.cwd" not in body and "PWD" not in body, body
