@@ -7,7 +7,9 @@ Feature: Field causes with real Claude Code releases
     Given a scratch login keychain with no timeout
 
   @supports:OMI-SEVERAL-ITEMS
-  Scenario: A refreshing release reads and writes only the current user's item, never the "unknown" one
+  Scenario: Both items under the service outlive a release's refresh; the release names its own account
+    The release is not the writer of the `unknown` item (it writes `-a <user>`); the item stays beside the
+    credential, where the article's `-s`-only recipes pick by order.
     Given Claude Code's MCP OAuth state is stored under the same service for account "unknown"
     And Claude Code has stored an expired credential for the current user
     When the release refreshes the token with "-p ping"
