@@ -227,8 +227,9 @@ def dialog_says(world: World, app: str, verb: str, item: str, keychain: str):
     if not getattr(world.backend, "dialog_text_visible", True):
         skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
     if not dialog.text:
-        skip_here(world.backend, f"{app} read with user interaction disabled (a test caller): the refusal is "
-                                 "seen, no dialog is drawn, so its sentence cannot be read")
+        skip_here(world.backend, f"no text was captured for {app}'s dialog (a test caller reads with user "
+                                 "interaction disabled and no dialog is drawn; a SecurityAgent window is seen, not "
+                                 "read): its sentence cannot be checked here")
     want = (f'{app} {verb} "{item}" in your keychain.\nTo allow this, enter the "{keychain}" keychain password.')
     got = "\n".join(line.strip() for line in dialog.text.translate(_STRAIGHT).splitlines() if line.strip())
     assert got == want, f"the dialog drew {got!r}, not {want!r}"
