@@ -131,10 +131,14 @@ const path = require("path");
 
     stage = "matrix";
     // 3. the matrix
-    await page.goto(base + "release-matrix.html", { waitUntil: "load" });
-    found.matrix = await page.evaluate(() => Array.from(document.querySelectorAll("g.cell")).map(
-      (g) => [g.dataset.claim, g.dataset.release, g.dataset.verdict]));
-    await page.locator("svg").first().screenshot({ path: path.join(shots, "release-matrix.png") });
+    const matrix = await page.goto(base + "release-matrix.html", { waitUntil: "load" });
+    if (matrix && matrix.ok()) {      // a run without --claude-code writes no matrix
+      found.matrix = await page.evaluate(() => Array.from(document.querySelectorAll("g.cell")).map(
+        (g) => [g.dataset.claim, g.dataset.release, g.dataset.verdict]));
+      await page.locator("svg").first().screenshot({ path: path.join(shots, "release-matrix.png") });
+    } else {
+      found.matrix = null;
+    }
   } catch (e) {
     throw new Error(`${stage}: ${String(e).split("\n")[0]}`);
   } finally {
