@@ -243,7 +243,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if results:
         allure_files.write(Path(results), backend, article, paths[1],
                            releases=getattr(config.option, "claude_code", None) or "")
-        allure_files.label_results(Path(results), _OUTCOMES, verdicts, ledger)
+        allure_files.label_results(Path(results), _OUTCOMES, verdicts, ledger, omissions)
 
 
 def counts_line(verdicts) -> str:

@@ -91,3 +91,46 @@ def test_omissions_leave_the_claims_and_their_counts_alone(tmp_path):
     assert "| [OMI-PARTITION-RESET](#omi-partition-reset) | **REPRODUCED** | sim (simulated) |" in rest
     assert "<https://github.com/steipete/CodexBar/issues/367>" in rest
     assert all(f"- *{k}*: " in rest for k in OMISSION_VERDICTS)
+
+
+def test_a_scenario_that_links_only_an_omission_gets_its_omission_verdict_in_the_report(tmp_path):
+    from keychain_claims.reports import allure as allure_files
+    from keychain_claims.reports.allure import CATEGORIES, OMISSION_LABEL, OMISSION_VERDICT_LABEL, VERDICT_LABEL
+    both = Outcome("n1", "Refresh resets the partition", "sim", ["CAU-REFRESH", "OMI-PARTITION-RESET"], "passed",
+                   refutes=["CAU-REFRESH"], feature="cause.feature")
+    only = Outcome("n2", "Two readers, two dialogs", "sim", ["OMI-CONCURRENT"], "failed", "one dialog",
+                   feature="cause.feature")
+    verdicts = compute([both, only], LEDGER, Article(), {"sim": True})
+    omissions = compute_omissions([both, only], LEDGER, Article(), {"sim": True})
+    assert allure_files.label_results(tmp_path, [both, only], verdicts, LEDGER, omissions) == 2
+    results = {r["name"]: r for r in (json.loads(p.read_text()) for p in tmp_path.glob("*-result.json"))}
+
+    def labels(result, name):
+        return [label["value"] for label in result["labels"] if label["name"] == name]
+    shared, alone = results["Refresh resets the partition"], results["Two readers, two dialogs"]
+    assert labels(shared, VERDICT_LABEL) == ["contradicted"]            # its claims decide its verdict
+    assert labels(shared, OMISSION_LABEL) == ["OMI-PARTITION-RESET"] and labels(shared, OMISSION_VERDICT_LABEL) == ["reproduced"]
+    assert "OMI-PARTITION-RESET — reproduced (omission)" in labels(shared, "claim-verdict")
+    assert labels(alone, VERDICT_LABEL) == ["not reproduced"] and labels(alone, "article-section") == ["cause"]
+    assert alone["statusDetails"]["message"].startswith("OMISSION NOT REPRODUCED — ")
+    category = next(c for c in CATEGORIES if c["id"] == "omission-not-reproduced")
+    assert category["matchers"]["labels"][VERDICT_LABEL] == "^not reproduced$"
+
+
+def test_the_release_matrix_keeps_omissions_in_rows_of_their_own(tmp_path):
+    from keychain_claims.reports.matrix import write_matrix
+    outcomes = [Outcome("n1", "S1", "sim", ["CAU-REFRESH"], "passed", release="2.1.81", refutes=["CAU-REFRESH"]),
+                Outcome("n2", "S2", "sim", ["OMI-SEVERAL-ITEMS"], "failed", "no unknown item", release="2.1.81"),
+                Outcome("n3", "S2", "sim", ["OMI-SEVERAL-ITEMS"], "passed", release="2.1.331")]
+    write_matrix(outcomes, LEDGER, tmp_path)
+    matrix = json.loads((tmp_path / "release-matrix.json").read_text())
+    rows = {(c["claim"], c["release"]): c for c in matrix["cells"]}
+    assert rows[("CAU-REFRESH", "2.1.81")]["verdict"] == "contradicted" and "kind" not in rows[("CAU-REFRESH", "2.1.81")]
+    old, new = rows[("OMI-SEVERAL-ITEMS", "2.1.81")], rows[("OMI-SEVERAL-ITEMS", "2.1.331")]
+    assert (old["kind"], old["verdict"], old["in_range"]) == ("omission", "not reproduced", False)
+    assert (new["verdict"], new["in_range"], new["changed"]) == ("reproduced", True, True)
+    md = (tmp_path / "release-matrix.md").read_text()
+    claims_part, omissions_part = md.split("## What the article misses (omissions) × releases")
+    assert "OMI-" not in claims_part and "| OMI-SEVERAL-ITEMS | not reproduced (outside its releases)" in omissions_part
+    svg = (tmp_path / "release-matrix.svg").read_text()
+    assert 'data-claim="OMI-SEVERAL-ITEMS" data-release="2.1.331" data-verdict="reproduced" data-kind="omission"' in svg

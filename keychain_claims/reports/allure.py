@@ -1,8 +1,10 @@
 """The suite's own files in the Allure results directory: environment.properties,
 executor.json (on CI), the verdict table as a result of its own so reviewers see it inside
 the report, and — once the run's verdicts are known — a `verdict` label and the evidence on
-every scenario's result (`label_results`).  The report's categories (by the `verdict` label)
-are Allure 3 configuration: `CATEGORIES`, written into allurerc by keychain_claims/cli.py."""
+every scenario's result (`label_results`).  The report's first screen and categories are
+Allure 3 configuration (`report_config`: the report's `name` and `variables` count the claims
+by verdict, the findings and the omissions; `categories` by the `verdict` label), written into
+allurerc by `keychain-claims report`."""
 from __future__ import annotations
 
 import glob
@@ -21,7 +23,10 @@ from keychain_claims.redact import redact
 
 NODEID_LABEL = "nodeid"          # the pytest node id, to tie a result file to its outcome
 VERDICT_LABEL = "verdict"        # holds | contradicted | fails | not-checkable | no-longer-contradicted
+#                                  (a scenario that links only omissions: its omission verdict)
 CLAIM_VERDICT_LABEL = "claim-verdict"   # "CAU-UPDATE — contradicted": the tree groups by it
+OMISSION_LABEL = "omission"             # OMI-… the scenario links (what the article misses)
+OMISSION_VERDICT_LABEL = "omission-verdict"   # reproduced | not reproduced | not-checkable (this scenario's)
 CATEGORIES = [   # Allure 3 category rules (allurerc `categories`), first match wins
     {"id": "contradicted", "name": "Claim contradicted (the article is wrong here)",
      "matchers": {"labels": {VERDICT_LABEL: "^contradicted$"}}, "groupBy": [{"label": "claim"}], "expand": True},
@@ -29,12 +34,17 @@ CATEGORIES = [   # Allure 3 category rules (allurerc `categories`), first match 
      "matchers": {"labels": {VERDICT_LABEL: "^fails$"}}, "groupBy": [{"label": "claim"}], "expand": True},
     {"id": "no-longer-contradicted", "name": "Recorded contradiction no longer holds (update the ledger)",
      "matchers": {"labels": {VERDICT_LABEL: "^no-longer-contradicted$"}}, "groupBy": [{"label": "claim"}]},
+    {"id": "omission-reproduced", "name": "Omission reproduced (a cause the article misses)",
+     "matchers": {"labels": {VERDICT_LABEL: "^reproduced$"}}, "groupBy": [{"label": OMISSION_LABEL}], "expand": True},
+    {"id": "omission-not-reproduced", "name": "Omission not reproduced (look at the scenario)",
+     "matchers": {"labels": {VERDICT_LABEL: "^not reproduced$"}}, "groupBy": [{"label": OMISSION_LABEL}]},
     {"id": "not-checkable", "name": "Not checkable here",
      "matchers": {"labels": {VERDICT_LABEL: "^not-checkable$"}}, "groupBy": [{"label": "claim"}]},
     {"id": "harness", "name": "Harness error", "matchers": {"statuses": ["broken"]}},
 ]
 VERDICT_TEXT = {"holds": "HOLDS", "contradicted": "CONTRADICTED", "fails": "FAILS",
-                "no-longer-contradicted": "NO LONGER CONTRADICTED", "not-checkable": "NOT CHECKABLE"}
+                "no-longer-contradicted": "NO LONGER CONTRADICTED", "not-checkable": "NOT CHECKABLE",
+                "reproduced": "OMISSION REPRODUCED", "not reproduced": "OMISSION NOT REPRODUCED"}
 
 
 def _version(dist: str) -> str:
@@ -45,19 +55,18 @@ def _version(dist: str) -> str:
 
 
 def environment(backend, article, releases: str = "") -> dict[str, str]:
-    env = {
-        "host.os": f"{platform.system()} {platform.release()}",
-        "host.machine": platform.machine(),
-        "backend": f"{backend.name} ({'simulated' if backend.simulated else 'real macOS'})",
-        "security": " ".join(backend.security_command()),
-        "python": platform.python_version(),
-        "pytest": _version("pytest"), "pytest-bdd": _version("pytest-bdd"),
-        "article": str(article.path.name), "article.sha256": article.sha256,
-        "claude-code": releases or "none",
-    }
+    """The report's Metadata block (environment.properties): four short entries, so the block is
+    one row high and the first screen keeps the verdicts in view (the backend and the releases
+    are variables of the report, from claims.json)."""
+    host = f"{platform.system()} {platform.release().split('-')[0]} {platform.machine()}"
     if sys.platform == "darwin":
-        env["macos.version"] = platform.mac_ver()[0]
-    return env
+        host = f"macOS {platform.mac_ver()[0]} {platform.machine()}"
+    return {
+        "host": host,
+        "python": f"{platform.python_version()} · pytest {_version('pytest')} · bdd {_version('pytest-bdd')}",
+        "security": " ".join(backend.security_command()),
+        "article.sha256": article.sha256[:16] + (f" · claude-code {releases}" if releases else ""),
+    }
 
 
 def write(results: Path, backend, article, claims_md: Path | None, releases: str = "") -> None:
@@ -104,7 +113,7 @@ def scenario_results(results: Path):
             yield path, nodeid, result
 
 
-def label_results(results: Path, outcomes, verdicts, ledger) -> int:
+def label_results(results: Path, outcomes, verdicts, ledger, omissions=()) -> int:
     """Give every scenario's result a `verdict` label (the scenario's own, polarity folded),
     one `claim-verdict` label per linked claim (the claim's verdict in this run), `provenance`
     labels, and its evidence as the status message and at the top of the description; a
@@ -113,6 +122,7 @@ def label_results(results: Path, outcomes, verdicts, ledger) -> int:
     from keychain_claims.claims.verdicts import evidence_text, scenario_verdict
     by_nodeid = {o.nodeid: o for o in outcomes}
     overall = {(v.claim, v.backend): v.verdict for v in verdicts}
+    overall.update({(v.omission, v.backend): f"{v.verdict} (omission)" for v in omissions})
     findings = {c.id: {f.scenario: f.evidence for f in c.findings} for c in ledger}
     done: set[str] = set()
     for path, nodeid, result in scenario_results(results):
@@ -145,16 +155,30 @@ def label_results(results: Path, outcomes, verdicts, ledger) -> int:
 
 
 def _label(result: dict, outcome, overall, findings, evidence_text, scenario_verdict) -> None:
-    verdict = scenario_verdict(outcome)
+    from keychain_claims.claims.verdicts import fold_omission, omission_result
+    from keychain_claims.claims.ledger import OMISSION_PREFIX
+    claims = [c for c in outcome.claims if not c.startswith(OMISSION_PREFIX)]
+    omitted = [c for c in outcome.claims if c.startswith(OMISSION_PREFIX)]
+    omission_verdict = fold_omission([omission_result(outcome, c) for c in omitted])
+    verdict = scenario_verdict(outcome) if claims or not omitted else omission_verdict
     labels = [l for l in result.get("labels", [])
-              if l.get("name") not in (VERDICT_LABEL, CLAIM_VERDICT_LABEL, "provenance")]
+              if l.get("name") not in (VERDICT_LABEL, CLAIM_VERDICT_LABEL, "provenance", OMISSION_LABEL,
+                                       OMISSION_VERDICT_LABEL)]
     labels.append({"name": VERDICT_LABEL, "value": verdict})
     labels += [{"name": CLAIM_VERDICT_LABEL, "value": f"{c} — {overall.get((c, outcome.backend), verdict)}"}
                for c in outcome.claims]
+    labels += [{"name": OMISSION_LABEL, "value": c} for c in omitted]
+    if omitted:
+        labels.append({"name": OMISSION_VERDICT_LABEL, "value": omission_verdict})
     labels += [{"name": "provenance", "value": p} for p in outcome.provenance]
     result["labels"] = labels
-    evidence = "\n".join(evidence_text(outcome, c, findings.get(c)) for c in outcome.claims)
-    head = f"{VERDICT_TEXT[verdict]} — " + ("; ".join(evidence.splitlines()) if len(outcome.claims) > 1
+    lines = [evidence_text(outcome, c, findings.get(c)) for c in claims]
+    lines += [f"{c}: omission {omission_result(outcome, c) or 'not checkable here'} — "
+              + ("this scenario states the cause the article misses" if c not in outcome.refutes
+                 else "this scenario states the cause absent") + (f": {outcome.reason}" if outcome.reason else "")
+              for c in omitted]
+    evidence = "\n".join(lines)
+    head = f"{VERDICT_TEXT[verdict]} — " + ("; ".join(evidence.splitlines()) if len(lines) > 1
                                            else re.sub(r"^[\w-]+: [^—]+ — ", "", evidence))
     details = result.get("statusDetails") or {}
     original = details.get("message", "")
@@ -166,3 +190,77 @@ def _label(result: dict, outcome, overall, findings, evidence_text, scenario_ver
              + "\n".join(f"- {line}" for line in evidence.splitlines()))
     result["description"] = block + ("\n\n" + result["description"] if result.get("description") else "")
     result.pop("descriptionHtml", None)
+
+
+# ---------------------------------------------------------------- the report's first screen
+
+def claim_counts(doc: dict) -> dict:
+    """From claims.json: the claims by verdict (worst over backends, with their IDs), the recorded
+    findings and how many still hold, the omissions by verdict, the backends and releases."""
+    from keychain_claims.reports.article import claim_views, omission_views
+    views = claim_views(doc)
+    by = {k: [cid for cid, v in views.items() if v["verdict"] == k]
+          for k in ("contradicted", "fails", "no-longer-contradicted", "holds", "not-checkable")}
+    recorded = sum(len(v["findings"]) for v in views.values())
+    holding = {(cid, s.get("template", s["scenario"])) for cid, v in views.items() for s in v["scenarios"]
+               if s["result"] == "xfailed" and s.get("polarity") != "refutes"}
+    stopped = {(cid, s.get("template", s["scenario"])) for cid, v in views.items() for s in v["scenarios"]
+               if s["result"] == "xpassed" and s.get("polarity") != "refutes"}
+    omissions = omission_views(doc)
+    by_omission = {k: [oid for oid, v in omissions.items() if v["verdict"] == k]
+                   for k in ("reproduced", "not reproduced", "not-checkable")}
+    kinds = {row["backend"]: "simulated" if row.get("simulated") else "real" for row in doc.get("claims", [])}
+    releases = sorted({r for v in views.values() for r in v["releases"]})
+    return {"title": doc.get("article_title") or doc.get("article") or "the article", "claims": len(views),
+            "by": by, "findings": recorded, "findings_hold": len(holding), "findings_stopped": len(stopped),
+            "omissions": len(omissions), "by_omission": by_omission,
+            "backends": ", ".join(f"{name} ({kind})" for name, kind in sorted(kinds.items())) or "?",
+            "releases": releases}
+
+
+def _ids(ids: list[str]) -> str:
+    return f" ({', '.join(ids)})" if ids else ""
+
+
+def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
+    """The report's name (the first screen's headline: it wraps, nothing in it is cut) and its
+    variables (short keys and values: the variables grid cuts long ones)."""
+    c = claim_counts(doc)
+    by, om = c["by"], c["by_omission"]
+    where = c["backends"] + (f"; Claude Code {', '.join(c['releases'])}" if c["releases"] else "")
+
+    def ids(kind: str) -> str:
+        return f" ({', '.join(by[kind])})" if by[kind] else ""
+    name = (f"Claims of “{c['title']}”: {c['claims']} claims — {len(by['contradicted'])} contradicted"
+            f"{ids('contradicted')} · {len(by['fails'])} fail{ids('fails')}"
+            + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{ids('no-longer-contradicted')}"
+               if by["no-longer-contradicted"] else "")
+            + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
+            f" | findings: {c['findings_hold']} of {c['findings']} hold"
+            + (f", {c['findings_stopped']} stopped" if c["findings_stopped"] else "")
+            + f" | omissions: {c['omissions']}, {len(om['reproduced'])} reproduced{_ids(om['reproduced'])}"
+            + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
+            + f" | {where}")
+    variables = {"claims": str(c["claims"]), "contradicted": str(len(by["contradicted"])),
+                 "fail": str(len(by["fails"])), "hold": str(len(by["holds"])),
+                 "not checkable": str(len(by["not-checkable"]))}
+    if by["no-longer-contradicted"]:
+        variables["no longer contr."] = str(len(by["no-longer-contradicted"]))
+    variables.update({"findings": f"{c['findings_hold']} of {c['findings']} hold",
+                      "omissions": f"{c['omissions']}: {len(om['reproduced'])} reproduced",
+                      "backend": c["backends"] + (f" · {', '.join(c['releases'])}" if c["releases"] else "")})
+    return name, variables
+
+
+def report_config(output: Path, history: Path, doc: dict | None = None, attachments=()) -> dict:
+    """The Allure 3 configuration (allurerc) of the report: the verdicts in its name and variables
+    (the first screen), categories by the `verdict` label, the tree grouped by article section
+    then claim, the annotated article, the matrix and claims.md as global attachments."""
+    name, variables = (verdict_headline(doc) if doc
+                       else ("keychain-claims: claims of the keychain ACL-invalidation article", {}))
+    return {"name": name, "output": str(output.resolve()), "historyPath": str(history.resolve()),
+            "variables": variables, "categories": CATEGORIES,
+            "globalAttachments": [str(p.resolve()) for p in attachments if p.exists()],
+            "plugins": {"awesome": {"options": {"reportLanguage": "en", "reportName": name,
+                                                "groupBy": ["article-section", CLAIM_VERDICT_LABEL],
+                                                "layout": "base"}}}}

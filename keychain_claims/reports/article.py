@@ -1,7 +1,10 @@
 """reports/article.html: the article under test as a reader sees it (Markdown rendered by
 markdown-it-py), every claim's quoted span highlighted by its verdict, and on click the claim's
 statement, verdict, coverage, backend(s), release(s), the finding's evidence and links to its
-scenarios in the Allure report.  Built by `keychain-claims report` from claims.json."""
+scenarios in the Allure report.  What the article misses (the ledger's omissions) is a margin
+note at the section where it should have been said (beside its `anchor`, else the section's
+heading); a click shows its statement, evidence addresses and verdicts.  Built by
+`keychain-claims report` from claims.json."""
 from __future__ import annotations
 
 import html
@@ -14,11 +17,18 @@ from markdown_it.token import Token
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import RESULT
+from keychain_claims.claims.verdicts import OMISSION_VERDICTS, RESULT
 from keychain_claims.reports.matrix import COLOURS, LEGEND
 from keychain_claims.redact import redact
 
 RANK = {"fails": 0, "no-longer-contradicted": 1, "contradicted": 2, "holds": 3, "not-checkable": 4}
+OMISSION_RANK = {"not reproduced": 0, "reproduced": 1, "not-checkable": 2}
+OMISSION_COLOURS = {"reproduced": "#1971c2", "not reproduced": "#c92a2a", "not-checkable": "#868e96"}
+# the ledger's sections -> the start of the article heading they are under (caveats are a paragraph
+# of the bypass section, not a heading)
+SECTION_HEADINGS = {"symptom": "Symptom", "cause": "Cause", "triage": "Triage", "fix-burst": "One-off burst",
+                    "fix-reset": "Keeps returning", "fix-file-bypass": "Bypass the keychain",
+                    "caveats": "Bypass the keychain", "notes": "Notes"}
 
 
 def _plain(quote: str) -> str:
@@ -45,6 +55,85 @@ def claim_views(claims_json: dict) -> dict[str, dict]:
         view["releases"].update(row.get("releases", {}))
         view["scenarios"] += [{**s, "backend": row["backend"]} for s in row.get("scenarios", [])]
     return views
+
+
+def omission_views(claims_json: dict) -> dict[str, dict]:
+    """One view per omission: its verdict over the backends (a "not reproduced" on any backend
+    shows), with everything its margin note and card show."""
+    views: dict[str, dict] = {}
+    for row in claims_json.get("omissions", []):
+        view = views.setdefault(row["omission"], {
+            "omission": row["omission"], "section": row["section"], "anchor": row.get("anchor", ""),
+            "statement": row.get("statement", ""), "evidence": row.get("evidence", []),
+            "release_range": row.get("release_range", ""), "verdict": row["verdict"], "why": row.get("why", ""),
+            "backends": {}, "releases": {}, "scenarios": []})
+        if OMISSION_RANK[row["verdict"]] < OMISSION_RANK[view["verdict"]]:
+            view["verdict"], view["why"] = row["verdict"], row.get("why", "")
+        view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
+        view["releases"].update(row.get("releases", {}))
+        view["scenarios"] += [{**s, "backend": row["backend"]} for s in row.get("scenarios", [])]
+    return views
+
+
+def _place_notes(tokens: list[Token], omissions: dict[str, dict]) -> dict[str, int]:
+    """Token index before which each omission's margin note goes: the block holding its anchor
+    (first occurrence), else the heading of its section."""
+    placed: dict[str, int] = {}
+    for oid, view in omissions.items():
+        anchor = _plain(view["anchor"]) if view["anchor"] else ""
+        for i, token in enumerate(tokens):
+            if not anchor:
+                break
+            if token.type == "inline" and anchor in _plain(token.content):
+                placed[oid] = i - 1 if i and tokens[i - 1].type.endswith("_open") else i
+                break
+            if token.type == "fence" and anchor in " ".join(token.content.split()):
+                placed[oid] = i
+                break
+        if oid in placed:
+            continue
+        heading = SECTION_HEADINGS.get(view["section"], "")
+        for i, token in enumerate(tokens):
+            if token.type == "inline" and heading and token.content.startswith(heading) \
+                    and i and tokens[i - 1].type == "heading_open":
+                placed[oid] = i + 2          # after heading_close
+                break
+    return placed
+
+
+def _note(view: dict) -> str:
+    v = view["verdict"]
+    first = re.split(r"(?<=[.:;])\s", " ".join(view["statement"].split()), maxsplit=1)[0].rstrip(".:;")
+    first = first if len(first) <= 90 else first[:89].rstrip() + "…"
+    return (f'<aside class="omission" id="note-{html.escape(view["omission"])}" data-omission="{html.escape(view["omission"])}" '
+            f'data-verdict="{html.escape(v)}" data-section="{html.escape(view["section"])}" tabindex="0" '
+            f'title="What the article misses here (click for the evidence)">'
+            f'<b>Missing here: {html.escape(view["omission"])}</b> '
+            f'<span class="verdict" style="background:{OMISSION_COLOURS[v]}">{html.escape(v)}</span>'
+            f'<br>{html.escape(first)}</aside>\n')
+
+
+def _omission_card(view: dict, scenario_links: dict[str, str]) -> str:
+    v = view["verdict"]
+    backends = "".join(f"<li>{html.escape(b)}: {html.escape(s)}</li>" for b, s in view["backends"].items())
+    releases = ", ".join(f"{html.escape(r)}: {html.escape(x)}" for r, x in view["releases"].items()) or "none run"
+    evidence = "".join(f'<li><a href="{html.escape(e["address"])}" target="_blank" rel="noopener">'
+                       f'{html.escape(e["address"].removeprefix("https://github.com/"))}</a> — {html.escape(e["shows"])}</li>'
+                       for e in view["evidence"])
+    items = []
+    for s in view["scenarios"]:
+        name = html.escape(s["scenario"])
+        link = scenario_links.get(s.get("nodeid", ""))
+        name = f'<a href="{html.escape(link)}" target="_blank">{name}</a>' if link else name
+        items.append(f"<li>{name} — <i>{html.escape(s.get('omission_result', s['result']))}</i></li>")
+    return (f'<section class="card" id="omission-{html.escape(view["omission"])}" data-verdict="{html.escape(v)}">'
+            f'<h2>{html.escape(view["omission"])} <span class="verdict" style="background:{OMISSION_COLOURS[v]}">'
+            f'{html.escape(v)}</span></h2><p><i>What the article misses:</i> {html.escape(view["statement"])}</p>'
+            f'<p><b>Why this verdict:</b> {html.escape(view["why"])}</p>'
+            f'<p><b>Reported for:</b> {html.escape(view["release_range"] or "any release")}</p>'
+            f'<p><b>Evidence:</b></p><ul>{evidence}</ul><p><b>Backends:</b></p><ul>{backends}</ul>'
+            f'<p><b>Releases:</b> {releases}</p><p><b>Scenarios:</b></p>'
+            f'<ul>{"".join(items) or "<li>none tagged yet</li>"}</ul></section>')
 
 
 def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str, str], found: set[str]) -> None:
@@ -145,11 +234,18 @@ def _mark_open(claims: set[str], verdicts: dict[str, str]) -> str:
             f'title="{html.escape(", ".join(ids))}: {html.escape(LEGEND[verdict])} (click for the evidence)">')
 
 
-def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str]) -> tuple[str, list[str]]:
+def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str],
+           omissions: dict[str, dict] | None = None) -> tuple[str, list[str]]:
     """The page, and the IDs of claims whose quote was not found in the rendered text."""
+    omissions = omissions or {}
     text = re.sub(r"\A---\n.*?\n---\n", "", article.text, flags=re.S)
     md = MarkdownIt("commonmark").enable("table")
     tokens = md.parse(text)
+    placed = _place_notes(tokens, omissions)
+    for index in sorted(set(placed.values()), reverse=True):
+        note = Token("html_block", "", 0)
+        note.content = "".join(_note(omissions[oid]) for oid, i in placed.items() if i == index)
+        tokens.insert(index, note)
     spans = [(cid, _plain(v["quote"])) for cid, v in views.items()]
     verdicts = {cid: v["verdict"] for cid, v in views.items()}
     found: set[str] = set()
@@ -163,10 +259,15 @@ def render(article: Article, views: dict[str, dict], scenario_links: dict[str, s
         return f"<pre><code>{code}</code></pre>\n"
     md.add_render_rule("fence", fence)
     body = md.renderer.render(tokens, md.options, {})
-    missing = [cid for cid in views if cid not in found]
+    missing = [cid for cid in views if cid not in found] + [oid for oid in omissions if oid not in placed]
     counts = {k: sum(v["verdict"] == k for v in views.values()) for k in VERDICTS}
     legend = "".join(f'<span class="key v-{k}">{LEGEND[k]} <b>{n}</b></span>' for k, n in counts.items())
+    if omissions:
+        legend += ('<span class="key omissions">what the article misses <b>' + str(len(omissions)) + "</b> ("
+                   + ", ".join(f"{sum(o['verdict'] == k for o in omissions.values())} {k}" for k in OMISSION_VERDICTS)
+                   + ")</span>")
     cards = "".join(_card(v, scenario_links) for v in views.values())
+    cards += "".join(_omission_card(v, scenario_links) for v in omissions.values())
     missing_note = (f'<p class="missing">Quotes not found in the rendered article: {", ".join(missing)}</p>'
                     if missing else "")
     style = "".join(f".v-{k}{{background:{c}33;border-bottom:3px solid {c}}} .key.v-{k}{{background:{c};color:#fff}}"
@@ -178,7 +279,13 @@ def render(article: Article, views: dict[str, dict], scenario_links: dict[str, s
 body{{font:16px/1.55 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#212529}}
 header{{position:sticky;top:0;background:#fff;border-bottom:1px solid #dee2e6;padding:10px 24px;z-index:2}}
 header h1{{font-size:17px;margin:0 0 6px}}
-main{{max-width:760px;margin:0 24px 80px;padding-right:380px}}
+main{{max-width:700px;margin:0 0 80px 260px;padding-right:380px}}
+aside.omission{{float:left;clear:left;width:210px;margin:4px 0 8px -244px;padding:5px 8px;font-size:12.5px;
+  line-height:1.4;background:#e7f5ff;border-left:4px solid #1971c2;border-radius:3px;cursor:pointer}}
+aside.omission .verdict{{padding:0 6px;border-radius:8px;color:#fff;font-size:11.5px}}
+aside.omission.active{{outline:2px solid #000}}
+li aside.omission{{margin-left:-284px}}
+.key.omissions{{background:#e7f5ff;border:1px solid #1971c2}}
 mark.claim{{cursor:pointer;color:inherit;padding:0 1px;border-radius:2px}}
 mark.claim.active{{outline:2px solid #000}}
 .key{{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:10px;font-size:13px}}
@@ -190,13 +297,15 @@ blockquote{{border-left:4px solid #ced4da;margin-left:0;padding-left:14px;color:
 .card h2{{font-size:16px;margin:6px 0}} .card .verdict{{padding:1px 8px;border-radius:8px;color:#fff}}
 .card li{{margin-bottom:4px}} .missing{{color:#c92a2a}}
 @media (max-width: 1000px) {{ main{{padding-right:0;margin:0 12px 45vh}}
+  aside.omission, li aside.omission{{float:none;width:auto;margin:8px 0}}
   #panel{{top:auto;left:0;width:auto;height:40vh;border-left:0;border-top:2px solid #adb5bd}} }}
 {style}
 </style></head><body>
 <header><h1>{html.escape(article.path.name)} — each claim highlighted by its verdict</h1>
 <div class="legend">{legend}<span style="font-size:13px;color:#495057">click a highlight for the claim,
 its verdict and evidence</span></div></header>
-<div id="panel"><p id="hint">Click a highlighted passage to see its claim.</p>{cards}</div>
+<div id="panel"><p id="hint">Click a highlighted passage to see its claim, or a note in the left margin for what the
+article misses there.</p>{cards}</div>
 <main>{missing_note}{body}</main>
 <script>
 document.querySelectorAll("mark.claim").forEach(function (m) {{
@@ -212,6 +321,18 @@ document.querySelectorAll("mark.claim").forEach(function (m) {{
   }}
   m.addEventListener("click", show);
   m.addEventListener("keydown", function (e) {{ if (e.key === "Enter") show(); }});
+}});
+document.querySelectorAll("aside.omission").forEach(function (n) {{
+  function show() {{
+    document.querySelectorAll(".card.shown").forEach(function (c) {{ c.classList.remove("shown"); }});
+    document.querySelectorAll("mark.active, aside.active").forEach(function (c) {{ c.classList.remove("active"); }});
+    var card = document.getElementById("omission-" + n.dataset.omission);
+    if (card) card.classList.add("shown");
+    n.classList.add("active");
+    document.getElementById("hint").style.display = "none";
+  }}
+  n.addEventListener("click", show);
+  n.addEventListener("keydown", function (e) {{ if (e.key === "Enter") show(); }});
 }});
 </script>
 </body></html>
@@ -249,7 +370,7 @@ def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = 
         from keychain_claims.claims.article import DEFAULT_PATH
         candidate = DEFAULT_PATH.with_name(doc.get("article") or DEFAULT_PATH.name)
         article = Article(candidate if candidate.exists() else DEFAULT_PATH)
-    page, missing = render(article, claim_views(doc), scenario_links or {})
+    page, missing = render(article, claim_views(doc), scenario_links or {}, omission_views(doc))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out, missing

@@ -1,7 +1,10 @@
 """Claims x Claude Code releases: one verdict per claim and release (the polarity of every
 scenario folded in), written as reports/release-matrix.{json,md} and drawn as a grid
 (reports/release-matrix.svg, claims down, releases across, one colour per verdict, a mark
-where a verdict differs from the one of the last earlier release that could be checked)."""
+where a verdict differs from the one of the last earlier release that could be checked).
+Below the claims, apart from them, one row per omission (what the article misses) that a
+release scenario names: its own verdicts (reproduced / not reproduced / not checkable), and
+whether the release lies in the omission's `releases`."""
 from __future__ import annotations
 
 import html
@@ -10,13 +13,24 @@ from collections import defaultdict
 from pathlib import Path
 
 from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import _release_key, coverage_of, coverage_text, fold
+from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, _release_key, coverage_of, coverage_text, fold,
+                                             fold_omission, omission_result)
 from keychain_claims.redact import redact
 
 COLOURS = {"holds": "#2f9e44", "contradicted": "#e8590c", "fails": "#c92a2a",
            "no-longer-contradicted": "#7048e8", "not-checkable": "#adb5bd"}
 LEGEND = {"holds": "holds", "contradicted": "contradicted", "fails": "fails",
           "no-longer-contradicted": "no longer contradicted", "not-checkable": "not checkable"}
+OMISSION_COLOURS = {"reproduced": "#1971c2", "not reproduced": "#c92a2a", "not-checkable": "#adb5bd"}
+OMISSION_LEGEND = {"reproduced": "reproduced", "not reproduced": "not reproduced", "not-checkable": "not checkable"}
+
+
+def _colour(row: dict) -> str:
+    return (OMISSION_COLOURS if row.get("kind") == "omission" else COLOURS)[row["verdict"]]
+
+
+def _legend(row: dict) -> str:
+    return (OMISSION_LEGEND if row.get("kind") == "omission" else LEGEND)[row["verdict"]]
 
 
 def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
@@ -42,6 +56,23 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
                                        "polarity": "refutes" if claim.id in o.refutes else "supports",
                                        "provenance": o.provenance} for o in seen]})
             previous = verdict if checkable else previous
+    from keychain_claims.releases.plugin import in_range
+    for omission in getattr(ledger, "omissions", {}).values():
+        previous = None
+        for release in releases:
+            seen = by_cell.get((omission.id, release), [])
+            if not seen:
+                continue
+            verdict = fold_omission([omission_result(o, omission.id) for o in seen])
+            checkable = verdict != "not-checkable"
+            rows.append({"claim": omission.id, "kind": "omission", "release": release, "verdict": verdict,
+                         "in_range": not omission.releases or in_range(release, omission.releases),
+                         "changed": checkable and previous is not None and verdict != previous,
+                         "coverage": coverage_of(seen),
+                         "evidence": [{"scenario": o.name, "result": o.result, "reason": o.reason,
+                                       "polarity": "refutes" if omission.id in o.refutes else "supports",
+                                       "provenance": o.provenance} for o in seen]})
+            previous = verdict if checkable else previous
     return releases, rows
 
 
@@ -54,11 +85,20 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
     (out / "release-matrix.json").write_text(redact(json.dumps({"releases": releases, "cells": rows}, indent=2)))
     head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"
     body = ""
+    omitted = ""
     for cid in dict.fromkeys(r["claim"] for r in rows):
         by = {r["release"]: r for r in rows if r["claim"] == cid}
-        body += f"| {cid} | " + " | ".join(
-            (f"{by[r]['verdict']}{' (changed)' if by[r]['changed'] else ''} — {coverage_text(by[r]['coverage'])}"
+        line = f"| {cid} | " + " | ".join(
+            (f"{by[r]['verdict']}{' (changed)' if by[r]['changed'] else ''}"
+             f"{' (outside its releases)' if by[r].get('in_range') is False else ''} — {coverage_text(by[r]['coverage'])}"
              .replace("|", "/") if r in by else "—") for r in releases) + " |\n"
+        if any(r.get("kind") == "omission" for r in by.values()):
+            omitted += line
+        else:
+            body += line
+    if omitted:
+        body += ("\n## What the article misses (omissions) × releases\n\n"
+                 + head.replace("| claim |", "| omission |") + omitted)
     (out / "release-matrix.md").write_text(redact("# Claims × Claude Code releases\n\n" + head + body))
     picture = svg(releases, rows)
     (out / "release-matrix.svg").write_text(redact(picture))
@@ -70,7 +110,8 @@ def page(picture: str, rows: list[dict]) -> str:
     attachment of the Allure report)."""
     items = "".join(
         f"<tr><td>{html.escape(r['claim'])}</td><td>{html.escape(r['release'])}</td>"
-        f"<td style='color:{COLOURS[r['verdict']]}'><b>{LEGEND[r['verdict']]}</b>{' (changed)' if r['changed'] else ''}</td>"
+        f"<td style='color:{_colour(r)}'><b>{_legend(r)}</b>{' (changed)' if r['changed'] else ''}"
+        f"{' (release outside its range)' if r.get('in_range') is False else ''}</td>"
         f"<td>{html.escape(coverage_text(r['coverage']))}</td><td><ul>"
         + "".join(f"<li>{html.escape(e['scenario'])} — {e['result']} ({e['polarity']}, {'/'.join(e['provenance'])})</li>"
                   for e in r["evidence"]) + "</ul></td></tr>" for r in rows)
@@ -85,12 +126,14 @@ def svg(releases: list[str], rows: list[dict]) -> str:
     """The matrix as a picture: claims down, releases across, one colour per verdict; a black
     corner and a bold border where the verdict differs from the previous release's (the last
     earlier release where the claim could be checked)."""
-    claims = list(dict.fromkeys(r["claim"] for r in rows))
+    claims = list(dict.fromkeys(r["claim"] for r in rows if r.get("kind") != "omission"))
+    omitted = list(dict.fromkeys(r["claim"] for r in rows if r.get("kind") == "omission"))
     by = {(r["claim"], r["release"]): r for r in rows}
     left, top, cw, ch = 190, 56, 132, 26
     width = max(left + cw * len(releases) + 20, 660)        # the legend fits
-    legend_y = top + ch * len(claims) + 24
-    height = legend_y + 48
+    gap = ch if omitted else 0                              # a heading row between claims and omissions
+    legend_y = top + ch * (len(claims) + len(omitted)) + gap + 24
+    height = legend_y + 48 + (24 if omitted else 0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="13">',
            f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
@@ -98,8 +141,11 @@ def svg(releases: list[str], rows: list[dict]) -> str:
     for j, release in enumerate(releases):
         out.append(f'<text x="{left + j * cw + cw / 2}" y="{top - 8}" text-anchor="middle" '
                    f'font-weight="bold">{html.escape(release)}</text>')
-    for i, claim in enumerate(claims):
-        y = top + i * ch
+    if omitted:
+        out.append(f'<text x="10" y="{top + ch * len(claims) + ch / 2 + 8}" font-weight="bold">'
+                   'What the article misses (omissions)</text>')
+    for i, claim in enumerate(claims + omitted):
+        y = top + i * ch + (gap if i >= len(claims) else 0)
         out.append(f'<text x="{left - 10}" y="{y + ch / 2 + 4}" text-anchor="end">{html.escape(claim)}</text>')
         for j, release in enumerate(releases):
             x = left + j * cw
@@ -110,14 +156,17 @@ def svg(releases: list[str], rows: list[dict]) -> str:
                 continue
             verdict = cell["verdict"]
             cover = cell["coverage"]
-            title = html.escape(f"{claim} on {release}: {verdict} — {coverage_text(cover)}")
+            outside = " (release outside its range)" if cell.get("in_range") is False else ""
+            title = html.escape(f"{claim} on {release}: {verdict}{outside} — {coverage_text(cover)}")
             stroke = ' stroke="#000" stroke-width="3"' if cell["changed"] else ""
+            kind = ' data-kind="omission"' if cell.get("kind") == "omission" else ""
+            faded = ' fill-opacity="0.45"' if outside else ""
             out.append(f'<g class="cell" data-claim="{html.escape(claim)}" data-release="{html.escape(release)}" '
-                       f'data-verdict="{verdict}"><title>{title}</title>'
+                       f'data-verdict="{verdict}"{kind}><title>{title}</title>'
                        f'<rect x="{x + 2}" y="{y + 2}" width="{cw - 4}" height="{ch - 4}" rx="3" '
-                       f'fill="{COLOURS[verdict]}"{stroke}/>'
+                       f'fill="{_colour(cell)}"{faded}{stroke}/>'
                        f'<text x="{x + cw / 2}" y="{y + ch / 2 + 4}" text-anchor="middle" fill="#fff">'
-                       f'{html.escape(LEGEND[verdict])}</text>')
+                       f'{html.escape(_legend(cell))}</text>')
             if cell["changed"]:
                 out.append(f'<path d="M{x + 2} {y + 2} h12 l-12 12 z" fill="#000"/>')
             out.append("</g>")
@@ -128,5 +177,13 @@ def svg(releases: list[str], rows: list[dict]) -> str:
         x += 40 + 8 * len(LEGEND[verdict])
     out.append(f'<path d="M10 {legend_y + 26} h12 l-12 12 z" fill="#000"/>'
                f'<text x="30" y="{legend_y + 37}">verdict differs from the last earlier release that could check it</text>')
+    if omitted:
+        x = 10
+        for verdict in OMISSION_VERDICTS:
+            if verdict == "not-checkable":
+                continue
+            out.append(f'<rect x="{x}" y="{legend_y + 50}" width="14" height="14" rx="2" fill="{OMISSION_COLOURS[verdict]}"/>'
+                       f'<text x="{x + 20}" y="{legend_y + 62}">omission {OMISSION_LEGEND[verdict]}</text>')
+            x += 100 + 8 * len(OMISSION_LEGEND[verdict])
     out.append("</svg>")
     return "\n".join(out) + "\n"
