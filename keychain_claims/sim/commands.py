@@ -501,6 +501,8 @@ def _show_found(io, found, show):
     try:
         secret = _read_secret(path, item["id"])
     except SecError as exc:
+        if exc.where:                              # the simulator's own state is damaged: say which file
+            io.error(f"security: SecKeychainItemCopyContent: {exc.text}")
         return exc.status                          # nothing is printed [SRC]
     if show == "w":
         io.print(formats.secret_for_w(secret))

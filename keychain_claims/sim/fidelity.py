@@ -92,7 +92,8 @@ class _Box:
     """A throw-away HOME and simulator state; placeholders of the reconstruction point into it."""
 
     def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="kc-fidelity-"))
+        from keychain_claims.harness.sandbox import owned_dir
+        self.root = owned_dir("fidelity-")          # under the sandboxes' base, never the host's /tmp
         self.home = self.root / "home"
         (self.home / "Library" / "Keychains").mkdir(parents=True)
         (self.root / "sys").mkdir()

@@ -330,8 +330,36 @@ def _state_file(name: str) -> str:
     return os.path.join(state_dir(), name)
 
 
+def _state_json(name: str, default, valid) -> dict:
+    """A state file, or `default` when it does not exist; junk or the wrong shape is the
+    simulator's state damaged: errSecDecode naming the file (one line, never a traceback)."""
+    path = _state_file(name)
+    try:
+        data = read_json(path, default)
+    except (ValueError, UnicodeDecodeError, IsADirectoryError):
+        raise errors.SecError(errors.DECODE, path) from None
+    if not valid(data):
+        raise errors.SecError(errors.DECODE, path)
+    return data
+
+
+def _valid_prefs(data) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("search", []), list) \
+        and all(isinstance(p, str) for p in data.get("search", [])) \
+        and isinstance(data.get("default"), (str, type(None)))
+
+
+def _valid_runtime(data) -> bool:
+    return isinstance(data, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("key"), str) and isinstance(v.get("last"), (int, float))
+        for v in data.values())
+
+
 def prefs() -> dict:
-    return read_json(_state_file("prefs.json"), {"search": [], "default": None})
+    data = _state_json("prefs.json", {"search": [], "default": None}, _valid_prefs)
+    data.setdefault("search", [])
+    data.setdefault("default", None)
+    return data
 
 
 def save_prefs(data: dict) -> None:
@@ -340,7 +368,7 @@ def save_prefs(data: dict) -> None:
 
 def runtime() -> dict:
     """securityd's memory: {path: {"key": hex, "last": epoch}} for unlocked keychains."""
-    return read_json(_state_file("runtime.json"), {})
+    return _state_json("runtime.json", {}, _valid_runtime)
 
 
 def save_runtime(data: dict) -> None:
