@@ -265,21 +265,23 @@ def counts(verdicts: list[Verdict]) -> dict[str, int]:
     return {k: found.get(k, 0) for k in VERDICTS}
 
 
-def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str]) -> tuple[Path, Path]:
+def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str],
+          name: str = "claims", partial: str = "") -> tuple[Path, Path]:
+    """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
-           "backends": backends, "counts": counts(verdicts),
+           "backends": backends, "counts": counts(verdicts), **({"partial": partial} if partial else {}),
            "claims": [{**asdict(v), "summary": v.summary} for v in verdicts]}
-    json_path, md_path = out_dir / "claims.json", out_dir / "claims.md"
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     _atomic_write(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    _atomic_write(md_path, redact(render_markdown(verdicts, article, backends)))
+    note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"
+    _atomic_write(md_path, redact((note if partial else "") + render_markdown(verdicts, article, backends)))
     return json_path, md_path
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from keychain_claims import atomic
+    atomic.write_text(path, text)
 
 
 MARK = {"holds": "holds", "contradicted": "**CONTRADICTED**", "fails": "**FAILS**",

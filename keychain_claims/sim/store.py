@@ -56,18 +56,13 @@ def write_json(path: str, data, durable: bool = True) -> None:
 
 
 def _write_text(path: str, text: str, durable: bool = True) -> None:
-    """Atomic replace: temp file, fsync, rename.  A writer killed before the rename leaves only its
+    """Atomic replace (keychain_claims.atomic); a writer killed before the rename leaves only its
     temp file, which the next write of the same file removes (callers hold the file's lock)."""
+    from keychain_claims import atomic
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     prefix = f".{os.path.basename(path)}."
-    tmp = os.path.join(directory, f"{prefix}{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic.write_text(path, text, durable)
     for name in os.listdir(directory):
         if name.startswith(prefix) and name.endswith(".tmp") and _dead(name[len(prefix):-4]):
             try:
