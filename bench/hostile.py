@@ -29,13 +29,17 @@ ROWS: list[tuple[str, str, str]] = []
 
 
 def snapshot(folder: Path) -> dict:
-    return {p.name: p.read_bytes() for p in folder.glob("claims.*")} if folder.is_dir() else {}
+    """The complete run's table (claims.json/md, outcomes.json); a partial run adds files beside it."""
+    return {n: (folder / n).read_bytes() for n in ("claims.json", "claims.md", "outcomes.json")
+            if (folder / n).is_file()} if folder.is_dir() else {}
 
 
 def classify(proc, guarded: Path | None = None, before: dict | None = None) -> str:
     text = (proc.stdout or "") + (proc.stderr or "")
     if guarded is not None and snapshot(guarded) != before:
         return "DATA LOST"
+    if "HANG" in text:
+        return "HANG"
     if "Traceback" in text or "INTERNALERROR" in text:
         return "TRACEBACK"
     errors = [l for l in text.splitlines() if l.startswith(("ERROR:", "keychain-claims:", "security:"))
@@ -62,65 +66,7 @@ def record(name, proc, guarded=None, before=None):
     print(f"{name:<58} {ROWS[-1][1]:<22} {ROWS[-1][2][:110]}", flush=True)
 
 
-def main() -> int:
-    shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "tmp").mkdir(parents=True)
-    a_dir, a_file = WORK / "a-dir", WORK / "a-file"
-    a_dir.mkdir()
-    a_file.write_text("not what you expect\n")
-    values = {"dir": str(a_dir), "file": str(a_file), "/proc/x": "/proc/x", "ro": "/sys/kernel"}
-    complete = WORK / "complete"
-    proc = suite([f"--reports-dir={complete}", f"--alluredir={complete / 'allure-results'}"], timeout=600)
-    assert (complete / "claims.json").exists(), proc.stdout[-2000:]
-
-    def guarded_copy(tag):
-        target = WORK / f"reports-{tag}"
-        shutil.copytree(complete, target)
-        return target
-
-    # 1. every path option of the claims run
-    for option in ("--article", "--ledger", "--record-transcripts", "--reports-dir", "--alluredir"):
-        for kind, value in values.items():
-            reports = guarded_copy(f"{option[2:]}-{kind.replace('/', '')}")
-            before = snapshot(reports)
-            args = [f"{option}={value}", *SMALL]
-            if option != "--reports-dir":
-                args.append(f"--reports-dir={reports}")
-            record(f"pytest {option}={kind}", suite(args), reports, before)
-    # 2. environment variables of the claims run and the simulator
-    for kind, value in values.items():
-        reports = guarded_copy(f"sandboxes-{kind.replace('/', '')}")
-        before = snapshot(reports)
-        record(f"KEYCHAIN_CLAIMS_SANDBOXES={kind}", suite([f"--reports-dir={reports}", *SMALL],
-                                                          env={"KEYCHAIN_CLAIMS_SANDBOXES": value}), reports, before)
-    for kind, value in values.items():
-        home = WORK / f"home-{kind.replace('/', '')}"
-        home.mkdir()
-        proc = subprocess.run([SIM, "list-keychains"], capture_output=True, text=True,
-                              env={**ENV, "HOME": str(home), "KEYCHAIN_SIM_STATE": value}, timeout=60)
-        record(f"keychain-sim list-keychains, KEYCHAIN_SIM_STATE={kind}", proc)
-        proc = subprocess.run([SIM, "create-keychain", "-p", "pw", "k.keychain"], capture_output=True, text=True,
-                              env={**ENV, "HOME": value, "KEYCHAIN_SIM_STATE": str(home / "state")}, timeout=60)
-        record(f"keychain-sim create-keychain, HOME={kind}", proc)
-    # 3. keychain-claims subcommands' path arguments
-    run_dir = WORK / "complete"
-    for kind, value in values.items():
-        for name, argv in (("report --results", ["report", "--results", value, "--output", str(WORK / f"o-{kind[-3:]}")]),
-                           ("report --output", ["report", "--results", str(run_dir / "allure-results"), "--output", value,
-                                                "--claims", str(run_dir / "claims.json")]),
-                           ("report --claims", ["report", "--results", str(run_dir / "allure-results"),
-                                                "--output", str(WORK / f"o2-{kind[-3:]}"), "--claims", value]),
-                           ("report --history", ["report", "--results", str(run_dir / "allure-results"),
-                                                 "--output", str(WORK / f"o3-{kind[-3:]}"), "--history", value]),
-                           ("merge DIR", ["merge", value, "--output", str(WORK / f"m-{kind[-3:]}"), "--no-html"]),
-                           ("merge --output", ["merge", str(run_dir), "--output", value, "--no-html"]),
-                           ("changes DIR", ["changes", value, "--from", "1", "--to", "2"]),
-                           ("check --article", ["check", f"--article={value}"]),
-                           ("check --ledger", ["check", f"--ledger={value}"]),
-                           ("fidelity --dir", ["fidelity", "--dir", value])):
-            proc = subprocess.run([CLI, *argv], capture_output=True, text=True, env=ENV, timeout=300, cwd=ROOT)
-            record(f"keychain-claims {name}={kind}", proc)
-    # 4. damaged files of other shapes
+def damaged(run_dir: Path) -> None:
     bad = WORK / "bad-run"
     shutil.copytree(run_dir, bad)
     (bad / "outcomes.json").write_text(json.dumps({"backends": {"sim": True}, "outcomes": {"not": "a list"}}))
@@ -153,15 +99,86 @@ def main() -> int:
     (home / "state" / "clock").write_text("not a number")
     record("keychain-sim: KEYCHAIN_SIM_CLOCK junk", subprocess.run(
         [SIM, "list-keychains"], capture_output=True, text=True, env={**simenv, "KEYCHAIN_SIM_CLOCK": str(home / "state" / "clock")}))
+
+
+def main() -> int:
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "tmp").mkdir(parents=True)
+    a_dir, a_file = WORK / "a-dir", WORK / "a-file"
+    a_dir.mkdir()
+    a_file.write_text("not what you expect\n")
+    values = {"dir": str(a_dir), "file": str(a_file), "/proc/x": "/proc/x", "ro": "/sys/kernel"}
+    complete = WORK / "complete"
+    proc = suite([f"--reports-dir={complete}", f"--alluredir={complete / 'allure-results'}"], timeout=600)
+    assert (complete / "claims.json").exists(), proc.stdout[-2000:]
+
+    def guarded_copy(tag):
+        target = WORK / f"reports-{tag}"
+        shutil.copytree(complete, target)
+        return target
+
+    only_signals = os.environ.get("HOSTILE_ONLY") == "signals"
+    # 1. every path option of the claims run
+    for option in ([] if only_signals else  ("--article", "--ledger", "--record-transcripts", "--reports-dir", "--alluredir")):
+        for kind, value in values.items():
+            reports = guarded_copy(f"{option[2:]}-{kind.replace('/', '')}")
+            before = snapshot(reports)
+            args = [f"{option}={value}", *SMALL]
+            if option != "--reports-dir":
+                args.append(f"--reports-dir={reports}")
+            record(f"pytest {option}={kind}", suite(args), reports, before)
+    # 2. environment variables of the claims run and the simulator
+    if only_signals:
+        values = {}
+    for kind, value in values.items():
+        reports = guarded_copy(f"sandboxes-{kind.replace('/', '')}")
+        before = snapshot(reports)
+        record(f"KEYCHAIN_CLAIMS_SANDBOXES={kind}", suite([f"--reports-dir={reports}", *SMALL],
+                                                          env={"KEYCHAIN_CLAIMS_SANDBOXES": value}), reports, before)
+    for kind, value in values.items():
+        home = WORK / f"home-{kind.replace('/', '')}"
+        home.mkdir()
+        proc = subprocess.run([SIM, "list-keychains"], capture_output=True, text=True,
+                              env={**ENV, "HOME": str(home), "KEYCHAIN_SIM_STATE": value}, timeout=60)
+        record(f"keychain-sim list-keychains, KEYCHAIN_SIM_STATE={kind}", proc)
+        proc = subprocess.run([SIM, "create-keychain", "-p", "pw", "k.keychain"], capture_output=True, text=True,
+                              env={**ENV, "HOME": value, "KEYCHAIN_SIM_STATE": str(home / "state")}, timeout=60)
+        record(f"keychain-sim create-keychain, HOME={kind}", proc)
+    # 3. keychain-claims subcommands' path arguments
+    run_dir = WORK / "complete"
+    for kind, value in values.items():
+        for name, argv in (("report --results", ["report", "--results", value, "--output", str(WORK / f"o-{kind[-3:]}")]),
+                           ("report --output", ["report", "--results", str(run_dir / "allure-results"), "--output", value,
+                                                "--claims", str(run_dir / "claims.json")]),
+                           ("report --claims", ["report", "--results", str(run_dir / "allure-results"),
+                                                "--output", str(WORK / f"o2-{kind[-3:]}"), "--claims", value]),
+                           ("report --history", ["report", "--results", str(run_dir / "allure-results"),
+                                                 "--output", str(WORK / f"o3-{kind[-3:]}"), "--history", value]),
+                           ("merge DIR", ["merge", value, "--output", str(WORK / f"m-{kind[-3:]}"), "--no-html"]),
+                           ("merge --output", ["merge", str(run_dir), "--output", value, "--no-html"]),
+                           ("changes DIR", ["changes", value, "--from", "1", "--to", "2"]),
+                           ("check --article", ["check", f"--article={value}"]),
+                           ("check --ledger", ["check", f"--ledger={value}"]),
+                           ("fidelity --dir", ["fidelity", "--dir", value])):
+            try:
+                proc = subprocess.run([CLI, *argv], capture_output=True, text=True, env=ENV, timeout=180, cwd=ROOT)
+            except subprocess.TimeoutExpired:
+                proc = subprocess.CompletedProcess(argv, -1, "", "HANG: no answer in 180 s")
+            record(f"keychain-claims {name}={kind}", proc)
+    # 4. damaged files of other shapes
+    for _ in [] if only_signals else [1]:
+        damaged(run_dir)
     # 5. signals not used while building: SIGTERM and SIGHUP mid-run, against a complete table
     for sig in (signal.SIGTERM, signal.SIGHUP):
         reports = guarded_copy(f"sig{int(sig)}")
         before = snapshot(reports)
         proc = subprocess.Popen([PY, "-m", "pytest", "-p", "no:randomly", "--backend=sim", f"--reports-dir={reports}"],
                                 cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        old = {p.name for p in (reports / "allure-results").glob("*-result.json")}
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(list((reports / "allure-results").glob("*-result.json"))) < 3:
-            time.sleep(0.2)
+        while time.monotonic() < deadline and len({p.name for p in (reports / "allure-results").glob("*-result.json")}
+                                                   - old) < 3:
+            time.sleep(0.2)                 # three scenarios of this run have finished
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

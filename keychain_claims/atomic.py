@@ -32,3 +32,12 @@ def why(exc: OSError) -> str:
     """'Is a directory: reports/outcomes.json' -- an OSError in a few words."""
     text = exc.strerror or str(exc)
     return f"{text}: {exc.filename}" if exc.filename else text
+
+
+def probe(folder) -> None:
+    """Raise OSError unless a file can be made in `folder`: os.access answers yes to root even on a
+    read-only file system, so the only true answer is to try."""
+    path = os.path.join(os.fspath(folder), f".write-probe.{os.getpid()}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    os.unlink(path)

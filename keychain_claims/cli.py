@@ -144,6 +144,12 @@ def read_claims(path: Path) -> dict:
     return doc
 
 
+def _probe(folder: Path) -> None:
+    """Raise OSError unless a file can be made in `folder` (os.access says yes to root everywhere)."""
+    from keychain_claims.atomic import probe
+    probe(folder)
+
+
 def report(results: Path, output: Path, history: Path | None = None, claims: Path | None = None) -> Path:
     if results.exists() and not results.is_dir():
         raise CliError(f"--results {results} is a file; pass the folder of Allure results (allure-results)")
@@ -151,6 +157,17 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
         raise CliError(f"no Allure results at {results}; run the suite first (pytest)")
     if not any(results.glob("*-result.json")):
         raise CliError(f"{results} holds no test results; run the suite first (pytest)")
+    for flag, folder in (("--output", output), ("--history", (history or output.parent / "history.jsonl").parent)):
+        try:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(folder))
+            folder.mkdir(parents=True, exist_ok=True)
+            _probe(folder)
+        except OSError as exc:
+            from keychain_claims.atomic import why
+            raise CliError(f"{flag} {folder} is not a writable folder ({why(exc)}); pass another {flag}") from None
+    if history is not None and history.is_dir():
+        raise CliError(f"--history {history} is a folder; pass a file (e.g. history.jsonl)")
     claims = claims or claims_of(results)
     doc, attachments = None, []
     if claims.exists():
@@ -244,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             from keychain_claims.sim import fidelity
             if args.dir is not None and not args.dir.is_dir():
                 raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
-            return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+            try:
+                return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
         elif args.command == "bisect":
             from keychain_claims.releases.bisect import BisectError, run as bisect
             try:

@@ -62,8 +62,8 @@ def _usable_dir(value: str, flag: str, hint: str) -> None:
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(20, "Not a directory", str(path))
         path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied", str(path))
+        from keychain_claims.atomic import probe
+        probe(path)
     except OSError as exc:
         _usage(f"{flag}={value} is not a writable folder ({why(exc)}); {hint}")
 
@@ -99,8 +99,9 @@ def _terminate(signum, frame):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _terminate)
+    for signum in (signal.SIGTERM, signal.SIGHUP):     # kill, or the terminal closed: a partial run
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            signal.signal(signum, _terminate)
     config.addinivalue_line("markers", "claim(id, polarity): the scenario supports or refutes this claim of the ledger")
     try:
         config.stash[BACKEND_KEY] = select(config.getoption("backend"))

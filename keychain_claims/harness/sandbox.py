@@ -44,8 +44,8 @@ def base_dir() -> Path:
     path = Path(os.environ.get("KEYCHAIN_CLAIMS_SANDBOXES") or default_base())
     try:
         path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied", str(path))
+        from keychain_claims.atomic import probe
+        probe(path)
     except OSError as exc:
         raise SandboxDirError(f"cannot make sandboxes under {path} ({exc.strerror or exc}); point "
                               "KEYCHAIN_CLAIMS_SANDBOXES at a writable folder") from None

@@ -261,6 +261,9 @@ def changes(folder: Path, old: str, new: str) -> str:
         cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
     except FileNotFoundError:
         raise MergeError(f"{folder} holds no release-matrix.json; run the suite with --claude-code first") from None
+    except OSError as exc:
+        raise MergeError(f"{path} cannot be read ({exc.strerror}); pass a reports folder holding "
+                         "release-matrix.json") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise MergeError(f"{path} is not a release matrix ({type(exc).__name__}); run the suite again") from None
     missing = [r for r in (old, new) if r not in matrix.get("releases", [])]
