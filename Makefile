@@ -21,7 +21,8 @@ suite: install
 
 ## the project's own tests
 test: install
-	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+	mkdir -p build/tmp
+	TMPDIR=$(CURDIR)/build/tmp $(VENV)/bin/pytest tests --basetemp=$(CURDIR)/build/test-tmp $(PYTEST_ARGS)
 
 ## the macOS backend's whole code path on this host, keychain-sim standing in for /usr/bin/security
 rehearsal: install

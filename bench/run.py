@@ -8,6 +8,8 @@
               median of --suite-rounds runs each): wall time,
               scenarios, security calls, median and slowest time per scenario that ran (skips
               take no time and would flatter the median)
+  sim -i      `keychain-sim -i` with 10 and 10 000 lines of add-generic-password (bench/sim_interactive.py):
+              seconds and ms per line (the same per line at both sizes)
   fidelity    the simulator replayed on the real macOS transcripts (fixtures/transcripts/real): matches / comparable
   releases    cold/warm fetch, fingerprints, behaviour per release (bench/releases.py), with --releases
 
@@ -107,6 +109,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     args = ap.parse_args()
     result: dict = {"simulator": simulator(args.rounds), "shell": shell(max(5, args.rounds // 3))}
+    import sim_interactive  # bench/sim_interactive.py
+    result["sim_interactive"] = [sim_interactive.run(n) for n in (10, 10000)]
     result["fidelity"] = fidelity()
     if not args.skip_suite:
         result["startup"] = startup()
@@ -122,6 +126,9 @@ def main() -> int:
     print(f"{'python3 -c pass (median)':<34}{s['python_c_pass_ms']:>10.2f} ms")
     print(f"{'ratio':<34}{s['ratio']:>10.2f} x   (target <= 2)")
     print(f"{'shell round trip (median)':<34}{result['shell']['round_trip_ms']:>10.2f} ms")
+    for row in result["sim_interactive"]:
+        print(f"{'security -i, ' + str(row['lines']) + ' adds':<34}{row['seconds']:>10.2f} s   "
+              f"{row['ms_per_line']} ms per line, {row['failed_lines']} failed")
     f = result["fidelity"]
     print(f"{'fidelity (real transcripts)':<34}{f['matches']:>6}/{f['comparable']:<3} match   ({f['total']} in all; "
           + ", ".join(f"{k} {m}/{c}" for k, (m, c) in sorted(f["per_command"].items())) + ")")

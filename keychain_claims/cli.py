@@ -49,10 +49,10 @@ def _config(output: Path, history: Path, doc: dict | None = None, attachments: l
     """The Allure 3 configuration for this report (keychain_claims/reports/allure.py:
     report_config), as an allurerc.mjs in a folder of its own."""
     import json
-    import tempfile
     from keychain_claims.reports.allure import report_config
+    from keychain_claims.harness.sandbox import owned_dir
     conf = report_config(output, history, doc, attachments)
-    path = Path(tempfile.mkdtemp(prefix="allurerc-")) / "allurerc.mjs"
+    path = owned_dir("allurerc-") / "allurerc.mjs"        # under build/, never the host's /tmp
     path.write_text("export default " + json.dumps(conf, indent=2) + ";\n")
     return path
 
@@ -68,20 +68,82 @@ def scenario_links(results: Path, index: Path, base: Path) -> dict[str, str]:
             for _, nodeid, result in scenario_results(results) if result.get("uuid")}
 
 
+def claims_of(results: Path) -> Path:
+    """The verdict table that belongs to these Allure results: the run marks it in the results
+    (claims.json, or claims.partial.json after a partial run); else claims.json beside them."""
+    from keychain_claims.plugin import RUN_MARKER
+    try:
+        marker = (results / RUN_MARKER).read_text()
+    except OSError:
+        marker = ""
+    name = next((line.split("=", 1)[1].strip() for line in marker.splitlines() if line.startswith("claims=")), "")
+    return results.parent / (Path(name).name or "claims.json")
+
+
+def read_claims(path: Path) -> dict:
+    """A verdict table (claims.json) checked against its shape: one line when it is not one."""
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    class Row(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        claim: str
+        quote: str
+        section: str
+        verdict: str
+        backend: str
+
+    class Doc(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        claims: list[Row]
+
+    try:
+        raw = path.read_bytes()
+        Doc.model_validate_json(raw)
+    except OSError as exc:
+        raise CliError(f"{path} cannot be read ({exc.strerror}); pass --claims=<a run's claims.json>") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "the document"
+        raise CliError(f"{path} is not a verdict table ({where}: {first.get('msg')}); run the suite again to "
+                       "rewrite it, or pass --claims=<a run's claims.json>") from None
+    import json
+    doc = json.loads(raw)
+    from keychain_claims.reports.article import RANK
+    bad = next((row["verdict"] for row in doc["claims"] if row["verdict"] not in RANK), None)
+    if bad is not None:
+        raise CliError(f"{path} is not a verdict table (verdict {bad!r}); run the suite again to rewrite it")
+    return doc
+
+
+def _probe(folder: Path) -> None:
+    """Raise OSError unless a file can be made in `folder` (os.access says yes to root everywhere)."""
+    from keychain_claims.atomic import probe
+    probe(folder)
+
+
 def report(results: Path, output: Path, history: Path | None = None, claims: Path | None = None) -> Path:
+    if results.exists() and not results.is_dir():
+        raise CliError(f"--results {results} is a file; pass the folder of Allure results (allure-results)")
     if not results.is_dir():
         raise CliError(f"no Allure results at {results}; run the suite first (pytest)")
     if not any(results.glob("*-result.json")):
         raise CliError(f"{results} holds no test results; run the suite first (pytest)")
-    import json
-    claims = claims or results.parent / "claims.json"
+    for flag, folder in (("--output", output), ("--history", (history or output.parent / "history.jsonl").parent)):
+        try:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(folder))
+            folder.mkdir(parents=True, exist_ok=True)
+            _probe(folder)
+        except OSError as exc:
+            from keychain_claims.atomic import why
+            raise CliError(f"{flag} {folder} is not a writable folder ({why(exc)}); pass another {flag}") from None
+    if history is not None and history.is_dir():
+        raise CliError(f"--history {history} is a folder; pass a file (e.g. history.jsonl)")
+    claims = claims or claims_of(results)
     doc, attachments = None, []
     if claims.exists():
         from keychain_claims.reports.article import build
-        try:
-            doc = json.loads(claims.read_text(encoding="utf-8"))
-        except ValueError:
-            raise CliError(f"{claims} is not valid JSON; run the suite again to rewrite it") from None
+        doc = read_claims(claims)
         article, missing = build(claims, claims.parent / "article.html",
                                  scenario_links(results, output / "index.html", claims.parent))
         if missing:
@@ -114,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="Allure 3 history file carried from report to report (default: beside --output)")
     rep.add_argument("--claims", type=Path, default=None,
                      help="the run's claims.json (default: beside --results); article.html is written beside it")
-    sub.add_parser("check", help="check that the ledger, the article and the features agree")
+    chk = sub.add_parser("check", help="check that the ledger, the article and the features agree")
+    chk.add_argument("--article", type=Path, default=None, help="the article (default: the vendored copy)")
+    chk.add_argument("--ledger", type=Path, default=None, help="the claims ledger (default: beside the article)")
     sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
     fid = sub.add_parser("fidelity", help="replay real macOS transcripts against the simulator: matches / comparable")
     fid.add_argument("--dir", type=Path, default=None, help="real transcripts (default fixtures/transcripts/real)")
@@ -141,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "report":
             index = report(args.results, args.output, args.history, args.claims)
-            claims = args.claims or args.results.parent / "claims.json"
+            claims = args.claims or claims_of(args.results)
             print(f"report: {index}  (serve it: npx allure open {args.output})")
             if claims.exists():
                 print(f"annotated article: {claims.parent / 'article.html'}")
@@ -150,8 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             from keychain_claims.claims.coverage import problems
             from keychain_claims.claims.ledger import Ledger
             from keychain_claims.claims.coverage import unscenarioed_omissions
-            ledger = Ledger()
-            found = problems(Article(), ledger)
+            from keychain_claims.claims.article import ArticleError
+            from keychain_claims.claims.ledger import LedgerError
+            try:
+                article = Article(args.article) if args.article else Article()
+                ledger = Ledger(args.ledger or article.path.with_suffix(".claims.yaml"))
+            except (ArticleError, LedgerError) as exc:
+                raise CliError(str(exc)) from None
+            found = problems(article, ledger)
             for line in found:
                 print(line)
             if not any(line.startswith("omission ") and "has no scenario" in line for line in found):
@@ -167,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             from keychain_claims.sim import fidelity
             if args.dir is not None and not args.dir.is_dir():
                 raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
-            return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+            try:
+                return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
         elif args.command == "bisect":
             from keychain_claims.releases.bisect import BisectError, run as bisect
             try:

@@ -20,7 +20,7 @@ from keychain_claims.backends import Backend, BackendError, select
 from keychain_claims.claims.ledger import Ledger, LedgerError
 from keychain_claims.claims import links
 from keychain_claims.redact import redact
-from keychain_claims.harness.sandbox import sweep
+from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.claims.verdicts import (Outcome, compute, compute_omissions, counts, omission_counts,
                                              outcome_from_report, write)
 
@@ -31,6 +31,8 @@ SUMMARY_KEY = pytest.StashKey[list]()      # lines of the terminal summary: verd
 SNAPSHOT_KEY = pytest.StashKey[object]()
 SYSTEM_KEY = pytest.StashKey[object]()     # how the safety snapshot runs `security` outside the sandboxes
 ALARM_KEY = pytest.StashKey[list]()        # lines printed last, after the verdicts: safety and coverage failures
+DESELECTED_KEY = pytest.StashKey[list]()   # node ids deselected (-k, -m, --deselect, a plugin)
+COLLECTED_KEY = pytest.StashKey[set]()     # node ids of the claims scenarios collected (here or by xdist workers)
 REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
 
 
@@ -49,15 +51,48 @@ def _usage(message: str) -> None:
     raise pytest.UsageError(message)
 
 
+def _own_tests(config: pytest.Config) -> bool:
+    return any(str(a).split("::")[0].rstrip("/").startswith("tests") for a in config.args)
+
+
+def _usable_dir(value: str, flag: str, hint: str) -> None:
+    """A folder the run will write into: made now, or one line that says what to do."""
+    from keychain_claims.atomic import why
+    path = Path(value)
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(path))
+        path.mkdir(parents=True, exist_ok=True)
+        from keychain_claims.atomic import probe
+        probe(path)
+    except OSError as exc:
+        _usage(f"{flag}={value} is not a writable folder ({why(exc)}); {hint}")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config):
-    """A run of the claims suite writes Allure results to reports/allure-results (cleaned
-    first); a run of the project's own tests (`pytest tests`) leaves them alone."""
+    """A run of the claims suite writes Allure results to <reports-dir>/allure-results (cleaned
+    first; --alluredir overrides); a run of the project's own tests (`pytest tests`) leaves them
+    alone.  Before anything is written or cleaned: a backend named with --backend that cannot run
+    here is refused, and every folder the run writes into must be usable (one line each)."""
     option = config.option
-    own_tests = any(str(a).split("::")[0].rstrip("/").startswith("tests") for a in config.args)
-    if getattr(option, "allure_report_dir", None) is None and not own_tests:
-        option.allure_report_dir = str(REPORTS_DIR / "allure-results")
+    if _own_tests(config) or hasattr(config, "workerinput"):
+        return
+    try:
+        chosen = select(option.backend)
+    except BackendError as exc:
+        _usage(str(exc))
+    why = chosen.unavailable()
+    if option.backend != "auto" and why:
+        _usage(f"--backend {option.backend} cannot run here ({why}); nothing ran and no report was touched — "
+               "use --backend sim (or rehearsal) on this host")
+    if getattr(option, "allure_report_dir", None) is None:
+        option.allure_report_dir = str(Path(option.reports_dir) / "allure-results")
         option.clean_alluredir = True
+    _usable_dir(option.allure_report_dir, "--alluredir",
+                "pass --alluredir=<a writable folder> (it follows --reports-dir unless given)")
+    if option.record_transcripts:
+        _usable_dir(option.record_transcripts, "--record-transcripts", "pass a writable folder")
 
 
 def _terminate(signum, frame):
@@ -65,8 +100,9 @@ def _terminate(signum, frame):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _terminate)
+    for signum in (signal.SIGTERM, signal.SIGHUP):     # kill, or the terminal closed: a partial run
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            signal.signal(signum, _terminate)
     config.addinivalue_line("markers", "claim(id, polarity): the scenario supports or refutes this claim of the ledger")
     try:
         config.stash[BACKEND_KEY] = select(config.getoption("backend"))
@@ -79,6 +115,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[LEDGER_KEY] = Ledger(ledger_path)
     except (ArticleError, LedgerError) as exc:
         _usage(str(exc))
+    config.stash[DESELECTED_KEY] = []
+    config.stash[COLLECTED_KEY] = set()
+    if not hasattr(config, "workerinput") and not _own_tests(config):
+        _check_article_and_ledger(article, config.stash[LEDGER_KEY])
     config.stash[SUMMARY_KEY] = []
     config.stash[ALARM_KEY] = []
     backend = config.stash[BACKEND_KEY]
@@ -89,11 +129,79 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SYSTEM_KEY] = macos_safety.system_run(command, env)
         config.stash[SNAPSHOT_KEY] = macos_safety.snapshot(config.stash[SYSTEM_KEY])
     if not hasattr(config, "workerinput"):
-        removed = sweep()
+        try:
+            removed = sweep()
+        except SandboxDirError as exc:
+            _usage(str(exc))
         if removed:
             config.issue_config_time_warning(pytest.PytestWarning(
                 f"swept {len(removed)} sandbox(es) left by an interrupted run: "
                 + ", ".join(p.name for p in removed)), stacklevel=2)
+
+
+def _check_article_and_ledger(article: Article, ledger: Ledger) -> None:
+    """`keychain-claims check` at the start of every claims run: a claim whose sentence the
+    article no longer has (or a tag, refutation or command out of step) stops the run before
+    anything runs or is written, with one line naming the claim and the sentence."""
+    from keychain_claims.claims.coverage import problems
+    found = problems(article, ledger)
+    if found:
+        more = (f" (and {len(found) - 1} more: keychain-claims check --article={article.path} "
+                f"--ledger={ledger.path} lists them)") if len(found) > 1 else ""
+        _usage(f"the article and the ledger disagree: {found[0]}{more}")
+
+
+def pytest_deselected(items) -> None:
+    config = items[0].config if items else None
+    if config is not None and DESELECTED_KEY in config.stash:
+        config.stash[DESELECTED_KEY].extend(i.nodeid for i in items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if COLLECTED_KEY in session.config.stash:
+        session.config.stash[COLLECTED_KEY] |= {i.nodeid for i in session.items if scenario_of(i) is not None}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    """With -n the controller collects nothing itself: every worker reports what it collected."""
+    config = node.config
+    if COLLECTED_KEY in config.stash:
+        config.stash[COLLECTED_KEY] |= set(ids)
+
+
+def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Outcome]) -> list[str]:
+    """Why this run is not a complete run of the claims suite (README, "Complete runs"): it was
+    stopped (a signal, -x, --maxfail), something was deselected (-k, -m, --deselect), it was
+    given paths other than the suite's own (`testpaths`), a collected scenario has no result, or
+    a scenario of the feature set was never collected."""
+    config = session.config
+    reasons = []
+    if exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop:
+        reasons.append(f"interrupted ({session.shouldstop})" if isinstance(session.shouldstop, str) else "interrupted")
+    if session.shouldfail:
+        reasons.append(f"stopped early ({session.shouldfail})" if isinstance(session.shouldfail, str) else "stopped early")
+    selection = [flag for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr),
+                                          ("--deselect", getattr(config.option, "deselect", None))) if value]
+    if selection or config.stash.get(DESELECTED_KEY, []):
+        n = len(config.stash.get(DESELECTED_KEY, []))
+        reasons.append("a selection (" + ", ".join(selection or ["deselected"]) + ")"
+                       + (f", {n} deselected" if n else ""))
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        root = Path(config.rootpath)
+        wanted = {(root / p).resolve() for p in config.getini("testpaths")}
+        given = {(Path(config.invocation_params.dir) / a).resolve() for a in config.args}
+        if given != wanted:
+            reasons.append("a subset of paths (" + " ".join(config.args)[:120] + ")")
+    ran = {o.nodeid for o in outcomes}
+    missing = config.stash.get(COLLECTED_KEY, set()) - ran
+    if missing:
+        reasons.append(f"{len(missing)} collected scenario(s) without a result")
+    from keychain_claims.claims.coverage import scenarios
+    absent = {ref.name for ref in scenarios()} - {o.scenario for o in outcomes}
+    if absent and not reasons:
+        reasons.append(f"{len(absent)} scenario(s) of the feature set not collected")
+    return reasons
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -225,25 +333,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     verdicts = compute(_OUTCOMES, ledger, article, {backend.name: backend.simulated})
     omissions = compute_omissions(_OUTCOMES, ledger, article, {backend.name: backend.simulated})
     out = Path(config.getoption("reports_dir"))
+    reasons = partial_reasons(session, exitstatus, _OUTCOMES)
+    partial = "; ".join(reasons)
+    suffix = ".partial" if partial else ""
+    from keychain_claims.atomic import why
+    from keychain_claims.reports.matrix import write_matrix
+    from keychain_claims.reports.merge import new_run_id, write_outcomes     # what `keychain-claims merge` reads
+    run_id = new_run_id()
     try:
-        paths = write(verdicts, out, article, {backend.name: backend.label}, omissions)
+        paths = write(verdicts, out, article, {backend.name: backend.label}, omissions, "claims" + suffix, partial)
+        write_matrix(_OUTCOMES, ledger, out, "release-matrix" + suffix)
+        write_outcomes(out, _OUTCOMES, {backend.name: backend.simulated}, {backend.name: backend.label},
+                       article.sha256, run_id=run_id, partial=partial)
+        results = getattr(config.option, "allure_report_dir", None)
+        if results:
+            allure_files.write(Path(results), backend, article, paths[1],
+                               releases=getattr(config.option, "claude_code", None) or "")
+            allure_files.label_results(Path(results), _OUTCOMES, verdicts, ledger, omissions)
+            (Path(results) / RUN_MARKER).write_text(f"run_id={run_id}\nclaims={paths[0].name}\n")
     except OSError as exc:
-        config.stash[SUMMARY_KEY] = [f"could not write the verdict table to {out} ({exc.strerror}); "
+        config.stash[SUMMARY_KEY] = [f"could not write the verdict table to {out} ({why(exc)}); "
                                       "make the directory writable or pass --reports-dir"]
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
     config.stash[SUMMARY_KEY] = verdicts + [counts_line(verdicts)] + (
         ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
         if omissions else []) + [f"verdicts written to {paths[0]} and {paths[1]}"]
-    from keychain_claims.reports.matrix import write_matrix
-    write_matrix(_OUTCOMES, ledger, out)
-    from keychain_claims.reports.merge import write_outcomes     # what `keychain-claims merge` reads
-    write_outcomes(out, _OUTCOMES, {backend.name: backend.simulated}, {backend.name: backend.label}, article.sha256)
-    results = getattr(config.option, "allure_report_dir", None)
-    if results:
-        allure_files.write(Path(results), backend, article, paths[1],
-                           releases=getattr(config.option, "claude_code", None) or "")
-        allure_files.label_results(Path(results), _OUTCOMES, verdicts, ledger, omissions)
+    if partial:
+        config.stash[SUMMARY_KEY].append(
+            f"PARTIAL RUN ({partial}): verdicts written to {paths[0]}; {out / 'claims.json'} (a complete run's) "
+            "left as it was")
+
+
+RUN_MARKER = "keychain-claims-run.txt"     # in the Allure results: which verdict table belongs to them
 
 
 def counts_line(verdicts) -> str:

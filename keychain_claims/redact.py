@@ -52,3 +52,39 @@ def redact(text: str | bytes | None, extra: tuple[str, ...] | list[str] = ()) ->
     for pattern in _PATTERNS:
         text = pattern.sub(MASK, text)
     return text
+
+
+SECRET_VALUE = "<secret>"
+
+
+def mask_argv(argv: list[str], spec: str | None, secret_options: str) -> list[str]:
+    """argv with the values of the options in `secret_options` replaced by "<secret>", given apart
+    (`-w x`) or attached (`-wx`, `-Uwx`), walking `spec`, the command's getopt string.  A command
+    whose getopt string is not known (`spec` None: mistyped, or not modelled) keeps only its
+    word and its option letters: every other word is masked, since any of them may be a value."""
+    if spec is None:
+        return argv[:1] + [a[:2] + (SECRET_VALUE if len(a) > 2 else "") if a.startswith("-") and a != "-"
+                           else SECRET_VALUE for a in argv[1:]]
+    spec = spec.lstrip(":")
+    out, i = list(argv[:1]), 1
+    while i < len(argv):
+        arg = argv[i]
+        out.append(arg)
+        i += 1
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            out += argv[i:]
+            break
+        for j in range(1, len(arg)):
+            at = spec.find(arg[j])
+            if at >= 0 and at + 1 < len(spec) and spec[at + 1] == ":":
+                if arg[j] in secret_options:
+                    if j + 1 < len(arg):
+                        out[-1] = arg[:j + 1] + SECRET_VALUE
+                    elif i < len(argv):
+                        out.append(SECRET_VALUE)
+                        i += 1
+                elif j + 1 == len(arg) and i < len(argv):
+                    out.append(argv[i])
+                    i += 1
+                break
+    return [redact(a) if a != SECRET_VALUE else a for a in out]

@@ -48,7 +48,7 @@ def test_editing_a_quoted_span_is_caught(article_copy):
     text = article_copy.read_text()
     article_copy.write_text(text.replace("comes back even after clicking", "returns even after clicking"))
     found = set(problems(Article(article_copy), Ledger())) - set(problems(Article(VENDORED), Ledger()))
-    assert len(found) == 1 and found.pop().startswith("claim SYM-RETURNS: its quote no longer occurs")
+    assert len(found) == 1 and found.pop().startswith("claim SYM-RETURNS: its sentence")
 
 
 def test_editing_a_command_is_caught(article_copy):
@@ -159,7 +159,8 @@ def test_the_suite_refuses_a_tag_that_disagrees_with_refuted_by(run_suite, tmp_p
     edited.write_text(text.replace('      - "The release writes the token with add-generic-password -U, in place"\n', ""))
     result = run_suite("--collect-only", "-q", f"--ledger={edited}")
     assert result.returncode == 4
-    assert "tag @refutes:CAU-REFRESH disagrees with the claim's `refuted_by`" in result.stderr
+    # the start-of-run check (keychain-claims check) names the scenario, its tag and `refuted_by`
+    assert "is tagged @refutes:CAU-REFRESH but not listed in its `refuted_by`" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -122,8 +122,8 @@ def test_backend_macos_off_a_mac_is_red_not_green(run_suite):
     if sys.platform == "darwin":
         pytest.skip("this host is a Mac: --backend macos runs for real here")
     proc = run_suite("--backend", "macos", "-q", "--claude-code", "none", "-p", "no:randomly")
-    assert proc.returncode == 1, proc.stdout[-2000:]
-    assert proc.stderr.strip().splitlines()[-1].startswith("COVERAGE: only 0 of "), proc.stderr[-500:]
+    assert proc.returncode == 4, proc.stdout[-2000:]              # refused before anything ran or was written
+    assert proc.stderr.strip().splitlines()[-1].startswith("ERROR: --backend macos cannot run here"), proc.stderr[-500:]
 
 
 def test_a_dialog_of_a_call_nobody_drives_is_dismissed_by_the_shim(tmp_path):

@@ -47,7 +47,8 @@ def two_runs(tmp_path_factory):
 
 
 def test_every_suite_run_leaves_its_outcomes_for_a_later_merge(two_runs):
-    doc = json.loads((two_runs[0] / "outcomes.json").read_text())
+    doc = json.loads((two_runs[0] / "outcomes.partial.json").read_text())      # -k: a partial run
+    assert doc["partial"].startswith("a selection (-k)") and not (two_runs[0] / "outcomes.json").exists()
     assert doc["backends"] == {"sim": True} and doc["article_sha256"] == Article().sha256
     assert [o["scenario"] for o in doc["outcomes"]] == [
         "The credential is a generic password for the current user in the login keychain"]
@@ -58,7 +59,7 @@ def test_two_separate_runs_merge_into_one_report_and_one_verdict_table(two_runs,
     proc = subprocess.run([str(CLI), "merge", *map(str, two_runs), "--output", str(out), "--no-html"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "merged 2 run(s): 2 scenario outcomes" in proc.stdout
+    assert "merged 2 folder(s), 2 run(s): 2 scenario outcomes" in proc.stdout
     names = results_of(out)
     each = [results_of(folder) for folder in two_runs]
     for run in each:                                   # every scenario result of both runs, with its status
@@ -67,9 +68,9 @@ def test_two_separate_runs_merge_into_one_report_and_one_verdict_table(two_runs,
                 assert names[name] == status
     ledgers = [n for n in names if n.startswith("Claims ledger")]
     assert ledgers == ["Claims ledger: verdict per claim (sim)"]          # one, for the union, not one per run
-    claims = {c["claim"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
+    claims = {c["claim"]: c for c in json.loads((out / "claims.partial.json").read_text())["claims"]}
     for run in two_runs:
-        for c in json.loads((run / "claims.json").read_text())["claims"]:
+        for c in json.loads((run / "claims.partial.json").read_text())["claims"]:
             if c["verdict"] != "not-checkable":          # what a run decided, the merge decides the same way
                 assert claims[c["claim"]]["verdict"] == c["verdict"]
                 assert {s["nodeid"] for s in c["scenarios"]} <= {s["nodeid"] for s in claims[c["claim"]]["scenarios"]}

@@ -61,8 +61,8 @@ class RehearsalBackend(MacOSBackend):
 
     def system_security(self) -> tuple[list[str], dict[str, str]]:
         """The safety snapshot's `security`: the simulator with a user domain of its own."""
-        import tempfile
-        state = tempfile.mkdtemp(prefix="kc-rehearsal-user-")
+        from keychain_claims.harness.sandbox import owned_dir
+        state = str(owned_dir("rehearsal-user-"))        # removed at exit; swept if the run is killed
         return self._sim.security_command(), {"KEYCHAIN_SIM_STATE": state, "HOME": state}
 
     def env(self, sandbox: "Sandbox") -> dict[str, str]:

@@ -36,8 +36,11 @@ class Article:
             self.text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ArticleError(f"article not found at {self.path}; restore it with `git checkout -- articles/`") from None
+        except IsADirectoryError:
+            raise ArticleError(f"article {self.path} is a directory; pass --article=<the article's .md file>") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ArticleError(f"article at {self.path} cannot be read ({exc}); restore it from git") from None
+            raise ArticleError(f"article at {self.path} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
+                               "pass --article=<a readable .md file> or restore it from git") from None
         self.lines = self.text.splitlines()
 
     @cached_property

@@ -100,6 +100,11 @@ class Ledger:
             data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise LedgerError(f"claims ledger not found at {self.path}; restore it with `git checkout -- articles/`") from None
+        except IsADirectoryError:
+            raise LedgerError(f"claims ledger {self.path} is a directory; pass --ledger=<the .claims.yaml file>") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LedgerError(f"claims ledger {self.path} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
+                              "pass --ledger=<a readable .claims.yaml file>") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark else ""

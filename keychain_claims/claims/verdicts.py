@@ -382,17 +382,19 @@ def omission_counts(omissions: list[OmissionVerdict]) -> dict[str, int]:
 
 
 def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str],
-          omissions: list[OmissionVerdict] = ()) -> tuple[Path, Path]:
+          omissions: list[OmissionVerdict] = (), name: str = "claims", partial: str = "") -> tuple[Path, Path]:
+    """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
            "article_title": article_title(article),
-           "backends": backends, "counts": counts(verdicts),
+           "backends": backends, "counts": counts(verdicts), **({"partial": partial} if partial else {}),
            "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
            "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
            "omissions": [{**asdict(v), "summary": v.summary} for v in omissions]}
-    json_path, md_path = out_dir / "claims.json", out_dir / "claims.md"
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     _atomic_write(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    _atomic_write(md_path, redact(render_markdown(verdicts, article, backends, list(omissions))))
+    note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"
+    _atomic_write(md_path, redact((note if partial else "") + render_markdown(verdicts, article, backends, list(omissions))))
     return json_path, md_path
 
 
@@ -404,9 +406,8 @@ def article_title(article: Article) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from keychain_claims import atomic
+    atomic.write_text(path, text)
 
 
 MARK = {"holds": "holds", "contradicted": "**CONTRADICTED**", "fails": "**FAILS**",

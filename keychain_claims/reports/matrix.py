@@ -76,13 +76,15 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
     return releases, rows
 
 
-def write_matrix(outcomes, ledger, out: Path) -> None:
-    """Claims x releases: holds / contradicted / not checkable, with the evidence."""
+def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> None:
+    """Claims x releases: holds / contradicted / not checkable, with the evidence (`name`.json/md/svg/html;
+    a partial run writes release-matrix.partial.*)."""
+    from keychain_claims import atomic
     releases, rows = cells(outcomes, ledger)
     if not releases:
         return
     out.mkdir(parents=True, exist_ok=True)
-    (out / "release-matrix.json").write_text(redact(json.dumps({"releases": releases, "cells": rows}, indent=2)))
+    atomic.write_text(out / f"{name}.json", redact(json.dumps({"releases": releases, "cells": rows}, indent=2)))
     head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"
     body = ""
     omitted = ""
@@ -99,10 +101,10 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
     if omitted:
         body += ("\n## What the article misses (omissions) × releases\n\n"
                  + head.replace("| claim |", "| omission |") + omitted)
-    (out / "release-matrix.md").write_text(redact("# Claims × Claude Code releases\n\n" + head + body))
+    atomic.write_text(out / f"{name}.md", redact("# Claims × Claude Code releases\n\n" + head + body))
     picture = svg(releases, rows)
-    (out / "release-matrix.svg").write_text(redact(picture))
-    (out / "release-matrix.html").write_text(redact(page(picture, rows)))
+    atomic.write_text(out / f"{name}.svg", redact(picture))
+    atomic.write_text(out / f"{name}.html", redact(page(picture, rows)))
 
 
 def page(picture: str, rows: list[dict]) -> str:

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from keychain_claims.claims.verdicts import Outcome
 
 OUTCOMES_FILE = "outcomes.json"
+PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
 RESULTS_DIR = "allure-results"
 FORMAT = 1
 
@@ -24,39 +27,85 @@ class MergeError(Exception):
     """One line that says what to do."""
 
 
+class _OutcomeRow(BaseModel):
+    """One scenario outcome as outcomes.json keeps it (keys a later version adds are ignored)."""
+    model_config = ConfigDict(extra="ignore")
+    nodeid: str
+    scenario: str = ""
+    backend: str
+    claims: list[str]
+    result: str
+    reason: str = ""
+    release: str = ""
+    refutes: list[str] = []
+    provenance: list[str] = []
+    example: dict = {}
+    feature: str = ""
+    run: str = ""                   # the run that produced it (merged folders hold several)
+
+
+class _OutcomesDoc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    format: int = FORMAT
+    run_id: str = ""
+    partial: str = ""
+    article_sha256: str = ""
+    backends: dict[str, bool]
+    labels: dict[str, str] = {}
+    releases: list[str] = []
+    outcomes: list[_OutcomeRow]
+
+
+def new_run_id() -> str:
+    import uuid
+    return uuid.uuid4().hex
+
+
 def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool], labels: dict[str, str],
-                   article_sha256: str, releases: list[str] | None = None) -> Path:
-    """`<reports-dir>/outcomes.json`: what `merge` needs to recompute verdicts from this run."""
+                   article_sha256: str, releases: list[str] | None = None, run_id: str = "",
+                   runs: list[str] | None = None, partial: str = "") -> Path:
+    """`<reports-dir>/outcomes.json` (a partial run: outcomes.partial.json): what `merge` needs to
+    recompute verdicts from this run.  `run_id` names the run; `runs` gives each outcome's own run
+    (a merge keeps them, so merging a run twice counts it once)."""
+    from keychain_claims import atomic
     out.mkdir(parents=True, exist_ok=True)
-    path = out / OUTCOMES_FILE
-    doc = {"format": FORMAT, "article_sha256": article_sha256, "backends": backends, "labels": labels,
+    run_id = run_id or new_run_id()
+    path = out / (PARTIAL_OUTCOMES_FILE if partial else OUTCOMES_FILE)
+    doc = {"format": FORMAT, "run_id": run_id, **({"partial": partial} if partial else {}),
+           "article_sha256": article_sha256, "backends": backends, "labels": labels,
            "releases": sorted(set(releases or [o.release for o in outcomes if o.release])),
-           "outcomes": [dataclasses.asdict(o) for o in outcomes]}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    tmp.replace(path)
+           "outcomes": [{**dataclasses.asdict(o), "run": (runs[n] if runs else run_id)}
+                        for n, o in enumerate(outcomes)]}
+    atomic.write_text(path, json.dumps(doc, indent=1))
     return path
 
 
-_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
-
-
 def read_outcomes(folder: Path) -> dict:
-    path = folder / OUTCOMES_FILE
+    """A run's outcomes.json (or, from a partial run, outcomes.partial.json)."""
     if not folder.is_dir():
         raise MergeError(f"{folder} is not a folder; pass the reports folders of the runs to merge")
+    path = folder / OUTCOMES_FILE
+    if not path.exists() and (folder / PARTIAL_OUTCOMES_FILE).exists():
+        path = folder / PARTIAL_OUTCOMES_FILE
     try:
-        doc = json.loads(path.read_text())
-        outcomes = [Outcome(**{k: v for k, v in d.items() if k in _FIELDS}) for d in doc["outcomes"]]
-        backends = {str(k): bool(v) for k, v in doc["backends"].items()}
+        raw = path.read_bytes()
+        doc = _OutcomesDoc.model_validate_json(raw)
     except FileNotFoundError:
         raise MergeError(f"{folder} holds no {OUTCOMES_FILE}; pass a run's reports folder "
                          "(a suite run writes it there, beside claims.json)") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise MergeError(f"{path} is not a suite run's outcomes ({type(exc).__name__}: {exc}); "
+    except OSError as exc:
+        raise MergeError(f"{path} cannot be read ({exc.strerror}); pass a run's reports folder") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "the document"
+        raise MergeError(f"{path} is not a suite run's outcomes ({where}: {first.get('msg')}); "
                          "re-run the suite to write it again") from None
-    return {"outcomes": outcomes, "backends": backends, "labels": dict(doc.get("labels") or {}),
-            "article_sha256": doc.get("article_sha256", "")}
+    import hashlib
+    fallback = doc.run_id or hashlib.sha256(raw).hexdigest()[:32]      # written before runs had ids
+    outcomes = [Outcome(**row.model_dump(exclude={"run"})) for row in doc.outcomes]
+    runs = [row.run or fallback for row in doc.outcomes]
+    return {"outcomes": outcomes, "runs": runs, "backends": doc.backends, "labels": doc.labels,
+            "article_sha256": doc.article_sha256, "partial": doc.partial or (path.name == PARTIAL_OUTCOMES_FILE and "partial")}
 
 
 @dataclass
@@ -69,16 +118,23 @@ class Merged:
     releases: list[str]
     result_files: int
     verdicts: list = field(default_factory=list)
+    runs: int = 0                 # distinct runs merged
+    repeated: int = 0             # outcomes left out: their run was merged already
+    partial: str = ""
 
     def summary(self) -> list[str]:
         counts: dict[str, int] = {}
         for v in self.verdicts:
             counts[v.verdict] = counts.get(v.verdict, 0) + 1
-        return [f"merged {len(self.folders)} run(s): {len(self.outcomes)} scenario outcomes, "
+        suffix = ".partial" if self.partial else ""
+        return [f"merged {len(self.folders)} folder(s), {self.runs} run(s): {len(self.outcomes)} scenario outcomes, "
                 f"{self.result_files} Allure result files, backends {', '.join(sorted(self.backends))}, "
                 f"releases {', '.join(self.releases) or 'none'}",
                 "verdicts: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())),
-                f"written: {self.output / 'claims.md'}, {self.output / 'release-matrix.md'}, {self.results}"]
+                f"written: {self.output / ('claims' + suffix + '.md')}, "
+                f"{self.output / ('release-matrix' + suffix + '.md')}, {self.results}"] \
+            + ([f"{self.repeated} outcomes left out: their run was already in an earlier folder"] if self.repeated else []) \
+            + ([f"PARTIAL: some runs were partial ({self.partial}); written as claims.partial.*"] if self.partial else [])
 
 
 def _merge_properties(target: Path, source: Path) -> None:
@@ -149,14 +205,28 @@ def merge(folders: list[Path], output: Path) -> Merged:
                          f"checkout {article.sha256[:16]}); merge with the checkout those runs used")
 
     results = output / RESULTS_DIR
-    shutil.rmtree(results, ignore_errors=True)
-    results.mkdir(parents=True)
+    try:
+        if output.exists() and not output.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(output))
+        shutil.rmtree(results, ignore_errors=True)
+        results.mkdir(parents=True)
+    except OSError as exc:
+        from keychain_claims.atomic import why
+        raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
     copied = 0
     for folder in folders:
         if (folder / RESULTS_DIR).is_dir():
             copied += _copy_results(folder / RESULTS_DIR, results)
 
-    outcomes = [o for r in runs for o in r["outcomes"]]
+    outcomes, outcome_runs, seen = [], [], set()
+    for r in runs:
+        fresh = {run for run in r["runs"] if run not in seen}    # a run merged before counts once
+        for outcome, run in zip(r["outcomes"], r["runs"]):
+            if run in fresh:
+                outcomes.append(outcome)
+                outcome_runs.append(run)
+        seen |= set(r["runs"])
+    partial = "; ".join(sorted({str(r["partial"]) for r in runs if r["partial"]}))
     backends: dict[str, bool] = {}
     labels: dict[str, str] = {}
     for r in runs:
@@ -165,13 +235,21 @@ def merge(folders: list[Path], output: Path) -> Merged:
     for name, simulated in backends.items():
         labels.setdefault(name, "simulated security(1)" if simulated else "real macOS security(1)")
     verdicts = compute(outcomes, ledger, article, backends)
-    json_path, md_path = write(verdicts, output, article, labels, compute_omissions(outcomes, ledger, article, backends))
-    write_matrix(outcomes, ledger, output)
-    releases = sorted({o.release for o in outcomes if o.release})
-    write_outcomes(output, outcomes, backends, labels, article.sha256, releases)
+    suffix = ".partial" if partial else ""
+    try:
+        json_path, md_path = write(verdicts, output, article, labels,
+                                   compute_omissions(outcomes, ledger, article, backends), "claims" + suffix, partial)
+        write_matrix(outcomes, ledger, output, "release-matrix" + suffix)
+        releases = sorted({o.release for o in outcomes if o.release})
+        write_outcomes(output, outcomes, backends, labels, article.sha256, releases, runs=outcome_runs,
+                       partial=partial)
+    except OSError as exc:
+        from keychain_claims.atomic import why
+        raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
     allure_files._verdict_result(results, SimpleNamespace(name="+".join(sorted(backends)),
                                                           simulated=all(backends.values())), md_path)
-    return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts)
+    return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts,
+                  len(set(outcome_runs)), sum(len(r["outcomes"]) for r in runs) - len(outcomes), partial)
 
 
 def changes(folder: Path, old: str, new: str) -> str:
@@ -184,6 +262,9 @@ def changes(folder: Path, old: str, new: str) -> str:
         cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
     except FileNotFoundError:
         raise MergeError(f"{folder} holds no release-matrix.json; run the suite with --claude-code first") from None
+    except OSError as exc:
+        raise MergeError(f"{path} cannot be read ({exc.strerror}); pass a reports folder holding "
+                         "release-matrix.json") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise MergeError(f"{path} is not a release matrix ({type(exc).__name__}); run the suite again") from None
     missing = [r for r in (old, new) if r not in matrix.get("releases", [])]

@@ -10,36 +10,17 @@ import sys
 from keychain_claims.sim import commands, errors, store, unverified
 
 SECRET_OPTS = "pwXk"        # options whose *value* is a secret (find's -w takes none, so it stays)
+SECRET_OPTS_OF = {"set-keychain-password": "op"}      # -o: the old password
 
 
 def _masked(argv: list[str]) -> list[str]:
-    """argv for the event log: the values of -p/-w/-X/-k replaced by "<secret>", whether given
-    apart (`-w x`) or attached (`-wx`, `-Uwx`), walking the command's own getopt string."""
+    """argv for the event log (through keychain_claims.redact): the values of the command's secret
+    options replaced by "<secret>", walking its own getopt string; a command the simulator does
+    not model (or a mistyped one) keeps only its option letters."""
+    from keychain_claims.redact import mask_argv
     row = commands.lookup(argv[0]) if argv else None
-    spec = commands.OPTIONS.get(row[0], "") if row else ""
-    spec = spec.lstrip(":")
-    out, i = list(argv[:1]), 1
-    while i < len(argv):
-        arg = argv[i]
-        out.append(arg)
-        i += 1
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            out += argv[i:]
-            break
-        for j in range(1, len(arg)):
-            at = spec.find(arg[j])
-            if at >= 0 and at + 1 < len(spec) and spec[at + 1] == ":":
-                if arg[j] in SECRET_OPTS:
-                    if j + 1 < len(arg):
-                        out[-1] = arg[:j + 1] + "<secret>"
-                    elif i < len(argv):
-                        out.append("<secret>")
-                        i += 1
-                elif j + 1 == len(arg) and i < len(argv):
-                    out.append(argv[i])
-                    i += 1
-                break
-    return out
+    spec = commands.OPTIONS.get(row[0]) if row else None
+    return mask_argv(argv, spec, SECRET_OPTS_OF.get(row[0], SECRET_OPTS) if row else SECRET_OPTS)
 
 
 def _usage(io: commands.IO) -> int:
@@ -91,6 +72,12 @@ def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
     except errors.SecError as exc:
         io.error(f"security: {exc.text}")
         return exc.status
+    except OSError as exc:                        # the state or keychain folder unusable
+        io.error(f"security: {name}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        return errors.PARAM
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:     # a damaged store
+        io.error(f"security: {name}: {errors.TEXT[errors.DECODE]} (keychain-sim state: {type(exc).__name__} {exc})")
+        return errors.DECODE
 
 
 SPACE = " \t\n\v\f\r"                          # isspace() in the C locale

@@ -106,15 +106,19 @@ def _live_key(path: str, data: dict, rt: dict, t: float) -> str | None:
     return entry["key"]
 
 
+IDLE_RESOLUTION = 1.0      # seconds: the idle timer's last use is kept to this (timeouts are whole seconds)
+
+
 def unlock_key(path: str) -> str:
     """The keychain's key, unlocking through the agent if it is locked (dialog or 36)."""
     with store.Locked():
-        data = store.load_keychain(path)
+        data = store.peek_keychain(path)
         rt, t = store.runtime(), store.now()
         k = _live_key(path, data, rt, t)
         if k:
-            rt[path]["last"] = t
-            store.save_runtime(rt)
+            if not 0 <= t - rt[path]["last"] < IDLE_RESOLUTION:     # a use within the same second: no write
+                rt[path]["last"] = t
+                store.save_runtime(rt)
             return k
         store.save_runtime(rt)
     typed: list[str] = []
@@ -418,7 +422,7 @@ def _find(paths: list[str], query: dict, every: bool = False) -> list[tuple[str,
     found = []
     for path in paths:
         try:
-            data = store.load_keychain(path)
+            data = store.peek_keychain(path)
         except SecError:
             if unverified.SKIP_MISSING_SEARCH_KEYCHAINS:
                 continue
@@ -447,7 +451,7 @@ def _check_access(path: str, item_id: int) -> dict:
     """The ACL and (v512) partition checks of a secret read, with the access dialog if either
     fails [SRC acl_keychain.cpp, acls.cpp]; Always Allow is written back.  Returns the item."""
     who = acl.caller()
-    data = store.load_keychain(path)
+    data = store.peek_keychain(path)
     item = _item(data, item_id)
     refused_by = acl.refused_by(item, who, data["version"])
     if refused_by is None:
@@ -503,6 +507,8 @@ def _show_found(io, found, show):
     try:
         secret = _read_secret(path, item["id"])
     except SecError as exc:
+        if exc.where:                              # the simulator's own state is damaged: say which file
+            io.error(f"security: SecKeychainItemCopyContent: {exc.text}")
         return exc.status                          # nothing is printed [SRC]
     if show == "w":
         io.print(formats.secret_for_w(secret))
@@ -608,18 +614,16 @@ def _store_item(path: str, key: str, who: dict, cls: str, attrs: dict, match: tu
     Modified in place: creation date kept; the ACL is copied without its partition and integrity
     entries and the partition list becomes the MODIFIER's ID only [SRC Item.cpp updateSSGroup]."""
     with store.Locked(path):
-        data = store.load_keychain(path)
+        data = store.peek_keychain(path)            # read-only: changes go through append_item
         t = store.now()
-        existing = next((i for i in data["items"] if i.get("class", "genp") == cls
-                         and all(i["attrs"].get(k) == attrs.get(k) for k in match)), None)
+        existing = store.find_item(path, cls, match, tuple(attrs.get(k) for k in match))
         if existing is not None and modify:
-            existing["attrs"].update(attrs)
-            existing["attrs"]["mdat"] = t
-            existing["data"] = crypto.seal(key, secret)
+            existing = {**existing, "attrs": {**existing["attrs"], **attrs, "mdat": t},
+                        "data": crypto.seal(key, secret)}
             if data["version"] == 512:
                 existing["partition"] = [acl.partition_id(who)]
                 existing["integrity"] = unverified.INTEGRITY_AFTER_UPDATE
-            store.save_keychain(path, data)
+            store.append_item(path, existing, data["next_id"])
             return
         if existing is not None:
             raise SecError(errors.DUPLICATE_ITEM)
@@ -629,9 +633,7 @@ def _store_item(path: str, key: str, who: dict, cls: str, attrs: dict, match: tu
                 "data": crypto.seal(key, secret), "acl": acl.default_acl(who, attrs["labl"], trusted, any_app),
                 "partition": [acl.partition_id(who)] if data["version"] == 512 else None,
                 "integrity": data["version"] == 512 and unverified.INTEGRITY_ENTRY}
-        data["next_id"] += 1
-        data["items"].append(item)
-        store.save_keychain(path, data)
+        store.append_item(path, item, data["next_id"] + 1)
 
 
 def delete_generic_password(args, io):

@@ -34,5 +34,9 @@ def seal(key_hex: str, data: bytes) -> str:
 
 
 def unseal(key_hex: str, sealed: str) -> bytes:
-    raw = bytes.fromhex(sealed)
+    try:
+        raw = bytes.fromhex(sealed)
+    except (ValueError, TypeError):                 # stored data that is not hex: a damaged item
+        from keychain_claims.sim import errors
+        raise errors.SecError(errors.DECODE) from None
     return bytes(a ^ b for a, b in zip(raw, _stream(key_hex, len(raw))))

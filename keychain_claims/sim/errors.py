@@ -10,6 +10,7 @@ DUPLICATE_KEYCHAIN = -25296
 NO_DEFAULT_KEYCHAIN = -25307
 USER_CANCELED = -128
 PARAM = -50
+DECODE = -26275
 
 TEXT = {
     0: "No error.",
@@ -23,19 +24,22 @@ TEXT = {
     NO_DEFAULT_KEYCHAIN: "A default keychain could not be found.",
     USER_CANCELED: "User canceled the operation.",
     PARAM: "One or more parameters passed to a function were not valid.",
+    DECODE: "Unable to decode the provided data.",
 }
 
 
 class SecError(Exception):
     """An OSStatus raised by the model; commands turn it into output and an exit status."""
 
-    def __init__(self, status: int):
+    def __init__(self, status: int, where: str = ""):
         super().__init__(TEXT.get(status, f"OSStatus {status}"))
         self.status = status
+        self.where = where          # the damaged file, when the simulator's own state is at fault
 
     @property
     def text(self) -> str:
-        return TEXT.get(self.status, f"OSStatus {self.status}")
+        text = TEXT.get(self.status, f"OSStatus {self.status}")
+        return f"{text} ({self.where}; remove or restore that file)" if self.where else text
 
 
 class Usage(Exception):

@@ -64,9 +64,13 @@ def load(directory: Path | None = None) -> list[dict]:
     directory = Path(directory or default_dir())
     cases = []
     for path in sorted(directory.glob("*.json")):
-        doc = json.loads(path.read_text())
-        if doc.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a {FORMAT} transcript")
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path} is not a {FORMAT} transcript ({type(exc).__name__}); "
+                             "give --dir a folder of real transcripts") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a {FORMAT} transcript; give --dir a folder of real transcripts")
         cases.append(doc)
     return cases
 
@@ -92,7 +96,8 @@ class _Box:
     """A throw-away HOME and simulator state; placeholders of the reconstruction point into it."""
 
     def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="kc-fidelity-"))
+        from keychain_claims.harness.sandbox import owned_dir
+        self.root = owned_dir("fidelity-")          # under the sandboxes' base, never the host's /tmp
         self.home = self.root / "home"
         (self.home / "Library" / "Keychains").mkdir(parents=True)
         (self.root / "sys").mkdir()

@@ -50,18 +50,19 @@ def read_json(path: str, default):
         return default
 
 
-def write_json(path: str, data) -> None:
-    """Atomic replace: temp file, fsync, rename.  A writer killed before the rename leaves only its
+def write_json(path: str, data, durable: bool = True) -> None:
+    """Atomic replace: temp file, fsync, rename (see _write_text)."""
+    _write_text(path, json.dumps(data, separators=(",", ":")), durable)
+
+
+def _write_text(path: str, text: str, durable: bool = True) -> None:
+    """Atomic replace (keychain_claims.atomic); a writer killed before the rename leaves only its
     temp file, which the next write of the same file removes (callers hold the file's lock)."""
+    from keychain_claims import atomic
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     prefix = f".{os.path.basename(path)}."
-    tmp = os.path.join(directory, f"{prefix}{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, separators=(",", ":"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic.write_text(path, text, durable)
     for name in os.listdir(directory):
         if name.startswith(prefix) and name.endswith(".tmp") and _dead(name[len(prefix):-4]):
             try:
@@ -141,21 +142,182 @@ def display_name(path: str) -> str:
 
 
 # ------------------------------------------------------------------------ keychain files
-def load_keychain(path: str) -> dict:
+# A keychain file is JSON lines: the first line the whole keychain (a document with a fresh
+# "gen" token first, so a file that replaced another is told apart even on a reused inode),
+# then zero or more journal lines {"put": item, "next_id": n} appended by add/modify (-U) under
+# the keychain's lock.  A line without its newline is not committed yet (a writer mid-append,
+# or one that was killed: the next appender cuts it off).  When the journal outgrows the
+# document the file is rewritten whole (atomic rename), so an add costs O(1) bytes amortized,
+# and a process reading the file again (a `security -i` session, line after line) reads only
+# what was appended since its last look.
+COMPACT_MIN = 64 * 1024          # journal bytes always allowed before a rewrite
+HEAD_BYTES = 64                  # compared to tell "same file, appended to" from "another file"
+IO_COUNTS = {"keychain_bytes_read": 0, "keychain_bytes_written": 0}      # for the simulator's own tests
+
+
+class _Cached:
+    __slots__ = ("head", "size", "base", "data", "ids", "keys", "plain")
+
+    def __init__(self, head: bytes, size: int, base: int, data: dict, plain: bool = False):
+        self.head, self.size, self.base, self.data = head, size, base, data
+        self.plain = plain          # a document without its newline (older files): rewrite before appending
+        self.ids = {item["id"]: n for n, item in enumerate(data["items"])}
+        self.keys: dict[tuple, dict[tuple, int]] = {}
+
+    def apply(self, op: dict) -> None:
+        item = op["put"]
+        n = self.ids.get(item["id"])
+        items = self.data["items"]
+        if n is None:
+            self.ids[item["id"]] = len(items)
+            items.append(item)
+        else:
+            old = items[n]
+            for (cls, match), index in self.keys.items():
+                if old.get("class", "genp") == cls:
+                    index.pop(tuple(old["attrs"].get(k) for k in match), None)
+            items[n] = item
+        for (cls, match), index in self.keys.items():
+            if item.get("class", "genp") == cls:
+                index.setdefault(tuple(item["attrs"].get(k) for k in match), item["id"])
+        self.data["next_id"] = max(self.data.get("next_id", 1), op.get("next_id", 1))
+
+
+_CACHE: dict[str, _Cached] = {}
+
+
+def _invalid() -> errors.SecError:
+    return errors.SecError(errors.INVALID_KEYCHAIN)
+
+
+def _parse_op(line: bytes) -> dict:
+    op = json.loads(line)
+    if not isinstance(op, dict) or not isinstance(op.get("put"), dict) or "id" not in op["put"]:
+        raise ValueError("not a journal line")
+    return op
+
+
+def _read_whole(path: str) -> _Cached:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise errors.SecError(errors.NO_SUCH_KEYCHAIN) from None
-    except (ValueError, UnicodeDecodeError, IsADirectoryError):
-        raise errors.SecError(errors.INVALID_KEYCHAIN) from None
-    if not isinstance(data, dict) or data.get("magic") != MAGIC:
-        raise errors.SecError(errors.INVALID_KEYCHAIN)
-    return data
+    except (IsADirectoryError, PermissionError, OSError):
+        raise _invalid() from None
+    IO_COUNTS["keychain_bytes_read"] += len(raw)
+    first = raw.find(b"\n")
+    try:
+        plain = first < 0
+        if plain:
+            data, base, end = json.loads(raw), len(raw), len(raw)
+        else:
+            try:
+                data = json.loads(raw[:first])
+                base = end = first + 1
+            except ValueError:              # not JSON lines: a whole document written by hand
+                data, base, end, plain = json.loads(raw), len(raw), len(raw), True
+        if not isinstance(data, dict) or data.get("magic") != MAGIC or not isinstance(data.get("items"), list) \
+                or not all(isinstance(i, dict) and "id" in i and isinstance(i.get("attrs"), dict)
+                           for i in data["items"]):
+            raise _invalid()
+        cached = _Cached(raw[:HEAD_BYTES], end, base, data, plain)
+        while end < len(raw):
+            stop = raw.find(b"\n", end)
+            if stop < 0:
+                break                       # a line still being written (or torn): not committed
+            cached.apply(_parse_op(raw[end:stop]))
+            end = stop + 1
+        cached.size = end
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+        raise _invalid() from None
+    return cached
+
+
+def _current(path: str) -> _Cached:
+    """The cached keychain at `path`, brought up to date with what was appended since."""
+    cached = _CACHE.get(path)
+    if cached is not None:
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size >= cached.size and fh.read(len(cached.head)) == cached.head:
+                    fh.seek(cached.size)
+                    tail = fh.read(size - cached.size)
+                    IO_COUNTS["keychain_bytes_read"] += len(cached.head) + len(tail)
+                    stop = tail.rfind(b"\n") + 1
+                    for line in tail[:stop].splitlines():
+                        cached.apply(_parse_op(line))
+                    cached.size += stop
+                    return cached
+        except FileNotFoundError:
+            _CACHE.pop(path, None)
+            raise errors.SecError(errors.NO_SUCH_KEYCHAIN) from None
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+    cached = _read_whole(path)
+    _CACHE[path] = cached
+    return cached
+
+
+def peek_keychain(path: str) -> dict:
+    """The keychain at `path`, READ-ONLY (shared with later calls in this process; change it
+    only through append_item or a load_keychain + save_keychain)."""
+    return _current(path).data
+
+
+def load_keychain(path: str) -> dict:
+    """The keychain at `path`, a private copy to change and save_keychain."""
+    return _read_whole(path).data
+
+
+def find_item(path: str, cls: str, match: tuple[str, ...], values: tuple) -> dict | None:
+    """The first item of class `cls` whose `match` attributes equal `values`, through an index
+    kept with the cache (O(1) per call after the first).  READ-ONLY."""
+    cached = _current(path)
+    index = cached.keys.get((cls, match))
+    if index is None:
+        index = {}
+        for item in cached.data["items"]:
+            if item.get("class", "genp") == cls:
+                index.setdefault(tuple(item["attrs"].get(k) for k in match), item["id"])
+        cached.keys[(cls, match)] = index
+    found = index.get(values)
+    return None if found is None else cached.data["items"][cached.ids[found]]
 
 
 def save_keychain(path: str, data: dict) -> None:
-    write_json(path, data)
+    """Rewrite the whole keychain (atomic rename); the journal starts empty again."""
+    import uuid
+    body = {"gen": uuid.uuid4().hex, **{k: v for k, v in data.items() if k != "gen"}}
+    text = json.dumps(body, separators=(",", ":")) + "\n"
+    IO_COUNTS["keychain_bytes_written"] += len(text)
+    _write_text(path, text)
+    _CACHE.pop(path, None)
+
+
+def append_item(path: str, item: dict, next_id: int) -> None:
+    """Add `item` (or replace the one with its id) by one journal line; the caller holds
+    Locked(path).  The file is rewritten whole when the journal has outgrown the document."""
+    cached = _current(path)
+    line = (json.dumps({"put": item, "next_id": next_id}, separators=(",", ":")) + "\n").encode()
+    if cached.plain or cached.size - cached.base + len(line) > max(COMPACT_MIN, cached.base):
+        data = json.loads(json.dumps(cached.data))       # a private copy: the cache is shared
+        cached = _Cached(b"", 0, 0, data)
+        cached.apply({"put": item, "next_id": next_id})
+        save_keychain(path, cached.data)
+        return
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        if os.fstat(fd).st_size != cached.size:         # a torn line of a killed writer: cut it off
+            os.ftruncate(fd, cached.size)
+        os.lseek(fd, cached.size, os.SEEK_SET)
+        os.write(fd, line)       # no fsync: a kill loses nothing written; a torn line is never read
+    finally:
+        os.close(fd)
+    IO_COUNTS["keychain_bytes_written"] += len(line)
+    cached.apply({"put": item, "next_id": next_id})
+    cached.size += len(line)
 
 
 # ------------------------------------------------------------------------ user state
@@ -163,8 +325,36 @@ def _state_file(name: str) -> str:
     return os.path.join(state_dir(), name)
 
 
+def _state_json(name: str, default, valid) -> dict:
+    """A state file, or `default` when it does not exist; junk or the wrong shape is the
+    simulator's state damaged: errSecDecode naming the file (one line, never a traceback)."""
+    path = _state_file(name)
+    try:
+        data = read_json(path, default)
+    except (ValueError, UnicodeDecodeError, IsADirectoryError):
+        raise errors.SecError(errors.DECODE, path) from None
+    if not valid(data):
+        raise errors.SecError(errors.DECODE, path)
+    return data
+
+
+def _valid_prefs(data) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("search", []), list) \
+        and all(isinstance(p, str) for p in data.get("search", [])) \
+        and isinstance(data.get("default"), (str, type(None)))
+
+
+def _valid_runtime(data) -> bool:
+    return isinstance(data, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("key"), str) and isinstance(v.get("last"), (int, float))
+        for v in data.values())
+
+
 def prefs() -> dict:
-    return read_json(_state_file("prefs.json"), {"search": [], "default": None})
+    data = _state_json("prefs.json", {"search": [], "default": None}, _valid_prefs)
+    data.setdefault("search", [])
+    data.setdefault("default", None)
+    return data
 
 
 def save_prefs(data: dict) -> None:
@@ -173,11 +363,12 @@ def save_prefs(data: dict) -> None:
 
 def runtime() -> dict:
     """securityd's memory: {path: {"key": hex, "last": epoch}} for unlocked keychains."""
-    return read_json(_state_file("runtime.json"), {})
+    return _state_json("runtime.json", {}, _valid_runtime)
 
 
 def save_runtime(data: dict) -> None:
-    write_json(_state_file("runtime.json"), data)
+    """securityd's memory is lost at a reboot anyway: atomic, but not flushed to the disk."""
+    write_json(_state_file("runtime.json"), data, durable=False)
 
 
 def log(event: dict) -> None:

@@ -8,7 +8,7 @@ import os
 import pexpect
 import pytest
 
-from keychain_claims.sim import control
+from keychain_claims.sim import control, store
 
 SVC = "Claude Code-credentials"
 JUNE_10_NOON = 1718020800.0          # 2024-06-10 12:00:00 UTC
@@ -311,7 +311,7 @@ def test_secrets_are_not_stored_in_the_clear(login):
 
 
 def test_wrong_magic_or_version_is_not_a_keychain(login):
-    data = json.loads(open(login.login).read())
+    data = store.load_keychain(login.login)
     data["magic"] = "something-else"
     with open(login.login, "w") as fh:
         json.dump(data, fh)

@@ -13,6 +13,8 @@ import time
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from keychain_claims.sim import store
+
 from .conftest import SIM, Sim
 
 ACCOUNTS = st.sampled_from(["alice", "bob"])
@@ -67,7 +69,7 @@ def test_random_sequences_match_the_reference_model(tmp_path_factory, ops):
     for (acct, svc), secret in model.items():
         r = sim.inproc("find-generic-password", "-a", acct, "-s", svc, "-w")
         assert (r.status, r.out) == (0, secret + "\n")
-    stored = json.loads(open(sim.login).read())["items"]
+    stored = store.load_keychain(sim.login)["items"]
     assert sorted((i["attrs"]["acct"], i["attrs"]["svce"]) for i in stored) == sorted(model)
 
 
@@ -87,7 +89,7 @@ def _writer(sim: Sim, prefix: str, count: int) -> subprocess.Popen:
 
 
 def _stored(sim: Sim) -> set[str]:
-    data = json.loads(open(sim.login).read())                   # must always parse: no torn store
+    data = store.load_keychain(sim.login)                   # must always parse: no torn store
     return {i["attrs"]["acct"] for i in data["items"]}
 
 
@@ -139,7 +141,7 @@ def test_writers_with_different_state_dirs_share_a_keychain_file_safely(tmp_path
     acked = set()
     for proc in procs:
         acked |= set(proc.communicate(timeout=120)[0].split())
-    data = json.loads(open(kc).read())
+    data = store.load_keychain(kc)
     assert len(acked) == 90 and {i["attrs"]["acct"] for i in data["items"]} == acked
 
 
@@ -170,7 +172,7 @@ for n in range(count):
             assert r.status == 0, r.err
             value = int(r.out.strip()[1:])
             assert value >= acked[-1]                # the last acknowledged write (or a later one) is there
-        json.loads(open(login.login).read())
+        store.load_keychain(login.login)
 
 
 CLI_OPS = st.lists(st.one_of(

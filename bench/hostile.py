@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Held-out hostile run (issue 23): every path-taking option of `pytest --help` (keychain-claims
+group) and of `keychain-claims --help`'s subcommands, and the simulator's environment, each given
+a directory, a regular file, /proc/x and a read-only folder (/sys/kernel: read-only even for
+root), plus damaged files and signals the fixes were not built against.  Prints one row per
+input: one line / ok (accepted) / TRACEBACK / DATA LOST (a complete verdict table changed).
+
+  python bench/hostile.py            (writes nothing outside build/hostile)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "hostile"
+PY = sys.executable
+CLI = str(Path(PY).with_name("keychain-claims"))
+SIM = str(Path(PY).with_name("keychain-sim"))
+ENV = {**os.environ, "TMPDIR": str(WORK / "tmp"), "KEYCHAIN_CLAIMS_CLAUDE_CODE": "none"}
+SMALL = ["-k", "once_allowed"]
+ROWS: list[tuple[str, str, str]] = []
+
+
+def snapshot(folder: Path) -> dict:
+    """The complete run's table (claims.json/md, outcomes.json); a partial run adds files beside it."""
+    return {n: (folder / n).read_bytes() for n in ("claims.json", "claims.md", "outcomes.json")
+            if (folder / n).is_file()} if folder.is_dir() else {}
+
+
+def classify(proc, guarded: Path | None = None, before: dict | None = None) -> str:
+    text = (proc.stdout or "") + (proc.stderr or "")
+    if guarded is not None and snapshot(guarded) != before:
+        return "DATA LOST"
+    if "HANG" in text:
+        return "HANG"
+    if "Traceback" in text or "INTERNALERROR" in text:
+        return "TRACEBACK"
+    errors = [l for l in text.splitlines() if l.startswith(("ERROR:", "keychain-claims:", "security:"))
+              or "could not write" in l]
+    if proc.returncode == 0:
+        return "ok (accepted)"
+    return f"one line (rc {proc.returncode})" if len(errors) == 1 else f"{len(errors)} error lines (rc {proc.returncode})"
+
+
+def first_error(proc) -> str:
+    text = (proc.stdout or "") + (proc.stderr or "")
+    lines = [l for l in text.splitlines() if l.startswith(("ERROR:", "keychain-claims:", "security:", "E  "))
+             or "could not write" in l or "Error" in l]
+    return (lines[0] if lines else text.strip().splitlines()[-1] if text.strip() else "")[:150]
+
+
+def suite(args, env=None, timeout=300):
+    return subprocess.run([PY, "-m", "pytest", "-p", "no:randomly", "--backend=sim", *args], cwd=ROOT,
+                          capture_output=True, text=True, env={**ENV, **(env or {})}, timeout=timeout)
+
+
+def record(name, proc, guarded=None, before=None):
+    ROWS.append((name, classify(proc, guarded, before), first_error(proc)))
+    print(f"{name:<58} {ROWS[-1][1]:<22} {ROWS[-1][2][:110]}", flush=True)
+
+
+def damaged(run_dir: Path) -> None:
+    bad = WORK / "bad-run"
+    shutil.copytree(run_dir, bad)
+    (bad / "outcomes.json").write_text(json.dumps({"backends": {"sim": True}, "outcomes": {"not": "a list"}}))
+    record("merge: outcomes.json with outcomes a dict", subprocess.run(
+        [CLI, "merge", str(bad), "--output", str(WORK / "m-bad"), "--no-html"], capture_output=True, text=True, env=ENV))
+    (bad / "claims.json").write_text(json.dumps({"claims": [{"claim": "X", "quote": "q", "section": "s",
+                                                             "verdict": "great", "backend": "sim"}]}))
+    record("report: claims.json with an unknown verdict", subprocess.run(
+        [CLI, "report", "--results", str(bad / "allure-results"), "--output", str(WORK / "o-bad"),
+         "--claims", str(bad / "claims.json")], capture_output=True, text=True, env=ENV))
+    (bad / "claims.json").write_bytes(b"\xff\xfe\x00junk")
+    record("report: claims.json binary junk", subprocess.run(
+        [CLI, "report", "--results", str(bad / "allure-results"), "--output", str(WORK / "o-bad2"),
+         "--claims", str(bad / "claims.json")], capture_output=True, text=True, env=ENV))
+    home = WORK / "sim-home"
+    simenv = {**ENV, "HOME": str(home), "KEYCHAIN_SIM_STATE": str(home / "state")}
+    subprocess.run([SIM, "create-keychain", "-p", "pw", "login.keychain"], env=simenv, capture_output=True)
+    kc = home / "Library" / "Keychains" / "login.keychain-db"
+    kc.write_bytes(os.urandom(300))
+    record("keychain-sim: keychain file of random bytes", subprocess.run(
+        [SIM, "find-generic-password", "-s", "x", str(kc)], capture_output=True, text=True, env=simenv))
+    kc.write_text('{"magic":"keychain-sim/1","version":512,"items":[{"id":1,"attrs":{"svce":"x"}}],'
+                  '"salt":"00","verifier":"00","settings":{},"next_id":2}\n')
+    record("keychain-sim: item without data/acl, find -w", subprocess.run(
+        [SIM, "find-generic-password", "-s", "x", "-w", str(kc)], capture_output=True, text=True, env=simenv))
+    (home / "state" / "events.jsonl").unlink(missing_ok=True)
+    (home / "state" / "events.jsonl").mkdir(parents=True)
+    record("keychain-sim: events.jsonl is a directory", subprocess.run(
+        [SIM, "list-keychains"], capture_output=True, text=True, env=simenv))
+    (home / "state" / "clock").write_text("not a number")
+    record("keychain-sim: KEYCHAIN_SIM_CLOCK junk", subprocess.run(
+        [SIM, "list-keychains"], capture_output=True, text=True, env={**simenv, "KEYCHAIN_SIM_CLOCK": str(home / "state" / "clock")}))
+
+
+def main() -> int:
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "tmp").mkdir(parents=True)
+    a_dir, a_file = WORK / "a-dir", WORK / "a-file"
+    a_dir.mkdir()
+    a_file.write_text("not what you expect\n")
+    values = {"dir": str(a_dir), "file": str(a_file), "/proc/x": "/proc/x", "ro": "/sys/kernel"}
+    complete = WORK / "complete"
+    proc = suite([f"--reports-dir={complete}", f"--alluredir={complete / 'allure-results'}"], timeout=600)
+    assert (complete / "claims.json").exists(), proc.stdout[-2000:]
+
+    def guarded_copy(tag):
+        target = WORK / f"reports-{tag}"
+        shutil.copytree(complete, target)
+        return target
+
+    only_signals = os.environ.get("HOSTILE_ONLY") == "signals"
+    # 1. every path option of the claims run
+    for option in ([] if only_signals else  ("--article", "--ledger", "--record-transcripts", "--reports-dir", "--alluredir")):
+        for kind, value in values.items():
+            reports = guarded_copy(f"{option[2:]}-{kind.replace('/', '')}")
+            before = snapshot(reports)
+            args = [f"{option}={value}", *SMALL]
+            if option != "--reports-dir":
+                args.append(f"--reports-dir={reports}")
+            record(f"pytest {option}={kind}", suite(args), reports, before)
+    # 2. environment variables of the claims run and the simulator
+    if only_signals:
+        values = {}
+    for kind, value in values.items():
+        reports = guarded_copy(f"sandboxes-{kind.replace('/', '')}")
+        before = snapshot(reports)
+        record(f"KEYCHAIN_CLAIMS_SANDBOXES={kind}", suite([f"--reports-dir={reports}", *SMALL],
+                                                          env={"KEYCHAIN_CLAIMS_SANDBOXES": value}), reports, before)
+    for kind, value in values.items():
+        home = WORK / f"home-{kind.replace('/', '')}"
+        home.mkdir()
+        proc = subprocess.run([SIM, "list-keychains"], capture_output=True, text=True,
+                              env={**ENV, "HOME": str(home), "KEYCHAIN_SIM_STATE": value}, timeout=60)
+        record(f"keychain-sim list-keychains, KEYCHAIN_SIM_STATE={kind}", proc)
+        proc = subprocess.run([SIM, "create-keychain", "-p", "pw", "k.keychain"], capture_output=True, text=True,
+                              env={**ENV, "HOME": value, "KEYCHAIN_SIM_STATE": str(home / "state")}, timeout=60)
+        record(f"keychain-sim create-keychain, HOME={kind}", proc)
+    # 3. keychain-claims subcommands' path arguments
+    run_dir = WORK / "complete"
+    for kind, value in values.items():
+        for name, argv in (("report --results", ["report", "--results", value, "--output", str(WORK / f"o-{kind[-3:]}")]),
+                           ("report --output", ["report", "--results", str(run_dir / "allure-results"), "--output", value,
+                                                "--claims", str(run_dir / "claims.json")]),
+                           ("report --claims", ["report", "--results", str(run_dir / "allure-results"),
+                                                "--output", str(WORK / f"o2-{kind[-3:]}"), "--claims", value]),
+                           ("report --history", ["report", "--results", str(run_dir / "allure-results"),
+                                                 "--output", str(WORK / f"o3-{kind[-3:]}"), "--history", value]),
+                           ("merge DIR", ["merge", value, "--output", str(WORK / f"m-{kind[-3:]}"), "--no-html"]),
+                           ("merge --output", ["merge", str(run_dir), "--output", value, "--no-html"]),
+                           ("changes DIR", ["changes", value, "--from", "1", "--to", "2"]),
+                           ("check --article", ["check", f"--article={value}"]),
+                           ("check --ledger", ["check", f"--ledger={value}"]),
+                           ("fidelity --dir", ["fidelity", "--dir", value])):
+            try:
+                proc = subprocess.run([CLI, *argv], capture_output=True, text=True, env=ENV, timeout=180, cwd=ROOT)
+            except subprocess.TimeoutExpired:
+                proc = subprocess.CompletedProcess(argv, -1, "", "HANG: no answer in 180 s")
+            record(f"keychain-claims {name}={kind}", proc)
+    # 4. damaged files of other shapes
+    for _ in [] if only_signals else [1]:
+        damaged(run_dir)
+    # 5. signals not used while building: SIGTERM and SIGHUP mid-run, against a complete table
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        reports = guarded_copy(f"sig{int(sig)}")
+        before = snapshot(reports)
+        proc = subprocess.Popen([PY, "-m", "pytest", "-p", "no:randomly", "--backend=sim", f"--reports-dir={reports}"],
+                                cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        old = {p.name for p in (reports / "allure-results").glob("*-result.json")}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len({p.name for p in (reports / "allure-results").glob("*-result.json")}
+                                                   - old) < 3:
+            time.sleep(0.2)                 # three scenarios of this run have finished
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        partial = (reports / "claims.partial.json").exists()
+        record(f"{sig.name} mid-run (partial table written: {partial})", done, reports, before)
+    print()
+    print("| input | what happened | first line |")
+    print("|---|---|---|")
+    for name, what, line in ROWS:
+        print(f"| {name} | {what} | {line.replace('|', '/')[:100]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The one way the project replaces a file: a temp file beside it, flushed, renamed over it.  A
+reader sees the old file or the new one, never a torn one; a failure (the target a directory,
+the folder unwritable, a full disk) leaves no temp file behind and raises OSError for the caller
+to turn into one line.  Plain `os` only: the simulator imports it on every `security` call."""
+from __future__ import annotations
+
+import os
+
+
+def write_text(path, text: str, durable: bool = True) -> None:
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "Is a directory", path)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def why(exc: OSError) -> str:
+    """'Is a directory: reports/outcomes.json' -- an OSError in a few words."""
+    text = exc.strerror or str(exc)
+    return f"{text}: {exc.filename}" if exc.filename else text
+
+
+def probe(folder) -> None:
+    """Raise OSError unless a file can be made in `folder`: os.access answers yes to root even on a
+    read-only file system, so the only true answer is to try."""
+    path = os.path.join(os.fspath(folder), f".write-probe.{os.getpid()}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    os.unlink(path)
