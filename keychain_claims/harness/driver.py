@@ -133,7 +133,7 @@ def _interact(child: pexpect.spawn, responder: Responder | None, deadline: float
                 raise _DialogShown(windows)
             if time.monotonic() < deadline:
                 continue
-            raise CallDeadline("harness: the call did not finish within its deadline; screen so far:\n"
+            raise CallDeadline("harness: no answer within the call's deadline; screen so far:\n"
                                + redact("".join(seen)[-2000:]))
         child.sendline(responder.answer(index - 2, "".join(seen), _text(child.after)))
 

@@ -214,22 +214,29 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
         return 1
     reader.join(timeout=2)
     session = os.environ.get(SESSION_ENV, "gui")
-    if not held or session == "none" or status != NO_UI[0]:
+    if session == "none" or status != NO_UI[0]:     # (a -w read over SSH prints nothing with its 36)
         sys.stderr.write("".join(held))
+        if status == NO_UI[0] and dialog_log and os.environ.get(WATCHED_ENV) != "typed":
+            with open(dialog_log, "a") as fh:            # a release's prompt, answered by the session: real
+                fh.write(json.dumps({"argv": argv[argv.index("--") + 2:][:1] if "--" in argv else argv[1:2],
+                                     "kind": "?", "ui": session, "source": "errSecInteractionNotAllowed",
+                                     "outcome": "no-ui (real: exit 36, no window-server access)"}) + "\n")
         return status
-    record = {"argv": argv[-len(argv) + 1:][:2], "ui": session, "source": "errSecInteractionNotAllowed"}
-    outcome = "unanswered (nobody decides for a release's call)"
+    command = argv[argv.index("--") + 2:] if "--" in argv else argv[1:]     # after the session launcher
+    service = next((v for f, v in zip(command, command[1:]) if f == "-s"), "")
+    record = {"argv": command[:1], "app": "security", "item": service, "ui": session,
+              "source": "errSecInteractionNotAllowed"}
     if consent and os.environ.get(WATCHED_ENV) == "typed":
         from keychain_claims.backends.macos.dialogs import write_record
         answer = write_record(Path(consent), record)
         while time.monotonic() - started < limit and not answer.exists():
             time.sleep(0.05)
-        outcome = "decided by the harness" if answer.exists() else "undecided within the deadline"
         if not answer.exists():
             harness_event(dialog_log, "a typed command's consent was not decided within its deadline")
-    if dialog_log:
+    elif dialog_log:                          # a release's call: nobody decides; the harness's log says so
         with open(dialog_log, "a") as fh:
-            fh.write(json.dumps({**record, "kind": "?", "outcome": outcome + " -> cancel (emulated)"}) + "\n")
+            fh.write(json.dumps({**record, "kind": "?", "outcome": "unanswered (nobody decides for a release's "
+                                 "call) -> cancel (emulated)"}) + "\n")
     print(f"security: SecKeychainItemCopyContent: {CANCELED[1]}", file=sys.stderr)
     return CANCELED[0]
 
