@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 HOSTED_RUNNER = "gui-unattended"      # the simulator's session kind: a GUI where nobody answers
 STANDINS = "keychain_claims.backends.macos.standins"
-FAULT_CALL_LIMIT = 6.0                # with faults injected: a shorter deadline, so the run stays short
+FAULT_CALL_LIMIT = 5.0                # with faults injected: a shorter deadline, so the run stays short
 
 
 class SimWindows:

@@ -187,7 +187,11 @@ class Security:
             child.close()
             status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
         finally:
-            if child.isalive():
+            try:
+                alive = child.isalive()
+            except pexpect.ExceptionPexpect:        # already reaped by _end after a missed deadline
+                alive = False
+            if alive:
                 _end(child)
         call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
                     err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
