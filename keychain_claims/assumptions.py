@@ -419,7 +419,8 @@ def main(argv: list[str]) -> int:
     else:
         for row in rows:
             print(f"{row['id']:<24} {row['status']:<17} {row['assumed']}")
-            print(f"{'':<24} source: {row['source']}" + (f"; observed: {row['observed']}" if row.get("observed") else ""))
+            observed = " ⏎ ".join(row.get("observed", "").splitlines())[:160]
+            print(f"{'':<24} source: {row['source']}" + (f"; observed: {observed}" if observed else ""))
     if args.settle:
         held = sum(r["status"] == "held" for r in results.values())
         print(f"assumptions: {held} held, {sum(r['status'] == 'did-not-hold' for r in results.values())} did not hold, "
