@@ -206,8 +206,18 @@ class Security:
 
 
 def _end(child: pexpect.spawn) -> None:
-    """Close a child that is still running.  With pexpect's delays off, close(force=True) may look
-    once too early after its signals and give up: then it is killed and reaped here."""
+    """Close a child that is still running.  It gets SIGTERM first and a moment to end what it
+    started (the macOS shim ends its call's process group).  With pexpect's delays off,
+    close(force=True) may look once too early after its signals and give up: then it is killed
+    and reaped here."""
+    try:
+        os.kill(child.pid, signal.SIGTERM)
+        for _ in range(10):
+            if not child.isalive():
+                break
+            time.sleep(0.02)
+    except (ProcessLookupError, pexpect.ExceptionPexpect):
+        pass
     try:
         child.close(force=True)
     except pexpect.ExceptionPexpect:

@@ -147,6 +147,7 @@ class MacOSBackend(Backend):
         if not hasattr(self, "_boxes"):
             self._boxes = weakref.WeakSet()
         self._boxes.add(sandbox)
+        (sandbox.root / "ui").write_text(sandbox.ui)
         if not self.real_dialogs:
             from keychain_claims.backends.macos import callers
             callers.helper(sandbox)           # the session launcher every call of the shim goes through
@@ -165,6 +166,7 @@ class MacOSBackend(Backend):
         or a dialog whose answer is emulated (GUI).  The shim is told by KEYCHAIN_CLAIMS_UI."""
         sandbox.ui = "gui" if gui else "none"
         sandbox.setenv(KEYCHAIN_CLAIMS_UI=sandbox.ui)
+        (sandbox.root / "ui").write_text(sandbox.ui)          # what the shim reads, also in a running shell
 
     def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
         """Real time passes up to 30 s.  A longer wait is compressed: what it would do to the

@@ -178,6 +178,31 @@ def _stream_stderr(pipe, held: list[str]) -> None:
             sys.stderr.flush()
 
 
+def scenario_session(dialog_log: str | None) -> str:
+    """The scenario's session kind now: the sandbox's `ui` file (so a shell started before the
+    scenario changed it sees the change), else KEYCHAIN_CLAIMS_UI, else gui."""
+    if dialog_log:
+        try:
+            with open(os.path.join(os.path.dirname(dialog_log), "ui")) as fh:
+                return fh.read().strip() or "gui"
+        except OSError:
+            pass
+    return os.environ.get(SESSION_ENV, "gui")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, deepest first (pgrep -P: macOS and Linux alike)."""
+    import subprocess
+    found = []
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=5).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return found
+    for child in map(int, children):
+        found += [*_descendants(child), child]
+    return found
+
+
 def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, dialog_log: str | None,
                    limit: float) -> int:
     """Run a call the harness does not drive itself (a typed command line, a release's call)
@@ -191,8 +216,23 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     import subprocess
     import threading
     import time
+    import signal
     started = time.monotonic()
+    # a missed deadline, or the harness ending this shim, ends everything the call started (a
+    # launcher's child included), so nothing is left waiting on a dialog.  The child stays in the
+    # terminal's process group (a new one could not read a password from /dev/tty)
     child = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None, stderr=subprocess.PIPE)
+
+    def end_group(signum=None, frame=None):
+        for pid in [*_descendants(child.pid), child.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if signum is not None:
+            os._exit(1)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, end_group)
     held: list[str] = []
     reader = threading.Thread(target=_stream_stderr, args=(child.stderr, held), daemon=True)
     reader.start()
@@ -205,7 +245,7 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     try:
         status = child.wait(timeout=max(0.1, limit - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
-        child.kill()
+        end_group()
         child.wait()
         print(f"keychain-claims shim: harness: security did not finish within its {limit:.0f} s deadline",
               file=sys.stderr)
@@ -213,7 +253,7 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
                                   f"its {limit:.0f} s deadline")
         return 1
     reader.join(timeout=2)
-    session = os.environ.get(SESSION_ENV, "gui")
+    session = scenario_session(dialog_log)
     if session == "none" or status != NO_UI[0]:     # (a -w read over SSH prints nothing with its 36)
         sys.stderr.write("".join(held))
         if status == NO_UI[0] and dialog_log and os.environ.get(WATCHED_ENV) != "typed":

@@ -222,7 +222,11 @@ def testcaller(program: str, build: str, argv: list[str]) -> int:
             time.sleep(float(env.get("KEYCHAIN_CLAIMS_CALL_LIMIT") or 20) + 5)
         if "throttle" not in faults():
             os.execve(rest[0], rest, env)
-        status = subprocess.run(rest, env=env).returncode
+        import signal
+        proc = subprocess.Popen(rest, env=env)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, lambda *_: (proc.kill(), os._exit(1)))
+        status = proc.wait()
         if status == 36:
             stamp = Path(env.get("KEYCHAIN_SIM_STATE", ".")) / "agent-respawn"
             last = float(stamp.read_text()) if stamp.exists() else 0.0
