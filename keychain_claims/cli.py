@@ -166,6 +166,10 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/assumptions.py
+        from keychain_claims import assumptions
+        return assumptions.main(argv[1:])
     ap = argparse.ArgumentParser(prog="keychain-claims", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     fid.add_argument("--dir", type=Path, default=None, help="real transcripts (default fixtures/transcripts/real)")
     fid.add_argument("--verbose", action="store_true", help="show real and simulated text of each difference")
     fid.add_argument("--json", action="store_true", help="the figure and every result as JSON")
+    fid.add_argument("--settled", type=Path, default=None, help="also compare settle transcripts "
+                     "(`keychain-claims assumptions --settle --out DIR`) with the simulator's answers")
     bis = sub.add_parser("bisect", help="the first published release between --good and --bad where WHAT changed")
     bis.add_argument("what", metavar="WHAT", help="a fingerprint name (write, spawn, ...) or a claim ID")
     bis.add_argument("--good", required=True, help="a release where WHAT has its old value")
@@ -237,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             from keychain_claims.sim import fidelity
             if args.dir is not None and not args.dir.is_dir():
                 raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
+            if args.settled is not None:
+                fidelity.settled_main(args.settled, as_json=args.json)
             try:
                 return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
             except ValueError as exc:

@@ -13,7 +13,7 @@ from keychain_claims.backends.macos.shim import Refused, pin_argv, pin_stdin
 from keychain_claims.sim.cli import split_line
 
 HOME = "/sandbox/home"
-KC = "/sandbox/home/Library/Keychains/login.keychain-db"
+KC = "/sandbox/home/Library/Keychains/keychain-claims-scratch.keychain-db"   # never login.keychain
 
 
 @pytest.mark.parametrize("argv, pinned", [
@@ -26,7 +26,8 @@ KC = "/sandbox/home/Library/Keychains/login.keychain-db"
     (["dump-keychain", "-a"], [..., KC]),
     (["show-keychain-info"], [..., KC]),
     (["show-keychain-info", KC], None),
-    (["show-keychain-info", "login.keychain"], None),            # relative: resolves into the sandbox HOME
+    (["show-keychain-info", "login.keychain"], ["show-keychain-info", KC]),     # the article's login keychain -> scratch
+    (["show-keychain-info", HOME + "/Library/Keychains/login.keychain-db"], ["show-keychain-info", KC]),
     (["set-keychain-settings", "-t", "300"], [..., KC]),
     (["unlock-keychain", KC], None),
     (["create-keychain", KC], None),
@@ -35,7 +36,7 @@ KC = "/sandbox/home/Library/Keychains/login.keychain-db"
     (["add-generic-password", "-h"], None),
 ])
 def test_pinned(argv, pinned):
-    expected = argv if pinned is None else [*argv, KC]
+    expected = argv if pinned is None else [*argv, KC] if pinned == [..., KC] else pinned
     assert pin_argv(argv, KC, HOME) == expected
 
 
@@ -98,7 +99,7 @@ def test_the_macos_backends_shim_script_pins_calls(tmp_path):
         path = "/bin/echo"
     box = SimpleNamespace(keychain=SimpleNamespace(path=KC), root=tmp_path)
     script = tmp_path / "security"
-    script.write_text(EchoMac().shim(box))
+    script.write_text(EchoMac(real_dialogs=True).shim(box))     # no session launcher: the pinning is the subject
     script.chmod(0o755)
     env = {"HOME": HOME, "PATH": "/usr/bin:/bin", "PYTHONPATH": "/nonexistent"}
     proc = subprocess.run([str(script), "find-generic-password", "-s", "Claude Code-credentials", "-w"],

@@ -27,6 +27,16 @@ class BackendSkipped(pytest.skip.Exception):
     such skips is too high fails (plugin.py), so no backend can skip its way to green."""
 
 
+HARNESS_ERRORS = ("CallDeadline", "UnansweredDialog", "BackendError")   # exception names that are the harness's
+
+
+def is_harness_error(exc: BaseException | None) -> bool:
+    """An exception that says the harness could not exercise something (a missed deadline, a dialog
+    nobody could answer, a tool that failed) -- never evidence about the keychain."""
+    return exc is not None and any(type(exc).__name__ == name or name in {c.__name__ for c in type(exc).__mro__}
+                                   for name in HARNESS_ERRORS)
+
+
 def skip_here(backend: "Backend", reason: str):
     raise BackendSkipped(f"not on the {backend.name} backend: {reason}")
 
@@ -47,7 +57,14 @@ class Backend:
     priority = 0
     label = "?"
     release_isolation = "auto"      # how a release run is kept offline: netns where it works, else loopback
-    call_limit = 15.0               # hard limit of one `security` call, in seconds
+    call_limit = 15.0               # hard limit of one `security` call, in seconds, every retry included
+    # the scratch keychain's file name under the sandbox's ~/Library/Keychains.  The simulator has no
+    # securityd and no keybag, so it keeps the article's own name; a backend that reaches securityd must
+    # not (MacOSBackend: securityd treats any name containing "login.keychain" as a login keychain)
+    scratch_keychain_file = "login.keychain-db"
+    # whether a step can read the words of a keychain dialog (app, item, keychain) on this backend:
+    # the simulator draws its dialogs on the terminal; a Mac run without --real-dialogs never draws one
+    dialog_text_visible = True
 
     @property
     def provenance(self) -> str:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.sandbox import Sandbox
 
 DEFAULT_TIMEOUT = 15
-WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # tells the macOS shim that the driver watches this call's dialogs
+WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # tells the macOS shim who reads a call's answer ("1" / "typed")
 AFTER_DISMISS = 5   # seconds a call may take to end once its dialog was dismissed
 POLL = 0.2          # how often a running call looks for a keychain dialog nobody can answer on the terminal
 
@@ -47,6 +47,12 @@ class UnansweredDialog(Exception):
 
     def __init__(self, detail: str = ""):
         super().__init__("a keychain dialog appeared and nobody answered it" + (f" ({detail})" if detail else ""))
+
+
+class CallDeadline(TimeoutError):
+    """A call (with every retry and dismissal inside it) ran past its one deadline: a harness
+    error, never a verdict.  Deliberately not an AssertionError, so it is never mistaken for a
+    recorded contradiction still holding, and never a dialog: nothing is invented about why."""
 
 
 class _DialogShown(Exception):
@@ -105,15 +111,16 @@ def _no_delays(child: pexpect.spawn) -> None:
         obj.delayafterterminate = 0
 
 
-def _interact(child: pexpect.spawn, responder: Responder | None, timeout: float, until,
+def _interact(child: pexpect.spawn, responder: Responder | None, deadline: float, until,
               watch: DialogWatch | None = None, seen: list[str] | None = None) -> str:
     """Answer prompts until `until` (EOF or a regex) matches; return everything read.  With
-    `watch`, a dialog that shows up off the terminal interrupts the wait (_DialogShown) at once;
-    `timeout` is the hard limit of the whole wait."""
+    `watch`, a dialog that shows up off the terminal interrupts the wait (_DialogShown) at once.
+    `deadline` is an absolute time.monotonic() value: the caller computes it once per call, so
+    no retry, dismissal or restart of this wait can extend it (issue 21: a fresh timeout per
+    retry let `sleep 600` run on)."""
     responder = responder or Responder()
     patterns = [until, pexpect.TIMEOUT, *responder.patterns()]
     seen = [] if seen is None else seen
-    deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         index = child.expect(patterns, timeout=max(0.0, min(left, POLL) if watch else left))
@@ -126,7 +133,8 @@ def _interact(child: pexpect.spawn, responder: Responder | None, timeout: float,
                 raise _DialogShown(windows)
             if time.monotonic() < deadline:
                 continue
-            raise TimeoutError(f"no answer within {timeout}s; screen so far:\n" + redact("".join(seen)[-2000:]))
+            raise CallDeadline("harness: no answer within the call's deadline; screen so far:\n"
+                               + redact("".join(seen)[-2000:]))
         child.sendline(responder.answer(index - 2, "".join(seen), _text(child.after)))
 
 
@@ -152,30 +160,38 @@ class Security:
             inp.write_text(stdin)
             redirect = '<"$KC_IN" ' + redirect
         run_env = {**self.sandbox.env, **(env or {}), "KC_OUT": str(out), "KC_ERR": str(err), "KC_IN": str(inp)}
-        if watch is not None:
-            run_env[WATCHED_ENV] = "1"            # this driver watches for dialogs: the shim need not
+        run_env[WATCHED_ENV] = "1"                # the harness reads this call's answer itself
         child = pexpect.spawn("/bin/sh", ["-c", f'exec security "$@" {redirect}', "security", *argv],
                               env=run_env, cwd=str(self.sandbox.home), encoding="utf-8",
                               codec_errors="replace", dimensions=(24, 500), echo=False)
         _no_delays(child)
         dialogs: list[dict] = []
+        deadline = time.monotonic() + timeout          # one deadline for the call and all it waits on
         try:
             screen: list[str] = []
             try:
-                tty = _interact(child, responder, timeout, pexpect.EOF, watch, screen)
+                tty = _interact(child, responder, deadline, pexpect.EOF, watch, screen)
             except _DialogShown as shown:
                 watch.dismiss()
                 dialogs = shown.windows
                 try:                       # a dismissed dialog ends the call; if not, the call is ended
-                    tty = _interact(child, responder, AFTER_DISMISS, pexpect.EOF, None, screen)
-                except TimeoutError:
+                    tty = _interact(child, responder, min(deadline, time.monotonic() + AFTER_DISMISS),
+                                    pexpect.EOF, None, screen)
+                except CallDeadline:
                     child.kill(signal.SIGTERM)
                     tty = "".join(screen)
+            except CallDeadline:
+                _end(child)
+                raise
             child.wait()
             child.close()
             status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
         finally:
-            if child.isalive():
+            try:
+                alive = child.isalive()
+            except pexpect.ExceptionPexpect:        # already reaped by _end after a missed deadline
+                alive = False
+            if alive:
                 _end(child)
         call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
                     err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
@@ -190,8 +206,18 @@ class Security:
 
 
 def _end(child: pexpect.spawn) -> None:
-    """Close a child that is still running.  With pexpect's delays off, close(force=True) may look
-    once too early after its signals and give up: then it is killed and reaped here."""
+    """Close a child that is still running.  It gets SIGTERM first and a moment to end what it
+    started (the macOS shim ends its call's process group).  With pexpect's delays off,
+    close(force=True) may look once too early after its signals and give up: then it is killed
+    and reaped here."""
+    try:
+        os.kill(child.pid, signal.SIGTERM)
+        for _ in range(10):
+            if not child.isalive():
+                break
+            time.sleep(0.02)
+    except (ProcessLookupError, pexpect.ExceptionPexpect):
+        pass
     try:
         child.close(force=True)
     except pexpect.ExceptionPexpect:
@@ -230,7 +256,7 @@ class Shell:
         rcfile = Path(tempfile.mkstemp(prefix="shellrc-", dir=sandbox.tmp)[1])
         rcfile.write_text(f"PS1='$ '\nPS2='> '\n"
                           f"PROMPT_COMMAND='printf \"__KC_DONE_{self._nonce}__ %s__\\\\n\" \"${{PIPESTATUS[*]}}\"'\n")
-        env = {**sandbox.env, WATCHED_ENV: "1"}   # typed commands' dialogs are the driver's to watch
+        env = {**sandbox.env, WATCHED_ENV: "typed"}   # typed lines leave consent records for the watch
         self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--rcfile", str(rcfile), "-i"], env=env,
                                    cwd=str(sandbox.home), encoding="utf-8", codec_errors="replace",
                                    dimensions=(24, 1000), echo=True)
@@ -250,18 +276,23 @@ class Shell:
         self.child.sendline(command)
         screen: list[str] = []
         unanswered: list[str] = []
+        deadline = time.monotonic() + timeout          # one deadline for the line, every dialog included
         while True:
             try:
-                text = _interact(self.child, responder, timeout, self._marker, watch, screen)
+                text = _interact(self.child, responder, deadline, self._marker, watch, screen)
                 break
             except _DialogShown as shown:
-                watch.dismiss()
-                for window in shown.windows:
+                for window in shown.windows:      # decided first: a watch may answer with the decision
                     why = on_dialog(window, responder) if on_dialog else "no one answers dialogs in this run"
+                    window["unanswered"] = bool(why)
                     if why:
                         unanswered.append(why)
+                watch.dismiss()
+            except CallDeadline:
+                self._interrupt()
+                raise
         statuses = [int(s) for s in self.child.match.group(1).split()]
-        self.child.expect_exact("$ ", timeout=timeout)
+        self.child.expect_exact("$ ", timeout=max(1.0, deadline - time.monotonic()))
         body = self._marker.sub("", text)
         echoed, _, output = body.partition("\n")
         self.screen.append(echoed + "\n" + output)
@@ -270,6 +301,16 @@ class Shell:
         if unanswered:
             raise UnansweredDialog("; ".join(unanswered))
         return run
+
+    def _interrupt(self) -> None:
+        """After a missed deadline: Ctrl-C the command line (SIGINT to the foreground job) so the
+        shell stays usable; if its prompt does not come back within 2 s, end the shell."""
+        self.child.sendintr()
+        try:
+            self.child.expect(self._marker, timeout=2)
+            self.child.expect_exact("$ ", timeout=2)
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            _end(self.child)
 
     def transcript(self) -> str:
         return redact("".join(self.screen))

@@ -121,7 +121,8 @@ class Sandbox:
             d.mkdir(parents=True)
         self.user = self.fakes.user()
         (self.root / "inputrc").write_text("set enable-bracketed-paste off\nset bell-style none\n")
-        self.keychain = ScratchKeychain(self.home / "Library" / "Keychains" / "login.keychain-db",
+        # the backend names the file: never one securityd would take for a login keychain on a Mac
+        self.keychain = ScratchKeychain(self.home / "Library" / "Keychains" / backend.scratch_keychain_file,
                                         self.fakes.keychain_password())
         self._extra_env: dict[str, str] = {}
         self.state: dict = {}                 # what the backend keeps per sandbox (dialog watch, callers built)

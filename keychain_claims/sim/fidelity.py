@@ -479,3 +479,43 @@ def replay_behaviour(case: dict) -> Result:
 
 def run_behaviour(directory: Path | None = None) -> list[Result]:
     return [replay_behaviour(case) for case in load_behaviour(directory)]
+
+# ----------------------------------------------------------------------------- settle transcripts
+def settled(directory: Path) -> list[dict]:
+    """Settle transcripts (`keychain-claims assumptions --settle`, keychain_claims/assumptions.py)
+    recorded on some host, each compared with the simulator's answer to the same probe: `agrees`
+    when the host and the simulator settle it the same way, `differs` (the simulator's constant or
+    behaviour named in `settles` needs correcting), or `not-comparable` (the host could not settle it)."""
+    from keychain_claims import assumptions
+    from keychain_claims.backends.sim import SimBackend
+    recorded = assumptions.load(Path(directory))
+    if not recorded:
+        return []
+    sim = assumptions.settle(SimBackend(), None, only=list(recorded))
+    rows = []
+    for aid, doc in recorded.items():
+        mine = sim.get(aid, {"status": "unknown assumption", "observed": ""})
+        if doc["status"] == "not-settled-here" or mine["status"] == "not-settled-here":
+            state = "not-comparable"
+        else:
+            state = "agrees" if doc["status"] == mine["status"] else "differs"
+        rows.append({"id": aid, "state": state, "host": f"{doc['backend']} ({doc.get('host', '')})",
+                     "host_status": doc["status"], "host_observed": doc.get("observed", ""),
+                     "sim_status": mine["status"], "sim_observed": mine.get("observed", ""),
+                     "settles": doc.get("settles", ""), "calls": len(doc.get("calls", []))})
+    return rows
+
+
+def settled_main(directory: Path, as_json: bool = False) -> None:
+    rows = settled(directory)
+    if as_json:
+        print(json.dumps({"settled": rows}, indent=2))
+        return
+    agree = sum(r["state"] == "agrees" for r in rows)
+    comparable = sum(r["state"] != "not-comparable" for r in rows)
+    print(f"assumptions: {agree}/{comparable} settle transcripts agree with the simulator; "
+          f"{len(rows) - comparable} not comparable; {len(rows)} in {directory}")
+    for r in rows:
+        if r["state"] != "agrees":
+            print(f"{r['state']:<15} {r['id']}: host {r['host_status']} ({r['host_observed'][:80]}); "
+                  f"simulator {r['sim_status']} ({r['sim_observed'][:80]}) -> {r['settles']}")

@@ -1,26 +1,30 @@
 """The real macOS backend: /usr/bin/security behind a shim that pins every call to the scratch
 keychain (shim.py), with the safety checks of safety.py.
 
-Its home is a hosted macOS runner: a GUI session in which nobody answers dialogs.  So no call
-may wait on one, and every scenario says what it observed and how:
+Its home is a hosted macOS runner: a GUI session in which nobody answers dialogs.  So, by default,
+no dialog is ever drawn (issue 21):
 
-* A read by `security` (Claude Code's reader) that needs consent raises a real SecurityAgent
-  dialog.  The dialog watch (dialogs.py) sees it, dismisses it at once, and the scenario's
-  answer is *emulated* with its documented effect (security-cli.md section 3): "Always Allow"
-  puts the reader in the item's ACL and its partition ID in the partition list, applied with
-  the keychain password; "Allow" does that for one read and restores the access; "Deny" and
-  "Cancel" are what the dismissal already was; "OK" to an unlock dialog unlocks the keychain
-  with its password.  The call is then run again, for real.
-* A read by another app is made by a test caller (callers.py): a small program built on the Mac,
-  signed ad hoc or with a throwaway identity, that reads with user interaction disabled, so a
-  read that needs consent returns errSecInteractionNotAllowed at once instead of a dialog.
-* A scenario whose session has no GUI gets exit 36, as a session without window-server access
-  does, wherever a dialog appeared: emulated as well.
-* A dialog that cannot be answered that way fails its step with "a keychain dialog appeared and
-  nobody answered it", is dismissed, and the run goes on; every call has a hard limit.
+* Every `security` call and every test caller runs in a security session of its own without
+  window-server access (the helper's `nogui`: SessionCreate, Security/AuthSession.h).  There
+  securityd answers "consent needed" at once with errSecInteractionNotAllowed (exit 36) instead
+  of asking SecurityAgent -- what a read over SSH gets.
+* In a scenario whose session has no GUI, that 36 *is* the answer: real evidence.
+* In a scenario with a GUI, the 36 stands for the dialog the user would have seen; the scenario's
+  answer is then applied with its documented effect (security-cli.md section 3), labelled
+  *emulated*: "Always Allow" puts the reader in the item's ACL and its partition ID in the
+  partition list, applied with the keychain password; "Allow" does that for one read and restores
+  the access; "Deny" and "Cancel" give the item dialog's cancel (exit 128); "OK" to an unlock
+  dialog unlocks the keychain with its password.  The call is then run again, for real.
+* A read or write by another app is made by a test caller (callers.py) built and signed on the
+  Mac, which reads with user interaction disabled as well.
+* Every call has one deadline (call_limit), every retry included; a call past it is a harness
+  error, never a verdict.
+* The scratch keychain's file is never named like a login keychain (scratch_keychain_file); the
+  shim maps the article's typed ~/Library/Keychains/login.keychain-db to it.
 
-Each emulated answer is recorded on the prompt and the call, and the result's provenance says
-"emulated".
+`--real-dialogs` (a person at the Mac): calls run in the runner's own session, SecurityAgent draws
+its dialogs, the person answers them; the harness only records that one appeared and never kills
+SecurityAgent (dialogs.py says why).
 """
 from __future__ import annotations
 
@@ -43,6 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SHIM = "keychain_claims.backends.macos.shim"
 NO_UI_STATUS, CANCELED_STATUS = 36, 128      # errSecInteractionNotAllowed, errSecUserCanceled (low byte)
+AUTH_FAILED_STATUS = 51       # errSecAuthFailed: what a read with interaction disabled may get instead of 36
+REAL_DIALOGS_ENV = "KEYCHAIN_CLAIMS_REAL_DIALOGS"
 NO_UI_TEXT = "security: SecKeychainItemCopyContent: User interaction is not allowed.\n"
 CANCELED_TEXT = "security: SecKeychainItemCopyContent: User canceled the operation.\n"
 CLOCK_COMPRESSION = 2.0       # seconds of real time that stand in for a longer wait on a real keychain
@@ -69,6 +75,22 @@ class MacOSBackend(Backend):
     release_isolation = "loopback"     # no unshare on macOS: loopback stand-ins, proxy, sandbox-exec
     call_limit = 20.0
     guards_user_keychains = True       # snapshot and compare the user's search list and default keychain
+    scratch_keychain_file = "keychain-claims-scratch.keychain-db"    # never "login.keychain" (KeychainDbCommon)
+
+    def __init__(self, real_dialogs: bool | None = None):
+        self.real_dialogs = bool(os.environ.get(REAL_DIALOGS_ENV)) if real_dialogs is None else real_dialogs
+
+    @property
+    def dialog_text_visible(self) -> bool:
+        """Only with --real-dialogs is there a window whose words a step could read."""
+        return self.real_dialogs
+
+    def tool(self, sandbox: "Sandbox", name: str) -> str:
+        """The program behind a tool name: the Mac's own (stand-ins in the rehearsal)."""
+        return {"security": self.path}.get(name, name)
+
+    def tool_env(self, sandbox: "Sandbox") -> dict[str, str]:
+        return {}
 
     def unavailable(self) -> str | None:
         if sys.platform != "darwin":
@@ -95,16 +117,40 @@ class MacOSBackend(Backend):
         return sandbox.root / "dialogs.jsonl"
 
     def shim(self, sandbox: "Sandbox") -> str:
-        """Every call pinned to the scratch keychain and logged (shim.py)."""
+        """Every call pinned to the scratch keychain, logged, and (without --real-dialogs) run in a
+        session without window-server access (shim.py)."""
+        from keychain_claims.backends.macos import callers, dialogs
+        session = [] if self.real_dialogs else ["--session", str(callers.helper_path(sandbox))]
         return python_shim(SHIM, "--keychain", str(sandbox.keychain.path), "--real", self.real_security(sandbox),
-                           "--log", str(self.log_path(sandbox)), "--watch", self.shim_watch(sandbox),
+                           "--log", str(self.log_path(sandbox)), *session,
+                           "--consent", str(dialogs.consent_folder(sandbox.root)),
                            "--dialog-log", str(self.dialog_log(sandbox)), "--")
 
-    def shim_watch(self, sandbox: "Sandbox") -> str:
-        """How the shim sees a dialog of a call the harness does not drive (a release's)."""
-        return "securityagent"
+    def env(self, sandbox: "Sandbox") -> dict[str, str]:
+        from keychain_claims.backends.macos.shim import LIMIT_ENV
+        return {LIMIT_ENV: str(self.call_limit)}
+
+    def harness_events(self) -> list[str]:
+        """What the shim and the stand-ins recorded as not exercisable since the last call of this
+        method, in every sandbox of this process (drained)."""
+        import weakref
+        events = []
+        for box in list(getattr(self, "_boxes", weakref.WeakSet())):
+            path = box.root / "harness-events.jsonl"
+            if path.exists():
+                events += [json.loads(line)["event"] for line in path.read_text().splitlines() if line.strip()]
+                path.unlink(missing_ok=True)
+        return events
 
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
+        import weakref
+        if not hasattr(self, "_boxes"):
+            self._boxes = weakref.WeakSet()
+        self._boxes.add(sandbox)
+        (sandbox.root / "ui").write_text(sandbox.ui)
+        if not self.real_dialogs:
+            from keychain_claims.backends.macos import callers
+            callers.helper(sandbox)           # the session launcher every call of the shim goes through
         super().prepare_keychain(sandbox)
         from keychain_claims.backends.macos import safety
         shim_run = lambda argv: (lambda c: (c.status, c.stdout, c.stderr))(sandbox.security.run(*argv))  # noqa: E731
@@ -115,11 +161,12 @@ class MacOSBackend(Backend):
 
     # --- the session and time ----------------------------------------------------------------
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
-        """The runner's own session is a GUI one where nobody answers; a scenario's non-GUI session
-        is emulated: a dialog that appears is dismissed and the call reports exit 36 (the shim
-        does the same for calls the harness does not drive, told by KEYCHAIN_CLAIMS_UI)."""
+        """Every call already runs without window-server access (unless --real-dialogs); the
+        scenario's session only decides what a consent-needed 36 means: the real answer (no GUI),
+        or a dialog whose answer is emulated (GUI).  The shim is told by KEYCHAIN_CLAIMS_UI."""
         sandbox.ui = "gui" if gui else "none"
         sandbox.setenv(KEYCHAIN_CLAIMS_UI=sandbox.ui)
+        (sandbox.root / "ui").write_text(sandbox.ui)          # what the shim reads, also in a running shell
 
     def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
         """Real time passes up to 30 s.  A longer wait is compressed: what it would do to the
@@ -128,10 +175,9 @@ class MacOSBackend(Backend):
         if seconds <= 30:
             time.sleep(seconds)          # on a real Mac, time passing is the thing under test
             return
-        info = sandbox.security.run("show-keychain-info", str(sandbox.keychain.path), timeout=self.call_limit,
-                                    watch=self.dialog_watch(sandbox))
+        info = sandbox.security.run("show-keychain-info", str(sandbox.keychain.path), timeout=self.call_limit)
         timeout = re.search(r"timeout=(\d+)s", info.stderr)
-        if info.status != 0 or info.dialogs:
+        if info.status != 0:
             skip_here(self, "the keychain's settings could not be read without a dialog, so the wait "
                             "cannot be compressed honestly")
         if timeout and int(timeout[1]) < seconds:
@@ -147,8 +193,11 @@ class MacOSBackend(Backend):
 
     # --- dialogs --------------------------------------------------------------------------------
     def dialog_watch(self, sandbox: "Sandbox"):
-        from keychain_claims.backends.macos.dialogs import SecurityAgentWatch
-        return SecurityAgentWatch(sandbox, locked=lambda: self.keychain_locked(sandbox))
+        from keychain_claims.backends.macos import dialogs
+        locked = lambda: self.keychain_locked(sandbox)     # noqa: E731
+        if self.real_dialogs:
+            return dialogs.SecurityAgentWatch(sandbox, locked)
+        return sandbox.state.setdefault("consent-watch", dialogs.ConsentWatch(sandbox, locked))
 
     def keychain_locked(self, sandbox: "Sandbox") -> bool:
         """Whether the scratch keychain is locked, asked without raising a dialog."""
@@ -164,13 +213,13 @@ class MacOSBackend(Backend):
 
     def shell_dialog(self, sandbox: "Sandbox"):
         def answer(window: dict, responder: "Responder") -> str | None:
-            if sandbox.ui != "gui":
-                self._record(sandbox, window, "no-ui (emulated by dismissal)")
+            if self.real_dialogs:
+                self._record(sandbox, window, "answered on screen by a person (real)")
                 return None
             choice = responder.choose(window.get("kind", "item"))
             if choice in ("Deny", "Cancel"):
                 responder.emulated(window, choice)
-                self._record(sandbox, window, f"{choice} (emulated by dismissal)")
+                self._record(sandbox, window, f"{choice} (emulated: the dialog's cancel, exit 128)")
                 return None
             self._record(sandbox, window, "unanswered")
             return (f"the scenario answers {choice!r} to a {window.get('kind', 'item')} dialog raised by a typed "
@@ -181,39 +230,51 @@ class MacOSBackend(Backend):
             caller=None, unlocked: bool = False) -> "Call":
         call = self._once(sandbox, argv, responder, stdin, caller)
         window = self._dialog_needed(sandbox, argv, call, caller)
-        if window is not None and window.get("kind") == "unlock" and unlocked:
+        if window is None:
+            return call
+        if sandbox.ui != "gui":         # no GUI: the 36 is the real answer; the prompt is still counted
+            self._record(sandbox, window, "no-ui (real: exit 36, no window-server access)")
+            return call
+        if window.get("kind") == "unlock" and unlocked:
             from keychain_claims.harness.driver import UnansweredDialog
             raise UnansweredDialog("the keychain asked to be unlocked again right after it was unlocked")
-        return call if window is None else self._answer(sandbox, argv, responder, stdin, caller, call, window)
+        return self._answer(sandbox, argv, responder, stdin, caller, call, window)
 
     def _once(self, sandbox, argv, responder, stdin, caller) -> "Call":
         env = self.as_caller(sandbox, caller) if caller is not None else None
+        watch = self.dialog_watch(sandbox) if self.real_dialogs else None
         return sandbox.security.run(*argv, responder=responder, stdin=stdin, env=env, timeout=self.call_limit,
-                                    watch=self.dialog_watch(sandbox))
+                                    watch=watch)
 
     def _dialog_needed(self, sandbox, argv, call, caller) -> dict | None:
-        if call.dialogs:
-            return call.dialogs[0]
-        if caller is not None and call.status == NO_UI_STATUS:   # a test caller reads with interaction disabled
-            _, service = item_of(argv)
-            return {"kind": "unlock" if self.keychain_locked(sandbox) else "item", "app": caller.name,
-                    "item": service or "", "keychain": sandbox.keychain.name, "text": "",
-                    "source": "errSecInteractionNotAllowed"}
-        return None
+        """The dialog a call stands for: none with --real-dialogs (a person answered it on screen);
+        else a consent-needed answer -- exit 36, or from a test caller's read with interaction
+        disabled also errSecAuthFailed (51), which is what the review of issue 21 expects a Mac to
+        return there (no password is involved in such a read, so 51 cannot mean a wrong one)."""
+        if self.real_dialogs:
+            for window in call.dialogs:
+                responder_note = "answered on screen by a person (real)"
+                self._record(sandbox, window, responder_note)
+            return None
+        consent = call.status == NO_UI_STATUS or (caller is not None and call.status == AUTH_FAILED_STATUS
+                                                   and argv and argv[0].startswith("find-"))
+        if not consent:
+            return None
+        _, service = item_of(argv)
+        return {"kind": "unlock" if self.keychain_locked(sandbox) else "item",
+                "app": caller.name if caller is not None else "security", "item": service or "",
+                "keychain": sandbox.keychain.name, "text": "",
+                "source": f"exit {call.status} in a session without window-server access"}
 
     def _answer(self, sandbox, argv, responder, stdin, caller, call: "Call", window: dict) -> "Call":
         from keychain_claims.harness.driver import UnansweredDialog
         kind = window.get("kind", "item")
-        if sandbox.ui != "gui":
-            self._record(sandbox, window, "no-ui (emulated)")
-            return replace(call, status=NO_UI_STATUS, stdout="", stderr=NO_UI_TEXT,
-                           context={**call.context, "emulated": "a session without window-server access: exit 36"})
         choice = responder.choose(kind)
         responder.emulated(window, choice)
         self._record(sandbox, window, f"{choice} (emulated)")
         if choice in ("Deny", "Cancel"):
             return replace(call, status=CANCELED_STATUS, stdout="", stderr=CANCELED_TEXT,
-                           context={**call.context, "emulated": f"{choice}: the dialog was dismissed"})
+                           context={**call.context, "emulated": f"{choice}: the dialog's cancel"})
         if kind == "unlock":
             unlocked = sandbox.security.run("unlock-keychain", str(sandbox.keychain.path),
                                             responder=sandbox.responder(), timeout=self.call_limit)

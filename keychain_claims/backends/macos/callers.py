@@ -1,18 +1,24 @@
-"""Test callers on a real Mac: testcaller.c compiled with the Command Line Tools' `cc`, one build
-per code identity, signed ad hoc (`codesign -s -`) or with a throwaway self-signed code-signing
-identity made for its team in a keychain of the sandbox; "rebuilt" = compiled again with another
-build tag and signed again, "re-signed by another team" = another identity.
+"""Test callers on a Mac: testcaller.c compiled with the Command Line Tools' `cc`, one build per
+code identity, signed ad hoc (`codesign -s -`), with a throwaway self-signed code-signing identity
+made for its team in a keychain of the sandbox, or -- when KEYCHAIN_CLAIMS_TEAM_IDENTITY names an
+Apple-issued identity -- with that identity; "rebuilt" = compiled again with another build tag and
+signed again, "re-signed by another team" = another identity.
 
-The same program answers what `security` cannot be asked without a dialog: whether the scratch
-keychain is locked, and Always Allow's documented effect applied with the keychain password
-(the app first in the item's decrypt ACL entry; its partition ID appended with
-`set-generic-password-partition-list`, the password typed at its prompt).
+The same program, built once per sandbox as the *helper*, is the session launcher (`nogui`: a new
+security session without window-server access, sessions in Security/AuthSession.h), tells whether
+the scratch keychain is locked without a dialog (`status`), and applies Always Allow's documented
+effect with the keychain password (`grant`/`revoke`: the app first in the item's decrypt ACL entry;
+its partition ID appended with `set-generic-password-partition-list`, the password typed at its
+prompt).
+
+Every tool is asked of the backend (`backend.tool(sandbox, name)`): the real one on a Mac, a
+stand-in with the real one's documented behaviour in the rehearsal (standins.py).
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,10 +27,30 @@ from keychain_claims.harness import dump
 from keychain_claims.harness.callers import SECURITY_TOOL
 
 SOURCE = Path(__file__).with_name("testcaller.c")
+TEAM_IDENTITY_ENV = "KEYCHAIN_CLAIMS_TEAM_IDENTITY"      # an Apple-issued code-signing identity's name
+TEAM_KEYCHAIN_ENV = "KEYCHAIN_CLAIMS_TEAM_KEYCHAIN"      # the keychain holding it (optional)
+# LibreSSL (macOS 14/15's /usr/bin/openssl) has no `pkcs12 -legacy`; these algorithms are its defaults
+# and are what `security import` reads; OpenSSL 3 still has them in its default provider
+P12_ALGORITHMS = ["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"]
+# what codesign may use the throwaway key for without a partition dialog (the CI recipe:
+# `security set-key-partition-list -S apple-tool:,apple:,codesign: -s -k PASSWORD KEYCHAIN`; after
+# `import` the key's partition list lacks apple:, and codesign's use of it raises a dialog)
+SIGNING_PARTITIONS = "apple-tool:,apple:,codesign:"
 
 
-def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+def _tool(sandbox, name: str) -> str:
+    return sandbox.backend.tool(sandbox, name)
+
+
+def _run(sandbox, argv: list[str], **kw) -> subprocess.CompletedProcess:
+    env = kw.pop("env", None) or {}
+    env = {**os.environ, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **sandbox.backend.tool_env(sandbox), **env}
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=sandbox.backend.call_limit,
+                              env=env, **kw)
+    except subprocess.TimeoutExpired:
+        raise BackendError(f"harness: {Path(argv[0]).name} {argv[1] if len(argv) > 1 else ''} did not finish "
+                           f"within {sandbox.backend.call_limit:.0f} s") from None
 
 
 def _folder(sandbox) -> Path:
@@ -33,83 +59,114 @@ def _folder(sandbox) -> Path:
     return path
 
 
-def _identity(sandbox, team: str) -> tuple[str, Path]:
+def _throwaway_identity(sandbox, team: str) -> tuple[str, Path]:
     """A throwaway code-signing identity named after `team`, in a keychain of the sandbox."""
     folder = _folder(sandbox)
     keychain = folder / "signing.keychain-db"
     name = f"keychain-claims test team {team}"
+    security = _tool(sandbox, "security")
     if not (folder / f"{team}.p12").exists():
-        # a throwaway keychain of its own, with a throwaway password: codesign needs the identity
-        # in a keychain, and neither the scratch keychain nor its password is lent to it
+        # a throwaway keychain with a throwaway password: codesign needs the identity in a keychain,
+        # and neither the scratch keychain nor its password is lent to it
         password = sandbox.state.setdefault("signing-password", secrets.token_hex(16))
         key, cert, p12 = (folder / f"{team}.{ext}" for ext in ("key", "crt", "p12"))
-        steps = [["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+        openssl = _tool(sandbox, "openssl")
+        steps = [[openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                   "-days", "1", "-subj", f"/CN={name}/OU={team}", "-addext", "extendedKeyUsage=codeSigning"],
-                 ["openssl", "pkcs12", "-export", "-inkey", str(key), "-in", str(cert), "-out", str(p12),
-                  "-passout", "env:KC_P12", "-legacy"]]
+                 [openssl, "pkcs12", "-export", "-inkey", str(key), "-in", str(cert), "-out", str(p12),
+                  "-passout", "env:KC_P12", *P12_ALGORITHMS]]
         if not keychain.exists():
-            steps.append(["/usr/bin/security", "create-keychain", "-p", password, str(keychain)])
-        steps += [["/usr/bin/security", "unlock-keychain", "-p", password, str(keychain)],
-                  ["/usr/bin/security", "import", str(p12), "-k", str(keychain), "-P", password, "-A",
-                   "-T", "/usr/bin/codesign"]]
+            steps.append([security, "create-keychain", "-p", password, str(keychain)])
+        steps += [[security, "unlock-keychain", "-p", password, str(keychain)],
+                  [security, "import", str(p12), "-k", str(keychain), "-P", password, "-T", "/usr/bin/codesign"],
+                  [security, "set-key-partition-list", "-S", SIGNING_PARTITIONS, "-s", "-k", password, str(keychain)]]
         for argv in steps:
-            proc = _run(argv, env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "KC_P12": password})
+            proc = _run(sandbox, argv, env={"KC_P12": password})
             if proc.returncode != 0:
-                raise BackendError(f"could not make a signing identity for team {team}: {argv[0]} {argv[1]} "
-                                   f"exited {proc.returncode}: {proc.stderr.strip()[:160]}")
+                raise BackendError(f"could not make a signing identity for team {team}: {Path(argv[0]).name} "
+                                   f"{argv[1]} exited {proc.returncode}: {proc.stderr.strip()[:160]}")
     return name, keychain
+
+
+def build_path(sandbox, identity) -> Path:
+    return _folder(sandbox) / f"{identity.name}-{identity.signing}-{identity.team or 'none'}-{identity.build}"
 
 
 def build(sandbox, identity) -> Path:
     """The test caller for `identity`, compiled and signed once per sandbox."""
-    out = _folder(sandbox) / f"{identity.name}-{identity.signing}-{identity.team or 'none'}-{identity.build}"
+    out = build_path(sandbox, identity)
     if out.exists():
         return out
-    if shutil.which("cc") is None or shutil.which("codesign") is None:
-        raise BackendError("test callers need the Command Line Tools (cc, codesign): xcode-select --install")
-    proc = _run(["cc", "-O0", f'-DKC_BUILD="{identity.build}"', "-o", str(out), str(SOURCE),
-                 "-framework", "Security", "-framework", "CoreFoundation"])
+    proc = _run(sandbox, [_tool(sandbox, "cc"), "-O0", f'-DKC_BUILD="{identity.build}"', "-o", str(out), str(SOURCE),
+                          "-framework", "Security", "-framework", "CoreFoundation"],
+                env={"KC_IDENTITY": identity.to_env()})
     if proc.returncode != 0:
         raise BackendError(f"cc could not build the test caller: {proc.stderr.strip()[:200]}")
+    codesign = _tool(sandbox, "codesign")
     if identity.signing == "adhoc":
-        sign = ["codesign", "-f", "-s", "-", "-i", identity.identifier, str(out)]
+        sign = [codesign, "-f", "-s", "-", "-i", identity.identifier, str(out)]
     elif identity.signing in ("developer-id", "app-store"):
-        name, keychain = _identity(sandbox, identity.team)
-        sign = ["codesign", "-f", "-s", name, "--keychain", str(keychain), "-i", identity.identifier, str(out)]
+        if os.environ.get(TEAM_IDENTITY_ENV):          # an Apple-issued identity: the team's real partition
+            sign = [codesign, "-f", "-s", os.environ[TEAM_IDENTITY_ENV], "-i", identity.identifier]
+            if os.environ.get(TEAM_KEYCHAIN_ENV):
+                sign += ["--keychain", os.environ[TEAM_KEYCHAIN_ENV]]
+            sign.append(str(out))
+        else:
+            name, keychain = _throwaway_identity(sandbox, identity.team)
+            sign = [codesign, "-f", "-s", name, "--keychain", str(keychain), "-i", identity.identifier, str(out)]
     else:
+        out.unlink(missing_ok=True)
         raise BackendError(f"no test caller for {identity.signing} code on a Mac (arm64 runs signed code only)")
-    proc = _run(sign)
+    proc = _run(sandbox, sign, env={"KC_IDENTITY": identity.to_env()})
     if proc.returncode != 0:
+        out.unlink(missing_ok=True)
         raise BackendError(f"codesign could not sign the test caller: {proc.stderr.strip()[:200]}")
     return out
 
 
+def signature(sandbox, path: str) -> dict[str, str]:
+    """`codesign -d -vvv` of a built program: `-vvv` is what prints CDHash= (codesign(1); `-d -v`
+    prints no hash) and TeamIdentifier= (`not set` for ad hoc and self-signed identities)."""
+    proc = _run(sandbox, [_tool(sandbox, "codesign"), "-d", "-vvv", path])
+    fields = dict(re.findall(r"^(\w+)=(.*)$", proc.stderr, re.M))
+    if proc.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40,64}", fields.get("CDHash", "")):
+        raise BackendError(f"harness: codesign did not report the test caller's CDHash (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[:160]}")
+    return fields
+
+
 def partition_id(sandbox, identity) -> str:
-    """securityd's partition ID for the caller: apple-tool: for security, cdhash:<hex> for our builds
-    (ad hoc and throwaway identities alike: neither is Apple-issued)."""
+    """securityd's partition ID for the caller: apple-tool: for security; teamid:<team> for code
+    signed by an Apple-issued team identity; cdhash:<hex> otherwise (ad hoc and throwaway alike)."""
     if identity is None or identity == SECURITY_TOOL:
         return "apple-tool:"
-    proc = _run(["codesign", "-d", "-v", str(build(sandbox, identity))])
-    found = re.search(r"CDHash=([0-9a-f]+)", proc.stderr)
-    if not found:
-        raise BackendError(f"codesign did not report the test caller's cdhash: {proc.stderr.strip()[:160]}")
-    return f"cdhash:{found[1]}"
+    fields = signature(sandbox, str(build(sandbox, identity)))
+    team = fields.get("TeamIdentifier", "not set")
+    return f"teamid:{team}" if team and team != "not set" else f"cdhash:{fields['CDHash']}"
 
 
-def _helper(sandbox) -> Path:
+def helper_identity():
     from keychain_claims.harness.callers import app
-    return build(sandbox, app("keychain-claims-helper", "adhoc"))
+    return app("keychain-claims-helper", "adhoc")
+
+
+def helper_path(sandbox) -> Path:
+    return build_path(sandbox, helper_identity())
+
+
+def helper(sandbox) -> Path:
+    return build(sandbox, helper_identity())
 
 
 def keychain_locked(sandbox) -> bool:
-    proc = _run([str(_helper(sandbox)), "status", str(sandbox.keychain.path)])
+    proc = _run(sandbox, [str(helper(sandbox)), "status", str(sandbox.keychain.path)])
     if proc.returncode != 0:
         raise BackendError(f"could not tell whether the scratch keychain is locked: {proc.stderr.strip()[:160]}")
     return proc.stdout.strip() == "locked"
 
 
 def _partitions(sandbox, account, service) -> list[str]:
-    call = sandbox.security.run("dump-keychain", "-a", str(sandbox.keychain.path))
+    call = sandbox.security.run("dump-keychain", "-a", str(sandbox.keychain.path), timeout=sandbox.backend.call_limit)
     item = next((i for i in dump.parse(call.stdout) if i.get("svce") == service
                  and (account is None or i.get("acct") == account)), None)
     return (item.partition_ids() if item else None) or []
@@ -118,23 +175,26 @@ def _partitions(sandbox, account, service) -> list[str]:
 def _set_partitions(sandbox, account, service, ids: list[str]) -> None:
     argv = ["set-generic-password-partition-list", "-S", ",".join(ids)]
     argv += (["-a", account] if account else []) + ["-s", service, str(sandbox.keychain.path)]
-    call = sandbox.security.run(*argv, responder=sandbox.responder())     # password typed at its prompt
+    call = sandbox.security.run(*argv, responder=sandbox.responder(), timeout=sandbox.backend.call_limit)
     if call.status != 0:
         raise BackendError(f"set-generic-password-partition-list exited {call.status}: {call.stderr.strip()[:160]}")
 
 
 def _access(sandbox, verb: str, account, service, path: str) -> None:
-    argv = [str(_helper(sandbox)), verb, "-a", account or "", "-s", service, "-t", path, str(sandbox.keychain.path)]
-    proc = _run(argv, input=str(sandbox.keychain.password) + "\n")
+    argv = [str(helper(sandbox)), verb, "-a", account or "", "-s", service, "-t", path, str(sandbox.keychain.path)]
+    proc = _run(sandbox, argv, input=str(sandbox.keychain.password) + "\n")
     if proc.returncode != 0:
         raise BackendError(f"could not {verb} access for {path}: {proc.stderr.strip()[:160]}")
 
 
 def grant(sandbox, identity, account, service, once: bool):
+    """Always Allow's effect for `identity`.  Everything that can fail without changing the item
+    (the build, its signature, the partition ID) is done before the item is touched (issue 21:
+    a missing CDHash used to raise after the ACL was already edited)."""
     path = SECURITY_TOOL.path if identity is None else str(build(sandbox, identity))
+    wanted = partition_id(sandbox, identity)
     before = _partitions(sandbox, account, service)
     _access(sandbox, "grant", account, service, path)
-    wanted = partition_id(sandbox, identity)
     if before and wanted not in before:
         _set_partitions(sandbox, account, service, [*before, wanted])
 

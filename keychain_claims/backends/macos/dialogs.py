@@ -1,25 +1,42 @@
-"""Keychain dialogs on a real Mac: SecurityAgent windows nobody on a hosted runner answers.
+"""Where a Mac run learns that a keychain operation needs someone's consent.
 
-A call that needs consent makes securityd ask SecurityAgent, which shows a window and blocks
-the call.  The watch sees a dialog as a SecurityAgent process that was not there when the watch
-began (launchd starts it on demand), and dismisses it by ending that process, which cancels the
-query: the blocked call returns errSecUserCanceled.  Which kind of dialog it was is told by the
-scratch keychain's lock state (an unlock dialog while it is locked, else an item dialog); its
-text is read through System Events when the runner grants the accessibility permission, and is
-empty otherwise.  [UNV] until a Mac run's transcripts show it: whether SecurityAgent is a new
-process per dialog on every macOS version; the other signal, a call still running after
-SLOW_CALL seconds, is taken as a dialog too.
+By default (no `--real-dialogs`) no dialog is ever drawn: the sandbox's `security` and the test
+callers run in a security session of their own without window-server access (sessions.py), where
+securityd answers "consent needed" at once with errSecInteractionNotAllowed (exit 36) instead of
+asking SecurityAgent.  A typed command line's `security` (which the harness does not run itself)
+leaves a *consent record* for its 36 in the sandbox (shim.py) and waits, within its own deadline,
+for the harness's decision; `ConsentWatch` lists those records as the dialogs they stand for and
+answers them.  Nothing is killed and nothing is guessed from timing.
+
+Why not watch and kill SecurityAgent (what this module did before issue 21):
+* securityd/src/agentquery.cpp: when the XPC connection to SecurityAgent is interrupted (the agent
+  killed), the query's result is left unset, so the blocked caller gets an internal error
+  (most likely errAuthorizationInternal) -- not errSecUserCanceled, so a kill is never "Cancel";
+* launchd respawns an on-demand agent at most every ThrottleInterval seconds (launchd.plist(5):
+  default 10 s), so a second dialog inside 10 s is late and a watch that keys on "a new
+  SecurityAgent process" is racing launchd;
+* "a call still running after 3 s is a dialog" invented dialogs for any slow call.
+
+`--real-dialogs` (a person at the Mac answers): `SecurityAgentWatch` only *records* that a new
+SecurityAgent process appeared (and its window text, when System Events may read it); it never
+kills one and never answers.  The call's own deadline still ends a dialog nobody answers, as a
+harness error.
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
-import time
+from pathlib import Path
 
-SLOW_CALL = 3.0        # a keychain call takes milliseconds; one still running this long waits on a dialog
+CONSENT_DIR = "consent"          # under the sandbox root: one <id>.json per 36, <id>.answer when decided
 
 
 def _agents() -> set[int]:
-    proc = subprocess.run(["pgrep", "-x", "SecurityAgent"], capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["pgrep", "-x", "SecurityAgent"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
     return {int(p) for p in proc.stdout.split()}
 
 
@@ -34,25 +51,75 @@ def _window_text() -> str:
 
 
 class SecurityAgentWatch:
+    """`--real-dialogs` only: reports each SecurityAgent process that appeared after the watch
+    began, once; never kills it (a person answers on screen)."""
+
     def __init__(self, sandbox, locked):
         self.sandbox = sandbox
         self.locked = locked
-        self.started = time.monotonic()
         self.before = _agents()
-        self.dismissed: set[int] = set()
+        self.reported: set[int] = set()
 
     def open(self) -> list[dict]:
-        new = _agents() - self.before - self.dismissed
-        if not new and time.monotonic() - self.started < SLOW_CALL:
+        new = _agents() - self.before - self.reported
+        if not new:
             return []
         kind = "unlock" if self.locked() else "item"
         return [{"kind": kind, "pid": pid, "text": _window_text(), "keychain": self.sandbox.keychain.name,
-                 "source": "SecurityAgent"} for pid in (new or {0})]
+                 "source": "SecurityAgent (answered on screen by a person)"} for pid in sorted(new)]
 
     def dismiss(self) -> int:
-        new = _agents() - self.before
-        for pid in new:
-            subprocess.run(["kill", str(pid)], capture_output=True)
-        self.dismissed |= new
-        self.started = time.monotonic()
-        return len(new)
+        """Nothing is dismissed: the windows just reported are not reported again."""
+        new = _agents() - self.before - self.reported
+        self.reported |= new
+        return 0
+
+
+def consent_folder(sandbox_root: str | os.PathLike) -> Path:
+    return Path(sandbox_root) / CONSENT_DIR
+
+
+def write_record(folder: Path, record: dict) -> Path:
+    """The shim's side: one consent record, written atomically; returns its answer file's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{os.getpid()}-{len(list(folder.glob('*.json')))}"
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(json.dumps(record))
+    tmp.rename(folder / f"{name}.json")
+    return folder / f"{name}.answer"
+
+
+class ConsentWatch:
+    """The harness's side: consent records of typed command lines, listed as the dialogs they
+    stand for (kind from the keychain's lock state, asked without a dialog) and answered on
+    dismiss(): every record gets "cancel" -- the documented effect of Deny/Cancel, or the end of a
+    dialog nobody could answer (the driver then reports it as unanswered)."""
+
+    def __init__(self, sandbox, locked):
+        self.sandbox = sandbox
+        self.locked = locked
+        self.folder = consent_folder(sandbox.root)
+
+    def _pending(self) -> list[Path]:
+        if not self.folder.exists():
+            return []
+        return sorted(p for p in self.folder.glob("*.json") if not p.with_suffix(".answer").exists())
+
+    def open(self) -> list[dict]:
+        pending = self._pending()
+        if not pending:
+            return []
+        kind = "unlock" if self.locked() else "item"
+        windows = []
+        for path in pending:
+            record = json.loads(path.read_text())
+            windows.append({"kind": kind, "app": record.get("app", "security"), "item": record.get("item", ""),
+                            "keychain": self.sandbox.keychain.name, "text": "", "record": path.name,
+                            "source": "errSecInteractionNotAllowed in a session without window-server access"})
+        return windows
+
+    def dismiss(self) -> int:
+        pending = self._pending()
+        for path in pending:
+            path.with_suffix(".answer").write_text("cancel\n")
+        return len(pending)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import sys
 
+from pathlib import Path
+
 from keychain_claims.sim.cli import Unrepresentable, join_line, read_line, split_line
 from keychain_claims.sim.commands import OPTIONS, getopt, lookup
 from keychain_claims.sim.errors import Usage
@@ -50,6 +52,7 @@ def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
     starts with what was typed -- `lo` is login-keychain, not lock-keychain."""
     if not argv:
         return argv
+    argv = [argv[0], *map_login(argv[1:], keychain, home)]
     row = lookup(argv[0])
     if row is None:                               # security prints `unknown command` and reaches nothing
         return argv
@@ -101,7 +104,7 @@ def pin_stdin(text: str, keychain: str, home: str) -> str:
 
 
 CALLER_ENV = "KEYCHAIN_CLAIMS_CALLER"
-CALLER_COMMANDS = {"find-generic-password"}       # what a test caller does in place of the real tool
+CALLER_COMMANDS = {"find-generic-password", "add-generic-password"}   # what a test caller does itself, as the app
 
 
 def log_calls(path: str | None, commands: list[list[str]]) -> None:
@@ -123,84 +126,181 @@ def _interactive(opts) -> bool:
     return any(o in ("i", "p") for o, _ in opts)
 
 
-WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # set by the harness's drivers: they watch for dialogs themselves
+WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # set by the harness: "1" its own call (it reads the 36 itself),
+                                            # "typed" a command line typed in its shell (consent records)
 SESSION_ENV = "KEYCHAIN_CLAIMS_UI"          # the scenario's session: gui (default) or none
-CALL_LIMIT = 20.0                           # seconds one call may take when nobody watches it
+CALL_LIMIT = 20.0                           # seconds one call may take, everything included
+LIMIT_ENV = "KEYCHAIN_CLAIMS_CALL_LIMIT"    # the backend's call limit, when it differs
 NO_UI = (36, "User interaction is not allowed.")
 CANCELED = (128, "User canceled the operation.")
 
 
-def _agents(watch: str) -> set[int]:
-    """SecurityAgent processes now (none to look for in a rehearsal)."""
-    if watch.startswith("sim:"):
-        return set()
-    from keychain_claims.backends.macos import dialogs
-    return dialogs._agents()
+def login_keychain_names(home: str) -> set[str]:
+    """Every spelling of the user's login keychain file the article types (issue 21): these are
+    mapped to the scratch keychain, whose own name never contains "login.keychain" (securityd's
+    KeychainDbCommon marks any database whose name contains it, case-insensitively, as a login
+    keychain and then loads, unlocks and changes the session keybag with its password)."""
+    base = os.path.join(home, "Library", "Keychains")
+    return {os.path.realpath(os.path.join(base, n)) for n in ("login.keychain", "login.keychain-db")} | \
+        {"login.keychain", "login.keychain-db"}
 
 
-def _dialogs(watch: str, child: int, started: float, agents: set[int]) -> bool:
-    """Whether a keychain dialog is up for `child`: the simulator's window record of it
-    (`sim:<state>`), or on a Mac a SecurityAgent process that was not there when the call began,
-    or a call waiting SLOW_CALL seconds."""
-    import time
-    if watch.startswith("sim:"):
-        from keychain_claims.sim import control
-        return any(w.get("pid") == child for w in control.windows(watch[4:]))
-    from keychain_claims.backends.macos import dialogs
-    return bool(_agents(watch) - agents) or time.monotonic() - started > dialogs.SLOW_CALL
+def map_login(argv: list[str], keychain: str, home: str) -> list[str]:
+    """argv with every operand that names the user's login keychain replaced by the scratch file."""
+    names = login_keychain_names(home)
+    out = []
+    for word in argv:
+        full = word if word.startswith("/") else None
+        if word in names or (full and os.path.realpath(os.path.expanduser(full)) in names):
+            out.append(keychain)
+        else:
+            out.append(word)
+    return out
 
 
-def _dismiss(watch: str, child, agents: set[int]) -> None:
-    if watch.startswith("sim:"):
-        from keychain_claims.sim import control
-        control.dismiss(watch[4:])
-    else:
-        for pid in _agents(watch) - agents:
-            os.kill(pid, 15)
+def harness_event(dialog_log: str | None, text: str) -> None:
+    """Tell the harness that this call could not be exercised (read by MacOSBackend.harness_events)."""
+    if not dialog_log:
+        return
+    import json
+    with open(os.path.join(os.path.dirname(dialog_log), "harness-events.jsonl"), "a") as fh:
+        fh.write(json.dumps({"event": text}) + "\n")
+
+
+def _stream_stderr(pipe, held: list[str]) -> None:
+    """Copy the child's stderr through, holding back errSecInteractionNotAllowed's line."""
+    for raw in iter(pipe.readline, b""):
+        line = raw.decode("utf-8", "surrogateescape")
+        if NO_UI[1] in line:
+            held.append(line)
+        else:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def scenario_session(dialog_log: str | None) -> str:
+    """The scenario's session kind now: the sandbox's `ui` file (so a shell started before the
+    scenario changed it sees the change), else KEYCHAIN_CLAIMS_UI, else gui."""
+    if dialog_log:
+        try:
+            with open(os.path.join(os.path.dirname(dialog_log), "ui")) as fh:
+                return fh.read().strip() or "gui"
+        except OSError:
+            pass
+    return os.environ.get(SESSION_ENV, "gui")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, deepest first (pgrep -P: macOS and Linux alike)."""
+    import subprocess
+    found = []
     try:
-        child.wait(timeout=3)
-    except Exception:           # noqa: BLE001 - a call that outlives its dismissed dialog is ended
-        child.kill()
-        child.wait()
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=5).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return found
+    for child in map(int, children):
+        found += [*_descendants(child), child]
+    return found
 
 
-def run_watched(argv: list[str], stdin: bytes | None, watch: str, dialog_log: str | None) -> int:
-    """Run a call nobody in the harness watches (a release's): a dialog that appears is dismissed
-    at once and the call fails as the scenario's session would make it fail -- exit 36 without a GUI,
-    cancelled in a GUI nobody answers -- with a record in the dialog log; CALL_LIMIT ends the rest."""
+def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, dialog_log: str | None,
+                   limit: float) -> int:
+    """Run a call the harness does not drive itself (a typed command line, a release's call)
+    within `limit` seconds, everything included.  In a scenario with a GUI, a consent-needed
+    answer (exit 36 from the session without window-server access) stands for a dialog: for a
+    typed line a consent record is left for the harness, which decides within the same limit;
+    the documented effect of its decision -- Deny/Cancel, or nobody able to answer -- is the
+    item dialog's cancel (exit 128).  A release's call has nobody to decide: the same cancel,
+    recorded as unanswered.  Without a GUI, 36 is the real answer and passes through."""
     import json
     import subprocess
+    import threading
     import time
-    agents = _agents(watch)
-    child = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None)
-    if stdin is not None:
-        child.stdin.write(stdin)
-        child.stdin.close()
+    import signal
     started = time.monotonic()
-    while child.poll() is None:
-        if time.monotonic() - started > CALL_LIMIT:
-            child.kill()
-            child.wait()
-            print(f"keychain-claims shim: security did not finish within {CALL_LIMIT:.0f} s", file=sys.stderr)
-            return 1
-        if _dialogs(watch, child.pid, started, agents):
-            _dismiss(watch, child, agents)
-            session = os.environ.get(SESSION_ENV, "gui")
-            status, text = NO_UI if session == "none" else CANCELED
-            if dialog_log:
-                with open(dialog_log, "a") as fh:
-                    fh.write(json.dumps({"kind": "?", "source": "a call nobody in the harness watched (shim)",
-                                         "argv": argv[1:2], "ui": session,
-                                         "outcome": "no-ui (emulated)" if session == "none" else "unanswered"}) + "\n")
-            print(f"security: {text}", file=sys.stderr)
-            return status
-        time.sleep(0.05)
-    return child.returncode
+    # a missed deadline, or the harness ending this shim, ends everything the call started (a
+    # launcher's child included), so nothing is left waiting on a dialog.  The child stays in the
+    # terminal's process group (a new one could not read a password from /dev/tty)
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None, stderr=subprocess.PIPE)
+
+    def end_group(signum=None, frame=None):
+        for pid in [*_descendants(child.pid), child.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if signum is not None:
+            os._exit(1)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, end_group)
+    held: list[str] = []
+    reader = threading.Thread(target=_stream_stderr, args=(child.stderr, held), daemon=True)
+    reader.start()
+    if stdin is not None:
+        try:
+            child.stdin.write(stdin)
+            child.stdin.close()
+        except BrokenPipeError:
+            pass
+    try:
+        status = child.wait(timeout=max(0.1, limit - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        end_group()
+        child.wait()
+        print(f"keychain-claims shim: harness: security did not finish within its {limit:.0f} s deadline",
+              file=sys.stderr)
+        harness_event(dialog_log, f"a security call ({' '.join(argv[-len(argv) + 1:][:3])}) did not finish within "
+                                  f"its {limit:.0f} s deadline")
+        return 1
+    reader.join(timeout=2)
+    session = scenario_session(dialog_log)
+    if session == "none" or status != NO_UI[0]:     # (a -w read over SSH prints nothing with its 36)
+        sys.stderr.write("".join(held))
+        if status == NO_UI[0] and dialog_log and os.environ.get(WATCHED_ENV) != "typed":
+            with open(dialog_log, "a") as fh:            # a release's prompt, answered by the session: real
+                fh.write(json.dumps({"argv": argv[argv.index("--") + 2:][:1] if "--" in argv else argv[1:2],
+                                     "kind": "?", "ui": session, "source": "errSecInteractionNotAllowed",
+                                     "outcome": "no-ui (real: exit 36, no window-server access)"}) + "\n")
+        return status
+    command = argv[argv.index("--") + 2:] if "--" in argv else argv[1:]     # after the session launcher
+    service = next((v for f, v in zip(command, command[1:]) if f == "-s"), "")
+    record = {"argv": command[:1], "app": "security", "item": service, "ui": session,
+              "source": "errSecInteractionNotAllowed"}
+    if consent and os.environ.get(WATCHED_ENV) == "typed":
+        from keychain_claims.backends.macos.dialogs import write_record
+        answer = write_record(Path(consent), record)
+        while time.monotonic() - started < limit and not answer.exists():
+            time.sleep(0.05)
+        if not answer.exists():
+            harness_event(dialog_log, "a typed command's consent was not decided within its deadline")
+    elif dialog_log:                          # a release's call: nobody decides; the harness's log says so
+        with open(dialog_log, "a") as fh:
+            fh.write(json.dumps({**record, "kind": "?", "outcome": "unanswered (nobody decides for a release's "
+                                 "call) -> cancel (emulated)"}) + "\n")
+    print(f"security: SecKeychainItemCopyContent: {CANCELED[1]}", file=sys.stderr)
+    return CANCELED[0]
+
+
+def caller_argv(program: str, command: list[str]) -> tuple[list[str], bytes | None]:
+    """A test caller's argv for one pinned command, and what goes on its stdin: a write's secret
+    (-w VALUE / -X HEX) is taken out of argv and typed on stdin (`-x`: hex, `-p`: text)."""
+    argv, secret = [program, command[0]], None
+    if lookup(command[0])[0] != "add-generic-password":
+        return [program, *command], None
+    words = iter(command[1:])
+    for word in words:
+        if word in ("-w", "-X"):
+            value = next(words, "")
+            secret = value.encode("utf-8", "surrogateescape") + b"\n"
+            argv.append("-x" if word == "-X" else "-p")
+        else:
+            argv.append(word)
+    return argv, secret
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    keychain, real, log, watch, dialog_log = None, "/usr/bin/security", None, None, None
+    keychain, real, log, dialog_log, session, consent = None, "/usr/bin/security", None, None, None, None
     while args and args[0] != "--":
         flag = args.pop(0)
         if flag == "--keychain":
@@ -209,22 +309,34 @@ def main(argv: list[str] | None = None) -> int:
             real = args.pop(0)
         elif flag == "--log":
             log = args.pop(0)
-        elif flag == "--watch":
-            watch = args.pop(0)
         elif flag == "--dialog-log":
             dialog_log = args.pop(0)
-    if os.environ.get(WATCHED_ENV):
-        watch = None
+        elif flag == "--session":              # the launcher of a session without window-server access
+            session = args.pop(0)
+        elif flag == "--consent":              # where a typed line's consent records go
+            consent = args.pop(0)
+        elif flag == "--watch":                # older shims: ignored
+            args.pop(0)
     args = args[1:] if args else []
     if not keychain:
         print("keychain-claims shim: refused: no scratch keychain configured", file=sys.stderr)
         return 1
+    if dialog_log and os.path.exists(os.path.join(os.path.dirname(dialog_log), "harness-events.jsonl")):
+        # an earlier call of this scenario could not be exercised: its result is a harness error
+        # already, so nothing more is run (one deadline per scenario at most, not one per call)
+        print("keychain-claims shim: harness: an earlier call in this sandbox missed its deadline; not run",
+              file=sys.stderr)
+        return 1
     home = os.environ.get("HOME", "")
+    limit = float(os.environ.get(LIMIT_ENV) or CALL_LIMIT)
+    launch = [session, "nogui", "--"] if session else []
+    driven = os.environ.get(WATCHED_ENV) == "1"        # the harness reads this call's answer itself
     try:
         opts, command = getopt(args, GLOBAL_OPTIONS, h_is_usage=False)
     except Usage:                                 # security prints its usage and runs nothing
         os.execv(real, [real, *args])
     globals_ = [a for o, v in opts for a in ((f"-{o}",) if o != "p" else ("-p", v))]
+    caller = os.environ.get(CALLER_ENV)
     try:
         if any(o == "h" for o, _ in opts):        # help only: reaches no keychain
             os.execv(real, [real, *args])
@@ -233,24 +345,36 @@ def main(argv: list[str] | None = None) -> int:
             pinned = pin_argv(command, keychain, home)
         elif _interactive(opts):
             text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-            log_calls(log, [split_line(line) for line in text.split("\n")[:-1]])
-            script = pin_stdin(text, keychain, home).encode("utf-8", "surrogateescape")
-            if watch:
-                return run_watched([real, *globals_], script, watch, dialog_log)
-            import subprocess
-            return subprocess.run([real, *globals_], input=script).returncode
+            lines = [split_line(line) for line in text.split("\n")[:-1]]
+            log_calls(log, lines)
+            script = pin_stdin(text, keychain, home)
+            commands = [split_line(line) for line in script.split("\n")[:-1]]
+            if caller and commands and all(c and lookup(c[0]) and lookup(c[0])[0] in CALLER_COMMANDS
+                                           for c in commands):
+                status = 0                        # the app itself does what it sent to `security -i`
+                for one in commands:
+                    full, secret = caller_argv(caller, one)
+                    status = run_in_session([*launch, *full], secret, None, dialog_log, limit)
+                return status
+            data = script.encode("utf-8", "surrogateescape")
+            if driven:
+                import subprocess
+                return subprocess.run([*launch, real, *globals_], input=data).returncode
+            return run_in_session([*launch, real, *globals_], data, consent, dialog_log, limit)
         else:
             pinned = []
     except Refused as exc:
         print(f"keychain-claims shim: refused: {exc}", file=sys.stderr)
         return 1
-    caller = os.environ.get(CALLER_ENV)
-    program = caller if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS else None
-    full = [program, *pinned] if program else [real, *globals_, *pinned]
-    if watch:
-        return run_watched(full, None, watch, dialog_log)
-    os.execv(full[0], full)
-    return 1
+    secret = None
+    if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS:
+        full, secret = caller_argv(caller, pinned)
+    else:
+        full = [real, *globals_, *pinned]
+    full = [*launch, *full]
+    if driven and secret is None:
+        os.execv(full[0], full)
+    return run_in_session(full, secret, consent, dialog_log, limit)
 
 
 if __name__ == "__main__":

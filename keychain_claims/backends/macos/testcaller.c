@@ -7,8 +7,20 @@
  *   testcaller grant|revoke -a acct -s svce -t PATH KEYCHAIN             add/remove PATH in the item's
  *                                       decrypt ACL entry (keychain password on stdin, one line)
  *   testcaller status KEYCHAIN                                           prints locked or unlocked
- * Exit status: the OSStatus's low byte, as security(1) does.  KC_BUILD makes each build distinct. */
+ *   testcaller add-generic-password [-U] -a acct -s svce -x|-p KEYCHAIN   write as this program; the
+ *                                       secret on stdin, one line (-x: hex, -p: text)
+ *   testcaller nogui -- PROGRAM ARGS...                                  run PROGRAM in a new security
+ *                                       session without window-server access (see below)
+ * Exit status: the OSStatus's low byte, as security(1) does.  KC_BUILD makes each build distinct.
+ *
+ * `nogui`: SessionCreate(sessionKeepCurrentBootstrap, 0) (Security/AuthSession.h) gives this process a
+ * new security (audit) session whose attributes lack sessionHasGraphicAccess (securityd's Session keeps
+ * only the settable attributes it is given: securityd/src/session.h); launchd's SessionCreate key does
+ * the same for a job (launchd.plist(5)).  In such a session securityd cannot reach SecurityAgent and a
+ * read that needs consent fails at once with errSecInteractionNotAllowed (exit 36), as over SSH.  That
+ * is an assumption until a Mac run's `keychain-claims assumptions --settle` holds it (SESSION-NO-UI). */
 #include <Security/Security.h>
+#include <Security/AuthSession.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,9 +96,62 @@ static int change_access(int argc, char **argv, int add) {
     return 0;
 }
 
+static int from_hex(const char *hex, char *out, size_t cap, size_t *len) {
+    size_t n = strlen(hex);
+    if (n % 2 || n / 2 > cap) return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned int byte;
+        if (sscanf(hex + 2 * i, "%2x", &byte) != 1) return -1;
+        out[i] = (char)byte;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static int write_item(int argc, char **argv) {
+    const char *acct = "", *svce = "";
+    int update = 0, hex = 0, c;
+    optind = 2;
+    while ((c = getopt(argc, argv, "Ua:s:xp")) != -1) {
+        if (c == 'U') update = 1; else if (c == 'a') acct = optarg; else if (c == 's') svce = optarg;
+        else if (c == 'x') hex = 1;
+    }
+    if (optind >= argc) { fprintf(stderr, "testcaller: name the keychain\n"); return 2; }
+    static char line[16384], secret[16384];
+    size_t length = 0;
+    if (!fgets(line, sizeof line, stdin)) return fail("reading the secret", errSecParam);
+    line[strcspn(line, "\n")] = 0;
+    if (hex) { if (from_hex(line, secret, sizeof secret, &length)) return fail("reading the hex secret", errSecParam); }
+    else { length = strlen(line); memcpy(secret, line, length); }
+    SecKeychainRef kc; SecKeychainItemRef item = NULL;
+    OSStatus st = SecKeychainOpen(argv[optind], &kc);
+    if (st) return fail("SecKeychainOpen", st);
+    st = SecKeychainFindGenericPassword(kc, (UInt32)strlen(svce), svce, (UInt32)strlen(acct), acct, NULL, NULL, &item);
+    if (st == errSecSuccess && update)          /* -U: the item is changed in place, as security's -U does */
+        st = SecKeychainItemModifyAttributesAndData(item, NULL, (UInt32)length, secret);
+    else if (st == errSecItemNotFound)
+        st = SecKeychainAddGenericPassword(kc, (UInt32)strlen(svce), svce, (UInt32)strlen(acct), acct,
+                                           (UInt32)length, secret, NULL);
+    else if (st == errSecSuccess)
+        st = errSecDuplicateItem;
+    memset(line, 0, sizeof line); memset(secret, 0, sizeof secret);
+    if (st) return fail("SecKeychainItemModifyAttributesAndData", st);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: testcaller find-generic-password|grant|revoke|status ...\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: testcaller find-generic-password|add-generic-password|grant|revoke|status|nogui ...\n"); return 2; }
+    if (!strcmp(argv[1], "nogui")) {
+        int at = (argc > 2 && !strcmp(argv[2], "--")) ? 3 : 2;
+        if (at >= argc) { fprintf(stderr, "testcaller: nogui needs a program\n"); return 2; }
+        OSStatus st = SessionCreate(sessionKeepCurrentBootstrap, 0);
+        if (st) return fail("SessionCreate", st);
+        execv(argv[at], argv + at);
+        perror("testcaller: execv");
+        return 1;
+    }
     SecKeychainSetUserInteractionAllowed(false);
+    if (!strcmp(argv[1], "add-generic-password")) return write_item(argc, argv);
     if (!strcmp(argv[1], "status")) {
         SecKeychainRef kc; SecKeychainStatus status;
         OSStatus st = argc > 2 ? SecKeychainOpen(argv[2], &kc) : errSecNoSuchKeychain;
