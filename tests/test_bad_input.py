@@ -81,10 +81,10 @@ def test_corrupt_cache_is_downloaded_again(tmp_path):
     import os
     os.environ["KEYCHAIN_CLAIMS_CACHE"] = str(tmp_path)
     try:
-        version, tarball = registry.fetch("2.1.81")
-        tarball.write_bytes(b"corrupt")
+        version, entry = registry.fetch("2.1.81")
+        (entry / "package" / "cli.js").write_bytes(b"corrupt")
         again_version, again = registry.fetch("2.1.81")
-        assert again_version == version and again.stat().st_size > 1_000_000
+        assert again_version == version and (again / "package" / "cli.js").stat().st_size > 1_000_000
     finally:
         del os.environ["KEYCHAIN_CLAIMS_CACHE"]
 

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -70,7 +71,7 @@ def _usable(raw: str) -> Path:
     path = Path(raw).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".probe-{os.getpid()}"
+        probe = path / f".probe-{os.getpid()}-{threading.get_ident()}"
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
@@ -906,6 +907,9 @@ def check_item(item: str) -> None:
     list, which is kept; offline, a version the cache holds or any well-formed one), a dist-tag,
     or the path of a claude."""
     from keychain_claims.releases.versions import published
+    cache_dir()                              # unusable: one line now, not a traceback later
+    if item == "latest":
+        return
     path = Path(item).expanduser()
     if "/" in item or path.exists():
         if not path.exists():
