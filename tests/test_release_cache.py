@@ -61,7 +61,7 @@ class Registry:
             exe = bun_executable(self.tmp / f"darwin-{version}", [
                 ("cli", b"// @bun @bytecode\n" + self.graphs[version] + b"\nimport '/$bunfs/root/helper.js'\n", 1),
                 ("helper.js", b"// @bun\nexport const h = 1 // Bun v1.3.13+abcdef123\n", 1)])
-            return {"package/claude": exe.read_bytes() + b"1.3.13+abcdef123\0"}
+            return {"package/claude": exe.read_bytes() + b"bun-v1.3.13\0 1.3.13+abcdef123\0"}
         if name.startswith("@oven/bun-"):
             return {"package/bin/bun": _probe_script(version, [])}
         if name.endswith("-linux-x64"):

@@ -545,14 +545,23 @@ def _relocate(folder: Path, doc: dict, old: str) -> None:
 
 
 def _tar_member(tarball: Path, names: tuple[str, ...], target: Path) -> Path | None:
+    """One file of a tarball, streamed out (the system's tar when there is one: its gzip is faster)."""
+    if shutil.which("tar"):
+        for name in names:
+            with open(target, "wb") as dst:
+                if subprocess.run(["tar", "-xzOf", str(tarball), name], stdout=dst, stderr=subprocess.DEVNULL).returncode == 0:
+                    target.chmod(0o755)
+                    return target
+        target.unlink(missing_ok=True)
+        return None
     with tarfile.open(tarball) as tar:
-        for member in tar:
-            if member.isfile() and member.name in names:
-                with tar.extractfile(member) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                target.chmod(0o755)
-                return target
-    return None
+        member = next((m for m in tar if m.isfile() and m.name in names), None)
+        if member is None:
+            return None
+        with tar.extractfile(member) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    target.chmod(0o755)
+    return target
 
 
 def _build(version: str, folder: Path) -> dict:
@@ -607,18 +616,22 @@ def _stamp_at(staged: Path, folder: Path, files: dict) -> None:
     tmp.write_text(json.dumps({"at": str(folder), "stats": _stats(staged, files)}))
 
 
-BUN_VERSION = re.compile(rb"(\d+\.\d+\.\d+)\+([0-9a-f]{9})\b")
+BUN_TAG = re.compile(rb"bun-v(\d+\.\d+\.\d+)")        # a literal prefix: found fast in 400 MB
 BUN_ANT = re.compile(r"Bun\.ant\??\.([A-Za-z_$][\w$]*)")
 
 
 def bun_version(exe: Path) -> str | None:
-    """The Bun version a Bun executable was built with (`1.4.6+86e031449`), from its own bytes."""
+    """The Bun version a Bun executable was built with (`1.4.6+86e031449`), from its own bytes:
+    its `bun-vX.Y.Z` tag, then the most frequent `X.Y.Z+<revision>` beside it."""
     import mmap
     with open(exe, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        tag = BUN_TAG.search(data)
+        if tag is None:
+            return None
         found: dict[bytes, int] = {}
-        for m in BUN_VERSION.finditer(data):
+        for m in re.finditer(re.escape(tag.group(1)) + rb"\+[0-9a-f]{9}\b", data):
             found[m.group(0)] = found.get(m.group(0), 0) + 1
-    return max(found, key=found.get).decode() if found else None
+    return max(found, key=found.get).decode() if found else tag.group(1).decode()
 
 
 def _write_graph(version: str, darwin: Path, entry: Path, final: Path) -> dict:
