@@ -333,9 +333,33 @@ def _pack(package: str, version: str, folder: Path) -> tuple[Path, str]:
     raise ReleaseError(f"{package}@{version} does not match the registry's integrity after two downloads; retry later")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _sweep_leftovers() -> None:
+    """What a killed run left: its staging folders, half-swapped or half-evicted entries."""
+    for stale in (cache_dir() / ".staging").glob("*") if (cache_dir() / ".staging").is_dir() else []:
+        pid = stale.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    for kind in ("releases", "runtimes"):
+        for stale in (cache_dir() / kind).glob(".*-*") if (cache_dir() / kind).is_dir() else []:
+            pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
+            if stale.is_dir() and pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
 @contextmanager
 def _staging():
     """A scratch folder inside the cache (same file system: entries are renamed into place)."""
+    _sweep_leftovers()
     folder = cache_dir() / ".staging" / f"{os.getpid()}-{secrets.token_hex(4)}"
     folder.mkdir(parents=True)
     try:
@@ -348,7 +372,7 @@ def _swap_in(staged: Path, folder: Path) -> None:
     """Put a complete entry in place of whatever was there (nothing half-written is ever visible)."""
     trash = None
     if folder.exists():
-        trash = folder.with_name(f".old-{folder.name}-{secrets.token_hex(4)}")
+        trash = folder.with_name(f".old-{folder.name}-{os.getpid()}-{secrets.token_hex(4)}")
         os.rename(folder, trash)
     folder.parent.mkdir(parents=True, exist_ok=True)
     os.rename(staged, folder)
@@ -567,6 +591,7 @@ def _tar_member(tarball: Path, names: tuple[str, ...], target: Path) -> Path | N
 def _build(version: str, folder: Path) -> dict:
     """Fetch a release and keep only what runs: a staged entry, swapped in when complete."""
     started = time.monotonic()
+    _evict(ROOM["releases"])
     with _staging() as stage:
         entry = stage / "entry"
         entry.mkdir()
@@ -783,6 +808,7 @@ def _fetch_runtime(kind: str, package: str, version: str, again: bool = False) -
         doc = _read_doc(folder / RUNTIME_FILE)
         if doc is not None and not again and _check(folder, doc) is None:
             return folder, doc
+        _evict(ROOM["runtimes"])
         with _staging() as stage:
             entry = stage / "entry"
             entry.mkdir()
@@ -830,10 +856,13 @@ def entries() -> list[dict]:
     return out
 
 
-def _evict() -> None:
-    """Least recently used entries go until the cache fits KEYCHAIN_CLAIMS_CACHE_MAX; an entry a
-    run holds (this one or another) stays."""
-    limit = cache_max()
+ROOM = {"releases": 200_000_000, "runtimes": 400_000_000}     # made before an entry is built
+
+
+def _evict(room: int = 0) -> None:
+    """Least recently used entries go until the cache fits KEYCHAIN_CLAIMS_CACHE_MAX (with `room`
+    left for an entry about to be built); an entry a run holds (this one or another) stays."""
+    limit = cache_max() - room
     found = entries()
     total = sum(e["bytes"] for e in found)
     if total <= limit:
@@ -843,16 +872,22 @@ def _evict() -> None:
             break
         if _held_elsewhere_or_here(e["kind"], e["name"]):
             continue
-        with _entry_lock(e["kind"], e["name"]):
-            trash = e["path"].with_name(f".evicted-{e['name']}-{secrets.token_hex(4)}")
+        with open(_locks() / f"{e['kind']}-{e['name']}.lock", "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)       # being built or checked: not now
+            except OSError:
+                continue
+            trash = e["path"].with_name(f".evicted-{e['name']}-{os.getpid()}-{secrets.token_hex(4)}")
             try:
                 os.rename(e["path"], trash)
             except OSError:
                 continue
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
             shutil.rmtree(trash, ignore_errors=True)
         total -= e["bytes"]
-        progress(f"cache over its limit ({_mb(limit)}): evicted {e['kind'][:-1]} {e['name']} ({_mb(e['bytes'])})")
-    if total > limit:
+        progress(f"cache over its limit ({_mb(cache_max())}{f', making room for {_mb(room)}' if room else ''}): evicted {e['kind'][:-1]} {e['name']} ({_mb(e['bytes'])})")
+    if total > limit and not room:
         progress(f"the cache holds {_mb(total)}, over its limit of {_mb(limit)}: the rest is in use by a run")
 
 
