@@ -141,6 +141,47 @@ def speed_table(specs: list[str], rounds: int = 5) -> str:
             + "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows))
 
 
+def pairs(graphs: list[str], runtimes: list[str]) -> str:
+    """Which runtime runs which graph: each native release's darwin graph on each runtime
+    (`bun-1.3.13`, `claude-2.1.331`: fetched into the cache when missing), through the release
+    commands of `commands()` (auth status, -p with a refresh, auth logout): exit statuses, whether
+    the token request arrived, or the crash.  Measured, never asserted: the evidence behind
+    `registry.fits`."""
+    import dataclasses
+    rows = [["graph", "needs", "runtime", "fits()", "auth status", "-p + refresh", "logout"]]
+    for version in graphs:
+        release = registry.load(version)
+        doc = registry._read_doc(registry.cache_dir() / "releases" / version / registry.ENTRY_FILE) or {}
+        for spec in runtimes:
+            kind, _, rversion = spec.partition("-")
+            package = registry._public_bun_package() if kind == "bun" else f"{registry.PACKAGE}-{registry.host_platform()}"
+            folder, rt = registry._fetch_runtime(kind, package, rversion)
+            other = dataclasses.replace(release, host_root=folder, runtime=folder.name, runtime_kind=kind)
+            try:
+                out = {}
+                with Sandbox(SimBackend()) as box:
+                    box.prepare()
+                    world = World(box)
+                    world.claude_write(box.fakes.credential())
+                    out["status"] = runner.run(other, box, "auth", "status", "--json", timeout=60)
+                    world.claude_write(box.fakes.credential(expires_in=-3600))
+                    new = box.fakes.credential()
+                    standin.set_token_answer(runner.standin_folder(box), {"access_token": str(new.access_token),
+                                                                         "refresh_token": str(new.refresh_token)})
+                    out["p"] = runner.run(other, box, "-p", "ping", timeout=60)
+                    arrived = any(r["path"].startswith("/v1/oauth/token") for r in standin.requests(out["p"].standin))
+                    out["logout"] = runner.run(other, box, "auth", "logout", timeout=60)
+                cells = [f"exit {out['status'].status}" + (" (SIGSEGV)" if out["status"].status == -11 else ""),
+                         f"exit {out['p'].status}, token {'sent' if arrived else 'not sent'}",
+                         f"exit {out['logout'].status}"]
+            except Exception as exc:  # noqa: BLE001 - a measurement: the failure is the row
+                cells = [f"{type(exc).__name__}: {str(exc)[:60]}", "-", "-"]
+            rows.append([version, str(len(doc.get("needs", []))), folder.name, str(registry.fits(rt, doc)), *cells])
+        registry.let_go(release)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+
+
 def scenarios(version: str) -> dict:
     """The @release scenarios of one release, serially: each one's time, the refresh scenario apart."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,8 +245,11 @@ if __name__ == "__main__":
     ap.add_argument("releases", nargs="?", default="2.1.81,2.1.113,latest")
     ap.add_argument("--rounds", type=int, default=1, help="cold load / npm pack pairs (medians)")
     ap.add_argument("--speed", action="store_true", help="only the harness/stock ratio of each release")
+    ap.add_argument("--pairs", metavar="RUNTIMES", help="run each release's graph on each runtime (bun-1.3.13,claude-2.1.331)")
     args = ap.parse_args()
-    if args.speed:
+    if args.pairs:
+        print(pairs(args.releases.split(","), args.pairs.split(",")))
+    elif args.speed:
         print(speed_table(args.releases.split(",")))
     else:
         print(table(measure(args.releases.split(","), args.rounds)))
