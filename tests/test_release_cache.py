@@ -143,10 +143,12 @@ def test_graphs_that_need_nothing_of_anthropic_share_the_public_bun_of_their_ver
 
 
 def test_a_graph_that_calls_bun_ant_runs_on_an_anthropic_runtime_that_offers_it(npm, tmp_path):
-    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3); const s = Bun.ant?.stringifyToBytes;"
     npm.graphs["2.1.301"] = b"const t = Bun.ant.ttyName(3);"
     release = registry.load("2.1.300")
     assert release.runtime == "claude-2.1.300-linux-x64" and release.runtime_kind == "claude"
+    doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
+    assert doc["needs"] == ["loginTty"] and doc["optional"] == ["stringifyToBytes"]     # `?.`: copes without it
     assert not [c for c in npm.calls if "@oven" in c]              # the public bun lacks Bun.ant
     assert registry.load("2.1.301").runtime == "claude-2.1.300-linux-x64"     # offers ttyName too: shared
     argv, env = runner.command(release)

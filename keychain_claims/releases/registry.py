@@ -642,7 +642,23 @@ def _stamp_at(staged: Path, folder: Path, files: dict) -> None:
 
 
 BUN_TAG = re.compile(rb"bun-v(\d+\.\d+\.\d+)")        # a literal prefix: found fast in 400 MB
-BUN_ANT = re.compile(r"Bun\.ant\??\.([A-Za-z_$][\w$]*)")
+BUN_ANT = re.compile(r"Bun\.ant\.([A-Za-z_$][\w$]*)")            # called as is: the runtime must have it
+BUN_ANT_OPTIONAL = re.compile(r"Bun\.ant\?\.([A-Za-z_$][\w$]*)")  # `Bun.ant?.x`: the code copes without it
+NEEDS_RULE = 2          # bump when what counts as a need changes: entries are read again
+
+
+def graph_needs(graph: Path) -> dict:
+    """What a written-out graph's code calls of Anthropic's runtime: `needs` (Bun.ant.X, called
+    unguarded) and `optional` (Bun.ant?.X, checked for before use)."""
+    needs: set[str] = set()
+    optional: set[str] = set()
+    for path in graph.rglob("*.js"):
+        data = path.read_bytes()
+        if b"Bun.ant" in data:
+            text = data.decode("utf-8", "replace")
+            needs.update(BUN_ANT.findall(text))
+            optional.update(BUN_ANT_OPTIONAL.findall(text))
+    return {"needs": sorted(needs), "optional": sorted(optional - needs), "needs_rule": NEEDS_RULE}
 
 
 def bun_version(exe: Path) -> str | None:
@@ -673,20 +689,16 @@ def _write_graph(version: str, darwin: Path, entry: Path, final: Path) -> dict:
     started = time.monotonic()
     first = bun_graph.extract(graph, target, root=final)
     (target / bun_graph.COMPLETE).unlink(missing_ok=True)
-    needs: set[str] = set()
     rooted = []
     written = str(final).encode() + b"/"
     for path in target.rglob("*.js"):
-        data = path.read_bytes()
-        if b"Bun.ant" in data:
-            needs.update(BUN_ANT.findall(data.decode("utf-8", "replace")))
-        if written in data:
+        if written in path.read_bytes():
             rooted.append(path.relative_to(entry).as_posix())
     (target / PRELOAD_FILE).write_text(bun_graph.preload(version, first.relative_to(target).as_posix()))
     progress(f"{version}: darwin module graph written out ({len(graph.modules)} modules, "
              f"{_mb(graph.source_bytes)}) in {time.monotonic() - started:.1f} s")
     return {"entry": first.relative_to(target).as_posix(), "bun": bun_version(darwin),
-            "needs": sorted(needs), "root": str(final), "rooted": sorted(rooted)}
+            **graph_needs(target), "root": str(final), "rooted": sorted(rooted)}
 
 
 # ---- runtimes: one host runtime serves many native releases --------------------------------------
@@ -748,6 +760,9 @@ def _attach_runtime(release: Release, folder: Path, doc: dict) -> None:
     """Choose the release's runtime: a cached one that fits its graph (the smallest), else the
     public bun of its Bun version when it calls no `Bun.ant` API, else this host's build of the
     same release (Anthropic's runtime it shipped with).  The choice goes into entry.json."""
+    if doc.get("needs_rule") != NEEDS_RULE:                      # read by an older rule: read again
+        doc.update(graph_needs(folder / "graph"))
+        _write_doc(folder, ENTRY_FILE, doc)
     wanted = doc.get("runtime")
     for path, rt in _runtimes():
         if path.name == wanted and (fits(rt, doc) or rt.get("for") == release.version):
