@@ -299,7 +299,7 @@ def test_cache_lines_reach_the_terminal_and_the_reports_without_dash_s(tmp_path)
                   "--claude-code=latest", "-k", "keeps_its_configuration",
                   f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
     out = proc.stdout + proc.stderr
-    assert "offline: checking the newest cached release" not in out            # nothing cached in the new layout yet
+    assert "[claude-code] latest: offline: the npm registry did not answer; checking the newest cached release, 2.1.80" in out
     registry_dir = cache(tmp_path) / "releases" / "2.1.80"
     proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path))}, "--claude-code=2.1.80", "-k", "keeps_its_configuration",
                   f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
@@ -309,5 +309,5 @@ def test_cache_lines_reach_the_terminal_and_the_reports_without_dash_s(tmp_path)
     proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path))}, "--claude-code=latest", "-k", "keeps_its_configuration",
                   f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
     out = proc.stdout + proc.stderr
-    assert "offline: checking the newest cached release, 2.1.80" in out, out[-1500:]
-    assert "offline: checking the newest cached release, 2.1.80" in (tmp_path / "r" / "release-cache.log").read_text()
+    assert "offline: the npm registry did not answer; checking the newest cached release, 2.1.80" in out, out[-1500:]
+    assert "checking the newest cached release, 2.1.80" in (tmp_path / "r" / "release-cache.log").read_text()

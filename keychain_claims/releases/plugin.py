@@ -35,7 +35,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[RELEASES_KEY] = [] if spec.strip().lower() == OFF else parse_spec(spec)
     except ReleaseError as exc:
         raise pytest.UsageError(str(exc)) from None
-    _show_cache_lines(config)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run with release scenarios shows the release cache's lines on the terminal."""
+    if session.config.stash.get(RELEASES_KEY, None) and any(
+            "claude_release" in getattr(item, "fixturenames", ()) for item in session.items):
+        _show_cache_lines(session.config)
 
 
 def _show_cache_lines(config: pytest.Config) -> None:

@@ -932,7 +932,7 @@ def _version(spec: str) -> str:
         if newest is None:
             raise ReleaseError(f"{spec}: the npm registry did not answer and no release is cached, so no release "
                                f"can be checked ({exc})") from None
-        progress(f"{spec}: the npm registry did not answer; offline: checking the newest cached release, {newest}")
+        progress(f"{spec}: offline: the npm registry did not answer; checking the newest cached release, {newest}")
         return newest
     tmp = memo.with_name(f"{memo.name}.{os.getpid()}")
     tmp.write_text(json.dumps({"version": version, "at": time.time()}))
@@ -946,9 +946,21 @@ def cached_versions() -> list[str]:
                   if folder.is_dir() else [], key=_vtuple)
 
 
+def _legacy_versions() -> list[str]:
+    """Versions a cache of the old layout holds whole (tarballs; for a native one also the darwin
+    and this host's builds): loading one takes it over."""
+    def complete(package: str, version: str) -> bool:
+        folder = cache_dir() / package.replace("/", "+") / version
+        return (folder / INTEGRITY_FILE).exists() and any(folder.glob("*.tgz"))
+    folder = cache_dir() / PACKAGE.replace("/", "+")
+    found = [p.name for p in folder.iterdir() if EXACT.fullmatch(p.name)] if folder.is_dir() else []
+    return [v for v in found if complete(PACKAGE, v) and (_vtuple(v) < NATIVE_FROM or all(
+        complete(f"{PACKAGE}-{p}", v) for p in {DARWIN, host_platform()}))]
+
+
 def newest_cached() -> str | None:
     """The newest release the cache holds whole."""
-    versions = cached_versions()
+    versions = sorted(set(cached_versions()) | set(_legacy_versions()), key=_vtuple)
     return versions[-1] if versions else None
 def parse_spec(spec: str | None) -> list[str]:
     """A --claude-code SPEC -> the releases it names; ReleaseError (one line) when an item names
