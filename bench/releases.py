@@ -12,6 +12,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -86,6 +87,101 @@ def commands(release: registry.Release) -> dict:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def _stock(release: registry.Release, folder: Path) -> registry.Release | None:
+    """This host's stock build of the release (`npm pack`, not kept in the cache): the binary a user
+    runs, its own Linux code path -- the yardstick for the harness's speed."""
+    package = f"{registry.PACKAGE}-{registry.host_platform()}@{release.version}"
+    proc = subprocess.run(["npm", "pack", package, "--silent"], cwd=folder, capture_output=True, text=True)
+    tarballs = list(folder.glob("*.tgz"))
+    if proc.returncode != 0 or not tarballs:
+        return None
+    with tarfile.open(tarballs[0]) as tar:
+        tar.extractall(folder, filter="data")
+    tarballs[0].unlink()
+    root = folder / "package"
+    return registry.Release(release.version, root, "installed") if registry.binary(root) else None
+
+
+def speed(release: registry.Release, rounds: int = 5) -> dict:
+    """A warm `auth status --json` under the harness (the darwin graph on its runtime) against the
+    stock host binary running the same command in the same sandbox: medians of `rounds`."""
+    if release.form != "native" or release.runnable_here:
+        return {}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
+        stock = _stock(release, Path(tmp))
+        if stock is None:
+            return {"stock": "not fetched"}
+        times: dict[str, list[float]] = {"harness": [], "stock": []}
+        with Sandbox(SimBackend()) as box:
+            box.prepare()
+            World(box).claude_write(box.fakes.credential())
+            runner.run(release, box, "auth", "status", "--json")              # warm: the first call pays the disk
+            runner.run(stock, box, "auth", "status", "--json")
+            for _ in range(rounds):
+                for name, which in (("harness", release), ("stock", stock)):
+                    seconds, _ = _t(lambda: runner.run(which, box, "auth", "status", "--json"))
+                    times[name].append(seconds)
+    harness, plain = statistics.median(times["harness"]), statistics.median(times["stock"])
+    return {"runtime": release.runtime, "harness_status_s": round(harness, 2), "stock_status_s": round(plain, 2),
+            "harness_vs_stock": round(harness / plain, 2)}
+
+
+def speed_table(specs: list[str], rounds: int = 5) -> str:
+    """harness/stock for each release: printed, never asserted."""
+    rows = [["release", "runtime", "harness s", "stock s", "harness/stock"]]
+    for spec in specs:
+        release = registry.load(spec)
+        r = speed(release, rounds)
+        registry.let_go(release)
+        rows.append([release.version, str(r.get("runtime", release.form)),
+                     *(f"{r[k]:.2f}" if k in r else "-" for k in ("harness_status_s", "stock_status_s")),
+                     f"{r['harness_vs_stock']:.2f}x" if "harness_vs_stock" in r else r.get("stock", "-")])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ("warm `auth status --json`, harness (darwin graph on its runtime) against the stock host binary; aim: <= 2x\n"
+            + "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows))
+
+
+def pairs(graphs: list[str], runtimes: list[str]) -> str:
+    """Which runtime runs which graph: each native release's darwin graph on each runtime
+    (`bun-1.3.13`, `claude-2.1.331`: fetched into the cache when missing), through the release
+    commands of `commands()` (auth status, -p with a refresh, auth logout): exit statuses, whether
+    the token request arrived, or the crash.  Measured, never asserted: the evidence behind
+    `registry.fits`."""
+    import dataclasses
+    rows = [["graph", "needs", "runtime", "fits()", "auth status", "-p + refresh", "logout"]]
+    for version in graphs:
+        release = registry.load(version)
+        doc = registry._read_doc(registry.cache_dir() / "releases" / version / registry.ENTRY_FILE) or {}
+        for spec in runtimes:
+            kind, _, rversion = spec.partition("-")
+            package = registry._public_bun_package() if kind == "bun" else f"{registry.PACKAGE}-{registry.host_platform()}"
+            folder, rt = registry._fetch_runtime(kind, package, rversion)
+            other = dataclasses.replace(release, host_root=folder, runtime=folder.name, runtime_kind=kind)
+            try:
+                out = {}
+                with Sandbox(SimBackend()) as box:
+                    box.prepare()
+                    world = World(box)
+                    world.claude_write(box.fakes.credential())
+                    out["status"] = runner.run(other, box, "auth", "status", "--json", timeout=60)
+                    world.claude_write(box.fakes.credential(expires_in=-3600))
+                    new = box.fakes.credential()
+                    standin.set_token_answer(runner.standin_folder(box), {"access_token": str(new.access_token),
+                                                                         "refresh_token": str(new.refresh_token)})
+                    out["p"] = runner.run(other, box, "-p", "ping", timeout=60)
+                    arrived = any(r["path"].startswith("/v1/oauth/token") for r in standin.requests(out["p"].standin))
+                    out["logout"] = runner.run(other, box, "auth", "logout", timeout=60)
+                cells = [f"exit {out['status'].status}" + (" (SIGSEGV)" if out["status"].status == -11 else ""),
+                         f"exit {out['p'].status}, token {'sent' if arrived else 'not sent'}",
+                         f"exit {out['logout'].status}"]
+            except Exception as exc:  # noqa: BLE001 - a measurement: the failure is the row
+                cells = [f"{type(exc).__name__}: {str(exc)[:60]}", "-", "-"]
+            rows.append([version, str(len(doc.get("needs", []))), folder.name, str(registry.fits(rt, doc)), *cells])
+        registry.let_go(release)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+
+
 def scenarios(version: str) -> dict:
     """The @release scenarios of one release, serially: each one's time, the refresh scenario apart."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,5 +244,12 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("releases", nargs="?", default="2.1.81,2.1.113,latest")
     ap.add_argument("--rounds", type=int, default=1, help="cold load / npm pack pairs (medians)")
+    ap.add_argument("--speed", action="store_true", help="only the harness/stock ratio of each release")
+    ap.add_argument("--pairs", metavar="RUNTIMES", help="run each release's graph on each runtime (bun-1.3.13,claude-2.1.331)")
     args = ap.parse_args()
-    print(table(measure(args.releases.split(","), args.rounds)))
+    if args.pairs:
+        print(pairs(args.releases.split(","), args.pairs.split(",")))
+    elif args.speed:
+        print(speed_table(args.releases.split(",")))
+    else:
+        print(table(measure(args.releases.split(","), args.rounds)))

@@ -103,6 +103,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--skip-suite", action="store_true", help="only the micro benchmarks")
     ap.add_argument("--suite-rounds", type=int, default=3, help="serial / -n 2 pairs of feature-set runs (medians)")
+    ap.add_argument("--speed-releases", default="latest,2.1.207,2.1.113",
+                    help="native releases whose warm harness/stock ratio is printed (`none`: skip)")
     ap.add_argument("--releases", default="2.1.113,latest",
                     help="comma list of Claude Code versions to time (cold and warm, commands, scenarios); none: skip")
     ap.add_argument("--release-rounds", type=int, default=1, help="cold load / npm pack pairs per release (medians)")
@@ -144,6 +146,9 @@ def main() -> int:
               f"{result['suite']['rounds']} runs each: {result['suite']['walls_s']})")
     if "releases" in result:
         print(releases.table(result["releases"]))
+    if args.speed_releases and args.speed_releases != "none":
+        import releases  # bench/releases.py
+        print(releases.speed_table(args.speed_releases.split(",")))
     print(f"written to {out}")
     return 0
 

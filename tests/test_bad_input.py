@@ -63,10 +63,8 @@ def test_empty_claude_code_spec_is_a_usage_error():
 
 
 @pytest.mark.parametrize("spec, env, reason", [
-    ("0.0.1-does-not-exist", {}, "no such release"),
     ("2.1.81", {"npm_config_registry": "http://127.0.0.1:9/", "npm_config_fetch_retries": "0"},   # no back-off: 70 s
      "the npm registry did not answer"),
-    ("/nonexistent/claude", {}, "does not exist; pass a version or the path of an installed claude"),
 ])
 def test_release_problems_skip_with_a_reason(run_suite, tmp_path, spec, env, reason):
     env = {"KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache"), **env}
@@ -76,15 +74,26 @@ def test_release_problems_skip_with_a_reason(run_suite, tmp_path, spec, env, rea
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("spec, reason", [
+    ("0.0.1-does-not-exist", "never published 0.0.1-does-not-exist"),
+    ("/nonexistent/claude", "no such file; pass a version, `latest`, or the path of an installed claude"),
+])
+def test_a_release_that_names_nothing_stops_the_run_in_one_line(run_suite, tmp_path, spec, reason):
+    result = run_suite("--backend=sim", "-k", "keeps_its_configuration", f"--claude-code={spec}",
+                       env={"KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 4, result.stdout[-2000:]
+    assert reason in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
 def test_corrupt_cache_is_downloaded_again(tmp_path):
     from keychain_claims.releases import registry
     import os
     os.environ["KEYCHAIN_CLAIMS_CACHE"] = str(tmp_path)
     try:
-        version, tarball = registry.fetch("2.1.81")
-        tarball.write_bytes(b"corrupt")
+        version, entry = registry.fetch("2.1.81")
+        (entry / "package" / "cli.js").write_bytes(b"corrupt")
         again_version, again = registry.fetch("2.1.81")
-        assert again_version == version and again.stat().st_size > 1_000_000
+        assert again_version == version and (again / "package" / "cli.js").stat().st_size > 1_000_000
     finally:
         del os.environ["KEYCHAIN_CLAIMS_CACHE"]
 

@@ -1,79 +1,313 @@
-"""The release cache (issue 9): a cached version costs no npm call, workers that need the same
-release wait for one download instead of repeating it, a corrupt tarball is fetched again.
-npm is replaced by a fake `npm pack` that builds a small package, so nothing here needs the
-network (tests/test_bad_input.py fetches a real release)."""
+"""The release cache (issues 9, 20, 23): what it keeps, how it checks and repairs it, how it
+chooses a runtime, evicts, moves, and what it says.  npm is replaced by a fake `npm pack` that
+builds small packages (a JavaScript release, a native one whose darwin build carries a Bun graph,
+a public `bun` and an Anthropic runtime that answer the runtime probe), so nothing here needs the
+network."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tarfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases import registry
+from keychain_claims.releases import registry, runner
+from tests.test_release_graph import bun_executable
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFLINE = "the npm registry did not answer (ENOTFOUND); check the network and retry"
+
+
+def _tgz(files: dict[str, bytes], mode: int = 0o644) -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        for name, body in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(body), 0o755 if name.endswith(("/claude", "/bun")) else mode
+            tar.addfile(info, io.BytesIO(body))
+    return data.getvalue()
+
+
+def _probe_script(bun: str, ant: list[str]) -> bytes:
+    return f"#!/bin/sh\necho 'KCPROBE {json.dumps({'bun': bun, 'revision': 'abcdef123', 'ant': ant})}'\n".encode()
+
+
+class Registry:
+    """A fake npm: `npm pack` of the packages below; `offline = True` makes every call fail."""
+    def __init__(self, tmp_path: Path):
+        self.calls: list[str] = []
+        self.offline = False
+        self.graphs: dict[str, bytes] = {}           # native version -> the JavaScript of its entry
+        self.tmp = tmp_path
+
+    def package(self, spec: str) -> dict[str, bytes]:
+        name, version = spec.rsplit("@", 1)
+        if name == registry.PACKAGE and version in self.graphs:
+            deps = {f"{registry.PACKAGE}-{p}": version for p in ("darwin-arm64", "linux-x64")}
+            return {"package/package.json": json.dumps({"version": version, "optionalDependencies": deps}).encode()}
+        if name == registry.PACKAGE:
+            return {"package/cli.js": f"// claude {version}\n".encode(),
+                    "package/package.json": json.dumps({"version": version}).encode()}
+        if name.endswith("-darwin-arm64"):
+            exe = bun_executable(self.tmp / f"darwin-{version}", [
+                ("cli", b"// @bun @bytecode\n" + self.graphs[version] + b"\nimport '/$bunfs/root/helper.js'\n", 1),
+                ("helper.js", b"// @bun\nexport const h = 1 // Bun v1.3.13+abcdef123\n", 1)])
+            return {"package/claude": exe.read_bytes() + b"bun-v1.3.13\0 1.3.13+abcdef123\0"}
+        if name.startswith("@oven/bun-"):
+            return {"package/bin/bun": _probe_script(version, [])}
+        if name.endswith("-linux-x64"):
+            return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"])}
+        raise registry.ReleaseError(f"no such release of {spec}: check the version")
+
+    def __call__(self, *args, cwd=None):
+        if self.offline:
+            raise registry.ReleaseError(OFFLINE)
+        assert args[0] == "pack", f"npm {args[0]} was run; a cached exact version needs none"
+        self.calls.append(args[1])
+        data = _tgz(self.package(args[1]))
+        time.sleep(0.1)                                      # long enough for a second worker to arrive
+        name = args[1].lstrip("@").replace("/", "-").replace("@", "-") + ".tgz"
+        (cwd / name).write_bytes(data)
+        integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+        return f'[{{"filename": "{name}", "integrity": "{integrity}"}}]\n'
 
 
 @pytest.fixture
-def packs(tmp_path, monkeypatch):
-    """Every `npm pack` the registry module runs, answered by a fake that takes 0.2 s."""
+def npm(tmp_path, monkeypatch):
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
-    calls: list[str] = []
-
-    def fake_npm(*args, cwd=None):
-        assert args[0] == "pack", f"npm {args[0]} was run; a cached exact version needs none"
-        calls.append(args[1])
-        version = args[1].rsplit("@", 1)[1]
-        data = io.BytesIO()
-        with tarfile.open(fileobj=data, mode="w:gz") as tar:
-            body = f"// claude {version}\n".encode()
-            info = tarfile.TarInfo("package/cli.js")
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-        time.sleep(0.2)                                      # long enough for a second worker to arrive
-        name = f"anthropic-ai-claude-code-{version}.tgz"
-        (cwd / name).write_bytes(data.getvalue())
-        integrity = "sha512-" + base64.b64encode(hashlib.sha512(data.getvalue()).digest()).decode()
-        return f'[{{"filename": "{name}", "integrity": "{integrity}", "version": "{version}"}}]\n'
-
-    monkeypatch.setattr(registry, "_npm", fake_npm)
-    return calls
+    monkeypatch.delenv("KEYCHAIN_CLAIMS_CACHE_MAX", raising=False)
+    fake = Registry(tmp_path)
+    monkeypatch.setattr(registry, "_npm", fake)
+    monkeypatch.setattr(registry, "REPORTERS", [])
+    registry._HELD.clear()
+    yield fake
+    for fh in registry._HELD.values():
+        fh.close()
+    registry._HELD.clear()
 
 
-def test_workers_needing_the_same_release_download_it_once(packs):
+def cache(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+# ---- what is kept -----------------------------------------------------------------------------
+
+def test_workers_needing_the_same_release_download_it_once(npm):
     results: list = []
     workers = [threading.Thread(target=lambda: results.append(registry.load("2.1.81"))) for _ in range(3)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    assert packs == ["@anthropic-ai/claude-code@2.1.81"]
+    assert npm.calls == ["@anthropic-ai/claude-code@2.1.81"]
     assert len(results) == 3 and len({r.root for r in results}) == 1
     assert (results[0].root / "cli.js").read_text() == "// claude 2.1.81\n"
 
 
-def test_a_cached_version_is_loaded_without_npm(packs):
+def test_a_cached_version_is_loaded_without_npm(npm):
     first = registry.load("2.1.81")
     again = registry.load("2.1.81")
-    assert packs == ["@anthropic-ai/claude-code@2.1.81"] and again.root == first.root
+    assert npm.calls == ["@anthropic-ai/claude-code@2.1.81"] and again.root == first.root
 
 
-def test_a_corrupt_tarball_is_downloaded_again(packs):
-    _, tarball = registry.fetch("2.1.81")
-    tarball.write_bytes(b"corrupt")
-    _, again = registry.fetch("2.1.81")
-    assert len(packs) == 2 and again.read_bytes() != b"corrupt"
+def test_tarballs_and_unpacked_trees_go_once_extracted(npm, tmp_path):
+    npm.graphs["2.1.200"] = b"export const x = 1"
+    release = registry.load("2.1.200")
+    kept = sorted(p.relative_to(cache(tmp_path)).as_posix() for p in cache(tmp_path).rglob("*")
+                  if p.is_file() and not p.name.startswith("."))
+    assert not [k for k in kept if k.endswith(".tgz") or "/unpacked/" in k or k.endswith("darwin/claude")], kept
+    assert "releases/2.1.200/graph/cli.js" in kept and "releases/2.1.200/entry.json" in kept
+    doc = json.loads((cache(tmp_path) / "releases/2.1.200/entry.json").read_text())
+    assert set(doc["integrity"]) == {"@anthropic-ai/claude-code@2.1.200", "@anthropic-ai/claude-code-darwin-arm64@2.1.200"}
+    assert doc["bun"] == "1.3.13+abcdef123" and release.form == "native"
 
 
-def test_a_version_that_is_not_there_leaves_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
+# ---- runtimes ---------------------------------------------------------------------------------
 
-    def missing(*args, cwd=None):
-        raise registry.ReleaseError("no such release of @anthropic-ai/claude-code@9.9.9: check the version")
+def test_graphs_that_need_nothing_of_anthropic_share_the_public_bun_of_their_version(npm, tmp_path):
+    npm.graphs.update({"2.1.200": b"export const x = 1", "2.1.201": b"export const y = 2"})
+    first, second = registry.load("2.1.200"), registry.load("2.1.201")
+    assert first.runtime == second.runtime == "bun-1.3.13-linux-x64" and first.runtime_kind == "bun"
+    assert [c for c in npm.calls if "bun" in c] == ["@oven/bun-linux-x64@1.3.13"]
+    argv, env = runner.command(second)
+    assert argv == [str(cache(tmp_path) / "runtimes/bun-1.3.13-linux-x64/bun"), str(second.entry)] and env == {}
 
-    monkeypatch.setattr(registry, "_npm", missing)
-    with pytest.raises(registry.ReleaseError, match="no such release"):
-        registry.fetch("9.9.9")
-    assert list((tmp_path / "cache").rglob("9.9.9")) == []
+
+def test_a_graph_that_calls_bun_ant_runs_on_an_anthropic_runtime_that_offers_it(npm, tmp_path):
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3); const s = Bun.ant?.stringifyToBytes;"
+    npm.graphs["2.1.301"] = b"const t = Bun.ant.ttyName(3);"
+    release = registry.load("2.1.300")
+    assert release.runtime == "claude-2.1.300-linux-x64" and release.runtime_kind == "claude"
+    doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
+    assert doc["needs"] == ["loginTty"] and doc["optional"] == ["stringifyToBytes"]     # `?.`: copes without it
+    assert not [c for c in npm.calls if "@oven" in c]              # the public bun lacks Bun.ant
+    assert registry.load("2.1.301").runtime == "claude-2.1.300-linux-x64"     # offers ttyName too: shared
+    argv, env = runner.command(release)
+    assert argv == [str(cache(tmp_path) / "runtimes/claude-2.1.300-linux-x64/claude")]
+    assert env == {"BUN_OPTIONS": f"--preload={release.preload}"}
+
+
+# ---- checked at every use, repaired, never wiped offline (issue 23 item 3) ----------------------
+
+def test_a_damaged_file_is_detected_and_fetched_again(npm, tmp_path):
+    npm.graphs["2.1.200"] = b"export const x = 1"
+    registry.load("2.1.200")
+    helper = cache(tmp_path) / "releases/2.1.200/graph/helper.js"
+    helper.write_text(helper.read_text().replace("h = 1", "h = 2"))       # same size, other content
+    again = registry.load("2.1.200")
+    assert npm.calls.count("@anthropic-ai/claude-code-darwin-arm64@2.1.200") == 2
+    assert "h = 1" in (again.root / "helper.js").read_text()
+    assert any("the cached copy was corrupt (graph/helper.js differs" in n for n in registry.NOTES)
+
+
+def test_damage_found_offline_keeps_the_entry_and_says_so_in_one_line(npm, tmp_path):
+    npm.graphs["2.1.200"] = b"export const x = 1"
+    registry.load("2.1.200")
+    (cache(tmp_path) / "releases/2.1.200/graph/helper.js").unlink()
+    npm.offline = True
+    with pytest.raises(registry.ReleaseError) as caught:
+        registry.load("2.1.200")
+    assert "graph/helper.js is missing" in str(caught.value) and "kept" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert (cache(tmp_path) / "releases/2.1.200/graph/cli.js").exists()            # the rest is still there
+
+
+# ---- relocatable (issue 23 item 1) ------------------------------------------------------------
+
+def test_a_copied_cache_runs_its_own_graph_and_detects_its_own_damage(npm, tmp_path, monkeypatch):
+    npm.graphs["2.1.200"] = b"export const x = 1"
+    original = registry.load("2.1.200")
+    registry.let_go(original)
+    preload = original.preload.read_text()
+    assert str(cache(tmp_path)) not in preload                     # no absolute path in the preload
+    copy = tmp_path / "copy"
+    shutil.copytree(cache(tmp_path), copy)
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(copy))
+    moved = registry.load("2.1.200")
+    assert moved.entry == copy / "releases/2.1.200/graph/cli.js" and moved.host_binary.is_relative_to(copy)
+    assert str(copy / "releases/2.1.200/graph/helper.js") in moved.entry.read_text()      # its own modules
+    assert str(cache(tmp_path)) not in moved.entry.read_text()
+    registry.let_go(moved)
+    (copy / "releases/2.1.200/graph/helper.js").unlink()
+    npm.offline = True
+    with pytest.raises(registry.ReleaseError, match="graph/helper.js is missing"):
+        registry.load("2.1.200")
+    assert (cache(tmp_path) / "releases/2.1.200/graph/helper.js").exists()     # the original untouched
+
+
+# ---- the limit (issue 20) ---------------------------------------------------------------------
+
+def test_least_recently_used_releases_go_and_held_ones_stay(npm, tmp_path, monkeypatch):
+    for v in ("1.0.1", "1.0.2", "1.0.3"):
+        npm.package = (lambda orig: lambda spec: {**orig(spec), "package/pad.bin": b"x" * 4000}
+                       if spec.startswith(registry.PACKAGE + "@") else orig(spec))(npm.package)
+        break
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE_MAX", "9000")                   # room for two
+    a = registry.load("1.0.1")
+    registry.let_go(a)
+    registry.load("1.0.2")                                                  # held from here on
+    registry.load("1.0.3")
+    kept = sorted(p.name for p in (cache(tmp_path) / "releases").iterdir() if not p.name.startswith("."))
+    assert kept == ["1.0.2", "1.0.3"]
+    assert any("evicted release 1.0.1" in n for n in registry.NOTES)
+    registry.load("1.0.1")                                                  # everything held: over, and said
+    assert any("in use by a run" in n for n in registry.NOTES)
+
+
+@pytest.mark.parametrize("raw, size", [("4G", 4_000_000_000), ("800M", 800_000_000), ("1500", 1500)])
+def test_the_limit_is_read_as_a_size(monkeypatch, raw, size):
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE_MAX", raw)
+    assert registry.cache_max() == size
+
+
+# ---- a spec that names nothing, a cache that cannot be used (issue 23 items 5, 9) --------------
+
+def _listed(tmp_path, monkeypatch):
+    folder = cache(tmp_path) / "@anthropic-ai+claude-code"
+    folder.mkdir(parents=True)
+    (folder / "versions.json").write_text(json.dumps({"versions": ["2.1.80", "2.1.81"], "dist-tags": {"latest": "2.1.81"}}))
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(cache(tmp_path)))
+
+
+@pytest.mark.parametrize("spec, says", [("2.1.999", "never published 2.1.999"), ("abc", "is neither a version"),
+                                        ("README.md", "is not a Claude Code release")])
+def test_a_spec_that_resolves_to_nothing_is_an_error(tmp_path, monkeypatch, spec, says):
+    _listed(tmp_path, monkeypatch)
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(registry.ReleaseError, match=says):
+        registry.parse_spec(spec)
+    assert registry.parse_spec("2.1.80,latest") == ["2.1.80", "latest"]
+
+
+def _suite(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", "-m", "release", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "npm_config_registry": "http://127.0.0.1:9/", **env})
+
+
+def test_a_mistyped_release_fails_the_run_in_one_line(tmp_path, monkeypatch):
+    _listed(tmp_path, monkeypatch)
+    proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path))}, "--claude-code=2.1.999",
+                  f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
+    assert proc.returncode != 0 and "never published 2.1.999" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("where", ["/proc/kc", "a-file"])
+def test_an_unusable_cache_is_one_line_everywhere(tmp_path, where):
+    path = where if where.startswith("/") else str(tmp_path / where)
+    if not where.startswith("/"):
+        Path(path).write_text("not a folder")
+    env = {**os.environ, "KEYCHAIN_CLAIMS_CACHE": path, "npm_config_registry": "http://127.0.0.1:9/"}
+    cli = str(Path(sys.executable).parent / "keychain-claims")
+    runs = [_suite({"KEYCHAIN_CLAIMS_CACHE": path}, "--claude-code=latest", f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}"),
+            _suite({"KEYCHAIN_CLAIMS_CACHE": path}, "--claude-code=last:1", f"--reports-dir={tmp_path / 'r'}",
+                   f"--alluredir={tmp_path / 'a'}"),
+            subprocess.run([cli, "versions", "last:2"], cwd=ROOT, env=env, capture_output=True, text=True),
+            subprocess.run([cli, "bisect", "write", "--good", "2.0.30", "--bad", "2.0.40",
+                            f"--reports-dir={tmp_path / 'b'}"], cwd=ROOT, env=env, capture_output=True, text=True)]
+    for proc in runs:
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, out[-500:]
+        assert f"KEYCHAIN_CLAIMS_CACHE={path} cannot hold the release cache" in out, out[-500:]
+        assert "Traceback" not in out and "INTERNALERROR" not in out
+
+
+# ---- what the run says, without -s (issue 20, issue 23 item 7) ----------------------------------
+
+def _legacy_tarball(cache_root: Path, version: str) -> None:
+    """A release in the old layout (tarball + integrity): taken over without the network."""
+    folder = cache_root / "@anthropic-ai+claude-code" / version
+    folder.mkdir(parents=True)
+    data = _tgz({"package/cli.js": b"// claude\n", "package/package.json": json.dumps({"version": version}).encode()})
+    (folder / f"anthropic-ai-claude-code-{version}.tgz").write_bytes(data)
+    (folder / "integrity").write_text("sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode() + "\n")
+
+
+def test_cache_lines_reach_the_terminal_and_the_reports_without_dash_s(tmp_path):
+    _legacy_tarball(cache(tmp_path), "2.1.80")
+    proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path)), "KEYCHAIN_CLAIMS_VERSIONS_TTL": "0"},
+                  "--claude-code=latest", "-k", "keeps_its_configuration",
+                  f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
+    out = proc.stdout + proc.stderr
+    assert "[claude-code] latest: offline: the npm registry did not answer; checking the newest cached release, 2.1.80" in out
+    registry_dir = cache(tmp_path) / "releases" / "2.1.80"
+    proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path))}, "--claude-code=2.1.80", "-k", "keeps_its_configuration",
+                  f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
+    out = proc.stdout + proc.stderr
+    assert "[claude-code] 2.1.80 loaded (js)" in out, out[-1500:]
+    assert registry_dir.is_dir() and not list(cache(tmp_path).rglob("*.tgz"))
+    proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path))}, "--claude-code=latest", "-k", "keeps_its_configuration",
+                  f"--reports-dir={tmp_path / 'r'}", f"--alluredir={tmp_path / 'a'}")
+    out = proc.stdout + proc.stderr
+    assert "offline: the npm registry did not answer; checking the newest cached release, 2.1.80" in out, out[-1500:]
+    assert "checking the newest cached release, 2.1.80" in (tmp_path / "r" / "release-cache.log").read_text()

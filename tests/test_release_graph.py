@@ -75,10 +75,16 @@ def test_a_torn_module_table_is_one_line(tmp_path):
 def test_a_release_whose_graph_cannot_be_read_runs_on_fingerprints_and_says_why(tmp_path, monkeypatch):
     from keychain_claims.releases import registry
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
-    darwin = tmp_path / "darwin"
-    darwin.mkdir()
-    bun_executable(darwin / "claude", MODULES, trailer=b"\n---- Nub! ----\n")
-    with pytest.raises(bun_graph.GraphError) as caught:
-        registry._graph("9.9.9", tmp_path, darwin)
-    release = registry.Release("9.9.9", darwin, "native", host_root=darwin, graph_error=f"9.9.9: {caught.value}")
+    darwin = bun_executable(tmp_path / "claude", MODULES, trailer=b"\n---- Nub! ----\n")
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    doc = registry._write_graph("9.9.9", darwin, entry, tmp_path / "final" / "graph")
+    assert (entry / "darwin" / "claude").exists()           # kept: its strings are the fingerprints
+    release = registry.Release("9.9.9", entry / "darwin", "native", graph_error=doc["graph_error"])
     assert release.runnable_here.startswith("9.9.9: no Bun module graph") and "fingerprints only" in release.runnable_here
+
+
+def test_the_preload_names_no_absolute_path(tmp_path):
+    text = bun_graph.preload("9.9.9", "src/entrypoints/cli.js")
+    assert "import.meta.dir" in text and "Bun.main" in text and str(tmp_path) not in text
+    assert "const darwinEntry = import.meta.dir + \"/\" + \"src/entrypoints/cli.js\";" in text

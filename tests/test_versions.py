@@ -49,9 +49,31 @@ def test_ranges_and_single_versions_mix_without_repeats(registry):
     assert parse_spec("2.1.1..2.1.2,2.0.30,last:1") == ["2.1.1", "2.1.2", "2.0.30"]
 
 
-def test_single_versions_and_paths_ask_nothing(registry):
-    assert parse_spec("2.0.76,latest,../claude/cli.js") == ["2.0.76", "latest", "../claude/cli.js"]
+def test_latest_and_paths_ask_nothing_and_versions_ask_the_kept_list_once(registry, tmp_path):
+    installed = tmp_path / "claude"
+    installed.mkdir()
+    (installed / "cli.js").write_text("// claude\n")
+    (installed / "package.json").write_text('{"version": "2.0.76"}')
+    assert parse_spec(f"latest,{installed / 'cli.js'}") == ["latest", str(installed / "cli.js")]
     assert registry == []
+    assert parse_spec("2.0.76,next") == ["2.0.76", "next"] and parse_spec("2.1.0") == ["2.1.0"]
+    assert len(registry) == 1
+
+
+def test_a_version_never_published_is_an_error_not_an_empty_pass(registry):
+    with pytest.raises(ReleaseError, match="never published 2.1.999"):
+        parse_spec("2.0.76,2.1.999")
+
+
+def test_the_whole_history_page_names_each_change_with_its_first_release():
+    from keychain_claims.reports.matrix import history
+    verdicts = [("2.0.30", "holds"), ("2.0.31", "holds"), ("2.0.5", "not-checkable"), ("2.0.76", "contradicted"),
+                ("2.1.0", "contradicted"), ("2.1.1", "holds")]
+    rows = [{"claim": "CAU-REFRESH", "release": v, "verdict": x, "changed": False} for v, x in verdicts]
+    text, page = history([v for v, _ in verdicts], rows)
+    assert ("| CAU-REFRESH | **holds** from 2.0.30 (2 releases, to 2.0.31) → **contradicted** from 2.0.76 "
+            "(2 releases, to 2.1.0) → **holds** from 2.1.1 (1 release, to 2.1.1); not checkable on 1 |") in text
+    assert page.count("<i style=") == len(verdicts) + 5 and "CAU-REFRESH on 2.0.5: not-checkable" in page
 
 
 def test_the_list_is_asked_for_once_and_kept_beside_the_cache(registry, tmp_path):
@@ -107,10 +129,12 @@ def test_a_bad_range_is_a_one_line_usage_error_of_pytest(tmp_path):
 
 def test_a_range_splits_into_a_job_matrix_of_chunks(registry):
     matrix = versions.job_matrix("2.0.30..latest", 2)
-    assert matrix == {"include": [{"name": "2.0.30..2.0.31", "releases": "2.0.30,2.0.31"},
-                                  {"name": "2.0.5..2.0.76", "releases": "2.0.5,2.0.76"},
-                                  {"name": "2.1.0..2.1.1", "releases": "2.1.0,2.1.1"}]}
-    assert versions.job_matrix("last:1", 3) == {"include": [{"name": "2.1.2", "releases": "2.1.2"}]}
+    assert matrix == {"include": [{"name": "2.0.30..2.0.31", "releases": "2.0.30,2.0.31", "v0": "2.0.30", "v1": "2.0.31"},
+                                  {"name": "2.0.5..2.0.76", "releases": "2.0.5,2.0.76", "v0": "2.0.5", "v1": "2.0.76"},
+                                  {"name": "2.1.0..2.1.1", "releases": "2.1.0,2.1.1", "v0": "2.1.0", "v1": "2.1.1"}]}
+    assert versions.job_matrix("last:1", 3) == {"include": [{"name": "2.1.2", "releases": "2.1.2", "v0": "2.1.2"}]}
+    with pytest.raises(ReleaseError, match="at most 10"):
+        versions.job_matrix("last:2", 11)
     with pytest.raises(ReleaseError, match="at least 1"):
         versions.job_matrix("last:2", 0)
 

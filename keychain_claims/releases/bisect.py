@@ -74,6 +74,8 @@ def release_source(release: Release) -> Path:
     """The file fingerprints are read from: cli.js, or the largest file (the native binary)."""
     if release.bundle:
         return release.bundle
+    if release.entry is not None and release.entry.exists():
+        return release.entry.parent / "fingerprints.js"      # the graph's modules that name an anchor
     files = [p for p in release.root.rglob("*") if p.is_file()]
     if not files:
         raise Unevaluable(f"{release.version}: the package holds no file to read")
@@ -89,7 +91,7 @@ def fingerprint_evaluator(name: str) -> Callable[[str], Observation]:
         except ReleaseError as exc:
             raise Unevaluable(str(exc)) from None
         source = release_source(release)
-        found = fingerprints.read(source)[name]
+        found = (fingerprints.of_release(release) if source.name == "fingerprints.js" else fingerprints.read(source))[name]
         return Observation(version, found.value if found.status == "found" else f"not found ({found.value})",
                            {"kind": "fingerprint", "fingerprint": name, "status": found.status,
                             "value": found.value, "excerpt": found.excerpt, "source": source.name})

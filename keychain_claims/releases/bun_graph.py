@@ -102,15 +102,16 @@ def _parse(binary: Path, data) -> Graph:
     return Graph(binary, modules, _path(modules[entry_id]), modules[entry_id].name)
 
 
-def extract(graph: Graph, target: Path) -> Path:
+def extract(graph: Graph, target: Path, root: Path | None = None) -> Path:
     """Write every module below `target` (source, not bytecode: `@bytecode` dropped from the first
-    line, `/$bunfs/root/` rewritten to `target`); returns the entry's path.  Done once per target:
-    a `.complete` marker says the files are whole."""
+    line, `/$bunfs/root/` rewritten to `root`, by default `target`: the folder the files will be
+    used from); returns the entry's path.  Done once per target: a `.complete` marker says the
+    files are whole."""
     entry = target / graph.entry
     if (target / COMPLETE).exists():
         return entry
     shutil.rmtree(target, ignore_errors=True)
-    root = str(target).encode() + b"/"
+    root = str(root or target).encode() + b"/"
     with open(graph.binary, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         for m in graph.modules:
             body = data[m.offset: m.offset + m.length]
@@ -127,15 +128,15 @@ def extract(graph: Graph, target: Path) -> Path:
 
 
 PRELOAD = """\
-// keychain-claims: the runtime of this host starts the darwin build's JavaScript of {version}
-// instead of its own entry point (and then lives and exits as that program does).
-const hostEntry = {host_entry};
-const darwinEntry = {darwin_entry};
+// keychain-claims: an Anthropic runtime on this host starts the darwin build's JavaScript of {version}
+// instead of its own entry point (Bun.main), and then lives and exits as that program does.
+// The darwin entry is found beside this file: a copied or moved cache runs its own graph.
+const darwinEntry = import.meta.dir + "/" + {entry};
 Bun.plugin({{
   name: "keychain-claims: darwin build",
   setup(build) {{
     build.onResolve({{ filter: /^\\/\\$bunfs\\/root\\// }}, (args) =>
-      args.path === hostEntry ? {{ path: darwinEntry, namespace: "keychain-claims" }} : undefined);
+      args.path === Bun.main ? {{ path: darwinEntry, namespace: "keychain-claims" }} : undefined);
     build.onLoad({{ filter: /.*/, namespace: "keychain-claims" }}, (args) =>
       ({{ contents: `import ${{JSON.stringify(args.path)}};`, loader: "js" }}));
   }},
@@ -143,8 +144,8 @@ Bun.plugin({{
 """
 
 
-def preload(version: str, host: Graph, entry: Path) -> str:
-    """A `--preload` module for the host runtime: its own entry point resolves to `entry` (the
-    written-out darwin entry), loaded through a one-line module that imports it from disk."""
-    return PRELOAD.format(version=version, host_entry=json.dumps("/$bunfs/root/" + host.entry_module),
-                          darwin_entry=json.dumps(str(entry)))
+def preload(version: str, entry: str) -> str:
+    """A `--preload` module for an Anthropic runtime: its own entry point (whatever its graph calls
+    it: Bun.main) resolves to `entry` (a path relative to the preload: the written-out darwin
+    entry), loaded through a one-line module that imports it from disk."""
+    return PRELOAD.format(version=version, entry=json.dumps(entry))

@@ -4,9 +4,12 @@ skip, saying so."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
+from keychain_claims.releases import registry
 from keychain_claims.releases.registry import Release, ReleaseError, _vtuple, load, parse_spec
 
 RELEASES_KEY = pytest.StashKey[list]()
@@ -34,6 +37,27 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run with release scenarios shows the release cache's lines on the terminal."""
+    if session.config.stash.get(RELEASES_KEY, None) and any(
+            "claude_release" in getattr(item, "fixturenames", ()) for item in session.items):
+        _show_cache_lines(session.config)
+
+
+def _show_cache_lines(config: pytest.Config) -> None:
+    """What the release cache does (downloads, releases loaded, repairs, offline fallbacks) goes
+    to the terminal as it happens, past pytest's capture, with or without -s."""
+    def show(line: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                print(line, file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.__stderr__, flush=True)
+    registry.REPORTERS[:] = [show]
+    config.add_cleanup(lambda: registry.REPORTERS.clear())
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_bdd_apply_tag(tag: str, function):
     if tag == "release":
@@ -54,7 +78,7 @@ _LOADED: dict[str, Release | str] = {}
 
 
 @pytest.fixture(scope="session")
-def claude_release(request: pytest.FixtureRequest) -> Release:
+def claude_release(request: pytest.FixtureRequest):
     spec = request.param
     if spec is None:
         pytest.skip("release scenarios are off (--claude-code none): they need a Claude Code release")
@@ -63,10 +87,37 @@ def claude_release(request: pytest.FixtureRequest) -> Release:
             _LOADED[spec] = load(spec)
         except ReleaseError as exc:
             _LOADED[spec] = str(exc)
+            registry.progress(f"Claude Code {spec}: {exc}")
     loaded = _LOADED[spec]
     if isinstance(loaded, str):
         pytest.skip(f"Claude Code {spec}: {loaded}")
-    return loaded
+    yield loaded
+    registry.let_go(loaded)          # done with it: the cache may evict it to make room for the next
+
+
+CACHE_LINES = "release-cache.log"    # in the reports folder: every line the release cache said
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The release cache's lines of this run (its workers' too) go beside the verdicts."""
+    if not hasattr(session.config, "workerinput"):
+        lines = registry.NOTES + [l for l in _WORKER_LINES if l not in registry.NOTES]
+        out = Path(session.config.getoption("reports_dir", "reports") or "reports")
+        if lines and session.config.stash.get(RELEASES_KEY, None):
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / CACHE_LINES).write_text("\n".join(lines) + "\n")
+            except OSError:
+                pass
+
+
+_WORKER_LINES: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    for name, value in getattr(report, "user_properties", ()):
+        if name == "release-cache" and value not in _WORKER_LINES:
+            _WORKER_LINES.append(value)
 
 
 SCOPED_KEY = pytest.StashKey[list]()
@@ -133,6 +184,10 @@ def pytest_runtest_makereport(item, call):
         version = loaded.version if isinstance(loaded, Release) else spec
         if ("release", version) not in report.user_properties:
             report.user_properties.append(("release", version))
+        if hasattr(item.config, "workerinput") and call.when == "setup":
+            for line in registry.NOTES:
+                if ("release-cache", line) not in report.user_properties:
+                    report.user_properties.append(("release-cache", line))
 
 
 from keychain_claims.reports.matrix import write_matrix  # noqa: E402,F401 - moved; callers keep working

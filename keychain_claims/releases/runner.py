@@ -80,12 +80,16 @@ class Run:
 
 
 def command(release: Release) -> tuple[list[str], dict[str, str]]:
-    """argv and environment that start the release on its macOS code path on this host."""
+    """argv and environment that start the release on its macOS code path on this host: a
+    JavaScript release under node with the darwin preload; a native release's darwin graph on the
+    runtime its cache entry chose -- the public `bun` runs the entry file itself, an Anthropic
+    runtime starts it in place of its own through BUN_OPTIONS=--preload (no binary is modified)."""
     if release.form == "js":
         node = shutil.which("node") or "node"
         return [node, "-r", str(PRELOAD), str(release.bundle)], {}
+    if release.form == "native" and release.runtime_kind == "bun" and release.entry is not None:
+        return [str(release.host_binary), str(release.entry)], {}
     if release.form == "native" and release.preload is not None:
-        # the stock host runtime; its preload makes its entry point resolve to the darwin build's
         return [str(release.host_binary)], {"BUN_OPTIONS": f"--preload={release.preload}"}
     return [str(release.host_binary)], {}
 

@@ -121,5 +121,12 @@ def job_matrix(spec: str, size: int) -> dict:
     found = parse_spec(spec)
     if not found:
         raise ReleaseError("the range holds no release; give A..B, last:N or a comma list")
-    return {"include": [{"name": f"{part[0]}..{part[-1]}" if len(part) > 1 else part[0], "releases": ",".join(part)}
+    if size > CHUNK_MAX:
+        raise ReleaseError(f"chunks of {size} releases: a sweep job caches at most {CHUNK_MAX} releases; "
+                           f"give a size from 1 to {CHUNK_MAX}")
+    return {"include": [{"name": f"{part[0]}..{part[-1]}" if len(part) > 1 else part[0], "releases": ",".join(part),
+                         **{f"v{i}": v for i, v in enumerate(part)}}
                         for part in chunks(found, size)]}
+
+
+CHUNK_MAX = 10      # releases per sweep job: sweep.yml restores one actions/cache entry per release (v0..v9)
