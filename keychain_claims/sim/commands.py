@@ -427,6 +427,11 @@ def _find(paths: list[str], query: dict, every: bool = False) -> list[tuple[str,
             if unverified.SKIP_MISSING_SEARCH_KEYCHAINS:
                 continue
             raise
+        if not every and query.get("class", "genp") == "genp" and "acct" in query and "svce" in query:
+            item = store.find_item(path, "genp", ("acct", "svce"), (query["acct"], query["svce"]))   # indexed
+            if item is not None:
+                return [(path, data, item)]
+            continue
         for item in data["items"]:
             if _matches(item, query):
                 found.append((path, data, item))
@@ -452,7 +457,7 @@ def _check_access(path: str, item_id: int) -> dict:
     fails [SRC acl_keychain.cpp, acls.cpp]; Always Allow is written back.  Returns the item."""
     who = acl.caller()
     data = store.peek_keychain(path)
-    item = _item(data, item_id)
+    item = store.item_by_id(path, item_id)
     refused_by = acl.refused_by(item, who, data["version"])
     if refused_by is None:
         return item

@@ -286,6 +286,15 @@ def find_item(path: str, cls: str, match: tuple[str, ...], values: tuple) -> dic
     return None if found is None else cached.data["items"][cached.ids[found]]
 
 
+def item_by_id(path: str, item_id: int) -> dict:
+    """The item `item_id` of the cached keychain (READ-ONLY); errSecItemNotFound if it is gone."""
+    cached = _current(path)
+    n = cached.ids.get(item_id)
+    if n is None:
+        raise errors.SecError(errors.ITEM_NOT_FOUND)
+    return cached.data["items"][n]
+
+
 def save_keychain(path: str, data: dict) -> None:
     """Rewrite the whole keychain (atomic rename); the journal starts empty again."""
     import uuid
