@@ -216,6 +216,13 @@ def no_prompt(world: World):
 _STRAIGHT = str.maketrans({"\u201c": '"', "\u201d": '"'})
 
 
+def _as_scratch(world: World, keychain: str) -> str:
+    """The scratch keychain stands for the article's "login" keychain: on a backend whose scratch
+    file may not be named like a login keychain (securityd would treat it as one and touch the
+    session keybag) the dialog names the scratch keychain instead, as the shim maps the typed path."""
+    return world.sandbox.keychain.name if keychain == "login" else keychain
+
+
 @then(parsers.re(r'the dialog says "(?P<app>[^"]+)" (?P<verb>wants to access key|wants to use your confidential '
                  r'information stored in) "(?P<item>[^"]+)" in the "(?P<keychain>[^"]+)" keychain'))
 def dialog_says(world: World, app: str, verb: str, item: str, keychain: str):
@@ -223,6 +230,7 @@ def dialog_says(world: World, app: str, verb: str, item: str, keychain: str):
     (sim/agent.py dialog_text: the check that refused the read decides it); a backend that cannot read a
     dialog's text (dialog_text_visible False: the window is seen, not read) says so."""
     dialog = world.dialogs("item")[-1]
+    keychain = _as_scratch(world, keychain)
     assert (dialog.app, dialog.item, dialog.keychain) == (app, item, keychain), dialog.text
     if not getattr(world.backend, "dialog_text_visible", True):
         skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
@@ -240,7 +248,7 @@ def unlock_dialog_says(world: World, app: str, keychain: str):
     dialog = world.dialogs("unlock")[-1]
     if not getattr(world.backend, "dialog_text_visible", True):
         skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
-    want = f'{app} wants to use the "{keychain}" keychain.'
+    want = f'{app} wants to use the "{_as_scratch(world, keychain)}" keychain.'
     got = dialog.text.translate(_STRAIGHT).strip().splitlines()[0].strip()
     assert got == want, f"the dialog drew {got!r}, not {want!r}"
 
