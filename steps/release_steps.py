@@ -49,6 +49,8 @@ def _run(world: World, release: Release, args: str, env: dict | None = None):
     world.marks["prompts_before_run"] = None if events is None else len(events)
     try:
         run = runner.run(release, world.sandbox, *shlex.split(args), env=env)
+    except runner.NotExercised as exc:
+        pytest.skip(f"not checkable: {exc}")
     except runner.RunError as exc:
         pytest.fail(f"Claude Code {release.version}: {exc}", pytrace=False)
     attach(f"claude {args} ({release.version})", f"exit {run.status} ({run.isolation} isolation)\n"
