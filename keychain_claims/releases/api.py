@@ -4,6 +4,7 @@ stand-in joined (keychain_claims.releases.standin) it also answers the token end
 (`POST /v1/oauth/token`) and the profile (`GET /api/oauth/profile`), and records every request."""
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,11 @@ def _message(model: str) -> dict:
     return {"id": "msg_keychain_claims", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": 1, "output_tokens": 1}}
+
+
+def credential_digest(credential: str) -> str:
+    """What the stand-in keeps of a credential a request carried: enough to tell which one it was."""
+    return "sha256:" + hashlib.sha256(credential.encode()).hexdigest()[:16]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -77,6 +83,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         row = {"method": self.command, "host": getattr(self, "tls_host", None) or self.headers.get("host", ""),
                "path": self.path}
+        bearer = self.headers.get("authorization", "")
+        credential = bearer[7:].strip() if bearer.lower().startswith("bearer ") else self.headers.get("x-api-key", "")
+        if credential:       # which credential the release sent, never the credential itself
+            row.update({"credential": credential_digest(credential), "credential_kind": "bearer" if bearer else "api-key"})
         if isinstance(body, dict) and "grant_type" in body:
             row.update({k: body.get(k) for k in ("grant_type", "refresh_token", "client_id", "scope")})
         with open(Path(folder) / REQUESTS, "a") as fh:

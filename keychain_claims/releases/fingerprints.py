@@ -34,7 +34,7 @@ def _around(text: str, index: int, width: int = 160) -> str:
 
 
 ANCHORS = (b"generic-password", b"credentials", b"CLAUDE_CODE_OAUTH_TOKEN", b".claude.json", b"claude-code-user",
-           b"CLAUDE_CONFIG_DIR", b"userInfo", b"SSH_CONNECTION", b"TMUX")
+           b"CLAUDE_CONFIG_DIR", b"userInfo", b"SSH_CONNECTION", b"TMUX", b'command("auth")')
 
 
 def graph_text(folder: Path) -> str:
@@ -142,6 +142,15 @@ def from_text(text: str) -> dict[str, Fingerprint]:
     found["gui-detection"] = Fingerprint("gui-detection", "found" if gui else "not found",
                                          "SSH/tmux checked near the credential store" if gui
                                          else "no SSH/tmux/GUI check near the credential store", "")
+    # the subcommands a scenario can read or log out with: `claude auth status|logout` (commander's
+    # `.command("auth")` with its own `.command("status")` / `.command("logout")` right after it)
+    auth = re.search(r"\.command\([\"'`]auth[\"'`]\)", text)
+    near = text[auth.start(): auth.start() + 8000] if auth else ""
+    subs = [f"auth {name}" for name in ("status", "logout")
+            if re.search(rf"\.command\([\"'`]{name}[\"'`]\)", near)]
+    found["subcommands"] = Fingerprint("subcommands", "found" if subs else "not found",
+                                       ", ".join(subs) if subs else "no auth subcommands (only -p reads)",
+                                       _around(text, auth.start()) if auth else "")
     config = re.search(r"\.claude\.json", text)
     put("config", config, ".claude.json")
     return found

@@ -89,7 +89,9 @@ class _Connect(socketserver.StreamRequestHandler):
         method, _, rest = line.partition(" ")
         target = rest.split(" ")[0]
         host = target.rsplit(":", 1)[0]
-        allowed = method == "CONNECT" and host in HOSTS
+        # a release that ignores NO_PROXY (1.0.70 does) tunnels even to the Messages stand-in on loopback
+        to_messages = method == "CONNECT" and target in self.server.messages
+        allowed = method == "CONNECT" and (host in HOSTS or to_messages)
         with open(self.server.folder / CONNECTS, "a") as fh:
             fh.write(json.dumps({"method": method, "target": target, "answered": allowed}) + "\n")
         if not allowed:
@@ -97,6 +99,12 @@ class _Connect(socketserver.StreamRequestHandler):
             return
         self.wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         self.wfile.flush()
+        if to_messages:           # plain HTTP inside the tunnel, answered by the same stand-in
+            try:
+                api.Handler(self.connection, self.client_address, self.server.api)
+            except OSError:
+                pass
+            return
         try:
             tls = self.server.tls.wrap_socket(self.connection, server_side=True)
         except (ssl.SSLError, OSError) as exc:            # e.g. the release rejected our CA
@@ -132,6 +140,7 @@ def start(folder: Path) -> tuple[dict[str, str], callable]:
         server.shutdown()
         raise StandInError(f"the HTTPS proxy cannot listen on 127.0.0.1: {exc}") from None
     proxy.folder, proxy.tls, proxy.api = folder, tls, server
+    proxy.messages = {f"127.0.0.1:{port}", f"localhost:{port}"}
     threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": api.POLL_INTERVAL}, daemon=True).start()
     proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
     env = {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
