@@ -97,9 +97,9 @@ Feature: Real Claude Code releases against the article
     When the release refreshes the token with "-p ping"
     Then the token request arrived at the stand-in with the stored refresh token
     And the release tried to write the credential with "add-generic-password -U"
+    And what the release did with the refreshed token is reported
     And ~/.claude/.credentials.json holds the refreshed token
     And ~/.claude/.credentials.json has mode 600
-    And what the release did with the refreshed token is reported
 
   @supports:FIX-FILE-FALLBACK
   Scenario: Without a GUI, a refreshed token the keychain refuses to take goes to ~/.claude/.credentials.json

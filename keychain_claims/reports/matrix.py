@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import _release_key, coverage_of, coverage_text, fold
+from keychain_claims.claims.verdicts import _release_key, coverage_of, coverage_text, release_cell
 from keychain_claims.redact import redact
 
 COLOURS = {"holds": "#2f9e44", "contradicted": "#e8590c", "fails": "#c92a2a",
@@ -33,9 +33,9 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
             seen = by_cell.get((claim.id, release), [])
             if not seen:
                 continue
-            verdict = fold([o.result_for(claim.id) for o in seen])
+            verdict, summary = release_cell(seen, claim.id)
             checkable = verdict != "not-checkable"
-            rows.append({"claim": claim.id, "release": release, "verdict": verdict,
+            rows.append({"claim": claim.id, "release": release, "verdict": verdict, "summary": summary,
                          "changed": checkable and previous is not None and verdict != previous,
                          "coverage": coverage_of(seen),
                          "evidence": [{"scenario": o.name, "result": o.result, "reason": o.reason,
@@ -57,7 +57,8 @@ def write_matrix(outcomes, ledger, out: Path) -> None:
     for cid in dict.fromkeys(r["claim"] for r in rows):
         by = {r["release"]: r for r in rows if r["claim"] == cid}
         body += f"| {cid} | " + " | ".join(
-            (f"{by[r]['verdict']}{' (changed)' if by[r]['changed'] else ''} — {coverage_text(by[r]['coverage'])}"
+            (f"{by[r]['verdict']}{' (changed)' if by[r]['changed'] else ''} — "
+             f"{coverage_text(by[r]['coverage'], 'not checkable')}"
              .replace("|", "/") if r in by else "—") for r in releases) + " |\n"
     (out / "release-matrix.md").write_text(redact("# Claims × Claude Code releases\n\n" + head + body))
     picture = svg(releases, rows)
@@ -71,7 +72,7 @@ def page(picture: str, rows: list[dict]) -> str:
     items = "".join(
         f"<tr><td>{html.escape(r['claim'])}</td><td>{html.escape(r['release'])}</td>"
         f"<td style='color:{COLOURS[r['verdict']]}'><b>{LEGEND[r['verdict']]}</b>{' (changed)' if r['changed'] else ''}</td>"
-        f"<td>{html.escape(coverage_text(r['coverage']))}</td><td><ul>"
+        f"<td>{html.escape(coverage_text(r['coverage'], 'not checkable'))}</td><td><ul>"
         + "".join(f"<li>{html.escape(e['scenario'])} — {e['result']} ({e['polarity']}, {'/'.join(e['provenance'])})</li>"
                   for e in r["evidence"]) + "</ul></td></tr>" for r in rows)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code releases</title>"
@@ -110,7 +111,7 @@ def svg(releases: list[str], rows: list[dict]) -> str:
                 continue
             verdict = cell["verdict"]
             cover = cell["coverage"]
-            title = html.escape(f"{claim} on {release}: {verdict} — {coverage_text(cover)}")
+            title = html.escape(f"{claim} on {release}: {verdict} — {coverage_text(cover, 'not checkable')}")
             stroke = ' stroke="#000" stroke-width="3"' if cell["changed"] else ""
             out.append(f'<g class="cell" data-claim="{html.escape(claim)}" data-release="{html.escape(release)}" '
                        f'data-verdict="{verdict}"><title>{title}</title>'
