@@ -101,9 +101,12 @@ def from_text(text: str) -> dict[str, Fingerprint]:
         else:
             found[name] = Fingerprint(name, "found", value, _around(text, match.start()))
 
-    spawn_abs = re.search(r"[\"'`]/usr/bin/security[\"'`]\s*,\s*\[?\s*[\"'`](?:find|add|delete)-generic-password", text)
+    # a spawn with an argv array, or (up to 2.0.x) a shell command line `security find-generic-password …`
+    spawn_abs = re.search(r"[\"'`]/usr/bin/security[\"'`]\s*,\s*\[?\s*[\"'`](?:find|add|delete)-generic-password", text) or \
+        re.search(r"[\"'`]/usr/bin/security (?:find|add|delete)-generic-password", text)
     spawn_path = re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`](?:find|add|delete)-generic-password", text) or \
-        re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]", text)
+        re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]", text) or \
+        re.search(r"[\"'`]security (?:find|add|delete)-generic-password", text)
     if spawn_abs:
         put("spawn", spawn_abs, "/usr/bin/security (absolute path)")
     else:
