@@ -155,3 +155,14 @@ def test_a_cached_release_leaves_nothing_in_the_hosts_tmp(tmp_path):
         run = runner.run(release, box, "-p", "ping", env={"CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-KCCANARY-tmp"})
         assert run.status == 0, run
     assert snapshot() - before == set()
+
+
+def test_gui_detection_looks_near_the_credential_store_for_an_env_lookup():
+    """A deny-list naming the file beside a list of env names (2.1.288) is no SSH/tmux check; an env
+    lookup next to the plaintext store is."""
+    filler = "x" * 30000
+    listed = ('deny:["Read(~/.claude/.credentials.json)"];names=["SSH_CLIENT","SSH_CONNECTION","SSH_TTY"];'
+              + filler + 'function s(){let t=".credentials.json";return{name:"plaintext",storagePath:t}}')
+    assert fingerprints.from_text(listed)["gui-detection"].status == "not found"
+    checked = listed + ';if(process.env.SSH_CONNECTION||process.env.TMUX)useFile()'
+    assert fingerprints.from_text(checked)["gui-detection"].status == "found"

@@ -140,8 +140,13 @@ def from_text(text: str) -> dict[str, Fingerprint]:
     put("plaintext", plain, ".credentials.json" + (" mode 600" if mode else " (mode not located)"))
     oauth = re.search(r"CLAUDE_CODE_OAUTH_TOKEN[^;]{0,200}?(?:accessToken|refreshToken\s*:\s*null)", text)
     put("oauth-env", oauth, "short-circuits reads (accessToken from the environment)")
-    gui = re.search(r"SSH_CONNECTION|SSH_TTY|process\.env\.TMUX", text[max(0, plain.start() - 20000): plain.start() + 20000]
-                    if plain else "")
+    # near the credential store: the `.credentials.json` the plaintext store is built on (not the first
+    # mention: 2.1.288 names the file first in a permission deny-list beside a list of env names), and
+    # an env *lookup* (`.SSH_CONNECTION`, `["TMUX"]`), not a name in a list
+    store = next((m for m in re.finditer(r"\.credentials\.json", text)
+                  if re.search(r"plaintext|storagePath|writeFileSync", text[m.start() - 600: m.start() + 600])), plain)
+    gui = re.search(r"\.(?:SSH_CONNECTION|SSH_CLIENT|SSH_TTY|TMUX)\b|\[[\"'`](?:SSH_CONNECTION|SSH_CLIENT|SSH_TTY|TMUX)[\"'`]\]",
+                    text[max(0, store.start() - 20000): store.start() + 20000] if store else "")
     found["gui-detection"] = Fingerprint("gui-detection", "found" if gui else "not found",
                                          "SSH/tmux checked near the credential store" if gui
                                          else "no SSH/tmux/GUI check near the credential store", "")
