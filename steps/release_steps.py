@@ -196,8 +196,12 @@ def config_exists(world: World):
 # --------------------------------------------------------------------------- refresh, for real
 @given("Claude Code has stored an expired credential for the current user")
 def stored_expired(world: World, fakes: Fakes):
-    call = world.claude_write(fakes.credential(expires_in=-3600))
+    """The credential's expiresAt is past, and the Messages stand-in answers its access token as the
+    API does an expired one (401): a release refreshes before a request or on that answer."""
+    credential = fakes.credential(expires_in=-3600)
+    call = world.claude_write(credential)
     assert call.status == 0, call.transcript()
+    standin.set_expired(runner.standin_folder(world.sandbox), [str(credential.access_token)])
 
 
 @given(r"~/.claude/.credentials.json holds the stored credential")

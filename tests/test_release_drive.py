@@ -166,3 +166,44 @@ def test_gui_detection_looks_near_the_credential_store_for_an_env_lookup():
     assert fingerprints.from_text(listed)["gui-detection"].status == "not found"
     checked = listed + ';if(process.env.SSH_CONNECTION||process.env.TMUX)useFile()'
     assert fingerprints.from_text(checked)["gui-detection"].status == "found"
+
+
+def test_the_proxy_answers_releases_that_do_not_tunnel_or_ignore_no_proxy(tmp_path):
+    """1.0.70 tunnels even to the Messages stand-in on loopback (it ignores NO_PROXY); 2.0.76 sends
+    `GET https://api.anthropic.com/…` to the proxy as it is.  Both are answered by the stand-in; any
+    other host stays refused."""
+    import http.client
+    folder = tmp_path / "standin"
+    standin.make_ca(folder)
+    env, stop = standin.start(folder)
+    try:
+        proxy_port = int(env["HTTPS_PROXY"].rsplit(":", 1)[1])
+        messages = env["ANTHROPIC_BASE_URL"].split("//")[1]
+        tunnel = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=10)
+        tunnel.set_tunnel(messages)
+        tunnel.request("POST", "/v1/messages", json.dumps({"model": "m"}))
+        assert tunnel.getresponse().status == 200
+        for host, status in (("api.anthropic.com", 200), ("example.com", 403)):
+            plain = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=10)
+            plain.request("GET", f"https://{host}/api/oauth/profile")
+            assert plain.getresponse().status == status, host
+    finally:
+        stop()
+    assert [r["path"] for r in standin.requests(folder)] == ["/v1/messages", "/api/oauth/profile"]
+    assert [c["answered"] for c in standin.connects(folder)] == [True, True, False]
+
+
+def test_an_expired_access_token_is_answered_as_the_api_does(tmp_path):
+    import http.client
+    standin.set_expired(tmp_path, ["old-KCCANARY"])
+    server, port = api.serve(tmp_path)
+    try:
+        answers = []
+        for token in ("old-KCCANARY", "new-KCCANARY"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/v1/messages", json.dumps({"model": "m"}), {"authorization": f"Bearer {token}"})
+            answers.append(conn.getresponse().status)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers == [401, 200]

@@ -13,6 +13,9 @@ from pathlib import Path
 TEXT = "pong"
 REQUESTS = "requests.jsonl"      # in the stand-in's folder: every request that arrived
 OAUTH = "oauth.json"             # in the stand-in's folder: what the token endpoint answers
+EXPIRED = "expired.json"         # in the stand-in's folder: digests of access tokens that have expired
+EXPIRED_ANSWER = {"type": "error", "error": {"type": "authentication_error",
+                                             "message": "OAuth token has expired. Please obtain a new token or refresh your existing token."}}
 PROFILE = {"account": {"uuid": "00000000-0000-4000-8000-000000000001", "email": "user@example.invalid",
                        "display_name": "Keychain Claims"},
            "organization": {"uuid": "00000000-0000-4000-8000-000000000002", "name": "Keychain Claims",
@@ -53,6 +56,8 @@ class Handler(BaseHTTPRequestHandler):
         self._record(body)
         if self.path.startswith("/v1/oauth/token"):
             return self._token(body)
+        if self._expired():            # as the API answers an expired OAuth token: a release may refresh on it
+            return self._json(EXPIRED_ANSWER, 401)
         model = body.get("model", "claude")
         if "count_tokens" in self.path:
             return self._json({"input_tokens": 1})
@@ -91,6 +96,17 @@ class Handler(BaseHTTPRequestHandler):
             row.update({k: body.get(k) for k in ("grant_type", "refresh_token", "client_id", "scope")})
         with open(Path(folder) / REQUESTS, "a") as fh:
             fh.write(json.dumps(row) + "\n")
+
+    def _expired(self) -> bool:
+        folder = getattr(self.server, "folder", None)
+        bearer = self.headers.get("authorization", "")
+        if folder is None or not bearer.lower().startswith("bearer "):
+            return False
+        try:
+            expired = json.loads((Path(folder) / EXPIRED).read_text())
+        except (OSError, ValueError):
+            return False
+        return credential_digest(bearer[7:].strip()) in expired
 
     def _token(self, body: dict) -> None:
         """The token endpoint: the answer the scenario put in oauth.json (the refreshed credential),
