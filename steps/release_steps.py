@@ -70,7 +70,8 @@ def _run(world: World, release: Release, args: str, env: dict | None = None):
     except runner.RunError as exc:
         pytest.fail(f"Claude Code {release.version}: {exc}", pytrace=False)
     attach(f"claude {args} ({release.version})", f"exit {run.status} ({run.isolation} isolation; "
-                                                f"/tmp: {runner.tmp_confinement()})\n"
+                                                f"/tmp: {runner.tmp_confinement()}"
+                                                f"{'; ' + run.started if run.started else ''})\n"
                                                 f"--- stdout ---\n{run.stdout}\n--- stderr ---\n{run.stderr}")
     seen = standin.requests(run.standin)
     if seen or standin.connects(run.standin):

@@ -207,3 +207,62 @@ def test_an_expired_access_token_is_answered_as_the_api_does(tmp_path):
         server.shutdown()
         server.server_close()
     assert answers == [401, 200]
+
+
+# --------------------------------------------------------------------------- how a native release starts
+def _native(tmp_path: Path, host_script: str) -> registry.Release:
+    graph = tmp_path / "graph"
+    graph.mkdir()
+    (graph / "cli.js").write_text("// the darwin entry\n")
+    preload = graph / "host-preload.mjs"
+    preload.write_text(f'const hostEntry = "/$bunfs/root/cli";\nconst darwinEntry = {json.dumps(str(graph / "cli.js"))};\n')
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "claude").write_text(host_script.format(python=sys.executable))
+    (host / "claude").chmod(0o755)
+    return registry.Release("9.9.9", tmp_path, "native", host_root=host, preload=preload)
+
+
+RUNTIME = '#!{python}\nimport sys\n{resolves}print("9.9.9 (Claude Code)")\n'
+
+
+@pytest.mark.parametrize("resolves", [True, False], ids=["asks-the-resolver", "evaluates-its-entry"])
+def test_a_runtime_that_does_not_ask_the_resolver_gets_the_darwin_entry_imported(tmp_path, resolves):
+    """The probe's answer, not the version, decides: a runtime whose entry never reaches the preload's
+    resolver (Bun 1.4.0 of 2.1.229-2.1.322) gets darwin-entry.mjs with the written-out darwin entry."""
+    line = f'print({runner.ENTRY_RESOLVED!r}, file=sys.stderr)\n' if resolves else ""
+    release = _native(tmp_path, RUNTIME.replace("{resolves}", line))
+    with Sandbox(SimBackend()) as box:
+        box.prepare()
+        env, why = runner.how_started(release, box)
+    assert why is None
+    if resolves:
+        assert env == {}
+    else:
+        assert str(runner.DARWIN_ENTRY) in env["BUN_OPTIONS"] and str(release.preload) in env["BUN_OPTIONS"]
+        assert env["KEYCHAIN_CLAIMS_DARWIN_ENTRY"] == str(tmp_path / "graph" / "cli.js")
+
+
+def test_a_runtime_that_cannot_be_probed_leaves_the_release_not_checkable(tmp_path):
+    release = _native(tmp_path, "#!/bin/sh\nexit 3\n")
+    with Sandbox(SimBackend()) as box:
+        box.prepare()
+        env, why = runner.how_started(release, box)
+        assert env == {} and "cannot be started" in why
+        with pytest.raises(runner.NotExercised):
+            runner.run(release, box, "auth", "status")
+
+
+def _cached_native(version: str):
+    folder = registry.cache_dir() / f"{registry.PACKAGE}-{registry.DARWIN}".replace("/", "+") / version / "graph"
+    return registry.load(version) if (folder / ".complete").exists() else None
+
+
+@pytest.mark.parametrize("version, resolves", [("2.1.240", False), ("2.1.332", True)])
+def test_the_probe_tells_the_runtimes_of_cached_releases_apart(version, resolves, tmp_path):
+    """Seen on this machine's cache (skipped where the release is not cached): 2.1.240's Bun evaluates
+    its entry without the resolver, 2.1.332's asks it."""
+    release = _cached_native(version)
+    if release is None or release.runnable_here:
+        pytest.skip(f"{version} is not cached here")
+    assert runner.entry_resolved(str(release.host_binary), str(tmp_path)) is resolves

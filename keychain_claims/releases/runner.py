@@ -132,6 +132,7 @@ class Run:
     stderr: str
     isolation: str = ""
     standin: Path | None = None          # the stand-in's folder: requests.jsonl, connects.jsonl
+    started: str = ""                    # native: how its darwin entry was started
 
     def __repr__(self) -> str:
         return redact(f"Run({self.argv!r}, status={self.status})")
@@ -286,6 +287,9 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+            if not (folder / SPAWNED).exists() and not standin.requests(folder):
+                raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
+                                   "(no security call, no request at the stand-in)") from None
             raise RunError(f"claude {' '.join(args)} did not finish within {timeout:.0f} s") from None
     finally:
         if stop:
@@ -293,4 +297,6 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     error = folder / standin.ERROR_FILE
     if error.exists():
         raise RunError(f"stand-in: {error.read_text().strip()}")
-    return Run(list(args), proc.returncode, stdout, stderr, mode, folder)
+    how = ("" if release.form != "native" else "darwin entry imported by darwin-entry.mjs (the host runtime does "
+           "not ask the preload's resolver about its entry)" if started else "darwin entry through the preload's resolver")
+    return Run(list(args), proc.returncode, stdout, stderr, mode, folder, how)
