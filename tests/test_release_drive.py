@@ -214,3 +214,12 @@ def test_the_probe_tells_the_runtimes_of_cached_releases_apart(version, resolves
     if release is None or release.runnable_here:
         pytest.skip(f"{version} is not cached here")
     assert runner.entry_resolved(str(release.host_binary), str(tmp_path)) is resolves
+
+
+def test_write_exit_status_tells_a_helper_that_swallows_failures_from_one_that_throws():
+    store = ('update(B){try{let D=JSON.stringify(B),I=`security add-generic-password -U -a $USER -s "S" -w "${D}"`;'
+             'return H(I),{success:!0}}catch(Q){return{success:!1}}}')
+    swallows = 'function H(A,B){try{let F=x(A,{shell:!0,reject:!1});return F.stdout||null}catch{return null}}' + store
+    throws = 'function H(A,B){let G=execSync(A,{stdio:["ignore","pipe","pipe"]});return G.toString()}' + store
+    assert fingerprints.from_text(swallows)["write-exit-status"].value.startswith("ignored")
+    assert fingerprints.from_text(throws)["write-exit-status"].value.startswith("checked")

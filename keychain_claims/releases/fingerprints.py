@@ -150,6 +150,23 @@ def from_text(text: str) -> dict[str, Fingerprint]:
     found["gui-detection"] = Fingerprint("gui-detection", "found" if gui else "not found",
                                          "SSH/tmux checked near the credential store" if gui
                                          else "no SSH/tmux/GUI check near the credential store", "")
+    # whether a failed keychain write is seen as one: the store's update returns success after calling
+    # an exec helper; a helper that never throws (`reject:!1` and a catch that returns null) hides the
+    # failure, so the file fallback is never reached (1.0.70, 2.0.30; 1.0.57's execSync throws)
+    exit_status = None
+    if update:
+        after = text[update.start(): update.start() + 400]
+        helper = re.search(r"return\s+([\w$]+)\([\w$]+\)\s*,\s*\{\s*success\s*:\s*!0", after)
+        body = re.search(rf"function {re.escape(helper.group(1))}\([^)]*\)\{{.{{0,700}}", text) if helper else None
+        if body:
+            swallowed = "reject:!1" in body.group(0) and re.search(r"catch(?:\([\w$]*\))?\{return null\}", body.group(0))
+            exit_status = Fingerprint("write-exit-status", "found",
+                                      "ignored (the exec helper never reports a failure)" if swallowed
+                                      else "checked (the exec helper throws on a failure)", _around(text, body.start()))
+        elif re.search(r"exitCode\s*!==\s*0\s*\)\s*return\s*\{\s*success\s*:\s*!1", after + text[update.start() + 400: update.start() + 900]):
+            exit_status = Fingerprint("write-exit-status", "found", "checked (a non-zero exit is a failed write)",
+                                      _around(text, update.start()))
+    found["write-exit-status"] = exit_status or Fingerprint("write-exit-status", "not found", "not found", "")
     # the subcommands a scenario can read or log out with: `claude auth status|logout` (commander's
     # `.command("auth")` with its own `.command("status")` / `.command("logout")` right after it)
     auth = re.search(r"\.command\([\"'`]auth[\"'`]\)", text)
