@@ -223,3 +223,8 @@ def test_write_exit_status_tells_a_helper_that_swallows_failures_from_one_that_t
     throws = 'function H(A,B){let G=execSync(A,{stdio:["ignore","pipe","pipe"]});return G.toString()}' + store
     assert fingerprints.from_text(swallows)["write-exit-status"].value.startswith("ignored")
     assert fingerprints.from_text(throws)["write-exit-status"].value.startswith("checked")
+
+
+def test_a_release_without_the_oauth_variable_in_its_code_says_so():
+    assert fingerprints.from_text("let t=process.env.ANTHROPIC_API_KEY;")["oauth-env-named"].status == "not found"
+    assert fingerprints.from_text("let t=process.env.CLAUDE_CODE_OAUTH_TOKEN;")["oauth-env-named"].status == "found"

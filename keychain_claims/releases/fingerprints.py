@@ -138,6 +138,8 @@ def from_text(text: str) -> dict[str, Fingerprint]:
     plain = re.search(r"\.credentials\.json", text)
     mode = re.search(r"\.credentials\.json[^;]{0,600}?(?:mode\s*:\s*384|0o600|384\b)|(?:mode\s*:\s*384)[^;]{0,600}?\.credentials\.json", text)
     put("plaintext", plain, ".credentials.json" + (" mode 600" if mode else " (mode not located)"))
+    named = re.search(r"CLAUDE_CODE_OAUTH_TOKEN", text)
+    put("oauth-env-named", named, "the code reads CLAUDE_CODE_OAUTH_TOKEN", absent="no CLAUDE_CODE_OAUTH_TOKEN in its code")
     oauth = re.search(r"CLAUDE_CODE_OAUTH_TOKEN[^;]{0,200}?(?:accessToken|refreshToken\s*:\s*null)", text)
     put("oauth-env", oauth, "short-circuits reads (accessToken from the environment)")
     # near the credential store: the `.credentials.json` the plaintext store is built on (not the first
