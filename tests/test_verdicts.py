@@ -206,6 +206,6 @@ def test_matrix_marks_a_verdict_that_differs_from_the_previous_release(tmp_path)
     svg = (tmp_path / "release-matrix.svg").read_text()
     assert svg.count('data-verdict="holds"') == 2 and svg.count('data-verdict="contradicted"') == 1
     assert svg.count('<path d="M') == 2          # one changed cell + the legend's mark
-    assert "| CAU-REFRESH | contradicted — 1 of 1 scenario ran | not-checkable — 0 of 1 scenario ran; 1 skipped: " \
+    assert "| CAU-REFRESH | contradicted — 1 of 1 scenario ran | not-checkable — 0 of 1 scenario ran; 1 not checkable: " \
            "no reason given | holds (changed) — 1 of 1 scenario ran |" in (
         tmp_path / "release-matrix.md").read_text()

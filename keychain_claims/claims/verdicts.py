@@ -76,6 +76,7 @@ class Verdict:
     coverage: dict = field(default_factory=dict)     # {"ran": n, "total": m, "skipped": [{"scenario", "reason"}]}
     provenance: dict = field(default_factory=dict)   # kind -> scenarios that ran with evidence of that kind
     releases: dict = field(default_factory=dict)     # release -> verdict of its own scenarios (polarity folded)
+    release_cells: dict = field(default_factory=dict)  # release -> that verdict with how much of the release ran
     findings: list[str] = field(default_factory=list)  # the ledger's evidence for its recorded contradictions
     why: str = ""                                    # one short sentence
 
@@ -160,15 +161,27 @@ def coverage_of(seen: list[Outcome]) -> dict:
     return {"ran": sum(o.ran for o in seen), "total": len(seen), "skipped": skipped}
 
 
-def coverage_text(coverage: dict) -> str:
+def coverage_text(coverage: dict, skipped_as: str = "skipped") -> str:
     """'2 of 3 scenarios ran; 1 skipped: why' (reasons shared by several skips are given once)."""
     ran, total = coverage.get("ran", 0), coverage.get("total", 0)
     text = f"{ran} of {total} scenario{'s' if total != 1 else ''} ran"
     skipped = coverage.get("skipped", [])
     if skipped:
-        reasons = list(dict.fromkeys(_first_sentence(s["reason"]) or "no reason given" for s in skipped))
-        text += f"; {len(skipped)} skipped: " + "; ".join(reasons)
+        reasons = list(dict.fromkeys(_first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
+                                     for s in skipped))
+        text += f"; {len(skipped)} {skipped_as}: " + "; ".join(reasons)
     return text
+
+
+_not_checkable_prefix = re.compile(r"^not checkable:\s*", re.IGNORECASE)
+
+
+def release_cell(seen: list[Outcome], claim: str) -> tuple[str, str]:
+    """A claim's verdict on one release and how much of the release was exercised for it:
+    ('holds', 'holds — 3 of 4 scenarios ran; 1 not checkable: why').  A scenario the harness
+    could not exercise on the release is a skip (never a failure), so it only lowers the count."""
+    verdict = fold([o.result_for(claim) for o in seen])
+    return verdict, f"{verdict} — {coverage_text(coverage_of(seen), 'not checkable')}"
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
@@ -255,6 +268,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
                 dict(Counter(p for o in seen if o.ran for p in o.provenance)),
                 {r: fold([o.result_for(claim.id) for o in by_release[r]])
                  for r in sorted(by_release, key=_release_key)},
+                {r: release_cell(by_release[r], claim.id)[1] for r in sorted(by_release, key=_release_key)},
                 [f.evidence for f in claim.findings if f.applies_to(backend)],
                 _why(verdict, claim, seen)))
     return verdicts

@@ -5,7 +5,9 @@ the release fingerprints (keychain_claims.releases) check these against every re
 the suite is given, so a release that changes them shows up there.
   read : find-generic-password -a "<acct>" -w -s "<service>"          (2.1.330)
   write: `add-generic-password -U -a "<acct>" -s "<service>" -X "<hex>"` on stdin of `security -i` (>= 2.0.76),
-         in argv when the line would exceed 4032 characters
+         in argv when the line would exceed 4032 characters; up to 2.0.31 a shell command line
+         `security add-generic-password -U -a $USER -s "<service>" -w "<json>"` (the secret in argv)
+         run by a helper that never reports a failure (steps/release_steps.py names each form seen)
   login/logout: delete-generic-password -a "<acct>" -s "<service>"
 """
 from __future__ import annotations

@@ -4,6 +4,7 @@ stand-in joined (keychain_claims.releases.standin) it also answers the token end
 (`POST /v1/oauth/token`) and the profile (`GET /api/oauth/profile`), and records every request."""
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,9 @@ from pathlib import Path
 TEXT = "pong"
 REQUESTS = "requests.jsonl"      # in the stand-in's folder: every request that arrived
 OAUTH = "oauth.json"             # in the stand-in's folder: what the token endpoint answers
+EXPIRED = "expired.json"         # in the stand-in's folder: digests of access tokens that have expired
+EXPIRED_ANSWER = {"type": "error", "error": {"type": "authentication_error",
+                                             "message": "OAuth token has expired. Please obtain a new token or refresh your existing token."}}
 PROFILE = {"account": {"uuid": "00000000-0000-4000-8000-000000000001", "email": "user@example.invalid",
                        "display_name": "Keychain Claims"},
            "organization": {"uuid": "00000000-0000-4000-8000-000000000002", "name": "Keychain Claims",
@@ -22,6 +26,11 @@ def _message(model: str) -> dict:
     return {"id": "msg_keychain_claims", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": 1, "output_tokens": 1}}
+
+
+def credential_digest(credential: str) -> str:
+    """What the stand-in keeps of a credential a request carried: enough to tell which one it was."""
+    return "sha256:" + hashlib.sha256(credential.encode()).hexdigest()[:16]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -47,6 +56,8 @@ class Handler(BaseHTTPRequestHandler):
         self._record(body)
         if self.path.startswith("/v1/oauth/token"):
             return self._token(body)
+        if self._expired():            # as the API answers an expired OAuth token: a release may refresh on it
+            return self._json(EXPIRED_ANSWER, 401)
         model = body.get("model", "claude")
         if "count_tokens" in self.path:
             return self._json({"input_tokens": 1})
@@ -77,10 +88,25 @@ class Handler(BaseHTTPRequestHandler):
             return
         row = {"method": self.command, "host": getattr(self, "tls_host", None) or self.headers.get("host", ""),
                "path": self.path}
+        bearer = self.headers.get("authorization", "")
+        credential = bearer[7:].strip() if bearer.lower().startswith("bearer ") else self.headers.get("x-api-key", "")
+        if credential:       # which credential the release sent, never the credential itself
+            row.update({"credential": credential_digest(credential), "credential_kind": "bearer" if bearer else "api-key"})
         if isinstance(body, dict) and "grant_type" in body:
             row.update({k: body.get(k) for k in ("grant_type", "refresh_token", "client_id", "scope")})
         with open(Path(folder) / REQUESTS, "a") as fh:
             fh.write(json.dumps(row) + "\n")
+
+    def _expired(self) -> bool:
+        folder = getattr(self.server, "folder", None)
+        bearer = self.headers.get("authorization", "")
+        if folder is None or not bearer.lower().startswith("bearer "):
+            return False
+        try:
+            expired = json.loads((Path(folder) / EXPIRED).read_text())
+        except (OSError, ValueError):
+            return False
+        return credential_digest(bearer[7:].strip()) in expired
 
     def _token(self, body: dict) -> None:
         """The token endpoint: the answer the scenario put in oauth.json (the refreshed credential),

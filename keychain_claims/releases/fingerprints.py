@@ -34,7 +34,7 @@ def _around(text: str, index: int, width: int = 160) -> str:
 
 
 ANCHORS = (b"generic-password", b"credentials", b"CLAUDE_CODE_OAUTH_TOKEN", b".claude.json", b"claude-code-user",
-           b"CLAUDE_CONFIG_DIR", b"userInfo", b"SSH_CONNECTION", b"TMUX")
+           b"CLAUDE_CONFIG_DIR", b"userInfo", b"SSH_CONNECTION", b"TMUX", b'command("auth")')
 
 
 def graph_text(folder: Path) -> str:
@@ -101,9 +101,12 @@ def from_text(text: str) -> dict[str, Fingerprint]:
         else:
             found[name] = Fingerprint(name, "found", value, _around(text, match.start()))
 
-    spawn_abs = re.search(r"[\"'`]/usr/bin/security[\"'`]\s*,\s*\[?\s*[\"'`](?:find|add|delete)-generic-password", text)
+    # a spawn with an argv array, or (up to 2.0.x) a shell command line `security find-generic-password …`
+    spawn_abs = re.search(r"[\"'`]/usr/bin/security[\"'`]\s*,\s*\[?\s*[\"'`](?:find|add|delete)-generic-password", text) or \
+        re.search(r"[\"'`]/usr/bin/security (?:find|add|delete)-generic-password", text)
     spawn_path = re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`](?:find|add|delete)-generic-password", text) or \
-        re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]", text)
+        re.search(r"[\"'`]security[\"'`]\s*,\s*\[\s*[\"'`]-i[\"'`]", text) or \
+        re.search(r"[\"'`]security (?:find|add|delete)-generic-password", text)
     if spawn_abs:
         put("spawn", spawn_abs, "/usr/bin/security (absolute path)")
     else:
@@ -135,13 +138,46 @@ def from_text(text: str) -> dict[str, Fingerprint]:
     plain = re.search(r"\.credentials\.json", text)
     mode = re.search(r"\.credentials\.json[^;]{0,600}?(?:mode\s*:\s*384|0o600|384\b)|(?:mode\s*:\s*384)[^;]{0,600}?\.credentials\.json", text)
     put("plaintext", plain, ".credentials.json" + (" mode 600" if mode else " (mode not located)"))
+    named = re.search(r"CLAUDE_CODE_OAUTH_TOKEN", text)
+    put("oauth-env-named", named, "the code reads CLAUDE_CODE_OAUTH_TOKEN", absent="no CLAUDE_CODE_OAUTH_TOKEN in its code")
     oauth = re.search(r"CLAUDE_CODE_OAUTH_TOKEN[^;]{0,200}?(?:accessToken|refreshToken\s*:\s*null)", text)
     put("oauth-env", oauth, "short-circuits reads (accessToken from the environment)")
-    gui = re.search(r"SSH_CONNECTION|SSH_TTY|process\.env\.TMUX", text[max(0, plain.start() - 20000): plain.start() + 20000]
-                    if plain else "")
+    # near the credential store: the `.credentials.json` the plaintext store is built on (not the first
+    # mention: 2.1.288 names the file first in a permission deny-list beside a list of env names), and
+    # an env *lookup* (`.SSH_CONNECTION`, `["TMUX"]`), not a name in a list
+    store = next((m for m in re.finditer(r"\.credentials\.json", text)
+                  if re.search(r"plaintext|storagePath|writeFileSync", text[m.start() - 600: m.start() + 600])), plain)
+    gui = re.search(r"\.(?:SSH_CONNECTION|SSH_CLIENT|SSH_TTY|TMUX)\b|\[[\"'`](?:SSH_CONNECTION|SSH_CLIENT|SSH_TTY|TMUX)[\"'`]\]",
+                    text[max(0, store.start() - 20000): store.start() + 20000] if store else "")
     found["gui-detection"] = Fingerprint("gui-detection", "found" if gui else "not found",
                                          "SSH/tmux checked near the credential store" if gui
                                          else "no SSH/tmux/GUI check near the credential store", "")
+    # whether a failed keychain write is seen as one: the store's update returns success after calling
+    # an exec helper; a helper that never throws (`reject:!1` and a catch that returns null) hides the
+    # failure, so the file fallback is never reached (1.0.70, 2.0.30; 1.0.57's execSync throws)
+    exit_status = None
+    if update:
+        after = text[update.start(): update.start() + 400]
+        helper = re.search(r"return\s+([\w$]+)\([\w$]+\)\s*,\s*\{\s*success\s*:\s*!0", after)
+        body = re.search(rf"function {re.escape(helper.group(1))}\([^)]*\)\{{.{{0,700}}", text) if helper else None
+        if body:
+            swallowed = "reject:!1" in body.group(0) and re.search(r"catch(?:\([\w$]*\))?\{return null\}", body.group(0))
+            exit_status = Fingerprint("write-exit-status", "found",
+                                      "ignored (the exec helper never reports a failure)" if swallowed
+                                      else "checked (the exec helper throws on a failure)", _around(text, body.start()))
+        elif re.search(r"exitCode\s*!==\s*0\s*\)\s*return\s*\{\s*success\s*:\s*!1", after + text[update.start() + 400: update.start() + 900]):
+            exit_status = Fingerprint("write-exit-status", "found", "checked (a non-zero exit is a failed write)",
+                                      _around(text, update.start()))
+    found["write-exit-status"] = exit_status or Fingerprint("write-exit-status", "not found", "not found", "")
+    # the subcommands a scenario can read or log out with: `claude auth status|logout` (commander's
+    # `.command("auth")` with its own `.command("status")` / `.command("logout")` right after it)
+    auth = re.search(r"\.command\([\"'`]auth[\"'`]\)", text)
+    near = text[auth.start(): auth.start() + 8000] if auth else ""
+    subs = [f"auth {name}" for name in ("status", "logout")
+            if re.search(rf"\.command\([\"'`]{name}[\"'`]\)", near)]
+    found["subcommands"] = Fingerprint("subcommands", "found" if subs else "not found",
+                                       ", ".join(subs) if subs else "no auth subcommands (only -p reads)",
+                                       _around(text, auth.start()) if auth else "")
     config = re.search(r"\.claude\.json", text)
     put("config", config, ".claude.json")
     return found

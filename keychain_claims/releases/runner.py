@@ -10,6 +10,7 @@ The backend chooses with `release_isolation` ("auto" = netns when it works here,
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shlex
 import shutil
@@ -25,6 +26,9 @@ from keychain_claims.releases import standin
 from keychain_claims.releases.registry import Release
 
 PRELOAD = Path(__file__).with_name("darwin-preload.cjs")
+ENTRY_PROBE = Path(__file__).with_name("entry-probe.mjs")       # does the host runtime resolve its entry?
+DARWIN_ENTRY = Path(__file__).with_name("darwin-entry.mjs")     # starts the darwin entry itself
+ENTRY_RESOLVED = "keychain-claims: entry resolved through the preload"
 STANDIN_DIR = "release-standin"          # in the sandbox root: CA, certificate, requests seen
 SPAWNED = "security-processes"           # in it: the first argument of every `security` the release started
 LOOPBACK_ONLY = """(version 1)
@@ -33,10 +37,26 @@ LOOPBACK_ONLY = """(version 1)
 (allow network-outbound (remote ip "localhost:*"))
 (allow network-outbound (remote unix-socket))
 """
+# macOS: the host's /tmp is neither read nor written (the sandbox may itself live below it; the
+# last matching rule wins)
+NO_HOST_TMP = """(deny file-read* file-write* (subpath "/private/tmp") (subpath "/tmp"))
+(allow file-read* file-write* (subpath {sandbox}))
+"""
+
+
+def macos_profile(sandbox_root: Path) -> str:
+    """The sandbox-exec profile of a release run on macOS: loopback only, and no host /tmp."""
+    root = json.dumps(str(Path(sandbox_root).resolve()))
+    return LOOPBACK_ONLY + NO_HOST_TMP.format(sandbox=root)
 
 
 class RunError(Exception):
     """One line: why the release could not be run (the stand-in did not start, ...)."""
+
+
+class NotExercised(RunError):
+    """One line: the harness cannot make this release take the code path under test (its darwin
+    entry cannot be started here, ...): the scenario is not checkable, never failed."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,6 +68,44 @@ def netns_unavailable() -> str | None:
     if proc.returncode != 0:
         return f"unshare -n is not allowed here ({proc.stderr.strip()[:80]})"
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def private_tmp_unavailable() -> str | None:
+    """None when a release can be given a private /tmp here (a mount namespace whose /tmp is the
+    sandbox's tmp, bound over it), else the reason it cannot."""
+    if sys.platform != "linux":
+        return "no mount namespaces on this system"
+    if not shutil.which("unshare") or not shutil.which("mount"):
+        return "unshare or mount is not installed"
+    probe = _private_tmp(["true"], "/")
+    proc = subprocess.run(probe, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return f"a private mount namespace is not allowed here ({(proc.stderr.strip() or 'exit %d' % proc.returncode)[:80]})"
+    return None
+
+
+BIND_TMP = 'mount --bind "$0" /tmp && exec "$@"'
+
+
+def _private_tmp(cmd: list[str], tmp: str) -> list[str]:
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", BIND_TMP, tmp, *cmd]
+
+
+def _confined(cmd: list[str], tmp: str) -> list[str]:
+    """`cmd` seeing `tmp` as its /tmp (Claude Code writes /tmp/claude-<uid>/, looks for /tmp/CLAUDE.md,
+    opens /tmp/cc-socks whatever TMPDIR says), where this host allows it; else `cmd` as it is."""
+    return cmd if private_tmp_unavailable() else _private_tmp(cmd, tmp)
+
+
+def tmp_confinement() -> str:
+    """How a release is kept off the host's /tmp here, in words."""
+    why = private_tmp_unavailable()
+    if why is None:
+        return "private /tmp (mount namespace, the sandbox's tmp bound over /tmp)"
+    if sys.platform == "darwin":
+        return "sandbox-exec denies writes outside the sandbox and the cache"
+    return f"none: {why}"
 
 
 def isolation_for(backend) -> str:
@@ -74,6 +132,7 @@ class Run:
     stderr: str
     isolation: str = ""
     standin: Path | None = None          # the stand-in's folder: requests.jsonl, connects.jsonl
+    started: str = ""                    # native: how its darwin entry was started
 
     def __repr__(self) -> str:
         return redact(f"Run({self.argv!r}, status={self.status})")
@@ -92,6 +151,65 @@ def command(release: Release) -> tuple[list[str], dict[str, str]]:
     if release.form == "native" and release.preload is not None:
         return [str(release.host_binary)], {"BUN_OPTIONS": f"--preload={release.preload}"}
     return [str(release.host_binary)], {}
+
+
+_RESOLVED: dict[str, bool] = {}
+
+
+def entry_resolved(host_binary: str, home: str) -> bool | None:
+    """Whether this host runtime passes its own entry point through a preload's resolver (Bun.plugin
+    onResolve), which the darwin redirect of a native release relies on.  Observed, not assumed: the
+    runtime runs `--version` with entry-probe.mjs, which says so on stderr.  None: the probe did not run.
+
+    Seen here: Bun 1.4.0 with an entry named `cli` (the releases whose graph is one `cli.js`, e.g.
+    2.1.240) evaluates that entry without asking; the stock entry (Linux code path: plaintext file,
+    no keychain) then runs instead of the darwin one."""
+    if host_binary in _RESOLVED:
+        return _RESOLVED[host_binary]
+    env = {"HOME": home, "TMPDIR": home, "PATH": os.environ.get("PATH", ""), "LC_ALL": "C",
+           "DISABLE_AUTOUPDATER": "1", "BUN_OPTIONS": f"--preload={ENTRY_PROBE}"}
+    try:
+        proc = subprocess.run(_confined([host_binary, "--version"], home), env=env, capture_output=True,
+                              text=True, timeout=60, cwd=home, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if ENTRY_RESOLVED in proc.stderr or proc.returncode == 0:
+        _RESOLVED[host_binary] = ENTRY_RESOLVED in proc.stderr
+        return _RESOLVED[host_binary]
+    return None
+
+
+def darwin_entry(release: Release) -> Path | None:
+    """The written-out darwin entry a native release's preload redirects to (its `darwinEntry`)."""
+    try:
+        text = release.preload.read_text()
+    except (OSError, AttributeError):
+        return None
+    import re
+    found = re.search(r"^const darwinEntry = (.+);$", text, re.M)
+    try:
+        return Path(json.loads(found.group(1))) if found else None
+    except ValueError:
+        return None
+
+
+def how_started(release: Release, sandbox) -> tuple[dict[str, str], str | None]:
+    """Extra environment that makes a native release start its darwin entry, and None; or why it
+    cannot (the release is then not checkable).  A runtime that resolves its entry through the
+    preload needs nothing more; one that does not gets darwin-entry.mjs, which imports the darwin
+    entry itself and keeps the host's own entry from running."""
+    if release.form != "native" or release.preload is None:
+        return {}, None
+    resolved = entry_resolved(str(release.host_binary), str(sandbox.tmp))
+    if resolved:
+        return {}, None
+    entry = darwin_entry(release)
+    if resolved is None or entry is None or not entry.exists():
+        return {}, ("the host runtime could not be probed, or the darwin entry is not written out: "
+                    "its darwin code path cannot be started")
+    _, env = command(release)
+    return {"BUN_OPTIONS": f"{env.get('BUN_OPTIONS', '')} --preload={DARWIN_ENTRY}".strip(),
+            "KEYCHAIN_CLAIMS_DARWIN_ENTRY": str(entry)}, None
 
 
 def _path(sandbox_env: dict[str, str]) -> str:
@@ -129,7 +247,11 @@ def standin_folder(sandbox) -> Path:
 
 def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
     cmd, release_env = command(release)
-    cmd = [*cmd, *args]
+    started, why = how_started(release, sandbox)
+    if why:
+        raise NotExercised(f"Claude Code {release.version}: {why}")
+    release_env = {**release_env, **started}
+    cmd = _confined([*cmd, *args], str(sandbox.tmp))
     folder = standin_folder(sandbox)
     try:
         ca = standin.make_ca(folder)
@@ -153,7 +275,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         full_env.update(served)
         wrapped = cmd
         if sys.platform == "darwin" and shutil.which("sandbox-exec"):
-            wrapped = ["sandbox-exec", "-p", LOOPBACK_ONLY, *cmd]
+            wrapped = ["sandbox-exec", "-p", macos_profile(sandbox.root), *cmd]
     try:
         # a session of its own: no controlling terminal (a prompt fails, never waits), one group to stop
         proc = subprocess.Popen(wrapped, env=full_env, cwd=sandbox.home, stdout=subprocess.PIPE,
@@ -169,6 +291,9 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+            if not (folder / SPAWNED).exists() and not standin.requests(folder):
+                raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
+                                   "(no security call, no request at the stand-in)") from None
             raise RunError(f"claude {' '.join(args)} did not finish within {timeout:.0f} s") from None
     finally:
         if stop:
@@ -176,4 +301,6 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     error = folder / standin.ERROR_FILE
     if error.exists():
         raise RunError(f"stand-in: {error.read_text().strip()}")
-    return Run(list(args), proc.returncode, stdout, stderr, mode, folder)
+    how = ("" if release.form != "native" else "darwin entry imported by darwin-entry.mjs (the host runtime does "
+           "not ask the preload's resolver about its entry)" if started else "darwin entry through the preload's resolver")
+    return Run(list(args), proc.returncode, stdout, stderr, mode, folder, how)

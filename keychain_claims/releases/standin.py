@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import io
 import json
+import urllib.parse
 import socketserver
 import ssl
 import threading
@@ -83,13 +85,19 @@ class _Connect(socketserver.StreamRequestHandler):
     to api.Handler; anything else (another host, plain HTTP through the proxy) is refused."""
 
     def handle(self):
-        line = self.rfile.readline(8192).decode("latin-1").strip()
-        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-            pass
+        raw = self.rfile.readline(8192)
+        line = raw.decode("latin-1").strip()
+        headers = []
+        while (header := self.rfile.readline(8192)) not in (b"\r\n", b"\n", b""):
+            headers.append(header)
         method, _, rest = line.partition(" ")
         target = rest.split(" ")[0]
+        if method != "CONNECT" and target.startswith("https://"):
+            return self._forwarded(method, target, rest, headers)
         host = target.rsplit(":", 1)[0]
-        allowed = method == "CONNECT" and host in HOSTS
+        # a release that ignores NO_PROXY (1.0.70 does) tunnels even to the Messages stand-in on loopback
+        to_messages = method == "CONNECT" and target in self.server.messages
+        allowed = method == "CONNECT" and (host in HOSTS or to_messages)
         with open(self.server.folder / CONNECTS, "a") as fh:
             fh.write(json.dumps({"method": method, "target": target, "answered": allowed}) + "\n")
         if not allowed:
@@ -97,6 +105,12 @@ class _Connect(socketserver.StreamRequestHandler):
             return
         self.wfile.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         self.wfile.flush()
+        if to_messages:           # plain HTTP inside the tunnel, answered by the same stand-in
+            try:
+                api.Handler(self.connection, self.client_address, self.server.api)
+            except OSError:
+                pass
+            return
         try:
             tls = self.server.tls.wrap_socket(self.connection, server_side=True)
         except (ssl.SSLError, OSError) as exc:            # e.g. the release rejected our CA
@@ -116,6 +130,53 @@ class _Connect(socketserver.StreamRequestHandler):
                 pass
 
 
+    def _forwarded(self, method: str, target: str, rest: str, headers: list[bytes]) -> None:
+        """`GET https://host/path` sent to the proxy as it is (axios's own proxy support, 2.0.76, does not
+        tunnel): for the stand-in's hosts the request is answered here, as if it had come through TLS."""
+        url = urllib.parse.urlsplit(target)
+        allowed = url.hostname in HOSTS
+        with open(self.server.folder / CONNECTS, "a") as fh:
+            fh.write(json.dumps({"method": method, "target": f"{url.scheme}://{url.hostname}{url.path}",
+                                 "answered": allowed}) + "\n")
+        if not allowed:
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+            return
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        version = rest.split(" ", 1)[1] if " " in rest else "HTTP/1.1"
+        prefix = f"{method} {path} {version}\r\n".encode("latin-1") + b"".join(headers) + b"\r\n"
+        outer = self.rfile
+
+        class Forwarded(api.Handler):
+            tls_host = url.hostname
+
+            def setup(self):
+                super().setup()
+                self.rfile = io.BufferedReader(_Replay(prefix, outer))
+        try:
+            Forwarded(self.connection, self.client_address, self.server.api)
+        except OSError:
+            pass
+
+
+class _Replay(io.RawIOBase):
+    """What was already read from a connection, then the rest of it."""
+
+    def __init__(self, prefix: bytes, rest):
+        self.prefix, self.rest = prefix, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.prefix:
+            n = min(len(buffer), len(self.prefix))
+            buffer[:n], self.prefix = self.prefix[:n], self.prefix[n:]
+            return n
+        data = self.rest.read1(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
 def start(folder: Path) -> tuple[dict[str, str], callable]:
     """Start the Messages stand-in and the proxy on 127.0.0.1 (free ports); returns the release's
     environment for them and a function that stops both."""
@@ -132,6 +193,7 @@ def start(folder: Path) -> tuple[dict[str, str], callable]:
         server.shutdown()
         raise StandInError(f"the HTTPS proxy cannot listen on 127.0.0.1: {exc}") from None
     proxy.folder, proxy.tls, proxy.api = folder, tls, server
+    proxy.messages = {f"127.0.0.1:{port}", f"localhost:{port}"}
     threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": api.POLL_INTERVAL}, daemon=True).start()
     proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
     env = {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -167,3 +229,9 @@ def set_token_answer(folder: Path, answer: dict | None) -> None:
         return
     path.write_text(json.dumps(answer))
     path.chmod(0o600)
+
+
+def set_expired(folder: Path, access_tokens: list[str]) -> None:
+    """Access tokens the Messages stand-in answers with 401 "OAuth token has expired" (kept as digests)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (Path(folder) / api.EXPIRED).write_text(json.dumps([api.credential_digest(t) for t in access_tokens]))

@@ -13,8 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, _release_key, coverage_of, coverage_text, fold,
-                                             fold_omission, omission_result)
+from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, _release_key, coverage_of, coverage_text,
+                                             fold_omission, omission_result, release_cell)
 from keychain_claims.redact import redact
 
 COLOURS = {"holds": "#2f9e44", "contradicted": "#e8590c", "fails": "#c92a2a",
@@ -47,9 +47,9 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
             seen = by_cell.get((claim.id, release), [])
             if not seen:
                 continue
-            verdict = fold([o.result_for(claim.id) for o in seen])
+            verdict, summary = release_cell(seen, claim.id)
             checkable = verdict != "not-checkable"
-            rows.append({"claim": claim.id, "release": release, "verdict": verdict,
+            rows.append({"claim": claim.id, "release": release, "verdict": verdict, "summary": summary,
                          "changed": checkable and previous is not None and verdict != previous,
                          "coverage": coverage_of(seen),
                          "evidence": [{"scenario": o.name, "result": o.result, "reason": o.reason,
@@ -92,7 +92,8 @@ def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> N
         by = {r["release"]: r for r in rows if r["claim"] == cid}
         line = f"| {cid} | " + " | ".join(
             (f"{by[r]['verdict']}{' (changed)' if by[r]['changed'] else ''}"
-             f"{' (outside its releases)' if by[r].get('in_range') is False else ''} — {coverage_text(by[r]['coverage'])}"
+             f"{' (outside its releases)' if by[r].get('in_range') is False else ''} — "
+             f"{coverage_text(by[r]['coverage'], 'not checkable')}"
              .replace("|", "/") if r in by else "—") for r in releases) + " |\n"
         if any(r.get("kind") == "omission" for r in by.values()):
             omitted += line
@@ -173,7 +174,7 @@ def page(picture: str, rows: list[dict]) -> str:
         f"<tr><td>{html.escape(r['claim'])}</td><td>{html.escape(r['release'])}</td>"
         f"<td style='color:{_colour(r)}'><b>{_legend(r)}</b>{' (changed)' if r['changed'] else ''}"
         f"{' (release outside its range)' if r.get('in_range') is False else ''}</td>"
-        f"<td>{html.escape(coverage_text(r['coverage']))}</td><td><ul>"
+        f"<td>{html.escape(coverage_text(r['coverage'], 'not checkable'))}</td><td><ul>"
         + "".join(f"<li>{html.escape(e['scenario'])} — {e['result']} ({e['polarity']}, {'/'.join(e['provenance'])})</li>"
                   for e in r["evidence"]) + "</ul></td></tr>" for r in rows)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code releases</title>"
@@ -218,7 +219,7 @@ def svg(releases: list[str], rows: list[dict]) -> str:
             verdict = cell["verdict"]
             cover = cell["coverage"]
             outside = " (release outside its range)" if cell.get("in_range") is False else ""
-            title = html.escape(f"{claim} on {release}: {verdict}{outside} — {coverage_text(cover)}")
+            title = html.escape(f"{claim} on {release}: {verdict}{outside} — {coverage_text(cover, 'not checkable')}")
             stroke = ' stroke="#000" stroke-width="3"' if cell["changed"] else ""
             kind = ' data-kind="omission"' if cell.get("kind") == "omission" else ""
             faded = ' fill-opacity="0.45"' if outside else ""
