@@ -180,7 +180,10 @@ def entry_resolved(host_binary: str, home: str) -> bool | None:
 
 
 def darwin_entry(release: Release) -> Path | None:
-    """The written-out darwin entry a native release's preload redirects to (its `darwinEntry`)."""
+    """The written-out darwin entry a native release's preload redirects to (the cache entry's
+    `entry`; else its preload's `darwinEntry`)."""
+    if getattr(release, "entry", None) is not None:
+        return release.entry
     try:
         text = release.preload.read_text()
     except (OSError, AttributeError):
@@ -198,8 +201,8 @@ def how_started(release: Release, sandbox) -> tuple[dict[str, str], str | None]:
     cannot (the release is then not checkable).  A runtime that resolves its entry through the
     preload needs nothing more; one that does not gets darwin-entry.mjs, which imports the darwin
     entry itself and keeps the host's own entry from running."""
-    if release.form != "native" or release.preload is None:
-        return {}, None
+    if release.form != "native" or release.preload is None or getattr(release, "runtime_kind", None) == "bun":
+        return {}, None          # a JS release, or the public `bun` given the darwin entry itself
     resolved = entry_resolved(str(release.host_binary), str(sandbox.tmp))
     if resolved:
         return {}, None
