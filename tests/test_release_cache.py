@@ -311,3 +311,22 @@ def test_cache_lines_reach_the_terminal_and_the_reports_without_dash_s(tmp_path)
     out = proc.stdout + proc.stderr
     assert "offline: the npm registry did not answer; checking the newest cached release, 2.1.80" in out, out[-1500:]
     assert "checking the newest cached release, 2.1.80" in (tmp_path / "r" / "release-cache.log").read_text()
+
+
+def test_a_javascript_release_runs_the_file_its_bin_names_and_keeps_no_other_platforms_build(npm, tmp_path):
+    """0.2.x ships cli.mjs (package.json `bin`), later ones cli.js; vendor/ holds every platform's
+    ripgrep: kept are macOS's (the code path that runs) and this host's."""
+    original = npm.package
+
+    def package(spec):
+        if spec.endswith("@0.2.14"):
+            return {"package/cli.mjs": b"// claude 0.2.14\n",
+                    "package/package.json": json.dumps({"version": "0.2.14", "bin": {"claude": "cli.mjs"}}).encode(),
+                    "package/vendor/ripgrep/x64-win32/rg.exe": b"w", "package/vendor/ripgrep/arm64-darwin/rg": b"d",
+                    f"package/vendor/ripgrep/{registry.host_platform().split('-')[1]}-linux/rg": b"h"}
+        return original(spec)
+    npm.package = package
+    release = registry.load("0.2.14")
+    assert release.form == "js" and release.bundle == release.root / "cli.mjs"
+    kept = sorted(p.parent.name for p in (release.root / "vendor" / "ripgrep").glob("*/*"))
+    assert "x64-win32" not in kept and "arm64-darwin" in kept and len(kept) == 2

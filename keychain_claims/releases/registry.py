@@ -194,10 +194,11 @@ class Release:
     entry: Path | None = None         # native: the darwin entry point, written out
     size: int = 0                     # bytes the release's own entry holds in the cache
     notes: list[str] = field(default_factory=list)
+    bundle_name: str = "cli.js"       # js: the entry (cli.js; 0.2.x: cli.mjs)
 
     @property
     def bundle(self) -> Path | None:
-        cli = self.root / "cli.js"
+        cli = self.root / self.bundle_name
         return cli if self.form == "js" and cli.exists() else None
 
     @property
@@ -544,7 +545,7 @@ def _release(version: str) -> tuple[Release, str]:
 def _from_doc(version: str, folder: Path, doc: dict) -> Release:
     size = sum(s for s, _ in doc["files"].values())
     if doc["form"] == "js":
-        return Release(version, folder / "package", "js", size=size)
+        return Release(version, folder / "package", "js", size=size, bundle_name=doc.get("bundle", "cli.js"))
     graph = folder / "graph"
     root_written = doc.get("root")
     if root_written and root_written != str(graph) and doc.get("rooted"):
@@ -599,17 +600,19 @@ def _build(version: str, folder: Path) -> dict:
         integrities = {f"{PACKAGE}@{version}": integrity}
         with tarfile.open(tarball) as tar:
             names = tar.getnames()
-            if "package/cli.js" in names:
-                form = "js"
-                tar.extractall(entry, filter="data")
-            else:
-                form = "native"
-                try:
-                    meta = json.load(tar.extractfile("package/package.json"))
-                except (KeyError, ValueError, TypeError, AttributeError):
-                    meta = {}
+            try:
+                meta = json.load(tar.extractfile("package/package.json"))
+            except (KeyError, ValueError, TypeError, AttributeError):
+                meta = {}
+            bundle = _bundle_of(meta, names)
+            form = "js" if bundle else "native"
+            if bundle:
+                kept = [m for m in tar.getmembers() if not _other_platform(m.name)]
+                tar.extractall(entry, members=kept, filter="data")
         tarball.unlink()
         doc: dict = {"layout": LAYOUT, "version": version, "form": form, "integrity": integrities}
+        if bundle:
+            doc["bundle"] = bundle
         if form == "native":
             darwin_pkg = f"{PACKAGE}-{DARWIN}"
             if darwin_pkg not in (meta.get("optionalDependencies") or {}):
@@ -633,6 +636,39 @@ def _build(version: str, folder: Path) -> dict:
     progress(f"{version}: cache entry written ({form}, {_mb(sum(s for s, _ in doc['files'].values()))}) "
              f"in {time.monotonic() - started:.1f} s")
     return doc
+
+
+def _bundle_of(meta: dict, names: list[str]) -> str | None:
+    """A JavaScript release's entry: cli.js, or the JavaScript file its package.json's `bin`
+    names (0.2.x: cli.mjs) when it names no platform package."""
+    if "package/cli.js" in names:
+        return "cli.js"
+    bin_ = meta.get("bin")
+    target = bin_.get("claude") if isinstance(bin_, dict) else bin_
+    platforms = any(str(d).startswith(f"{PACKAGE}-") for d in (meta.get("optionalDependencies") or {}))
+    if isinstance(target, str) and not platforms:
+        target = target.removeprefix("./")
+        if target.endswith((".js", ".mjs", ".cjs")) and f"package/{target}" in names:
+            return target
+    return None
+
+
+PLATFORM_DIR = re.compile(r"^(arm64|x64|ia32|arm)-(darwin|linux|win32)(-musl)?$")
+
+
+def _other_platform(name: str) -> bool:
+    """A file of a JavaScript release's vendor/ built for a platform that is neither macOS (the code
+    path that runs) nor this host (vendor/ripgrep/x64-win32/...): not kept."""
+    system, _, arch = host_platform().partition("-")
+    here = f"{arch.split('-')[0]}-{system}"
+    parts = name.split("/")
+    if "vendor" not in parts:
+        return False
+    for part in parts:
+        m = PLATFORM_DIR.match(part)
+        if m and m[2] != "darwin" and part.removesuffix("-musl") != here:
+            return True
+    return False
 
 
 def _stamp_at(staged: Path, folder: Path, files: dict) -> None:
