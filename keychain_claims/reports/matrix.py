@@ -150,12 +150,14 @@ def history(releases: list[str], rows: list[dict]) -> tuple[str, str]:
     strips = []
     for claim in found:
         cells = "".join(
-            f"<i style='background:{COLOURS[by[(claim, v)]['verdict']] if (claim, v) in by else '#f1f3f5'}'"
+            f"<i style='background:{_colour(by[(claim, v)]) if (claim, v) in by else '#f1f3f5'}'"
             f"{' class=c' if (claim, v) in by and by[(claim, v)]['changed'] else ''}"
             f" title='{html.escape(claim)} on {html.escape(v)}: {by[(claim, v)]['verdict'] if (claim, v) in by else 'not run'}'></i>"
             for v in releases)
         strips.append(f"<tr><th>{html.escape(claim)}</th><td class=s>{cells}</td></tr>")
-    legend = "".join(f"<i style='background:{COLOURS[v]}'></i> {LEGEND[v]} &nbsp;" for v in VERDICTS)
+    legend = ("".join(f"<i style='background:{COLOURS[v]}'></i> {LEGEND[v]} &nbsp;" for v in VERDICTS)
+              + (" | omissions: " + "".join(f"<i style='background:{OMISSION_COLOURS[v]}'></i> {OMISSION_LEGEND[v]} &nbsp;"
+                                           for v in OMISSION_VERDICTS) if any(r.get("kind") == "omission" for r in rows) else ""))
     table = "".join(f"<tr><td>{html.escape(line)}</td></tr>" for line in md[3:])
     web = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code history</title>"
            "<style>body{font:13px Helvetica,Arial,sans-serif;margin:16px}th{text-align:right;padding-right:8px;"
