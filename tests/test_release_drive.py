@@ -51,7 +51,8 @@ def test_a_release_that_never_reaches_the_keychain_is_not_checkable_not_failed(r
     assert "failed" not in summary and "1 skipped" in summary, result.stdout[-3000:]
     reached = ("never reached the keychain", "did not get going")
     assert any(r in result.stdout for r in reached), result.stdout[-3000:]
-    matrix = json.loads((tmp_path / "reports" / "release-matrix.json").read_text())
+    # a -k selection is a partial run: it writes its own matrix (release-matrix.partial.json)
+    matrix = json.loads((tmp_path / "reports" / "release-matrix.partial.json").read_text())
     cells = {c["claim"]: c for c in matrix["cells"]}
     for claim in ("CAU-READER", "CAU-ITEM"):
         assert cells[claim]["verdict"] == "not-checkable", cells[claim]
@@ -168,7 +169,9 @@ def _native(tmp_path: Path, host_script: str) -> registry.Release:
     host.mkdir()
     (host / "claude").write_text(host_script.format(python=sys.executable))
     (host / "claude").chmod(0o755)
-    return registry.Release("9.9.9", tmp_path, "native", host_root=host, preload=preload)
+    (host / registry.RUNTIME_FILE).write_text(json.dumps({"layout": registry.LAYOUT, "binary": "claude"}))
+    return registry.Release("9.9.9", tmp_path, "native", host_root=host, preload=preload,
+                            runtime_kind="claude", entry=graph / "cli.js")
 
 
 RUNTIME = '#!{python}\nimport sys\n{resolves}print("9.9.9 (Claude Code)")\n'

@@ -180,20 +180,8 @@ def entry_resolved(host_binary: str, home: str) -> bool | None:
 
 
 def darwin_entry(release: Release) -> Path | None:
-    """The written-out darwin entry a native release's preload redirects to (the cache entry's
-    `entry`; else its preload's `darwinEntry`)."""
-    if getattr(release, "entry", None) is not None:
-        return release.entry
-    try:
-        text = release.preload.read_text()
-    except (OSError, AttributeError):
-        return None
-    import re
-    found = re.search(r"^const darwinEntry = (.+);$", text, re.M)
-    try:
-        return Path(json.loads(found.group(1))) if found else None
-    except ValueError:
-        return None
+    """The written-out darwin entry of a native release (its cache entry's `entry`)."""
+    return getattr(release, "entry", None)
 
 
 def how_started(release: Release, sandbox) -> tuple[dict[str, str], str | None]:
