@@ -41,3 +41,13 @@ def probe(folder) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     os.unlink(path)
+
+
+def writable_folder(folder) -> None:
+    """Make `folder` (and its parents) a folder a file can be written into, or raise OSError saying
+    why (a file in its place, no permission, a read-only file system)."""
+    folder = os.fspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(20, "Not a directory", folder)
+    os.makedirs(folder, exist_ok=True)
+    probe(folder)

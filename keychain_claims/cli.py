@@ -115,12 +115,6 @@ def read_claims(path: Path) -> dict:
     return doc
 
 
-def _probe(folder: Path) -> None:
-    """Raise OSError unless a file can be made in `folder` (os.access says yes to root everywhere)."""
-    from keychain_claims.atomic import probe
-    probe(folder)
-
-
 def report(results: Path, output: Path, history: Path | None = None, claims: Path | None = None) -> Path:
     if results.exists() and not results.is_dir():
         raise CliError(f"--results {results} is a file; pass the folder of Allure results (allure-results)")
@@ -130,10 +124,8 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
         raise CliError(f"{results} holds no test results; run the suite first (pytest)")
     for flag, folder in (("--output", output), ("--history", (history or output.parent / "history.jsonl").parent)):
         try:
-            if folder.exists() and not folder.is_dir():
-                raise NotADirectoryError(20, "Not a directory", str(folder))
-            folder.mkdir(parents=True, exist_ok=True)
-            _probe(folder)
+            from keychain_claims.atomic import writable_folder
+            writable_folder(folder)
         except OSError as exc:
             from keychain_claims.atomic import why
             raise CliError(f"{flag} {folder} is not a writable folder ({why(exc)}); pass another {flag}") from None

@@ -63,14 +63,9 @@ def _own_tests(config: pytest.Config) -> bool:
 
 def _usable_dir(value: str, flag: str, hint: str) -> None:
     """A folder the run will write into: made now, or one line that says what to do."""
-    from keychain_claims.atomic import why
-    path = Path(value)
+    from keychain_claims.atomic import why, writable_folder
     try:
-        if path.exists() and not path.is_dir():
-            raise NotADirectoryError(20, "Not a directory", str(path))
-        path.mkdir(parents=True, exist_ok=True)
-        from keychain_claims.atomic import probe
-        probe(path)
+        writable_folder(value)
     except OSError as exc:
         _usage(f"{flag}={value} is not a writable folder ({why(exc)}); {hint}")
 
