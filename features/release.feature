@@ -45,7 +45,10 @@ Feature: Real Claude Code releases against the article
 
   @supports:FIX-FILE-FALLBACK
   Scenario: The file fallback is chosen for non-GUI contexts such as SSH and tmux
-    Then the release's "gui-detection" fingerprint is "SSH/tmux checked near the credential store"
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude/.credentials.json already holds an older credential
+    When the release makes a model request in an SSH session inside tmux
+    Then the model request carried the file's credential, not the keychain item's
 
   @supports:REL-CONFIG
   Scenario: The release keeps its configuration in ~/.claude.json

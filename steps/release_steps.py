@@ -151,6 +151,44 @@ def _stored_digests(world: World) -> dict[str, str]:
     return found
 
 
+SSH_IN_TMUX = {"SSH_CONNECTION": "127.0.0.1 50022 127.0.0.1 22", "SSH_CLIENT": "127.0.0.1 50022 22",
+               "SSH_TTY": "/dev/pts/9", "TERM": "screen-256color", "TMUX_PANE": "%0"}
+
+
+def _model_requests(run) -> list[dict]:
+    return [r for r in standin.requests(run.standin) if r["path"].startswith("/v1/messages")]
+
+
+@when("the release makes a model request in an SSH session inside tmux")
+def model_request_over_ssh(world: World, claude_release: Release):
+    """What the release's own code does in such a session, not where a fingerprint sits: first a
+    control request in the sandbox's plain session (it must reach the keychain, or the harness did
+    not drive the release's macOS code path and nothing can be concluded), then the same request
+    with the variables sshd and tmux set."""
+    _run(world, claude_release, "-p ping")
+    why = _not_exercised(world, claude_release, "its choice of store")
+    if why:
+        pytest.skip(f"not checkable: {why} (the control run, without SSH or tmux)")
+    world.marks["requests_before_ssh"] = len(_model_requests(world.marks["release_run"]))
+    env = {**SSH_IN_TMUX, "TMUX": f"{world.sandbox.tmp}/tmux-0/default,4242,0"}
+    attach(f"session of {claude_release.version}'s second request", "\n".join(f"{k}={v}" for k, v in env.items()))
+    _run(world, claude_release, "-p ping", env)
+
+
+@then("the model request carried the file's credential, not the keychain item's")
+def carried_the_file(world: World, claude_release: Release):
+    run = world.marks["release_run"]
+    sent = _model_requests(run)[world.marks["requests_before_ssh"]:]
+    if not sent:
+        pytest.skip(f"not checkable: Claude Code {claude_release.version} sent no model request in the SSH/tmux "
+                    f"session (exit {run.status})")
+    stored = _stored_digests(world)
+    used = [stored.get(r.get("credential"), "no stored credential") for r in sent]
+    attach(f"credential of the model request in SSH/tmux ({claude_release.version})",
+           f"{len(sent)} model request(s); carried: {', '.join(used)}")
+    assert used[-1] == "the file", f"in an SSH session inside tmux the model request carried {used[-1]}"
+
+
 @then("the release reports it is logged in")
 def logged_in(world: World, claude_release: Release):
     run = world.marks["release_run"]
