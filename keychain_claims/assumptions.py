@@ -243,12 +243,16 @@ def _integrity(host: Host):
     return Held(bool(found), found[1][:16] + "…" if found else _status(call))
 
 
+# the partition_id entry's own description line (its value may hold ", ")
+PARTITION_ENTRY = r"authorizations \(1\): partition_id\n(?:[ \t]+don't-require-password\n)?[ \t]+description: (.+)\n"
+
+
 @assumption("PARTITION-SECURITY", "an item `security` adds has the partition list apple-tool:",
             "security-cli.md §3", "sim acl.partition_id; backends/macos/callers.py partition_id")
 def _partition(host: Host):
     host.item(trusted=None)
     call = host.security("dump-keychain", "-a", host.keychain)
-    found = re.search(r"authorizations \(1\): partition_id\n(?:.*\n)*?\s+description: (\S+)\n", call.stdout)
+    found = re.search(PARTITION_ENTRY, call.stdout)
     return Held(bool(found) and found[1] == "apple-tool:", found[1] if found else _status(call))
 
 
@@ -295,6 +299,82 @@ def _delete_keychain(host: Host):
                          "delete-keychain without the scratch keychain")
     call = host.security("delete-keychain")
     return Held(call.status == 49, _status(call))
+
+
+# ----------------------------------------------------------------------------- the field's states (issue 22)
+def _partition_list(host: Host, ids: str) -> None:
+    call = host.security("set-generic-password-partition-list", "-S", ids, "-a", "probe", "-s", "kc-probe",
+                         host.keychain)
+    if call.status != 0:
+        raise RuntimeError(f"could not set the partition list: {_status(call)}")
+
+
+@assumption("DIALOG-PARTITION-WORDING", "a read by a caller the access list trusts whose partition ID is missing "
+            "(securityd's extendPartition) draws “APP wants to access key “ITEM” in your keychain.”",
+            "agentquery.cpp AGENT_HINT_ACL_TAG; acls.cpp extendPartition; anthropics/claude-code#72862, #81707 [INF]",
+            "sim/unverified.py DIALOG_WORDING (tag -> sentence); sim/agent.py dialog_text")
+def _dialog_partition_wording(host: Host):
+    if not host.backend.dialog_text_visible:
+        return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
+    host.item(trusted=None)
+    _partition_list(host, "teamid:KCPROBE01")
+    host.backend.set_session(host.sandbox, gui=True)
+    responder = host.sandbox.responder(default_choice="Deny")
+    host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
+                              responder=responder, timeout=host.backend.call_limit)
+    text = " ".join(p.text for p in responder.seen if p.kind == "item-dialog")
+    return Held(bool(re.search(r"wants to access key .kc-probe. in your keychain", text)),
+                text[:200] or "no dialog text seen")
+
+
+@assumption("ALWAYS-ALLOW-PARTITION", "Always Allow on a partition dialog adds the caller's partition ID "
+            "(`apple-tool:` for security) to the item's partition list",
+            "acl_keychain.cpp / acls.cpp \"adding XARA partition\"; github/copilot-cli#4273; against it "
+            "anthropics/claude-code#62213", "sim/unverified.py ALWAYS_ALLOW_ADDS_PARTITION; sim/acl.py always_allow")
+def _always_allow_partition(host: Host):
+    if not host.backend.dialog_text_visible:
+        return Unsettled("needs a dialog someone answers Always Allow: --real-dialogs on a Mac")
+    host.item(trusted=None)
+    _partition_list(host, "teamid:KCPROBE01")
+    host.backend.set_session(host.sandbox, gui=True)
+    host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
+                              responder=host.sandbox.responder(default_choice="Always Allow"),
+                              timeout=host.backend.call_limit)
+    call = host.security("dump-keychain", "-a", host.keychain)
+    found = re.search(PARTITION_ENTRY, call.stdout)
+    return Held(bool(found) and "apple-tool:" in found[1], found[1] if found else _status(call))
+
+
+@assumption("SEARCH-ORDER", "with two items under one service, `find-generic-password -s S` (no -a) returns "
+            "the one added first", "musistudio/claude-code-router#1601 (the `unknown` item came back) [UNV]",
+            "sim/unverified.py SEARCH_ORDER")
+def _search_order(host: Host):
+    for account in ("kc-first", "kc-second"):
+        call = host.security("add-generic-password", "-a", account, "-s", "kc-probe-shared", "-w",
+                             "KCCANARY-order", host.keychain)
+        if call.status != 0:
+            return Held(False, _status(call))
+    call = host.security("find-generic-password", "-s", "kc-probe-shared", host.keychain)
+    found = re.search(r'"acct"<blob>="([^"]*)"', call.stdout)
+    return Held(bool(found) and found[1] == "kc-first", found[1] if found else _status(call))
+
+
+@assumption("USAGE-H-BY-VERSION", "a subcommand's usage text shows `[-h]` on macOS 26 and not on 14 or 15",
+            "SecurityTool/macOS security.c (newest source) vs modern transcripts [INF]",
+            "sim/unverified.py USAGE_SHOWS_H; KEYCHAIN_SIM_MACOS")
+def _usage_h(host: Host):
+    from keychain_claims.sim import unverified
+    if sys.platform == "darwin":
+        version = platform.mac_ver()[0].split(".")[0]
+    else:
+        version = unverified.macos_version() if hasattr(unverified, "macos_version") else unverified.MACOS_DEFAULT
+    if version not in unverified.USAGE_SHOWS_H:
+        return Unsettled(f"macOS {version} is not a modelled version ({', '.join(unverified.USAGE_SHOWS_H)})")
+    call = host.security("find-generic-password", "-Z")
+    text = call.stdout + call.stderr
+    usage = next((line for line in text.splitlines() if line.lstrip().startswith("Usage:")), "")
+    return Held(bool(usage) and ("[-h]" in usage) == unverified.USAGE_SHOWS_H[version],
+                f"macOS {version}: {usage.strip()[:120] or _status(call)}")
 
 
 # ----------------------------------------------------------------------------- the Mac's tools
