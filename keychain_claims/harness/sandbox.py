@@ -147,6 +147,10 @@ class Sandbox:
         env.update(self._extra_env)
         return env
 
+    def getenv(self, key: str) -> str | None:
+        """A variable set with setenv for every later command (None: not set)."""
+        return self._extra_env.get(key)
+
     def setenv(self, **values: str | None) -> None:
         """Set (or with None, drop) variables for every later command in this sandbox."""
         for key, value in values.items():

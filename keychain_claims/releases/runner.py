@@ -285,7 +285,12 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
             if not (folder / SPAWNED).exists() and not standin.requests(folder):
                 raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
                                    "(no security call, no request at the stand-in)") from None
-            raise RunError(f"claude {' '.join(args)} did not finish within {timeout:.0f} s") from None
+            # it got going (a security call or a request) and then never ended: what it would have done
+            # next is not observed, which says nothing about the release (a hang is not a statement)
+            calls = len((folder / SPAWNED).read_text().splitlines()) if (folder / SPAWNED).exists() else 0
+            raise NotExercised(f"claude {' '.join(args)} did not finish within {timeout:.0f} s ({calls} security "
+                               f"call(s), {len(standin.requests(folder))} request(s) at the stand-in before it was "
+                               "stopped): what it does next is not observed here") from None
     finally:
         if stop:
             stop()
