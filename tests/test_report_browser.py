@@ -151,7 +151,9 @@ def test_browser_shows_verdicts_article_and_matrix(built_report):
     for kind, word in [("holds", "hold"), ("fails", "fail"), ("not-checkable", "not checkable")]:
         assert f" {sum(v['verdict'] == kind for v in views.values())} {word}" in headline, (word, headline)
     recorded = sum(len(v["findings"]) for v in views.values())
-    assert re.search(rf"findings: \d+ of {recorded} hold", headline), headline
+    shown = re.search(r"findings: (\d+) of (\d+) hold(?:, (\d+) stopped)?(?: \((\d+) not exercised in this run\))?",
+                      headline)
+    assert shown and int(shown[2]) + int(shown[4] or 0) == recorded, headline
     reproduced = [oid for oid, v in omissions.items() if v["verdict"] == "reproduced"]
     assert f"omissions: {len(omissions)}, {len(reproduced)} reproduced" in headline
     assert "sim (simulated)" in headline
@@ -243,13 +245,13 @@ def test_report_config_names_the_article_and_counts_claims_findings_and_omission
                                    "(CAU-UPDATE, CAU-REFRESH) · 0 fail · 1 hold · "), conf["name"]
     assert f" · {claims - 3} not checkable | " in conf["name"]
     recorded = sum(len(c.findings) for c in Ledger())
-    assert f"| findings: 1 of {recorded} hold |" in conf["name"]
-    assert "| omissions: 5, 1 reproduced (OMI-PARTITION-RESET) |" in conf["name"]
+    assert f"| findings: 1 of 1 hold ({recorded - 1} not exercised in this run) |" in conf["name"]
+    assert "| omissions: 5, 1 reproduced |" in conf["name"]
     assert conf["name"].endswith("| sim (simulated); Claude Code 2.1.81")
     assert conf["plugins"]["awesome"]["options"]["reportName"] == conf["name"]
     # the variables grid cuts long keys and values: short ones only, no claim ID as a key
     assert conf["variables"] == {"claims": str(claims), "contradicted": "2", "fail": "0", "hold": "1",
-                                 "not checkable": str(claims - 3), "findings": f"1 of {recorded} hold",
+                                 "not checkable": str(claims - 3), "findings": "1 of 1 hold", "findings not run": str(recorded - 1),
                                  "omissions": "5: 1 reproduced", "backend": "sim (simulated) · 2.1.81"}
     assert conf["plugins"]["awesome"]["options"]["groupBy"] == ["article-section", "claim-verdict"]
     contradicted = next(c for c in conf["categories"] if c["id"] == "contradicted")

@@ -218,6 +218,16 @@ def claim_counts(doc: dict) -> dict:
             "releases": releases}
 
 
+def _findings(c: dict) -> str:
+    """Recorded findings that this run exercised, how many still hold (stopped: loud), and how many it
+    did not exercise (a finding scoped to releases not in the run, or its scenario not checkable here)."""
+    exercised = c["findings_hold"] + c["findings_stopped"]
+    rest = c["findings"] - exercised
+    return (f"{c['findings_hold']} of {exercised} hold"
+            + (f", {c['findings_stopped']} stopped" if c["findings_stopped"] else "")
+            + (f" ({rest} not exercised in this run)" if rest > 0 else ""))
+
+
 def _ids(ids: list[str]) -> str:
     return f" ({', '.join(ids)})" if ids else ""
 
@@ -236,9 +246,8 @@ def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
             + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{ids('no-longer-contradicted')}"
                if by["no-longer-contradicted"] else "")
             + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
-            f" | findings: {c['findings_hold']} of {c['findings']} hold"
-            + (f", {c['findings_stopped']} stopped" if c["findings_stopped"] else "")
-            + f" | omissions: {c['omissions']}, {len(om['reproduced'])} reproduced{_ids(om['reproduced'])}"
+            f" | findings: {_findings(c)}"
+            + f" | omissions: {c['omissions']}, {len(om['reproduced'])} reproduced"
             + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
             + f" | {where}")
     variables = {"claims": str(c["claims"]), "contradicted": str(len(by["contradicted"])),
@@ -246,7 +255,11 @@ def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
                  "not checkable": str(len(by["not-checkable"]))}
     if by["no-longer-contradicted"]:
         variables["no longer contr."] = str(len(by["no-longer-contradicted"]))
-    variables.update({"findings": f"{c['findings_hold']} of {c['findings']} hold",
+    exercised = c["findings_hold"] + c["findings_stopped"]
+    variables["findings"] = f"{c['findings_hold']} of {exercised} hold"
+    if c["findings"] > exercised:
+        variables["findings not run"] = str(c["findings"] - exercised)
+    variables.update({
                       "omissions": f"{c['omissions']}: {len(om['reproduced'])} reproduced",
                       "backend": c["backends"] + (f" · {', '.join(c['releases'])}" if c["releases"] else "")})
     return name, variables
