@@ -1,5 +1,8 @@
 # Two commands for a fresh machine (see README):  make suite   |   make test
 VENV ?= .venv
+# every temporary file of the install, the suite and the tests under build/, never the host's /tmp
+export TMPDIR := $(CURDIR)/build/tmp
+$(shell mkdir -p $(TMPDIR))
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
@@ -21,8 +24,7 @@ suite: install
 
 ## the project's own tests
 test: install
-	mkdir -p build/tmp
-	TMPDIR=$(CURDIR)/build/tmp $(VENV)/bin/pytest tests --basetemp=$(CURDIR)/build/test-tmp $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests --basetemp=$(CURDIR)/build/test-tmp $(PYTEST_ARGS)
 
 ## the macOS backend's whole code path on this host, keychain-sim standing in for /usr/bin/security
 rehearsal: install
