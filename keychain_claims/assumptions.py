@@ -309,6 +309,18 @@ def _partition_list(host: Host, ids: str) -> None:
         raise RuntimeError(f"could not set the partition list: {_status(call)}")
 
 
+def _read_with_partition_missing(host: Host, choice: str):
+    """An item `security` trusts whose partition list is another team's only, read by `security -w`
+    in a GUI session, the dialog answered `choice`; returns the responder (what it saw)."""
+    host.item(trusted=None)
+    _partition_list(host, "teamid:KCPROBE01")
+    host.backend.set_session(host.sandbox, gui=True)
+    responder = host.sandbox.responder(default_choice=choice)
+    host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
+                              responder=responder, timeout=host.backend.call_limit)
+    return responder
+
+
 @assumption("DIALOG-PARTITION-WORDING", "a read by a caller the access list trusts whose partition ID is missing "
             "(securityd's extendPartition) draws “APP wants to access key “ITEM” in your keychain.”",
             "agentquery.cpp AGENT_HINT_ACL_TAG; acls.cpp extendPartition; anthropics/claude-code#72862, #81707 [INF]",
@@ -316,12 +328,7 @@ def _partition_list(host: Host, ids: str) -> None:
 def _dialog_partition_wording(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
-    host.item(trusted=None)
-    _partition_list(host, "teamid:KCPROBE01")
-    host.backend.set_session(host.sandbox, gui=True)
-    responder = host.sandbox.responder(default_choice="Deny")
-    host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
-                              responder=responder, timeout=host.backend.call_limit)
+    responder = _read_with_partition_missing(host, "Deny")
     text = " ".join(p.text for p in responder.seen if p.kind == "item-dialog")
     return Held(bool(re.search(r"wants to access key .kc-probe. in your keychain", text)),
                 text[:200] or "no dialog text seen")
@@ -334,12 +341,7 @@ def _dialog_partition_wording(host: Host):
 def _always_allow_partition(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog someone answers Always Allow: --real-dialogs on a Mac")
-    host.item(trusted=None)
-    _partition_list(host, "teamid:KCPROBE01")
-    host.backend.set_session(host.sandbox, gui=True)
-    host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
-                              responder=host.sandbox.responder(default_choice="Always Allow"),
-                              timeout=host.backend.call_limit)
+    _read_with_partition_missing(host, "Always Allow")
     call = host.security("dump-keychain", "-a", host.keychain)
     found = re.search(PARTITION_ENTRY, call.stdout)
     return Held(bool(found) and "apple-tool:" in found[1], found[1] if found else _status(call))
