@@ -41,38 +41,42 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
                 by_cell[(cid, o.release)].append(o)
     releases = sorted({r for _, r in by_cell}, key=_release_key)
     rows = []
-    for claim in ledger:
+
+    def strip(entry_id: str, kind: dict, verdict_of) -> None:
+        """One row per release for a claim or an omission; `verdict_of(seen, release)` gives its
+        verdict and the fields of its own kind.  `changed` compares with the last checkable release."""
         previous = None
         for release in releases:
-            seen = by_cell.get((claim.id, release), [])
+            seen = by_cell.get((entry_id, release), [])
             if not seen:
                 continue
-            verdict, summary = release_cell(seen, claim.id)
+            verdict, own = verdict_of(seen, release)
             checkable = verdict != "not-checkable"
-            rows.append({"claim": claim.id, "release": release, "verdict": verdict, "summary": summary,
+            rows.append({"claim": entry_id, **kind, "release": release, "verdict": verdict, **own,
                          "changed": checkable and previous is not None and verdict != previous,
                          "coverage": coverage_of(seen),
                          "evidence": [{"scenario": o.name, "result": o.result, "reason": o.reason,
-                                       "polarity": "refutes" if claim.id in o.refutes else "supports",
+                                       "polarity": "refutes" if entry_id in o.refutes else "supports",
                                        "provenance": o.provenance} for o in seen]})
             previous = verdict if checkable else previous
+
+    def claim_cell(cid: str):
+        def verdict_of(seen, release):
+            verdict, summary = release_cell(seen, cid)
+            return verdict, {"summary": summary}
+        return verdict_of
+
+    def omission_cell(omission):
+        def verdict_of(seen, release):
+            return (fold_omission([omission_result(o, omission.id) for o in seen]),
+                    {"in_range": not omission.releases or in_range(release, omission.releases)})
+        return verdict_of
+
+    for claim in ledger:
+        strip(claim.id, {}, claim_cell(claim.id))
     from keychain_claims.releases.plugin import in_range
     for omission in getattr(ledger, "omissions", {}).values():
-        previous = None
-        for release in releases:
-            seen = by_cell.get((omission.id, release), [])
-            if not seen:
-                continue
-            verdict = fold_omission([omission_result(o, omission.id) for o in seen])
-            checkable = verdict != "not-checkable"
-            rows.append({"claim": omission.id, "kind": "omission", "release": release, "verdict": verdict,
-                         "in_range": not omission.releases or in_range(release, omission.releases),
-                         "changed": checkable and previous is not None and verdict != previous,
-                         "coverage": coverage_of(seen),
-                         "evidence": [{"scenario": o.name, "result": o.result, "reason": o.reason,
-                                       "polarity": "refutes" if omission.id in o.refutes else "supports",
-                                       "provenance": o.provenance} for o in seen]})
-            previous = verdict if checkable else previous
+        strip(omission.id, {"kind": "omission"}, omission_cell(omission))
     return releases, rows
 
 
