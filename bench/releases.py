@@ -26,6 +26,11 @@ from keychain_claims.backends import SimBackend  # noqa: E402
 from keychain_claims.harness.sandbox import Sandbox  # noqa: E402
 from keychain_claims.harness.world import World  # noqa: E402
 from keychain_claims.releases import registry, runner, standin  # noqa: E402
+from keychain_claims.releases.cache import cache_dir, let_go
+from keychain_claims.releases.manifests import ENTRY_FILE, read_doc
+from keychain_claims.releases.npm import DARWIN, PACKAGE, host_platform
+from keychain_claims.releases.release import Release, binary
+from keychain_claims.releases.runtimes import fetch_runtime, fits, public_bun_package
 
 REFRESH = "A token refresh by the release updates the item in place and keeps the grant held by security"
 
@@ -36,10 +41,10 @@ def _t(fn):
     return time.perf_counter() - start, value
 
 
-def _packages(release: registry.Release) -> list[str]:
-    packages = [f"{registry.PACKAGE}@{release.version}"]
+def _packages(release: Release) -> list[str]:
+    packages = [f"{PACKAGE}@{release.version}"]
     if release.form == "native":
-        packages += sorted({f"{registry.PACKAGE}-{p}@{release.version}" for p in (registry.DARWIN, registry.host_platform())})
+        packages += sorted({f"{PACKAGE}-{p}@{release.version}" for p in (DARWIN, host_platform())})
     return packages
 
 
@@ -67,7 +72,7 @@ def _caches():
                     os.environ[key] = value
 
 
-def commands(release: registry.Release) -> dict:
+def commands(release: Release) -> dict:
     """Each release command once, in a fresh sandbox: auth status, -p with a refresh, auth logout."""
     if release.runnable_here:
         return {"not_run": release.runnable_here}
@@ -87,10 +92,10 @@ def commands(release: registry.Release) -> dict:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def _stock(release: registry.Release, folder: Path) -> registry.Release | None:
+def _stock(release: Release, folder: Path) -> Release | None:
     """This host's stock build of the release (`npm pack`, not kept in the cache): the binary a user
     runs, its own Linux code path -- the yardstick for the harness's speed."""
-    package = f"{registry.PACKAGE}-{registry.host_platform()}@{release.version}"
+    package = f"{PACKAGE}-{host_platform()}@{release.version}"
     proc = subprocess.run(["npm", "pack", package, "--silent"], cwd=folder, capture_output=True, text=True)
     tarballs = list(folder.glob("*.tgz"))
     if proc.returncode != 0 or not tarballs:
@@ -99,10 +104,10 @@ def _stock(release: registry.Release, folder: Path) -> registry.Release | None:
         tar.extractall(folder, filter="data")
     tarballs[0].unlink()
     root = folder / "package"
-    return registry.Release(release.version, root, "installed") if registry.binary(root) else None
+    return Release(release.version, root, "installed") if binary(root) else None
 
 
-def speed(release: registry.Release, rounds: int = 5) -> dict:
+def speed(release: Release, rounds: int = 5) -> dict:
     """A warm `auth status --json` under the harness (the darwin graph on its runtime) against the
     stock host binary running the same command in the same sandbox: medians of `rounds`."""
     if release.form != "native" or release.runnable_here:
@@ -132,7 +137,7 @@ def speed_table(specs: list[str], rounds: int = 5) -> str:
     for spec in specs:
         release = registry.load(spec)
         r = speed(release, rounds)
-        registry.let_go(release)
+        let_go(release)
         rows.append([release.version, str(r.get("runtime", release.form)),
                      *(f"{r[k]:.2f}" if k in r else "-" for k in ("harness_status_s", "stock_status_s")),
                      f"{r['harness_vs_stock']:.2f}x" if "harness_vs_stock" in r else r.get("stock", "-")])
@@ -146,16 +151,16 @@ def pairs(graphs: list[str], runtimes: list[str]) -> str:
     (`bun-1.3.13`, `claude-2.1.331`: fetched into the cache when missing), through the release
     commands of `commands()` (auth status, -p with a refresh, auth logout): exit statuses, whether
     the token request arrived, or the crash.  Measured, never asserted: the evidence behind
-    `registry.fits`."""
+    `fits`."""
     import dataclasses
     rows = [["graph", "needs", "runtime", "fits()", "auth status", "-p + refresh", "logout"]]
     for version in graphs:
         release = registry.load(version)
-        doc = registry._read_doc(registry.cache_dir() / "releases" / version / registry.ENTRY_FILE) or {}
+        doc = read_doc(cache_dir() / "releases" / version / ENTRY_FILE) or {}
         for spec in runtimes:
             kind, _, rversion = spec.partition("-")
-            package = registry._public_bun_package() if kind == "bun" else f"{registry.PACKAGE}-{registry.host_platform()}"
-            folder, rt = registry._fetch_runtime(kind, package, rversion)
+            package = public_bun_package() if kind == "bun" else f"{PACKAGE}-{host_platform()}"
+            folder, rt = fetch_runtime(kind, package, rversion)
             other = dataclasses.replace(release, host_root=folder, runtime=folder.name, runtime_kind=kind)
             try:
                 out = {}
@@ -176,8 +181,8 @@ def pairs(graphs: list[str], runtimes: list[str]) -> str:
                          f"exit {out['logout'].status}"]
             except Exception as exc:  # noqa: BLE001 - a measurement: the failure is the row
                 cells = [f"{type(exc).__name__}: {str(exc)[:60]}", "-", "-"]
-            rows.append([version, str(len(doc.get("needs", []))), folder.name, str(registry.fits(rt, doc)), *cells])
-        registry.let_go(release)
+            rows.append([version, str(len(doc.get("needs", []))), folder.name, str(fits(rt, doc)), *cells])
+        let_go(release)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
 

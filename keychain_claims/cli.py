@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"report: {index}  (serve it: npx allure open {args.output / 'allure-report'})")
         elif args.command == "versions":
             import json
-            from keychain_claims.releases.registry import ReleaseError, parse_spec
+            from keychain_claims.releases.cache import ReleaseError
+            from keychain_claims.releases.versions import parse_spec
             from keychain_claims.releases.versions import job_matrix
             try:
                 print(json.dumps(job_matrix(args.spec, args.chunks)) if args.chunks is not None

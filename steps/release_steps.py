@@ -10,7 +10,7 @@ from pytest_bdd import given, parsers, then, when
 from keychain_claims.fakes import Fakes
 from keychain_claims.harness import claude_code, dump
 from keychain_claims.releases import api, fingerprints, runner, standin
-from keychain_claims.releases.registry import Release
+from keychain_claims.releases.release import Release
 from keychain_claims.redact import redact
 from keychain_claims.reports.attach import attach
 from keychain_claims.harness.world import World

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from keychain_claims.backends import Backend, BackendError, SimBackend
-from keychain_claims.releases.registry import ReleaseError, parse_spec
+from keychain_claims.releases.cache import ReleaseError
+from keychain_claims.releases.versions import parse_spec
 from keychain_claims.harness.sandbox import Sandbox
 
 

@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases import registry, runner
+from keychain_claims.releases import cache as release_cache, npm as npm_client, registry, runner
+from keychain_claims.releases.cache import HELD, NOTES, ReleaseError, cache_max, let_go
+from keychain_claims.releases.npm import PACKAGE, host_platform
+from keychain_claims.releases.versions import parse_spec
 from tests.test_release_graph import bun_executable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,10 +54,10 @@ class Registry:
 
     def package(self, spec: str) -> dict[str, bytes]:
         name, version = spec.rsplit("@", 1)
-        if name == registry.PACKAGE and version in self.graphs:
-            deps = {f"{registry.PACKAGE}-{p}": version for p in ("darwin-arm64", "linux-x64")}
+        if name == PACKAGE and version in self.graphs:
+            deps = {f"{PACKAGE}-{p}": version for p in ("darwin-arm64", "linux-x64")}
             return {"package/package.json": json.dumps({"version": version, "optionalDependencies": deps}).encode()}
-        if name == registry.PACKAGE:
+        if name == PACKAGE:
             return {"package/cli.js": f"// claude {version}\n".encode(),
                     "package/package.json": json.dumps({"version": version}).encode()}
         if name.endswith("-darwin-arm64"):
@@ -66,11 +69,11 @@ class Registry:
             return {"package/bin/bun": _probe_script(version, [])}
         if name.endswith("-linux-x64"):
             return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"])}
-        raise registry.ReleaseError(f"no such release of {spec}: check the version")
+        raise ReleaseError(f"no such release of {spec}: check the version")
 
     def __call__(self, *args, cwd=None):
         if self.offline:
-            raise registry.ReleaseError(OFFLINE)
+            raise ReleaseError(OFFLINE)
         assert args[0] == "pack", f"npm {args[0]} was run; a cached exact version needs none"
         self.calls.append(args[1])
         data = _tgz(self.package(args[1]))
@@ -86,13 +89,13 @@ def npm(tmp_path, monkeypatch):
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("KEYCHAIN_CLAIMS_CACHE_MAX", raising=False)
     fake = Registry(tmp_path)
-    monkeypatch.setattr(registry, "_npm", fake)
-    monkeypatch.setattr(registry, "REPORTERS", [])
-    registry._HELD.clear()
+    monkeypatch.setattr(npm_client, "run", fake)
+    monkeypatch.setattr(release_cache, "REPORTERS", [])
+    HELD.clear()
     yield fake
-    for fh in registry._HELD.values():
+    for fh in HELD.values():
         fh.close()
-    registry._HELD.clear()
+    HELD.clear()
 
 
 def cache(tmp_path) -> Path:
@@ -166,7 +169,7 @@ def test_a_damaged_file_is_detected_and_fetched_again(npm, tmp_path):
     again = registry.load("2.1.200")
     assert npm.calls.count("@anthropic-ai/claude-code-darwin-arm64@2.1.200") == 2
     assert "h = 1" in (again.root / "helper.js").read_text()
-    assert any("the cached copy was corrupt (graph/helper.js differs" in n for n in registry.NOTES)
+    assert any("the cached copy was corrupt (graph/helper.js differs" in n for n in NOTES)
 
 
 def test_damage_found_offline_keeps_the_entry_and_says_so_in_one_line(npm, tmp_path):
@@ -174,7 +177,7 @@ def test_damage_found_offline_keeps_the_entry_and_says_so_in_one_line(npm, tmp_p
     registry.load("2.1.200")
     (cache(tmp_path) / "releases/2.1.200/graph/helper.js").unlink()
     npm.offline = True
-    with pytest.raises(registry.ReleaseError) as caught:
+    with pytest.raises(ReleaseError) as caught:
         registry.load("2.1.200")
     assert "graph/helper.js is missing" in str(caught.value) and "kept" in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -186,7 +189,7 @@ def test_damage_found_offline_keeps_the_entry_and_says_so_in_one_line(npm, tmp_p
 def test_a_copied_cache_runs_its_own_graph_and_detects_its_own_damage(npm, tmp_path, monkeypatch):
     npm.graphs["2.1.200"] = b"export const x = 1"
     original = registry.load("2.1.200")
-    registry.let_go(original)
+    let_go(original)
     preload = original.preload.read_text()
     assert str(cache(tmp_path)) not in preload                     # no absolute path in the preload
     copy = tmp_path / "copy"
@@ -196,10 +199,10 @@ def test_a_copied_cache_runs_its_own_graph_and_detects_its_own_damage(npm, tmp_p
     assert moved.entry == copy / "releases/2.1.200/graph/cli.js" and moved.host_binary.is_relative_to(copy)
     assert str(copy / "releases/2.1.200/graph/helper.js") in moved.entry.read_text()      # its own modules
     assert str(cache(tmp_path)) not in moved.entry.read_text()
-    registry.let_go(moved)
+    let_go(moved)
     (copy / "releases/2.1.200/graph/helper.js").unlink()
     npm.offline = True
-    with pytest.raises(registry.ReleaseError, match="graph/helper.js is missing"):
+    with pytest.raises(ReleaseError, match="graph/helper.js is missing"):
         registry.load("2.1.200")
     assert (cache(tmp_path) / "releases/2.1.200/graph/helper.js").exists()     # the original untouched
 
@@ -209,24 +212,24 @@ def test_a_copied_cache_runs_its_own_graph_and_detects_its_own_damage(npm, tmp_p
 def test_least_recently_used_releases_go_and_held_ones_stay(npm, tmp_path, monkeypatch):
     for v in ("1.0.1", "1.0.2", "1.0.3"):
         npm.package = (lambda orig: lambda spec: {**orig(spec), "package/pad.bin": b"x" * 4000}
-                       if spec.startswith(registry.PACKAGE + "@") else orig(spec))(npm.package)
+                       if spec.startswith(PACKAGE + "@") else orig(spec))(npm.package)
         break
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE_MAX", "9000")                   # room for two
     a = registry.load("1.0.1")
-    registry.let_go(a)
+    let_go(a)
     registry.load("1.0.2")                                                  # held from here on
     registry.load("1.0.3")
     kept = sorted(p.name for p in (cache(tmp_path) / "releases").iterdir() if not p.name.startswith("."))
     assert kept == ["1.0.2", "1.0.3"]
-    assert any("evicted release 1.0.1" in n for n in registry.NOTES)
+    assert any("evicted release 1.0.1" in n for n in NOTES)
     registry.load("1.0.1")                                                  # everything held: over, and said
-    assert any("in use by a run" in n for n in registry.NOTES)
+    assert any("in use by a run" in n for n in NOTES)
 
 
 @pytest.mark.parametrize("raw, size", [("4G", 4_000_000_000), ("800M", 800_000_000), ("1500", 1500)])
 def test_the_limit_is_read_as_a_size(monkeypatch, raw, size):
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE_MAX", raw)
-    assert registry.cache_max() == size
+    assert cache_max() == size
 
 
 # ---- a spec that names nothing, a cache that cannot be used (issue 23 items 5, 9) --------------
@@ -243,9 +246,9 @@ def _listed(tmp_path, monkeypatch):
 def test_a_spec_that_resolves_to_nothing_is_an_error(tmp_path, monkeypatch, spec, says):
     _listed(tmp_path, monkeypatch)
     monkeypatch.chdir(ROOT)
-    with pytest.raises(registry.ReleaseError, match=says):
-        registry.parse_spec(spec)
-    assert registry.parse_spec("2.1.80,latest") == ["2.1.80", "latest"]
+    with pytest.raises(ReleaseError, match=says):
+        parse_spec(spec)
+    assert parse_spec("2.1.80,latest") == ["2.1.80", "latest"]
 
 
 def _suite(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -323,7 +326,7 @@ def test_a_javascript_release_runs_the_file_its_bin_names_and_keeps_no_other_pla
             return {"package/cli.mjs": b"// claude 0.2.14\n",
                     "package/package.json": json.dumps({"version": "0.2.14", "bin": {"claude": "cli.mjs"}}).encode(),
                     "package/vendor/ripgrep/x64-win32/rg.exe": b"w", "package/vendor/ripgrep/arm64-darwin/rg": b"d",
-                    f"package/vendor/ripgrep/{registry.host_platform().split('-')[1]}-linux/rg": b"h"}
+                    f"package/vendor/ripgrep/{host_platform().split('-')[1]}-linux/rg": b"h"}
         return original(spec)
     npm.package = package
     release = registry.load("0.2.14")

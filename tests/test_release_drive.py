@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -15,6 +16,10 @@ import pytest
 from keychain_claims.backends.sim import SimBackend
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.releases import api, fingerprints, registry, runner, standin
+from keychain_claims.releases.cache import cache_dir
+from keychain_claims.releases.manifests import LAYOUT, RUNTIME_FILE
+from keychain_claims.releases.npm import DARWIN, PACKAGE
+from keychain_claims.releases.release import Release
 from steps.release_steps import WRITE_FORMS, masked, write_form
 
 NEVER_CALLS_SECURITY = textwrap.dedent('''\
@@ -40,7 +45,7 @@ def test_the_read_uses_auth_status_only_where_the_code_defines_it(tmp_path):
     assert fingerprints.read(_stub(tmp_path, False) / "cli.js")["subcommands"].status == "not found"
 
 
-@pytest.mark.skipif(not registry.shutil.which("node"), reason="node is not installed")
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
 @pytest.mark.parametrize("auth", [True, False], ids=["auth-status", "model-request"])
 def test_a_release_that_never_reaches_the_keychain_is_not_checkable_not_failed(run_suite, tmp_path, auth):
     """The read scenario on a release that never calls `security`: skipped with the reason, and the
@@ -124,7 +129,7 @@ def test_a_release_sees_the_sandbox_tmp_not_the_hosts(tmp_path):
     try:
         with Sandbox(SimBackend()) as box:
             box.prepare()
-            run = runner.run(registry.Release("0.0.0", root, "installed"), box, "-p", "ping")
+            run = runner.run(Release("0.0.0", root, "installed"), box, "-p", "ping")
             assert run.status == 0, run.stderr
             inside = list(Path(box.tmp).glob(f"claude-*/fswatch-probe-{nonce}"))
             assert inside and (Path(box.tmp) / f"cc-socks-{nonce}").exists()
@@ -159,7 +164,7 @@ def test_a_cached_release_writes_its_tmp_files_into_the_sandbox(tmp_path):
 
 
 # --------------------------------------------------------------------------- how a native release starts
-def _native(tmp_path: Path, host_script: str) -> registry.Release:
+def _native(tmp_path: Path, host_script: str) -> Release:
     graph = tmp_path / "graph"
     graph.mkdir()
     (graph / "cli.js").write_text("// the darwin entry\n")
@@ -169,8 +174,8 @@ def _native(tmp_path: Path, host_script: str) -> registry.Release:
     host.mkdir()
     (host / "claude").write_text(host_script.format(python=sys.executable))
     (host / "claude").chmod(0o755)
-    (host / registry.RUNTIME_FILE).write_text(json.dumps({"layout": registry.LAYOUT, "binary": "claude"}))
-    return registry.Release("9.9.9", tmp_path, "native", host_root=host, preload=preload,
+    (host / RUNTIME_FILE).write_text(json.dumps({"layout": LAYOUT, "binary": "claude"}))
+    return Release("9.9.9", tmp_path, "native", host_root=host, preload=preload,
                             runtime_kind="claude", entry=graph / "cli.js")
 
 
@@ -205,7 +210,7 @@ def test_a_runtime_that_cannot_be_probed_leaves_the_release_not_checkable(tmp_pa
 
 
 def _cached_native(version: str):
-    folder = registry.cache_dir() / f"{registry.PACKAGE}-{registry.DARWIN}".replace("/", "+") / version / "graph"
+    folder = cache_dir() / f"{PACKAGE}-{DARWIN}".replace("/", "+") / version / "graph"
     return registry.load(version) if (folder / ".complete").exists() else None
 
 

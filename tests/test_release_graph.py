@@ -8,6 +8,8 @@ import subprocess
 import pytest
 
 from keychain_claims.releases import bun_graph
+from keychain_claims.releases.release import Release
+from keychain_claims.releases.unpack import write_graph
 
 
 def bun_executable(path, modules, entry=0, trailer=bun_graph.TRAILER, junk=b"\x7fELF" + b"\0" * 60):
@@ -73,14 +75,13 @@ def test_a_torn_module_table_is_one_line(tmp_path):
 
 
 def test_a_release_whose_graph_cannot_be_read_runs_on_fingerprints_and_says_why(tmp_path, monkeypatch):
-    from keychain_claims.releases import registry
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
     darwin = bun_executable(tmp_path / "claude", MODULES, trailer=b"\n---- Nub! ----\n")
     entry = tmp_path / "entry"
     entry.mkdir()
-    doc = registry._write_graph("9.9.9", darwin, entry, tmp_path / "final" / "graph")
+    doc = write_graph("9.9.9", darwin, entry, tmp_path / "final" / "graph")
     assert (entry / "darwin" / "claude").exists()           # kept: its strings are the fingerprints
-    release = registry.Release("9.9.9", entry / "darwin", "native", graph_error=doc["graph_error"])
+    release = Release("9.9.9", entry / "darwin", "native", graph_error=doc["graph_error"])
     assert release.runnable_here.startswith("9.9.9: no Bun module graph") and "fingerprints only" in release.runnable_here
 
 

@@ -13,7 +13,10 @@ import pytest
 
 from keychain_claims.backends.sim import SimBackend
 from keychain_claims.harness.sandbox import Sandbox
-from keychain_claims.releases import registry, runner, standin
+from keychain_claims.releases import npm, registry, runner, standin
+from keychain_claims.releases.cache import ReleaseError
+from keychain_claims.releases.npm import INTEGRITY_FILE, PACKAGE
+from keychain_claims.releases.release import Release
 
 
 @pytest.fixture
@@ -21,8 +24,8 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
 
     def offline(*args, cwd=None):
-        raise registry.ReleaseError("the npm registry did not answer (ENOTFOUND); check the network and retry")
-    monkeypatch.setattr(registry, "_npm", offline)
+        raise ReleaseError("the npm registry did not answer (ENOTFOUND); check the network and retry")
+    monkeypatch.setattr(npm, "run", offline)
     return tmp_path / "cache"
 
 
@@ -30,19 +33,19 @@ def _cached(cache, package, version):
     folder = cache / package.replace("/", "+") / version
     folder.mkdir(parents=True)
     (folder / "x.tgz").write_bytes(b"")
-    (folder / registry.INTEGRITY_FILE).write_text("sha512-x\n")
+    (folder / INTEGRITY_FILE).write_text("sha512-x\n")
 
 
 def test_offline_latest_is_the_newest_cached_release_and_says_so(cache, capfd):
-    _cached(cache, registry.PACKAGE, "2.1.81")
-    _cached(cache, registry.PACKAGE, "2.1.200")            # native, but its platform builds are not cached
-    assert registry._version("latest") == "2.1.81"
+    _cached(cache, PACKAGE, "2.1.81")
+    _cached(cache, PACKAGE, "2.1.200")            # native, but its platform builds are not cached
+    assert registry.exact_version("latest") == "2.1.81"
     assert "the npm registry did not answer; checking the newest cached release, 2.1.81" in capfd.readouterr().err
 
 
 def test_offline_latest_with_nothing_cached_is_one_reason(cache):
-    with pytest.raises(registry.ReleaseError, match="did not answer and no release is cached") as caught:
-        registry._version("latest")
+    with pytest.raises(ReleaseError, match="did not answer and no release is cached") as caught:
+        registry.exact_version("latest")
     assert "\n" not in str(caught.value)
 
 
@@ -84,7 +87,7 @@ def test_a_release_reaches_only_the_stand_in_in_either_isolation(tmp_path, isola
         folder = runner.standin_folder(box)
         folder.mkdir()
         standin.set_token_answer(folder, {"access_token": "a", "refresh_token": "b"})
-        run = runner.run(registry.Release("0.0.0", root, "installed"), box, "-p", "ping")
+        run = runner.run(Release("0.0.0", root, "installed"), box, "-p", "ping")
         assert run.status == 0, run.stderr
         out = json.loads(run.stdout)
         assert run.isolation == isolation and out["status"] == 200 and out["updater"] == "1"

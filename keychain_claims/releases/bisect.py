@@ -22,7 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from keychain_claims.releases.registry import PACKAGE, Release, ReleaseError, load
+from keychain_claims.releases.cache import ReleaseError
+from keychain_claims.releases.npm import PACKAGE
+from keychain_claims.releases.registry import load
+from keychain_claims.releases.release import Release
 from keychain_claims.releases.versions import between
 
 

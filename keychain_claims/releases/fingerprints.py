@@ -57,7 +57,7 @@ def of_release(release) -> dict[str, Fingerprint]:
     from the strings of the largest file (the darwin binary, when its graph cannot be read).  For a
     release in the cache the result is kept there (fingerprints.json): xdist workers and later runs
     read it, one process computes it."""
-    from keychain_claims.releases.registry import _locked, cache_dir
+    from keychain_claims.releases.cache import cache_dir, locked
     graph = release.preload.parent if getattr(release, "preload", None) else None
     if release.bundle:
         source = lambda: read(release.bundle)                      # noqa: E731
@@ -76,7 +76,7 @@ def of_release(release) -> dict[str, Fingerprint]:
     except ValueError:                                             # an installed claude: leave its folder alone
         return source()
     cached = folder / CACHE_FILE
-    with _locked(folder.parent):
+    with locked(folder.parent):
         try:
             return {k: Fingerprint(**v) for k, v in json.loads(cached.read_text()).items()}
         except (OSError, ValueError, TypeError):

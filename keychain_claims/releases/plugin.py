@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases import registry
-from keychain_claims.releases.registry import Release, ReleaseError, _vtuple, load, parse_spec
+from keychain_claims.releases import cache
+from keychain_claims.releases.cache import NOTES, ReleaseError, let_go, progress
+from keychain_claims.releases.order import in_releases
+from keychain_claims.releases.registry import load
+from keychain_claims.releases.release import Release
+from keychain_claims.releases.versions import parse_spec
 
 RELEASES_KEY = pytest.StashKey[list]()
 DEFAULT = "latest"
@@ -54,8 +58,8 @@ def _show_cache_lines(config: pytest.Config) -> None:
                 print(line, file=sys.stderr, flush=True)
         else:
             print(line, file=sys.__stderr__, flush=True)
-    registry.REPORTERS[:] = [show]
-    config.add_cleanup(lambda: registry.REPORTERS.clear())
+    cache.REPORTERS[:] = [show]
+    config.add_cleanup(lambda: cache.REPORTERS.clear())
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -87,12 +91,12 @@ def claude_release(request: pytest.FixtureRequest):
             _LOADED[spec] = load(spec)
         except ReleaseError as exc:
             _LOADED[spec] = str(exc)
-            registry.progress(f"Claude Code {spec}: {exc}")
+            progress(f"Claude Code {spec}: {exc}")
     loaded = _LOADED[spec]
     if isinstance(loaded, str):
         pytest.skip(f"Claude Code {spec}: {loaded}")
     yield loaded
-    registry.let_go(loaded)          # done with it: the cache may evict it to make room for the next
+    let_go(loaded)          # done with it: the cache may evict it to make room for the next
 
 
 CACHE_LINES = "release-cache.log"    # in the reports folder: every line the release cache said
@@ -101,7 +105,7 @@ CACHE_LINES = "release-cache.log"    # in the reports folder: every line the rel
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The release cache's lines of this run (its workers' too) go beside the verdicts."""
     if not hasattr(session.config, "workerinput"):
-        lines = registry.NOTES + [l for l in _WORKER_LINES if l not in registry.NOTES]
+        lines = NOTES + [l for l in _WORKER_LINES if l not in NOTES]
         out = Path(session.config.getoption("reports_dir", "reports") or "reports")
         if lines and session.config.stash.get(RELEASES_KEY, None):
             try:
@@ -126,14 +130,7 @@ SCOPED_KEY = pytest.StashKey[list]()
 def in_range(version: str, releases: str) -> bool:
     """Whether `version` is in a ledger finding's `releases`: comparators joined by commas or
     spaces (`>=2.1.331`, `>=2.1.113 <2.2`), or an exact version."""
-    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-           "<": lambda a, b: a < b, "==": lambda a, b: a == b, "=": lambda a, b: a == b, "": lambda a, b: a == b}
-    have = _vtuple(version)
-    for term in releases.replace(",", " ").split():
-        op = next(o for o in (">=", "<=", "==", ">", "<", "=", "") if term.startswith(o))
-        if not have or not ops[op](have, _vtuple(term[len(op):])):
-            return False
-    return bool(releases.split())
+    return in_releases(version, releases)
 
 
 @pytest.hookimpl(trylast=True)
@@ -185,7 +182,7 @@ def pytest_runtest_makereport(item, call):
         if ("release", version) not in report.user_properties:
             report.user_properties.append(("release", version))
         if hasattr(item.config, "workerinput") and call.when == "setup":
-            for line in registry.NOTES:
+            for line in NOTES:
                 if ("release-cache", line) not in report.user_properties:
                     report.user_properties.append(("release-cache", line))
 

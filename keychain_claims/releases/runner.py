@@ -23,7 +23,7 @@ from pathlib import Path
 from keychain_claims import PROJECT_ROOT
 from keychain_claims.redact import redact
 from keychain_claims.releases import standin
-from keychain_claims.releases.registry import Release
+from keychain_claims.releases.release import Release
 
 PRELOAD = Path(__file__).with_name("darwin-preload.cjs")
 ENTRY_PROBE = Path(__file__).with_name("entry-probe.mjs")       # does the host runtime resolve its entry?

@@ -17,7 +17,11 @@ import re
 import time
 from pathlib import Path
 
-from keychain_claims.releases.registry import EXACT, PACKAGE, ReleaseError, _locked, _npm, cache_dir
+from keychain_claims.releases import npm
+from keychain_claims.releases.cache import ReleaseError, cache_dir, locked
+from keychain_claims.releases.manifests import ENTRY_FILE, read_doc
+from keychain_claims.releases.npm import EXACT, PACKAGE
+from keychain_claims.releases.registry import claude_at
 
 LAST = re.compile(r"last:(?P<n>\S*)")
 TTL = 600                       # seconds the cached list is trusted by a controller
@@ -46,7 +50,7 @@ def published(package: str = PACKAGE) -> tuple[list[str], dict[str, str]]:
     cache when it is fresh (or when this is an xdist worker), else from npm, once."""
     path = _list_file(package)
     worker = "PYTEST_XDIST_WORKER" in os.environ
-    with _locked(path.parent):
+    with locked(path.parent):
         try:
             fresh = worker or time.time() - path.stat().st_mtime < _ttl()
             if fresh:
@@ -54,7 +58,7 @@ def published(package: str = PACKAGE) -> tuple[list[str], dict[str, str]]:
                 return list(doc["versions"]), dict(doc["dist-tags"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        out = _npm("view", package, "versions", "dist-tags", "--json")
+        out = npm.run("view", package, "versions", "dist-tags", "--json")
         try:
             doc = json.loads(out)
             versions, tags = doc["versions"], doc["dist-tags"]
@@ -117,7 +121,6 @@ def chunks(versions: list[str], size: int) -> list[list[str]]:
 def job_matrix(spec: str, size: int) -> dict:
     """A GitHub Actions matrix for a sweep: one entry per chunk, `releases` a comma list for
     --claude-code, `name` what the job is called."""
-    from keychain_claims.releases.registry import parse_spec
     found = parse_spec(spec)
     if not found:
         raise ReleaseError("the range holds no release; give A..B, last:N or a comma list")
@@ -130,3 +133,48 @@ def job_matrix(spec: str, size: int) -> dict:
 
 
 CHUNK_MAX = 10      # releases per sweep job: sweep.yml restores one actions/cache entry per release (v0..v9)
+
+
+def parse_spec(spec: str | None) -> list[str]:
+    """A --claude-code SPEC -> the releases it names; ReleaseError (one line) when an item names
+    nothing: a version the registry never published, a word that is no tag, a path that is no claude."""
+    if not spec:
+        return []
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    if not items:
+        raise ReleaseError("--claude-code needs a version, `latest`, a comma list, or a path")
+    items = list(dict.fromkeys(v for item in items for v in expand(item)))
+    for item in items:
+        check_item(item)
+    return items
+
+
+def check_item(item: str) -> None:
+    """One release of a spec resolves to something: a published version (asked of the registry's
+    list, which is kept; offline, a version the cache holds or any well-formed one), a dist-tag,
+    or the path of a claude."""
+    cache_dir()                              # unusable: one line now, not a traceback later
+    if item == "latest":
+        return
+    path = Path(item).expanduser()
+    if "/" in item or path.exists():
+        if not path.exists():
+            raise ReleaseError(f"--claude-code {item}: no such file; pass a version, `latest`, or the path of an installed claude")
+        claude_at(path)
+        return
+    if EXACT.fullmatch(item) and read_doc(cache_dir() / "releases" / item / ENTRY_FILE):
+        return                               # cached: published once, and no network needed
+    try:
+        versions, tags = published()
+    except ReleaseError:
+        if EXACT.fullmatch(item) or item == "latest":
+            return                           # offline: the release is looked for in the cache, or not checkable
+        raise ReleaseError(f"--claude-code {item!r} is neither a version (e.g. 2.1.81), `latest`, a range "
+                           "(A..B, last:N) nor the path of a claude") from None
+    if item in tags or item in versions:
+        return
+    if EXACT.fullmatch(item):
+        raise ReleaseError(f"--claude-code {item}: {PACKAGE} never published {item}; "
+                           f"see `keychain-claims versions last:5` or `npm view {PACKAGE} versions`")
+    raise ReleaseError(f"--claude-code {item!r} is neither a version (e.g. 2.1.81), a tag "
+                       f"({', '.join(sorted(tags)) or 'latest'}), a range (A..B, last:N) nor the path of a claude")

@@ -1,0 +1,155 @@
+"""Host runtimes: one serves many native releases (the public `bun` of a graph's Bun version, or
+this host's `claude` build of a release), chosen by what the graph's code needs."""
+from __future__ import annotations
+
+import os
+import json
+import subprocess
+from pathlib import Path
+
+from keychain_claims.releases import npm
+from keychain_claims.releases.cache import ROOM, ReleaseError, cache_dir, entry_lock, evict, hold, mb, progress
+from keychain_claims.releases.manifests import (ENTRY_FILE, LAYOUT, RUNTIME_FILE, check, make_manifest, read_doc, stamp_at,
+                                               staging, swap_in, write_doc)
+from keychain_claims.releases.npm import PACKAGE, host_platform
+from keychain_claims.releases.release import Release
+from keychain_claims.releases.unpack import NEEDS_RULE, bun_version, graph_needs, tar_member
+
+PROBE = ("const ant = globalThis.Bun && Bun.ant ? Object.keys(Bun.ant) : [];\n"
+         "console.log('KCPROBE ' + JSON.stringify({bun: Bun.version, revision: Bun.revision, ant}));\n"
+         "process.exit(0);\n")
+
+
+def _bun_base(version: str | None) -> str | None:
+    return version.split("+")[0] if version else None
+
+
+def fits(runtime: dict, graph: dict) -> bool:
+    """Whether a runtime can run a graph, by what the graph's code needs: the Bun version it was
+    built with (same x.y.z) and every `Bun.ant` API it calls."""
+    return (bool(graph.get("bun")) and _bun_base(runtime.get("bun")) == _bun_base(graph.get("bun"))
+            and set(graph.get("needs", ())) <= set(runtime.get("ant", ())))
+
+
+def _probe(kind: str, exe: Path, stage: Path) -> dict:
+    """What a runtime offers, asked of it: Bun.version, Bun.revision, the keys of Bun.ant."""
+    probe = stage / "probe.mjs"
+    probe.write_text(PROBE)
+    argv, env = ([str(exe)], {"BUN_OPTIONS": f"--preload={probe}"}) if kind == "claude" else ([str(exe), str(probe)], {})
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TMPDIR")}
+    try:
+        out = subprocess.run(argv, env={**clean, "HOME": str(stage), **env}, cwd=stage, capture_output=True,
+                             text=True, timeout=60, stdin=subprocess.DEVNULL).stdout
+        line = next(l for l in out.splitlines() if l.startswith("KCPROBE "))
+        found = json.loads(line[len("KCPROBE "):])
+        return {"bun": f"{found['bun']}+{str(found.get('revision', ''))[:9]}", "ant": sorted(found.get("ant") or [])}
+    except (OSError, subprocess.SubprocessError, StopIteration, ValueError, KeyError, TypeError):
+        return {}
+
+
+def public_bun_package() -> str:
+    system, _, rest = host_platform().partition("-")
+    arch, _, musl = rest.partition("-")
+    return f"@oven/bun-{system}-{'aarch64' if arch == 'arm64' else arch}{'-musl' if musl else ''}"
+
+
+def _runtimes() -> list[tuple[Path, dict]]:
+    folder = cache_dir() / "runtimes"
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        doc = read_doc(path / RUNTIME_FILE)
+        if doc and not path.name.startswith("."):
+            found.append((path, doc))
+    return found
+
+
+def attach(release: Release, folder: Path, doc: dict) -> None:
+    """Choose the release's runtime: a cached one that fits its graph (the smallest), else the
+    public bun of its Bun version when it calls no `Bun.ant` API, else this host's build of the
+    same release (Anthropic's runtime it shipped with).  The choice goes into entry.json."""
+    if doc.get("needs_rule") != NEEDS_RULE:                      # read by an older rule: read again
+        doc.update(graph_needs(folder / "graph"))
+        write_doc(folder, ENTRY_FILE, doc)
+    wanted = doc.get("runtime")
+    for path, rt in _runtimes():
+        if path.name == wanted and (fits(rt, doc) or rt.get("for") == release.version):
+            if _ready_runtime(path, rt):
+                return _use_runtime(release, path, rt)
+    fitting = sorted(((path, rt) for path, rt in _runtimes() if fits(rt, doc)), key=lambda p: p[1].get("size", 0))
+    for path, rt in fitting:
+        if _ready_runtime(path, rt):
+            return _remember(release, folder, doc, path, rt)
+    candidates = []
+    if doc.get("bun") and not doc.get("needs"):
+        candidates.append(("bun", public_bun_package(), _bun_base(doc["bun"])))
+    candidates.append(("claude", f"{PACKAGE}-{host_platform()}", release.version))
+    why = []
+    for kind, package, version in candidates:
+        try:
+            path, rt = fetch_runtime(kind, package, version)
+        except ReleaseError as exc:
+            why.append(str(exc))
+            continue
+        if fits(rt, doc) or (kind == "claude" and version == release.version):
+            return _remember(release, folder, doc, path, rt)
+        why.append(f"{package}@{version} ({rt.get('bun')}) does not offer what the graph needs")
+    release.graph_error = f"{release.version}: no runtime for its graph here: {'; '.join(why)}"
+
+
+def _remember(release: Release, folder: Path, doc: dict, path: Path, rt: dict) -> None:
+    if doc.get("runtime") != path.name:
+        doc["runtime"] = path.name
+        write_doc(folder, ENTRY_FILE, doc)
+    _use_runtime(release, path, rt)
+
+
+def _use_runtime(release: Release, path: Path, rt: dict) -> None:
+    release.runtime, release.runtime_kind, release.host_root = path.name, rt["kind"], path
+    hold("runtimes", path.name)
+
+
+def _ready_runtime(path: Path, rt: dict) -> bool:
+    """A cached runtime checked against its manifest; a damaged one is fetched again."""
+    with entry_lock("runtimes", path.name):
+        problem = check(path, rt)
+        if problem is None:
+            return True
+        progress(f"runtime {path.name}: the cached copy was corrupt ({problem}); fetching it again")
+    try:
+        fetch_runtime(rt["kind"], rt["package"], rt["version"], again=True)
+        return True
+    except ReleaseError as exc:
+        progress(f"runtime {path.name} could not be fetched again ({exc}); the damaged copy is kept")
+        return False
+
+
+def fetch_runtime(kind: str, package: str, version: str, again: bool = False) -> tuple[Path, dict]:
+    name = f"{kind}-{version}-{host_platform()}"
+    folder = cache_dir() / "runtimes" / name
+    with entry_lock("runtimes", name):
+        doc = read_doc(folder / RUNTIME_FILE)
+        if doc is not None and not again and check(folder, doc) is None:
+            return folder, doc
+        evict(ROOM["runtimes"])
+        with staging() as stage:
+            entry = stage / "entry"
+            entry.mkdir()
+            tarball, integrity = npm.pack(package, version, stage)
+            exe_name = "bun" if kind == "bun" else "claude"
+            exe = tar_member(tarball, (f"package/bin/{exe_name}", f"package/{exe_name}"), entry / exe_name)
+            tarball.unlink()
+            if exe is None:
+                raise ReleaseError(f"{package}@{version} holds no {exe_name} executable; its layout changed")
+            offered = _probe(kind, exe, stage) or {"bun": bun_version(exe), "ant": []}
+            doc = {"layout": LAYOUT, "kind": kind, "package": package, "version": version, "binary": exe_name,
+                   "integrity": {f"{package}@{version}": integrity}, "for": version if kind == "claude" else None,
+                   **offered}
+            doc["files"] = make_manifest(entry)
+            doc["size"] = sum(s for s, _ in doc["files"].values())
+            write_doc(entry, RUNTIME_FILE, doc)
+            stamp_at(entry, folder, doc["files"])
+            swap_in(entry, folder)
+        progress(f"runtime {name}: Bun {doc.get('bun')}, {len(doc.get('ant', []))} Bun.ant APIs, {mb(doc['size'])}")
+    return folder, doc
+
+
