@@ -3,6 +3,7 @@ kept beside the release cache; bad ranges are one-line usage errors.  No network
 from __future__ import annotations
 
 import json
+import random
 import os
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases import versions
-from keychain_claims.releases.registry import ReleaseError, parse_spec
+from keychain_claims.releases import npm as npm_client, versions
+from keychain_claims.releases.cache import ReleaseError
+from keychain_claims.releases.order import in_releases, release_key
+from keychain_claims.releases.versions import parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ["2.0.30", "2.0.31", "2.0.5", "2.0.76", "2.1.0", "2.1.1", "2.1.2"]   # registry order, not semver
@@ -30,7 +33,7 @@ def registry(tmp_path, monkeypatch):
         assert args[0] == "view" and "versions" in args
         return json.dumps({"versions": PUBLISHED, "dist-tags": {"latest": "2.1.1", "next": "2.1.2"}})
 
-    monkeypatch.setattr(versions, "_npm", npm)
+    monkeypatch.setattr(npm_client, "run", npm)
     return calls
 
 
@@ -151,3 +154,51 @@ def test_keychain_claims_versions_prints_the_range_or_its_matrix(tmp_path):
     assert [job["releases"] for job in json.loads(matrix.stdout)["include"]] == ["2.1.0,2.1.1", "2.1.2"]
     bad = subprocess.run([str(cli), "versions", "last:none"], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "last:N" in bad.stderr
+
+
+# ---- version order: packaging's Version against the hand-written order it replaced ----------------
+
+NPM_LIST = ROOT / "tests" / "data" / "claude-code-versions.json"   # `npm view @anthropic-ai/claude-code versions`
+
+
+def _old_vtuple(version):            # registry.py's _vtuple before packaging
+    return tuple(int(p) for p in version.split("-")[0].split(".")[:3] if p.isdigit())
+
+
+def _old_release_key(release):       # claims/verdicts.py's _release_key before packaging
+    import re
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", release)]
+
+
+def _old_in_range(version, releases):    # releases/plugin.py's in_range before packaging
+    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+           "<": lambda a, b: a < b, "==": lambda a, b: a == b, "=": lambda a, b: a == b, "": lambda a, b: a == b}
+    have = _old_vtuple(version)
+    for term in releases.replace(",", " ").split():
+        op = next(o for o in (">=", "<=", "==", ">", "<", "=", "") if term.startswith(o))
+        if not have or not ops[op](have, _old_vtuple(term[len(op):])):
+            return False
+    return bool(releases.split())
+
+
+def test_the_registrys_whole_list_sorts_the_same_with_packaging():
+    listed = json.loads(NPM_LIST.read_text())
+    assert len(listed) > 400
+    shuffled = list(listed)
+    random.Random(24).shuffle(shuffled)                                 # any order but the registry's
+    new = sorted(shuffled, key=release_key)
+    assert new == sorted(shuffled, key=_old_vtuple) == sorted(shuffled, key=_old_release_key)
+    assert new == listed                       # and npm lists them in version order
+    assert sorted(["installed", *listed[:3]], key=release_key) == sorted(["installed", *listed[:3]], key=_old_release_key)
+
+
+def test_every_release_is_in_the_same_ledger_ranges_as_before():
+    listed = json.loads(NPM_LIST.read_text())
+    ledger = {line.split("releases:", 1)[1].strip().strip('"')
+              for path in (ROOT / "articles").glob("*.claims.yaml") for line in path.read_text().splitlines()
+              if line.strip().startswith("releases:")}
+    ranges = ledger | {">=2.1.113 <2.2", ">=2.1.113,<2.2", "==2.1.81", "2.1.81", "=1.0.22", ">1.0.0", "<=2.0.31", ""}
+    assert ">=2.1.281" in ledger               # the ledger's own ranges are among them
+    for releases in sorted(ranges):
+        assert [v for v in listed if in_releases(v, releases)] == [v for v in listed if _old_in_range(v, releases)], releases
+    assert not in_releases("installed", ">=2.1.0") and not _old_in_range("installed", ">=2.1.0")

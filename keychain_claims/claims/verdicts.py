@@ -26,6 +26,7 @@ from pathlib import Path
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import OMISSION_PREFIX, VERDICTS, Ledger
 from keychain_claims.redact import redact
+from keychain_claims.releases.order import release_key
 
 
 @dataclass
@@ -232,8 +233,7 @@ def _why(verdict: str, claim, seen: list[Outcome]) -> str:
 
 
 def _release_key(release: str):
-    parts = re.findall(r"\d+|\D+", release)
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
+    return release_key(release)
 
 
 def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[Verdict]:
