@@ -4,13 +4,12 @@ The proxy answers `CONNECT` and terminates TLS itself with a certificate from a 
 per sandbox, trusted by the release through NODE_EXTRA_CA_CERTS (see
 ../shared/reference/release-refresh.md).  No root, no hosts file: the same route works on a Mac.
 
-    make_ca(folder)      the CA and the stand-in's certificate (needs `cryptography`; the parent does it)
+    make_ca(folder)      the CA and the stand-in's certificate (needs `trustme`; the parent does it)
     start(folder)        the servers, in this process; returns (env for the release, stop)
 Serving needs only the standard library, so it also runs inside `unshare -n` (netns.py)."""
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import io
 import json
 import urllib.parse
@@ -32,46 +31,25 @@ class StandInError(Exception):
 
 
 def make_ca(folder: Path) -> Path:
-    """A CA that lives for this sandbox only, and a certificate for HOSTS, localhost and 127.0.0.1
-    signed by it.  Returns the CA's PEM (for NODE_EXTRA_CA_CERTS).  EC keys: made in milliseconds."""
+    """A CA that lives for this sandbox only (trustme), and a certificate for HOSTS, localhost and
+    127.0.0.1 signed by it, valid for a day.  Returns the CA's PEM (for NODE_EXTRA_CA_CERTS).  The
+    keys exist only in memory and in `folder` (the sandbox's), the stand-in's key readable by its
+    owner only.  ECDSA keys: made in milliseconds."""
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / CA_FILE).exists() and (folder / CERT_FILE).exists():
         return folder / CA_FILE
     try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        import trustme
     except ImportError:
-        raise StandInError("the `cryptography` package is missing: reinstall with `pip install -e .`") from None
+        raise StandInError("the `trustme` package is missing: reinstall with `pip install -e .`") from None
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keychain-claims throwaway CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    names = [x509.DNSName(h) for h in (*HOSTS, "localhost")] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTS[0])]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    (folder / KEY_FILE).write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                      serialization.NoEncryption()))
+    ca = trustme.CA(organization_name="keychain-claims throwaway CA", key_type=trustme.KeyType.ECDSA)
+    leaf = ca.issue_cert(*HOSTS, "localhost", "127.0.0.1", common_name=HOSTS[0], key_type=trustme.KeyType.ECDSA,
+                         not_before=now - datetime.timedelta(hours=1), not_after=now + datetime.timedelta(days=1))
+    leaf.private_key_pem.write_to_path(str(folder / KEY_FILE))
     (folder / KEY_FILE).chmod(0o600)
-    (folder / CERT_FILE).write_bytes(cert.public_bytes(pem))
-    (folder / CA_FILE).write_bytes(ca.public_bytes(pem))
+    (folder / CERT_FILE).write_bytes(b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
+    ca.cert_pem.write_to_path(str(folder / CA_FILE))
     return folder / CA_FILE
 
 
