@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -233,7 +233,3 @@ def run(what: str, good: str, bad: str, out: Path, say: Callable[[str], None] = 
     say(f"evidence: {paths[0].parent}/{what}-*.json")
     say(f"first changed: {result.answer}")
     return result
-
-
-def as_dict(result: Result) -> dict:
-    return asdict(result)

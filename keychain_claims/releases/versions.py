@@ -28,10 +28,6 @@ TTL = 600                       # seconds the cached list is trusted by a contro
 LIST_FILE = "versions.json"
 
 
-def is_range(spec: str) -> bool:
-    return (".." in spec and "/" not in spec) or spec.startswith("last:")
-
-
 def _list_file(package: str) -> Path:
     folder = cache_dir() / package.replace("/", "+")
     folder.mkdir(parents=True, exist_ok=True)
