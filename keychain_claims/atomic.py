@@ -28,6 +28,16 @@ def write_text(path, text: str, durable: bool = True) -> None:
         raise
 
 
+def read_jsonl(path) -> list:
+    """Every record of a JSON-lines file (blank lines skipped); [] when there is no file."""
+    import json                    # here, not at the top: the simulator imports this module per call
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
 def why(exc: OSError) -> str:
     """'Is a directory: reports/outcomes.json' -- an OSError in a few words."""
     text = exc.strerror or str(exc)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from keychain_claims import atomic
 from keychain_claims.redact import redact
 
 
@@ -82,9 +82,7 @@ def of_release(release) -> dict[str, Fingerprint]:
         except (OSError, ValueError, TypeError):
             pass
         found = source()
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({k: asdict(v) for k, v in found.items()}))
-        os.replace(tmp, cached)
+        atomic.write_text(cached, json.dumps({k: asdict(v) for k, v in found.items()}), durable=False)
     return found
 
 

@@ -11,6 +11,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from keychain_claims import atomic
 from keychain_claims.releases.cache import cache_dir
 
 ENTRY_FILE = "entry.json"
@@ -123,15 +124,11 @@ def check(folder: Path, doc: dict) -> str | None:
 
 
 def stamp(folder: Path, files: dict) -> None:
-    tmp = folder / f"{STAMP_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps({"at": str(folder), "stats": _stats(folder, files)}))
-    os.replace(tmp, folder / STAMP_FILE)
+    atomic.write_text(folder / STAMP_FILE, json.dumps({"at": str(folder), "stats": _stats(folder, files)}), durable=False)
 
 
 def write_doc(folder: Path, name: str, doc: dict) -> None:
-    tmp = folder / f".{name}.{os.getpid()}"
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, folder / name)
+    atomic.write_text(folder / name, json.dumps(doc, indent=1), durable=False)
 
 
 def read_doc(path: Path) -> dict | None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from keychain_claims import atomic
 from keychain_claims.releases import runtimes
 from keychain_claims.releases.cache import ReleaseError, cache_dir, entry_lock, evict, hold, mb, progress
 from keychain_claims.releases.manifests import ENTRY_FILE, check, read_doc, sha256, stamp, write_doc
@@ -171,9 +172,7 @@ def exact_version(spec: str) -> str:
                                f"can be checked ({exc})") from None
         progress(f"{spec}: offline: the npm registry did not answer; checking the newest cached release, {newest}")
         return newest
-    tmp = memo.with_name(f"{memo.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({"version": version, "at": time.time()}))
-    os.replace(tmp, memo)
+    atomic.write_text(memo, json.dumps({"version": version, "at": time.time()}), durable=False)
     return version
 
 

@@ -18,6 +18,7 @@ import ssl
 import threading
 from pathlib import Path
 
+from keychain_claims.atomic import read_jsonl
 from keychain_claims.releases import api
 
 HOSTS = ("platform.claude.com", "api.anthropic.com", "claude.ai", "console.anthropic.com")
@@ -189,13 +190,11 @@ def start(folder: Path) -> tuple[dict[str, str], callable]:
 
 def requests(folder: Path) -> list[dict]:
     """Every request that reached the stand-in (Messages, token endpoint, profile, ...)."""
-    path = Path(folder) / api.REQUESTS
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+    return read_jsonl(Path(folder) / api.REQUESTS)
 
 
 def connects(folder: Path) -> list[dict]:
-    path = Path(folder) / CONNECTS
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+    return read_jsonl(Path(folder) / CONNECTS)
 
 
 def set_token_answer(folder: Path, answer: dict | None) -> None:

@@ -17,6 +17,7 @@ import re
 import time
 from pathlib import Path
 
+from keychain_claims import atomic
 from keychain_claims.releases import npm
 from keychain_claims.releases.cache import ReleaseError, cache_dir, locked
 from keychain_claims.releases.manifests import ENTRY_FILE, read_doc
@@ -62,9 +63,7 @@ def published(package: str = PACKAGE) -> tuple[list[str], dict[str, str]]:
                 versions = [versions]
         except (ValueError, KeyError, TypeError):
             raise ReleaseError(f"npm view {package} versions gave no usable JSON; update npm and retry") from None
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"versions": versions, "dist-tags": tags}))
-        os.replace(tmp, path)
+        atomic.write_text(path, json.dumps({"versions": versions, "dist-tags": tags}), durable=False)
         return list(versions), dict(tags)
 
 
