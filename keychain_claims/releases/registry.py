@@ -19,7 +19,13 @@ manifest (sizes and, when a file's stat changed since the last check, its hash);
 is fetched again from the registry into a staging folder and swapped in whole, so a failed repair
 (offline) keeps what was there.  Nothing inside holds an absolute path that matters: a copied or
 moved cache rewrites its graph's own paths at first use.  `KEYCHAIN_CLAIMS_CACHE_MAX` (default
-4G) bounds the cache; least recently used entries are evicted, never one this run holds."""
+4G) bounds the cache; least recently used entries are evicted, never one this run holds.
+
+This module loads a release (a version, a tag, or an installed claude) and knows what the cache
+holds; the rest lives by concern: cache.py (the folder, locks, holds, eviction), npm.py (the
+registry client), manifests.py (entry documents, staging, the manifest check), unpack.py
+(download and unpack), runtimes.py (host runtimes), release.py (Release), versions.py (what a
+--claude-code SPEC names), order.py (version order)."""
 from __future__ import annotations
 
 import json
