@@ -95,7 +95,7 @@ def _typed(name: str | None) -> str:
     return name if name is not None else "<NULL>"
 
 
-def _live_key(path: str, data: dict, rt: dict, t: float) -> str | None:
+def live_key(path: str, data: dict, rt: dict, t: float) -> str | None:
     entry = rt.get(path)
     if not entry:
         return None
@@ -114,7 +114,7 @@ def unlock_key(path: str) -> str:
     with store.Locked():
         data = store.peek_keychain(path)
         rt, t = store.runtime(), store.now()
-        k = _live_key(path, data, rt, t)
+        k = live_key(path, data, rt, t)
         if k:
             if not 0 <= t - rt[path]["last"] < IDLE_RESOLUTION:     # a use within the same second: no write
                 rt[path]["last"] = t
@@ -264,7 +264,7 @@ def unlock_keychain(args, io):
     with store.Locked():
         data = store.load_keychain(path)
         rt, t = store.runtime(), store.now()
-        if _live_key(path, data, rt, t):       # already unlocked: any password is accepted [SRC]
+        if live_key(path, data, rt, t):       # already unlocked: any password is accepted [SRC]
             rt[path]["last"] = t
             store.save_runtime(rt)
             return 0
@@ -746,7 +746,7 @@ def _set_partition_list(args, io, command: str, item_class: str, filters: dict):
                 raise SecError(errors.NO_DEFAULT_KEYCHAIN)
             data = store.load_keychain(path)
             rt = store.runtime()
-            if not _live_key(path, data, rt, store.now()):
+            if not live_key(path, data, rt, store.now()):
                 if crypto.verifier(data["salt"], password) != data["verifier"]:
                     raise SecError(errors.AUTH_FAILED)
                 _set_unlocked(path, data, password)

@@ -385,7 +385,7 @@ def load_behaviour(directory: Path | None = None) -> list[dict]:
 
 def _item_state(box: _Box, env: dict, spec: dict) -> dict | None:
     from keychain_claims.sim import control, store
-    with control._env(Path(env["KEYCHAIN_SIM_STATE"])):
+    with store.using_state(Path(env["KEYCHAIN_SIM_STATE"])):
         data = store.load_keychain(box.values["{LOGIN}"])
     for item in data["items"]:
         if all(item["attrs"].get(k) == v for k, v in spec.items()):
