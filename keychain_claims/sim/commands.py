@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 
-from keychain_claims.sim import acl, agent, crypto, errors, formats, store, unverified
-from keychain_claims.sim.errors import SecError, Usage
+from keychain_claims.security.commands import COMMANDS
+from keychain_claims.security import errors, libc
+from keychain_claims.security.errors import SecError, Usage
+from keychain_claims.security.options import OPTIONS, getopt
+from keychain_claims.sim import acl, agent, crypto, formats, store, unverified
 
 
 class IO:
@@ -19,75 +22,6 @@ class IO:
 
     def error(self, text: str) -> None:
         self.err.write(text + "\n")
-
-
-# getopt strings of each subcommand [SRC SecurityTool/macOS/*.c]; the macOS shim parses with them too
-OPTIONS = {
-    "create-keychain": "hp:P",
-    "delete-keychain": "h",
-    "lock-keychain": "ha",
-    "unlock-keychain": "hup:",
-    "set-keychain-settings": "hlut:",
-    "show-keychain-info": "s",
-    "find-generic-password": "ha:c:C:D:G:j:l:s:wg",
-    "add-generic-password": ":a:c:C:D:G:j:l:s:p:w:X:UAT:h",
-    "delete-generic-password": "ha:c:C:D:G:j:l:s:g",
-    "dump-keychain": "adhiro:",
-    "set-generic-password-partition-list": ":a:c:C:D:G:j:l:s:S:k:",
-    "list-keychains": "hd:s",
-    "default-keychain": "hd:s",
-    "set-keychain-password": "ho:p:",
-    "add-internet-password": ":a:c:C:d:D:j:l:p:P:r:s:t:w:X:UAT:h",
-    "find-internet-password": "ha:c:C:d:D:hgj:l:p:P:r:s:wt:",
-    "delete-internet-password": "ha:c:C:d:D:hgj:l:p:P:r:s:t:",
-    "set-internet-password-partition-list": "a:c:C:d:D:j:l:p:P:r:s:S:t:k:",
-    "set-key-partition-list": ":a:c:dD:ej:k:l:rsS:t:uvw",
-}
-
-
-# ---------------------------------------------------------------------------- getopt
-def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tuple[str, str | None]], list[str]]:
-    """BSD getopt(3) as each command's loop uses it: options until the first operand or `--`.
-    An unknown option or a missing argument ends the loop with the command's usage (result 2),
-    after getopt's own line on stderr -- `security: illegal option -- x` / `security: option
-    requires an argument -- x` -- unless the spec starts with ':' (then a missing argument comes
-    back as (':', opt) and nothing is printed).  The complaint's prefix is the argv[0] getopt was given
-    (Libc getopt.c: PROGNAME is nargv[0] under UNIX03): for a command, the word as typed -- left as
-    "{prog}" for run() to fill in.  `-h` (where the spec has it) is the usage at once,
-    as every command's `case 'h'` is; options after it are never looked at."""
-    quiet = spec.startswith(":")
-    spec = spec.lstrip(":")
-    opts, i = [], 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        j = 1
-        while j < len(arg):
-            ch = arg[j]
-            at = spec.find(ch)
-            if at < 0 or ch == ":":
-                raise Usage("" if quiet else f"{{prog}}: illegal option -- {ch}")
-            if at + 1 < len(spec) and spec[at + 1] == ":":
-                if j + 1 < len(arg):
-                    opts.append((ch, arg[j + 1:]))
-                elif i + 1 < len(args):
-                    i += 1
-                    opts.append((ch, args[i]))
-                elif quiet:
-                    opts.append((":", ch))
-                else:
-                    raise Usage(f"{{prog}}: option requires an argument -- {ch}")
-                break
-            if ch == "h" and h_is_usage:
-                raise Usage()
-            opts.append((ch, None))
-            j += 1
-        i += 1
-    return opts, args[i:]
 
 
 # ---------------------------------------------------------------------------- keychains
@@ -175,7 +109,7 @@ def create_keychain(args, io):
         names = [name] if name else []
     for name in names:
         if password is None:
-            from keychain_claims.harness import prompts
+            from keychain_claims.security import prompts
             for _ in range(3):
                 first = agent.getpass(prompts.NEW_KEYCHAIN_PASSWORD)
                 if agent.getpass(prompts.RETYPE_NEW_KEYCHAIN_PASSWORD) == first:
@@ -259,7 +193,7 @@ def unlock_keychain(args, io):
     if path is None:
         return status
     if password is None:
-        from keychain_claims.harness import prompts
+        from keychain_claims.security import prompts
         password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
     with store.Locked():
         data = store.load_keychain(path)
@@ -279,18 +213,6 @@ def _target(name: str | None) -> str | None:
     return store.resolve(name) if name else _default_path()
 
 
-def _atoi(text: str) -> int:
-    """C atoi: leading blanks, an optional sign, then digits; anything else ends it (0 if none)."""
-    text = text.lstrip(" \t\n\r\f\v")
-    sign, i = 1, 0
-    if text[:1] in ("+", "-"):
-        sign, i = (-1 if text[0] == "-" else 1), 1
-    j = i
-    while j < len(text) and "0" <= text[j] <= "9":
-        j += 1
-    return sign * int(text[i:j]) if j > i else 0
-
-
 def set_keychain_settings(args, io):
     opts, names = getopt(args, OPTIONS["set-keychain-settings"])
     settings = {"timeout": None, "lock_on_sleep": False}
@@ -298,7 +220,7 @@ def set_keychain_settings(args, io):
         if o == "l":
             settings["lock_on_sleep"] = True
         if o == "t":
-            settings["timeout"] = _atoi(v)
+            settings["timeout"] = libc.atoi(v)
     if len(names) > 1 or names == [""]:          # one keychain at most, and not "" [SRC]
         raise Usage()
     name = names[0] if names else None
@@ -544,7 +466,7 @@ def _item_options(opts, io, attrs: dict, filters: dict, four_char: tuple, secret
         if o == ":":
             if v not in ("p", "w"):             # -p/-w without a value: prompt for the password [SRC]
                 raise Usage()
-            from keychain_claims.harness import prompts
+            from keychain_claims.security import prompts
             first = agent.getpass(prompts.NEW_ITEM_PASSWORD)
             if agent.getpass(prompts.RETYPE_NEW_ITEM_PASSWORD) != first:
                 io.error("passwords don't match")
@@ -556,8 +478,8 @@ def _item_options(opts, io, attrs: dict, filters: dict, four_char: tuple, secret
                 return 1
             attrs[filters[o]] = v
         elif o == "P":                          # internet passwords: the port, as strtoul reads it
-            if _atoi(v):
-                attrs["port"] = _atoi(v) & 0xFFFF
+            if libc.atoi(v):
+                attrs["port"] = libc.atoi(v) & 0xFFFF
         elif o in filters:
             attrs[filters[o]] = v
         elif o in secret_opts:
@@ -738,7 +660,7 @@ def _set_partition_list(args, io, command: str, item_class: str, filters: dict):
     name = names[0] if names else None
     path = _target(name)
     if password is None:
-        from keychain_claims.harness import prompts
+        from keychain_claims.security import prompts
         password = agent.getpass(prompts.UNLOCK_PASSWORD.format(keychain=name if name else "default"))
     with store.Locked(path):
         try:
@@ -776,7 +698,7 @@ INET_KEY = ("acct", "sdmn", "srvr", "ptcl", "atyp", "port", "path")     # the re
 
 def _attr(key: str, value: str):
     """port is a number (strtoul), the rest are strings (four-character codes stay text)."""
-    return _atoi(value) if key == "port" else value
+    return libc.atoi(value) if key == "port" else value
 
 
 def add_internet_password(args, io):
@@ -840,7 +762,7 @@ def set_keychain_password(args, io):
     old = next((v for o, v in opts if o == "o"), None)
     new = next((v for o, v in opts if o == "p"), None)
     name = names[0] if names else None
-    from keychain_claims.harness import prompts
+    from keychain_claims.security import prompts
     if old is None:
         old = agent.getpass(prompts.OLD_KEYCHAIN_PASSWORD)
     if new is None:
@@ -872,36 +794,13 @@ def set_keychain_password(args, io):
     return 0
 
 
-def _strtoul(text: str) -> int:
-    """C strtoul(text, NULL, 0), reduced to 32 bits as the CSSM_RETURN it is stored in."""
-    t = text.lstrip(" \t\n\r\f\v")
-    sign = -1 if t[:1] == "-" else 1
-    t = t[1:] if t[:1] in "+-" else t
-    if t[:2].lower() == "0x" and t[2:3] and t[2:3] in "0123456789abcdefABCDEF":
-        base, t = 16, t[2:]
-    elif t[:1] == "0":
-        base = 8
-    else:
-        base = 10
-    digits = ""
-    for ch in t:
-        if ch.isdigit() and int(ch) < base or base == 16 and ch in "abcdefABCDEF":
-            digits += ch
-        else:
-            break
-    value = int(digits, base) if digits else 0
-    if value > 0xFFFFFFFFFFFFFFFF:
-        value = 0xFFFFFFFFFFFFFFFF
-    return (sign * value) & 0xFFFFFFFF
-
-
 def error(args, io):
     """display_error_code [SRC display_error_code.c]: `Error: 0x%08X %d <text>` per code, on stdout;
     the result is always 1."""
     for arg in args:
         if arg == "error":
             continue
-        code = _strtoul(arg)
+        code = libc.strtoul(arg)
         signed = code - (1 << 32) if code & 0x80000000 else code
         text = errors.TEXT.get(signed) or unverified.ERROR_TEXT_UNKNOWN.format(code=signed)
         io.print(f"Error: 0x{code:08X} {signed} {text}")
@@ -930,12 +829,11 @@ SIMULATED = {
 
 
 def _table():
-    from keychain_claims.sim.table import COMMANDS
     return [(name, SIMULATED.get(name), usage, help_text) for name, usage, help_text in COMMANDS]
 
 
 # name, function (None: not simulated), usage, help -- security's command table in its order, so
-# prefix matching takes the first match as security does [SRC security.c, sim/table.py]
+# prefix matching takes the first match as security does [SRC security.c, security/commands.py]
 TABLE = _table()
 
 

@@ -23,6 +23,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from keychain_claims.security.process import alive
+
 
 def _clock(state: Path) -> Path:
     return Path(os.environ.get("KEYCHAIN_SIM_CLOCK_OVERRIDE", Path(state) / "clock"))
@@ -145,20 +147,6 @@ def windows(state: Path) -> list[dict]:
         else:
             path.unlink(missing_ok=True)
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:                                              # a zombie has exited: its window is gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def dismiss(state: Path) -> int:

@@ -81,7 +81,7 @@ def command_of(case: dict) -> str:
     argv = list(case.get("run", {}).get("argv") or [])
     while argv and argv[0].startswith("-"):
         if argv[0] == "-i" or argv[0].startswith("-p"):
-            from keychain_claims.sim.cli import split_line
+            from keychain_claims.security.lines import split_line
             lines = [split_line(line) for line in (case["run"].get("stdin") or "").splitlines()]
             argv = next((a for a in lines if a), [])
             break

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from keychain_claims.sim import errors
+from keychain_claims.security import errors
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,7 +9,7 @@ the transcript; `keychain-claims fidelity --settled DIR` says where this module 
 
 Kept import-light: it is on every call's path."""
 
-from keychain_claims.sim import errors
+from keychain_claims.security import errors
 
 # ---------------------------------------------------------------- dialogs (SecurityAgent)
 # §2 find-generic-password: "128: cancel/Deny [UNV; jaraco/keyring treats -128 as denied]"
@@ -155,7 +155,7 @@ ALWAYS_ALLOW_ADDS_PARTITION = True
 #   settle: two items added in both orders, then `find-generic-password -s S -w`, recorded on a Mac
 SEARCH_ORDER = "oldest first"
 
-# ---------------------------------------------------------------- dialog wording (harness/prompts.py)
+# ---------------------------------------------------------------- dialog wording (security/prompts.py)
 # SecurityAgent's strings are not in apple-oss-distributions.  Which sentence a refused read draws: securityd sends
 # the operation as the hint "acl-tag" [SRC agentquery.cpp QueryKeychainUse::queryUser, AGENT_HINT_ACL_TAG]; a
 # caller outside the trusted-application list is asked about CSSM_ACL_AUTHORIZATION_DECRYPT, one inside it whose
@@ -173,7 +173,7 @@ SEARCH_ORDER = "oldest first"
 #   `security -w` -> the SecurityAgent window's text (Accessibility dump); (2) the same item read by a test caller
 #   outside the access list; (3) a caller outside the list whose partition ID is also missing: one dialog or two,
 #   and which sentence first.
-DIALOG_WORDING = "harness/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
+DIALOG_WORDING = "security/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
 
 # ---------------------------------------------------------------- subcommands next to the article's
 # `security error CODE`: cssmErrorString() for a code SecBase.h has no text for -- not in the source tree

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from keychain_claims.harness import callers, dump, prompts
+from keychain_claims.harness import callers, dump
+from keychain_claims.security import prompts
 from keychain_claims.backends import SimBackend
-from keychain_claims.harness.prompts import Responder
+from keychain_claims.security.prompts import Responder
 from keychain_claims.sim import control
 
 SVC = "Claude Code-credentials"

@@ -263,7 +263,7 @@ def testcaller(program: str, build: str, argv: list[str]) -> int:
                 hexed = True
             elif word != "-p":
                 out.append(word)
-        from keychain_claims.sim.cli import join_line
+        from keychain_claims.security.lines import join_line
         line = join_line([mode, *out[:-1], "-X" if hexed else "-w", secret, out[-1]]) + "\n"
         proc = subprocess.run([*_sim(), "-i"], env=env, input=line, capture_output=True, text=True)
         sys.stderr.write(proc.stderr.replace("security:", "testcaller:"))

@@ -200,3 +200,13 @@ GLOBAL_OPTIONS = "hilp:qvR"
 PROMPT = "security> "
 MAX_LINE_LEN = 4096
 MAX_ARGS = 32
+
+
+def lookup(name: str) -> tuple[str, str, str] | None:
+    """The command `name` names: (name, usage, help) of the first in the table's order that starts
+    with it (strncmp over the typed length: even "" matches the first, `help`)
+    [SRC security.c match_command]."""
+    for row in COMMANDS:
+        if row[0].startswith(name):
+            return row
+    return None
