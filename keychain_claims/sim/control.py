@@ -58,10 +58,10 @@ def advance_clock(state: Path, seconds: float) -> float:
 def locked(state: Path, keychain_path: str | Path) -> bool:
     """Whether securityd holds no live key for the keychain now (never unlocked, locked, or idle
     past its timeout), read under the simulator's lock without changing anything."""
-    from keychain_claims.sim import commands, store
+    from keychain_claims.sim import keychain_commands, store
     path = str(keychain_path)
     with store.using_state(Path(state)), store.Locked():
-        return commands.live_key(path, store.load_keychain(path), store.runtime(), store.now()) is None
+        return keychain_commands.live_key(path, store.load_keychain(path), store.runtime(), store.now()) is None
 
 
 def reboot(state: Path) -> None:

@@ -28,7 +28,7 @@ UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
 #   settle: nothing on a Mac (no terminal draws the real dialog); a simulator convention
 # §5 "-g/-w: item prompt, or an unlock prompt if locked" -- modelled as two dialogs in a row when
 # the keychain is locked AND the ACL/partition check fails (the real agent may merge them) [UNV]
-# (behaviour of commands._read_secret, not a switch)
+# (behaviour of item_commands._read_secret, not a switch)
 
 # ---------------------------------------------------------------- which operations check what
 # §3 "Whether -U prompts on another app's item: [UNV]" -- modelled as: it does not
@@ -58,7 +58,7 @@ DUMP_ITEM_DATA_ERROR = "security: SecKeychainItemCopyContent: {text}"
 #   settle: `security delete-keychain` with no argument, recorded on a Mac
 DELETE_KEYCHAIN_NO_ARGS_STATUS = errors.INVALID_KEYCHAIN
 # §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p, i.e. the
-# getpass prompts (behaviour of commands.create_keychain, not a switch)
+# getpass prompts (behaviour of keychain_commands.create_keychain, not a switch)
 # §2 list-keychains: what the system domain holds on a stock Mac, and that the default (no -d) view is
 # the user list followed by it [INF]
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
