@@ -15,15 +15,14 @@ Not on the simulator's hot path: only the replay tool and the tests import it.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
+from keychain_claims.security.output import normalise
 from keychain_claims.sim.behaviour import behaviour_table, load_behaviour, run_behaviour
 from keychain_claims.sim.replay import Box, Result, compare_text, figure, sim_command, window_text
 
 FORMAT = "keychain-claims/real-transcript/1"
-_DATE = re.compile(r'<timedate>=(?:0x[0-9A-Fa-f]+ +"[^"\n]*"|<NULL>)')
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
 
 
@@ -79,12 +78,6 @@ def _setup_step(box: Box, env: dict, step: dict) -> None:
         raise ValueError(f"unknown setup step {step!r}")
 
 
-def _normalise(text: str, subst: dict[str, str]) -> str:
-    for key, value in subst.items():
-        text = text.replace(key, value)
-    return _DATE.sub("<timedate>=<date>", text)
-
-
 def replay(case: dict) -> Result:
     compare = case.get("compare", {})
     source = case.get("source", {}).get("url", "")
@@ -127,7 +120,7 @@ def replay(case: dict) -> Result:
         real = case["real"]
         sim_subst = {box.expand(k): v for k, v in case.get("sim_subst", {}).items()}
         sim_subst.setdefault(box.values["{SYS}"], SYSTEM_KEYCHAIN)
-        got = _normalise(got, sim_subst)
+        got = normalise(got, sim_subst)
         problems = []
         for stream in ("combined", "stdout", "stderr", "dialog"):
             if stream not in real or (stream == "stdout" and capture == "combined"):
@@ -135,9 +128,9 @@ def replay(case: dict) -> Result:
             if stream != capture and not (stream == "stdout" and capture == "separate"):
                 if not (capture == "separate" and stream == "stderr"):
                     continue
-            expected = _normalise(real[stream], case.get("real_subst", {}))
+            expected = normalise(real[stream], case.get("real_subst", {}))
             have = got if stream == capture or capture == "dialog" else (
-                _normalise(proc.stdout, sim_subst) if stream == "stdout" else _normalise(proc.stderr, sim_subst))
+                normalise(proc.stdout, sim_subst) if stream == "stdout" else normalise(proc.stderr, sim_subst))
             if not compare_text(mode, expected, have, compare.get("strip", False), compare.get("fold", False),
                             compare.get("collapse_spaces", False)):
                 problems.append(f"{stream} differs")
