@@ -41,11 +41,6 @@ def error(args, io):
     return 1
 
 
-def not_simulated(args, io):
-    """A command of the real table the simulator does not model (see unverified.NOT_SIMULATED)."""
-    raise NotImplementedError
-
-
 # name -> the function that simulates it; every other command of security's table exists (prefix
 # matching must see it) but is not modelled
 SIMULATED = {
