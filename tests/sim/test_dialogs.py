@@ -15,7 +15,7 @@ SVC = "Claude Code-credentials"
 
 
 def _state(box):
-    return box.root / "sim-state"
+    return control.state_dir(box.root)
 
 
 def _kc(box) -> str:
