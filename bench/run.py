@@ -92,8 +92,9 @@ def suites(rounds: int) -> dict:
 def fidelity() -> dict:
     """The simulator replayed against the real macOS transcripts (fixtures/transcripts/real)."""
     from keychain_claims.sim import fidelity as fid
+    from keychain_claims.sim.replay import figure
     results = fid.run()
-    fig = fid.figure(results)
+    fig = figure(results)
     return {"matches": fig.matches, "comparable": fig.comparable, "total": len(results),
             "per_command": fig.per_command}
 

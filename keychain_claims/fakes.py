@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from keychain_claims import redact
 
 CANARY = "KCCANARY"
-ITEM_SERVICE = "Claude Code-credentials"
 
 
 class Secret(str):

@@ -6,12 +6,12 @@ import copy
 
 import pytest
 
-from keychain_claims.sim import agent, fidelity, unverified
+from keychain_claims.sim import agent, behaviour, unverified
 
 
 @pytest.fixture(scope="module")
 def cases():
-    return fidelity.load_behaviour()
+    return behaviour.load_behaviour()
 
 
 def test_every_case_names_its_source_and_a_modelled_version(cases):
@@ -22,7 +22,7 @@ def test_every_case_names_its_source_and_a_modelled_version(cases):
 
 
 def test_cases_match_or_say_why_not(cases):
-    results = [fidelity.replay_behaviour(c) for c in cases]
+    results = [behaviour.replay_behaviour(c) for c in cases]
     assert len([r for r in results if r.comparable]) >= 10
     for r in results:
         assert r.state == "match" or (r.state == "not-comparable" and r.reason), f"{r.id}: {r.reason}"
@@ -38,7 +38,7 @@ def test_cases_match_or_say_why_not(cases):
 def test_a_case_with_another_after_state_differs(cases, case_id, key, wrong):
     case = copy.deepcopy(next(c for c in cases if c["id"] == case_id))
     case["expect"][key] = wrong
-    result = fidelity.replay_behaviour(case)
+    result = behaviour.replay_behaviour(case)
     assert result.state == "differs" and key in result.reason, result
 
 
@@ -47,7 +47,7 @@ def test_a_case_without_a_version_is_refused(tmp_path, cases):
     doc = dict(cases[0], macos="Sequoia-ish")
     (tmp_path / "x.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="macOS version"):
-        fidelity.load_behaviour(tmp_path)
+        behaviour.load_behaviour(tmp_path)
 
 
 def test_the_refusing_check_decides_the_sentence():

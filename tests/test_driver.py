@@ -7,7 +7,7 @@ import pytest
 
 from keychain_claims.backends import Backend
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness.prompts import Responder
+from keychain_claims.security.prompts import Responder
 from keychain_claims.harness.sandbox import Sandbox
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from keychain_claims.sim import fidelity
+from keychain_claims.sim.replay import Result, figure
 
 CASES = fidelity.load()
 
@@ -36,10 +37,10 @@ def test_an_altered_real_output_is_reported_as_a_difference():
 
 
 def test_the_figure_counts_matches_over_comparable_per_command():
-    results = [fidelity.Result("a", "find-generic-password", "match"),
-               fidelity.Result("b", "find-generic-password", "differs", "x"),
-               fidelity.Result("c", "import", "not-comparable", "not modelled")]
-    fig = fidelity.figure(results)
+    results = [Result("a", "find-generic-password", "match"),
+               Result("b", "find-generic-password", "differs", "x"),
+               Result("c", "import", "not-comparable", "not modelled")]
+    fig = figure(results)
     assert (fig.matches, fig.comparable, fig.per_command) == (1, 2, {"find-generic-password": [1, 2]})
     assert "1/2" in fidelity.table(results) and "not comparable  c: not modelled" in fidelity.table(results)
 

@@ -10,7 +10,7 @@ import pytest
 
 from keychain_claims.backends import MacOSBackend
 from keychain_claims.backends.macos.shim import Refused, pin_argv, pin_stdin
-from keychain_claims.sim.cli import split_line
+from keychain_claims.security.lines import split_line
 
 HOME = "/sandbox/home"
 KC = "/sandbox/home/Library/Keychains/keychain-claims-scratch.keychain-db"   # never login.keychain

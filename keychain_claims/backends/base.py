@@ -13,7 +13,7 @@ import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.driver import Call, DialogWatch
-    from keychain_claims.harness.prompts import Responder
+    from keychain_claims.security.prompts import Responder
     from keychain_claims.harness.sandbox import Sandbox
 
 
@@ -96,7 +96,7 @@ class Backend:
         """Create, configure and unlock the scratch keychain in one `security -i` session:
         the commands come on stdin, the password is typed at each getpass prompt on the
         terminal.  One process, not one per command; the keychain sees the same commands."""
-        from keychain_claims.sim.cli import join_line
+        from keychain_claims.security.lines import join_line
         sandbox.keychain.path.parent.mkdir(parents=True, exist_ok=True)
         script = "".join(join_line(argv) + "\n" for argv in self.scratch_keychain_commands(sandbox))
         call = sandbox.security.run("-i", stdin=script, responder=sandbox.responder())

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pexpect
 
-from keychain_claims.harness.prompts import Prompt, Responder
+from keychain_claims.security.prompts import Prompt, Responder
 from keychain_claims.redact import redact
 
 if TYPE_CHECKING:  # pragma: no cover

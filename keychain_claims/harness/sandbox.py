@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keychain_claims.backends import Backend
-from keychain_claims.sim.control import alive
+from keychain_claims.security.process import alive
 from keychain_claims.harness.driver import Security, Shell
 from keychain_claims.fakes import Fakes, Secret
-from keychain_claims.harness.prompts import Responder
+from keychain_claims.security.prompts import Responder
 
 _OPEN: "set[Sandbox]" = set()          # closed at exit, whatever stopped the run
 OWNER_FILE = "owner.pid"

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keychain_claims.redact import MASK, redact
+from keychain_claims.security.output import normalise
 
 FORMAT = "keychain-claims/transcript/1"
-_DATE = re.compile(r'(<timedate>=)0x[0-9A-F]+  "\d{14}Z\\000"')
 # a fixed stand-in for redacted secret data, so a replay can send what the recording sent
 STAND_IN = '{"claudeAiOauth":{"accessToken":"sk-ant-oat01-KCCANARY-replay","expiresAt":0}}'
 
 
-def _normalize(text: str, sandbox_values: dict[str, str]) -> str:
-    for placeholder, value in sandbox_values.items():
-        text = text.replace(value, placeholder)
-    return _DATE.sub(r"\1<date>", redact(text))
+def _normalise(text: str, sandbox_values: dict[str, str]) -> str:
+    """Redacted, the sandbox's paths and user put back as their placeholders, dates as <date>
+    (security/output.py, the one normaliser the fidelity replay uses too)."""
+    return normalise(redact(text), {value: placeholder for placeholder, value in sandbox_values.items()})
 
 
 def _values(sandbox) -> dict[str, str]:
@@ -35,7 +35,7 @@ def _values(sandbox) -> dict[str, str]:
 
 def record(directory: Path, scenario: str, backend: str, sandbox) -> Path:
     values = _values(sandbox)
-    norm = lambda text: None if text is None else _normalize(text, values)  # noqa: E731
+    norm = lambda text: None if text is None else _normalise(text, values)  # noqa: E731
     exchanges = []
     for call in sandbox.security.calls:
         rec = call.record()
@@ -92,7 +92,7 @@ def replay(path: Path) -> list[Difference]:
             env = {k: restore(v) for k, v in context.items() if k.startswith("KEYCHAIN_SIM_")}
             call = box.security.run(*[restore(a) for a in ex["argv"]], stdin=restore(ex["stdin"]),
                                     responder=box.responder(choices=choices, unlock_choice=unlock), env=env or None)
-            got = {"stdout": _normalize(call.stdout, values), "stderr": _normalize(call.stderr, values),
+            got = {"stdout": _normalise(call.stdout, values), "stderr": _normalise(call.stderr, values),
                    "status": call.status, "prompts": [p.kind + ":" + p.answer for p in call.prompts]}
             for field_name, value in got.items():
                 if ex[field_name] != value:

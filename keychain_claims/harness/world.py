@@ -9,7 +9,7 @@ from keychain_claims.harness import claude_code
 from keychain_claims.harness.callers import SECURITY_TOOL, CodeIdentity
 from keychain_claims.harness.driver import Call, Shell, ShellRun
 from keychain_claims.fakes import Credential
-from keychain_claims.harness.prompts import Prompt
+from keychain_claims.security.prompts import Prompt
 from keychain_claims.harness.sandbox import Sandbox
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import termios
 
-from keychain_claims.sim import errors, store, unverified
+from keychain_claims.security import errors
+from keychain_claims.sim import store, unverified
 
 
 def ui() -> str:
@@ -163,7 +164,7 @@ def _choose(tty: Tty, choices: tuple[str, ...], prompt: str, on_eof: str) -> str
 
 
 def _password(tty: Tty, check) -> bool:
-    from keychain_claims.harness import prompts
+    from keychain_claims.security import prompts
     for _ in range(prompts.DIALOG_TRIES):
         if check(tty.readline(echo=False, prompt=prompts.DIALOG_PASSWORD) or ""):
             return True
@@ -176,7 +177,7 @@ def dialog_text(check: str, app: str, item: str, keychain: str) -> str:
     trusted-application list: securityd asks about CSSM_ACL_AUTHORIZATION_DECRYPT) or "partition" (trusted, but
     its partition ID is not in the item's partition list: extendPartition asks about
     CSSM_ACL_AUTHORIZATION_PARTITION_ID) [SRC acls.cpp, agentquery.cpp; the tag->sentence map: unverified]."""
-    from keychain_claims.harness import prompts
+    from keychain_claims.security import prompts
     template = prompts.PARTITION_DIALOG if check == "partition" else prompts.ITEM_DIALOG
     return template.format(app=app, item=item, keychain=keychain)
 
@@ -185,7 +186,7 @@ def item_access(app: str, item: str, keychain: str, check, refused_by: str = "ac
     """The access dialog.  Returns "Always Allow" or "Allow"; raises SecError otherwise.
     `refused_by` ("acl" or "partition") is the check that failed: it decides the sentence."""
     _refuse_without_ui("item-access", app, item, keychain)
-    from keychain_claims.harness import prompts
+    from keychain_claims.security import prompts
     text = dialog_text(refused_by, app, item, keychain)
     if ui() == UNATTENDED:
         _window("item", app, item, keychain, text)
@@ -208,7 +209,7 @@ def item_access(app: str, item: str, keychain: str, check, refused_by: str = "ac
 def unlock(app: str, keychain: str, check) -> None:
     """The unlock dialog for a locked keychain; returns once the password was right."""
     _refuse_without_ui("unlock", app, "", keychain)
-    from keychain_claims.harness import prompts
+    from keychain_claims.security import prompts
     if ui() == UNATTENDED:
         _window("unlock", app, "", keychain, prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))
     tty = Tty()

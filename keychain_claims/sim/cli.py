@@ -7,26 +7,15 @@ import json
 import os
 import sys
 
-from keychain_claims.sim import commands, errors, store, unverified
-
-SECRET_OPTS = "pwXk"        # options whose *value* is a secret (find's -w takes none, so it stays)
-SECRET_OPTS_OF = {"set-keychain-password": "op"}      # -o: the old password
-
-
-def _masked(argv: list[str]) -> list[str]:
-    """argv for the event log (through keychain_claims.redact): the values of the command's secret
-    options replaced by "<secret>", walking its own getopt string; a command the simulator does
-    not model (or a mistyped one) keeps only its option letters."""
-    from keychain_claims.redact import mask_argv
-    row = commands.lookup(argv[0]) if argv else None
-    spec = commands.OPTIONS.get(row[0]) if row else None
-    return mask_argv(argv, spec, SECRET_OPTS_OF.get(row[0], SECRET_OPTS) if row else SECRET_OPTS)
-
+from keychain_claims.security import errors
+from keychain_claims.security.commands import GLOBAL_OPTIONS, GLOBAL_USAGE, MAX_LINE_LEN, PROMPT
+from keychain_claims.security.lines import read_line, split_line
+from keychain_claims.security.options import getopt, masked_argv
+from keychain_claims.sim import commands, store, unverified
 
 def _usage(io: commands.IO) -> int:
     """security.c usage(): on stdout, then the command list; result 2."""
-    from keychain_claims.sim import table
-    io.out.write(table.GLOBAL_USAGE)
+    io.out.write(GLOBAL_USAGE)
     _help(["help"], io)
     return 2
 
@@ -80,101 +69,9 @@ def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
         return errors.DECODE
 
 
-SPACE = " \t\n\v\f\r"                          # isspace() in the C locale
-
-
-def split_line(line: str) -> list[str]:
-    """security -i's tokenizer, state for state as security.c split_line: words split at white
-    space; a quote (' or ") opens a quoted word only at a word's start and its closing quote ends
-    the word (`"a"b` is two words, `a"b"` one); a backslash takes the next character literally,
-    inside quotes too; an unclosed quote or a trailing backslash ends with the line; at most
-    MAX_ARGS (32) words, the rest of the line ignored."""
-    from keychain_claims.sim.table import MAX_ARGS
-    args: list[str] = []
-    cur: list[str] = []
-    state, quote = "skip", ""
-    for ch in line:
-        if ch == "\0":                           # C string: the line ends at a NUL
-            break
-        if state == "skip":
-            if ch in SPACE:
-                continue
-            if ch in "\"'":
-                state, quote = "quoted", ch
-                continue
-            state = "word"
-        if state == "word":
-            if ch == "\\":
-                state = "word-escaped"
-            elif ch in SPACE:
-                args.append("".join(cur))
-                cur, state = [], "skip"
-                if len(args) >= MAX_ARGS:
-                    return args
-            else:
-                cur.append(ch)
-        elif state == "quoted":
-            if ch == "\\":
-                state = "quoted-escaped"
-            elif ch == quote:
-                args.append("".join(cur))
-                cur, state = [], "skip"
-                if len(args) >= MAX_ARGS:
-                    return args
-            else:
-                cur.append(ch)
-        elif state == "word-escaped":
-            cur.append(ch)
-            state = "word"
-        elif state == "quoted-escaped":
-            cur.append(ch)
-            state = "quoted"
-    if state != "skip":
-        args.append("".join(cur))
-    return args
-
-
-class Unrepresentable(ValueError):
-    """An argv that no `security -i` line can carry (a newline or NUL in a word, more than
-    MAX_ARGS words, or a line longer than readline's buffer)."""
-
-
-def join_line(argv: list[str]) -> str:
-    """One `security -i` line whose split_line() is `argv`: a word that needs it in double quotes,
-    with `\\` and `\"` escaped.  Raises Unrepresentable where split_line could not give argv back."""
-    from keychain_claims.sim.table import MAX_ARGS, MAX_LINE_LEN
-    if len(argv) > MAX_ARGS:
-        raise Unrepresentable(f"{len(argv)} words; a security -i line holds at most {MAX_ARGS}")
-    for a in argv:
-        if "\n" in a or "\0" in a:
-            raise Unrepresentable("a word with a newline or NUL cannot be sent on a security -i line")
-    line = " ".join(a if a and all(c.isalnum() or c in "-_./:@%+=," for c in a)
-                    else '"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in argv)
-    if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE_LEN - 1:
-        raise Unrepresentable(f"a line of {len(line.encode('utf-8', 'surrogateescape'))} bytes; security -i reads "
-                              f"at most {MAX_LINE_LEN - 1} bytes a line and runs the rest as another command")
-    return line
-
-
-def read_line(stream, size: int) -> bytes | None:
-    """readline.c readline(): up to size-1 bytes or to a newline (not kept; a line longer than that
-    comes back in pieces, the rest read as the next line); None at EOF -- also when a last line
-    has no newline, which is therefore never run."""
-    buf = bytearray()
-    while len(buf) < size - 1:
-        ch = stream.read(1)
-        if not ch:
-            return None
-        if ch == b"\n":
-            return bytes(buf)
-        buf += ch
-    return bytes(buf)
-
-
 def interactive(io: commands.IO, quiet: bool, verbose: bool = False, prompt: str | None = None) -> int:
     """security -i / -p prompt: read lines until EOF; each is split and run; a failing command
     adds `<word>: returned <n>` unless -q [SRC security.c main]."""
-    from keychain_claims.sim.table import MAX_LINE_LEN, PROMPT
     show_prompt = sys.stdin.isatty()
     stream = sys.stdin.buffer
     status = 0
@@ -198,7 +95,7 @@ def interactive(io: commands.IO, quiet: bool, verbose: bool = False, prompt: str
 def _log(argv: list[str], status: int) -> None:
     try:
         from keychain_claims.sim.acl import caller, partition_id
-        store.log({"event": "call", "argv": _masked(argv), "status": errors.exit_code(status),
+        store.log({"event": "call", "argv": masked_argv(argv), "status": errors.exit_code(status),
                    "caller": partition_id(caller()), "t": store.now()})
     except OSError:
         pass
@@ -211,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(audit, "a") as fh:
             fh.write(json.dumps(argv) + "\n")
     io = commands.IO()
-    from keychain_claims.sim.table import GLOBAL_OPTIONS
     try:
-        opts, rest = commands.getopt(argv, GLOBAL_OPTIONS, h_is_usage=False)
+        opts, rest = getopt(argv, GLOBAL_OPTIONS, h_is_usage=False)
     except errors.Usage as exc:                   # security: illegal option -- x, then usage() on stdout
         io.error(exc.message.replace("{prog}", unverified.PROGRAM_NAME))
         return _usage(io)

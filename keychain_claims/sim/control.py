@@ -7,6 +7,8 @@ KEYCHAIN_SIM_STATE directory (SimBackend puts it at <sandbox>/sim-state).
     events(state)                   the event log: {"event": "call"|"prompt", ...} per line
     windows(state)                  dialogs open in a gui-unattended session (nobody answers them)
     dismiss(state)                  close them all (SIGTERM): each fails as a cancelled dialog
+    state_dir(sandbox_root)         the state directory of a sandbox (<sandbox_root>/sim-state)
+    locked(state, keychain_path)    whether securityd holds no key for the keychain now
     add_item(path, attrs, secret, password)
                                     an item security cannot make (e.g. without an account)
     corrupt_item_data(path, service, new_bytes, password)
@@ -21,6 +23,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from keychain_claims.security.process import alive
+
 
 def _clock(state: Path) -> Path:
     return Path(os.environ.get("KEYCHAIN_SIM_CLOCK_OVERRIDE", Path(state) / "clock"))
@@ -34,18 +38,10 @@ def now(state: Path) -> float:
         return time.time()
 
 
-@contextmanager
-def _env(state: Path):
-    """Point the store at `state` for the duration (store reads KEYCHAIN_SIM_STATE)."""
-    saved = os.environ.get("KEYCHAIN_SIM_STATE")
-    os.environ["KEYCHAIN_SIM_STATE"] = str(state)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("KEYCHAIN_SIM_STATE", None)
-        else:
-            os.environ["KEYCHAIN_SIM_STATE"] = saved
+def state_dir(sandbox_root: Path) -> Path:
+    """The simulator's state directory for a sandbox rooted at `sandbox_root` (what the backends
+    pass as KEYCHAIN_SIM_STATE and what every control here takes as `state`)."""
+    return Path(sandbox_root) / "sim-state"
 
 
 def advance_clock(state: Path, seconds: float) -> float:
@@ -53,16 +49,25 @@ def advance_clock(state: Path, seconds: float) -> float:
     Only calls that see KEYCHAIN_SIM_CLOCK=<state>/clock (SimBackend's env) follow it."""
     from keychain_claims.sim import store
     state = Path(state)
-    with _env(state), store.Locked():
+    with store.using_state(state), store.Locked():
         value = now(state) + seconds
         store.write_json(str(_clock(state)), value)
     return value
 
 
+def locked(state: Path, keychain_path: str | Path) -> bool:
+    """Whether securityd holds no live key for the keychain now (never unlocked, locked, or idle
+    past its timeout), read under the simulator's lock without changing anything."""
+    from keychain_claims.sim import keychain_commands, store
+    path = str(keychain_path)
+    with store.using_state(Path(state)), store.Locked():
+        return keychain_commands.live_key(path, store.load_keychain(path), store.runtime(), store.now()) is None
+
+
 def reboot(state: Path) -> None:
     """securityd forgets every key: every keychain is locked."""
     from keychain_claims.sim import store
-    with _env(Path(state)), store.Locked():
+    with store.using_state(Path(state)), store.Locked():
         store.save_runtime({})
 
 
@@ -70,7 +75,7 @@ def sleep(state: Path) -> list[str]:
     """The machine sleeps: keychains set to lock on sleep are locked.  Returns their paths."""
     from keychain_claims.sim import store
     locked = []
-    with _env(Path(state)), store.Locked():
+    with store.using_state(Path(state)), store.Locked():
         runtime = store.runtime()
         for path in list(runtime):
             try:
@@ -116,7 +121,7 @@ def changing(keychain_path: str | Path, password: str, state: Path | None = None
     `password` is not the keychain's, as the test-only changes here need it."""
     from keychain_claims.sim import crypto, store
     path = str(keychain_path)
-    ctx = _env(Path(state)) if state is not None else _env(Path(store.state_dir()))
+    ctx = store.using_state(Path(state) if state is not None else Path(store.state_dir()))
     with ctx, store.Locked(path):
         data = store.load_keychain(path)
         if crypto.verifier(data["salt"], password) != data["verifier"]:
@@ -142,20 +147,6 @@ def windows(state: Path) -> list[dict]:
         else:
             path.unlink(missing_ok=True)
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:                                              # a zombie has exited: its window is gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def dismiss(state: Path) -> int:

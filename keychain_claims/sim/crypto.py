@@ -37,6 +37,6 @@ def unseal(key_hex: str, sealed: str) -> bytes:
     try:
         raw = bytes.fromhex(sealed)
     except (ValueError, TypeError):                 # stored data that is not hex: a damaged item
-        from keychain_claims.sim import errors
+        from keychain_claims.security import errors
         raise errors.SecError(errors.DECODE) from None
     return bytes(a ^ b for a, b in zip(raw, _stream(key_hex, len(raw))))

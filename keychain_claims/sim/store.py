@@ -11,8 +11,14 @@ import fcntl
 import json
 import os
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-from keychain_claims.sim import errors
+from keychain_claims.security import errors
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MAGIC = "keychain-sim/1"
 
@@ -21,8 +27,25 @@ def home() -> str:
     return os.environ.get("HOME") or os.path.expanduser("~")
 
 
+# A state directory chosen in-process (test controls, the rehearsal's stand-ins): a context
+# variable, not os.environ, so a thread that reads the environment meanwhile never sees it change.
+_STATE: ContextVar[str | None] = ContextVar("keychain_sim_state", default=None)
+
+
 def state_dir() -> str:
-    return os.environ.get("KEYCHAIN_SIM_STATE") or os.path.join(home(), "Library", "Preferences", "keychain-sim")
+    return (_STATE.get() or os.environ.get("KEYCHAIN_SIM_STATE")
+            or os.path.join(home(), "Library", "Preferences", "keychain-sim"))
+
+
+@contextmanager
+def using_state(state) -> "Iterator[None]":
+    """Point this thread's store at the state directory `state` for the duration (instead of
+    KEYCHAIN_SIM_STATE), leaving os.environ alone."""
+    token = _STATE.set(str(state))
+    try:
+        yield
+    finally:
+        _STATE.reset(token)
 
 
 def keychains_dir() -> str:

@@ -9,7 +9,7 @@ the transcript; `keychain-claims fidelity --settled DIR` says where this module 
 
 Kept import-light: it is on every call's path."""
 
-from keychain_claims.sim import errors
+from keychain_claims.security import errors
 
 # ---------------------------------------------------------------- dialogs (SecurityAgent)
 # §2 find-generic-password: "128: cancel/Deny [UNV; jaraco/keyring treats -128 as denied]"
@@ -28,7 +28,7 @@ UNLOCK_DIALOG_EOF_CHOICE = "Cancel"
 #   settle: nothing on a Mac (no terminal draws the real dialog); a simulator convention
 # §5 "-g/-w: item prompt, or an unlock prompt if locked" -- modelled as two dialogs in a row when
 # the keychain is locked AND the ACL/partition check fails (the real agent may merge them) [UNV]
-# (behaviour of commands._read_secret, not a switch)
+# (behaviour of item_commands._read_secret, not a switch)
 
 # ---------------------------------------------------------------- which operations check what
 # §3 "Whether -U prompts on another app's item: [UNV]" -- modelled as: it does not
@@ -58,7 +58,7 @@ DUMP_ITEM_DATA_ERROR = "security: SecKeychainItemCopyContent: {text}"
 #   settle: `security delete-keychain` with no argument, recorded on a Mac
 DELETE_KEYCHAIN_NO_ARGS_STATUS = errors.INVALID_KEYCHAIN
 # §2 create-keychain -P ("prompt with SecurityAgent"): not described -- treated like no -p, i.e. the
-# getpass prompts (behaviour of commands.create_keychain, not a switch)
+# getpass prompts (behaviour of keychain_commands.create_keychain, not a switch)
 # §2 list-keychains: what the system domain holds on a stock Mac, and that the default (no -d) view is
 # the user list followed by it [INF]
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
@@ -155,7 +155,7 @@ ALWAYS_ALLOW_ADDS_PARTITION = True
 #   settle: two items added in both orders, then `find-generic-password -s S -w`, recorded on a Mac
 SEARCH_ORDER = "oldest first"
 
-# ---------------------------------------------------------------- dialog wording (harness/prompts.py)
+# ---------------------------------------------------------------- dialog wording (security/prompts.py)
 # SecurityAgent's strings are not in apple-oss-distributions.  Which sentence a refused read draws: securityd sends
 # the operation as the hint "acl-tag" [SRC agentquery.cpp QueryKeychainUse::queryUser, AGENT_HINT_ACL_TAG]; a
 # caller outside the trusted-application list is asked about CSSM_ACL_AUTHORIZATION_DECRYPT, one inside it whose
@@ -173,7 +173,7 @@ SEARCH_ORDER = "oldest first"
 #   `security -w` -> the SecurityAgent window's text (Accessibility dump); (2) the same item read by a test caller
 #   outside the access list; (3) a caller outside the list whose partition ID is also missing: one dialog or two,
 #   and which sentence first.
-DIALOG_WORDING = "harness/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
+DIALOG_WORDING = "security/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
 
 # ---------------------------------------------------------------- subcommands next to the article's
 # `security error CODE`: cssmErrorString() for a code SecBase.h has no text for -- not in the source tree

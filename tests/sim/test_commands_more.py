@@ -260,11 +260,12 @@ def test_partition_list_on_a_locked_keychain_and_version_256(sim):
     ("sh", "show-keychain-info"), ("f", "find-generic-password"), ("", "help"), ("e", "export"),
 ])
 def test_prefix_matching_in_table_order(sim, prefix, command):
+    from keychain_claims.security.options import OPTIONS
     from keychain_claims.sim import commands
     assert commands.lookup(prefix)[0] == command                       # the first match in security.c's order
     if commands.lookup(prefix)[1] is not None and prefix:
         r = sim(prefix, "-Z")
-        quiet = commands.OPTIONS[command].startswith(":")              # getopt's ':' silences its complaint
+        quiet = OPTIONS[command].startswith(":")              # getopt's ':' silences its complaint
         assert r.status == 2 and r.err.startswith("" if quiet else f"{prefix}: illegal option -- Z\n")   # argv[0] as typed
         assert r.err.startswith(f"Usage: {command} ") if quiet else f"\nUsage: {command} " in r.err
 

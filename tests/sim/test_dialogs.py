@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 
-from keychain_claims.harness import callers, dump, prompts
+from keychain_claims.harness import callers, dump
+from keychain_claims.security import prompts
 from keychain_claims.backends import SimBackend
-from keychain_claims.harness.prompts import Responder
+from keychain_claims.security.prompts import Responder
 from keychain_claims.sim import control
 
 SVC = "Claude Code-credentials"
 
 
 def _state(box):
-    return box.root / "sim-state"
+    return control.state_dir(box.root)
 
 
 def _kc(box) -> str:

@@ -3,7 +3,9 @@ real transcripts do not all cover: the command table, usage texts, -v, -i's read
 split_line, help, and the subcommands next to the article's."""
 from __future__ import annotations
 
-from keychain_claims.sim import commands, table
+from keychain_claims.security import commands as table
+from keychain_claims.security.options import OPTIONS
+from keychain_claims.sim import commands
 
 SVC = "Claude Code-credentials"
 
@@ -117,4 +119,4 @@ def test_set_key_partition_list_finds_no_key_in_a_password_only_keychain(login):
 def test_new_commands_are_in_the_options_table_the_shim_pins_with():
     for name in ("add-internet-password", "find-internet-password", "delete-internet-password",
                  "set-internet-password-partition-list", "set-key-partition-list", "set-keychain-password"):
-        assert name in commands.OPTIONS and commands.lookup(name)[1] is not None
+        assert name in OPTIONS and commands.lookup(name)[1] is not None

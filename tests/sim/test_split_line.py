@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.backends.macos import shim
+from keychain_claims.security import lines
 from keychain_claims.sim import cli
 from tests.sim.conftest import SIM
 
@@ -20,17 +21,17 @@ KC = "/sandbox/home/Library/Keychains/login.keychain-db"
 
 
 def test_there_is_one_tokenizer():
-    assert shim.split_line is cli.split_line and shim.join_line is cli.join_line
+    assert shim.split_line is lines.split_line is cli.split_line and shim.join_line is lines.join_line
 
 
 @pytest.mark.parametrize("case", TABLE, ids=IDS)
 def test_sim_split_line(case):
-    assert cli.split_line(case["line"]) == case["argv"]
+    assert lines.split_line(case["line"]) == case["argv"]
 
 
 @pytest.mark.parametrize("case", TABLE, ids=IDS)
 def test_join_line_gives_the_words_back(case):
-    assert cli.split_line(cli.join_line(case["argv"])) == case["argv"]
+    assert lines.split_line(lines.join_line(case["argv"])) == case["argv"]
 
 
 @pytest.mark.parametrize("case", [c for c in TABLE if c["argv"]], ids=[c["why"] for c in TABLE if c["argv"]])
@@ -45,7 +46,7 @@ def test_sim_interactive_runs_the_words_split_line_makes(case, sim):
 def test_shim_pins_the_words_split_line_makes(case):
     """The shim sees the words security will see: a stray word is a keychain operand (refused),
     and a line that pinning would push past 32 words is refused, not silently cut."""
-    from keychain_claims.sim.commands import OPTIONS, getopt
+    from keychain_claims.security.options import OPTIONS, getopt
     argv = case["argv"]
     operands = getopt(argv[1:], OPTIONS[argv[0]])[1] if argv else []
     if operands:
@@ -55,7 +56,7 @@ def test_shim_pins_the_words_split_line_makes(case):
         with pytest.raises(shim.Refused, match="at most 32"):
             shim.pin_stdin(case["line"] + "\n", KC, HOME)
     else:
-        assert cli.split_line(shim.pin_stdin(case["line"] + "\n", KC, HOME)) == ([*argv, KC] if argv else [])
+        assert lines.split_line(shim.pin_stdin(case["line"] + "\n", KC, HOME)) == ([*argv, KC] if argv else [])
 
 
 def test_sim_interactive_cli_is_the_subprocess_we_think():

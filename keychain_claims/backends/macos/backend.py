@@ -42,7 +42,7 @@ from keychain_claims.backends.base import Backend, BackendError, python_shim, sk
 
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.driver import Call
-    from keychain_claims.harness.prompts import Responder
+    from keychain_claims.security.prompts import Responder
     from keychain_claims.harness.sandbox import Sandbox
 
 SHIM = "keychain_claims.backends.macos.shim"

@@ -21,10 +21,10 @@ import sys
 
 from pathlib import Path
 
-from keychain_claims.sim.cli import Unrepresentable, join_line, read_line, split_line
-from keychain_claims.sim.commands import OPTIONS, getopt, lookup
-from keychain_claims.sim.errors import Usage
-from keychain_claims.sim.table import GLOBAL_OPTIONS, MAX_LINE_LEN
+from keychain_claims.security.commands import GLOBAL_OPTIONS, MAX_LINE_LEN, lookup
+from keychain_claims.security.errors import Usage
+from keychain_claims.security.lines import Unrepresentable, join_line, read_line, split_line
+from keychain_claims.security.options import OPTIONS, getopt, masked_argv
 
 LIST_OPERANDS = {"find-generic-password", "delete-generic-password", "dump-keychain",
                  "find-internet-password", "delete-internet-password"}
@@ -48,7 +48,7 @@ def _same(name: str, keychain: str, home: str) -> bool:
 
 def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
     """The argv of one command (no global options) pinned to `keychain`, or Refused.  The command
-    is resolved as security resolves it: the first entry of its real table (sim/table.py) that
+    is resolved as security resolves it: the first entry of its real table (security/commands.py) that
     starts with what was typed -- `lo` is login-keychain, not lock-keychain."""
     if not argv:
         return argv
@@ -112,8 +112,7 @@ def log_calls(path: str | None, commands: list[list[str]]) -> None:
     if not path or not commands:
         return
     import json
-    from keychain_claims.sim.cli import _masked
-    lines = "".join(json.dumps({"argv": _masked(c)}) + "\n" for c in commands if c)
+    lines = "".join(json.dumps({"argv": masked_argv(c)}) + "\n" for c in commands if c)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, lines.encode())

@@ -242,10 +242,8 @@ def testcaller(program: str, build: str, argv: list[str]) -> int:
     env = {**os.environ, "KEYCHAIN_SIM_CALLER": json.dumps(who, sort_keys=True), "KEYCHAIN_SIM_INTERACTION": "0"}
     state = Path(os.environ.get("KEYCHAIN_SIM_STATE", "."))
     if mode == "status":
-        from keychain_claims.sim import commands, control, store
-        with control._env(state), store.Locked():
-            locked = commands._live_key(rest[-1], store.load_keychain(rest[-1]), store.runtime(), store.now()) is None
-        print("locked" if locked else "unlocked")
+        from keychain_claims.sim import control
+        print("locked" if control.locked(state, rest[-1]) else "unlocked")
         return 0
     if mode in ("grant", "revoke"):
         return _access(mode, rest, state)
@@ -265,7 +263,7 @@ def testcaller(program: str, build: str, argv: list[str]) -> int:
                 hexed = True
             elif word != "-p":
                 out.append(word)
-        from keychain_claims.sim.cli import join_line
+        from keychain_claims.security.lines import join_line
         line = join_line([mode, *out[:-1], "-X" if hexed else "-w", secret, out[-1]]) + "\n"
         proc = subprocess.run([*_sim(), "-i"], env=env, input=line, capture_output=True, text=True)
         sys.stderr.write(proc.stderr.replace("security:", "testcaller:"))

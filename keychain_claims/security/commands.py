@@ -7,7 +7,8 @@ commit db15acbe), as a release build on an Apple-silicon Mac has it: `#ifndef ND
 Prefix matching takes the first entry whose name starts with what was typed (`match_command`:
 strncmp over the typed length), so the order matters: `lo` is login-keychain, `f` is
 find-generic-password.  `Usage: <name> <usage>\n        <help>` is what a command returning 2
-prints on stderr.  Generated from the source; edit only by regenerating from a newer tag."""
+prints on stderr.  The table is generated from the source; edit it only by regenerating from a
+newer tag (`lookup`, at the end, is the hand-written match_command)."""
 
 COMMANDS = (
     ('help',
@@ -200,3 +201,13 @@ GLOBAL_OPTIONS = "hilp:qvR"
 PROMPT = "security> "
 MAX_LINE_LEN = 4096
 MAX_ARGS = 32
+
+
+def lookup(name: str) -> tuple[str, str, str] | None:
+    """The command `name` names: (name, usage, help) of the first in the table's order that starts
+    with it (strncmp over the typed length: even "" matches the first, `help`)
+    [SRC security.c match_command]."""
+    for row in COMMANDS:
+        if row[0].startswith(name):
+            return row
+    return None

@@ -1,0 +1,154 @@
+"""Before/after behaviour from public reports, replayed against the simulator (see the format
+below); `keychain-claims fidelity` prints their figure after the real transcripts'."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from keychain_claims.sim.replay import Box, Result, compare_text, figure, fold_retyped, sim_command, window_text
+
+
+# ---------------------------------------------------------------------------- behaviour cases
+# Before/after states public reports show (partition lists, creation/modification dates, access lists,
+# securityd log lines, exit codes, dialog sentences), each rebuilt and replayed against the simulator.
+# fixtures/behaviour/*.json:
+#   {"format": BEHAVIOUR_FORMAT, "id", "source": {"url", ...}, "macos": "14"|"15"|..., "macos_seen": "...",
+#    "before": [step...], "action": step, "expect": {...}, "item": {"acct", "svce"}, "not_comparable": why?}
+# a step: {"security": [argv], "as": {caller JSON}, "stdin": "...", "ui": "none"|"gui-unattended",
+#          "timeout": seconds} or {"clock": seconds}
+# expect: exit, partition, trusted (paths of the decrypt entry), requirement (of its first app), cdat
+# ("unchanged"|"changed"), mdat ("later"|"unchanged"), dialog (first line, quotes folded), securityd (lines in
+# order), prompts (count), stdout_has / stdout_lacks (substrings).
+BEHAVIOUR_FORMAT = "keychain-claims/behaviour/1"
+MACOS_VERSIONS = ("14", "15", "26")
+
+
+def behaviour_dir() -> Path:
+    from keychain_claims import PROJECT_ROOT
+    return PROJECT_ROOT / "fixtures" / "behaviour"
+
+
+def load_behaviour(directory: Path | None = None) -> list[dict]:
+    cases = []
+    for path in sorted(Path(directory or behaviour_dir()).glob("*.json")):
+        doc = json.loads(path.read_text())
+        if doc.get("format") != BEHAVIOUR_FORMAT:
+            raise ValueError(f"{path}: not a {BEHAVIOUR_FORMAT} case")
+        if str(doc.get("macos")) not in MACOS_VERSIONS:
+            raise ValueError(f"{path}: says no modelled macOS version (macos: one of {', '.join(MACOS_VERSIONS)})")
+        if not doc.get("source", {}).get("url"):
+            raise ValueError(f"{path}: no source address")
+        cases.append(doc)
+    return cases
+
+
+def _item_state(box: Box, env: dict, spec: dict) -> dict | None:
+    from keychain_claims.sim import store
+    with store.using_state(Path(env["KEYCHAIN_SIM_STATE"])):
+        data = store.load_keychain(box.values["{LOGIN}"])
+    for item in data["items"]:
+        if all(item["attrs"].get(k) == v for k, v in spec.items()):
+            return item
+    return None
+
+
+def _step(box: Box, env: dict, step: dict) -> tuple[int, str, str]:
+    if "clock" in step:
+        clock = Path(env["KEYCHAIN_SIM_CLOCK"])
+        clock.write_text(str(float(clock.read_text()) + step["clock"]))
+        return 0, "", ""
+    run_env = dict(env)
+    if "as" in step:
+        run_env["KEYCHAIN_SIM_CALLER"] = json.dumps(step["as"])
+    ui = step.get("ui", "none")
+    state = Path(env["KEYCHAIN_SIM_STATE"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "session").write_text(ui)
+    argv = [box.expand(a) for a in step["security"]]
+    if ui == "gui-unattended" and "timeout" not in step:
+        text, status = window_text(box, argv, run_env)
+        return status, "", text
+    try:
+        proc = subprocess.run(sim_command() + argv, env=run_env, cwd=box.root, capture_output=True, text=True,
+                              input=box.expand(step["stdin"]) if "stdin" in step else None,
+                              stdin=None if "stdin" in step else subprocess.DEVNULL, timeout=step.get("timeout"))
+    except subprocess.TimeoutExpired:           # timeout(1)'s status, as the report's wrapper saw it
+        from keychain_claims.sim import control
+        control.dismiss(state)
+        return 124, "", ""
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def replay_behaviour(case: dict) -> Result:
+    result = Result(case["id"], "behaviour", "not-comparable", source=case["source"]["url"])
+    if case.get("not_comparable"):
+        result.reason = case["not_comparable"]
+        return result
+    box = Box()
+    try:
+        env = dict(box.env, KEYCHAIN_SIM_MACOS=str(case["macos"]), KEYCHAIN_SIM_CLOCK=str(box.root / "clock"))
+        (box.root / "clock").write_text("1780000000")
+        for step in case.get("before", []):
+            status, out, err = _step(box, env, step)
+            if status != 0:
+                result.state, result.reason = "differs", f"before-step failed ({status}): {err.strip()[:200]}"
+                return result
+        spec = case.get("item", {"svce": "Claude Code-credentials"})
+        before = _item_state(box, env, spec)
+        status, out, err = _step(box, env, case["action"])
+        after = _item_state(box, env, spec)
+        expect, problems, got = case["expect"], [], {}
+        from keychain_claims.sim import acl, control
+        events = control.events(Path(env["KEYCHAIN_SIM_STATE"]))
+        got["exit"] = status
+        if after is not None:
+            entry = acl.decrypt_entry(after) or {}
+            got["partition"] = after.get("partition")
+            got["trusted"] = None if entry.get("apps") is None else [a["path"] for a in entry["apps"]]
+            got["requirement"] = (entry.get("apps") or [{}])[0].get("requirement")
+        if before is not None and after is not None:
+            got["cdat"] = "unchanged" if before["attrs"]["cdat"] == after["attrs"]["cdat"] else "changed"
+            got["mdat"] = ("later" if after["attrs"]["mdat"] > before["attrs"]["mdat"] else
+                           "unchanged" if after["attrs"]["mdat"] == before["attrs"]["mdat"] else "earlier")
+        got["dialog"] = fold_retyped(err.splitlines()[0]) if case["action"].get("ui") == "gui-unattended" and err else ""
+        got["securityd"] = [e["line"] for e in events if e.get("event") == "securityd"]
+        got["prompts"] = len([e for e in events if e.get("event") == "prompt"])
+        for key, want in expect.items():
+            if key == "stdout_has":
+                ok = want in out
+            elif key == "stdout_lacks":
+                ok = want not in out
+            elif key == "dialog":
+                ok = got["dialog"] == fold_retyped(want)
+            elif key == "securityd":
+                ok = compare_text("fragment", "\n".join(want), "\n".join(got["securityd"]), False)
+            else:
+                ok = got.get(key) == want
+            if not ok:
+                shown = "(stdout)" if key.startswith("stdout") else got.get(key)
+                problems.append(f"{key}: real {want!r}, sim {shown!r}")
+        result.state = "differs" if problems else "match"
+        result.reason = "; ".join(problems)
+        result.expected = json.dumps(expect, sort_keys=True)
+        result.got = json.dumps({k: got.get(k) for k in expect if not k.startswith("stdout")}, sort_keys=True)
+        return result
+    finally:
+        box.close()
+
+
+def run_behaviour(directory: Path | None = None) -> list[Result]:
+    return [replay_behaviour(case) for case in load_behaviour(directory)]
+
+
+def behaviour_table(results: list[Result], cases: dict, verbose: bool = False) -> str:
+    fig = figure(results)
+    lines = [f"behaviour: {fig.matches}/{fig.comparable} before/after cases from public reports match; "
+             f"{len(results) - fig.comparable} not comparable; {len(results)} in all"]
+    for r in results:
+        lines.append(f"  {r.state:<15} macOS {cases[r.id]['macos']:<3} {r.id}  {r.source}")
+        if r.state != "match" and r.reason:
+            lines.append(f"      {r.reason}")
+        if verbose and r.state == "differs":
+            lines.append(f"      real: {r.expected}\n      sim:  {r.got}")
+    return "\n".join(lines)
