@@ -15,7 +15,7 @@ import pytest
 from keychain_claims.backends.sim import SimBackend
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.releases import api, fingerprints, registry, runner, standin
-from steps.release_steps import WRITE_FORMS, masked, write_form
+from steps.refresh_steps import WRITE_FORMS, masked, write_form
 
 NEVER_CALLS_SECURITY = textwrap.dedent('''\
     // a stub "release" that starts, answers, and never asks `security` for anything{auth}
