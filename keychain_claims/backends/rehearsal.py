@@ -54,7 +54,6 @@ class RehearsalBackend(MacOSBackend):
     priority = 0            # never chosen by `auto`
     label = ("rehearsal: the macOS backend's code path, keychain-sim and documented stand-ins for "
              "security, cc, codesign, openssl and the test caller")
-    guards_user_keychains = True
     call_limit = 15.0
 
     def __init__(self, faults: str | None = None):
