@@ -7,5 +7,6 @@ pytest_plugins = [
     "steps.terminal",
     "keychain_claims.releases.plugin",
     "steps.release_steps",
+    "steps.refresh_steps",
     "steps.field_steps",
 ]

@@ -95,7 +95,7 @@ class Host:
 
     @property
     def mac_tools(self) -> bool:
-        return hasattr(self.backend, "tool")
+        return self.backend.caller_tools is not None
 
     def transcript(self) -> list[dict]:
         return [c.record() for c in self.sandbox.security.calls]

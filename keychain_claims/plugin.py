@@ -124,10 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUMMARY_KEY] = []
     config.stash[ALARM_KEY] = []
     backend = config.stash[BACKEND_KEY]
-    if getattr(backend, "guards_user_keychains", False) and backend.unavailable() is None \
+    if backend.user_keychain_guard is not None and backend.unavailable() is None \
             and not hasattr(config, "workerinput"):
         from keychain_claims.backends.macos import safety as macos_safety
-        command, env = backend.system_security()
+        command, env = backend.user_keychain_guard.system_security()
         config.stash[SYSTEM_KEY] = macos_safety.system_run(command, env)
         config.stash[SNAPSHOT_KEY] = macos_safety.snapshot(config.stash[SYSTEM_KEY])
     if not hasattr(config, "workerinput"):
@@ -300,7 +300,7 @@ def pytest_bdd_step_error(exception: Exception) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     backend = item.config.stash.get(BACKEND_KEY, None)
-    if backend is not None and hasattr(backend, "harness_events"):
+    if backend is not None:
         backend.harness_events()          # drained: what follows belongs to this scenario
 
 
@@ -329,7 +329,7 @@ def _harness_error_is_not_evidence(item: pytest.Item, call: pytest.CallInfo, rep
     if backend is None or backend.name == "sim" or report.skipped and not hasattr(report, "wasxfail"):
         return
     from keychain_claims.backends.base import is_harness_error
-    events = backend.harness_events() if hasattr(backend, "harness_events") else []
+    events = backend.harness_events()
     exc = call.excinfo.value if call.excinfo is not None else None
     if not (is_harness_error(exc) or events):
         return

@@ -14,6 +14,7 @@ from keychain_claims.harness.world import World
 
 CANCELED_EXIT = 128        # errSecUserCanceled (-128) as security's exit status
 from steps.keychain import ANSWER, trusted_names
+from steps.release_runs import run_claude
 
 
 def _store(world: World, account: str, payload: str, service: str, **kw):
@@ -155,12 +156,11 @@ def mcp_item_intact(world: World, account: str):
 
 @when(parsers.re(r'I run the release with "(?P<args>[^"]+)" under each configuration directory'))
 def run_release_per_config_dir(world: World, claude_release, args: str):
-    from steps.release_steps import _run
     for service in world.marks["config_services"]:
         folder = world.marks.setdefault("config_dirs", {})
         path = next(p for p in _config_dirs(world) if claude_code.service(p) == service)
         folder[service] = path
-        _run(world, claude_release, args, {"CLAUDE_CONFIG_DIR": path})
+        run_claude(world, claude_release, args, {"CLAUDE_CONFIG_DIR": path})
 
 
 def _config_dirs(world: World) -> list[str]:

@@ -232,7 +232,7 @@ def dialog_says(world: World, app: str, verb: str, item: str, keychain: str):
     dialog = world.dialogs("item")[-1]
     keychain = _as_scratch(world, keychain)
     assert (dialog.app, dialog.item, dialog.keychain) == (app, item, keychain), dialog.text
-    if not getattr(world.backend, "dialog_text_visible", True):
+    if not world.backend.dialog_text_visible:
         skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
     if not dialog.text:
         skip_here(world.backend, f"no text was captured for {app}'s dialog (a test caller reads with user "
@@ -246,7 +246,7 @@ def dialog_says(world: World, app: str, verb: str, item: str, keychain: str):
 @then(parsers.re(r'the dialog says "(?P<app>[^"]+)" wants to use the "(?P<keychain>[^"]+)" keychain'))
 def unlock_dialog_says(world: World, app: str, keychain: str):
     dialog = world.dialogs("unlock")[-1]
-    if not getattr(world.backend, "dialog_text_visible", True):
+    if not world.backend.dialog_text_visible:
         skip_here(world.backend, "the dialog's window is seen but its text is not read (no Accessibility dump)")
     want = f'{app} wants to use the "{_as_scratch(world, keychain)}" keychain.'
     got = dialog.text.translate(_STRAIGHT).strip().splitlines()[0].strip()

@@ -88,10 +88,6 @@ def older_file(world: World, fakes: Fakes):
 
 
 # --------------------------------------------------------------------------- the terminal
-def _screen(world: World) -> str:
-    return "".join(world.shell.screen) if world._shell else ""
-
-
 def _secrets(world: World) -> list[str]:
     creds = [c for c in (world.credential, *world.previous) if c is not None]
     return [s for c in creds for s in (str(c.access_token), str(c.refresh_token), str(c.payload))]
@@ -104,36 +100,36 @@ def all_ok(world: World):
 
 @then(parsers.re(r"the terminal shows the line '(?P<line>.+)'"))
 def shows_line(world: World, line: str):
-    assert line in _screen(world).splitlines(), world.shell.transcript()
+    assert line in world.screen.splitlines(), world.shell.transcript()
 
 
 @then(parsers.re(r'the terminal shows the current user as "(?P<tag>\w+)"'))
 def shows_user(world: World, tag: str):
-    assert f'    "{tag}"<blob>="{world.account}"' in _screen(world).splitlines(), world.shell.transcript()
+    assert f'    "{tag}"<blob>="{world.account}"' in world.screen.splitlines(), world.shell.transcript()
 
 
 @then(parsers.re(r'the terminal shows "(?P<text>[^"]+)"'))
 def shows_text(world: World, text: str):
-    assert text in _screen(world), world.shell.transcript()
+    assert text in world.screen, world.shell.transcript()
 
 
 @then("the terminal shows no part of the credential")
 def shows_no_secret(world: World):
-    screen = _screen(world)
+    screen = world.screen
     leaked = sum(1 for s in _secrets(world) if s in screen or s.encode().hex() in screen)
     assert leaked == 0, f"{leaked} secret(s) on the terminal"
 
 
 @then("the terminal shows the credential")
 def shows_secret(world: World):
-    shown = str(world.credential.payload) in _screen(world)
+    shown = str(world.credential.payload) in world.screen
     assert shown, "the token was not on the terminal"
 
 
 @then(parsers.re(r'the terminal shows the keychain info line for the login keychain with "(?P<report>[^"]+)"'))
 def shows_info(world: World, report: str):
     pattern = re.compile(r'^Keychain "(?P<kc>[^"]+)"(?P<sleep> lock-on-sleep)? ' + re.escape(report) + r"$")
-    lines = [m for m in map(pattern.match, _screen(world).splitlines()) if m]
+    lines = [m for m in map(pattern.match, world.screen.splitlines()) if m]
     assert lines, world.shell.transcript()
     assert Path(lines[-1].group("kc")) == world.sandbox.keychain.path
 

@@ -20,6 +20,11 @@ class Missing(Backend):
     def security_command(self):
         return ["/nonexistent/security"]
 
+    def set_session(self, sandbox, gui):        # the world's actions: never reached
+        raise NotImplementedError
+
+    advance_clock = restart = as_caller = set_session
+
 
 def test_missing_security_is_one_line():
     with Sandbox(Missing()) as box:

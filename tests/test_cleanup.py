@@ -29,6 +29,8 @@ PROBE = textwrap.dedent('''
         def security_command(self): return ["/bin/true"]
         def prepare_keychain(self, sandbox): pass
         def teardown_keychain(self, sandbox): pass
+        def set_session(self, sandbox, gui): raise NotImplementedError
+        advance_clock = restart = as_caller = set_session
 
     @pytest.fixture
     def box():

@@ -30,6 +30,11 @@ class ScriptBackend(Backend):
     def teardown_keychain(self, sandbox):
         pass
 
+    def set_session(self, sandbox, gui):        # the world's actions: not what these tests drive
+        raise NotImplementedError
+
+    advance_clock = restart = as_caller = set_session
+
 
 FAKE = textwrap.dedent(r'''
     case "$1" in

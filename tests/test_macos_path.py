@@ -51,7 +51,7 @@ def test_a_typed_read_whose_dialog_needs_a_click_fails_at_once_and_the_shell_goe
                    choices=("Always Allow",))
     assert time.monotonic() - started < world.backend.call_limit      # not the hard limit: at once
     from keychain_claims.sim import control
-    assert control.windows(control.state_dir(world.sandbox.root)) == []   # dismissed
+    assert control.windows(world.backend.state_dir(world.sandbox)) == []   # dismissed
     assert world.type("echo still here").output.strip() == "still here"
     assert [e["outcome"] for e in world.backend.prompt_events(world.sandbox)] == ["unanswered"]
 
@@ -148,7 +148,7 @@ def test_a_call_nobody_drives_gets_its_answer_from_the_session_at_once(tmp_path)
         proc = subprocess.run(read, env=box.env, cwd=box.home, capture_output=True, text=True, timeout=30)
         assert proc.returncode == 36
         from keychain_claims.sim import control
-        assert control.windows(control.state_dir(box.root)) == []
+        assert control.windows(box.backend.state_dir(box)) == []
         assert [e["outcome"].split(" ")[0] for e in box.backend.prompt_events(box)] == ["unanswered", "no-ui"]
     finally:
         box.close()

@@ -20,7 +20,7 @@ from keychain_claims.releases.cache import cache_dir
 from keychain_claims.releases.manifests import LAYOUT, RUNTIME_FILE
 from keychain_claims.releases.npm import DARWIN, PACKAGE
 from keychain_claims.releases.release import Release
-from steps.release_steps import WRITE_FORMS, masked, write_form
+from steps.refresh_steps import WRITE_FORMS, masked, write_form
 
 NEVER_CALLS_SECURITY = textwrap.dedent('''\
     // a stub "release" that starts, answers, and never asks `security` for anything{auth}

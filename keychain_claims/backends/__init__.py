@@ -1,6 +1,6 @@
 """Where `security` comes from.
 
-A Backend is chosen once per run (`--backend auto|macos|sim`).  Like jaraco/keyring's
+A Backend is chosen once per run (`--backend auto|macos|sim|rehearsal`).  Like jaraco/keyring's
 backends each has a priority and says whether it can run here; `auto` takes the best
 available one.  Every result names the backend: a simulated pass is evidence about
 the model, not about macOS.
@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import importlib
 
-CHOICES = ("auto", "macos", "sim", "rehearsal")
-# where each name lives; imported on first use, because the macOS shim (a module of this package)
-# runs on every `security` call and must not pay for pytest or the backends
-_WHERE = {"Backend": "base", "BackendError": "base", "BackendSkipped": "base", "python_shim": "base",
-          "skip_here": "base", "MacOSBackend": "macos.backend", "RehearsalBackend": "rehearsal",
-          "SimBackend": "sim"}
-__all__ = [*_WHERE, "BACKENDS", "CHOICES", "select"]
+# the one table of backend names: `--backend NAME` -> (module of this package, class).  Imported on
+# first use, because the macOS shim (a module of this package) runs on every `security` call and must
+# not pay for pytest or the backends
+NAMES = {"macos": ("macos.backend", "MacOSBackend"), "sim": ("sim", "SimBackend"),
+         "rehearsal": ("rehearsal", "RehearsalBackend")}
+CHOICES = ("auto", *NAMES)
+_WHERE = {"Backend": "base", "BackendError": "base", "BackendSkipped": "base", "CallerTools": "base",
+          "UserKeychainGuard": "base", "python_shim": "base", "skip_here": "base",
+          **{cls: module for module, cls in NAMES.values()}}
+__all__ = [*_WHERE, "BACKENDS", "CHOICES", "NAMES", "select"]
 
 
 def __getattr__(name: str):
     if name in _WHERE:
         return getattr(importlib.import_module(f"keychain_claims.backends.{_WHERE[name]}"), name)
     if name == "BACKENDS":
-        return {"macos": __getattr__("MacOSBackend"), "sim": __getattr__("SimBackend"),
-                "rehearsal": __getattr__("RehearsalBackend")}
+        return {backend: __getattr__(cls) for backend, (_, cls) in NAMES.items()}
     raise AttributeError(name)
 
 
@@ -38,4 +40,3 @@ def select(name: str):
                 return backend
         return candidates[-1]          # unusable: scenarios will skip with its reason
     return __getattr__("BACKENDS")[name]()
-

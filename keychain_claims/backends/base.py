@@ -1,13 +1,18 @@
 """The interface every keychain backend implements.
 
-Like jaraco/keyring's backends each has a priority and says whether it can run here.
+In jaraco/keyring's shape: a few abstract methods (what `security` is, whether it can run here,
+and the four things a scenario does to the world), a priority, and viability decided in one place
+(`unavailable()`).  An ability only some backends have is a capability attribute, None where the
+backend lacks it (`user_keychain_guard`, `caller_tools`), so no caller probes with getattr/hasattr.
 """
 from __future__ import annotations
 
+import abc
 import re
 import shlex
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
@@ -51,7 +56,28 @@ def python_shim(module: str, *fixed_args: str) -> str:
     return f'#!/bin/sh\nexec {shlex.join([sys.executable, "-I", "-S", "-c", code, *fixed_args])} "$@"\n'
 
 
-class Backend:
+@dataclass(frozen=True)
+class UserKeychainGuard:
+    """The backend reaches the user's own keychain domain (their search list and default keychain):
+    the run snapshots it before anything runs and fails if it changed (backends/macos/safety.py).
+    `system_security()` is how that snapshot calls `security` outside any sandbox: (argv, extra env)."""
+    system_security: Callable[[], tuple[list[str], dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class CallerTools:
+    """The tools that build and sign test callers (backends/macos/callers.py): `path(sandbox, name)`
+    is the program behind a tool name (cc, codesign, openssl, security) and `env(sandbox)` the
+    environment it runs with -- the Mac's own, or the rehearsal's stand-ins."""
+    path: Callable[["Sandbox", str], str]
+    env: Callable[["Sandbox"], dict[str, str]]
+
+
+# how results name a backend's kind after its name: `sim (simulated)`, `macos (real macOS)`
+PROVENANCE_TITLES = {"simulated": "simulated", "real": "real macOS"}
+
+
+class Backend(abc.ABC):
     name = "?"
     simulated = True
     priority = 0
@@ -65,18 +91,27 @@ class Backend:
     # whether a step can read the words of a keychain dialog (app, item, keychain) on this backend:
     # the simulator draws its dialogs on the terminal; a Mac run without --real-dialogs never draws one
     dialog_text_visible = True
+    # capabilities: None where this backend lacks the ability (see the classes above)
+    user_keychain_guard: UserKeychainGuard | None = None
+    caller_tools: CallerTools | None = None
 
     @property
     def provenance(self) -> str:
         """What produced a result observed through this backend: real or simulated."""
         return "simulated" if self.simulated else "real"
 
-    def unavailable(self) -> str | None:
-        """None when usable here, else the one-line reason."""
-        raise NotImplementedError
+    @property
+    def title(self) -> str:
+        """The backend as results name it (the Allure parameter): its name and kind."""
+        return f"{self.name} ({PROVENANCE_TITLES[self.provenance]})"
 
+    @abc.abstractmethod
+    def unavailable(self) -> str | None:
+        """None when usable here, else the one-line reason.  The one place viability is decided."""
+
+    @abc.abstractmethod
     def security_command(self) -> list[str]:
-        raise NotImplementedError
+        """argv of the `security` behind the sandbox's shim."""
 
     def shim(self, sandbox: "Sandbox") -> str:
         """Text of the sandbox's `security` shim."""
@@ -113,20 +148,21 @@ class Backend:
             sandbox.security.run("delete-keychain", str(sandbox.keychain.path))
 
     # --- what a scenario can do to the world; backends differ ------------------------------
+    @abc.abstractmethod
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
         """Make later calls run in a GUI session (dialogs) or a non-GUI one (exit 36)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
-        raise NotImplementedError
+        """Let `seconds` pass for the keychain (its timeouts, its lock)."""
 
+    @abc.abstractmethod
     def restart(self, sandbox: "Sandbox") -> None:
         """What a reboot does to the keychain: every keychain locked."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
         """Environment that makes the next `security` call act as `identity`."""
-        raise NotImplementedError
 
     def dialog_watch(self, sandbox: "Sandbox") -> "DialogWatch | None":
         """Where dialogs show up that are not drawn on the terminal; None when every dialog is."""
@@ -157,5 +193,10 @@ class Backend:
         when the backend cannot tell."""
         return None
 
+    def harness_events(self) -> list[str]:
+        """What the backend recorded as not exercisable (a missed deadline, a dialog nobody could
+        answer) since the last call of this method, drained; none unless the backend records any."""
+        return []
+
     def __repr__(self) -> str:          # also the Allure parameter's value
-        return f"{self.name} ({'simulated' if self.simulated else 'real macOS'})"
+        return self.title

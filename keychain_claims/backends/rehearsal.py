@@ -54,7 +54,6 @@ class RehearsalBackend(MacOSBackend):
     priority = 0            # never chosen by `auto`
     label = ("rehearsal: the macOS backend's code path, keychain-sim and documented stand-ins for "
              "security, cc, codesign, openssl and the test caller")
-    guards_user_keychains = True
     call_limit = 15.0
 
     def __init__(self, faults: str | None = None):
@@ -87,8 +86,9 @@ class RehearsalBackend(MacOSBackend):
     def tool_env(self, sandbox: "Sandbox") -> dict[str, str]:
         return {**self.env(sandbox), "HOME": str(sandbox.home)}
 
-    def _state(self, sandbox: "Sandbox") -> Path:
-        return self._sim._state(sandbox)
+    def state_dir(self, sandbox: "Sandbox") -> Path:
+        """The state of the simulator behind the stand-in /usr/bin/security."""
+        return self._sim.state_dir(sandbox)
 
     def tool(self, sandbox: "Sandbox", name: str) -> str:
         path = sandbox.root / "standin" / name
@@ -106,13 +106,13 @@ class RehearsalBackend(MacOSBackend):
             path.parent.mkdir(exist_ok=True)
             path.write_text(python_shim("keychain_claims.sim.cli"))
             path.chmod(0o755)
-            state = self._state(sandbox)
+            state = self.state_dir(sandbox)
             state.mkdir(parents=True, exist_ok=True)
             (state / "session").write_text(HOSTED_RUNNER)
         return str(path)
 
     def windows(self, sandbox: "Sandbox") -> SimWindows:
-        return sandbox.state.setdefault("windows", SimWindows(self._state(sandbox)))
+        return sandbox.state.setdefault("windows", SimWindows(self.state_dir(sandbox)))
 
     def teardown_keychain(self, sandbox: "Sandbox") -> None:
         """As for the simulator: every bit of state is under the sandbox root."""

@@ -35,32 +35,34 @@ class SimBackend(Backend):
         return python_shim("keychain_claims.sim.cli")
 
     def env(self, sandbox: "Sandbox") -> dict[str, str]:
-        return {"KEYCHAIN_SIM_STATE": str(self._state(sandbox)),
-                "KEYCHAIN_SIM_CLOCK": str(self._state(sandbox) / "clock")}
+        return {"KEYCHAIN_SIM_STATE": str(self.state_dir(sandbox)),
+                "KEYCHAIN_SIM_CLOCK": str(self.state_dir(sandbox) / "clock")}
 
-    def _state(self, sandbox: "Sandbox") -> Path:
+    def state_dir(self, sandbox: "Sandbox") -> Path:
+        """The simulator's state for this sandbox (keychains' securityd memory, clock, session, events,
+        window records): what KEYCHAIN_SIM_STATE names."""
         return sandbox.root / "sim-state"
 
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
         sandbox.ui = "gui" if gui else "none"
-        state = self._state(sandbox)
+        state = self.state_dir(sandbox)
         state.mkdir(parents=True, exist_ok=True)
         (state / "session").write_text(sandbox.ui)
 
     def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
         from keychain_claims.sim import control
-        control.advance_clock(self._state(sandbox), seconds)
+        control.advance_clock(self.state_dir(sandbox), seconds)
 
     def restart(self, sandbox: "Sandbox") -> None:
         from keychain_claims.sim import control
-        control.reboot(self._state(sandbox))
+        control.reboot(self.state_dir(sandbox))
 
     def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
         return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
 
     def _events(self, sandbox: "Sandbox") -> list[dict]:
         import json
-        path = self._state(sandbox) / "events.jsonl"
+        path = self.state_dir(sandbox) / "events.jsonl"
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -7,7 +7,7 @@ the suite is given, so a release that changes them shows up there.
   write: `add-generic-password -U -a "<acct>" -s "<service>" -X "<hex>"` on stdin of `security -i` (>= 2.0.76),
          in argv when the line would exceed 4032 characters; up to 2.0.31 a shell command line
          `security add-generic-password -U -a $USER -s "<service>" -w "<json>"` (the secret in argv)
-         run by a helper that never reports a failure (steps/release_steps.py names each form seen)
+         run by a helper that never reports a failure (steps/refresh_steps.py names each form seen)
   login/logout: delete-generic-password -a "<acct>" -s "<service>"
 """
 from __future__ import annotations

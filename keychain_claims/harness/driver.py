@@ -16,20 +16,30 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import pexpect
 
 from keychain_claims.security.prompts import Prompt, Responder
 from keychain_claims.redact import redact
 
-if TYPE_CHECKING:  # pragma: no cover
-    from keychain_claims.harness.sandbox import Sandbox
-
 DEFAULT_TIMEOUT = 15
 WATCHED_ENV = "KEYCHAIN_CLAIMS_WATCHED"     # tells the macOS shim who reads a call's answer ("1" / "typed")
 AFTER_DISMISS = 5   # seconds a call may take to end once its dialog was dismissed
 POLL = 0.2          # how often a running call looks for a keychain dialog nobody can answer on the terminal
+
+
+class Place(Protocol):
+    """Where a driver runs its processes: what it needs of a Sandbox (harness/sandbox.py), which
+    makes the drivers; the drivers name only this, so neither module imports the other."""
+
+    home: Path                   # the working directory (the sandbox's HOME)
+    tmp: Path                    # where a call's scratch files go
+    ui: str                      # the scenario's session kind, recorded with each call
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every process gets (the shim's `security` first on PATH)."""
 
 
 class DialogWatch(Protocol):
@@ -142,7 +152,7 @@ class Security:
     """The one `security` driver: spawns the command under a pty (so getpass and the
     dialog have a terminal), with stdout and stderr captured separately."""
 
-    def __init__(self, sandbox: "Sandbox"):
+    def __init__(self, sandbox: Place):
         self.sandbox = sandbox
         self.calls: list[Call] = []
 
@@ -247,7 +257,7 @@ class Shell:
     """An interactive bash in the sandbox.  Commands are typed, prompts answered,
     and PIPESTATUS read back from a PROMPT_COMMAND marker."""
 
-    def __init__(self, sandbox: "Sandbox"):
+    def __init__(self, sandbox: Place):
         self.sandbox = sandbox
         self._nonce = _random.token_hex(4)
         self._marker = re.compile(rf"__KC_DONE_{self._nonce}__ ([0-9 ]*)__\r?\n")

@@ -127,7 +127,7 @@ class Sandbox:
         self._extra_env: dict[str, str] = {}
         self.state: dict = {}                 # what the backend keeps per sandbox (dialog watch, callers built)
         self.emulated: list[str] = []         # what the backend emulated in this sandbox, said in the result
-        self._shells: list[Shell] = []
+        self.shells: list[Shell] = []
         self.security = Security(self)
         self.write_shim()
         _OPEN.add(self)
@@ -175,7 +175,7 @@ class Sandbox:
 
     def shell(self) -> Shell:
         shell = Shell(self)
-        self._shells.append(shell)
+        self.shells.append(shell)
         return shell
 
     def prepare(self) -> "Sandbox":
@@ -184,7 +184,7 @@ class Sandbox:
 
     def close(self) -> None:
         _OPEN.discard(self)
-        for shell in self._shells:
+        for shell in self.shells:
             try:
                 shell.close()
             except Exception:

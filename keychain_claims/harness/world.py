@@ -41,6 +41,11 @@ class World:
             self._shell = self.sandbox.shell()
         return self._shell
 
+    @property
+    def screen(self) -> str:
+        """What the scenario's terminal has shown so far ("" when no shell was started)."""
+        return "".join(self._shell.screen) if self._shell is not None else ""
+
     def security(self, *argv: str, choices: tuple[str, ...] = (), default: str = "Deny", unlock: str = "OK",
                  stdin: str | None = None, caller: CodeIdentity | None = None) -> Call:
         """Run one `security` command as `caller` (default: the security tool itself, as

@@ -110,7 +110,7 @@ def tmp_confinement() -> str:
 
 def isolation_for(backend) -> str:
     """netns or loopback, as the backend asks (`release_isolation`: auto, netns, loopback)."""
-    wanted = getattr(backend, "release_isolation", "auto")
+    wanted = backend.release_isolation
     if wanted == "auto":
         return "loopback" if netns_unavailable() else "netns"
     return wanted

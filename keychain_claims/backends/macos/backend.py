@@ -34,11 +34,13 @@ import platform
 import re
 import sys
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from keychain_claims.backends.base import Backend, BackendError, python_shim, skip_here
+from keychain_claims.backends.base import (Backend, BackendError, CallerTools, UserKeychainGuard, python_shim,
+                                           skip_here)
 
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.driver import Call
@@ -74,11 +76,21 @@ class MacOSBackend(Backend):
     path = "/usr/bin/security"
     release_isolation = "loopback"     # no unshare on macOS: loopback stand-ins, proxy, sandbox-exec
     call_limit = 20.0
-    guards_user_keychains = True       # snapshot and compare the user's search list and default keychain
     scratch_keychain_file = "keychain-claims-scratch.keychain-db"    # never "login.keychain" (KeychainDbCommon)
 
     def __init__(self, real_dialogs: bool | None = None):
         self.real_dialogs = bool(os.environ.get(REAL_DIALOGS_ENV)) if real_dialogs is None else real_dialogs
+        self._boxes: weakref.WeakSet = weakref.WeakSet()      # the sandboxes whose harness events are drained
+
+    @property
+    def user_keychain_guard(self) -> UserKeychainGuard:
+        """The real `security` reaches the user's search list and default keychain: snapshot and compare them."""
+        return UserKeychainGuard(self.system_security)
+
+    @property
+    def caller_tools(self) -> CallerTools:
+        """Test callers are built and signed with the Mac's own tools (stand-ins in the rehearsal)."""
+        return CallerTools(self.tool, self.tool_env)
 
     @property
     def dialog_text_visible(self) -> bool:
@@ -133,9 +145,8 @@ class MacOSBackend(Backend):
     def harness_events(self) -> list[str]:
         """What the shim and the stand-ins recorded as not exercisable since the last call of this
         method, in every sandbox of this process (drained)."""
-        import weakref
         events = []
-        for box in list(getattr(self, "_boxes", weakref.WeakSet())):
+        for box in list(self._boxes):
             path = box.root / "harness-events.jsonl"
             if path.exists():
                 events += [json.loads(line)["event"] for line in path.read_text().splitlines() if line.strip()]
@@ -143,9 +154,6 @@ class MacOSBackend(Backend):
         return events
 
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
-        import weakref
-        if not hasattr(self, "_boxes"):
-            self._boxes = weakref.WeakSet()
         self._boxes.add(sandbox)
         (sandbox.root / "ui").write_text(sandbox.ui)
         if not self.real_dialogs:

@@ -11,7 +11,7 @@ effect with the keychain password (`grant`/`revoke`: the app first in the item's
 its partition ID appended with `set-generic-password-partition-list`, the password typed at its
 prompt).
 
-Every tool is asked of the backend (`backend.tool(sandbox, name)`): the real one on a Mac, a
+Every tool is asked of the backend (`backend.caller_tools`): the real one on a Mac, a
 stand-in with the real one's documented behaviour in the rehearsal (standins.py).
 """
 from __future__ import annotations
@@ -39,12 +39,12 @@ SIGNING_PARTITIONS = "apple-tool:,apple:,codesign:"
 
 
 def _tool(sandbox, name: str) -> str:
-    return sandbox.backend.tool(sandbox, name)
+    return sandbox.backend.caller_tools.path(sandbox, name)
 
 
 def _run(sandbox, argv: list[str], **kw) -> subprocess.CompletedProcess:
     env = kw.pop("env", None) or {}
-    env = {**os.environ, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **sandbox.backend.tool_env(sandbox), **env}
+    env = {**os.environ, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **sandbox.backend.caller_tools.env(sandbox), **env}
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=sandbox.backend.call_limit,
                               env=env, **kw)

@@ -1,0 +1,75 @@
+"""The backend interface: a few abstract methods, optional abilities as capability objects (None
+where a backend lacks them), backend names in one table."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from keychain_claims import backends
+from keychain_claims.backends import Backend, CallerTools, MacOSBackend, RehearsalBackend, SimBackend, UserKeychainGuard
+
+PACKAGE = Path(backends.__file__).parents[1]
+
+
+def test_every_backend_name_is_in_one_table_and_names_its_class():
+    assert backends.CHOICES == ("auto", "macos", "sim", "rehearsal")
+    for name, cls in backends.BACKENDS.items():
+        assert cls.name == name and backends.select(name).name == name
+    with pytest.raises(backends.BackendError, match="choose one of: auto, macos, sim, rehearsal"):
+        backends.select("keyring")
+
+
+def test_a_backend_missing_an_abstract_method_cannot_be_made():
+    class Half(Backend):
+        def unavailable(self):
+            return None
+
+        def security_command(self):
+            return ["/bin/true"]
+
+    with pytest.raises(TypeError, match="abstract"):
+        Half()
+    assert sorted(Backend.__abstractmethods__) == ["advance_clock", "as_caller", "restart", "security_command",
+                                                   "set_session", "unavailable"]
+
+
+def test_capabilities_are_objects_or_none():
+    sim, mac, rehearsal = SimBackend(), MacOSBackend(real_dialogs=False), RehearsalBackend(faults="")
+    assert sim.user_keychain_guard is None and sim.caller_tools is None
+    for backend in (mac, rehearsal):
+        assert isinstance(backend.user_keychain_guard, UserKeychainGuard)
+        assert isinstance(backend.caller_tools, CallerTools)
+    assert mac.user_keychain_guard.system_security() == (["/usr/bin/security"], {})
+    assert mac.caller_tools.path(None, "security") == "/usr/bin/security" and mac.caller_tools.env(None) == {}
+    assert sim.harness_events() == [] and mac.harness_events() == []     # nothing recorded yet
+
+
+def test_the_title_comes_from_the_provenance():
+    assert repr(SimBackend()) == SimBackend().title == "sim (simulated)"
+    assert repr(MacOSBackend(real_dialogs=False)) == "macos (real macOS)"
+    assert RehearsalBackend(faults="").title == "rehearsal (simulated)"
+    assert [b.provenance for b in (SimBackend(), MacOSBackend(False), RehearsalBackend(faults=""))] == \
+        ["simulated", "real", "simulated"]
+
+
+def _probes(path: Path):
+    """getattr/hasattr calls whose object is a backend (`backend`, `x.backend`, `self._sim`; `self`
+    in a module of backends/)."""
+    in_backends = "backends" in path.parts
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"):
+            target = ast.unparse(node.args[0]) if node.args else ""
+            if target.split(".")[-1] in ("backend", "chosen", "_sim") or (in_backends and target == "self"):
+                yield node.func.id, target, ast.unparse(node.args[1]) if len(node.args) > 1 else ""
+
+
+def test_no_caller_probes_a_backend_for_an_ability():
+    found = []
+    for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "steps").glob("*.py"), *(PACKAGE.parent / "fixtures").glob("*.py")]:
+        if path.parent.name == "backends" and path.name == "__init__.py":
+            continue            # the lazy module table
+        for how, target, what in _probes(path):
+            found.append(f"{path.relative_to(PACKAGE.parent)}: {how}({target}, {what})")
+    assert found == []
