@@ -74,7 +74,7 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
 
     for claim in ledger:
         strip(claim.id, {}, claim_cell(claim.id))
-    from keychain_claims.releases.plugin import in_range
+    from keychain_claims.releases.ranges import in_range
     for omission in getattr(ledger, "omissions", {}).values():
         strip(omission.id, {"kind": "omission"}, omission_cell(omission))
     return releases, rows
