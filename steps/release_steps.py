@@ -14,6 +14,7 @@ from keychain_claims.releases.registry import Release
 from keychain_claims.redact import redact
 from keychain_claims.reports.attach import attach
 from keychain_claims.harness.world import World
+from keychain_claims.claims.outcomes import Prop
 
 
 _FINGERPRINTS: dict[tuple[str, str], dict] = {}
@@ -31,7 +32,7 @@ def _fingerprints(release: Release) -> dict:
 
 @then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint (?P<how>is|starts with) "(?P<value>[^"]+)"'))
 def fingerprint_is(claude_release: Release, name: str, how: str, value: str, request: pytest.FixtureRequest):
-    request.node.user_properties.append(("provenance", ["fingerprint"]))      # evidence read from the release's code
+    request.node.user_properties.append((Prop.PROVENANCE, ["fingerprint"]))      # evidence read from the release's code
     found = _fingerprints(claude_release)[name]
     attach(f"fingerprint {name} ({claude_release.version})",
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")
@@ -382,7 +383,7 @@ def release_wrote(world: World, claude_release: Release, tried: str, stdin: str 
            ("\n".join(f"{WRITE_FORMS[f]}: {masked(c)}" for f, c in zip(forms, writes)) or "none")
            + f"\n(security processes started: {', '.join(spawned) or 'none'})")
     if forms:
-        request.node.user_properties.append(("release_write_form", sorted(set(forms))))
+        request.node.user_properties.append((Prop.RELEASE_WRITE_FORM, sorted(set(forms))))
     assert writes, f"no add-generic-password -U of {world.service!r} among the release's security calls"
     if stdin:
         assert "stdin -X" in forms, f"the write came as {', '.join(WRITE_FORMS[f] for f in forms)}, not on the stdin of security -i"
@@ -432,7 +433,7 @@ def extra_items(world: World, claude_release: Release, request):
     extra = sorted(set(after) - set(before or []) - {world.service})
     attach(f"items made by {claude_release.version} besides the credential",
            ("\n".join(extra) or "none") + f"\n(items now: {', '.join(after)})")
-    request.node.user_properties.append(("release_extra_items", extra))
+    request.node.user_properties.append((Prop.RELEASE_EXTRA_ITEMS, extra))
     assert world.service in after, f"the credential item {world.service!r} is not in the keychain"
 
 
@@ -457,5 +458,5 @@ def fallback_reported(world: World, claude_release: Release, request):
     text = (f"{claude_release.version}: file: {file}; keychain item: {item}"
             + ("; the refreshed token is lost" if lost else ""))
     attach(f"after the failed keychain write ({claude_release.version})", text)
-    request.node.user_properties.append(("release_fallback", text))
+    request.node.user_properties.append((Prop.RELEASE_FALLBACK, text))
     assert read.status in (0, 44), read.transcript()
