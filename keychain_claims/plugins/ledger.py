@@ -86,10 +86,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.allure_label(section, label_type="article-section"))
         item.add_marker(pytest.mark.allure_label(allure_files.backend_label(backend.name, backend.simulated),
                                                  label_type="backend"))
-        _findings_as_xfails(item, template.name, state)
+        findings_as_xfails(item, template.name, state)
 
 
-def _findings_as_xfails(item: pytest.Item, scenario: str, state) -> None:
+def findings_as_xfails(item: pytest.Item, scenario: str, state) -> None:
     """Each recorded contradiction of this scenario on this backend is a strict xfail, set once.
     A finding with `releases` holds only for those releases: on a release item it is set when the
     release's version is known -- now for an exact version, else once the release is loaded
