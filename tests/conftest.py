@@ -11,12 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def pytest_keychain_claims_own_tests(config):
-    """This run is the project's own tests, not a claims run (keychain_claims/plugins/hooks.py): the
-    claims plugins leave the Allure results folder and the article check alone."""
-    return True
-
-
 @pytest.fixture(scope="session", autouse=True)
 def releases_off():
     """The claims suite checks the latest Claude Code release by default; the project's own tests run it

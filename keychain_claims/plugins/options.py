@@ -1,6 +1,6 @@
 """The suite's command line: its options, what a run may write into (checked before anything is
 written or cleaned), SIGTERM/SIGHUP as a partial run, and whether this run is the project's own
-tests (`pytest_keychain_claims_own_tests`, answered by tests/conftest.py)."""
+tests (guessed from the paths given, as before)."""
 from __future__ import annotations
 
 import os
@@ -11,12 +11,7 @@ import pytest
 
 from keychain_claims import REPORTS_DIR
 from keychain_claims.backends import BackendError, select
-from keychain_claims.plugins import hooks
 from keychain_claims.plugins.state import claims_run, run_state, usage
-
-
-def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,7 +46,7 @@ def pytest_cmdline_main(config: pytest.Config):
     first; --alluredir overrides); a run of the project's own tests (`pytest tests`) leaves them
     alone.  Before anything is written or cleaned: a backend named with --backend that cannot run
     here is refused, and every folder the run writes into must be usable (one line each)."""
-    run_state(config).own_tests = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
+    run_state(config).own_tests = any(str(a).split("::")[0].rstrip("/").startswith("tests") for a in config.args)
     option = config.option
     if not claims_run(config):
         return
