@@ -16,20 +16,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run_state(config).backend = select(config.getoption("backend"))
     except BackendError as exc:
         usage(str(exc))
-
-
-@pytest.hookimpl(trylast=True, specname="pytest_configure")
-def snapshot_and_sweep(config: pytest.Config) -> None:
-    """Once the article and the ledger are in (plugins/ledger.py): on macOS the user's keychain
-    search list and default keychain are recorded, and sandboxes an interrupted run left are swept."""
-    state = run_state(config)
-    backend = state.backend
-    if getattr(backend, "guards_user_keychains", False) and backend.unavailable() is None \
-            and not hasattr(config, "workerinput"):
-        from keychain_claims.backends.macos import safety as macos_safety
-        command, env = backend.system_security()
-        state.system = macos_safety.system_run(command, env)
-        state.snapshot = macos_safety.snapshot(state.system)
+    # sandboxes a killed run left: swept here, where pytest still shows a configure-time warning
     if not hasattr(config, "workerinput"):
         try:
             removed = sweep()
@@ -39,6 +26,20 @@ def snapshot_and_sweep(config: pytest.Config) -> None:
             config.issue_config_time_warning(pytest.PytestWarning(
                 f"swept {len(removed)} sandbox(es) left by an interrupted run: "
                 + ", ".join(p.name for p in removed)), stacklevel=2)
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_configure")
+def take_safety_snapshot(config: pytest.Config) -> None:
+    """Once the article and the ledger are in (plugins/ledger.py): on macOS the user's keychain
+    search list and default keychain are recorded."""
+    state = run_state(config)
+    backend = state.backend
+    if getattr(backend, "guards_user_keychains", False) and backend.unavailable() is None \
+            and not hasattr(config, "workerinput"):
+        from keychain_claims.backends.macos import safety as macos_safety
+        command, env = backend.system_security()
+        state.system = macos_safety.system_run(command, env)
+        state.snapshot = macos_safety.snapshot(state.system)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
