@@ -1,11 +1,15 @@
 """keychain-claims: checks, claim by claim, articles/claude-code-keychain-acl-invalidation.md."""
 
 pytest_plugins = [
-    "keychain_claims.plugin",
+    "keychain_claims.plugins.publish",
+    "keychain_claims.plugins.outcomes",
+    "keychain_claims.plugins.ledger",
+    "keychain_claims.plugins.backend",
+    "keychain_claims.plugins.options",     # registered last of these: its hooks run first
     "fixtures.sandbox",
     "steps.keychain",
     "steps.terminal",
-    "keychain_claims.releases.plugin",
+    "keychain_claims.plugins.releases",
     "steps.release_steps",
     "steps.refresh_steps",
     "steps.field_steps",

@@ -71,7 +71,7 @@ def scenario_links(results: Path, index: Path, base: Path) -> dict[str, str]:
 def claims_of(results: Path) -> Path:
     """The verdict table that belongs to these Allure results: the run marks it in the results
     (claims.json, or claims.partial.json after a partial run); else claims.json beside them."""
-    from keychain_claims.plugin import RUN_MARKER
+    from keychain_claims.reports.publish import RUN_MARKER
     try:
         marker = (results / RUN_MARKER).read_text()
     except OSError:

@@ -11,6 +11,7 @@ from keychain_claims.backends import skip_here
 from keychain_claims.fakes import Fakes
 from keychain_claims.harness import callers, claude_code, dump
 from keychain_claims.harness.world import World
+from keychain_claims.claims.outcomes import Prop
 
 CANCELED_EXIT = 128        # errSecUserCanceled (-128) as security's exit status
 from steps.keychain import ANSWER, trusted_names
@@ -80,7 +81,7 @@ def framework_writer(world: World, fakes: Fakes, name: str, team: str, request):
     trusted, then the partition list set with the keychain password -- since a test caller on a Mac only
     reads: the writer itself is emulated."""
     from steps.keychain import metadata
-    request.node.user_properties.append(("provenance", [world.backend.provenance, "emulated"]))
+    request.node.user_properties.append((Prop.PROVENANCE, [world.backend.provenance, "emulated"]))
     world.marks["before"] = metadata(world)
     writer = callers.app(name, "developer-id", team=team)
     call = world.security(*claude_code.delete_argv(world.account, world.service))
@@ -183,7 +184,7 @@ def service_name_inputs(claude_release, request):
     import re
     import pytest
     from keychain_claims.releases import fingerprints
-    request.node.user_properties.append(("provenance", ["fingerprint"]))
+    request.node.user_properties.append((Prop.PROVENANCE, ["fingerprint"]))
     if claude_release.bundle:
         text = claude_release.bundle.read_text(errors="replace")
     elif getattr(claude_release, "preload", None):

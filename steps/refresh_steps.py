@@ -9,6 +9,7 @@ from pytest_bdd import given, parsers, then, when
 
 from keychain_claims.fakes import Fakes
 from keychain_claims.harness import claude_code, dump
+from keychain_claims.claims.outcomes import Prop
 from keychain_claims.harness.world import World
 from keychain_claims.redact import redact
 from keychain_claims.releases import runner, standin
@@ -158,7 +159,7 @@ def release_wrote(world: World, claude_release: Release, tried: str, stdin: str 
            ("\n".join(f"{WRITE_FORMS[f]}: {masked(c)}" for f, c in zip(forms, writes)) or "none")
            + f"\n(security processes started: {', '.join(spawned) or 'none'})")
     if forms:
-        request.node.user_properties.append(("release_write_form", sorted(set(forms))))
+        request.node.user_properties.append((Prop.RELEASE_WRITE_FORM, sorted(set(forms))))
     assert writes, f"no add-generic-password -U of {world.service!r} among the release's security calls"
     if stdin:
         assert "stdin -X" in forms, f"the write came as {', '.join(WRITE_FORMS[f] for f in forms)}, not on the stdin of security -i"
@@ -208,7 +209,7 @@ def extra_items(world: World, claude_release: Release, request):
     extra = sorted(set(after) - set(before or []) - {world.service})
     attach(f"items made by {claude_release.version} besides the credential",
            ("\n".join(extra) or "none") + f"\n(items now: {', '.join(after)})")
-    request.node.user_properties.append(("release_extra_items", extra))
+    request.node.user_properties.append((Prop.RELEASE_EXTRA_ITEMS, extra))
     assert world.service in after, f"the credential item {world.service!r} is not in the keychain"
 
 
@@ -233,5 +234,5 @@ def fallback_reported(world: World, claude_release: Release, request):
     text = (f"{claude_release.version}: file: {file}; keychain item: {item}"
             + ("; the refreshed token is lost" if lost else ""))
     attach(f"after the failed keychain write ({claude_release.version})", text)
-    request.node.user_properties.append(("release_fallback", text))
+    request.node.user_properties.append((Prop.RELEASE_FALLBACK, text))
     assert read.status in (0, 44), read.transcript()

@@ -6,6 +6,7 @@ import json
 import pytest
 from pytest_bdd import parsers, then, when
 
+from keychain_claims.claims.outcomes import Prop
 from keychain_claims.harness.world import World
 from keychain_claims.releases import api, standin
 from keychain_claims.releases.release import Release
@@ -15,7 +16,7 @@ from steps.release_runs import calls_in_run, fingerprints_of, not_exercised, run
 
 @then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint (?P<how>is|starts with) "(?P<value>[^"]+)"'))
 def fingerprint_is(claude_release: Release, name: str, how: str, value: str, request: pytest.FixtureRequest):
-    request.node.user_properties.append(("provenance", ["fingerprint"]))      # evidence read from the release's code
+    request.node.user_properties.append((Prop.PROVENANCE, ["fingerprint"]))      # evidence read from the release's code
     found = fingerprints_of(claude_release)[name]
     attach(f"fingerprint {name} ({claude_release.version})",
            f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")

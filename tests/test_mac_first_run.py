@@ -144,12 +144,12 @@ def _report(wasxfail: bool):
 def test_a_finding_for_any_backend_does_not_turn_a_harness_error_into_contradicted(chosen, converted):
     """Before: a `backend: any` finding made an AssertionError from a harness artefact read
     "contradicted -- finding still holds" on the Mac."""
-    from keychain_claims.plugin import BACKEND_KEY, _harness_error_is_not_evidence
+    from keychain_claims.plugins.backend import harness_error_is_not_evidence
     chosen.harness_events = lambda: ["a security call (find-generic-password) did not finish within its 6 s deadline"]
-    item = SimpleNamespace(config=SimpleNamespace(stash={BACKEND_KEY: chosen}), path="f.feature", location=("f", 1, "t"))
+    item = SimpleNamespace(path="f.feature", location=("f", 1, "t"))
     call = SimpleNamespace(excinfo=SimpleNamespace(value=AssertionError("2 item dialogs shown, expected 1")))
     report = _report(wasxfail=True)
-    _harness_error_is_not_evidence(item, call, report)
+    harness_error_is_not_evidence(chosen, item, call, report)
     assert hasattr(report, "wasxfail") is not converted
     if converted:
         assert report.outcome == "skipped" and "harness error" in report.longrepr[2]
@@ -157,12 +157,12 @@ def test_a_finding_for_any_backend_does_not_turn_a_harness_error_into_contradict
 
 
 def test_a_harness_exception_is_a_backend_skip_not_a_failure():
-    from keychain_claims.plugin import BACKEND_KEY, _harness_error_is_not_evidence
+    from keychain_claims.plugins.backend import harness_error_is_not_evidence
     backend = RehearsalBackend()
     backend.harness_events = lambda: []
-    item = SimpleNamespace(config=SimpleNamespace(stash={BACKEND_KEY: backend}), path="f.feature", location=("f", 1, "t"))
+    item = SimpleNamespace(path="f.feature", location=("f", 1, "t"))
     report = _report(wasxfail=False)
-    _harness_error_is_not_evidence(item, SimpleNamespace(excinfo=SimpleNamespace(value=CallDeadline("harness: x"))), report)
+    harness_error_is_not_evidence(backend, item, SimpleNamespace(excinfo=SimpleNamespace(value=CallDeadline("harness: x"))), report)
     assert report.outcome == "skipped"
 
 
@@ -192,8 +192,8 @@ def test_keychain_claims_team_identity_really_signs(world, monkeypatch):
 def test_a_plain_skip_that_names_the_backend_counts_against_the_90_percent_gate():
     """Before: only BackendSkipped reasons ("not on the X backend") counted; release_steps.py's plain
     pytest.skip("... the macos backend keeps no log ...") escaped the gate."""
-    from keychain_claims.claims.verdicts import Outcome
-    from keychain_claims.plugin import coverage_alarm
+    from keychain_claims.claims.outcomes import Outcome
+    from keychain_claims.plugins.publish import coverage_alarm
     outs = [Outcome("n", "s", "macos", [], "passed") for _ in range(8)]
     outs += [Outcome("n", "s", "macos", [], "skipped", "needs a second keychain; the macos backend keeps every call "
                      "on the scratch one") for _ in range(2)]

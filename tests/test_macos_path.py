@@ -12,13 +12,13 @@ import time
 import pytest
 
 from keychain_claims.backends import RehearsalBackend
-from keychain_claims.claims.verdicts import Outcome
+from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.fakes import Fakes
 from keychain_claims.harness import callers, claude_code
 from keychain_claims.harness.driver import UnansweredDialog
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World
-from keychain_claims.plugin import coverage_alarm
+from keychain_claims.plugins.publish import coverage_alarm
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def test_a_slow_call_that_is_not_a_dialog_ends_at_its_deadline_and_invents_no_di
 
 def test_a_backend_skip_reads_as_its_reason_and_counts_against_the_backend():
     from types import SimpleNamespace
-    from keychain_claims.claims.verdicts import outcome_from_report
+    from keychain_claims.claims.outcomes import outcome_from_report
     report = SimpleNamespace(
         user_properties=[("claims", ["SYM-DIALOG"]), ("backend", "rehearsal"), ("scenario", "s")],
         when="call", passed=False, failed=False, skipped=True, outcome="skipped", nodeid="n",

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.verdicts import Outcome
-from keychain_claims.reports.merge import merge, write_outcomes
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.reports.merge import merge
+from keychain_claims.reports.publish import write_outcomes
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("keychain-claims")

@@ -1,9 +1,9 @@
-"""A ledger finding with `releases` is a strict xfail only for those releases (releases/plugin.py)."""
+"""A ledger finding with `releases` is a strict xfail only for those releases (keychain_claims/plugins/ledger.py, releases.py)."""
 from __future__ import annotations
 
 import pytest
 
-from keychain_claims.releases.plugin import in_range
+from keychain_claims.releases.order import in_releases as in_range
 
 
 @pytest.mark.parametrize("version, releases, inside", [

@@ -10,7 +10,8 @@ import yaml
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
-from keychain_claims.claims.verdicts import Outcome, compute, fold, render_markdown
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.verdicts import compute, fold, render_markdown
 
 LEDGER = Ledger()
 
@@ -135,7 +136,7 @@ class _Report:
     (False, [("provenance", ["real"]), ("provenance", ["emulated", "predicted"])], ["real", "emulated", "predicted"]),
 ])
 def test_provenance_defaults_to_the_backend_kind_and_takes_what_the_scenario_says(simulated, extra, provenance):
-    from keychain_claims.claims.verdicts import outcome_from_report
+    from keychain_claims.claims.outcomes import outcome_from_report
     props = [("claims", ["CAU-ITEM"]), ("refutes", []), ("backend", "sim" if simulated else "macos"),
              ("simulated", simulated), ("scenario", "S <a>"), ("example", {"a": "1"}), *extra]
     outcome = outcome_from_report(_Report(props))
@@ -145,7 +146,7 @@ def test_provenance_defaults_to_the_backend_kind_and_takes_what_the_scenario_say
 
 
 def test_a_run_release_scenario_without_release_has_no_release_column():
-    from keychain_claims.claims.verdicts import outcome_from_report
+    from keychain_claims.claims.outcomes import outcome_from_report
     props = [("claims", ["CAU-ITEM"]), ("backend", "sim"), ("simulated", True), ("scenario", "S"),
              ("release", "no-release")]
     assert outcome_from_report(_Report(props, "skipped")).release == ""

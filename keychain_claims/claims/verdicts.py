@@ -25,40 +25,9 @@ from pathlib import Path
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import OMISSION_PREFIX, VERDICTS, Ledger
+from keychain_claims.claims.outcomes import PROVENANCES, Outcome
 from keychain_claims.redact import redact
-from keychain_claims.releases.order import release_key
-
-
-@dataclass
-class Outcome:
-    nodeid: str
-    scenario: str
-    backend: str
-    claims: list[str]
-    result: str        # passed | failed | skipped | xfailed | xpassed
-    reason: str = ""
-    release: str = ""
-    refutes: list[str] = field(default_factory=list)     # claims this scenario states the opposite of
-    provenance: list[str] = field(default_factory=list)  # real | simulated | emulated | predicted | fingerprint
-    example: dict = field(default_factory=dict)          # the outline's example row, if any
-    feature: str = ""
-
-    @property
-    def ran(self) -> bool:
-        return self.result != "skipped"
-
-    @property
-    def name(self) -> str:
-        """The scenario's name with its example values filled in (no <placeholders>)."""
-        return render_name(self.scenario, self.example, self.release)
-
-    def result_for(self, claim: str) -> str:
-        """The result as evidence about `claim`: a scenario that refutes the claim and passed is
-        a contradiction (counted like a recorded one, xfailed); one that failed has stopped
-        contradicting it (xpassed)."""
-        if claim not in self.refutes:
-            return self.result
-        return {"passed": "xfailed", "failed": "xpassed"}.get(self.result, self.result)
+from keychain_claims.releases.order import in_releases, release_key
 
 
 @dataclass
@@ -85,58 +54,6 @@ class Verdict:
     def summary(self) -> str:
         """'holds — 2 of 3 scenarios ran; 1 skipped: why'."""
         return f"{self.verdict} — {coverage_text(self.coverage)}"
-
-
-NO_RELEASE = "no-release"        # the release id of a release scenario run without --claude-code
-PROVENANCES = ("real", "simulated", "emulated", "predicted", "fingerprint")
-
-
-def render_name(template: str, example: dict, release: str = "") -> str:
-    """The scenario's name with its example row filled in; values the name does not show (they
-    tell two rows apart) and the release follow in brackets."""
-    name = re.sub(r"<([^<>]+)>", lambda m: str(example.get(m.group(1), m.group(0))), template)
-    rest = [f"{k}: {v}" for k, v in example.items() if f"<{k}>" not in template]
-    tail = "; ".join(rest + ([release] if release else []))
-    return f"{name} [{tail}]" if tail else name
-
-
-def provenance_of(props: list[tuple], simulated: bool) -> list[str]:
-    """What produced a scenario's evidence: every ("provenance", [...]) property the scenario
-    set (the union), else the backend's kind."""
-    found: list[str] = []
-    for key, value in props:
-        if key == "provenance":
-            found += [v for v in ([value] if isinstance(value, str) else value) if v not in found]
-    return found or (["simulated"] if simulated else ["real"])
-
-
-def outcome_from_report(report) -> Outcome | None:
-    """Build an Outcome from a TestReport (call phase, or a setup skip/failure)."""
-    props = dict(report.user_properties)
-    if "claims" not in props:
-        return None
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        if report.failed and str(report.longrepr).startswith("[XPASS(strict)]"):
-            result, reason = "xpassed", str(report.longrepr)
-        elif hasattr(report, "wasxfail"):
-            result = "xfailed" if report.skipped else "xpassed"
-            reason = report.wasxfail
-        elif report.skipped:
-            result = "skipped"
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            reason = re.sub(r"^(?:[\w.]+\.)?\w*Skipped: ", "", reason)    # also a subclass: BackendSkipped
-        else:
-            result = report.outcome
-            reason = "" if report.passed else (report.longreprtext.strip().splitlines() or [""])[-1]
-        if result == "failed" and report.when == "setup":
-            reason = "setup: " + reason
-        release = props.get("release", "")
-        release = "" if release == NO_RELEASE else release
-        return Outcome(report.nodeid, props.get("scenario", ""), props["backend"], list(props["claims"]),
-                       result, redact(reason)[:500], release, list(props.get("refutes", [])),
-                       provenance_of(report.user_properties, bool(props.get("simulated", True))),
-                       dict(props.get("example") or {}), props.get("feature", ""))
-    return None
 
 
 def fold(results: list[str]) -> str:
@@ -355,7 +272,6 @@ def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
                       backends: dict[str, bool]) -> list[OmissionVerdict]:
     """One verdict per omission and backend, apart from the claims' (compute): releases outside the
     omission's `releases` are shown per release but do not count towards its verdict."""
-    from keychain_claims.releases.plugin import in_range
     by_entry: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
         if not o.provenance:
@@ -367,7 +283,7 @@ def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
     for omission in ledger.omissions.values():
         for backend, simulated in sorted(backends.items()):
             linked = by_entry.get((omission.id, backend), [])
-            seen = [o for o in linked if not (o.release and omission.releases and not in_range(o.release, omission.releases))]
+            seen = [o for o in linked if not (o.release and omission.releases and not in_releases(o.release, omission.releases))]
             ignored = [o for o in linked if o not in seen]
             verdict = fold_omission([omission_result(o, omission.id) for o in seen])
             by_release: dict[str, list[Outcome]] = defaultdict(list)

@@ -19,6 +19,7 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from keychain_claims.claims.outcomes import provenance_kind
 from keychain_claims.redact import redact
 
 NODEID_LABEL = "nodeid"          # the pytest node id, to tie a result file to its outcome
@@ -69,7 +70,13 @@ def environment(backend, article, releases: str = "") -> dict[str, str]:
     }
 
 
-def write(results: Path, backend, article, claims_md: Path | None, releases: str = "") -> None:
+def backend_label(name: str, simulated: bool) -> str:
+    """The `backend` label of a result: the backend's name and what kind of `security` it drives."""
+    return f"{name} ({'simulated' if simulated else 'real macOS'})"
+
+
+def write_environment(results: Path, backend, article, releases: str = "") -> None:
+    """The run's environment.properties (and executor.json on CI)."""
     results.mkdir(parents=True, exist_ok=True)
     props = "".join(f"{k}={v}\n" for k, v in environment(backend, article, releases).items())
     (results / "environment.properties").write_text(props)
@@ -79,22 +86,24 @@ def write(results: Path, backend, article, claims_md: Path | None, releases: str
                     "buildName": os.environ.get("GITHUB_WORKFLOW", "local CI"), "buildOrder": run,
                     "buildUrl": f"{server}/{repo}/actions/runs/{run}" if run else ""}
         (results / "executor.json").write_text(json.dumps(executor, indent=2))
-    if claims_md and claims_md.exists():
-        _verdict_result(results, backend, claims_md)
 
 
-def _verdict_result(results: Path, backend, claims_md: Path) -> None:
+def verdict_result(results: Path, backends: dict[str, bool], claims_md: Path) -> None:
+    """The verdict table (claims.md) as a result of its own, so reviewers see it inside the report;
+    several backends (a merge) are one result named by all of them, real if any is."""
+    name, simulated = "+".join(sorted(backends)), all(backends.values())
+    results.mkdir(parents=True, exist_ok=True)
     source = f"{uuid.uuid4()}-attachment.md"
     (results / source).write_text(redact(claims_md.read_text()))
     now = int(time.time() * 1000)
     result = {
-        "uuid": str(uuid.uuid4()), "historyId": f"claims-ledger-{backend.name}",
-        "name": f"Claims ledger: verdict per claim ({backend.name})",
+        "uuid": str(uuid.uuid4()), "historyId": f"claims-ledger-{name}",
+        "name": f"Claims ledger: verdict per claim ({name})",
         "fullName": "keychain-claims: claims ledger", "status": "passed", "stage": "finished",
         "description": "The verdict table of this run (reports/claims.md): one row per claim and backend.",
         "labels": [{"name": "feature", "value": "Claims ledger"}, {"name": "suite", "value": "Claims ledger"},
-                   {"name": "backend", "value": f"{backend.name} ({'simulated' if backend.simulated else 'real macOS'})"}],
-        "parameters": [{"name": "backend", "value": backend.name}],
+                   {"name": "backend", "value": backend_label(name, simulated)}],
+        "parameters": [{"name": "backend", "value": name}],
         "attachments": [{"name": "claims.md", "source": source, "type": "text/markdown"}],
         "start": now, "stop": now,
     }
@@ -209,7 +218,7 @@ def claim_counts(doc: dict) -> dict:
     omissions = omission_views(doc)
     by_omission = {k: [oid for oid, v in omissions.items() if v["verdict"] == k]
                    for k in ("reproduced", "not reproduced", "not-checkable")}
-    kinds = {row["backend"]: "simulated" if row.get("simulated") else "real" for row in doc.get("claims", [])}
+    kinds = {row["backend"]: provenance_kind(bool(row.get("simulated"))) for row in doc.get("claims", [])}
     releases = sorted({r for v in views.values() for r in v["releases"]})
     return {"title": doc.get("article_title") or doc.get("article") or "the article", "claims": len(views),
             "by": by, "findings": recorded, "findings_hold": len(holding), "findings_stopped": len(stopped),

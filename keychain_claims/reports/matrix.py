@@ -16,6 +16,7 @@ from keychain_claims.claims.ledger import VERDICTS
 from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, _release_key, coverage_of, coverage_text,
                                              fold_omission, omission_result, release_cell)
 from keychain_claims.redact import redact
+from keychain_claims.releases.order import in_releases
 
 COLOURS = {"holds": "#2f9e44", "contradicted": "#e8590c", "fails": "#c92a2a",
            "no-longer-contradicted": "#7048e8", "not-checkable": "#adb5bd"}
@@ -69,12 +70,11 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
     def omission_cell(omission):
         def verdict_of(seen, release):
             return (fold_omission([omission_result(o, omission.id) for o in seen]),
-                    {"in_range": not omission.releases or in_range(release, omission.releases)})
+                    {"in_range": not omission.releases or in_releases(release, omission.releases)})
         return verdict_of
 
     for claim in ledger:
         strip(claim.id, {}, claim_cell(claim.id))
-    from keychain_claims.releases.plugin import in_range
     for omission in getattr(ledger, "omissions", {}).values():
         strip(omission.id, {"kind": "omission"}, omission_cell(omission))
     return releases, rows

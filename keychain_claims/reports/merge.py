@@ -6,21 +6,18 @@ releases matrix recomputed from the union of outcomes with the suite's own fold,
 outcomes.json of the union (so merged folders merge again)."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from keychain_claims.claims.verdicts import Outcome
+from keychain_claims.claims.outcomes import Outcome, provenance_kind
+from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
-OUTCOMES_FILE = "outcomes.json"
-PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
 RESULTS_DIR = "allure-results"
-FORMAT = 1
+KIND_LABELS = {"simulated": "simulated security(1)", "real": "real macOS security(1)"}   # a backend's label by its provenance
 
 
 class MergeError(Exception):
@@ -54,30 +51,6 @@ class _OutcomesDoc(BaseModel):
     labels: dict[str, str] = {}
     releases: list[str] = []
     outcomes: list[_OutcomeRow]
-
-
-def new_run_id() -> str:
-    import uuid
-    return uuid.uuid4().hex
-
-
-def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool], labels: dict[str, str],
-                   article_sha256: str, releases: list[str] | None = None, run_id: str = "",
-                   runs: list[str] | None = None, partial: str = "") -> Path:
-    """`<reports-dir>/outcomes.json` (a partial run: outcomes.partial.json): what `merge` needs to
-    recompute verdicts from this run.  `run_id` names the run; `runs` gives each outcome's own run
-    (a merge keeps them, so merging a run twice counts it once)."""
-    from keychain_claims import atomic
-    out.mkdir(parents=True, exist_ok=True)
-    run_id = run_id or new_run_id()
-    path = out / (PARTIAL_OUTCOMES_FILE if partial else OUTCOMES_FILE)
-    doc = {"format": FORMAT, "run_id": run_id, **({"partial": partial} if partial else {}),
-           "article_sha256": article_sha256, "backends": backends, "labels": labels,
-           "releases": sorted(set(releases or [o.release for o in outcomes if o.release])),
-           "outcomes": [{**dataclasses.asdict(o), "run": (runs[n] if runs else run_id)}
-                        for n, o in enumerate(outcomes)]}
-    atomic.write_text(path, json.dumps(doc, indent=1))
-    return path
 
 
 def read_outcomes(folder: Path) -> dict:
@@ -185,10 +158,6 @@ def _copy_results(source: Path, target: Path) -> int:
 def merge(folders: list[Path], output: Path) -> Merged:
     from keychain_claims.claims.article import Article, ArticleError
     from keychain_claims.claims.ledger import Ledger, LedgerError
-    from keychain_claims.claims.verdicts import compute, compute_omissions, write
-    from keychain_claims.releases.plugin import write_matrix
-    from keychain_claims.reports import allure as allure_files
-
     if not folders:
         raise MergeError("name at least one result folder to merge")
     resolved = [f.resolve() for f in folders]
@@ -232,22 +201,15 @@ def merge(folders: list[Path], output: Path) -> Merged:
     for r in runs:
         backends.update(r["backends"])
         labels.update(r["labels"])
-    for name, simulated in backends.items():
-        labels.setdefault(name, "simulated security(1)" if simulated else "real macOS security(1)")
-    verdicts = compute(outcomes, ledger, article, backends)
-    suffix = ".partial" if partial else ""
+    for name, simulated in backends.items():     # outcomes.json written before runs kept their labels
+        labels.setdefault(name, KIND_LABELS[provenance_kind(simulated)])
     try:
-        json_path, md_path = write(verdicts, output, article, labels,
-                                   compute_omissions(outcomes, ledger, article, backends), "claims" + suffix, partial)
-        write_matrix(outcomes, ledger, output, "release-matrix" + suffix)
-        releases = sorted({o.release for o in outcomes if o.release})
-        write_outcomes(output, outcomes, backends, labels, article.sha256, releases, runs=outcome_runs,
-                       partial=partial)
+        verdicts = publish(output, outcomes, ledger, article, backends, labels, partial, results,
+                           runs=outcome_runs).verdicts
     except OSError as exc:
         from keychain_claims.atomic import why
         raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
-    allure_files._verdict_result(results, SimpleNamespace(name="+".join(sorted(backends)),
-                                                          simulated=all(backends.values())), md_path)
+    releases = sorted({o.release for o in outcomes if o.release})
     return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts,
                   len(set(outcome_runs)), sum(len(r["outcomes"]) for r in runs) - len(outcomes), partial)
 

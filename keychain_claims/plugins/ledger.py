@@ -1,0 +1,128 @@
+"""The article and its claims ledger: loaded (and checked against each other) at configure,
+Gherkin tags turned into `claim` marks, every scenario given its claims, backend and example as
+user properties and Allure labels, and each recorded contradiction (a ledger finding) made a
+strict xfail -- a finding scoped to releases only for the releases in its range."""
+from __future__ import annotations
+
+import pytest
+
+from keychain_claims.claims import links
+from keychain_claims.claims.article import Article, ArticleError
+from keychain_claims.claims.ledger import Ledger, LedgerError
+from keychain_claims.claims.outcomes import Prop
+from keychain_claims.plugins.state import claims_run, release_of, run_state, scenario_of, usage
+from keychain_claims.releases.release import Release
+from keychain_claims.releases.order import in_releases
+from keychain_claims.reports import allure as allure_files
+
+SCOPED_KEY = pytest.StashKey[list]()   # on an item: release-scoped findings decided once its release is loaded
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = run_state(config)
+    try:
+        article = Article(config.getoption("article") or Article().path)
+        ledger_path = config.getoption("ledger") or article.path.with_suffix(".claims.yaml")
+        state.article, state.ledger = article, Ledger(ledger_path)
+    except (ArticleError, LedgerError) as exc:
+        usage(str(exc))
+    if claims_run(config):
+        _check_article_and_ledger(article, state.ledger)
+
+
+def _check_article_and_ledger(article: Article, ledger: Ledger) -> None:
+    """`keychain-claims check` at the start of every claims run: a claim whose sentence the
+    article no longer has (or a tag, refutation or command out of step) stops the run before
+    anything runs or is written, with one line naming the claim and the sentence."""
+    from keychain_claims.claims.coverage import problems
+    found = problems(article, ledger)
+    if found:
+        more = (f" (and {len(found) - 1} more: keychain-claims check --article={article.path} "
+                f"--ledger={ledger.path} lists them)") if len(found) > 1 else ""
+        usage(f"the article and the ledger disagree: {found[0]}{more}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function):
+    link = links.parse(tag)
+    if link is not None:
+        pytest.mark.claim(link.claim, link.polarity)(function)
+        return True
+    return None
+
+
+def _scoped_xfail(claim: str, releases: str, version: str, evidence: str):
+    return pytest.mark.xfail(strict=True, raises=AssertionError,
+                             reason=f"recorded contradiction of {claim} for releases {releases} ({version}): {evidence}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = run_state(config)
+    ledger, backend = state.ledger, state.backend
+    for item in items:
+        template = scenario_of(item)
+        if template is None:
+            continue
+        marks = [links.Link(*m.args) for m in item.iter_markers("claim")]
+        for link in marks:
+            if not link.polarity:
+                usage(links.unpolarised_message(item.nodeid, link.claim))
+            if link.claim not in ledger:
+                usage(f"{item.nodeid}: tag @{link.polarity}:{link.claim} names no claim in {ledger.path.name}; "
+                      "add it to the ledger or fix the tag")
+            if (link.polarity == links.REFUTES) != (template.name in ledger[link.claim].refuted_by):
+                usage(f"{item.nodeid}: tag @{link.polarity}:{link.claim} disagrees with the claim's `refuted_by` "
+                      f"in {ledger.path.name}; make them agree (keychain-claims check lists every mismatch)")
+        claims = sorted({link.claim for link in marks})
+        refutes = sorted({link.claim for link in marks if link.polarity == links.REFUTES})
+        item.user_properties += [(Prop.CLAIMS, claims), (Prop.REFUTES, refutes), (Prop.BACKEND, backend.name),
+                                 (Prop.SIMULATED, backend.simulated), (Prop.SCENARIO, template.name)]
+        example = getattr(item, "callspec", None) and item.callspec.params.get("_pytest_bdd_example")
+        item.user_properties += [(Prop.EXAMPLE, dict(example or {})), (Prop.FEATURE, template.feature.name)]
+        item.add_marker(pytest.mark.allure_label(item.nodeid, label_type=allure_files.NODEID_LABEL))
+        for cid in claims:
+            item.add_marker(pytest.mark.allure_label(cid, label_type="claim"))
+        for section in sorted({ledger[cid].section for cid in claims}):
+            item.add_marker(pytest.mark.allure_label(section, label_type="article-section"))
+        item.add_marker(pytest.mark.allure_label(allure_files.backend_label(backend.name, backend.simulated),
+                                                 label_type="backend"))
+        findings_as_xfails(item, template.name, state)
+
+
+def findings_as_xfails(item: pytest.Item, scenario: str, state) -> None:
+    """Each recorded contradiction of this scenario on this backend is a strict xfail, set once.
+    A finding with `releases` holds only for those releases: on a release item it is set when the
+    release's version is known -- now for an exact version, else once the release is loaded
+    (plugins/releases.py) -- and only for a version in its range; it comes after the findings for
+    every release (the first xfail mark is the one pytest reports)."""
+    per_release, spec = release_of(item)
+    scoped = []
+    for claim, finding in state.ledger.findings_for(scenario, state.backend.name):
+        if per_release and finding.releases:
+            scoped.append((claim.id, finding.releases, finding.evidence))
+            continue
+        item.add_marker(pytest.mark.xfail(
+            strict=True, raises=AssertionError,
+            reason=f"recorded contradiction of {claim.id} on backend {state.backend.name}: {finding.evidence}"))
+    version = state.versions.get(spec) if spec is not None else None
+    if version is None:
+        if scoped:
+            item.stash[SCOPED_KEY] = scoped
+        return
+    for claim_id, releases, evidence in scoped:
+        if in_releases(version, releases):
+            item.add_marker(_scoped_xfail(claim_id, releases, version, evidence))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """A release-scoped finding whose release was not a version at collection (a tag, a path):
+    its strict xfail, once the `claude_release` fixture has loaded the release (plugins/releases.py)."""
+    yield
+    scoped = item.stash.get(SCOPED_KEY, None)
+    loaded = run_state(item.config).loaded.get(release_of(item)[1]) if scoped else None
+    if not isinstance(loaded, Release):
+        return
+    for claim, releases, evidence in scoped:
+        if in_range(loaded.version, releases):
+            item.add_marker(_scoped_xfail(claim, releases, loaded.version, evidence))

@@ -1,0 +1,66 @@
+"""Each scenario's outcome as the run goes (also from xdist workers), what was collected and
+deselected (whether the run is complete: README, "Complete runs"), and secrets kept out of
+every report: assertion messages and tracebacks are redacted before anything records them."""
+from __future__ import annotations
+
+import pytest
+
+from keychain_claims.claims.outcomes import Outcome, outcome_from_report
+from keychain_claims.plugins.state import run_state, scenario_of
+from keychain_claims.redact import redact
+
+
+class OutcomeCollector:
+    """Registered per run: every scenario's outcome from its reports, in the order they arrive."""
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = outcome_from_report(report)
+        if outcome is not None:
+            self.outcomes.append(outcome)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(OutcomeCollector(run_state(config).outcomes), "keychain-claims-outcomes")
+
+
+def _redact_exception(exc: BaseException | None) -> None:
+    """Assertion messages show compared values; a secret must not reach a report that way."""
+    if exc is not None and exc.args:
+        text = str(exc)
+        clean = redact(text)
+        if clean != text:
+            exc.args = (clean,)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_error(exception: Exception) -> None:
+    _redact_exception(exception)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    if call.excinfo is not None:
+        _redact_exception(call.excinfo.value)
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        if redact(text) != text:
+            report.longrepr = redact(text)
+
+
+def pytest_deselected(items) -> None:
+    if items:
+        run_state(items[0].config).deselected.extend(i.nodeid for i in items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    run_state(session.config).collected.update(i.nodeid for i in session.items if scenario_of(i) is not None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    """With -n the controller collects nothing itself: every worker reports what it collected."""
+    run_state(node.config).collected.update(ids)

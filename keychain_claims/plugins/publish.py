@@ -1,0 +1,141 @@
+"""At session end: the run's verdicts published (reports/publish.py: claims.json/md, the release
+matrix, outcomes.json, the verdict table in the Allure results) -- as `*.partial.*` when the run
+is not complete -- the run's own Allure files (environment, a `verdict` label on every
+scenario, which verdict table belongs to the results), the 90% coverage gate of a non-simulator
+run, and the terminal summary, with safety and coverage failures said last."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from keychain_claims.backends import Backend
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.verdicts import counts, omission_counts
+from keychain_claims.plugins.state import run_state
+from keychain_claims.reports import allure as allure_files
+from keychain_claims.reports.publish import RUN_MARKER, new_run_id, publish
+
+REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = run_state(config)
+    outcomes = state.outcomes
+    if hasattr(config, "workerinput") or not outcomes:
+        return
+    backend, article, ledger = state.backend, state.article, state.ledger
+    share = coverage_alarm(outcomes, backend)
+    if share:
+        state.alarms.append(share)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    out = Path(config.getoption("reports_dir"))
+    partial = "; ".join(partial_reasons(session, exitstatus, outcomes))
+    results = getattr(config.option, "allure_report_dir", None)
+    from keychain_claims.atomic import why
+    run_id = new_run_id()
+    try:
+        done = publish(out, outcomes, ledger, article, {backend.name: backend.simulated},
+                       {backend.name: backend.label}, partial, Path(results) if results else None, run_id=run_id)
+        if results:
+            allure_files.write_environment(Path(results), backend, article,
+                                           releases=getattr(config.option, "claude_code", None) or "")
+            allure_files.label_results(Path(results), outcomes, done.verdicts, ledger, done.omissions)
+            (Path(results) / RUN_MARKER).write_text(f"run_id={run_id}\nclaims={done.claims_json.name}\n")
+    except OSError as exc:
+        state.summary[:] = [f"could not write the verdict table to {out} ({why(exc)}); "
+                            "make the directory writable or pass --reports-dir"]
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
+        return
+    verdicts, omissions = done.verdicts, done.omissions
+    state.summary[:] = verdicts + [counts_line(verdicts)] + (
+        ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
+        if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"]
+    if partial:
+        state.summary.append(
+            f"PARTIAL RUN ({partial}): verdicts written to {done.claims_json}; {out / 'claims.json'} (a complete run's) "
+            "left as it was")
+
+
+def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Outcome]) -> list[str]:
+    """Why this run is not a complete run of the claims suite (README, "Complete runs"): it was
+    stopped (a signal, -x, --maxfail), something was deselected (-k, -m, --deselect), it was
+    given paths other than the suite's own (`testpaths`), a collected scenario has no result, or
+    a scenario of the feature set was never collected."""
+    config = session.config
+    state = run_state(config)
+    reasons = []
+    if exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop:
+        reasons.append(f"interrupted ({session.shouldstop})" if isinstance(session.shouldstop, str) else "interrupted")
+    if session.shouldfail:
+        reasons.append(f"stopped early ({session.shouldfail})" if isinstance(session.shouldfail, str) else "stopped early")
+    selection = [flag for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr),
+                                          ("--deselect", getattr(config.option, "deselect", None))) if value]
+    if selection or state.deselected:
+        n = len(state.deselected)
+        reasons.append("a selection (" + ", ".join(selection or ["deselected"]) + ")"
+                       + (f", {n} deselected" if n else ""))
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        root = Path(config.rootpath)
+        wanted = {(root / p).resolve() for p in config.getini("testpaths")}
+        given = {(Path(config.invocation_params.dir) / a).resolve() for a in config.args}
+        if given != wanted:
+            reasons.append("a subset of paths (" + " ".join(config.args)[:120] + ")")
+    ran = {o.nodeid for o in outcomes}
+    missing = state.collected - ran
+    if missing:
+        reasons.append(f"{len(missing)} collected scenario(s) without a result")
+    from keychain_claims.claims.coverage import scenarios
+    absent = {ref.name for ref in scenarios()} - {o.scenario for o in outcomes}
+    if absent and not reasons:
+        reasons.append(f"{len(absent)} scenario(s) of the feature set not collected")
+    return reasons
+
+
+def counts_line(verdicts) -> str:
+    return "claims: " + ", ".join(f"{n} {k}" for k, n in counts(verdicts).items())
+
+
+def skipped_here(reason: str, backend: Backend) -> bool:
+    """A skip because of this backend: a BackendSkipped ("not on the X backend: ..."), an unavailable
+    backend, or a plain pytest.skip whose reason names the backend ("the macos backend keeps no log
+    ...", release_steps.py) -- a skip cannot escape the gate by its spelling."""
+    return reason.startswith((f"not on the {backend.name} backend", f"backend {backend.name} unavailable")) \
+        or f"the {backend.name} backend" in reason
+
+
+def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
+    """On any backend but the simulator: the one-line reason the run fails when fewer than
+    REAL_RUN_SHARE of the scenarios that would run on the simulator ran here (passed, failed or a
+    recorded contradiction), the rest skipped because of this backend."""
+    if backend.name == "sim":
+        return None
+    ran = sum(o.result != "skipped" for o in outcomes)
+    here = [o for o in outcomes if o.result == "skipped" and skipped_here(o.reason, backend)]
+    if not ran + len(here) or ran / (ran + len(here)) >= REAL_RUN_SHARE:
+        return None
+    why = here[0].reason if here else ""
+    return (f"COVERAGE: only {ran} of {ran + len(here)} scenarios ran on the {backend.name} backend "
+            f"({ran / (ran + len(here)):.0%} < {REAL_RUN_SHARE:.0%}); the rest skipped here, e.g. {why[:160]}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Safety and coverage failures are said once more as the very last lines of the output."""
+    for line in run_state(config).alarms:
+        print(line, file=sys.__stderr__)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = run_state(config)
+    rows = state.summary + state.alarms
+    if not rows:
+        return
+    terminalreporter.section("claims")
+    for row in rows:
+        if isinstance(row, str):
+            terminalreporter.write_line(row)
+        else:
+            kind = state.backend.provenance
+            terminalreporter.write_line(f"{row.claim:<22} {row.backend} ({kind}): {row.summary}")

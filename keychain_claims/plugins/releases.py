@@ -1,0 +1,144 @@
+"""`--claude-code SPEC` (default `latest`, env KEYCHAIN_CLAIMS_CLAUDE_CODE): scenarios tagged
+@release run once per release (`[2.1.81]` in the id, an Allure parameter); with `none` they
+skip, saying so.  The releases are resolved at configure: an exact version is its own version
+there, so a finding scoped to releases is decided at collection (plugins/ledger.py); a tag or a
+path is a version only once loaded, and its scoped findings are decided at setup."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from keychain_claims.claims.outcomes import NO_RELEASE, Prop
+from keychain_claims.plugins.state import release_of, run_state
+from keychain_claims.releases import cache
+from keychain_claims.releases.cache import NOTES, ReleaseError, let_go, progress
+from keychain_claims.releases.npm import EXACT
+from keychain_claims.releases.registry import load
+from keychain_claims.releases.release import Release
+from keychain_claims.releases.versions import parse_spec
+
+DEFAULT = "latest"
+OFF = "none"
+CACHE_LINES = "release-cache.log"    # in the reports folder: every line the release cache said
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("keychain-claims").addoption(
+        "--claude-code", default=None, metavar="SPEC",
+        help="Claude Code releases to test: a version, `latest` (the default; env KEYCHAIN_CLAIMS_CLAUDE_CODE), "
+             "a comma list, a path to an installed claude, or `none` to turn the release scenarios off")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = config.getoption("claude_code")
+    if spec is None:
+        spec = os.environ.get("KEYCHAIN_CLAIMS_CLAUDE_CODE") or DEFAULT
+    state = run_state(config)
+    try:
+        state.releases = [] if spec.strip().lower() == OFF else parse_spec(spec)
+    except ReleaseError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    state.versions = {s: s for s in state.releases if EXACT.fullmatch(s)}
+    config.pluginmanager.register(CacheLines(state.cache_lines), "keychain-claims-release-cache-lines")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run with release scenarios shows the release cache's lines on the terminal."""
+    if run_state(session.config).releases and any(
+            "claude_release" in getattr(item, "fixturenames", ()) for item in session.items):
+        _show_cache_lines(session.config)
+
+
+def _show_cache_lines(config: pytest.Config) -> None:
+    """What the release cache does (downloads, releases loaded, repairs, offline fallbacks) goes
+    to the terminal as it happens, past pytest's capture, with or without -s."""
+    def show(line: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                print(line, file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.__stderr__, flush=True)
+    cache.REPORTERS[:] = [show]
+    config.add_cleanup(lambda: cache.REPORTERS.clear())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function):
+    if tag == "release":
+        pytest.mark.release(function)
+        pytest.mark.usefixtures("claude_release")(function)
+        return True
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "claude_release" in metafunc.fixturenames:
+        specs = run_state(metafunc.config).releases or [None]
+        metafunc.parametrize("claude_release", specs, ids=[s or NO_RELEASE for s in specs],
+                             indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def claude_release(request: pytest.FixtureRequest):
+    spec = request.param
+    if spec is None:
+        pytest.skip("release scenarios are off (--claude-code none): they need a Claude Code release")
+    state = run_state(request.config)
+    if spec not in state.loaded:
+        try:
+            state.loaded[spec] = load(spec)
+            state.versions.setdefault(spec, state.loaded[spec].version)
+        except ReleaseError as exc:
+            state.loaded[spec] = str(exc)
+            progress(f"Claude Code {spec}: {exc}")
+    loaded = state.loaded[spec]
+    if isinstance(loaded, str):
+        pytest.skip(f"Claude Code {spec}: {loaded}")
+    yield loaded
+    let_go(loaded)          # done with it: the cache may evict it to make room for the next
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    per_release, spec = release_of(item)
+    if per_release:
+        spec = spec or NO_RELEASE
+        loaded = run_state(item.config).loaded.get(spec)
+        version = loaded.version if isinstance(loaded, Release) else spec
+        if (Prop.RELEASE, version) not in report.user_properties:
+            report.user_properties.append((Prop.RELEASE, version))
+        if hasattr(item.config, "workerinput") and call.when == "setup":
+            for line in NOTES:
+                if (Prop.RELEASE_CACHE, line) not in report.user_properties:
+                    report.user_properties.append((Prop.RELEASE_CACHE, line))
+
+
+class CacheLines:
+    """Registered per run: the release cache's lines xdist workers send with their reports."""
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def pytest_runtest_logreport(self, report) -> None:
+        for name, value in getattr(report, "user_properties", ()):
+            if name == Prop.RELEASE_CACHE and value not in self.lines:
+                self.lines.append(value)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The release cache's lines of this run (its workers' too) go beside the verdicts."""
+    if not hasattr(session.config, "workerinput"):
+        state = run_state(session.config)
+        lines = NOTES + [l for l in state.cache_lines if l not in NOTES]
+        out = Path(session.config.getoption("reports_dir", "reports") or "reports")
+        if lines and state.releases:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / CACHE_LINES).write_text("\n".join(lines) + "\n")
+            except OSError:
+                pass

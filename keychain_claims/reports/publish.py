@@ -1,0 +1,74 @@
+"""One way a set of scenario outcomes becomes the files a reader opens: the verdict table
+(claims.json/md), the claims x releases matrix (release-matrix.*), outcomes.json (what a later
+`keychain-claims merge` reads) and the verdict table as an Allure result.  Used by the suite at
+session end (plugins/publish.py) and by the merge of several runs (reports/merge.py), so the
+two cannot drift apart.  A partial run or merge writes `*.partial.*` and leaves the complete
+files as they were."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.verdicts import compute, compute_omissions, write
+from keychain_claims.reports import allure as allure_files
+from keychain_claims.reports.matrix import write_matrix
+
+OUTCOMES_FILE = "outcomes.json"
+PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
+FORMAT = 1
+RUN_MARKER = "keychain-claims-run.txt"     # in the Allure results: which verdict table belongs to them
+
+
+@dataclass
+class Published:
+    verdicts: list
+    omissions: list
+    claims_json: Path
+    claims_md: Path
+
+
+def new_run_id() -> str:
+    import uuid
+    return uuid.uuid4().hex
+
+
+def publish(out: Path, outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool],
+            labels: dict[str, str], partial: str = "", results: Path | None = None, run_id: str = "",
+            runs: list[str] | None = None) -> Published:
+    """Fold `outcomes` (of `backends`: name -> simulated) into verdicts and write them to `out`;
+    with `results`, the verdict table also goes into that Allure results folder.  `run_id` names
+    the run (new when empty); `runs` gives each outcome's own run (a merge keeps them).  OSError
+    when a file cannot be written."""
+    verdicts = compute(outcomes, ledger, article, backends)
+    omissions = compute_omissions(outcomes, ledger, article, backends)
+    suffix = ".partial" if partial else ""
+    json_path, md_path = write(verdicts, out, article, labels, omissions, "claims" + suffix, partial)
+    write_matrix(outcomes, ledger, out, "release-matrix" + suffix)
+    write_outcomes(out, outcomes, backends, labels, article.sha256, run_id=run_id, runs=runs, partial=partial)
+    if results is not None:
+        allure_files.verdict_result(results, backends, md_path)
+    return Published(verdicts, omissions, json_path, md_path)
+
+
+def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool], labels: dict[str, str],
+                   article_sha256: str, releases: list[str] | None = None, run_id: str = "",
+                   runs: list[str] | None = None, partial: str = "") -> Path:
+    """`<reports-dir>/outcomes.json` (a partial run: outcomes.partial.json): what `merge` needs to
+    recompute verdicts from this run.  `run_id` names the run; `runs` gives each outcome's own run
+    (a merge keeps them, so merging a run twice counts it once)."""
+    from keychain_claims import atomic
+    out.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or new_run_id()
+    path = out / (PARTIAL_OUTCOMES_FILE if partial else OUTCOMES_FILE)
+    doc = {"format": FORMAT, "run_id": run_id, **({"partial": partial} if partial else {}),
+           "article_sha256": article_sha256, "backends": backends, "labels": labels,
+           "releases": sorted(set(releases or [o.release for o in outcomes if o.release])),
+           "outcomes": [{**dataclasses.asdict(o), "run": (runs[n] if runs else run_id)}
+                        for n, o in enumerate(outcomes)]}
+    atomic.write_text(path, json.dumps(doc, indent=1))
+    return path
