@@ -108,8 +108,8 @@ def read_claims(path: Path) -> dict:
                        "rewrite it, or pass --claims=<a run's claims.json>") from None
     import json
     doc = json.loads(raw)
-    from keychain_claims.reports.article import RANK
-    bad = next((row["verdict"] for row in doc["claims"] if row["verdict"] not in RANK), None)
+    from keychain_claims.claims.verdict import Verdict
+    bad = next((row["verdict"] for row in doc["claims"] if row["verdict"] not in {v.value for v in Verdict}), None)
     if bad is not None:
         raise CliError(f"{path} is not a verdict table (verdict {bad!r}); run the suite again to rewrite it")
     return doc

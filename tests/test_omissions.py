@@ -8,7 +8,8 @@ import pytest
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
-from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, Outcome, compute, compute_omissions, counts,
+from keychain_claims.claims.verdict import OMISSION_VERDICTS
+from keychain_claims.claims.verdicts import (Outcome, compute, compute_omissions, counts,
                                              fold_omission, omission_result, scenario_verdict, write)
 
 LEDGER = Ledger()

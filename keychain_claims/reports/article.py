@@ -16,14 +16,10 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import OMISSION_VERDICTS, RESULT
-from keychain_claims.reports.matrix import COLOURS, LEGEND
+from keychain_claims.claims.verdict import OmissionVerdict, Verdict
+from keychain_claims.claims.verdicts import RESULT
 from keychain_claims.redact import redact
 
-RANK = {"fails": 0, "no-longer-contradicted": 1, "contradicted": 2, "holds": 3, "not-checkable": 4}
-OMISSION_RANK = {"not reproduced": 0, "reproduced": 1, "not-checkable": 2}
-OMISSION_COLOURS = {"reproduced": "#1971c2", "not reproduced": "#c92a2a", "not-checkable": "#868e96"}
 # the ledger's sections -> the start of the article heading they are under (caveats are a paragraph
 # of the bypass section, not a heading)
 SECTION_HEADINGS = {"symptom": "Symptom", "cause": "Cause", "triage": "Triage", "fix-burst": "One-off burst",
@@ -49,7 +45,7 @@ def claim_views(claims_json: dict) -> dict[str, dict]:
                                                "verdict": row["verdict"], "backends": {}, "releases": {},
                                                "findings": row.get("findings", []), "scenarios": [],
                                                "why": row.get("why", "")})
-        if RANK[row["verdict"]] < RANK[view["verdict"]]:
+        if Verdict(row["verdict"]).rank < Verdict(view["verdict"]).rank:
             view["verdict"], view["why"] = row["verdict"], row.get("why", "")
         view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
         view["releases"].update(row.get("releases", {}))
@@ -67,7 +63,7 @@ def omission_views(claims_json: dict) -> dict[str, dict]:
             "statement": row.get("statement", ""), "evidence": row.get("evidence", []),
             "release_range": row.get("release_range", ""), "verdict": row["verdict"], "why": row.get("why", ""),
             "backends": {}, "releases": {}, "scenarios": []})
-        if OMISSION_RANK[row["verdict"]] < OMISSION_RANK[view["verdict"]]:
+        if OmissionVerdict(row["verdict"]).rank < OmissionVerdict(view["verdict"]).rank:
             view["verdict"], view["why"] = row["verdict"], row.get("why", "")
         view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
         view["releases"].update(row.get("releases", {}))
@@ -109,7 +105,7 @@ def _note(view: dict) -> str:
             f'data-verdict="{html.escape(v)}" data-section="{html.escape(view["section"])}" tabindex="0" '
             f'title="What the article misses here (click for the evidence)">'
             f'<b>Missing here: {html.escape(view["omission"])}</b> '
-            f'<span class="verdict" style="background:{OMISSION_COLOURS[v]}">{html.escape(v)}</span>'
+            f'<span class="verdict" style="background:{OmissionVerdict(v).note_colour}">{html.escape(v)}</span>'
             f'<br>{html.escape(first)}</aside>\n')
 
 
@@ -127,7 +123,7 @@ def _omission_card(view: dict, scenario_links: dict[str, str]) -> str:
         name = f'<a href="{html.escape(link)}" target="_blank">{name}</a>' if link else name
         items.append(f"<li>{name} — <i>{html.escape(s.get('omission_result', s['result']))}</i></li>")
     return (f'<section class="card" id="omission-{html.escape(view["omission"])}" data-verdict="{html.escape(v)}">'
-            f'<h2>{html.escape(view["omission"])} <span class="verdict" style="background:{OMISSION_COLOURS[v]}">'
+            f'<h2>{html.escape(view["omission"])} <span class="verdict" style="background:{OmissionVerdict(v).note_colour}">'
             f'{html.escape(v)}</span></h2><p><i>What the article misses:</i> {html.escape(view["statement"])}</p>'
             f'<p><b>Why this verdict:</b> {html.escape(view["why"])}</p>'
             f'<p><b>Reported for:</b> {html.escape(view["release_range"] or "any release")}</p>'
@@ -228,10 +224,10 @@ def _runs(text: str, spans: list[tuple[str, str]], found: set[str]) -> list[tupl
 
 
 def _mark_open(claims: set[str], verdicts: dict[str, str]) -> str:
-    ids = sorted(claims, key=lambda c: (RANK[verdicts[c]], c))
+    ids = sorted(claims, key=lambda c: (Verdict(verdicts[c]).rank, c))
     verdict = verdicts[ids[0]]
     return (f'<mark class="claim v-{verdict}" data-claims="{" ".join(ids)}" data-verdict="{verdict}" tabindex="0" '
-            f'title="{html.escape(", ".join(ids))}: {html.escape(LEGEND[verdict])} (click for the evidence)">')
+            f'title="{html.escape(", ".join(ids))}: {html.escape(Verdict(verdict).label)} (click for the evidence)">')
 
 
 def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str],
@@ -260,18 +256,18 @@ def render(article: Article, views: dict[str, dict], scenario_links: dict[str, s
     md.add_render_rule("fence", fence)
     body = md.renderer.render(tokens, md.options, {})
     missing = [cid for cid in views if cid not in found] + [oid for oid in omissions if oid not in placed]
-    counts = {k: sum(v["verdict"] == k for v in views.values()) for k in VERDICTS}
-    legend = "".join(f'<span class="key v-{k}">{LEGEND[k]} <b>{n}</b></span>' for k, n in counts.items())
+    counts = {k: sum(v["verdict"] == k for v in views.values()) for k in Verdict}
+    legend = "".join(f'<span class="key v-{k}">{k.label} <b>{n}</b></span>' for k, n in counts.items())
     if omissions:
         legend += ('<span class="key omissions">what the article misses <b>' + str(len(omissions)) + "</b> ("
-                   + ", ".join(f"{sum(o['verdict'] == k for o in omissions.values())} {k}" for k in OMISSION_VERDICTS)
+                   + ", ".join(f"{sum(o['verdict'] == k for o in omissions.values())} {k}" for k in OmissionVerdict)
                    + ")</span>")
     cards = "".join(_card(v, scenario_links) for v in views.values())
     cards += "".join(_omission_card(v, scenario_links) for v in omissions.values())
     missing_note = (f'<p class="missing">Quotes not found in the rendered article: {", ".join(missing)}</p>'
                     if missing else "")
     style = "".join(f".v-{k}{{background:{c}33;border-bottom:3px solid {c}}} .key.v-{k}{{background:{c};color:#fff}}"
-                    for k, c in COLOURS.items())
+                    for k, c in ((v, v.colour) for v in Verdict))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Annotated article: {html.escape(article.path.name)}</title>
@@ -355,8 +351,8 @@ def _card(view: dict, scenario_links: dict[str, str]) -> str:
         items.append(f"<li>{name} — <i>{html.escape(said)}</i> ({polarity}; "
                      f"{html.escape('/'.join(s.get('provenance', [])))})</li>")
     return (f'<section class="card" id="claim-{html.escape(view["claim"])}" data-verdict="{v}">'
-            f'<h2>{html.escape(view["claim"])} <span class="verdict" style="background:{COLOURS[v]}">'
-            f'{LEGEND[v]}</span></h2><p>{html.escape(view["statement"])}</p>'
+            f'<h2>{html.escape(view["claim"])} <span class="verdict" style="background:{Verdict(v).colour}">'
+            f'{Verdict(v).label}</span></h2><p>{html.escape(view["statement"])}</p>'
             f'<p><b>Why:</b> {html.escape(view["why"])}</p><p><b>Backends:</b></p><ul>{backends}</ul>'
             f'<p><b>Releases:</b> {releases}</p>{findings}<p><b>Scenarios:</b></p><ul>{"".join(items)}</ul>'
             f'</section>')
