@@ -22,7 +22,8 @@ from keychain_claims.claims import links
 from keychain_claims.redact import redact
 from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.claims.verdicts import (Outcome, compute, compute_omissions, counts, omission_counts,
-                                             outcome_from_report, write)
+                                             outcome_from_report)
+from keychain_claims.reports.markdown import write
 
 BACKEND_KEY = pytest.StashKey[Backend]()
 ARTICLE_KEY = pytest.StashKey[Article]()

@@ -10,7 +10,8 @@ from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.verdict import OMISSION_VERDICTS
 from keychain_claims.claims.verdicts import (Outcome, compute, compute_omissions, counts,
-                                             fold_omission, omission_result, scenario_verdict, write)
+                                             fold_omission, omission_result, scenario_verdict)
+from keychain_claims.reports.markdown import write
 
 LEDGER = Ledger()
 

@@ -17,7 +17,7 @@ from markdown_it.token import Token
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
-from keychain_claims.claims.verdicts import RESULT
+from keychain_claims.reports.markdown import RESULT
 from keychain_claims.redact import redact
 
 # the ledger's sections -> the start of the article heading they are under (caveats are a paragraph

@@ -185,7 +185,8 @@ def _copy_results(source: Path, target: Path) -> int:
 def merge(folders: list[Path], output: Path) -> Merged:
     from keychain_claims.claims.article import Article, ArticleError
     from keychain_claims.claims.ledger import Ledger, LedgerError
-    from keychain_claims.claims.verdicts import compute, compute_omissions, write
+    from keychain_claims.claims.verdicts import compute, compute_omissions
+    from keychain_claims.reports.markdown import write
     from keychain_claims.releases.plugin import write_matrix
     from keychain_claims.reports import allure as allure_files
 
