@@ -14,10 +14,16 @@ An omission (what the article misses) has verdicts of its own, kept apart from t
 """
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 
 
-class Verdict(StrEnum):
+class _Named(str, Enum):
+    """A str whose text is its value (enum.StrEnum is 3.11+; the package supports 3.10)."""
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Verdict(_Named):
     # value, label, colour, rank (0 = worst), claims.md mark, Allure headline
     HOLDS = "holds", "holds", "#2f9e44", 3, "holds", "HOLDS"
     CONTRADICTED = "contradicted", "contradicted", "#e8590c", 2, "**CONTRADICTED**", "CONTRADICTED"
@@ -33,7 +39,7 @@ class Verdict(StrEnum):
         return member
 
 
-class OmissionVerdict(StrEnum):
+class OmissionVerdict(_Named):
     # value, label, colour (release matrix), note colour (annotated article), rank, claims.md mark,
     # Allure headline, meaning (claims.json carries the meanings, claims.md prints them)
     REPRODUCED = ("reproduced", "reproduced", "#1971c2", "#1971c2", 1, "**REPRODUCED**", "OMISSION REPRODUCED",
