@@ -303,9 +303,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/assumptions.py
-        from keychain_claims import assumptions
-        return assumptions.main(argv[1:])
+    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/assumptions/settle.py
+        from keychain_claims.assumptions.settle import main as assumptions
+        return assumptions(argv[1:])
     args = parser().parse_args(argv)
     try:
         return args.run(args)
