@@ -108,8 +108,8 @@ def read_claims(path: Path) -> dict:
                        "rewrite it, or pass --claims=<a run's claims.json>") from None
     import json
     doc = json.loads(raw)
-    from keychain_claims.reports.article import RANK
-    bad = next((row["verdict"] for row in doc["claims"] if row["verdict"] not in RANK), None)
+    from keychain_claims.claims.verdict import Verdict
+    bad = next((row["verdict"] for row in doc["claims"] if row["verdict"] not in {v.value for v in Verdict}), None)
     if bad is not None:
         raise CliError(f"{path} is not a verdict table (verdict {bad!r}); run the suite again to rewrite it")
     return doc
@@ -157,15 +157,108 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
     return output / "index.html"
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/assumptions.py
-        from keychain_claims import assumptions
-        return assumptions.main(argv[1:])
+# ---------------------------------------------------------------- one function per sub-command
+# Each returns the exit code; bad input raises CliError (one line that says what to do).
+
+def run_report(args) -> int:
+    index = report(args.results, args.output, args.history, args.claims)
+    claims = args.claims or claims_of(args.results)
+    print(f"report: {index}  (serve it: npx allure open {args.output})")
+    if claims.exists():
+        print(f"annotated article: {claims.parent / 'article.html'}")
+    return 0
+
+
+def run_check(args) -> int:
+    from keychain_claims.claims.article import Article, ArticleError
+    from keychain_claims.claims.coverage import problems, unscenarioed_omissions
+    from keychain_claims.claims.ledger import Ledger, LedgerError
+    try:
+        article = Article(args.article) if args.article else Article()
+        ledger = Ledger(args.ledger or article.path.with_suffix(".claims.yaml"))
+    except (ArticleError, LedgerError) as exc:
+        raise CliError(str(exc)) from None
+    found = problems(article, ledger)
+    for line in found:
+        print(line)
+    if not any(line.startswith("omission ") and "has no scenario" in line for line in found):
+        for oid in unscenarioed_omissions(ledger):     # accepted until any scenario names an omission
+            print(f"omission {oid}: not-checkable: no scenario yet (accepted until a scenario is tagged "
+                  "with any omission)")
+    return 1 if found else 0
+
+
+def run_sweep(args) -> int:
+    from keychain_claims.harness.sandbox import sweep
+    removed = sweep()
+    print(f"swept {len(removed)} sandbox(es)" + "".join(f"\n  {p}" for p in removed))
+    return 0
+
+
+def run_fidelity(args) -> int:
+    from keychain_claims.sim import fidelity
+    if args.dir is not None and not args.dir.is_dir():
+        raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
+    if args.settled is not None:
+        fidelity.settled_main(args.settled, as_json=args.json)
+    try:
+        return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def run_bisect(args) -> int:
+    from keychain_claims.releases.bisect import BisectError, run as bisect
+    try:
+        result = bisect(args.what, args.good, args.bad, args.reports_dir, say=lambda line: print(line, flush=True))
+    except BisectError as exc:
+        raise CliError(str(exc)) from None
+    return 0 if result.first_changed else 2
+
+
+def run_merge(args) -> int:
+    from keychain_claims.reports.merge import MergeError, merge
+    try:
+        merged = merge(args.folders, args.output)
+    except MergeError as exc:
+        raise CliError(str(exc)) from None
+    for line in merged.summary():
+        print(line)
+    if not args.no_html:
+        index = report(merged.results, args.output / "allure-report", args.output / "history.jsonl")
+        print(f"report: {index}  (serve it: npx allure open {args.output / 'allure-report'})")
+    return 0
+
+
+def run_versions(args) -> int:
+    import json
+    from keychain_claims.releases.cache import ReleaseError
+    from keychain_claims.releases.versions import job_matrix, parse_spec
+    try:
+        print(json.dumps(job_matrix(args.spec, args.chunks)) if args.chunks is not None
+              else "\n".join(parse_spec(args.spec)))
+    except ReleaseError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def run_changes(args) -> int:
+    from keychain_claims.reports.merge import MergeError, changes
+    try:
+        text = changes(args.folder, args.old, args.new)
+    except MergeError as exc:
+        raise CliError(str(exc)) from None
+    if text:
+        print(text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="keychain-claims", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="build the static HTML report with the Allure 3 CLI")
+    rep.set_defaults(run=run_report)
     rep.add_argument("--results", type=Path, default=REPORTS_DIR / "allure-results")
     rep.add_argument("--output", type=Path, default=REPORTS_DIR / "allure-report")
     rep.add_argument("--history", type=Path, default=None,
@@ -173,118 +266,54 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--claims", type=Path, default=None,
                      help="the run's claims.json (default: beside --results); article.html is written beside it")
     chk = sub.add_parser("check", help="check that the ledger, the article and the features agree")
+    chk.set_defaults(run=run_check)
     chk.add_argument("--article", type=Path, default=None, help="the article (default: the vendored copy)")
     chk.add_argument("--ledger", type=Path, default=None, help="the claims ledger (default: beside the article)")
-    sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs")
+    sub.add_parser("sweep", help="remove sandboxes (and their children) left by killed runs").set_defaults(run=run_sweep)
     fid = sub.add_parser("fidelity", help="replay real macOS transcripts against the simulator: matches / comparable")
+    fid.set_defaults(run=run_fidelity)
     fid.add_argument("--dir", type=Path, default=None, help="real transcripts (default fixtures/transcripts/real)")
     fid.add_argument("--verbose", action="store_true", help="show real and simulated text of each difference")
     fid.add_argument("--json", action="store_true", help="the figure and every result as JSON")
     fid.add_argument("--settled", type=Path, default=None, help="also compare settle transcripts "
                      "(`keychain-claims assumptions --settle --out DIR`) with the simulator's answers")
     bis = sub.add_parser("bisect", help="the first published release between --good and --bad where WHAT changed")
+    bis.set_defaults(run=run_bisect)
     bis.add_argument("what", metavar="WHAT", help="a fingerprint name (write, spawn, ...) or a claim ID")
     bis.add_argument("--good", required=True, help="a release where WHAT has its old value")
     bis.add_argument("--bad", required=True, help="a later release (or latest) where it may differ")
     bis.add_argument("--reports-dir", type=Path, default=REPORTS_DIR / "bisect", help="where the evidence goes")
     mer = sub.add_parser("merge", help="merge result folders (allure-results/ + outcomes.json) of separate runs")
+    mer.set_defaults(run=run_merge)
     mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
     mer.add_argument("--output", type=Path, required=True, help="folder for the merged results, verdicts and report")
     mer.add_argument("--no-html", action="store_true", help="merge results and verdicts only, no HTML report")
     ver = sub.add_parser("versions", help="the releases a --claude-code SPEC names, in registry order")
+    ver.set_defaults(run=run_versions)
     ver.add_argument("spec", metavar="SPEC", help="A..B, last:N, a version, latest, or a comma list of them")
     ver.add_argument("--chunks", type=int, default=None, metavar="N",
                      help="print a GitHub Actions job matrix (JSON) of chunks of N releases instead")
     chg = sub.add_parser("changes", help="claims whose verdict differs between two releases of a release matrix")
+    chg.set_defaults(run=run_changes)
     chg.add_argument("folder", metavar="DIR", type=Path, help="a reports folder holding release-matrix.json")
     chg.add_argument("--from", dest="old", required=True, metavar="A")
     chg.add_argument("--to", dest="new", required=True, metavar="B")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/assumptions/settle.py
+        from keychain_claims.assumptions.settle import main as assumptions
+        return assumptions(argv[1:])
+    args = parser().parse_args(argv)
     try:
-        if args.command == "report":
-            index = report(args.results, args.output, args.history, args.claims)
-            claims = args.claims or claims_of(args.results)
-            print(f"report: {index}  (serve it: npx allure open {args.output})")
-            if claims.exists():
-                print(f"annotated article: {claims.parent / 'article.html'}")
-        elif args.command == "check":
-            from keychain_claims.claims.article import Article
-            from keychain_claims.claims.coverage import problems
-            from keychain_claims.claims.ledger import Ledger
-            from keychain_claims.claims.coverage import unscenarioed_omissions
-            from keychain_claims.claims.article import ArticleError
-            from keychain_claims.claims.ledger import LedgerError
-            try:
-                article = Article(args.article) if args.article else Article()
-                ledger = Ledger(args.ledger or article.path.with_suffix(".claims.yaml"))
-            except (ArticleError, LedgerError) as exc:
-                raise CliError(str(exc)) from None
-            found = problems(article, ledger)
-            for line in found:
-                print(line)
-            if not any(line.startswith("omission ") and "has no scenario" in line for line in found):
-                for oid in unscenarioed_omissions(ledger):     # accepted until any scenario names an omission
-                    print(f"omission {oid}: not-checkable: no scenario yet (accepted until a scenario is tagged "
-                          "with any omission)")
-            return 1 if found else 0
-        elif args.command == "sweep":
-            from keychain_claims.harness.sandbox import sweep
-            removed = sweep()
-            print(f"swept {len(removed)} sandbox(es)" + "".join(f"\n  {p}" for p in removed))
-        elif args.command == "fidelity":
-            from keychain_claims.sim import fidelity
-            if args.dir is not None and not args.dir.is_dir():
-                raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
-            if args.settled is not None:
-                fidelity.settled_main(args.settled, as_json=args.json)
-            try:
-                return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
-            except ValueError as exc:
-                raise CliError(str(exc)) from None
-        elif args.command == "bisect":
-            from keychain_claims.releases.bisect import BisectError, run as bisect
-            try:
-                result = bisect(args.what, args.good, args.bad, args.reports_dir,
-                                say=lambda line: print(line, flush=True))
-            except BisectError as exc:
-                raise CliError(str(exc)) from None
-            return 0 if result.first_changed else 2
-        elif args.command == "merge":
-            from keychain_claims.reports.merge import MergeError, merge
-            try:
-                merged = merge(args.folders, args.output)
-            except MergeError as exc:
-                raise CliError(str(exc)) from None
-            for line in merged.summary():
-                print(line)
-            if not args.no_html:
-                index = report(merged.results, args.output / "allure-report", args.output / "history.jsonl")
-                print(f"report: {index}  (serve it: npx allure open {args.output / 'allure-report'})")
-        elif args.command == "versions":
-            import json
-            from keychain_claims.releases.cache import ReleaseError
-            from keychain_claims.releases.versions import parse_spec
-            from keychain_claims.releases.versions import job_matrix
-            try:
-                print(json.dumps(job_matrix(args.spec, args.chunks)) if args.chunks is not None
-                      else "\n".join(parse_spec(args.spec)))
-            except ReleaseError as exc:
-                raise CliError(str(exc)) from None
-        elif args.command == "changes":
-            from keychain_claims.reports.merge import MergeError, changes
-            try:
-                text = changes(args.folder, args.old, args.new)
-            except MergeError as exc:
-                raise CliError(str(exc)) from None
-            if text:
-                print(text)
+        return args.run(args)
     except CliError as exc:
         print(f"keychain-claims: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a one-line reason, never a traceback
+    except OSError as exc:       # a file or folder the command was pointed at: its one-line reason
         print(f"keychain-claims: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return 1
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import pytest
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
-from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, compute, compute_omissions, counts,
-                                             fold_omission, omission_result, scenario_verdict, write)
+from keychain_claims.claims.verdict import OMISSION_VERDICTS
+from keychain_claims.claims.verdicts import (compute, compute_omissions, counts,
+                                             fold_omission, omission_result, scenario_verdict)
+from keychain_claims.reports.markdown import write
 
 LEDGER = Ledger()
 

@@ -22,7 +22,9 @@ import pytest
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
-from keychain_claims.claims.verdicts import OMISSION_VERDICTS, compute, compute_omissions, write
+from keychain_claims.claims.verdict import OMISSION_VERDICTS
+from keychain_claims.claims.verdicts import compute, compute_omissions
+from keychain_claims.reports.markdown import write
 from keychain_claims.reports.article import SECTION_HEADINGS, _plain, build, claim_views, omission_views
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ import yaml
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
-from keychain_claims.claims.verdicts import compute, fold, render_markdown
+from keychain_claims.claims.verdicts import compute, fold
+from keychain_claims.reports.markdown import render_markdown
 
 LEDGER = Ledger()
 
@@ -153,7 +154,7 @@ def test_a_run_release_scenario_without_release_has_no_release_column():
 
 
 def test_claims_md_fills_in_example_values_and_has_one_row_per_claim(tmp_path):
-    from keychain_claims.claims.verdicts import write
+    from keychain_claims.reports.markdown import write
     outline = _outcome("passed", claims=["CAU-BINDING"], name="A grant follows the signing identity (<change>)",
                        example={"change": "the app is rebuilt"})
     verdicts = compute([outline], LEDGER, Article(), {"sim": True})

@@ -4,12 +4,8 @@ recorded findings (contradictions the suite expects to keep seeing) and the scen
 that refute it (`refuted_by`: the scenarios tagged @refutes:<ID>, whose passing contradicts
 the claim; claims/coverage.py keeps the list and the tags equal).
 
-Per-run verdicts are derived from scenario outcomes, never written by hand:
-  holds         -- every scenario for the claim passed on this backend
-  contradicted  -- a recorded contradiction still holds (strict xfail)
-  fails         -- a scenario failed that was expected to pass (new contradiction or harness error)
-  no-longer-contradicted -- a recorded contradiction stopped holding (strict xfail passed: run fails)
-  not-checkable -- every scenario skipped; the reason says why
+Per-run verdicts are derived from scenario outcomes, never written by hand (their definitions:
+claims/verdict.py, `Verdict`).
 
 The ledger also lists what the article *misses* (top-level `omissions:`): causes the field reports
 that the article does not name.  An omission has an `id` (OMI-…), the `section` where the article
@@ -17,7 +13,7 @@ should have said it, an optional `anchor` (a span of that section the margin not
 must occur in the article), a `statement`, its `evidence` (a list of public addresses, each with what
 it shows) and optional `releases` (`>=2.1.199`).  It has no `quote`: the article does not say it.
 Scenarios link to it with the same tags (@supports:OMI-… states the omitted cause); its verdicts are
-kept apart from the claims' (claims/verdicts.py, OMISSION_VERDICTS).
+kept apart from the claims' (claims/verdict.py, `OmissionVerdict`).
 """
 from __future__ import annotations
 
@@ -32,7 +28,6 @@ from keychain_claims.claims.article import DEFAULT_PATH as ARTICLE_PATH, Article
 DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
 SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")
 EVIDENCE = ("keychain-mechanics", "shell-recipe", "release-behaviour", "citation", "anecdote")
-VERDICTS = ("holds", "contradicted", "fails", "no-longer-contradicted", "not-checkable")
 OMISSION_PREFIX = "OMI-"
 _RELEASE_TERM = re.compile(r"^(>=|<=|==|>|<|=)?\d+(\.\d+)*$")
 

@@ -1,5 +1,5 @@
-"""Per-run verdicts: scenario outcomes folded into one verdict per claim and backend,
-written to reports/claims.json and reports/claims.md.
+"""Per-run verdicts: scenario outcomes folded into one verdict per claim and backend
+(reports/markdown.py writes them to reports/claims.json and reports/claims.md).
 
 Outcomes arrive as pytest reports (also from xdist workers) carrying the user
 properties `claims` and `backend` that plugin.py attaches to every scenario.
@@ -16,22 +16,19 @@ it is "simulated" on a simulated backend and "real" otherwise.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.ledger import OMISSION_PREFIX, VERDICTS, Ledger
-from keychain_claims.claims.outcomes import PROVENANCES, Outcome
-from keychain_claims.redact import redact
+from keychain_claims.claims.ledger import OMISSION_PREFIX, Ledger
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.releases.order import in_releases, release_key
 
 
 @dataclass
-class Verdict:
+class ClaimVerdict:
     claim: str
     section: str
     quote: str
@@ -56,19 +53,19 @@ class Verdict:
         return f"{self.verdict} — {coverage_text(self.coverage)}"
 
 
-def fold(results: list[str]) -> str:
+def fold(results: list[str]) -> Verdict:
     if "failed" in results:
-        return "fails"
+        return Verdict.FAILS
     if "xpassed" in results:
-        return "no-longer-contradicted"
+        return Verdict.NO_LONGER_CONTRADICTED
     if "xfailed" in results:
-        return "contradicted"
+        return Verdict.CONTRADICTED
     if "passed" in results:
-        return "holds"
-    return "not-checkable"
+        return Verdict.HOLDS
+    return Verdict.NOT_CHECKABLE
 
 
-def scenario_verdict(outcome: Outcome) -> str:
+def scenario_verdict(outcome: Outcome) -> Verdict:
     """One scenario's own verdict: its results as evidence about each claim it links, folded
     (omissions it links have their own verdict: `omission_result`)."""
     return fold([outcome.result_for(cid) for cid in outcome.claims if not cid.startswith(OMISSION_PREFIX)])
@@ -85,7 +82,7 @@ def coverage_text(coverage: dict, skipped_as: str = "skipped") -> str:
     text = f"{ran} of {total} scenario{'s' if total != 1 else ''} ran"
     skipped = coverage.get("skipped", [])
     if skipped:
-        reasons = list(dict.fromkeys(_first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
+        reasons = list(dict.fromkeys(first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
                                      for s in skipped))
         text += f"; {len(skipped)} {skipped_as}: " + "; ".join(reasons)
     return text
@@ -94,7 +91,7 @@ def coverage_text(coverage: dict, skipped_as: str = "skipped") -> str:
 _not_checkable_prefix = re.compile(r"^not checkable:\s*", re.IGNORECASE)
 
 
-def release_cell(seen: list[Outcome], claim: str) -> tuple[str, str]:
+def release_cell(seen: list[Outcome], claim: str) -> tuple[Verdict, str]:
     """A claim's verdict on one release and how much of the release was exercised for it:
     ('holds', 'holds — 3 of 4 scenarios ran; 1 not checkable: why').  A scenario the harness
     could not exercise on the release is a skip (never a failure), so it only lowers the count."""
@@ -102,7 +99,7 @@ def release_cell(seen: list[Outcome], claim: str) -> tuple[str, str]:
     return verdict, f"{verdict} — {coverage_text(coverage_of(seen), 'not checkable')}"
 
 
-def _first_sentence(text: str, limit: int = 160) -> str:
+def first_sentence(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     text = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
@@ -128,32 +125,28 @@ def evidence_text(outcome: Outcome, claim: str, findings: dict[str, str] | None 
     return f"{claim}: holds — this scenario states the claim, and it passed"
 
 
-def _why(verdict: str, claim, seen: list[Outcome]) -> str:
-    if verdict == "contradicted":
+def _why(verdict: Verdict, claim, seen: list[Outcome]) -> str:
+    if verdict == Verdict.CONTRADICTED:
         refuting = [o for o in seen if claim.id in o.refutes and o.result == "passed"]
         recorded = [f.evidence for f in claim.findings
                     if any(o.scenario == f.scenario and o.result == "xfailed" for o in seen)]
         if recorded:
-            return _first_sentence(recorded[0])
+            return first_sentence(recorded[0])
         if refuting:
             return f"refuted: “{refuting[0].name}” passed"
-    if verdict in ("fails", "no-longer-contradicted"):
+    if verdict in (Verdict.FAILS, Verdict.NO_LONGER_CONTRADICTED):
         bad = [o for o in seen if o.result_for(claim.id) in ("failed", "xpassed")]
         if bad:
-            return _first_sentence(f"“{bad[0].name}”: {bad[0].reason or bad[0].result}")
-    if verdict == "holds":
+            return first_sentence(f"“{bad[0].name}”: {bad[0].reason or bad[0].result}")
+    if verdict == Verdict.HOLDS:
         passed = [o for o in seen if o.result_for(claim.id) == "passed"]
         return f"{len(passed)} scenario{'s' if len(passed) != 1 else ''} stating it passed"
     if seen:
-        return _first_sentence(seen[0].reason) or "skipped"
-    return _first_sentence(claim.note) or "no scenario for this claim ran in this run"
+        return first_sentence(seen[0].reason) or "skipped"
+    return first_sentence(claim.note) or "no scenario for this claim ran in this run"
 
 
-def _release_key(release: str):
-    return release_key(release)
-
-
-def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[Verdict]:
+def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[ClaimVerdict]:
     by_claim: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
         if not o.provenance:        # built by hand, not from a report: the backend's kind
@@ -165,7 +158,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
         findings = {f.scenario: f.evidence for f in claim.findings}
         for backend, simulated in sorted(backends.items()):
             seen = by_claim.get((claim.id, backend), [])
-            verdict = fold([o.result_for(claim.id) for o in seen]) if seen else "not-checkable"
+            verdict = fold([o.result_for(claim.id) for o in seen]) if seen else Verdict.NOT_CHECKABLE
             note = claim.note
             if not seen:
                 note = (note + " " if note else "") + "No scenario for this claim ran in this run."
@@ -173,7 +166,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
             for o in seen:
                 if o.release:
                     by_release[o.release].append(o)
-            verdicts.append(Verdict(
+            verdicts.append(ClaimVerdict(
                 claim.id, claim.section, claim.quote, article.locate(claim.quote), claim.evidence, backend,
                 simulated, verdict,
                 [{"scenario": o.name, "template": o.scenario, "nodeid": o.nodeid, "result": o.result,
@@ -184,35 +177,28 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
                 note.strip(), claim.statement, coverage_of(seen),
                 dict(Counter(p for o in seen if o.ran for p in o.provenance)),
                 {r: fold([o.result_for(claim.id) for o in by_release[r]])
-                 for r in sorted(by_release, key=_release_key)},
-                {r: release_cell(by_release[r], claim.id)[1] for r in sorted(by_release, key=_release_key)},
+                 for r in sorted(by_release, key=release_key)},
+                {r: release_cell(by_release[r], claim.id)[1] for r in sorted(by_release, key=release_key)},
                 [f.evidence for f in claim.findings if f.applies_to(backend)],
                 _why(verdict, claim, seen)))
     return verdicts
 
 
-def counts(verdicts: list[Verdict]) -> dict[str, int]:
+def counts(verdicts: list[ClaimVerdict]) -> dict[str, int]:
     """How many claims got each verdict, in the ledger's order of verdicts."""
     found = Counter(v.verdict for v in verdicts)
-    return {k: found.get(k, 0) for k in VERDICTS}
+    return {k.value: found.get(k, 0) for k in Verdict}
 
 
 # ---------------------------------------------------------------- omissions: what the article misses
 # An omission (ledger `omissions:`) is a cause the article does not name.  Its scenarios state the
 # cause (@supports:OMI-…) or what would show it absent (@refutes:OMI-…); per backend its verdict is
-# one of these, defined here and only here (claims.json carries the definitions, claims.md prints them):
-OMISSION_VERDICTS = {
-    "reproduced": "a scenario stating the cause the article misses passed on this backend (or a scenario "
-                  "stating its absence failed): the cause happens here",
-    "not reproduced": "a scenario that ran did not show the cause (its statement failed, or a scenario "
-                      "stating its absence passed); the reason says which",
-    "not-checkable": "no scenario for it ran: none is tagged yet, or every one skipped; the reason says why",
-}
+# an OmissionVerdict (claims/verdict.py; claims.json carries the definitions, claims.md prints them).
 NO_SCENARIO_YET = "no scenario yet: no scenario is tagged @supports:{id} or @refutes:{id}"
 
 
 @dataclass
-class OmissionVerdict:
+class OmittedCauseVerdict:
     omission: str
     section: str
     anchor: str
@@ -222,7 +208,7 @@ class OmissionVerdict:
     release_range: str                 # the ledger's `releases`: the releases it is reported for
     backend: str
     simulated: bool
-    verdict: str                       # one of OMISSION_VERDICTS
+    verdict: OmissionVerdict
     scenarios: list[dict] = field(default_factory=list)
     coverage: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
@@ -234,42 +220,42 @@ class OmissionVerdict:
         return f"{self.verdict} — {coverage_text(self.coverage)}"
 
 
-def omission_result(outcome: Outcome, oid: str) -> str | None:
+def omission_result(outcome: Outcome, oid: str) -> OmissionVerdict | None:
     """What one scenario says about an omission: "reproduced", "not reproduced", or None (it did
     not run).  Polarity folded: a @refutes:OMI-… scenario that passed shows the cause absent."""
     if outcome.result == "skipped":
         return None
     passed = outcome.result in ("passed", "xpassed")        # its steps passed (xpassed: a strict xfail did)
-    return "reproduced" if passed != (oid in outcome.refutes) else "not reproduced"
+    return OmissionVerdict.REPRODUCED if passed != (oid in outcome.refutes) else OmissionVerdict.NOT_REPRODUCED
 
 
-def fold_omission(results: list[str | None]) -> str:
+def fold_omission(results: list[str | None]) -> OmissionVerdict:
     """A scenario that ran and did not show the cause outweighs one that did (the same strictness
     as a claim's `fails`): someone has to look at it."""
-    if "not reproduced" in results:
-        return "not reproduced"
-    if "reproduced" in results:
-        return "reproduced"
-    return "not-checkable"
+    if OmissionVerdict.NOT_REPRODUCED in results:
+        return OmissionVerdict.NOT_REPRODUCED
+    if OmissionVerdict.REPRODUCED in results:
+        return OmissionVerdict.REPRODUCED
+    return OmissionVerdict.NOT_CHECKABLE
 
 
-def _omission_why(verdict: str, omission, seen: list[Outcome], ignored: list[Outcome]) -> str:
+def _omission_why(verdict: OmissionVerdict, omission, seen: list[Outcome], ignored: list[Outcome]) -> str:
     if not seen and not ignored:
         return NO_SCENARIO_YET.format(id=omission.id)
-    if verdict == "reproduced":
-        shown = [o for o in seen if omission_result(o, omission.id) == "reproduced"]
+    if verdict == OmissionVerdict.REPRODUCED:
+        shown = [o for o in seen if omission_result(o, omission.id) == OmissionVerdict.REPRODUCED]
         return f"{len(shown)} scenario{'s' if len(shown) != 1 else ''} showed it: “{shown[0].name}”"
-    if verdict == "not reproduced":
-        bad = next(o for o in seen if omission_result(o, omission.id) == "not reproduced")
-        return _first_sentence(f"“{bad.name}”: {bad.reason or bad.result}")
+    if verdict == OmissionVerdict.NOT_REPRODUCED:
+        bad = next(o for o in seen if omission_result(o, omission.id) == OmissionVerdict.NOT_REPRODUCED)
+        return first_sentence(f"“{bad.name}”: {bad.reason or bad.result}")
     if ignored and not seen:
         return (f"its scenarios ran only on releases outside {omission.releases} "
-                f"({', '.join(sorted({o.release for o in ignored}, key=_release_key))})")
-    return _first_sentence(seen[0].reason) or "skipped"
+                f"({', '.join(sorted({o.release for o in ignored}, key=release_key))})")
+    return first_sentence(seen[0].reason) or "skipped"
 
 
 def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
-                      backends: dict[str, bool]) -> list[OmissionVerdict]:
+                      backends: dict[str, bool]) -> list[OmittedCauseVerdict]:
     """One verdict per omission and backend, apart from the claims' (compute): releases outside the
     omission's `releases` are shown per release but do not count towards its verdict."""
     by_entry: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
@@ -290,7 +276,7 @@ def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
             for o in linked:
                 if o.release:
                     by_release[o.release].append(o)
-            found.append(OmissionVerdict(
+            found.append(OmittedCauseVerdict(
                 omission.id, omission.section, omission.anchor,
                 article.locate(omission.anchor) if omission.anchor else None, omission.statement,
                 [{"address": e.address, "shows": e.shows} for e in omission.evidence], omission.releases,
@@ -301,140 +287,11 @@ def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
                   "counted": o in seen, **({"release": o.release} if o.release else {})} for o in linked],
                 coverage_of(seen), dict(Counter(p for o in seen if o.ran for p in o.provenance)),
                 {r: fold_omission([omission_result(o, omission.id) for o in by_release[r]])
-                 for r in sorted(by_release, key=_release_key)},
+                 for r in sorted(by_release, key=release_key)},
                 _omission_why(verdict, omission, seen, ignored)))
     return found
 
 
-def omission_counts(omissions: list[OmissionVerdict]) -> dict[str, int]:
+def omission_counts(omissions: list[OmittedCauseVerdict]) -> dict[str, int]:
     found = Counter(v.verdict for v in omissions)
-    return {k: found.get(k, 0) for k in OMISSION_VERDICTS}
-
-
-def write(verdicts: list[Verdict], out_dir: Path, article: Article, backends: dict[str, str],
-          omissions: list[OmissionVerdict] = (), name: str = "claims", partial: str = "") -> tuple[Path, Path]:
-    """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    doc = {"article": str(article.path.name), "article_sha256": article.sha256,
-           "article_title": article_title(article),
-           "backends": backends, "counts": counts(verdicts), **({"partial": partial} if partial else {}),
-           "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
-           "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
-           "omissions": [{**asdict(v), "summary": v.summary} for v in omissions]}
-    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    _atomic_write(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"
-    _atomic_write(md_path, redact((note if partial else "") + render_markdown(verdicts, article, backends, list(omissions))))
-    return json_path, md_path
-
-
-def article_title(article: Article) -> str:
-    """The article's own title (front matter `title:`, else its first heading), else its file name."""
-    match = (re.search(r'^title:\s*"?(.*?)"?\s*$', article.text.split("\n---", 1)[0], re.M)
-             if article.text.startswith("---") else None) or re.search(r"^# (.+)$", article.text, re.M)
-    return match.group(1).strip() if match else article.path.name
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    from keychain_claims import atomic
-    atomic.write_text(path, text)
-
-
-MARK = {"holds": "holds", "contradicted": "**CONTRADICTED**", "fails": "**FAILS**",
-        "no-longer-contradicted": "**NO LONGER CONTRADICTED**", "not-checkable": "not checkable"}
-RESULT = {"passed": "passed", "failed": "FAILED", "skipped": "skipped", "xfailed": "finding holds (xfail)",
-          "xpassed": "finding stopped holding (XPASS)"}
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "/").replace("\n", " ")
-
-
-def provenance_text(provenance: dict) -> str:
-    return ", ".join(f"{n} {kind}" for kind in PROVENANCES if (n := provenance.get(kind))) or "—"
-
-
-def render_markdown(verdicts: list[Verdict], article: Article, backends: dict[str, str],
-                    omissions: list[OmissionVerdict] = ()) -> str:
-    total = counts(verdicts)
-    lines = [f"# Claims of `{article.path.name}`", "", f"“{article_title(article)}”", "",
-             f"Article sha256 `{article.sha256[:16]}`.  Backends: "
-             + ", ".join(f"**{name}** ({label})" for name, label in backends.items()) + ".", "",
-             "**" + ", ".join(f"{n} {k}" for k, n in total.items() if n) + "** "
-             f"({len(verdicts)} claim{'s' if len(verdicts) != 1 else ''}).  "
-             "A verdict on a simulated backend is evidence about the model of macOS, not about macOS; "
-             "the evidence column says what produced it (real, simulated, emulated, predicted, fingerprint).", "",
-             "| claim | verdict | backend | releases | coverage | evidence | why |", "|---|---|---|---|---|---|---|"]
-    for v in verdicts:
-        backend = f"{v.backend} ({'simulated' if v.simulated else 'real'})"
-        releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
-        cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
-        lines.append(f"| [{v.claim}](#{v.claim.lower()}) | {MARK[v.verdict]} | {backend} | {releases} | {cover} | "
-                     f"{provenance_text(v.provenance)} | {_cell(v.why)} |")
-    lines += _omissions_markdown(list(omissions))
-    lines += ["", "## Scenarios per claim", ""]
-    for v in verdicts:
-        lines += [f"### {v.claim}", "",
-                  f"{MARK[v.verdict]} on {v.backend} — {coverage_text(v.coverage)}.  "
-                  f"Article line {v.line or '?'} ({v.section}): “{_cell(' '.join(v.quote.split()))}”", ""]
-        for finding in v.findings:
-            lines.append(f"> Recorded finding: {' '.join(finding.split())}")
-        if v.findings:
-            lines.append("")
-        for s in v.scenarios:
-            polarity = "states what contradicts it" if s["polarity"] == "refutes" else "states it"
-            reason = f" — {_cell(_first_sentence(s['reason'], 200))}" if s["reason"] and s["result"] != "xfailed" else ""
-            lines.append(f"- {RESULT.get(s['result'], s['result'])} ({'/'.join(s['provenance'])}, {polarity}): "
-                         f"{_cell(s['scenario'])}{reason}")
-        if not v.scenarios:
-            lines.append(f"- {v.note}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-OMISSION_MARK = {"reproduced": "**REPRODUCED**", "not reproduced": "not reproduced", "not-checkable": "not checkable"}
-
-
-def _omissions_markdown(omissions: list[OmissionVerdict]) -> list[str]:
-    """claims.md's section on what the article misses: kept apart from the claims' table and counts."""
-    if not omissions:
-        return []
-    total = omission_counts(omissions)
-    ids = list(dict.fromkeys(v.omission for v in omissions))
-    lines = ["", "## What the article misses (omissions)", "",
-             f"**{len(ids)} omission{'s' if len(ids) != 1 else ''}: "
-             + ", ".join(f"{n} {k}" for k, n in total.items() if n) + "** (per omission and backend; "
-             "not counted among the claims above).  Causes public reports show that the article does not name; "
-             "each verdict says what this run's scenarios showed:", ""]
-    lines += [f"- *{k}*: {meaning}" for k, meaning in OMISSION_VERDICTS.items()]
-    lines += ["", "| omission | verdict | backend | reported for | releases | coverage | should be in | why |",
-              "|---|---|---|---|---|---|---|---|"]
-    for v in omissions:
-        backend = f"{v.backend} ({'simulated' if v.simulated else 'real'})"
-        releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
-        cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
-        where = f"{v.section}" + (f", line {v.line}" if v.line else "")
-        lines.append(f"| [{v.omission}](#{v.omission.lower()}) | {OMISSION_MARK[v.verdict]} | {backend} | "
-                     f"{v.release_range or 'any release'} | {releases} | {cover} | {where} | {_cell(v.why)} |")
-    seen: set[str] = set()
-    for v in omissions:
-        if v.omission in seen:
-            continue
-        seen.add(v.omission)
-        lines += ["", f"### {v.omission}", "", _cell(v.statement), "",
-                  f"Should be said in *{v.section}*" + (f" (near line {v.line}: “{_cell(' '.join(v.anchor.split()))}”)"
-                                                        if v.line else "")
-                  + (f"; reported for releases `{v.release_range}`." if v.release_range else "."), "", "Evidence:"]
-        lines += [f"- <{e['address']}> — {_cell(e['shows'])}" for e in v.evidence]
-        rows = [o for o in omissions if o.omission == v.omission]
-        for o in rows:
-            lines.append("")
-            lines.append(f"{OMISSION_MARK[o.verdict]} on {o.backend} — {coverage_text(o.coverage)}.")
-            for s in o.scenarios:
-                polarity = "states its absence" if s["polarity"] == "refutes" else "states it"
-                counted = "" if s["counted"] else f" (release outside {o.release_range}: not counted)"
-                lines.append(f"- {s['omission_result']} ({'/'.join(s['provenance'])}, {polarity}): "
-                             f"{_cell(s['scenario'])}{counted}")
-            if not o.scenarios:
-                lines.append(f"- {o.why}")
-    return lines
+    return {k.value: found.get(k, 0) for k in OmissionVerdict}

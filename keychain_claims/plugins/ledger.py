@@ -124,5 +124,5 @@ def pytest_runtest_setup(item):
     if not isinstance(loaded, Release):
         return
     for claim, releases, evidence in scoped:
-        if in_range(loaded.version, releases):
+        if in_releases(loaded.version, releases):
             item.add_marker(_scoped_xfail(claim, releases, loaded.version, evidence))

@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from keychain_claims.claims.outcomes import provenance_kind
+from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.redact import redact
 
 NODEID_LABEL = "nodeid"          # the pytest node id, to tie a result file to its outcome
@@ -43,9 +44,7 @@ CATEGORIES = [   # Allure 3 category rules (allurerc `categories`), first match 
      "matchers": {"labels": {VERDICT_LABEL: "^not-checkable$"}}, "groupBy": [{"label": "claim"}]},
     {"id": "harness", "name": "Harness error", "matchers": {"statuses": ["broken"]}},
 ]
-VERDICT_TEXT = {"holds": "HOLDS", "contradicted": "CONTRADICTED", "fails": "FAILS",
-                "no-longer-contradicted": "NO LONGER CONTRADICTED", "not-checkable": "NOT CHECKABLE",
-                "reproduced": "OMISSION REPRODUCED", "not reproduced": "OMISSION NOT REPRODUCED"}
+VERDICT_TEXT = {**{v.value: v.headline for v in OmissionVerdict}, **{v.value: v.headline for v in Verdict}}
 
 
 def _version(dist: str) -> str:
@@ -209,7 +208,8 @@ def claim_counts(doc: dict) -> dict:
     from keychain_claims.reports.article import claim_views, omission_views
     views = claim_views(doc)
     by = {k: [cid for cid, v in views.items() if v["verdict"] == k]
-          for k in ("contradicted", "fails", "no-longer-contradicted", "holds", "not-checkable")}
+          for k in (Verdict.CONTRADICTED, Verdict.FAILS, Verdict.NO_LONGER_CONTRADICTED, Verdict.HOLDS,
+                    Verdict.NOT_CHECKABLE)}
     recorded = sum(len(v["findings"]) for v in views.values())
     holding = {(cid, s.get("template", s["scenario"])) for cid, v in views.items() for s in v["scenarios"]
                if s["result"] == "xfailed" and s.get("polarity") != "refutes"}
@@ -217,7 +217,7 @@ def claim_counts(doc: dict) -> dict:
                if s["result"] == "xpassed" and s.get("polarity") != "refutes"}
     omissions = omission_views(doc)
     by_omission = {k: [oid for oid, v in omissions.items() if v["verdict"] == k]
-                   for k in ("reproduced", "not reproduced", "not-checkable")}
+                   for k in OmissionVerdict}
     kinds = {row["backend"]: provenance_kind(bool(row.get("simulated"))) for row in doc.get("claims", [])}
     releases = sorted({r for v in views.values() for r in v["releases"]})
     return {"title": doc.get("article_title") or doc.get("article") or "the article", "claims": len(views),

@@ -7,28 +7,39 @@ heading); a click shows its statement, evidence addresses and verdicts.  Built b
 `keychain-claims report` from claims.json."""
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 from markdown_it.token import Token
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import OMISSION_VERDICTS, RESULT
-from keychain_claims.reports.matrix import COLOURS, LEGEND
+from keychain_claims.claims.verdict import OmissionVerdict, Verdict
+from keychain_claims.reports.markdown import RESULT
 from keychain_claims.redact import redact
 
-RANK = {"fails": 0, "no-longer-contradicted": 1, "contradicted": 2, "holds": 3, "not-checkable": 4}
-OMISSION_RANK = {"not reproduced": 0, "reproduced": 1, "not-checkable": 2}
-OMISSION_COLOURS = {"reproduced": "#1971c2", "not reproduced": "#c92a2a", "not-checkable": "#868e96"}
 # the ledger's sections -> the start of the article heading they are under (caveats are a paragraph
 # of the bypass section, not a heading)
 SECTION_HEADINGS = {"symptom": "Symptom", "cause": "Cause", "triage": "Triage", "fix-burst": "One-off burst",
                     "fix-reset": "Keeps returning", "fix-file-bypass": "Bypass the keychain",
                     "caveats": "Bypass the keychain", "notes": "Notes"}
+
+
+@functools.cache
+def _templates() -> Environment:
+    """The page's templates (reports/templates/), autoescaped.  Values are escaped with
+    html.escape (as the page always was: `&quot;`, `&#x27;`) rather than markupsafe's spelling."""
+    return Environment(loader=PackageLoader("keychain_claims.reports"), autoescape=True, keep_trailing_newline=True,
+                       finalize=lambda value: value if isinstance(value, Markup) else Markup(html.escape(str(value))))
+
+
+def _parts():
+    return _templates().get_template("article-parts.html.j2").module
 
 
 def _plain(quote: str) -> str:
@@ -39,40 +50,34 @@ def _plain(quote: str) -> str:
     return re.sub(r"\s+", " ", quote).strip()
 
 
-def claim_views(claims_json: dict) -> dict[str, dict]:
-    """One view per claim: the worst verdict over the backends in claims.json, with everything
-    the card shows."""
+def _views(rows: list[dict], key: str, kind: type[Verdict] | type[OmissionVerdict], own: tuple[str, ...]) -> dict[str, dict]:
+    """One view per claim or omission (`key`): its worst verdict over the backends in claims.json
+    (by the verdict's rank), with the fields its card shows (`own`: copied from its first row)."""
     views: dict[str, dict] = {}
-    for row in claims_json.get("claims", []):
-        view = views.setdefault(row["claim"], {"claim": row["claim"], "quote": row["quote"],
-                                               "statement": row.get("statement", ""), "section": row["section"],
-                                               "verdict": row["verdict"], "backends": {}, "releases": {},
-                                               "findings": row.get("findings", []), "scenarios": [],
-                                               "why": row.get("why", "")})
-        if RANK[row["verdict"]] < RANK[view["verdict"]]:
-            view["verdict"], view["why"] = row["verdict"], row.get("why", "")
+    for row in rows:
+        verdict = kind(row["verdict"])
+        view = views.setdefault(row[key], {key: row[key], **{f: row.get(f, d) for f, d in own},
+                                           "verdict": verdict, "why": row.get("why", ""),
+                                           "backends": {}, "releases": {}, "scenarios": []})
+        if verdict.rank < view["verdict"].rank:
+            view["verdict"], view["why"] = verdict, row.get("why", "")
         view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
         view["releases"].update(row.get("releases", {}))
         view["scenarios"] += [{**s, "backend": row["backend"]} for s in row.get("scenarios", [])]
     return views
+
+
+def claim_views(claims_json: dict) -> dict[str, dict]:
+    """One view per claim: the worst verdict over the backends, with everything the card shows."""
+    return _views(claims_json.get("claims", []), "claim", Verdict,
+                  (("quote", ""), ("statement", ""), ("section", ""), ("findings", [])))
 
 
 def omission_views(claims_json: dict) -> dict[str, dict]:
     """One view per omission: its verdict over the backends (a "not reproduced" on any backend
     shows), with everything its margin note and card show."""
-    views: dict[str, dict] = {}
-    for row in claims_json.get("omissions", []):
-        view = views.setdefault(row["omission"], {
-            "omission": row["omission"], "section": row["section"], "anchor": row.get("anchor", ""),
-            "statement": row.get("statement", ""), "evidence": row.get("evidence", []),
-            "release_range": row.get("release_range", ""), "verdict": row["verdict"], "why": row.get("why", ""),
-            "backends": {}, "releases": {}, "scenarios": []})
-        if OMISSION_RANK[row["verdict"]] < OMISSION_RANK[view["verdict"]]:
-            view["verdict"], view["why"] = row["verdict"], row.get("why", "")
-        view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
-        view["releases"].update(row.get("releases", {}))
-        view["scenarios"] += [{**s, "backend": row["backend"]} for s in row.get("scenarios", [])]
-    return views
+    return _views(claims_json.get("omissions", []), "omission", OmissionVerdict,
+                  (("section", ""), ("anchor", ""), ("statement", ""), ("evidence", []), ("release_range", "")))
 
 
 def _place_notes(tokens: list[Token], omissions: dict[str, dict]) -> dict[str, int]:
@@ -102,38 +107,9 @@ def _place_notes(tokens: list[Token], omissions: dict[str, dict]) -> dict[str, i
 
 
 def _note(view: dict) -> str:
-    v = view["verdict"]
     first = re.split(r"(?<=[.:;])\s", " ".join(view["statement"].split()), maxsplit=1)[0].rstrip(".:;")
     first = first if len(first) <= 90 else first[:89].rstrip() + "…"
-    return (f'<aside class="omission" id="note-{html.escape(view["omission"])}" data-omission="{html.escape(view["omission"])}" '
-            f'data-verdict="{html.escape(v)}" data-section="{html.escape(view["section"])}" tabindex="0" '
-            f'title="What the article misses here (click for the evidence)">'
-            f'<b>Missing here: {html.escape(view["omission"])}</b> '
-            f'<span class="verdict" style="background:{OMISSION_COLOURS[v]}">{html.escape(v)}</span>'
-            f'<br>{html.escape(first)}</aside>\n')
-
-
-def _omission_card(view: dict, scenario_links: dict[str, str]) -> str:
-    v = view["verdict"]
-    backends = "".join(f"<li>{html.escape(b)}: {html.escape(s)}</li>" for b, s in view["backends"].items())
-    releases = ", ".join(f"{html.escape(r)}: {html.escape(x)}" for r, x in view["releases"].items()) or "none run"
-    evidence = "".join(f'<li><a href="{html.escape(e["address"])}" target="_blank" rel="noopener">'
-                       f'{html.escape(e["address"].removeprefix("https://github.com/"))}</a> — {html.escape(e["shows"])}</li>'
-                       for e in view["evidence"])
-    items = []
-    for s in view["scenarios"]:
-        name = html.escape(s["scenario"])
-        link = scenario_links.get(s.get("nodeid", ""))
-        name = f'<a href="{html.escape(link)}" target="_blank">{name}</a>' if link else name
-        items.append(f"<li>{name} — <i>{html.escape(s.get('omission_result', s['result']))}</i></li>")
-    return (f'<section class="card" id="omission-{html.escape(view["omission"])}" data-verdict="{html.escape(v)}">'
-            f'<h2>{html.escape(view["omission"])} <span class="verdict" style="background:{OMISSION_COLOURS[v]}">'
-            f'{html.escape(v)}</span></h2><p><i>What the article misses:</i> {html.escape(view["statement"])}</p>'
-            f'<p><b>Why this verdict:</b> {html.escape(view["why"])}</p>'
-            f'<p><b>Reported for:</b> {html.escape(view["release_range"] or "any release")}</p>'
-            f'<p><b>Evidence:</b></p><ul>{evidence}</ul><p><b>Backends:</b></p><ul>{backends}</ul>'
-            f'<p><b>Releases:</b> {releases}</p><p><b>Scenarios:</b></p>'
-            f'<ul>{"".join(items) or "<li>none tagged yet</li>"}</ul></section>')
+    return str(_parts().note(view, first))
 
 
 def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str, str], found: set[str]) -> None:
@@ -227,11 +203,9 @@ def _runs(text: str, spans: list[tuple[str, str]], found: set[str]) -> list[tupl
     return runs
 
 
-def _mark_open(claims: set[str], verdicts: dict[str, str]) -> str:
-    ids = sorted(claims, key=lambda c: (RANK[verdicts[c]], c))
-    verdict = verdicts[ids[0]]
-    return (f'<mark class="claim v-{verdict}" data-claims="{" ".join(ids)}" data-verdict="{verdict}" tabindex="0" '
-            f'title="{html.escape(", ".join(ids))}: {html.escape(LEGEND[verdict])} (click for the evidence)">')
+def _mark_open(claims: set[str], verdicts: dict[str, Verdict]) -> str:
+    ids = sorted(claims, key=lambda c: (verdicts[c].rank, c))
+    return str(_parts().mark_open(ids, verdicts[ids[0]]))
 
 
 def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str],
@@ -260,106 +234,15 @@ def render(article: Article, views: dict[str, dict], scenario_links: dict[str, s
     md.add_render_rule("fence", fence)
     body = md.renderer.render(tokens, md.options, {})
     missing = [cid for cid in views if cid not in found] + [oid for oid in omissions if oid not in placed]
-    counts = {k: sum(v["verdict"] == k for v in views.values()) for k in VERDICTS}
-    legend = "".join(f'<span class="key v-{k}">{LEGEND[k]} <b>{n}</b></span>' for k, n in counts.items())
-    if omissions:
-        legend += ('<span class="key omissions">what the article misses <b>' + str(len(omissions)) + "</b> ("
-                   + ", ".join(f"{sum(o['verdict'] == k for o in omissions.values())} {k}" for k in OMISSION_VERDICTS)
-                   + ")</span>")
-    cards = "".join(_card(v, scenario_links) for v in views.values())
-    cards += "".join(_omission_card(v, scenario_links) for v in omissions.values())
-    missing_note = (f'<p class="missing">Quotes not found in the rendered article: {", ".join(missing)}</p>'
-                    if missing else "")
-    style = "".join(f".v-{k}{{background:{c}33;border-bottom:3px solid {c}}} .key.v-{k}{{background:{c};color:#fff}}"
-                    for k, c in COLOURS.items())
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Annotated article: {html.escape(article.path.name)}</title>
-<style>
-body{{font:16px/1.55 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#212529}}
-header{{position:sticky;top:0;background:#fff;border-bottom:1px solid #dee2e6;padding:10px 24px;z-index:2}}
-header h1{{font-size:17px;margin:0 0 6px}}
-main{{max-width:700px;margin:0 0 80px 260px;padding-right:380px}}
-aside.omission{{float:left;clear:left;width:210px;margin:4px 0 8px -244px;padding:5px 8px;font-size:12.5px;
-  line-height:1.4;background:#e7f5ff;border-left:4px solid #1971c2;border-radius:3px;cursor:pointer}}
-aside.omission .verdict{{padding:0 6px;border-radius:8px;color:#fff;font-size:11.5px}}
-aside.omission.active{{outline:2px solid #000}}
-li aside.omission{{margin-left:-284px}}
-.key.omissions{{background:#e7f5ff;border:1px solid #1971c2}}
-mark.claim{{cursor:pointer;color:inherit;padding:0 1px;border-radius:2px}}
-mark.claim.active{{outline:2px solid #000}}
-.key{{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:10px;font-size:13px}}
-pre{{background:#f8f9fa;padding:10px;overflow:auto}} code{{font-size:14px}}
-blockquote{{border-left:4px solid #ced4da;margin-left:0;padding-left:14px;color:#495057}}
-#panel{{position:fixed;right:0;top:86px;bottom:0;width:360px;overflow:auto;border-left:1px solid #dee2e6;
-  background:#fcfcfd;padding:12px 16px;font-size:14px}}
-.card{{display:none}} .card.shown{{display:block;border-bottom:1px solid #dee2e6;padding-bottom:10px}}
-.card h2{{font-size:16px;margin:6px 0}} .card .verdict{{padding:1px 8px;border-radius:8px;color:#fff}}
-.card li{{margin-bottom:4px}} .missing{{color:#c92a2a}}
-@media (max-width: 1000px) {{ main{{padding-right:0;margin:0 12px 45vh}}
-  aside.omission, li aside.omission{{float:none;width:auto;margin:8px 0}}
-  #panel{{top:auto;left:0;width:auto;height:40vh;border-left:0;border-top:2px solid #adb5bd}} }}
-{style}
-</style></head><body>
-<header><h1>{html.escape(article.path.name)} — each claim highlighted by its verdict</h1>
-<div class="legend">{legend}<span style="font-size:13px;color:#495057">click a highlight for the claim,
-its verdict and evidence</span></div></header>
-<div id="panel"><p id="hint">Click a highlighted passage to see its claim, or a note in the left margin for what the
-article misses there.</p>{cards}</div>
-<main>{missing_note}{body}</main>
-<script>
-document.querySelectorAll("mark.claim").forEach(function (m) {{
-  function show() {{
-    document.querySelectorAll(".card.shown").forEach(function (c) {{ c.classList.remove("shown"); }});
-    document.querySelectorAll("mark.active").forEach(function (c) {{ c.classList.remove("active"); }});
-    m.dataset.claims.split(" ").forEach(function (id) {{
-      var card = document.getElementById("claim-" + id);
-      if (card) card.classList.add("shown");
-      document.querySelectorAll('mark[data-claims~="' + id + '"]').forEach(function (x) {{ x.classList.add("active"); }});
-    }});
-    document.getElementById("hint").style.display = "none";
-  }}
-  m.addEventListener("click", show);
-  m.addEventListener("keydown", function (e) {{ if (e.key === "Enter") show(); }});
-}});
-document.querySelectorAll("aside.omission").forEach(function (n) {{
-  function show() {{
-    document.querySelectorAll(".card.shown").forEach(function (c) {{ c.classList.remove("shown"); }});
-    document.querySelectorAll("mark.active, aside.active").forEach(function (c) {{ c.classList.remove("active"); }});
-    var card = document.getElementById("omission-" + n.dataset.omission);
-    if (card) card.classList.add("shown");
-    n.classList.add("active");
-    document.getElementById("hint").style.display = "none";
-  }}
-  n.addEventListener("click", show);
-  n.addEventListener("keydown", function (e) {{ if (e.key === "Enter") show(); }});
-}});
-</script>
-</body></html>
-"""
+    page = _templates().get_template("article.html.j2").render(
+        name=article.path.name, verdicts=list(Verdict),
+        counts=[(k, sum(v["verdict"] == k for v in views.values())) for k in Verdict],
+        omissions=len(omissions),
+        omission_counts=[(k, sum(o["verdict"] == k for o in omissions.values())) for k in OmissionVerdict]
+        if omissions else [],
+        claims=list(views.values()), omission_views=list(omissions.values()), links=scenario_links,
+        results=RESULT, missing=missing, body=Markup(body))
     return redact(page), missing
-
-
-def _card(view: dict, scenario_links: dict[str, str]) -> str:
-    v = view["verdict"]
-    backends = "".join(f"<li>{html.escape(b)}: {html.escape(s)}</li>" for b, s in view["backends"].items())
-    releases = ", ".join(f"{html.escape(r)}: {html.escape(x)}" for r, x in view["releases"].items()) or "none run"
-    findings = "".join(f"<blockquote>{html.escape(' '.join(f.split()))}</blockquote>" for f in view["findings"])
-    items = []
-    for s in view["scenarios"]:
-        name = html.escape(s["scenario"])
-        link = scenario_links.get(s.get("nodeid", ""))
-        name = f'<a href="{html.escape(link)}" target="_blank">{name}</a>' if link else name
-        said = RESULT.get(s["result"], s["result"]) + (f": {s['reason']}" if s["result"] == "skipped" else "")
-        polarity = "states what contradicts it" if s.get("polarity") == "refutes" else "states it"
-        items.append(f"<li>{name} — <i>{html.escape(said)}</i> ({polarity}; "
-                     f"{html.escape('/'.join(s.get('provenance', [])))})</li>")
-    return (f'<section class="card" id="claim-{html.escape(view["claim"])}" data-verdict="{v}">'
-            f'<h2>{html.escape(view["claim"])} <span class="verdict" style="background:{COLOURS[v]}">'
-            f'{LEGEND[v]}</span></h2><p>{html.escape(view["statement"])}</p>'
-            f'<p><b>Why:</b> {html.escape(view["why"])}</p><p><b>Backends:</b></p><ul>{backends}</ul>'
-            f'<p><b>Releases:</b> {releases}</p>{findings}<p><b>Scenarios:</b></p><ul>{"".join(items)}</ul>'
-            f'</section>')
 
 
 def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = None,

@@ -12,26 +12,15 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from keychain_claims.claims.ledger import VERDICTS
-from keychain_claims.claims.verdicts import (OMISSION_VERDICTS, _release_key, coverage_of, coverage_text,
+from keychain_claims.claims.verdict import OmissionVerdict, Verdict
+from keychain_claims.claims.verdicts import (coverage_of, coverage_text,
                                              fold_omission, omission_result, release_cell)
 from keychain_claims.redact import redact
-from keychain_claims.releases.order import in_releases
-
-COLOURS = {"holds": "#2f9e44", "contradicted": "#e8590c", "fails": "#c92a2a",
-           "no-longer-contradicted": "#7048e8", "not-checkable": "#adb5bd"}
-LEGEND = {"holds": "holds", "contradicted": "contradicted", "fails": "fails",
-          "no-longer-contradicted": "no longer contradicted", "not-checkable": "not checkable"}
-OMISSION_COLOURS = {"reproduced": "#1971c2", "not reproduced": "#c92a2a", "not-checkable": "#adb5bd"}
-OMISSION_LEGEND = {"reproduced": "reproduced", "not reproduced": "not reproduced", "not-checkable": "not checkable"}
+from keychain_claims.releases.order import in_releases, release_key
 
 
-def _colour(row: dict) -> str:
-    return (OMISSION_COLOURS if row.get("kind") == "omission" else COLOURS)[row["verdict"]]
-
-
-def _legend(row: dict) -> str:
-    return (OMISSION_LEGEND if row.get("kind") == "omission" else LEGEND)[row["verdict"]]
+def _verdict(row: dict) -> Verdict | OmissionVerdict:
+    return (OmissionVerdict if row.get("kind") == "omission" else Verdict)(row["verdict"])
 
 
 def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
@@ -40,7 +29,7 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
         if o.release:
             for cid in o.claims:
                 by_cell[(cid, o.release)].append(o)
-    releases = sorted({r for _, r in by_cell}, key=_release_key)
+    releases = sorted({r for _, r in by_cell}, key=release_key)
     rows = []
 
     def strip(entry_id: str, kind: dict, verdict_of) -> None:
@@ -52,7 +41,7 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
             if not seen:
                 continue
             verdict, own = verdict_of(seen, release)
-            checkable = verdict != "not-checkable"
+            checkable = verdict != Verdict.NOT_CHECKABLE
             rows.append({"claim": entry_id, **kind, "release": release, "verdict": verdict, **own,
                          "changed": checkable and previous is not None and verdict != previous,
                          "coverage": coverage_of(seen),
@@ -127,14 +116,14 @@ def changes(releases: list[str], rows: list[dict]) -> dict[str, list[dict]]:
         unchecked = 0
         for release in releases:
             cell = by.get(release)
-            if cell is None or cell["verdict"] == "not-checkable":
+            if cell is None or cell["verdict"] == Verdict.NOT_CHECKABLE:
                 unchecked += cell is not None
                 continue
             if runs and runs[-1]["verdict"] == cell["verdict"]:
                 runs[-1].update(last=release, releases=runs[-1]["releases"] + 1)
             else:
                 runs.append({"verdict": cell["verdict"], "first": release, "last": release, "releases": 1})
-        out[claim] = runs + ([{"verdict": "not-checkable", "releases": unchecked}] if unchecked else [])
+        out[claim] = runs + ([{"verdict": Verdict.NOT_CHECKABLE, "releases": unchecked}] if unchecked else [])
     return out
 
 
@@ -146,22 +135,22 @@ def history(releases: list[str], rows: list[dict]) -> tuple[str, str]:
           "| claim | verdicts over the history (first release that shows each) |", "|---|---|"]
     for claim, runs in found.items():
         parts = [f"**{r['verdict']}** from {r['first']} ({r['releases']} release{'s' * (r['releases'] != 1)}, to {r['last']})"
-                 for r in runs if r["verdict"] != "not-checkable"]
-        skipped = [r["releases"] for r in runs if r["verdict"] == "not-checkable"]
+                 for r in runs if r["verdict"] != Verdict.NOT_CHECKABLE]
+        skipped = [r["releases"] for r in runs if r["verdict"] == Verdict.NOT_CHECKABLE]
         md.append(f"| {claim} | {' → '.join(parts) or '—'}"
                   f"{f'; not checkable on {skipped[0]}' if skipped else ''} |")
     by = {(r["claim"], r["release"]): r for r in rows}
     strips = []
     for claim in found:
         cells = "".join(
-            f"<i style='background:{_colour(by[(claim, v)]) if (claim, v) in by else '#f1f3f5'}'"
+            f"<i style='background:{_verdict(by[(claim, v)]).colour if (claim, v) in by else '#f1f3f5'}'"
             f"{' class=c' if (claim, v) in by and by[(claim, v)]['changed'] else ''}"
             f" title='{html.escape(claim)} on {html.escape(v)}: {by[(claim, v)]['verdict'] if (claim, v) in by else 'not run'}'></i>"
             for v in releases)
         strips.append(f"<tr><th>{html.escape(claim)}</th><td class=s>{cells}</td></tr>")
-    legend = ("".join(f"<i style='background:{COLOURS[v]}'></i> {LEGEND[v]} &nbsp;" for v in VERDICTS)
-              + (" | omissions: " + "".join(f"<i style='background:{OMISSION_COLOURS[v]}'></i> {OMISSION_LEGEND[v]} &nbsp;"
-                                           for v in OMISSION_VERDICTS) if any(r.get("kind") == "omission" for r in rows) else ""))
+    legend = ("".join(f"<i style='background:{v.colour}'></i> {v.label} &nbsp;" for v in Verdict)
+              + (" | omissions: " + "".join(f"<i style='background:{v.colour}'></i> {v.label} &nbsp;"
+                                           for v in OmissionVerdict) if any(r.get("kind") == "omission" for r in rows) else ""))
     table = "".join(f"<tr><td>{html.escape(line)}</td></tr>" for line in md[3:])
     web = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code history</title>"
            "<style>body{font:13px Helvetica,Arial,sans-serif;margin:16px}th{text-align:right;padding-right:8px;"
@@ -178,7 +167,7 @@ def page(picture: str, rows: list[dict]) -> str:
     attachment of the Allure report)."""
     items = "".join(
         f"<tr><td>{html.escape(r['claim'])}</td><td>{html.escape(r['release'])}</td>"
-        f"<td style='color:{_colour(r)}'><b>{_legend(r)}</b>{' (changed)' if r['changed'] else ''}"
+        f"<td style='color:{_verdict(r).colour}'><b>{_verdict(r).label}</b>{' (changed)' if r['changed'] else ''}"
         f"{' (release outside its range)' if r.get('in_range') is False else ''}</td>"
         f"<td>{html.escape(coverage_text(r['coverage'], 'not checkable'))}</td><td><ul>"
         + "".join(f"<li>{html.escape(e['scenario'])} — {e['result']} ({e['polarity']}, {'/'.join(e['provenance'])})</li>"
@@ -232,26 +221,26 @@ def svg(releases: list[str], rows: list[dict]) -> str:
             out.append(f'<g class="cell" data-claim="{html.escape(claim)}" data-release="{html.escape(release)}" '
                        f'data-verdict="{verdict}"{kind}><title>{title}</title>'
                        f'<rect x="{x + 2}" y="{y + 2}" width="{cw - 4}" height="{ch - 4}" rx="3" '
-                       f'fill="{_colour(cell)}"{faded}{stroke}/>'
+                       f'fill="{_verdict(cell).colour}"{faded}{stroke}/>'
                        f'<text x="{x + cw / 2}" y="{y + ch / 2 + 4}" text-anchor="middle" fill="#fff">'
-                       f'{html.escape(_legend(cell))}</text>')
+                       f'{html.escape(_verdict(cell).label)}</text>')
             if cell["changed"]:
                 out.append(f'<path d="M{x + 2} {y + 2} h12 l-12 12 z" fill="#000"/>')
             out.append("</g>")
     x = 10
-    for verdict in VERDICTS:
-        out.append(f'<rect x="{x}" y="{legend_y}" width="14" height="14" rx="2" fill="{COLOURS[verdict]}"/>'
-                   f'<text x="{x + 20}" y="{legend_y + 12}">{LEGEND[verdict]}</text>')
-        x += 40 + 8 * len(LEGEND[verdict])
+    for verdict in Verdict:
+        out.append(f'<rect x="{x}" y="{legend_y}" width="14" height="14" rx="2" fill="{verdict.colour}"/>'
+                   f'<text x="{x + 20}" y="{legend_y + 12}">{verdict.label}</text>')
+        x += 40 + 8 * len(verdict.label)
     out.append(f'<path d="M10 {legend_y + 26} h12 l-12 12 z" fill="#000"/>'
                f'<text x="30" y="{legend_y + 37}">verdict differs from the last earlier release that could check it</text>')
     if omitted:
         x = 10
-        for verdict in OMISSION_VERDICTS:
-            if verdict == "not-checkable":
+        for verdict in OmissionVerdict:
+            if verdict == OmissionVerdict.NOT_CHECKABLE:
                 continue
-            out.append(f'<rect x="{x}" y="{legend_y + 50}" width="14" height="14" rx="2" fill="{OMISSION_COLOURS[verdict]}"/>'
-                       f'<text x="{x + 20}" y="{legend_y + 62}">omission {OMISSION_LEGEND[verdict]}</text>')
-            x += 100 + 8 * len(OMISSION_LEGEND[verdict])
+            out.append(f'<rect x="{x}" y="{legend_y + 50}" width="14" height="14" rx="2" fill="{verdict.colour}"/>'
+                       f'<text x="{x + 20}" y="{legend_y + 62}">omission {verdict.label}</text>')
+            x += 100 + 8 * len(verdict.label)
     out.append("</svg>")
     return "\n".join(out) + "\n"

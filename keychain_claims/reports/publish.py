@@ -14,7 +14,8 @@ from pathlib import Path
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
-from keychain_claims.claims.verdicts import compute, compute_omissions, write
+from keychain_claims.claims.verdicts import compute, compute_omissions
+from keychain_claims.reports.markdown import write
 from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.matrix import write_matrix
 

@@ -196,7 +196,7 @@ def settled(directory: Path) -> list[dict]:
     recorded on some host, each compared with the simulator's answer to the same probe: `agrees`
     when the host and the simulator settle it the same way, `differs` (the simulator's constant or
     behaviour named in `settles` needs correcting), or `not-comparable` (the host could not settle it)."""
-    from keychain_claims import assumptions
+    from keychain_claims.assumptions import settle as assumptions
     from keychain_claims.backends.sim import SimBackend
     recorded = assumptions.load(Path(directory))
     if not recorded:

@@ -1,0 +1,118 @@
+"""Probes: exit codes and sessions without a window server, and which operations check an item's
+access list or need the keychain unlocked."""
+from __future__ import annotations
+
+import re
+import time
+
+from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption, status
+
+
+# ----------------------------------------------------------------------------- exit codes, sessions
+@assumption("SESSION-NO-UI", "a call in a security session without window-server access that needs consent "
+            "fails at once (exit 36) instead of drawing a SecurityAgent dialog",
+            "Security/AuthSession.h SessionCreate; securityd/src/session.h (sessionHasGraphicAccess); "
+            "launchd.plist(5) SessionCreate", "backends/macos: the whole no-dialog design")
+def _session_no_ui(host: Host):
+    host.item(trusted=())
+    started = time.monotonic()
+    call = host.security("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain)
+    took = time.monotonic() - started
+    return Held(call.status == 36 and took < 5, f"{status(call)} after {took:.1f} s")
+
+
+@assumption("EXIT-LOCKED-NO-UI", "a read of a locked keychain without window-server access fails with 36 "
+            "(the unlock dialog's stand-in)", "security-cli.md §2/§5 [UNV]", "backend: unlock consent")
+def _locked_no_ui(host: Host):
+    host.item(trusted=None)
+    host.security("lock-keychain", host.keychain)
+    call = host.security("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain)
+    return Held(call.status == 36, status(call))
+
+
+@assumption("CALLER-NO-INTERACTION", "a program that called SecKeychainSetUserInteractionAllowed(false) gets "
+            "errSecInteractionNotAllowed (36) for a read that needs consent (issue 21's review expects 51, "
+            "errSecAuthFailed; the backend takes either)", "SecKeychain.h SecKeychainSetUserInteractionAllowed",
+            "backends/macos/backend.py _dialog_needed; sim KEYCHAIN_SIM_INTERACTION")
+def _caller_no_interaction(host: Host):
+    if not host.mac_tools:
+        return Unsettled("no test caller on this backend (the simulator models it with KEYCHAIN_SIM_INTERACTION)")
+    from keychain_claims.harness.callers import app
+    host.item(trusted=())
+    call = host.security("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
+                         caller=app("Probe", "adhoc"))
+    return Held(call.status == 36, status(call))
+
+
+@assumption("DENY-STATUS", "Deny in an item dialog makes `find-generic-password -w` exit 128",
+            "security-cli.md §2 [UNV; jaraco/keyring treats -128 as denied]", "sim/unverified.py DENY_STATUS")
+def _denystatus(host: Host):
+    if not host.backend.dialog_text_visible:
+        return Unsettled("needs a dialog someone answers: --real-dialogs on a Mac")
+    host.item(trusted=())
+    host.backend.set_session(host.sandbox, gui=True)
+    call = host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
+                                     responder=host.sandbox.responder(default_choice="Deny"),
+                                     timeout=host.backend.call_limit)
+    return Held(call.status == 128, status(call))
+
+
+@assumption("DIALOG-WORDING", "the item dialog says “APP” wants to use your confidential information stored "
+            "in “ITEM” in your keychain.", "public pastes (keychain-swift#117, aws-vault#219, Claude-God#30)",
+            "sim/unverified.py DIALOG_WORDING; harness/prompts.py ITEM_DIALOG")
+def _dialog_wording(host: Host):
+    if not host.backend.dialog_text_visible:
+        return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
+    host.item(trusted=())
+    host.backend.set_session(host.sandbox, gui=True)
+    responder = host.sandbox.responder(default_choice="Deny")
+    host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
+                              responder=responder, timeout=host.backend.call_limit)
+    text = " ".join(p.text for p in responder.seen if p.kind == "item-dialog")
+    return Held(bool(re.search(r"wants to use your confidential information stored in .kc-probe. in your keychain",
+                               text)), text[:200] or "no dialog text seen")
+
+
+# ----------------------------------------------------------------------------- which operations check what
+@assumption("UPDATE-NO-ACL-CHECK", "`add-generic-password -U` by security on an item that trusts no app "
+            "needs no consent", "security-cli.md §3 [UNV]", "sim/unverified.py UPDATE_CHECKS_ACL")
+def _update_checks_acl(host: Host):
+    host.item(trusted=())
+    call = host.security("add-generic-password", "-U", "-a", "probe", "-s", "kc-probe", "-w", "KCCANARY-2",
+                         host.keychain)
+    return Held(call.status == 0, status(call))
+
+
+@assumption("DELETE-NO-ACL-CHECK", "`delete-generic-password` of an item that trusts no app needs no consent",
+            "security-cli.md §2 (not described)", "sim/unverified.py DELETE_CHECKS_ACL")
+def _delete_checks_acl(host: Host):
+    host.item(trusted=())
+    call = host.security("delete-generic-password", "-a", "probe", "-s", "kc-probe", host.keychain)
+    return Held(call.status == 0, status(call))
+
+
+@assumption("DELETE-NEEDS-UNLOCK", "deleting from a locked keychain without a GUI fails with 36",
+            "security-cli.md §2 [INF]", "sim/unverified.py DELETE_NEEDS_UNLOCK")
+def _delete_needs_unlock(host: Host):
+    host.item(trusted=None)
+    host.security("lock-keychain", host.keychain)
+    call = host.security("delete-generic-password", "-a", "probe", "-s", "kc-probe", host.keychain)
+    return Held(call.status == 36, status(call))
+
+
+@assumption("METADATA-NO-UNLOCK", "`find-generic-password` without -g/-w reads a locked keychain's attributes "
+            "without an unlock", "security-cli.md §2 [INF]", "sim/unverified.py METADATA_NEEDS_UNLOCK")
+def _metadata(host: Host):
+    host.item(trusted=None)
+    host.security("lock-keychain", host.keychain)
+    call = host.security("find-generic-password", "-a", "probe", "-s", "kc-probe", host.keychain)
+    return Held(call.status == 0 and "kc-probe" in call.stdout, status(call))
+
+
+@assumption("ACL-DUMP-NEEDS-UNLOCK", "`dump-keychain -a` of a locked keychain without a GUI fails",
+            "security-cli.md §5 [INF]", "sim/unverified.py ACL_DUMP_NEEDS_UNLOCK")
+def _dump_needs_unlock(host: Host):
+    host.item(trusted=None)
+    host.security("lock-keychain", host.keychain)
+    call = host.security("dump-keychain", "-a", host.keychain)
+    return Held(call.status != 0, status(call))

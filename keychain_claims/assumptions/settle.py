@@ -1,0 +1,117 @@
+"""Running the probes: `settle` (one scratch keychain per probe, a transcript each), `load` (read
+them back), `listing`, and `keychain-claims assumptions` (main)."""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+# importing them registers their probes, in this order (the listing's and the settle run's)
+from keychain_claims.assumptions import keychain  # noqa: F401,I001
+from keychain_claims.assumptions import formats  # noqa: F401,I001
+from keychain_claims.assumptions import tools  # noqa: F401,I001
+from keychain_claims.assumptions.probe import FORMAT, REGISTRY, Held, Host, Unsettled
+
+
+# ----------------------------------------------------------------------------- running them
+def listing(results: dict | None = None) -> list[dict]:
+    results = results or {}
+    rows = []
+    for a in REGISTRY.values():
+        row = {"id": a.id, "assumed": a.assumed, "source": a.source, "settles": a.settles,
+               "status": results.get(a.id, {}).get("status", "unsettled")}
+        if a.id in results:
+            row["observed"] = results[a.id].get("observed", "")
+            row["backend"] = results[a.id].get("backend", "")
+        rows.append(row)
+    return rows
+
+
+def settle(backend, out: Path | None = None, only: list[str] | None = None) -> dict[str, dict]:
+    """Run every probe (or `only`) on `backend`, each on a fresh scratch keychain; write one
+    transcript per probe into `out` and the summary `assumptions.json`; return id -> result."""
+    results = {}
+    for a in REGISTRY.values():
+        if only and a.id not in only:
+            continue
+        host = None
+        started = time.monotonic()
+        try:
+            host = Host(backend)
+            answer = a.probe(host)
+        except Exception as exc:      # noqa: BLE001 - a probe that could not run is said, never a pass
+            answer = Unsettled(f"probe could not run: {type(exc).__name__}: {str(exc)[:200]}")
+        calls = host.transcript() if host else []
+        if host:
+            host.close()
+        if isinstance(answer, Held):
+            status, observed = ("held" if answer.held else "did-not-hold"), answer.observed
+        else:
+            status, observed = "not-settled-here", answer.reason
+        from keychain_claims.redact import redact
+        results[a.id] = {"format": FORMAT, "id": a.id, "assumed": a.assumed, "source": a.source,
+                         "settles": a.settles, "status": status, "observed": redact(str(observed)),
+                         "backend": backend.name, "simulated": backend.simulated,
+                         "host": f"{platform.system()} {platform.release()} {platform.machine()}",
+                         "seconds": round(time.monotonic() - started, 2), "calls": calls}
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{a.id}.json").write_text(json.dumps(results[a.id], indent=1))
+    if out is not None:
+        summary = {k: {f: v[f] for f in ("status", "observed", "backend", "host")} for k, v in results.items()}
+        (out / "assumptions.json").write_text(json.dumps(summary, indent=1))
+    return results
+
+
+def load(directory: Path) -> dict[str, dict]:
+    """Settle transcripts written by `settle`."""
+    found = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        doc = json.loads(path.read_text())
+        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            found[doc["id"]] = doc
+    return found
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="keychain-claims assumptions",
+                                     description="the macOS behaviours the simulator and the macOS backend assume")
+    parser.add_argument("--json", action="store_true", help="print them as JSON")
+    parser.add_argument("--settle", action="store_true", help="run every probe here and record what the host answered")
+    parser.add_argument("--backend", default="auto", help="auto|macos|sim|rehearsal (with --settle)")
+    parser.add_argument("--out", default="reports/assumptions", help="where settle transcripts go (with --settle)")
+    parser.add_argument("--only", default="", help="comma list of assumption ids (with --settle)")
+    args = parser.parse_args(argv)
+    results = {}
+    if args.settle:
+        from keychain_claims.backends import BackendError, select
+        try:
+            backend = select(args.backend)
+        except BackendError as exc:
+            print(f"keychain-claims assumptions: {exc}", file=sys.stderr)
+            return 2
+        why = backend.unavailable()
+        if why:
+            print(f"keychain-claims assumptions: {why}", file=sys.stderr)
+            return 2
+        results = settle(backend, Path(args.out), [i for i in args.only.split(",") if i] or None)
+    elif Path(args.out).exists():
+        results = load(Path(args.out))
+    rows = listing(results)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for row in rows:
+            print(f"{row['id']:<24} {row['status']:<17} {row['assumed']}")
+            observed = " ⏎ ".join(row.get("observed", "").splitlines())[:160]
+            print(f"{'':<24} source: {row['source']}" + (f"; observed: {observed}" if observed else ""))
+    if args.settle:
+        held = sum(r["status"] == "held" for r in results.values())
+        print(f"assumptions: {held} held, {sum(r['status'] == 'did-not-hold' for r in results.values())} did not hold, "
+              f"{sum(r['status'] == 'not-settled-here' for r in results.values())} not settled here "
+              f"({len(results)} probed on the {results and next(iter(results.values()))['backend']} backend); "
+              f"transcripts in {args.out}")
+    return 0

@@ -1,0 +1,35 @@
+"""Probes: the Mac's own tools the macOS backend relies on (codesign, openssl)."""
+from __future__ import annotations
+
+from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption
+
+
+# ----------------------------------------------------------------------------- the Mac's tools
+@assumption("CODESIGN-CDHASH", "`codesign -d -vvv` prints CDHash= and TeamIdentifier= for a signed program",
+            "codesign(1)", "backends/macos/callers.py signature")
+def _codesign(host: Host):
+    if not host.mac_tools:
+        return Unsettled("no codesign on this backend")
+    from keychain_claims.backends.macos import callers
+    path = str(callers.helper(host.sandbox))
+    try:
+        fields = callers.signature(host.sandbox, path)
+    except Exception as exc:     # noqa: BLE001 - the probe reports what the host said
+        return Held(False, str(exc)[:200])
+    return Held("TeamIdentifier" in fields, f"CDHash={fields['CDHash'][:12]}… TeamIdentifier={fields.get('TeamIdentifier')}")
+
+
+@assumption("SIGNING-IDENTITY", "a throwaway identity made with `openssl pkcs12` (LibreSSL: no -legacy) and "
+            "`security set-key-partition-list -S apple-tool:,apple:,codesign:` signs without a dialog",
+            "LibreSSL openssl(1); SecurityTool/macOS/keychain_set.c set-key-partition-list",
+            "backends/macos/callers.py _throwaway_identity")
+def _signing(host: Host):
+    if not host.mac_tools:
+        return Unsettled("no codesign on this backend")
+    from keychain_claims.backends.macos import callers
+    from keychain_claims.harness.callers import app
+    try:
+        callers.build(host.sandbox, app("Probe Team", "developer-id", team="PROBE00000"))
+    except Exception as exc:     # noqa: BLE001
+        return Held(False, str(exc)[:200])
+    return Held(True, "built and signed with a throwaway team identity")

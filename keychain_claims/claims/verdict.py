@@ -1,0 +1,65 @@
+"""The verdicts, defined once: a claim's (`Verdict`) and an omission's (`OmissionVerdict`), each
+carrying what every report shows of it -- its label, the colour it is drawn in, its rank (the
+worst first, for a claim shown once over several backends) and its marks in claims.md and the
+Allure report.  The `.value` is the string claims.json, release-matrix.json and Allure labels carry.
+
+A claim's verdict is derived from scenario outcomes, never written by hand:
+  holds         -- every scenario for the claim passed on this backend
+  contradicted  -- a recorded contradiction still holds (strict xfail)
+  fails         -- a scenario failed that was expected to pass (new contradiction or harness error)
+  no-longer-contradicted -- a recorded contradiction stopped holding (strict xfail passed: run fails)
+  not-checkable -- every scenario skipped; the reason says why
+
+An omission (what the article misses) has verdicts of its own, kept apart from the claims'.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _Named(str, Enum):
+    """A str whose text is its value (enum.StrEnum is 3.11+; the package supports 3.10)."""
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Verdict(_Named):
+    # value, label, colour, rank (0 = worst), claims.md mark, Allure headline
+    HOLDS = "holds", "holds", "#2f9e44", 3, "holds", "HOLDS"
+    CONTRADICTED = "contradicted", "contradicted", "#e8590c", 2, "**CONTRADICTED**", "CONTRADICTED"
+    FAILS = "fails", "fails", "#c92a2a", 0, "**FAILS**", "FAILS"
+    NO_LONGER_CONTRADICTED = ("no-longer-contradicted", "no longer contradicted", "#7048e8", 1,
+                              "**NO LONGER CONTRADICTED**", "NO LONGER CONTRADICTED")
+    NOT_CHECKABLE = "not-checkable", "not checkable", "#adb5bd", 4, "not checkable", "NOT CHECKABLE"
+
+    def __new__(cls, value: str, label: str, colour: str, rank: int, mark: str, headline: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label, member.colour, member.rank, member.mark, member.headline = label, colour, rank, mark, headline
+        return member
+
+
+class OmissionVerdict(_Named):
+    # value, label, colour (release matrix), note colour (annotated article), rank, claims.md mark,
+    # Allure headline, meaning (claims.json carries the meanings, claims.md prints them)
+    REPRODUCED = ("reproduced", "reproduced", "#1971c2", "#1971c2", 1, "**REPRODUCED**", "OMISSION REPRODUCED",
+                  "a scenario stating the cause the article misses passed on this backend (or a scenario "
+                  "stating its absence failed): the cause happens here")
+    NOT_REPRODUCED = ("not reproduced", "not reproduced", "#c92a2a", "#c92a2a", 0, "not reproduced",
+                      "OMISSION NOT REPRODUCED",
+                      "a scenario that ran did not show the cause (its statement failed, or a scenario "
+                      "stating its absence passed); the reason says which")
+    NOT_CHECKABLE = ("not-checkable", "not checkable", "#adb5bd", "#868e96", 2, "not checkable", "NOT CHECKABLE",
+                     "no scenario for it ran: none is tagged yet, or every one skipped; the reason says why")
+
+    def __new__(cls, value: str, label: str, colour: str, note_colour: str, rank: int, mark: str, headline: str,
+                meaning: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label, member.colour, member.note_colour, member.rank = label, colour, note_colour, rank
+        member.mark, member.headline, member.meaning = mark, headline, meaning
+        return member
+
+
+# the definitions as claims.json carries them ("omission_verdicts": verdict -> meaning)
+OMISSION_VERDICTS = {v.value: v.meaning for v in OmissionVerdict}
