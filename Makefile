@@ -6,7 +6,7 @@ $(shell mkdir -p $(TMPDIR))
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install suite test rehearsal report bench clean
+.PHONY: install suite test test-all rehearsal report bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,9 +22,25 @@ suite: install
 	$(VENV)/bin/keychain-claims report || exit $$?; \
 	exit $$status
 
-## the project's own tests
+## the project's own tests, in tiers (README, "The project's own tests"): a test that starts pytest in a
+## child process (marker `suite`), runs a real Claude Code release (`release`) or opens Chromium (`browser`)
+## is in a slow tier.  TIER=default (`make test`): all but the slow tiers; TIER=slow: only those;
+## TIER=all (`make test-all`): every tier.  Files go whole to a worker (--dist loadfile): a module's
+## fixture (a whole-suite run) is made once.
+SLOW_TIERS := suite or release or browser
+TIER ?= default
+TEST_WORKERS ?= 2
+TIER_ARGS_default := -m "not ($(SLOW_TIERS))"
+TIER_ARGS_slow := -m "$(SLOW_TIERS)"
+TIER_ARGS_all :=
+
 test: install
-	$(VENV)/bin/pytest tests --basetemp=$(CURDIR)/build/test-tmp $(PYTEST_ARGS)
+	$(if $(filter $(TIER),default slow all),,$(error TIER=$(TIER): choose default, slow or all))
+	$(VENV)/bin/pytest tests -n $(TEST_WORKERS) --dist loadfile --basetemp=$(CURDIR)/build/test-tmp \
+		$(TIER_ARGS_$(TIER)) $(PYTEST_ARGS)
+
+test-all:
+	$(MAKE) test TIER=all
 
 ## the macOS backend's whole code path on this host, keychain-sim standing in for /usr/bin/security
 rehearsal: install
