@@ -25,18 +25,18 @@ suite: install
 ## the project's own tests, in tiers (README, "The project's own tests"): a test that starts pytest in a
 ## child process (marker `suite`), runs a real Claude Code release (`release`) or opens Chromium (`browser`)
 ## is in a slow tier.  TIER=default (`make test`): all but the slow tiers; TIER=slow: only those;
-## TIER=all (`make test-all`): every tier.  Files go whole to a worker (--dist loadfile): a module's
-## fixture (a whole-suite run) is made once.
+## TIER=all (`make test-all`): every tier.  Two workers (pytest-xdist); in the slow tiers a file goes
+## whole to one worker (--dist loadfile), so a module's fixture (a whole-suite run) is made once.
 SLOW_TIERS := suite or release or browser
 TIER ?= default
 TEST_WORKERS ?= 2
-TIER_ARGS_default := -m "not ($(SLOW_TIERS))"
-TIER_ARGS_slow := -m "$(SLOW_TIERS)"
-TIER_ARGS_all :=
+TIER_ARGS_default := -m "not ($(SLOW_TIERS))" --dist load
+TIER_ARGS_slow := -m "$(SLOW_TIERS)" --dist loadfile
+TIER_ARGS_all := --dist loadfile
 
 test: install
 	$(if $(filter $(TIER),default slow all),,$(error TIER=$(TIER): choose default, slow or all))
-	$(VENV)/bin/pytest tests -n $(TEST_WORKERS) --dist loadfile --basetemp=$(CURDIR)/build/test-tmp \
+	$(VENV)/bin/pytest tests -n $(TEST_WORKERS) --basetemp=$(CURDIR)/build/test-tmp \
 		$(TIER_ARGS_$(TIER)) $(PYTEST_ARGS)
 
 test-all:
