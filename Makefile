@@ -23,11 +23,12 @@ suite: install
 	exit $$status
 
 ## the project's own tests, in tiers (README, "The project's own tests"): a test that starts pytest in a
-## child process (marker `suite`), runs a real Claude Code release (`release`) or opens Chromium (`browser`)
+## child process (marker `suite`), runs a real Claude Code release (`release`), opens Chromium (`browser`)
+## or runs a whole corpus in one test (`corpus`: every assumption probe, real transcript, behaviour case)
 ## is in a slow tier.  TIER=default (`make test`): all but the slow tiers; TIER=slow: only those;
 ## TIER=all (`make test-all`): every tier.  Two workers (pytest-xdist); in the slow tiers a file goes
 ## whole to one worker (--dist loadfile), so a module's fixture (a whole-suite run) is made once.
-SLOW_TIERS := suite or release or browser
+SLOW_TIERS := suite or release or browser or corpus
 TIER ?= default
 TEST_WORKERS ?= 2
 TIER_ARGS_default := -m "not ($(SLOW_TIERS))" --dist load
