@@ -6,7 +6,7 @@ $(shell mkdir -p $(TMPDIR))
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install suite test rehearsal report bench clean
+.PHONY: install suite test test-all rehearsal report bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,9 +22,26 @@ suite: install
 	$(VENV)/bin/keychain-claims report || exit $$?; \
 	exit $$status
 
-## the project's own tests
+## the project's own tests, in tiers (README, "The project's own tests"): a test that starts pytest in a
+## child process (marker `suite`), runs a real Claude Code release (`release`), opens Chromium (`browser`)
+## or runs a whole corpus in one test (`corpus`: every assumption probe, real transcript, behaviour case)
+## is in a slow tier.  TIER=default (`make test`): all but the slow tiers; TIER=slow: only those;
+## TIER=all (`make test-all`): every tier.  Two workers (pytest-xdist); in the slow tiers a file goes
+## whole to one worker (--dist loadfile), so a module's fixture (a whole-suite run) is made once.
+SLOW_TIERS := suite or release or browser or corpus
+TIER ?= default
+TEST_WORKERS ?= 2
+TIER_ARGS_default := -m "not ($(SLOW_TIERS))" --dist load
+TIER_ARGS_slow := -m "$(SLOW_TIERS)" --dist loadfile
+TIER_ARGS_all := --dist loadfile
+
 test: install
-	$(VENV)/bin/pytest tests --basetemp=$(CURDIR)/build/test-tmp $(PYTEST_ARGS)
+	$(if $(filter $(TIER),default slow all),,$(error TIER=$(TIER): choose default, slow or all))
+	$(VENV)/bin/pytest tests -n $(TEST_WORKERS) --basetemp=$(CURDIR)/build/test-tmp \
+		$(TIER_ARGS_$(TIER)) $(PYTEST_ARGS)
+
+test-all:
+	$(MAKE) test TIER=all
 
 ## the macOS backend's whole code path on this host, keychain-sim standing in for /usr/bin/security
 rehearsal: install

@@ -37,3 +37,46 @@ def run_suite(tmp_path):
         return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, **(env or {})})
     return run
+
+
+# ---- tiers: `make test` runs the default tier, `make test-all` every tier (README, "The project's own tests")
+# A test is in a slow tier by what it does, not by how long it took: it starts pytest in a child process
+# (`suite`), runs a real Claude Code release (`release`), opens Chromium (`browser`) or runs a whole corpus
+# in one test (`corpus`: every assumption probe settled on two backends, every real transcript through the
+# fidelity command, every behaviour case); the markers are registered in pytest.ini.  A tier left out is
+# named in the summary, never counted as passed: pytest-xdist does not show "deselected", so each worker
+# hands its count to the controller (workeroutput).
+TIERS = ("suite", "release", "browser", "corpus")
+DESELECTED_TIERS = pytest.StashKey[dict]()
+
+
+def _deselected(config: pytest.Config) -> dict:
+    return config.stash.setdefault(DESELECTED_TIERS, {})
+
+
+def pytest_deselected(items) -> None:
+    if not items:
+        return
+    config = items[0].config
+    counts = _deselected(config)
+    for item in items:
+        tier = " and ".join(t for t in TIERS if item.get_closest_marker(t)) or "default"
+        counts[tier] = counts.get(tier, 0) + 1
+    if hasattr(config, "workeroutput"):
+        config.workeroutput["deselected_tiers"] = dict(counts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """Every worker collects (and deselects) the same items: one worker's count is the run's."""
+    counts = getattr(node, "workeroutput", {}).get("deselected_tiers")
+    if counts:
+        node.config.stash[DESELECTED_TIERS] = counts
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    counts = config.stash.get(DESELECTED_TIERS, {})
+    if counts:
+        shown = ", ".join(f"{n} {tier}" for tier, n in sorted(counts.items()))
+        terminalreporter.write_line(f"NOT RUN: {sum(counts.values())} deselected ({shown}); "
+                                    "`make test-all` runs every tier", yellow=True, bold=True)

@@ -53,6 +53,7 @@ def test_a_failed_setup_command_is_named_in_one_line():
                        "A keychain with the same name already exists.")
 
 
+@pytest.mark.suite
 def test_unwritable_reports_dir_is_one_line(run_suite, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -68,6 +69,7 @@ def test_empty_claude_code_spec_is_a_usage_error():
         parse_spec(" , ")
 
 
+@pytest.mark.suite
 @pytest.mark.parametrize("spec, env, reason", [
     ("2.1.81", {"npm_config_registry": "http://127.0.0.1:9/", "npm_config_fetch_retries": "0"},   # no back-off: 70 s
      "the npm registry did not answer"),
@@ -80,6 +82,7 @@ def test_release_problems_skip_with_a_reason(run_suite, tmp_path, spec, env, rea
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.suite
 @pytest.mark.parametrize("spec, reason", [
     ("0.0.1-does-not-exist", "never published 0.0.1-does-not-exist"),
     ("/nonexistent/claude", "no such file; pass a version, `latest`, or the path of an installed claude"),
@@ -91,6 +94,7 @@ def test_a_release_that_names_nothing_stops_the_run_in_one_line(run_suite, tmp_p
     assert reason in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.release
 def test_corrupt_cache_is_downloaded_again(tmp_path):
     from keychain_claims.releases import registry
     import os
@@ -104,6 +108,7 @@ def test_corrupt_cache_is_downloaded_again(tmp_path):
         del os.environ["KEYCHAIN_CLAIMS_CACHE"]
 
 
+@pytest.mark.suite
 def test_parallel_run_gives_the_same_verdicts_as_serial(run_suite, tmp_path):
     serial = run_suite("--backend=sim", f"--reports-dir={tmp_path / 'serial'}")
     parallel = run_suite("--backend=sim", "-n", "2", f"--reports-dir={tmp_path / 'parallel'}")

@@ -21,6 +21,7 @@ def test_every_case_names_its_source_and_a_modelled_version(cases):
         assert case["macos"] in unverified.MACOS_VERSIONS, case["id"]
 
 
+@pytest.mark.corpus
 def test_cases_match_or_say_why_not(cases):
     results = [behaviour.replay_behaviour(c) for c in cases]
     assert len([r for r in results if r.comparable]) >= 10

@@ -72,6 +72,7 @@ def _leftovers(base: Path) -> list[Path]:
     return list(base.glob("kc-*")) if base.exists() else []
 
 
+@pytest.mark.suite
 def test_pass_and_failure_leave_nothing(probe):
     start, base = probe
     proc = start("-k", "passes or fails")
@@ -87,6 +88,7 @@ def _wait_ready(proc):
     pytest.fail("the probe never reached its waiting test")
 
 
+@pytest.mark.suite
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_cleans_up(probe, sig):
     start, base = probe
@@ -98,6 +100,7 @@ def test_interrupt_cleans_up(probe, sig):
     assert _leftovers(base) == []
 
 
+@pytest.mark.suite
 def test_sigkill_debris_is_swept_with_its_children(probe):
     start, base = probe
     proc = start("-k", "waits")
@@ -126,6 +129,7 @@ def test_sweep_keeps_sandboxes_of_live_runs(tmp_path):
     assert sweep(tmp_path) == [] and live.exists()
 
 
+@pytest.mark.suite
 def test_next_run_says_what_it_swept(tmp_path, run_suite):
     debris = tmp_path / "sandboxes" / "kc-debris"
     debris.mkdir(parents=True)

@@ -52,6 +52,7 @@ def complete(tmp_path_factory):
     return reports
 
 
+@pytest.mark.suite
 def test_a_selection_writes_its_own_table_and_leaves_the_complete_one(complete):
     before = {n: (complete / n).read_bytes() for n in ("claims.json", "claims.md", "outcomes.json")}
     proc = suite(f"--reports-dir={complete}", *SMALL)
@@ -66,6 +67,7 @@ def test_a_selection_writes_its_own_table_and_leaves_the_complete_one(complete):
     assert "claims=claims.partial.json" in marker
 
 
+@pytest.mark.suite
 def test_a_subset_of_paths_is_partial(complete, tmp_path):
     reports = tmp_path / "r"
     proc = suite(f"--reports-dir={reports}", "steps/test_features.py::test_once_allowed_the_credential_is_read_intact")
@@ -73,6 +75,7 @@ def test_a_subset_of_paths_is_partial(complete, tmp_path):
     assert "a subset of paths" in json.loads((reports / "claims.partial.json").read_text())["partial"]
 
 
+@pytest.mark.suite
 def test_an_interrupted_run_writes_its_own_table_and_leaves_the_complete_one(complete):
     before = (complete / "claims.json").read_bytes()
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim",
@@ -91,6 +94,7 @@ def test_an_interrupted_run_writes_its_own_table_and_leaves_the_complete_one(com
 
 
 # ------------------------------------------------------------------ item 4: article vs ledger
+@pytest.mark.suite
 def test_an_edited_article_stops_the_run_naming_claim_and_sentence(tmp_path):
     ledger = Ledger()
     quote = ledger["SYM-RETURNS"].quote
@@ -109,6 +113,7 @@ def test_an_edited_article_stops_the_run_naming_claim_and_sentence(tmp_path):
     assert check.returncode == 1 and "SYM-RETURNS" in check.stdout
 
 
+@pytest.mark.suite
 def test_a_ledger_quote_absent_from_the_article_stops_the_run(tmp_path):
     text = Ledger().path.read_text()
     quote = Ledger()["SYM-RETURNS"].quote.split("\n")[0].strip()
@@ -122,6 +127,7 @@ def test_a_ledger_quote_absent_from_the_article_stops_the_run(tmp_path):
 
 
 # ------------------------------------------------------------------ item 8: where the results go
+@pytest.mark.suite
 def test_allure_results_follow_the_reports_dir(tmp_path):
     project = ROOT / "reports" / "allure-results"
     project.mkdir(parents=True, exist_ok=True)
@@ -136,6 +142,7 @@ def test_allure_results_follow_the_reports_dir(tmp_path):
         sentinel.unlink(missing_ok=True)
 
 
+@pytest.mark.suite
 @pytest.mark.skipif(sys.platform == "darwin", reason="on a Mac --backend macos runs for real")
 def test_a_refused_backend_touches_no_report(complete):
     before = snapshot(complete)
@@ -146,23 +153,27 @@ def test_a_refused_backend_touches_no_report(complete):
 
 
 # ------------------------------------------------------------------ item 9: one line, not a traceback
+@pytest.mark.suite
 def test_a_ledger_that_is_a_directory_is_one_line(tmp_path):
     proc = suite(f"--ledger={tmp_path}", f"--reports-dir={tmp_path / 'r'}", *SMALL)
     assert proc.returncode == 4 and "is a directory" in one_line_error(proc)
 
 
+@pytest.mark.suite
 def test_an_alluredir_that_is_a_file_is_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = suite(f"--alluredir={tmp_path / 'file'}", f"--reports-dir={tmp_path / 'r'}", *SMALL)
     assert proc.returncode == 4 and "--alluredir" in one_line_error(proc)
 
 
+@pytest.mark.suite
 def test_unwritable_transcripts_folder_is_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = suite(f"--record-transcripts={tmp_path / 'file' / 'sub'}", f"--reports-dir={tmp_path / 'r'}", *SMALL)
     assert proc.returncode == 4 and "--record-transcripts" in one_line_error(proc)
 
 
+@pytest.mark.suite
 def test_outcomes_json_a_directory_is_one_line_and_leaves_no_temp_file(tmp_path):
     reports = tmp_path / "r"
     (reports / "outcomes.partial.json").mkdir(parents=True)
@@ -173,6 +184,7 @@ def test_outcomes_json_a_directory_is_one_line_and_leaves_no_temp_file(tmp_path)
     assert not [p.name for p in reports.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.suite
 def test_merge_to_an_unwritable_output_is_one_line(tmp_path):
     run = tmp_path / "run"
     assert suite(f"--reports-dir={run}", *SMALL).returncode == 0
@@ -195,6 +207,7 @@ def test_report_on_a_verdict_table_of_the_wrong_shape_is_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------ item 10: a run merged twice counts once
+@pytest.mark.suite
 def test_merging_the_same_run_twice_counts_it_once(tmp_path):
     run = tmp_path / "run"
     assert suite(f"--reports-dir={run}", *SMALL).returncode == 0
@@ -217,6 +230,7 @@ def test_merging_the_same_run_twice_counts_it_once(tmp_path):
 
 
 # ------------------------------------------------------------------ the host's temp directory
+@pytest.mark.suite
 def test_a_claims_run_leaves_nothing_in_the_temp_dir(tmp_path):
     host_tmp = tmp_path / "host-tmp"
     host_tmp.mkdir()

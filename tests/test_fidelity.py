@@ -45,6 +45,7 @@ def test_the_figure_counts_matches_over_comparable_per_command():
     assert "1/2" in fidelity.table(results) and "not comparable  c: not modelled" in fidelity.table(results)
 
 
+@pytest.mark.corpus
 def test_fidelity_command_prints_the_figure(capsys):
     from keychain_claims.cli import main
     assert main(["fidelity"]) == 0

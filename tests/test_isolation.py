@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.suite      # both tests start the claims suite in a subprocess
+
 SUBSET = ("three_commands_move or prompt_is_raised or once_allowed or lookup_shows or "
           "delete_removes or without_the_redirect")
 

@@ -100,6 +100,7 @@ def test_broken_ledger_is_one_line(tmp_path, content, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.suite
 def test_suite_refuses_an_edited_article_in_one_line(run_suite, article_copy):
     article_copy.write_text("")
     result = run_suite("--collect-only", "-q", f"--article={article_copy.parent / 'missing.md'}")
@@ -108,6 +109,7 @@ def test_suite_refuses_an_edited_article_in_one_line(run_suite, article_copy):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.suite
 def test_unknown_backend_is_one_line(run_suite):
     result = run_suite("--collect-only", "-q", "--backend=windows")
     assert result.returncode == 4
@@ -153,6 +155,7 @@ def test_a_malformed_refuted_by_is_one_line(tmp_path):
         Ledger(path)
 
 
+@pytest.mark.suite
 def test_the_suite_refuses_a_tag_that_disagrees_with_refuted_by(run_suite, tmp_path):
     text = Ledger().path.read_text()
     edited = tmp_path / Ledger().path.name

@@ -211,6 +211,7 @@ def test_dialog_text_is_visible_only_where_a_dialog_is_drawn():
 
 
 # --------------------------------------------------------------------------- 6 (assumptions)
+@pytest.mark.corpus
 def test_every_assumption_has_a_probe_and_all_settle_on_the_simulator(tmp_path):
     """Every assumption is settled -- held -- by the simulator or by the rehearsal (the macOS code
     path against the simulator); the only ones neither settles are refused for safety."""

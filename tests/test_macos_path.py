@@ -121,6 +121,7 @@ def test_a_run_below_nine_in_ten_fails_and_says_why():
     assert alarm.startswith("COVERAGE: only 8 of 10 scenarios ran on the rehearsal backend (80% < 90%)")
 
 
+@pytest.mark.suite
 def test_backend_macos_off_a_mac_is_red_not_green(run_suite):
     if sys.platform == "darwin":
         pytest.skip("this host is a Mac: --backend macos runs for real here")

@@ -47,6 +47,7 @@ def two_runs(tmp_path_factory):
     return base / "one", base / "two"
 
 
+@pytest.mark.suite
 def test_every_suite_run_leaves_its_outcomes_for_a_later_merge(two_runs):
     doc = json.loads((two_runs[0] / "outcomes.partial.json").read_text())      # -k: a partial run
     assert doc["partial"].startswith("a selection (-k)") and not (two_runs[0] / "outcomes.json").exists()
@@ -55,6 +56,7 @@ def test_every_suite_run_leaves_its_outcomes_for_a_later_merge(two_runs):
         "The credential is a generic password for the current user in the login keychain"]
 
 
+@pytest.mark.suite
 def test_two_separate_runs_merge_into_one_report_and_one_verdict_table(two_runs, tmp_path):
     out = tmp_path / "merged"
     proc = subprocess.run([str(CLI), "merge", *map(str, two_runs), "--output", str(out), "--no-html"],

@@ -257,6 +257,7 @@ def _suite(env: dict, *args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "npm_config_registry": "http://127.0.0.1:9/", **env})
 
 
+@pytest.mark.suite
 def test_a_mistyped_release_fails_the_run_in_one_line(tmp_path, monkeypatch):
     _listed(tmp_path, monkeypatch)
     proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path))}, "--claude-code=2.1.999",
@@ -265,6 +266,7 @@ def test_a_mistyped_release_fails_the_run_in_one_line(tmp_path, monkeypatch):
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.suite
 @pytest.mark.parametrize("where", ["/proc/kc", "a-file"])
 def test_an_unusable_cache_is_one_line_everywhere(tmp_path, where):
     path = where if where.startswith("/") else str(tmp_path / where)
@@ -296,6 +298,7 @@ def _legacy_tarball(cache_root: Path, version: str) -> None:
     (folder / "integrity").write_text("sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode() + "\n")
 
 
+@pytest.mark.suite
 def test_cache_lines_reach_the_terminal_and_the_reports_without_dash_s(tmp_path):
     _legacy_tarball(cache(tmp_path), "2.1.80")
     proc = _suite({"KEYCHAIN_CLAIMS_CACHE": str(cache(tmp_path)), "KEYCHAIN_CLAIMS_VERSIONS_TTL": "0"},

@@ -45,6 +45,7 @@ def test_the_read_uses_auth_status_only_where_the_code_defines_it(tmp_path):
     assert fingerprints.read(_stub(tmp_path, False) / "cli.js")["subcommands"].status == "not found"
 
 
+@pytest.mark.suite
 @pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
 @pytest.mark.parametrize("auth", [True, False], ids=["auth-status", "model-request"])
 def test_a_release_that_never_reaches_the_keychain_is_not_checkable_not_failed(run_suite, tmp_path, auth):
@@ -142,6 +143,7 @@ def test_a_release_sees_the_sandbox_tmp_not_the_hosts(tmp_path):
     assert not {n for n in new if n.startswith("claude-") or n.startswith("cc-socks")}, new
 
 
+@pytest.mark.release
 @pytest.mark.skipif(registry.newest_cached() is None, reason="no Claude Code release is cached here")
 def test_a_cached_release_writes_its_tmp_files_into_the_sandbox(tmp_path):
     """A real release, `-p ping`: the fswatch probe it makes below /tmp/claude-<uid>/ whatever TMPDIR
@@ -214,6 +216,7 @@ def _cached_native(version: str):
     return registry.load(version) if (folder / ".complete").exists() else None
 
 
+@pytest.mark.release
 @pytest.mark.parametrize("version, resolves", [("2.1.240", False), ("2.1.332", True)])
 def test_the_probe_tells_the_runtimes_of_cached_releases_apart(version, resolves, tmp_path):
     """Seen on this machine's cache (skipped where the release is not cached): 2.1.240's Bun evaluates

@@ -49,6 +49,7 @@ def test_offline_latest_with_nothing_cached_is_one_reason(cache):
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.suite
 def test_release_scenarios_are_off_with_none(run_suite):
     result = run_suite("--backend=sim", "-k", "keeps_its_configuration", "--claude-code=none", "-rs")
     assert result.returncode == 0, result.stdout[-2000:]

@@ -27,6 +27,7 @@ def test_fixture_transcripts_exist_and_hold_no_secret():
         assert "KCCANARY" not in text and "sk-ant-o" not in text
 
 
+@pytest.mark.suite
 def test_record_then_replay_gives_zero_differences(run_suite, tmp_path):
     out = tmp_path / "recorded"
     result = run_suite("--backend=sim", "-k", "once_allowed or signing_identity", f"--record-transcripts={out}")

@@ -62,12 +62,16 @@ def _release_ran(claims: dict) -> bool:
     return any(s.get("release") == RELEASE and s["result"] != "skipped" for c in claims["claims"] for s in c["scenarios"])
 
 
+@pytest.mark.suite
+@pytest.mark.release
 def test_report_holds_no_secret(built_report):
     leaks = [p for p in built_report.rglob("*") if p.is_file()
              and (b"KCCANARY" in p.read_bytes() or b"sk-ant-o" in p.read_bytes())]
     assert leaks == []
 
 
+@pytest.mark.suite
+@pytest.mark.release
 def test_every_scenario_result_says_its_verdict_and_no_contradiction_looks_like_a_skip(built_report):
     results = [json.loads(p.read_text()) for p in (built_report / "results").glob("*-result.json")]
     scenarios = [r for r in results if _labels(r, "nodeid")]
@@ -90,6 +94,8 @@ def test_every_scenario_result_says_its_verdict_and_no_contradiction_looks_like_
     assert len(ledger) == 1
 
 
+@pytest.mark.suite
+@pytest.mark.release
 def test_release_scenarios_contradict_refresh_and_file_safe_for_that_release(built_report):
     """Polarity: 2.1.81 passing "writes … in place" and "item name carries the config-dir hash"
     contradicts CAU-REFRESH and FIX-FILE-SAFE (issue 16's done-when)."""
@@ -111,6 +117,9 @@ def test_release_scenarios_contradict_refresh_and_file_safe_for_that_release(bui
     assert f"| {RELEASE}: contradicted |" in md.split("| [CAU-REFRESH]", 1)[1].split("\n", 1)[0] + "|"
 
 
+@pytest.mark.suite
+@pytest.mark.release
+@pytest.mark.browser
 def test_browser_shows_verdicts_article_and_matrix(built_report):
     if not shutil.which("chromium"):
         pytest.skip("chromium is not installed: apt-get install chromium (.ci/run does)")

@@ -45,6 +45,7 @@ def test_compute_names_backend_and_evidence():
 
 
 
+@pytest.mark.suite
 def test_recorded_contradiction_keeps_run_green_and_breaks_when_it_stops(run_suite, tmp_path):
     """pytest-examples style: a finding recorded against a scenario that passes makes the run
     fail (strict xfail); the real ledger's findings keep it green."""

@@ -115,6 +115,7 @@ def test_a_bad_range_says_what_to_write(registry, spec, says):
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.suite
 def test_a_bad_range_is_a_one_line_usage_error_of_pytest(tmp_path):
     """End to end, no registry needed: the list in the cache is fresh."""
     cache = tmp_path / "cache" / "@anthropic-ai+claude-code"
