@@ -11,13 +11,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_keychain_claims_own_tests(config):
+    """This run is the project's own tests, not a claims run (the hook is declared in
+    keychain_claims/plugins/command_line.py): the claims plugins leave the Allure results folder, the
+    backend check and the article check alone.  A claims run never loads this file: its options are
+    known before pytest reads the command line, so none of their values is taken for a path."""
+    return True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def releases_off():
     """The claims suite checks the latest Claude Code release by default; the project's own tests run it
     without releases (fast, offline) unless a test asks for one with --claude-code.  The variable also
     reaches suites that tests start by hand (test_cleanup, test_report_browser).  A fixture, not an
-    import-time setting: pytest may import this conftest during a claims run too (an option value it
-    cannot parse yet reads as a path), and there it must change nothing."""
+    import-time setting: importing this module changes nothing."""
     saved = os.environ.get("KEYCHAIN_CLAIMS_CLAUDE_CODE")
     os.environ.setdefault("KEYCHAIN_CLAIMS_CLAUDE_CODE", "none")
     yield

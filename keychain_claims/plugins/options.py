@@ -1,6 +1,7 @@
-"""The suite's command line: its options, what a run may write into (checked before anything is
+"""What a run may do, decided before it starts: what it may write into (checked before anything is
 written or cleaned), SIGTERM/SIGHUP as a partial run, and whether this run is the project's own
-tests (guessed from the paths given, as before)."""
+tests (`pytest_keychain_claims_own_tests`, answered by tests/conftest.py).  The options themselves
+are declared in plugins/command_line.py."""
 from __future__ import annotations
 
 import os
@@ -9,26 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims import REPORTS_DIR
 from keychain_claims.backends import BackendError, select
 from keychain_claims.plugins.state import claims_run, run_state, usage
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("keychain-claims")
-    group.addoption("--backend", default=os.environ.get("KEYCHAIN_CLAIMS_BACKEND", "auto"),
-                    help="where `security` comes from: auto (real on macOS, simulator elsewhere), macos, sim")
-    group.addoption("--article", default=None, help="the article under test (default: the vendored copy in articles/)")
-    group.addoption("--ledger", default=None, help="the claims ledger (default: next to the article, .claims.yaml)")
-    group.addoption("--record-transcripts", default=None, metavar="DIR",
-                    help="store every security exchange (redacted, paths normalized) as one JSON per scenario")
-    group.addoption("--reports-dir", default=str(REPORTS_DIR), help="where claims.json/claims.md are written")
-    group.addoption("--rehearsal-faults", nargs="?", const="all", default=None, metavar="FAULTS",
-                    help="with --backend rehearsal: inject the Mac faults of issue 21 (all, or a comma list of "
-                         "dialog,throttle,exit51,cdhash,slow); each must end as not checkable, never as a verdict")
-    group.addoption("--real-dialogs", action="store_true", default=False,
-                    help="with --backend macos: let SecurityAgent draw its dialogs for a person to answer "
-                         "(default: none is ever drawn; consent is read from a session without a GUI)")
 
 
 def _usable_dir(value: str, flag: str, hint: str) -> None:
@@ -46,7 +29,7 @@ def pytest_cmdline_main(config: pytest.Config):
     first; --alluredir overrides); a run of the project's own tests (`pytest tests`) leaves them
     alone.  Before anything is written or cleaned: a backend named with --backend that cannot run
     here is refused, and every folder the run writes into must be usable (one line each)."""
-    run_state(config).own_tests = any(str(a).split("::")[0].rstrip("/").startswith("tests") for a in config.args)
+    run_state(config).own_tests = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
     option = config.option
     if not claims_run(config):
         return

@@ -25,13 +25,6 @@ OFF = "none"
 CACHE_LINES = "release-cache.log"    # in the reports folder: every line the release cache said
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("keychain-claims").addoption(
-        "--claude-code", default=None, metavar="SPEC",
-        help="Claude Code releases to test: a version, `latest` (the default; env KEYCHAIN_CLAIMS_CLAUDE_CODE), "
-             "a comma list, a path to an installed claude, or `none` to turn the release scenarios off")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("claude_code")
     if spec is None:
