@@ -12,19 +12,15 @@ from keychain_claims.releases import api, fingerprints, runner, standin
 from keychain_claims.releases.release import Release
 from keychain_claims.reports.attach import attach
 
-_FINGERPRINTS: dict[tuple[str, str], dict] = {}
-
-
 def fingerprints_of(release: Release) -> dict:
-    """The release's fingerprints (read from its code once per release and process); a skip when
-    its code is not there."""
-    key = (release.version, str(release.root))
-    if key not in _FINGERPRINTS:
+    """The release's fingerprints (read from its code once per loaded release: the run's release
+    object keeps them); a skip when its code is not there."""
+    if release.fingerprints is None:
         try:
-            _FINGERPRINTS[key] = fingerprints.of_release(release)
+            release.fingerprints = fingerprints.of_release(release)
         except FileNotFoundError as exc:
             pytest.skip(str(exc))
-    return _FINGERPRINTS[key]
+    return release.fingerprints
 
 
 def subcommand_missing(release: Release, args: str) -> str | None:

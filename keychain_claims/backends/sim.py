@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from keychain_claims import atomic
 from keychain_claims.backends.base import Backend, python_shim
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,11 +62,7 @@ class SimBackend(Backend):
         return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
 
     def _events(self, sandbox: "Sandbox") -> list[dict]:
-        import json
-        path = self.state_dir(sandbox) / "events.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return atomic.read_jsonl(self.state_dir(sandbox) / "events.jsonl")
 
     def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
         return [e["argv"] for e in self._events(sandbox) if e.get("event") == "call"]

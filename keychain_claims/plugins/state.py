@@ -24,14 +24,13 @@ class RunState:
     backend: Backend | None = None
     article: Article | None = None
     ledger: Ledger | None = None
-    # the controller's own tests, not a claims run (tests/conftest.py says so: `keychain_claims_own_tests`)
+    # the project's own tests, not a claims run (tests/conftest.py says so: `pytest_keychain_claims_own_tests`)
     own_tests: bool = False
     # --claude-code: the releases it names, and each one's version where it is known before any
     # release is loaded (an exact version: at configure; a tag or a path: once loaded)
     releases: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, Release | str] = field(default_factory=dict)      # spec -> release, or why it failed
-    fingerprints: dict[tuple[str, str], dict] = field(default_factory=dict)   # (version, form) -> what its code does
     cache_lines: list[str] = field(default_factory=list)   # the release cache's lines from xdist workers
     outcomes: list[Outcome] = field(default_factory=list)
     deselected: list[str] = field(default_factory=list)    # node ids deselected (-k, -m, --deselect, a plugin)

@@ -24,6 +24,8 @@ class Release:
     size: int = 0                     # bytes the release's own entry holds in the cache
     notes: list[str] = field(default_factory=list)
     bundle_name: str = "cli.js"       # js: the entry (cli.js; 0.2.x: cli.mjs)
+    # what its code does (releases/fingerprints.py), read once: the object lives as long as the run holds it
+    fingerprints: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def bundle(self) -> Path | None:

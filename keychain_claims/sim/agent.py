@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import termios
 
+from keychain_claims import atomic
 from keychain_claims.security import errors
 from keychain_claims.sim import store, unverified
 
@@ -135,9 +136,7 @@ def _window(kind: str, app: str, item: str, keychain: str, text: str) -> None:
         # one prompt event per dialog, logged before the window exists (so no dismissal can precede it)
         _event("item-access" if kind == "item" else "unlock", app, item, keychain, "unanswered", outcome="unanswered")
         record = {"pid": os.getpid(), "kind": kind, "app": app, "item": item, "keychain": keychain, "text": text}
-        with open(path + ".tmp", "w") as fh:
-            json.dump(record, fh)
-        os.replace(path + ".tmp", path)
+        atomic.write_text(path, json.dumps(record), durable=False)
         while True:
             signal.pause()
     except _Dismissed:

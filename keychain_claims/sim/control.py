@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from keychain_claims import atomic
 from keychain_claims.security.process import alive
 
 
@@ -90,10 +91,7 @@ def sleep(state: Path) -> list[str]:
 
 
 def events(state: Path) -> list[dict]:
-    path = Path(state) / "events.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return atomic.read_jsonl(Path(state) / "events.jsonl")
 
 
 def prompts(state: Path) -> list[dict]:

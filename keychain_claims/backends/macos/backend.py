@@ -39,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from keychain_claims import atomic
 from keychain_claims.backends.base import (Backend, BackendError, CallerTools, UserKeychainGuard, python_shim,
                                            skip_here)
 
@@ -148,9 +149,8 @@ class MacOSBackend(Backend):
         events = []
         for box in list(self._boxes):
             path = box.root / "harness-events.jsonl"
-            if path.exists():
-                events += [json.loads(line)["event"] for line in path.read_text().splitlines() if line.strip()]
-                path.unlink(missing_ok=True)
+            events += [record["event"] for record in atomic.read_jsonl(path)]
+            path.unlink(missing_ok=True)
         return events
 
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
@@ -328,9 +328,7 @@ class MacOSBackend(Backend):
 
     # --- what the backend can tell about a sandbox ------------------------------------------------
     def _lines(self, path: Path) -> list[dict]:
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return atomic.read_jsonl(path)
 
     def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
         return [entry["argv"] for entry in self._lines(self.log_path(sandbox))]

@@ -29,6 +29,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from keychain_claims import atomic
+
 CONSENT_DIR = "consent"          # under the sandbox root: one <id>.json per 36, <id>.answer when decided
 
 
@@ -83,9 +85,7 @@ def write_record(folder: Path, record: dict) -> Path:
     """The shim's side: one consent record, written atomically; returns its answer file's path."""
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{os.getpid()}-{len(list(folder.glob('*.json')))}"
-    tmp = folder / f".{name}.tmp"
-    tmp.write_text(json.dumps(record))
-    tmp.rename(folder / f"{name}.json")
+    atomic.write_text(folder / f"{name}.json", json.dumps(record), durable=False)
     return folder / f"{name}.answer"
 
 
