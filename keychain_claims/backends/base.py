@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Callable
 
 import pytest
 
+from keychain_claims.claims.outcomes import backend_title, provenance_kind
+
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.driver import Call, DialogWatch
     from keychain_claims.security.prompts import Responder
@@ -74,7 +76,6 @@ class CallerTools:
 
 
 # how results name a backend's kind after its name: `sim (simulated)`, `macos (real macOS)`
-PROVENANCE_TITLES = {"simulated": "simulated", "real": "real macOS"}
 
 
 class Backend(abc.ABC):
@@ -98,12 +99,12 @@ class Backend(abc.ABC):
     @property
     def provenance(self) -> str:
         """What produced a result observed through this backend: real or simulated."""
-        return "simulated" if self.simulated else "real"
+        return provenance_kind(self.simulated)
 
     @property
     def title(self) -> str:
         """The backend as results name it (the Allure parameter): its name and kind."""
-        return f"{self.name} ({PROVENANCE_TITLES[self.provenance]})"
+        return backend_title(self.name, self.simulated)
 
     @abc.abstractmethod
     def unavailable(self) -> str | None:

@@ -46,6 +46,14 @@ def provenance_kind(simulated: bool) -> str:
     return "simulated" if simulated else "real"
 
 
+PROVENANCE_TITLES = {"simulated": "simulated", "real": "real macOS"}     # a backend's kind, as results name it
+
+
+def backend_title(name: str, simulated: bool) -> str:
+    """A backend as results name it (the Allure parameter and `backend` label): its name and kind."""
+    return f"{name} ({PROVENANCE_TITLES[provenance_kind(simulated)]})"
+
+
 @dataclass
 class Outcome:
     nodeid: str

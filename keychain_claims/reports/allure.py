@@ -19,7 +19,7 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from keychain_claims.claims.outcomes import provenance_kind
+from keychain_claims.claims.outcomes import backend_title, provenance_kind
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.redact import redact
 
@@ -71,7 +71,7 @@ def environment(backend, article, releases: str = "") -> dict[str, str]:
 
 def backend_label(name: str, simulated: bool) -> str:
     """The `backend` label of a result: the backend's name and what kind of `security` it drives."""
-    return f"{name} ({'simulated' if simulated else 'real macOS'})"
+    return backend_title(name, simulated)
 
 
 def write_environment(results: Path, backend, article, releases: str = "") -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from keychain_claims import atomic
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.verdict import OMISSION_VERDICTS, OmissionVerdict, Verdict
-from keychain_claims.claims.outcomes import PROVENANCES
+from keychain_claims.claims.outcomes import PROVENANCES, provenance_kind
 from keychain_claims.claims.verdicts import (ClaimVerdict, OmittedCauseVerdict, counts, coverage_text, first_sentence,
                                              omission_counts)
 from keychain_claims.redact import redact
@@ -65,7 +65,7 @@ def render_markdown(verdicts: list[ClaimVerdict], article: Article, backends: di
              "the evidence column says what produced it (real, simulated, emulated, predicted, fingerprint).", "",
              "| claim | verdict | backend | releases | coverage | evidence | why |", "|---|---|---|---|---|---|---|"]
     for v in verdicts:
-        backend = f"{v.backend} ({'simulated' if v.simulated else 'real'})"
+        backend = f"{v.backend} ({provenance_kind(v.simulated)})"
         releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
         cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
         lines.append(f"| [{v.claim}](#{v.claim.lower()}) | {Verdict(v.verdict).mark} | {backend} | {releases} | {cover} | "
@@ -106,7 +106,7 @@ def _omissions_markdown(omissions: list[OmittedCauseVerdict]) -> list[str]:
     lines += ["", "| omission | verdict | backend | reported for | releases | coverage | should be in | why |",
               "|---|---|---|---|---|---|---|---|"]
     for v in omissions:
-        backend = f"{v.backend} ({'simulated' if v.simulated else 'real'})"
+        backend = f"{v.backend} ({provenance_kind(v.simulated)})"
         releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
         cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
         where = f"{v.section}" + (f", line {v.line}" if v.line else "")

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from keychain_claims.claims.outcomes import Outcome, provenance_kind
+from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
 from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
 RESULTS_DIR = "allure-results"
-KIND_LABELS = {"simulated": "simulated security(1)", "real": "real macOS security(1)"}   # a backend's label by its provenance
 
 
 class MergeError(Exception):
@@ -202,7 +201,7 @@ def merge(folders: list[Path], output: Path) -> Merged:
         backends.update(r["backends"])
         labels.update(r["labels"])
     for name, simulated in backends.items():     # outcomes.json written before runs kept their labels
-        labels.setdefault(name, KIND_LABELS[provenance_kind(simulated)])
+        labels.setdefault(name, f"{PROVENANCE_TITLES[provenance_kind(simulated)]} security(1)")
     try:
         verdicts = publish(output, outcomes, ledger, article, backends, labels, partial, results,
                            runs=outcome_runs).verdicts
