@@ -50,10 +50,11 @@ def run_suite(tmp_path):
 # A test is in a slow tier by what it does, not by how long it took: it starts pytest in a child process
 # (`suite`), runs a real Claude Code release (`release`), opens Chromium (`browser`) or runs a whole corpus
 # in one test (`corpus`: every assumption probe settled on two backends, every real transcript through the
-# fidelity command, every behaviour case); the markers are registered in pytest.ini.  A tier left out is
+# fidelity command, every behaviour case) or races several processes against one keychain or waits out
+# a real deadline of a second or more (`stress`); the markers are registered in pytest.ini.  A tier left out is
 # named in the summary, never counted as passed: pytest-xdist does not show "deselected", so each worker
 # hands its count to the controller (workeroutput).
-TIERS = ("suite", "release", "browser", "corpus")
+TIERS = ("suite", "release", "browser", "corpus", "stress")
 DESELECTED_TIERS = pytest.StashKey[dict]()
 
 

@@ -96,6 +96,7 @@ def test_sandbox_is_hermetic(box):
     assert box.keychain.path == box.home / "Library/Keychains/login.keychain-db"
 
 
+@pytest.mark.stress
 def test_timeout_names_the_screen(box):
     with pytest.raises(TimeoutError, match="no answer within"):
         box.security.run("hang", responder=Responder(), timeout=1)

@@ -39,6 +39,7 @@ def world():
 
 
 # --------------------------------------------------------------------------- 1. one deadline
+@pytest.mark.stress
 def test_sleep_600_typed_with_a_5_s_deadline_ends_as_a_harness_error_and_invents_no_dialog():
     """Before: the watch reported a dialog (pid 0) after 3 s, dismiss() reset its timer and Shell.run
     restarted the wait with a fresh timeout -- `sleep 600` was still running after 25 s."""

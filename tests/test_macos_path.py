@@ -156,6 +156,7 @@ def test_a_call_nobody_drives_gets_its_answer_from_the_session_at_once(tmp_path)
     assert subprocess.run(["pgrep", "-f", str(box.root)], capture_output=True).stdout == b""
 
 
+@pytest.mark.stress
 def test_a_slow_call_that_is_not_a_dialog_ends_at_its_deadline_and_invents_no_dialog(tmp_path):
     """Issue 21: a call still running after 3 s used to count as a dialog.  Now a slow call is just a
     call past its one deadline: a harness error, recorded as such, with no dialog in the log."""

@@ -48,14 +48,19 @@ def skip_here(backend: "Backend", reason: str):
     raise BackendSkipped(f"not on the {backend.name} backend: {reason}")
 
 
-def python_shim(module: str, *fixed_args: str) -> str:
-    """Text of a `security` shim that runs `module`.main() with `fixed_args` before the caller's
-    argv.  Python starts isolated (-I: no PYTHON* variables, no working directory on sys.path)
-    and without `site` (-S): the shims need only the standard library and this package, and
-    every `security` call pays for the start -- -S saves ~14 ms a call, -c instead of -m ~2 ms."""
+def python_argv(module: str, *fixed_args: str) -> list[str]:
+    """The argv that runs `module`.main() with `fixed_args` before the caller's.  Python starts
+    isolated (-I: no PYTHON* variables, no working directory on sys.path) and without `site` (-S):
+    the shims need only the standard library and this package, and every `security` call pays for
+    the start -- -S saves ~14 ms a call, -c instead of -m ~2 ms."""
     from keychain_claims import PROJECT_ROOT
     code = f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); from {module} import main; sys.exit(main())"
-    return f'#!/bin/sh\nexec {shlex.join([sys.executable, "-I", "-S", "-c", code, *fixed_args])} "$@"\n'
+    return [sys.executable, "-I", "-S", "-c", code, *fixed_args]
+
+
+def python_shim(module: str, *fixed_args: str) -> str:
+    """Text of a `security` shim: `python_argv(module, *fixed_args)` and the caller's argv."""
+    return f'#!/bin/sh\nexec {shlex.join(python_argv(module, *fixed_args))} "$@"\n'
 
 
 @dataclass(frozen=True)

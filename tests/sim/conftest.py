@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from keychain_claims.backends.base import python_argv
 from keychain_claims.sim import cli
 
-SIM = [str(Path(sys.executable).with_name("keychain-sim"))]
+SIM = python_argv("keychain_claims.sim.cli")      # started as the sandboxes' shim starts it
+SIM_PROGRAM = str(Path(sys.executable).with_name("keychain-sim"))   # the console script, where a path is needed
 
 
 @dataclass

@@ -296,8 +296,8 @@ def test_interactive_prompt_only_on_a_tty(login):
 
 
 def SIM_PATH() -> str:
-    from .conftest import SIM
-    return SIM[0]
+    from .conftest import SIM_PROGRAM
+    return SIM_PROGRAM
 
 
 # --------------------------------------------------------------------------- storage

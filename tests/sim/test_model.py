@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from keychain_claims.sim import store
 
-from .conftest import SIM, Sim
+from .conftest import SIM_PROGRAM, Sim
 
 ACCOUNTS = st.sampled_from(["alice", "bob"])
 SERVICES = st.sampled_from(["Claude Code-credentials", "other"])
@@ -84,7 +85,7 @@ for n in range(count):
 
 
 def _writer(sim: Sim, prefix: str, count: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, SIM[0], prefix, str(count)], env=sim.env,
+    return subprocess.Popen([sys.executable, "-c", WRITER, SIM_PROGRAM, prefix, str(count)], env=sim.env,
                             stdout=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -93,12 +94,14 @@ def _stored(sim: Sim) -> set[str]:
     return {i["attrs"]["acct"] for i in data["items"]}
 
 
+@pytest.mark.stress
 def test_two_concurrent_writers_lose_nothing(login):
     a, b = _writer(login, "a", 25), _writer(login, "b", 25)
     acked = set(a.communicate(timeout=120)[0].split()) | set(b.communicate(timeout=120)[0].split())
     assert len(acked) == 50 and _stored(login) == acked
 
 
+@pytest.mark.stress
 def test_kill_at_any_point_leaves_no_torn_store(login):
     rng = random.Random(1234)
     assert login("add-generic-password", "-a", "before", "-s", "svc", "-w", "secret").status == 0
@@ -129,6 +132,7 @@ for n in range(count):
 '''
 
 
+@pytest.mark.stress
 def test_writers_with_different_state_dirs_share_a_keychain_file_safely(tmp_path):
     """Two users (two securityd memories) writing one keychain in /tmp: the keychain file's own
     lock, not the per-user state lock, keeps every item."""
@@ -136,7 +140,7 @@ def test_writers_with_different_state_dirs_share_a_keychain_file_safely(tmp_path
     kc = str(tmp_path / "shared.keychain")
     assert one("create-keychain", "-p", "pw", kc).status == 0
     assert two("unlock-keychain", "-p", "pw", kc).status == 0
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER_TO, SIM[0], f"{p}{n}-", "15", kc], env=who.env,
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER_TO, SIM_PROGRAM, f"{p}{n}-", "15", kc], env=who.env,
                               stdout=subprocess.PIPE, text=True)
              for n in range(3) for p, who in (("x", one), ("y", two))]
     acked = set()
@@ -146,6 +150,7 @@ def test_writers_with_different_state_dirs_share_a_keychain_file_safely(tmp_path
     assert len(acked) == 90 and {i["attrs"]["acct"] for i in data["items"]} == acked
 
 
+@pytest.mark.stress
 def test_many_writers_killed_at_random_leave_every_acknowledged_update(login):
     """Updates (-U) too: after a kill the item holds one of the values written, never a torn one,
     and an acknowledged value is never older than what the store holds."""
@@ -159,7 +164,7 @@ for n in range(count):
         print(n, flush=True)
 '''
     for round_ in range(4):
-        procs = {f"u{i}": subprocess.Popen([sys.executable, "-c", script, SIM[0], f"u{i}", "30"], env=login.env,
+        procs = {f"u{i}": subprocess.Popen([sys.executable, "-c", script, SIM_PROGRAM, f"u{i}", "30"], env=login.env,
                                            stdout=subprocess.PIPE, text=True, start_new_session=True)
                  for i in range(4)}
         time.sleep(rng.uniform(0.1, 0.8))

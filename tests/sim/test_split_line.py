@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,5 +61,9 @@ def test_shim_pins_the_words_split_line_makes(case):
 
 
 def test_sim_interactive_cli_is_the_subprocess_we_think():
-    assert Path(SIM[0]).name == "keychain-sim"
-    assert subprocess.run(SIM + ["-i"], input="", capture_output=True, text=True).returncode == 0
+    """The simulator's self-tests start it as the sandboxes' shim does; the console script
+    `keychain-sim` runs the same main."""
+    assert SIM[-1].endswith("from keychain_claims.sim.cli import main; sys.exit(main())")
+    script = Path(sys.executable).with_name("keychain-sim")
+    for argv in (SIM, [str(script)]):
+        assert subprocess.run(argv + ["-i"], input="", capture_output=True, text=True).returncode == 0
