@@ -59,7 +59,7 @@ def _denystatus(host: Host):
 
 @assumption("DIALOG-WORDING", "the item dialog says “APP” wants to use your confidential information stored "
             "in “ITEM” in your keychain.", "public pastes (keychain-swift#117, aws-vault#219, Claude-God#30)",
-            "sim/unverified.py DIALOG_WORDING; harness/prompts.py ITEM_DIALOG")
+            "sim/unverified.py DIALOG_WORDING; security/prompts.py ITEM_DIALOG")
 def _dialog_wording(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")

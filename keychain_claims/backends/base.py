@@ -31,7 +31,7 @@ class BackendError(Exception):
 class BackendSkipped(pytest.skip.Exception):
     """A step this backend cannot take although the scenario runs elsewhere.  Counted apart from
     skips that hold on every backend (no release given, a citation): a real run whose share of
-    such skips is too high fails (plugin.py), so no backend can skip its way to green."""
+    such skips is too high fails (plugins/publish.py), so no backend can skip its way to green."""
 
 
 HARNESS_ERRORS = ("CallDeadline", "UnansweredDialog", "BackendError")   # exception names that are the harness's

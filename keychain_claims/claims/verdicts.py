@@ -2,17 +2,11 @@
 (reports/markdown.py writes them to reports/claims.json and reports/claims.md).
 
 Outcomes arrive as pytest reports (also from xdist workers) carrying the user
-properties `claims` and `backend` that plugin.py attaches to every scenario.
+properties `claims` and `backend` that the plugins (keychain_claims/plugins/) attach to every scenario.
 
 Every verdict says how much of it was checked (`coverage`: scenarios that ran of those
-collected, and why the others skipped) and what produced its evidence (`provenance`):
-  real       -- the real macOS `security` (or a real release) answered
-  simulated  -- the simulator `keychain-sim` answered
-  emulated   -- a dialog answer was applied without a dialog (its documented effect)
-  predicted  -- derived from the item's ACL view, not observed
-  fingerprint -- read from a release's code
-A scenario's pytest item may carry the user property ("provenance", [...]); without one
-it is "simulated" on a simulated backend and "real" otherwise.
+collected, and why the others skipped) and what produced its evidence (`provenance`: real,
+simulated, emulated, predicted, fingerprint -- defined in claims/outcomes.py).
 """
 from __future__ import annotations
 

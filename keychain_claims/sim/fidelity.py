@@ -192,7 +192,7 @@ def main(directory: Path | None = None, verbose: bool = False, as_json: bool = F
 
 # ----------------------------------------------------------------------------- settle transcripts
 def settled(directory: Path) -> list[dict]:
-    """Settle transcripts (`keychain-claims assumptions --settle`, keychain_claims/assumptions.py)
+    """Settle transcripts (`keychain-claims assumptions --settle`, keychain_claims/assumptions/)
     recorded on some host, each compared with the simulator's answer to the same probe: `agrees`
     when the host and the simulator settle it the same way, `differs` (the simulator's constant or
     behaviour named in `settles` needs correcting), or `not-comparable` (the host could not settle it)."""
