@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from keychain_claims.harness.driver import terminal_signals
 from keychain_claims.harness.sandbox import OWNER_FILE, PIDS_FILE, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,8 @@ def probe(tmp_path):
     def start(*args):
         return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q",
                                  "--rootdir", str(path.parent), "-c", os.devnull, str(path), *args],
-                                cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
     return start, base
 
 

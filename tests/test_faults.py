@@ -16,6 +16,7 @@ import pytest
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
+from keychain_claims.harness.driver import terminal_signals
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("keychain-claims")
@@ -82,7 +83,8 @@ def test_an_interrupted_run_writes_its_own_table_and_leaves_the_complete_one(com
     earlier = set(results.glob("*-result.json"))      # the complete run's: not a sign this run got going
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim",
                              "--claude-code=none", f"--reports-dir={complete}"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(set(results.glob("*-result.json")) - earlier) < 3:
         time.sleep(0.2)                     # a few of this run's scenarios have finished

@@ -110,6 +110,15 @@ class Call:
         return redact(f"Call(argv={self.argv!r}, status={self.status})")
 
 
+def terminal_signals() -> None:
+    """In a child before it execs: ^C and ^\\ reach what runs on its terminal, as in a terminal a
+    person opens -- even when this run was started with them ignored (a background job of a
+    non-interactive shell, nohup), which the child would otherwise inherit: a command past its
+    deadline could not be stopped and the shell would be lost."""
+    for signum in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _no_delays(child: pexpect.spawn) -> None:
     """pexpect sleeps before every send, after every read and after close by default.
     Prompts here are answered only after they appear, and programs disable echo before
@@ -173,7 +182,8 @@ class Security:
         run_env[WATCHED_ENV] = "1"                # the harness reads this call's answer itself
         child = pexpect.spawn("/bin/sh", ["-c", f'exec security "$@" {redirect}', "security", *argv],
                               env=run_env, cwd=str(self.sandbox.home), encoding="utf-8",
-                              codec_errors="replace", dimensions=(24, 500), echo=False)
+                              codec_errors="replace", dimensions=(24, 500), echo=False,
+                              preexec_fn=terminal_signals)
         _no_delays(child)
         dialogs: list[dict] = []
         deadline = time.monotonic() + timeout          # one deadline for the call and all it waits on
@@ -269,7 +279,7 @@ class Shell:
         env = {**sandbox.env, WATCHED_ENV: "typed"}   # typed lines leave consent records for the watch
         self.child = pexpect.spawn("/bin/bash", ["--noprofile", "--rcfile", str(rcfile), "-i"], env=env,
                                    cwd=str(sandbox.home), encoding="utf-8", codec_errors="replace",
-                                   dimensions=(24, 1000), echo=True)
+                                   dimensions=(24, 1000), echo=True, preexec_fn=terminal_signals)
         _no_delays(self.child)
         self.child.expect(self._marker, timeout=DEFAULT_TIMEOUT)   # read at once: the first prompt
         self.child.expect_exact("$ ", timeout=DEFAULT_TIMEOUT)
