@@ -27,11 +27,16 @@ suite: install
 ## runs a whole corpus in one test (`corpus`: every assumption probe, real transcript, behaviour case) or
 ## races processes against one keychain or waits out a real deadline (`stress`)
 ## is in a slow tier.  TIER=default (`make test`): all but the slow tiers; TIER=slow: only those;
-## TIER=all (`make test-all`): every tier.  Two workers (pytest-xdist); in the slow tiers a file goes
-## whole to one worker (--dist loadfile), so a module's fixture (a whole-suite run) is made once.
+## TIER=all (`make test-all`): every tier.  pytest-xdist workers: three for the default tier (its tests
+## wait on child processes and terminals, so a third fills the gaps on two cores), two for the slow tiers
+## (each of their tests runs a whole suite: a third would only queue on two cores); in the slow tiers a
+## file goes whole to one worker (--dist loadfile), so a module's fixture (a whole-suite run) is made once.
 SLOW_TIERS := suite or release or browser or corpus or stress
 TIER ?= default
-TEST_WORKERS ?= 3
+TEST_WORKERS_default := 3
+TEST_WORKERS_slow := 2
+TEST_WORKERS_all := 2
+TEST_WORKERS ?= $(TEST_WORKERS_$(TIER))
 TIER_ARGS_default := -m "not ($(SLOW_TIERS))" --dist load
 TIER_ARGS_slow := -m "$(SLOW_TIERS)" --dist loadfile
 TIER_ARGS_all := --dist loadfile
