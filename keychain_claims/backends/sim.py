@@ -42,7 +42,8 @@ class SimBackend(Backend):
     def state_dir(self, sandbox: "Sandbox") -> Path:
         """The simulator's state for this sandbox (keychains' securityd memory, clock, session, events,
         window records): what KEYCHAIN_SIM_STATE names."""
-        return sandbox.root / "sim-state"
+        from keychain_claims.sim import control
+        return control.state_dir(sandbox.root)
 
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
         sandbox.ui = "gui" if gui else "none"
