@@ -126,7 +126,8 @@ def test_a_link_without_polarity_is_refused(tmp_path):
 def test_a_finding_must_name_a_supporting_scenario(tmp_path):
     features = features_with(tmp_path, "cause.feature", "  @supports:CAU-UPDATE @gui\n", "  @refutes:CAU-UPDATE @gui\n")
     found = problems(Article(VENDORED), Ledger(), features)
-    assert any("its finding names scenario 'A Claude Code update invalidates the grant held by security'" in p
+    assert any("its finding CAU-UPDATE/no-prompt-after-update names scenario "
+               "'A Claude Code update invalidates the grant held by security'" in p
                for p in found)
 
 

@@ -173,7 +173,8 @@ def test_claims_md_fills_in_example_values_and_has_one_row_per_claim(tmp_path):
 def test_allure_results_get_a_verdict_label_and_evidence(tmp_path):
     from keychain_claims.reports.allure import label_results
     xfail = _outcome("xfailed", claims=["CAU-UPDATE"], name="A Claude Code update invalidates the grant held by security",
-                     reason="recorded contradiction of CAU-UPDATE on backend sim: …", nodeid="n1")
+                     reason="recorded contradiction of CAU-UPDATE on backend sim: …", nodeid="n1",
+                     findings=["CAU-UPDATE/no-prompt-after-update"])
     refuting = _outcome("passed", claims=["CAU-REFRESH"], refutes=["CAU-REFRESH"], name="refresh in place", nodeid="n2")
     never = _outcome("skipped", claims=["REL-CONFIG"], name="config", reason="no --claude-code given", nodeid="n3",
                      release="", feature="Releases")

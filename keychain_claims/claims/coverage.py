@@ -38,6 +38,7 @@ class ScenarioRef:
     typed: tuple[str, ...]          # article commands typed verbatim
     unpolarised: tuple[str, ...] = ()   # claims tagged @claim: (no polarity: refused)
     refutes: tuple[str, ...] = ()       # claims the scenario states the opposite of
+    checks: tuple[str, ...] = ()        # the text of its When and Then steps (what a finding may name)
 
 
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
@@ -53,7 +54,8 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
                           for line in s.docstring.splitlines() if line.strip())
             refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed,
                                     tuple(sorted(link.claim for link in linked if not link.polarity)),
-                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES))))
+                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES)),
+                                    tuple(" ".join(s.name.split()) for s in template.steps if s.type != "given")))
     return refs
 
 
@@ -82,9 +84,14 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
             found.append(f"{claim.kind} {claim.id} has no scenario; tag one with @supports:{claim.id} "
                          f"or @refutes:{claim.id}")
         for finding in claim.findings:
-            if not any(r.name == finding.scenario and claim.id not in r.refutes for r in by_claim.get(claim.id, [])):
-                found.append(f"claim {claim.id}: its finding names scenario {finding.scenario!r}, "
+            named = [r for r in by_claim.get(claim.id, []) if r.name == finding.scenario and claim.id not in r.refutes]
+            if not named:
+                found.append(f"claim {claim.id}: its finding {finding.id} names scenario {finding.scenario!r}, "
                              f"which no scenario tagged @supports:{claim.id} is called")
+            elif not all(finding.step in r.checks for r in named):
+                found.append(f"claim {claim.id}: finding {finding.id} names step {finding.step!r}, which is not a "
+                             f"When or Then step of scenario {finding.scenario!r}; name the step whose assertion "
+                             "it records")
         tagged = {r.name for r in by_claim.get(claim.id, []) if claim.id in r.refutes}
         for name in sorted(tagged - set(claim.refuted_by)):
             found.append(f"{claim.kind} {claim.id}: scenario {name!r} is tagged @refutes:{claim.id} but not listed in "
@@ -92,6 +99,12 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
         for name in sorted(set(claim.refuted_by) - tagged):
             found.append(f"{claim.kind} {claim.id}: `refuted_by` names scenario {name!r}, which no scenario tagged "
                          f"@refutes:{claim.id} is called; fix the name or the tag")
+    seen: dict[str, ScenarioRef] = {}
+    for ref in refs:
+        other = seen.setdefault(ref.name, ref)
+        if other is not ref:
+            found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r} has the name of the scenario at "
+                         f"{other.feature}:{other.line}; give each scenario its own name")
     typed = {line for ref in refs for line in ref.typed}
     for command in article.commands:
         if command.text not in typed:

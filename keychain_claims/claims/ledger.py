@@ -38,10 +38,14 @@ class LedgerError(Exception):
 
 @dataclass(frozen=True)
 class Finding:
-    """A recorded contradiction: on `backend` (sim, macos or any) the scenario named
-    `scenario` is expected to fail, for the reason in `evidence`."""
+    """A recorded contradiction, known by its `id`: on `backend` (sim, macos or any) the scenario
+    named `scenario` is expected to fail at its step `step` (the finding's own assertion), for the
+    reason in `evidence`.  Only that step's AssertionError counts as the finding holding
+    (claims/evidence.py); results carry the ID, never the scenario's name."""
 
+    id: str
     scenario: str
+    step: str
     backend: str
     evidence: str
     releases: str = ""          # optional version range for release-behaviour findings
@@ -107,6 +111,7 @@ class Ledger:
         if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
             raise LedgerError(f"claims ledger {self.path} needs a top-level `claims:` list")
         self.claims: dict[str, Claim] = {}
+        self._finding_ids: set[str] = set()
         for raw in data["claims"]:
             claim = self._parse(raw)
             if claim.id in self.claims:
@@ -137,14 +142,27 @@ class Ledger:
             raise LedgerError(f"claims ledger: claim {cid} has section {raw['section']!r}; use one of {', '.join(SECTIONS)}")
         if raw["evidence"] not in EVIDENCE:
             raise LedgerError(f"claims ledger: claim {cid} has evidence {raw['evidence']!r}; use one of {', '.join(EVIDENCE)}")
-        findings = tuple(Finding(f["scenario"], f.get("backend", "any"), f["evidence"], f.get("releases", ""))
-                         for f in raw.get("findings") or ())
+        findings = tuple(self._parse_finding(cid, f) for f in raw.get("findings") or ())
         refuted_by = raw.get("refuted_by") or []
         if not isinstance(refuted_by, list) or not all(isinstance(n, str) for n in refuted_by):
             raise LedgerError(f"claims ledger: claim {cid} has `refuted_by` {refuted_by!r:.60}; "
                               "make it a list of scenario names")
         return Claim(cid, raw["section"], raw["quote"], raw["statement"], raw["evidence"], findings,
                      raw.get("note", ""), tuple(refuted_by))
+
+    def _parse_finding(self, cid: str, raw) -> Finding:
+        missing = [k for k in ("id", "scenario", "step", "evidence")
+                   if not (isinstance(raw, dict) and isinstance(raw.get(k), str) and raw[k].strip())]
+        if missing:
+            raise LedgerError(f"claims ledger {self.path}: a finding of claim {cid} lacks {', '.join(missing)} "
+                              "(each finding needs an id, the scenario, the step whose assertion it records "
+                              "and its evidence)")
+        fid = raw["id"]
+        if fid in self._finding_ids:
+            raise LedgerError(f"claims ledger {self.path}: finding {fid} is listed twice; give each finding its own id")
+        self._finding_ids.add(fid)
+        return Finding(fid, raw["scenario"], " ".join(raw["step"].split()), raw.get("backend", "any"),
+                       raw["evidence"], str(raw.get("releases") or ""))
 
     def _parse_omission(self, raw) -> Omission:
         if not isinstance(raw, dict) or not raw.get("id"):
@@ -204,3 +222,7 @@ class Ledger:
 
     def findings_for(self, scenario: str, backend: str) -> list[tuple[Claim, Finding]]:
         return [(c, f) for c in self for f in c.findings if f.scenario == scenario and f.applies_to(backend)]
+
+    def finding(self, fid: str) -> Finding | None:
+        """A recorded contradiction by its ID."""
+        return next((f for c in self for f in c.findings if f.id == fid), None)

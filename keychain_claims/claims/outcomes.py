@@ -38,6 +38,7 @@ class Prop:
     RELEASE_WRITE_FORM = "release_write_form"       # how a release wrote the credential
     RELEASE_EXTRA_ITEMS = "release_extra_items"     # items a release left besides its own
     RELEASE_FALLBACK = "release_fallback"           # what a release did when its keychain write failed
+    FINDINGS = "findings"              # the IDs of the ledger findings whose own assertion failed again
 
 
 def provenance_kind(simulated: bool) -> str:
@@ -67,6 +68,7 @@ class Outcome:
     provenance: list[str] = field(default_factory=list)  # real | simulated | emulated | predicted | fingerprint
     example: dict = field(default_factory=dict)          # the outline's example row, if any
     feature: str = ""
+    findings: list[str] = field(default_factory=list)   # IDs of the recorded findings that held (xfailed)
 
     @property
     def ran(self) -> bool:
@@ -136,5 +138,6 @@ def outcome_from_report(report) -> Outcome | None:
         return Outcome(report.nodeid, props.get(Prop.SCENARIO, ""), props[Prop.BACKEND], list(props[Prop.CLAIMS]),
                        result, redact(reason)[:500], release, list(props.get(Prop.REFUTES, [])),
                        provenance_of(report.user_properties, bool(props.get(Prop.SIMULATED, True))),
-                       dict(props.get(Prop.EXAMPLE) or {}), props.get(Prop.FEATURE, ""))
+                       dict(props.get(Prop.EXAMPLE) or {}), props.get(Prop.FEATURE, ""),
+                       list(props.get(Prop.FINDINGS) or []) if result == "xfailed" else [])
     return None

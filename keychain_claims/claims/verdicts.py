@@ -100,7 +100,8 @@ def first_sentence(text: str, limit: int = 160) -> str:
 
 
 def evidence_text(outcome: Outcome, claim: str, findings: dict[str, str] | None = None) -> str:
-    """What one scenario says about one claim, in a sentence."""
+    """What one scenario says about one claim, in a sentence (`findings`: the claim's recorded
+    findings' evidence by finding ID; a recorded contradiction quotes the findings that held)."""
     result = outcome.result_for(claim)
     if claim in outcome.refutes:
         if outcome.result == "passed":
@@ -108,7 +109,8 @@ def evidence_text(outcome: Outcome, claim: str, findings: dict[str, str] | None 
         if outcome.result == "failed":
             return f"{claim}: no longer contradicted — this refutation failed: {outcome.reason}"
     if result == "xfailed":
-        evidence = (findings or {}).get(outcome.scenario) or outcome.reason
+        held = [(findings or {}).get(fid) for fid in outcome.findings]
+        evidence = " ".join(e for e in held if e) or outcome.reason
         return f"{claim}: contradicted — recorded finding still holds: {evidence}"
     if result == "xpassed":
         return f"{claim}: no longer contradicted — the recorded finding's scenario passed"
@@ -123,7 +125,7 @@ def _why(verdict: Verdict, claim, seen: list[Outcome]) -> str:
     if verdict == Verdict.CONTRADICTED:
         refuting = [o for o in seen if claim.id in o.refutes and o.result == "passed"]
         recorded = [f.evidence for f in claim.findings
-                    if any(o.scenario == f.scenario and o.result == "xfailed" for o in seen)]
+                    if any(f.id in o.findings and o.result == "xfailed" for o in seen)]
         if recorded:
             return first_sentence(recorded[0])
         if refuting:
@@ -149,7 +151,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
             by_claim[(cid, o.backend)].append(o)
     verdicts = []
     for claim in ledger:
-        findings = {f.scenario: f.evidence for f in claim.findings}
+        findings = {f.id: f.evidence for f in claim.findings}
         for backend, simulated in sorted(backends.items()):
             seen = by_claim.get((claim.id, backend), [])
             verdict = fold([o.result_for(claim.id) for o in seen]) if seen else Verdict.NOT_CHECKABLE

@@ -73,35 +73,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         backend.harness_events()          # drained: what follows belongs to this scenario
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
-    if call.when == "call":
-        harness_error_is_not_evidence(run_state(item.config).backend, item, call, outcome.get_result())
-
-
-def harness_error_is_not_evidence(backend: Backend | None, item: pytest.Item, call: pytest.CallInfo, report) -> None:
-    """On any backend but the simulator, a scenario that met a harness error -- an exception the
-    harness raises when it could not exercise something (a missed deadline, a dialog nobody could
-    answer, a tool that failed), or any harness event the backend recorded during the scenario (a
-    shim deadline) -- is a skip of this backend, "harness error: ...", whatever else it did: never
-    a failure, a recorded contradiction still holding (a `backend: any` finding's strict xfail) or
-    one no longer holding.  The 90% gate counts it like any backend skip."""
-    if backend is None or backend.name == "sim" or report.skipped and not hasattr(report, "wasxfail"):
-        return
-    from keychain_claims.backends.base import is_harness_error
-    events = backend.harness_events()
-    exc = call.excinfo.value if call.excinfo is not None else None
-    if not (is_harness_error(exc) or events):
-        return
-    why = redact(str(exc).splitlines()[0]) if is_harness_error(exc) else "; ".join(events)[:300]
-    report.outcome = "skipped"
-    if hasattr(report, "wasxfail"):
-        del report.wasxfail
-    report.longrepr = (str(item.path), item.location[1] or 0,
-                       f"Skipped: not on the {backend.name} backend: harness error: {why}")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The user's keychain search list and default keychain are as they were before the run."""

@@ -1,16 +1,19 @@
 """The article and its claims ledger: loaded (and checked against each other) at configure,
 Gherkin tags turned into `claim` marks, every scenario given its claims, backend and example as
 user properties and Allure labels, and each recorded contradiction (a ledger finding) made a
-strict xfail -- a finding scoped to releases only for the releases in its range."""
+strict xfail -- a finding scoped to releases only for the releases in its range -- that passes only
+on the finding's own assertion (claims/evidence.py: the AssertionError of the step the finding
+names, raised again as `FindingHolds` with the finding's ID)."""
 from __future__ import annotations
 
 import pytest
 
 from keychain_claims.claims import links
 from keychain_claims.claims.article import Article, ArticleError
+from keychain_claims.claims.evidence import FindingHolds, StepFailure, finding_of
 from keychain_claims.claims.ledger import Ledger, LedgerError
 from keychain_claims.claims.outcomes import Prop
-from keychain_claims.plugins.state import claims_run, release_of, run_state, scenario_of, usage
+from keychain_claims.plugins.state import FINDINGS_KEY, STEP_KEY, claims_run, release_of, run_state, scenario_of, usage
 from keychain_claims.releases.release import Release
 from keychain_claims.releases.order import in_releases
 from keychain_claims.reports import allure as allure_files
@@ -51,9 +54,12 @@ def pytest_bdd_apply_tag(tag: str, function):
     return None
 
 
-def _scoped_xfail(claim: str, releases: str, version: str, evidence: str):
-    return pytest.mark.xfail(strict=True, raises=AssertionError,
-                             reason=f"recorded contradiction of {claim} for releases {releases} ({version}): {evidence}")
+def _finding_xfail(item: pytest.Item, claim: str, finding, where: str):
+    """The strict xfail of one finding in force on `item`: it accepts only `FindingHolds`, raised
+    for this finding's own step (pytest_pyfunc_call below)."""
+    item.stash.setdefault(FINDINGS_KEY, []).append((finding.id, finding.step))
+    item.add_marker(pytest.mark.xfail(strict=True, raises=FindingHolds,
+                                      reason=f"recorded contradiction {finding.id} of {claim} {where}: {finding.evidence}"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -91,19 +97,17 @@ def findings_as_xfails(item: pytest.Item, scenario: str, state) -> None:
     scoped = []
     for claim, finding in state.ledger.findings_for(scenario, state.backend.name):
         if per_release and finding.releases:
-            scoped.append((claim.id, finding.releases, finding.evidence))
+            scoped.append((claim.id, finding))
             continue
-        item.add_marker(pytest.mark.xfail(
-            strict=True, raises=AssertionError,
-            reason=f"recorded contradiction of {claim.id} on backend {state.backend.name}: {finding.evidence}"))
+        _finding_xfail(item, claim.id, finding, f"on backend {state.backend.name}")
     version = state.versions.get(spec) if spec is not None else None
     if version is None:
         if scoped:
             item.stash[SCOPED_KEY] = scoped
         return
-    for claim_id, releases, evidence in scoped:
-        if in_releases(version, releases):
-            item.add_marker(_scoped_xfail(claim_id, releases, version, evidence))
+    for claim_id, finding in scoped:
+        if in_releases(version, finding.releases):
+            _finding_xfail(item, claim_id, finding, f"for releases {finding.releases} ({version})")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -115,6 +119,27 @@ def pytest_runtest_setup(item):
     loaded = run_state(item.config).loaded.get(release_of(item)[1]) if scoped else None
     if not isinstance(loaded, Release):
         return
-    for claim, releases, evidence in scoped:
-        if in_releases(loaded.version, releases):
-            item.add_marker(_scoped_xfail(claim, releases, loaded.version, evidence))
+    for claim, finding in scoped:
+        if in_releases(loaded.version, finding.releases):
+            _finding_xfail(item, claim, finding, f"for releases {finding.releases} ({loaded.version})")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_error(request, step, exception) -> None:
+    """The step a scenario stopped at (the evidence rule and the findings read it)."""
+    request.node.stash[STEP_KEY] = StepFailure(step.type, step.name, exception)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Item):
+    """A scenario that stopped at the step a finding in force names, on an assertion: the finding
+    holds, raised as `FindingHolds` with its ID (the one thing the finding's strict xfail accepts)
+    and recorded on the result (Prop.FINDINGS)."""
+    try:
+        return (yield)
+    except AssertionError as exc:
+        fid = finding_of(pyfuncitem.stash.get(STEP_KEY, None), pyfuncitem.stash.get(FINDINGS_KEY, []))
+        if fid is None or isinstance(exc, FindingHolds):
+            raise
+        pyfuncitem.user_properties.append((Prop.FINDINGS, [fid]))
+        raise FindingHolds(fid, str(exc)) from exc

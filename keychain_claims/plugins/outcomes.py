@@ -1,12 +1,15 @@
 """Each scenario's outcome as the run goes (also from xdist workers), what was collected and
-deselected (whether the run is complete: README, "Complete runs"), and secrets kept out of
-every report: assertion messages and tracebacks are redacted before anything records them."""
+deselected (whether the run is complete: README, "Complete runs"), secrets kept out of every
+report (assertion messages and tracebacks are redacted before anything records them), and the
+evidence rule applied to every scenario's report (claims/evidence.py): an outcome whose
+preconditions the harness did not prove is a "not checkable" skip with the real reason."""
 from __future__ import annotations
 
 import pytest
 
+from keychain_claims.claims.evidence import not_evidence
 from keychain_claims.claims.outcomes import Outcome, outcome_from_report
-from keychain_claims.plugins.state import run_state, scenario_of
+from keychain_claims.plugins.state import STEP_KEY, run_state, scenario_of
 from keychain_claims.redact import redact
 
 
@@ -49,6 +52,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         text = str(report.longrepr)
         if redact(text) != text:
             report.longrepr = redact(text)
+    if call.when in ("setup", "call") and scenario_of(item) is not None:
+        only_evidence(run_state(item.config).backend, item, call, report)
+
+
+def only_evidence(backend, item: pytest.Item, call: pytest.CallInfo, report) -> None:
+    """The evidence rule (claims/evidence.py) on one phase of a scenario: what the harness could not
+    exercise -- a harness event the backend recorded (a shim refusal, a missed deadline), a harness
+    exception, a failed fixture or set-up step, a crash -- makes the scenario a skip, "not checkable:
+    …", whatever else it did: never a failure, a recorded contradiction still holding or one no longer
+    holding.  On a backend other than the simulator it is a skip of that backend ("not on the …
+    backend: harness error: …"), which the 90% gate counts."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        return
+    events = backend.harness_events() if backend is not None and call.when == "call" else []
+    exc = call.excinfo.value if call.excinfo is not None else None
+    why = not_evidence(call.when, call.excinfo is not None, exc, item.stash.get(STEP_KEY, None), events)
+    if why is None:
+        return
+    why = redact(why)
+    report.outcome = "skipped"
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail
+    if backend is not None and backend.name != "sim":
+        why = f"not on the {backend.name} backend: {why}"
+    else:
+        why = f"not checkable: {why}"
+    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {why}")
 
 
 def pytest_deselected(items) -> None:

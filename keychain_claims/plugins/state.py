@@ -42,6 +42,8 @@ class RunState:
 
 
 STATE_KEY = pytest.StashKey[RunState]()
+FINDINGS_KEY = pytest.StashKey[list]()     # on an item: the ledger findings in force on it, [(id, step)]
+STEP_KEY = pytest.StashKey[Any]()          # on an item: the step it stopped at (claims.evidence.StepFailure)
 
 
 def run_state(config: pytest.Config) -> RunState:

@@ -131,7 +131,7 @@ def label_results(results: Path, outcomes, verdicts, ledger, omissions=()) -> in
     by_nodeid = {o.nodeid: o for o in outcomes}
     overall = {(v.claim, v.backend): v.verdict for v in verdicts}
     overall.update({(v.omission, v.backend): f"{v.verdict} (omission)" for v in omissions})
-    findings = {c.id: {f.scenario: f.evidence for f in c.findings} for c in ledger}
+    findings = {c.id: {f.id: f.evidence for f in c.findings} for c in ledger}
     done: set[str] = set()
     for path, nodeid, result in scenario_results(results):
         outcome = by_nodeid.get(nodeid)

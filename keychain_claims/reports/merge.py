@@ -37,6 +37,7 @@ class _OutcomeRow(BaseModel):
     provenance: list[str] = []
     example: dict = {}
     feature: str = ""
+    findings: list[str] = []        # the recorded findings that held (by ID)
     run: str = ""                   # the run that produced it (merged folders hold several)
 
 
