@@ -43,7 +43,8 @@ def test_pinned(argv, pinned):
 @pytest.mark.parametrize("argv, why", [
     (["find-generic-password", "-s", "x", "/Users/me/Library/Keychains/login.keychain-db"], "not the scratch keychain"),
     (["show-keychain-info", "/Library/Keychains/System.keychain"], "not the scratch keychain"),
-    (["delete-keychain", "other.keychain"], "not the scratch keychain"),
+    (["delete-keychain", "/Users/me/Library/Keychains/other.keychain"], "not the scratch keychain"),
+    (["create-keychain", "/Users/me/Library/Keychains/other.keychain-db"], "not the scratch keychain"),
     (["delete-keychain"], "must name the scratch keychain"),
     (["default-keychain", "-s", KC], "change the user's keychain preferences"),
     (["list-keychains", "-d", "user", "-s", KC], "change the user's keychain preferences"),
@@ -191,3 +192,40 @@ def test_exit_and_quit_are_not_commands_and_end_nothing():
 def test_help_and_error_reach_no_keychain():
     assert pin_argv(["help", "lo"], KC, HOME) == ["help", "lo"]
     assert pin_argv(["error", "-25300"], KC, HOME) == ["error", "-25300"]
+
+
+# ---------------------------------------------------------------- issue 29, point 1: a second scratch keychain
+OTHER = "/sandbox/home/Library/Keychains/other.keychain-db"
+
+
+def test_a_second_keychain_in_the_sandbox_is_the_sandboxs_own(tmp_path):
+    """Before: the scenario's own set-up (create-keychain …/other.keychain-db, then make it the
+    default) was refused as "not the scratch keychain", and the strict xfail counted the refusal as
+    the finding holding.  A keychain in the scratch keychain's folder is the sandbox's; the search
+    list and default keychain it sets are the sandbox's (a file beside the keychain), never the
+    user's, and a command naming no keychain goes where they say."""
+    from keychain_claims.backends.macos.shim import SandboxPrefs
+    prefs = SandboxPrefs(KC, str(tmp_path / "prefs.json"))
+    for argv in (["create-keychain", OTHER], ["lock-keychain", OTHER], ["unlock-keychain", OTHER]):
+        assert pin_argv(argv, KC, HOME, prefs) == argv
+    assert pin_argv(["list-keychains", "-d", "user", "-s", KC, OTHER], KC, HOME, prefs) == []
+    assert pin_argv(["default-keychain", "-s", OTHER], KC, HOME, prefs) == []
+    prefs.save()
+    again = SandboxPrefs(KC, str(tmp_path / "prefs.json"))
+    assert pin_argv(["add-generic-password", "-U", "-a", "u", "-s", "s", "-w", "x"], KC, HOME, again)[-1] == OTHER
+    assert pin_argv(["find-generic-password", "-s", "s", "-w"], KC, HOME, again)[-2:] == [KC, OTHER]
+    assert pin_stdin("add-generic-password -U -a u -s s -X 7b\ndefault-keychain -s " + KC + "\n",
+                     KC, HOME, again).split() [-1] == OTHER
+    assert again.default == KC                                 # the -i line set it back, after the write
+
+
+@pytest.mark.parametrize("argv", [
+    ["default-keychain", "-s", "/Users/me/Library/Keychains/login.keychain-db"],
+    ["default-keychain", "-d", "system", "-s", OTHER],
+    ["list-keychains", "-d", "common", "-s", KC],
+    ["list-keychains", "-s", KC, "/Library/Keychains/System.keychain"],
+])
+def test_the_users_preferences_stay_refused(argv, tmp_path):
+    from keychain_claims.backends.macos.shim import SandboxPrefs
+    with pytest.raises(Refused, match="change the user's keychain preferences"):
+        pin_argv(argv, KC, HOME, SandboxPrefs(KC, str(tmp_path / "p.json")))

@@ -41,15 +41,65 @@ class Refused(Exception):
 
 
 def _same(name: str, keychain: str, home: str) -> bool:
+    """`name` is the scratch keychain, or another keychain of the sandbox: a file named by its full
+    path in the scratch keychain's own folder (a scenario may make a second scratch keychain there;
+    nothing outside the sandbox is reached through it).  A bare name is only ever the scratch one."""
     path = name if name.startswith("/") else os.path.join(home, "Library", "Keychains", name)
     candidates = {path, path + "-db"} if not path.endswith("-db") else {path}
-    return os.path.realpath(keychain) in {os.path.realpath(p) for p in candidates}
+    real = {os.path.realpath(p) for p in candidates}
+    folder = os.path.dirname(os.path.realpath(keychain))
+    return os.path.realpath(keychain) in real or (name.startswith("/") and any(os.path.dirname(p) == folder for p in real))
 
 
-def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
+class SandboxPrefs:
+    """The sandbox's own keychain preferences -- its search list and default keychain -- kept in a
+    file beside the scratch keychain.  `list-keychains -s` and `default-keychain -s` naming only the
+    sandbox's keychains set these instead of the user's (which a call must never change); a command
+    that names no keychain then goes where security would send it: a write (and a command on "the
+    default keychain") to the default, a search to the search list.  Unset: the scratch keychain."""
+
+    FILE = ".keychain-claims-prefs.json"
+
+    def __init__(self, keychain: str, path: str | None = None):
+        import json
+        self.keychain = keychain
+        self.path = path or os.path.join(os.path.dirname(os.path.realpath(keychain)), self.FILE)
+        try:
+            with open(self.path) as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            data = {}
+        self.default = data.get("default") if isinstance(data, dict) else None
+        self.search = data.get("search") if isinstance(data, dict) else None
+        self.saved = (self.default, self.search)
+
+    def save(self) -> None:
+        import json
+        if (self.default, self.search) == self.saved:
+            return
+        tmp = f"{self.path}.{os.getpid()}"
+        with open(tmp, "w") as fh:
+            json.dump({"default": self.default, "search": self.search}, fh)
+        os.replace(tmp, self.path)
+
+    def write_target(self) -> str:
+        return self.default or self.keychain
+
+    def search_list(self) -> list[str]:
+        return list(self.search or [self.keychain])
+
+
+WRITES = {"add-generic-password", "add-internet-password"}
+ON_DEFAULT = {"show-keychain-info", "lock-keychain", "unlock-keychain", "set-keychain-settings",
+              "set-keychain-password"}                      # no keychain named: security takes the default
+
+
+def pin_argv(argv: list[str], keychain: str, home: str, prefs: SandboxPrefs | None = None) -> list[str]:
     """The argv of one command (no global options) pinned to `keychain`, or Refused.  The command
     is resolved as security resolves it: the first entry of its real table (security/commands.py) that
-    starts with what was typed -- `lo` is login-keychain, not lock-keychain."""
+    starts with what was typed -- `lo` is login-keychain, not lock-keychain.  With the sandbox's
+    `prefs`, `list-keychains -s`/`default-keychain -s` naming only keychains of the sandbox set them
+    (and nothing runs: []), and a command naming no keychain goes where they say."""
     if not argv:
         return argv
     argv = [argv[0], *map_login(argv[1:], keychain, home)]
@@ -67,9 +117,18 @@ def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
         return argv
     flags = {o for o, _ in opts}
     if name in READ_ONLY:
-        if "s" in flags:
+        if "s" not in flags:
+            return argv
+        named = operands
+        domain = next((v for o, v in opts if o == "d"), "user")
+        if prefs is None or domain != "user" or not named or not all(_same(o, keychain, home) for o in named):
             raise Refused(f"{name} -s would change the user's keychain preferences")
-        return argv
+        paths = [o if o.startswith("/") else keychain for o in named]      # a bare name: the scratch one
+        if name == "default-keychain":
+            prefs.default = paths[0]
+        else:
+            prefs.search = paths
+        return []
     if name == "lock-keychain" and "a" in flags:
         raise Refused("lock-keychain -a would lock every keychain of the user")
     foreign = [o for o in operands if not _same(o, keychain, home)]
@@ -78,11 +137,17 @@ def pin_argv(argv: list[str], keychain: str, home: str) -> list[str]:
     if name in MUST_NAME and not operands:
         raise Refused(f"{name} must name the scratch keychain")
     if name in LIST_OPERANDS | ONE_OPERAND and not operands:
+        if prefs is None:
+            return [*argv, keychain]
+        if name in WRITES or name in ON_DEFAULT:
+            return [*argv, prefs.write_target()]
+        if name in LIST_OPERANDS:
+            return [*argv, *prefs.search_list()]
         return [*argv, keychain]
     return argv
 
 
-def pin_stdin(text: str, keychain: str, home: str) -> str:
+def pin_stdin(text: str, keychain: str, home: str, prefs: SandboxPrefs | None = None) -> str:
     """What `security -i` will read, pinned line by line.  The lines are cut as security's
     readline cuts them (at a newline or after 4095 bytes; a last line without a newline is never
     run, so it is dropped here too), each pinned and re-quoted; a pinned line that no longer fits
@@ -95,7 +160,9 @@ def pin_stdin(text: str, keychain: str, home: str) -> str:
         if raw is None:
             break
         argv = split_line(raw.decode("utf-8", "surrogateescape"))
-        pinned = pin_argv(argv, keychain, home)
+        pinned = pin_argv(argv, keychain, home, prefs)
+        if argv and not pinned:                   # the sandbox's preference, set: nothing to run
+            continue
         try:
             out.append(join_line(pinned) + "\n")
         except Unrepresentable as exc:
@@ -340,13 +407,18 @@ def main(argv: list[str] | None = None) -> int:
         if any(o == "h" for o, _ in opts):        # help only: reaches no keychain
             os.execv(real, [real, *args])
         log_calls(log, [command])                 # as the caller asked, before pinning
+        prefs = SandboxPrefs(keychain)
         if command:                               # a command runs even with -i/-p (argc > 0 wins)
-            pinned = pin_argv(command, keychain, home)
+            pinned = pin_argv(command, keychain, home, prefs)
+            if not pinned:                        # the sandbox's preference, set in its own file
+                prefs.save()
+                return 0
         elif _interactive(opts):
             text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
             lines = [split_line(line) for line in text.split("\n")[:-1]]
             log_calls(log, lines)
-            script = pin_stdin(text, keychain, home)
+            script = pin_stdin(text, keychain, home, prefs)
+            prefs.save()
             commands = [split_line(line) for line in script.split("\n")[:-1]]
             if caller and commands and all(c and lookup(c[0]) and lookup(c[0])[0] in CALLER_COMMANDS
                                            for c in commands):
@@ -364,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             pinned = []
     except Refused as exc:
         print(f"keychain-claims shim: refused: {exc}", file=sys.stderr)
+        harness_event(dialog_log, f"the shim refused a call: {exc}")
         return 1
     secret = None
     if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS:
