@@ -226,3 +226,22 @@ def test_a_broken_omission_is_one_line(tmp_path, entry, message):
         Ledger(path)
     assert "\n" not in str(info.value)
 
+
+
+# ---------------------------------------------------------------- issue 29, point 6: what a reader sees
+@pytest.mark.parametrize("claim, sentence, edit", [
+    ("FIX-RESET-COST", "Costs one re-login.", lambda s: f"<!-- {s} -->"),                 # hidden in a comment
+    ("FIX-RESET-COST", "Costs one re-login.", lambda s: f"<!--\n{s}\n-->"),               # ... over lines
+    ("CAU-ITEM", "Claude Code stores its OAuth token", lambda s: f"It is false that {s}"),  # negated before it
+    ("FIX-RESET-COST", "Costs one re-login.", lambda s: f"A{s}"),                          # not a word boundary
+    ("FIX-RESET-COST", "Costs one re-login.", lambda s: f'\n\n[x]: https://example.invalid "{s}"\n'),  # a link title
+])
+def test_a_sentence_the_rendered_article_does_not_say_is_unquoted(tmp_path, claim, sentence, edit):
+    """Before: the check looked for the quote in the Markdown source, so a sentence inside
+    <!-- … --> or prefixed "It is false that" still "held"."""
+    text = VENDORED.read_text()
+    assert sentence in text
+    edited = tmp_path / VENDORED.name
+    edited.write_text(text.replace(sentence, edit(sentence), 1))
+    assert claim in {c.id for c in Ledger().unquoted(Article(edited))}
+    assert Ledger().unquoted(Article(VENDORED)) == []

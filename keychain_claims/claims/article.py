@@ -29,6 +29,30 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_LEAD_WORD = re.compile(r"\w")         # a block's text before a quote with a word in it (not just "# ", "- ")
+_SENTENCE_END = re.compile(r"""[.!?…:]["'”’)\]]*\s+$""")
+
+
+def _inline_text(children) -> str:
+    """An inline token's text as rendered: text and code spans, breaks as spaces, raw HTML dropped."""
+    parts = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(_inline_text(child.children or []))
+    return " ".join("".join(parts).split())
+
+
+def _render_quote(quote: str) -> str:
+    """A ledger quote rendered as the article's inline text is (emphasis and backticks gone)."""
+    from markdown_it import MarkdownIt
+    tokens = MarkdownIt("commonmark").parseInline(" ".join(quote.split()))
+    return _inline_text(tokens[0].children or []) if tokens else ""
+
+
 class Article:
     def __init__(self, path: Path | str = DEFAULT_PATH):
         self.path = Path(path)
@@ -73,6 +97,42 @@ class Article:
                 out.extend(norm)
                 where.extend([number] * len(norm))
         return "".join(out), where
+
+    @cached_property
+    def rendered(self) -> list[str]:
+        """The article as a reader sees it: the text of each rendered block (a paragraph, heading,
+        list item's paragraph, table cell, each line of a code block), without what does not render
+        -- HTML comments and other raw HTML, link reference definitions, emphasis marks."""
+        from markdown_it import MarkdownIt
+        tokens = MarkdownIt("commonmark").enable("table").parse(self.text)
+        blocks: list[str] = []
+        for token in tokens:
+            if token.type == "inline":
+                blocks.append(_inline_text(token.children or []))
+            elif token.type in ("fence", "code_block"):
+                lines = [" ".join(line.split()) for line in token.content.splitlines() if line.strip()]
+                blocks += [*lines, " ".join(lines)]         # a quote may span the block's lines
+        return [b for b in blocks if b]
+
+    def says(self, quote: str) -> bool:
+        """Whether the rendered article says `quote` (rendered the same way) with the sentence's own
+        boundaries: a quote that starts a sentence (a capital letter, a symbol) starts one here too
+        -- at a block's start (after marks only: "# ", "-> ") or after a sentence's end, so "It is
+        false that …" no longer says it
+        -- and any quote starts and ends at word boundaries.  Text in a comment is not said."""
+        wanted = _render_quote(quote)
+        if not wanted:
+            return False
+        starts_sentence = not wanted[0].islower()
+        for block in self.rendered:
+            for match in re.finditer(re.escape(wanted), block):
+                before, after = block[:match.start()], block[match.end():]
+                if before and before[-1].isalnum() or after and after[0].isalnum() and wanted[-1].isalnum():
+                    continue
+                if starts_sentence and _LEAD_WORD.search(before) and not _SENTENCE_END.search(before):
+                    continue
+                return True
+        return False
 
     def locate(self, quote: str) -> int | None:
         """1-based line where `quote` starts, or None when it no longer occurs."""

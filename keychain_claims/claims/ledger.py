@@ -213,12 +213,12 @@ class Ledger:
         return [*self.claims.values(), *self.omissions.values()]
 
     def unquoted(self, article: Article) -> list[Claim]:
-        """Claims whose quoted span no longer occurs in the article."""
-        return [c for c in self if article.locate(c.quote) is None]
+        """Claims whose quoted span the rendered article no longer says (Article.says)."""
+        return [c for c in self if not article.says(c.quote)]
 
     def unanchored(self, article: Article) -> list[Omission]:
         """Omissions whose `anchor` no longer occurs in the article."""
-        return [o for o in self.omissions.values() if o.anchor and article.locate(o.anchor) is None]
+        return [o for o in self.omissions.values() if o.anchor and not article.says(o.anchor)]
 
     def findings_for(self, scenario: str, backend: str) -> list[tuple[Claim, Finding]]:
         return [(c, f) for c in self for f in c.findings if f.scenario == scenario and f.applies_to(backend)]

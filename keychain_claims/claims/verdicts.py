@@ -180,6 +180,14 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
     return verdicts
 
 
+def suite_failures(outcomes: list[Outcome]) -> list[dict]:
+    """Scenarios that failed without linking any claim or omission: no verdict can hold them, so
+    they are the suite's own failures (a scenario missing its tag, a broken step) and every table
+    reports them apart -- never a silent "0 fails"."""
+    return [{"scenario": o.name, "nodeid": o.nodeid, "result": o.result, "reason": o.reason}
+            for o in outcomes if not o.claims and o.result in ("failed", "xpassed")]
+
+
 def counts(verdicts: list[ClaimVerdict]) -> dict[str, int]:
     """How many claims got each verdict, in the ledger's order of verdicts."""
     found = Counter(v.verdict for v in verdicts)

@@ -50,7 +50,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
     verdicts, omissions = done.verdicts, done.omissions
-    state.summary[:] = verdicts + [counts_line(verdicts)] + (
+    failures = [f"SUITE FAILURE: “{f['scenario']}” failed without a claim: {f['reason'][:160]}" for f in done.failures]
+    state.summary[:] = verdicts + [counts_line(verdicts)] + failures + (
         ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
         if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"]
     if partial:
@@ -67,6 +68,8 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
     config = session.config
     state = run_state(config)
     reasons = []
+    if config.getoption("runxfail", False):
+        reasons.append("--runxfail (the recorded findings were not applied)")
     if exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop:
         reasons.append(f"interrupted ({session.shouldstop})" if isinstance(session.shouldstop, str) else "interrupted")
     if session.shouldfail:

@@ -18,19 +18,23 @@ from keychain_claims.redact import redact
 
 
 def write(verdicts: list[ClaimVerdict], out_dir: Path, article: Article, backends: dict[str, str],
-          omissions: list[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "") -> tuple[Path, Path]:
-    """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*."""
+          omissions: list[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "",
+          failures: list[dict] = ()) -> tuple[Path, Path]:
+    """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*.
+    `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
            "article_title": article_title(article),
            "backends": backends, "counts": counts(verdicts), **({"partial": partial} if partial else {}),
            "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
            "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
-           "omissions": [{**asdict(v), "summary": v.summary} for v in omissions]}
+           "omissions": [{**asdict(v), "summary": v.summary} for v in omissions],
+           "suite_failures": list(failures)}
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     atomic.write_text(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"
-    atomic.write_text(md_path, redact((note if partial else "") + render_markdown(verdicts, article, backends, list(omissions))))
+    atomic.write_text(md_path, redact((note if partial else "") + render_markdown(verdicts, article, backends, list(omissions),
+                                                                                   list(failures))))
     return json_path, md_path
 
 
@@ -54,7 +58,7 @@ def provenance_text(provenance: dict) -> str:
 
 
 def render_markdown(verdicts: list[ClaimVerdict], article: Article, backends: dict[str, str],
-                    omissions: list[OmittedCauseVerdict] = ()) -> str:
+                    omissions: list[OmittedCauseVerdict] = (), failures: list[dict] = ()) -> str:
     total = counts(verdicts)
     lines = [f"# Claims of `{article.path.name}`", "", f"“{article_title(article)}”", "",
              f"Article sha256 `{article.sha256[:16]}`.  Backends: "
@@ -63,6 +67,7 @@ def render_markdown(verdicts: list[ClaimVerdict], article: Article, backends: di
              f"({len(verdicts)} claim{'s' if len(verdicts) != 1 else ''}).  "
              "A verdict on a simulated backend is evidence about the model of macOS, not about macOS; "
              "the evidence column says what produced it (real, simulated, emulated, predicted, fingerprint).", "",
+             *suite_failures_markdown(list(failures)),
              "| claim | verdict | backend | releases | coverage | evidence | why |", "|---|---|---|---|---|---|---|"]
     for v in verdicts:
         backend = f"{v.backend} ({provenance_kind(v.simulated)})"
@@ -89,6 +94,16 @@ def render_markdown(verdicts: list[ClaimVerdict], article: Article, backends: di
             lines.append(f"- {v.note}")
         lines.append("")
     return "\n".join(lines)
+
+
+def suite_failures_markdown(failures: list[dict]) -> list[str]:
+    """The suite's own failures (a failing scenario without a claim), above the claims' table."""
+    if not failures:
+        return []
+    return [f"**SUITE FAILURE: {len(failures)} scenario{'s' if len(failures) != 1 else ''} failed without a claim** "
+            "(no verdict can hold them: tag each with the claim it checks, or mend it):", "",
+            *[f"- “{_cell(f['scenario'])}” ({f['nodeid']}): {_cell(first_sentence(f['reason']) or f['result'])}"
+              for f in failures], ""]
 
 
 def _omissions_markdown(omissions: list[OmittedCauseVerdict]) -> list[str]:

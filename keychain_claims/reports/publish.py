@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
-from keychain_claims.claims.verdicts import compute, compute_omissions
+from keychain_claims.claims.verdicts import compute, compute_omissions, suite_failures
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.matrix import write_matrix
@@ -31,6 +31,7 @@ class Published:
     omissions: list
     claims_json: Path
     claims_md: Path
+    failures: list = field(default_factory=list)    # scenarios that failed without a claim (suite failures)
 
 
 def new_run_id() -> str:
@@ -48,12 +49,13 @@ def publish(out: Path, outcomes: list[Outcome], ledger: Ledger, article: Article
     verdicts = compute(outcomes, ledger, article, backends)
     omissions = compute_omissions(outcomes, ledger, article, backends)
     suffix = ".partial" if partial else ""
-    json_path, md_path = write(verdicts, out, article, labels, omissions, "claims" + suffix, partial)
+    failures = suite_failures(outcomes)
+    json_path, md_path = write(verdicts, out, article, labels, omissions, "claims" + suffix, partial, failures)
     write_matrix(outcomes, ledger, out, "release-matrix" + suffix)
     write_outcomes(out, outcomes, backends, labels, article.sha256, run_id=run_id, runs=runs, partial=partial)
     if results is not None:
         allure_files.verdict_result(results, backends, md_path)
-    return Published(verdicts, omissions, json_path, md_path)
+    return Published(verdicts, omissions, json_path, md_path, failures)
 
 
 def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool], labels: dict[str, str],
