@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 
@@ -106,3 +107,26 @@ def test_the_backend_chooses_the_isolation():
     assert runner.isolation_for(backend) == ("loopback" if runner.netns_unavailable() else "netns")
     backend.release_isolation = "loopback"
     assert runner.isolation_for(backend) == "loopback" and runner.isolation(backend) is None
+
+
+# ---------------------------------------------------------------- issue 29, point 3: a checkout below /tmp
+def test_what_a_release_needs_from_below_the_host_tmp_is_bound_back_into_its_private_tmp(tmp_path):
+    """Before: the sandbox's tmp bound over /tmp hid a checkout, cache or sandbox made by `mktemp -d`
+    (`Cannot find module '…/darwin-preload.cjs'`).  A folder standing in for the host's /tmp (the
+    host's own is not touched): the folder the command names is there at its own path, the rest of
+    the host's tmp is not, and what the command writes to "/tmp" lands in the sandbox's tmp."""
+    if runner.private_tmp_unavailable():
+        pytest.skip(f"no private /tmp here: {runner.private_tmp_unavailable()}")
+    host, box = tmp_path / "host-tmp", tmp_path / "box-tmp"
+    (host / "tmp.abc" / "kc" / "keychain_claims").mkdir(parents=True)
+    preload = host / "tmp.abc" / "kc" / "keychain_claims" / "darwin-preload.cjs"
+    preload.write_text("preload")
+    (host / "someone-else").mkdir()
+    box.mkdir()
+    cmd = ["sh", "-c", f'cat "{preload}"; echo; ls "{host}"; echo w > "{host}/written"']
+    keep = runner.kept_paths(cmd, {"TMPDIR": str(host / "tmp.abc" / "kc" / "build")}, host)
+    assert keep == [host / "tmp.abc" / "kc"]
+    proc = subprocess.run(runner._private_tmp(cmd, str(box), keep, host), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["preload", "tmp.abc"]
+    assert (box / "written").exists() and not (host / "written").exists()

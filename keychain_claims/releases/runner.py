@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -42,12 +43,17 @@ LOOPBACK_ONLY = """(version 1)
 NO_HOST_TMP = """(deny file-read* file-write* (subpath "/private/tmp") (subpath "/tmp"))
 (allow file-read* file-write* (subpath {sandbox}))
 """
+KEEP_READABLE = """(allow file-read* (subpath {path}))
+"""
 
 
-def macos_profile(sandbox_root: Path) -> str:
-    """The sandbox-exec profile of a release run on macOS: loopback only, and no host /tmp."""
+def macos_profile(sandbox_root: Path, keep: list[Path] = ()) -> str:
+    """The sandbox-exec profile of a release run on macOS: loopback only, and no host /tmp but the
+    sandbox and, readable, what the release needs from below it (`kept_paths`: a checkout or cache
+    that lives there)."""
     root = json.dumps(str(Path(sandbox_root).resolve()))
-    return LOOPBACK_ONLY + NO_HOST_TMP.format(sandbox=root)
+    return LOOPBACK_ONLY + NO_HOST_TMP.format(sandbox=root) + "".join(
+        KEEP_READABLE.format(path=json.dumps(str(p))) for p in keep)
 
 
 class RunError(Exception):
@@ -85,17 +91,59 @@ def private_tmp_unavailable() -> str | None:
     return None
 
 
-BIND_TMP = 'mount --bind "$0" /tmp && exec "$@"'
+# the private /tmp: the sandbox's tmp bound over /tmp -- from a shell whose working directory is the
+# host's /tmp, so the folders the release needs that live below it (a checkout, cache or sandbox made
+# by `mktemp -d`) can be bound back in at their own paths ("$1"…: paths relative to /tmp), and only those
+BIND_TMP = ('over=$1; cd "$over" && mount --bind "$0" "$over" || exit 125; n=$2; shift 2; '
+            'while [ "$n" -gt 0 ]; do mkdir -p "$over/$1" && mount --no-canonicalize --bind "./$1" "$over/$1" || exit 125; '
+            'n=$((n - 1)); shift; done; cd / && exec "$@"')
 
 
-def _private_tmp(cmd: list[str], tmp: str) -> list[str]:
-    return ["unshare", "-m", "--propagation", "private", "sh", "-c", BIND_TMP, tmp, *cmd]
+def host_tmp() -> Path:
+    return Path("/tmp").resolve()
 
 
-def _confined(cmd: list[str], tmp: str) -> list[str]:
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def kept_paths(cmd: list[str], env: dict[str, str], over: Path | None = None) -> list[Path]:
+    """The folders below the host's /tmp that a release run needs: this checkout (the preloads, the
+    shims' code), the Python the shims run on, and every absolute path its command line and
+    environment name (the cache entry, the sandbox, TMPDIR, PATH) -- the outermost of each, once."""
+    from keychain_claims import PROJECT_ROOT
+    words = [PROJECT_ROOT, Path(sys.prefix), Path(sys.executable).parent, *map(Path, cmd)]
+    for value in env.values():
+        for word in re.split(r"[:=\s]", value):
+            if word.startswith("/"):
+                words.append(Path(word))
+    tmp, found = over or host_tmp(), []
+    for word in words:
+        if not Path(word).is_absolute():
+            continue
+        path = Path(os.path.realpath(word))
+        path = path if path.is_dir() else path.parent
+        if _under(path, tmp) and path != tmp and path.is_dir():
+            found.append(path)
+    outermost = [p for p in set(found) if not any(o != p and _under(p, o) for o in found)]
+    return sorted(outermost)
+
+
+def _private_tmp(cmd: list[str], tmp: str, keep: list[Path] = (), over: Path | None = None) -> list[str]:
+    """`cmd` in a mount namespace where `tmp` is bound over `over` (the host's /tmp), with `keep`
+    (folders below `over`) bound back in at their own paths."""
+    over = over or host_tmp()
+    rel = [str(p.relative_to(over)) for p in keep]
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", BIND_TMP, tmp, str(over), str(len(rel)), *rel, *cmd]
+
+
+def _confined(cmd: list[str], tmp: str, env: dict[str, str] | None = None) -> list[str]:
     """`cmd` seeing `tmp` as its /tmp (Claude Code writes /tmp/claude-<uid>/, looks for /tmp/CLAUDE.md,
-    opens /tmp/cc-socks whatever TMPDIR says), where this host allows it; else `cmd` as it is."""
-    return cmd if private_tmp_unavailable() else _private_tmp(cmd, tmp)
+    opens /tmp/cc-socks whatever TMPDIR says), with what it needs from the host's /tmp bound back in
+    at its own paths (`kept_paths`), where this host allows it; else `cmd` as it is."""
+    if private_tmp_unavailable():
+        return cmd
+    return _private_tmp(cmd, tmp, kept_paths(cmd, env or {}))
 
 
 def tmp_confinement() -> str:
@@ -242,7 +290,6 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     if why:
         raise NotExercised(f"Claude Code {release.version}: {why}")
     release_env = {**release_env, **started}
-    cmd = _confined([*cmd, *args], str(sandbox.tmp))
     folder = standin_folder(sandbox)
     try:
         ca = standin.make_ca(folder)
@@ -253,6 +300,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     full_env = {**sandbox.env, "PATH": f"{_spawn_log(sandbox, folder)}:{_path(sandbox.env)}",
                 "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                 "CLAUDE_CODE_MAX_RETRIES": "0", "NODE_EXTRA_CA_CERTS": str(ca), **release_env, **(env or {})}
+    cmd = _confined([*cmd, *args], str(sandbox.tmp), full_env)
     mode = isolation_for(sandbox.backend)
     stop = None
     if mode == "netns":
@@ -266,7 +314,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         full_env.update(served)
         wrapped = cmd
         if sys.platform == "darwin" and shutil.which("sandbox-exec"):
-            wrapped = ["sandbox-exec", "-p", macos_profile(sandbox.root), *cmd]
+            wrapped = ["sandbox-exec", "-p", macos_profile(sandbox.root, kept_paths(cmd, full_env)), *cmd]
     try:
         # a session of its own: no controlling terminal (a prompt fails, never waits), one group to stop
         proc = subprocess.Popen(wrapped, env=full_env, cwd=sandbox.home, stdout=subprocess.PIPE,
