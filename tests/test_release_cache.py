@@ -336,3 +336,54 @@ def test_a_javascript_release_runs_the_file_its_bin_names_and_keeps_no_other_pla
     assert release.form == "js" and release.bundle == release.root / "cli.mjs"
     kept = sorted(p.parent.name for p in (release.root / "vendor" / "ripgrep").glob("*/*"))
     assert "x64-win32" not in kept and "arm64-darwin" in kept and len(kept) == 2
+
+
+# ---- issue 29, point 4: the content proved for this run; damage never a traceback --------------------
+def _new_process(monkeypatch):
+    """What a later run (another process) knows of the entries this one proved: nothing."""
+    from keychain_claims.releases import manifests
+    monkeypatch.setattr(manifests, "_PROVED", {}, raising=False)
+
+
+def test_a_same_size_flip_with_its_stat_restored_is_found_by_the_next_run(npm, tmp_path, monkeypatch):
+    """Before: a byte changed in a cached cli.js, size, mtime and inode kept, was never hashed again
+    (the entry's stamp of stats said nothing changed): the damaged release ran and gave verdicts."""
+    registry.load("2.1.50")
+    cli = cache(tmp_path) / "releases/2.1.50/package/cli.js"
+    st = cli.stat()
+    with open(cli, "r+b") as fh:                      # in place: the inode stays
+        fh.seek(3)
+        fh.write(b"C" if fh.read(1) != b"C" else b"c")
+    os.utime(cli, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (cli.stat().st_size, cli.stat().st_mtime_ns, cli.stat().st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    _new_process(monkeypatch)
+    npm.offline = True
+    with pytest.raises(ReleaseError, match=r"package/cli.js differs from what was written \(sha256\)"):
+        registry.load("2.1.50")
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda entry: _edit_manifest(entry, lambda files: {rel: "x" for rel in files}), "no manifest of [size, sha256]"),
+    (lambda entry: _edit_manifest(entry, lambda files: {rel: [str(s), d] for rel, (s, d) in files.items()}),
+     "no manifest of [size, sha256]"),
+    (lambda entry: _edit_manifest(entry, lambda files: ["package/cli.js"]), "no manifest of [size, sha256]"),
+    (lambda entry: (shutil.rmtree(entry / "package"), (entry / "package").write_text("x")), "is missing"),
+    (lambda entry: (shutil.rmtree(entry), entry.write_text("x")), "cannot be used"),
+])
+def test_a_damaged_entry_is_one_line_and_the_release_not_checkable(npm, tmp_path, monkeypatch, damage, says):
+    """Before: a manifest entry of the wrong type, or a folder of the cache that is a file, gave a
+    traceback in every release scenario (16), and a crash in a @refutes scenario read as
+    "no-longer-contradicted"."""
+    registry.load("2.1.50")
+    damage(cache(tmp_path) / "releases/2.1.50")
+    _new_process(monkeypatch)
+    npm.offline = True
+    with pytest.raises(ReleaseError) as caught:
+        registry.load("2.1.50")
+    assert says in str(caught.value) and "\n" not in str(caught.value)
+
+
+def _edit_manifest(entry: Path, change) -> None:
+    doc = json.loads((entry / "entry.json").read_text())
+    doc["files"] = change(doc["files"])
+    (entry / "entry.json").write_text(json.dumps(doc))

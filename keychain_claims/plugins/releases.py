@@ -88,6 +88,9 @@ def claude_release(request: pytest.FixtureRequest):
         except ReleaseError as exc:
             state.loaded[spec] = str(exc)
             progress(f"Claude Code {spec}: {exc}")
+        except Exception as exc:       # a crash loading it is never evidence: the release is not checkable
+            state.loaded[spec] = f"could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
+            progress(f"Claude Code {spec}: {state.loaded[spec]}")
     loaded = state.loaded[spec]
     if isinstance(loaded, str):
         pytest.skip(f"Claude Code {spec}: {loaded}")

@@ -1,6 +1,11 @@
 """What a cache entry holds and how it is put in place: its entry.json / runtime.json document,
 the manifest (every kept file's size and sha256) checked at every use, and the staging folder an
-entry is built in and swapped from, whole."""
+entry is built in and swapped from, whole.
+
+The content is proved in every process that uses an entry: the first use hashes every file (a
+byte changed with its size and mtime kept is found), later uses in the same process re-hash only
+a file whose stat changed since.  Nothing kept on disk can stand in for the hash (a stamp of stats
+is as easy to restore as the mtime)."""
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +21,7 @@ from keychain_claims.releases.cache import cache_dir
 
 ENTRY_FILE = "entry.json"
 RUNTIME_FILE = "runtime.json"
-STAMP_FILE = ".verified.json"    # the stat of every file at its last full check, and where it was checked
+_PROVED: dict[str, dict] = {}     # entry folder -> the stat of every file when this process last proved its content
 LAYOUT = 2
 
 
@@ -97,34 +102,43 @@ def _stats(folder: Path, files: dict) -> dict[str, list]:
     return out
 
 
+def _well_formed(files) -> bool:
+    return isinstance(files, dict) and bool(files) and all(
+        isinstance(rel, str) and rel and isinstance(row, list) and len(row) == 2 and isinstance(row[0], int)
+        and not isinstance(row[0], bool) and isinstance(row[1], str) and len(row[1]) == 64 for rel, row in files.items())
+
+
 def check(folder: Path, doc: dict) -> str | None:
-    """None when every file of the manifest is there with its size and content, else what is wrong.
-    Content is hashed when a file's stat differs from the last full check (or the entry moved)."""
+    """None when every file of the manifest is there with its size and content, else what is wrong
+    (one line).  The content is hashed at the first use in this process, and again whenever a
+    file's stat changed since (module docstring)."""
     files = doc.get("files")
-    if not isinstance(files, dict) or not files:
-        return f"{folder.name}/{ENTRY_FILE} has no manifest"
-    for rel, (size, _) in files.items():
-        try:
-            have = (folder / rel).stat().st_size
-        except OSError:
-            return f"{rel} is missing"
-        if have != size:
-            return f"{rel} has {have} bytes where {size} were written"
+    if not _well_formed(files):
+        return f"{folder.name}/{ENTRY_FILE} has no manifest of [size, sha256] per file"
     try:
-        last = json.loads((folder / STAMP_FILE).read_text())
-        if last.get("at") == str(folder) and last.get("stats") == _stats(folder, files):
+        for rel, (size, _) in files.items():
+            path = folder / rel
+            if not path.is_file():
+                return f"{rel} is missing" if not path.exists() else f"{rel} is not a file"
+            have = path.stat().st_size
+            if have != size:
+                return f"{rel} has {have} bytes where {size} were written"
+        stats = _stats(folder, files)
+        if _PROVED.get(str(folder)) == stats:
             return None
-    except (OSError, ValueError, AttributeError):
-        pass
-    for rel, (_, digest) in files.items():
-        if sha256(folder / rel) != digest:
-            return f"{rel} differs from what was written (sha256)"
-    stamp(folder, files)
+        for rel, (_, digest) in files.items():
+            if sha256(folder / rel) != digest:
+                return f"{rel} differs from what was written (sha256)"
+    except OSError as exc:
+        return f"{folder.name} cannot be read ({atomic.why(exc)})"
+    _PROVED[str(folder)] = stats
     return None
 
 
-def stamp(folder: Path, files: dict) -> None:
-    atomic.write_text(folder / STAMP_FILE, json.dumps({"at": str(folder), "stats": _stats(folder, files)}), durable=False)
+def proved(folder: Path, files: dict, at: Path | None = None) -> None:
+    """This process wrote `files` into `folder` itself (or hashed them): their content is proved
+    as they are now; `at`: the folder the entry will have once renamed (a rename keeps every stat)."""
+    _PROVED[str(at or folder)] = _stats(folder, files)
 
 
 def write_doc(folder: Path, name: str, doc: dict) -> None:
@@ -139,9 +153,5 @@ def read_doc(path: Path) -> dict | None:
         return None
 
 
-def stamp_at(staged: Path, folder: Path, files: dict) -> None:
-    """The stamp the entry will have once renamed to `folder` (a rename keeps every stat)."""
-    tmp = staged / STAMP_FILE
-    tmp.write_text(json.dumps({"at": str(folder), "stats": _stats(staged, files)}))
 
 

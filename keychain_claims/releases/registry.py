@@ -40,7 +40,7 @@ from packaging.version import Version
 from keychain_claims import atomic
 from keychain_claims.releases import runtimes
 from keychain_claims.releases.cache import ReleaseError, cache_dir, entry_lock, evict, hold, mb, progress
-from keychain_claims.releases.manifests import ENTRY_FILE, check, read_doc, sha256, stamp, write_doc
+from keychain_claims.releases.manifests import ENTRY_FILE, check, read_doc, proved, sha256, write_doc
 from keychain_claims.releases.npm import DARWIN, EXACT, INTEGRITY_FILE, PACKAGE, host_platform, resolve
 from keychain_claims.releases.order import release_key, version_of
 from keychain_claims.releases.release import Release, binary
@@ -97,6 +97,14 @@ def fetch(version_spec: str, package: str = PACKAGE) -> tuple[str, Path]:
 
 def _release(version: str) -> tuple[Release, str]:
     folder = cache_dir() / "releases" / version
+    try:
+        return _cached_or_built(version, folder)
+    except OSError as exc:             # a folder of the entry that is a file, a file that cannot be read, ...
+        raise ReleaseError(f"{version}: the cache entry {folder} cannot be used ({atomic.why(exc)}); "
+                           f"remove it (the next run fetches it again)") from None
+
+
+def _cached_or_built(version: str, folder: Path) -> tuple[Release, str]:
     with entry_lock("releases", version):
         doc = read_doc(folder / ENTRY_FILE)
         how = "cached"
@@ -146,7 +154,7 @@ def _relocate(folder: Path, doc: dict, old: str) -> None:
         doc["files"][rel] = [path.stat().st_size, sha256(path)]
     doc["root"] = new
     write_doc(folder, ENTRY_FILE, doc)
-    stamp(folder, doc["files"])
+    proved(folder, doc["files"])
     progress(f"{folder.name}: the cache was moved or copied; its graph now names {new}")
 
 

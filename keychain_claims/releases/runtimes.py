@@ -9,7 +9,7 @@ from pathlib import Path
 
 from keychain_claims.releases import npm
 from keychain_claims.releases.cache import ROOM, ReleaseError, cache_dir, entry_lock, evict, hold, mb, progress
-from keychain_claims.releases.manifests import (ENTRY_FILE, LAYOUT, RUNTIME_FILE, check, make_manifest, read_doc, stamp_at,
+from keychain_claims.releases.manifests import (ENTRY_FILE, LAYOUT, RUNTIME_FILE, check, make_manifest, read_doc, proved,
                                                staging, swap_in, write_doc)
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.release import Release
@@ -147,7 +147,7 @@ def fetch_runtime(kind: str, package: str, version: str, again: bool = False) ->
             doc["files"] = make_manifest(entry)
             doc["size"] = sum(s for s, _ in doc["files"].values())
             write_doc(entry, RUNTIME_FILE, doc)
-            stamp_at(entry, folder, doc["files"])
+            proved(entry, doc["files"], at=folder)
             swap_in(entry, folder)
         progress(f"runtime {name}: Bun {doc.get('bun')}, {len(doc.get('ant', []))} Bun.ant APIs, {mb(doc['size'])}")
     return folder, doc

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from keychain_claims.releases import bun_graph, npm
 from keychain_claims.releases.cache import ROOM, ReleaseError, evict, mb, progress
-from keychain_claims.releases.manifests import ENTRY_FILE, LAYOUT, make_manifest, stamp_at, staging, swap_in, write_doc
+from keychain_claims.releases.manifests import ENTRY_FILE, LAYOUT, make_manifest, proved, staging, swap_in, write_doc
 from keychain_claims.releases.npm import DARWIN, PACKAGE, drop_legacy, host_platform
 
 PRELOAD_FILE = "host-preload.mjs"
@@ -77,7 +77,7 @@ def build(version: str, folder: Path) -> dict:
             darwin.unlink(missing_ok=True)
         doc["files"] = make_manifest(entry)
         write_doc(entry, ENTRY_FILE, doc)
-        stamp_at(entry, folder, doc["files"])
+        proved(entry, doc["files"], at=folder)
         swap_in(entry, folder)
         drop_legacy(PACKAGE, version)
         drop_legacy(f"{PACKAGE}-{DARWIN}", version)
