@@ -31,7 +31,8 @@ def test_missing_security_is_one_line():
         with pytest.raises(BackendError) as info:
             box.prepare()
     message = str(info.value)
-    assert message.startswith("could not prepare the scratch keychain: security -i exited 127: ")
+    assert message.startswith("could not prepare the scratch keychain: the sandbox's security could not be started "
+                              "(exit 127: ")
     assert "\n" not in message
 
 

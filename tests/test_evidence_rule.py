@@ -20,11 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = '''
 import os
 
-def pytest_bdd_before_step_call(step):
+def pytest_bdd_before_step_call(request, step):
     if " ".join(step.name.split()) == os.environ["PROBE_STEP"]:
         kind = os.environ["PROBE_RAISES"]
         if kind == "assert":
             raise AssertionError("probe: an assertion the scenario does not record")
+        if kind == "noexec":                  # the sandbox's security can no longer be started
+            request.getfixturevalue("world").sandbox.bin.joinpath("security").chmod(0)
+            return
         raise KeyError("probe: a crash of the harness")
 '''
 
@@ -78,6 +81,18 @@ def test_a_crash_is_never_evidence_not_even_in_a_refuting_scenario(tmp_path):
     refresh = claims["CAU-REFRESH"]
     assert refresh["verdict"] == "not-checkable", refresh
     assert "harness error: KeyError" in _scenario(refresh, REFRESH)["reason"]
+
+
+@pytest.mark.suite
+def test_a_security_the_harness_cannot_start_is_no_answer(tmp_path):
+    """Held-out (H3): the sandbox's `security` made non-executable before a check -- the shell's exit
+    126 was read as security's answer ("the item is not there"), so the claim "fails" (and with a
+    check for absence, a finding "stopped holding")."""
+    claims, proc = probed(tmp_path, "later_keychain_write", "the item exists again", "noexec")
+    rewrite = next(c for c in claims.values()
+                   if any(s["scenario"].startswith("A later keychain write") for s in c["scenarios"]))
+    assert rewrite["verdict"] == "not-checkable", rewrite
+    assert "could not be started (exit 126" in rewrite["scenarios"][0]["reason"]
 
 
 @pytest.mark.suite

@@ -387,3 +387,15 @@ def _edit_manifest(entry: Path, change) -> None:
     doc = json.loads((entry / "entry.json").read_text())
     doc["files"] = change(doc["files"])
     (entry / "entry.json").write_text(json.dumps(doc))
+
+
+def test_another_versions_entry_in_a_versions_place_is_not_that_version(npm, tmp_path, monkeypatch):
+    """Held-out (H2): releases/2.1.51 a link to (or copy of) 2.1.50's entry -- every file matched
+    2.1.50's manifest, so "2.1.51" ran 2.1.50's code and its verdicts were filed under 2.1.51."""
+    registry.load("2.1.50")
+    (cache(tmp_path) / "releases/2.1.51").symlink_to("2.1.50")
+    _new_process(monkeypatch)
+    npm.offline = True
+    with pytest.raises(ReleaseError, match=r"its entry.json is the entry of '2.1.50'") as caught:
+        registry.load("2.1.51")
+    assert "\n" not in str(caught.value)

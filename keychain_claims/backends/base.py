@@ -34,7 +34,7 @@ class BackendSkipped(pytest.skip.Exception):
     such skips is too high fails (plugins/publish.py), so no backend can skip its way to green."""
 
 
-HARNESS_ERRORS = ("CallDeadline", "UnansweredDialog", "BackendError")   # exception names that are the harness's
+HARNESS_ERRORS = ("CallDeadline", "UnansweredDialog", "BackendError", "ToolNotStarted")   # exception names that are the harness's
 
 
 def is_harness_error(exc: BaseException | None) -> bool:
@@ -139,8 +139,12 @@ class Backend(abc.ABC):
         terminal.  One process, not one per command; the keychain sees the same commands."""
         from keychain_claims.security.lines import join_line
         sandbox.keychain.path.parent.mkdir(parents=True, exist_ok=True)
+        from keychain_claims.harness.driver import ToolNotStarted
         script = "".join(join_line(argv) + "\n" for argv in self.scratch_keychain_commands(sandbox))
-        call = sandbox.security.run("-i", stdin=script, responder=sandbox.responder())
+        try:
+            call = sandbox.security.run("-i", stdin=script, responder=sandbox.responder())
+        except ToolNotStarted as exc:
+            raise BackendError(f"could not prepare the scratch keychain: {str(exc).removeprefix('harness: ')}") from None
         said = call.stderr.strip()          # every one of these commands is silent on success
         if call.status == 0 and not said:
             return

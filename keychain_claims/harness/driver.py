@@ -65,6 +65,11 @@ class CallDeadline(TimeoutError):
     recorded contradiction still holding, and never a dialog: nothing is invented about why."""
 
 
+class ToolNotStarted(Exception):
+    """The sandbox's `security` could not be started at all (the shell's exit 126/127: not executable,
+    not found): a harness error, never an answer of security (44 "not found" is security's own)."""
+
+
 class _DialogShown(Exception):
     def __init__(self, windows: list[dict]):
         self.windows = windows
@@ -213,6 +218,9 @@ class Security:
                 alive = False
             if alive:
                 _end(child)
+        if status in (126, 127):
+            why = (err.read_text(errors="replace").strip().splitlines() or [f"exit {status}"])[-1] if err.exists() else ""
+            raise ToolNotStarted(f"harness: the sandbox's security could not be started (exit {status}: {why[:160]})")
         call = Call(list(argv), stdin, out.read_text(errors="surrogateescape") if out.exists() else "",
                     err.read_text(errors="surrogateescape") if err.exists() else "", status, tty,
                     list(responder.seen) if responder else [],

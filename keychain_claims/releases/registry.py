@@ -109,7 +109,8 @@ def _cached_or_built(version: str, folder: Path) -> tuple[Release, str]:
         doc = read_doc(folder / ENTRY_FILE)
         how = "cached"
         if doc is not None:
-            problem = check(folder, doc)
+            problem = (f"its {ENTRY_FILE} is the entry of {doc.get('version')!r}" if doc.get("version") != version
+                       else check(folder, doc))     # a copy or link of another version's entry is not this one
             if problem:
                 progress(f"{version}: the cached copy was corrupt ({problem}); fetching it again from the registry")
                 try:
