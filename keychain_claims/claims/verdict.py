@@ -5,10 +5,11 @@ Allure report.  The `.value` is the string claims.json, release-matrix.json and 
 
 A claim's verdict is derived from scenario outcomes, never written by hand:
   holds         -- every scenario for the claim passed on this backend
-  contradicted  -- a recorded contradiction still holds (strict xfail)
-  fails         -- a scenario failed that was expected to pass (new contradiction or harness error)
+  contradicted  -- a recorded contradiction still holds (its finding's own assertion failed again)
+  fails         -- a scenario's assertion failed where it was expected to pass (a new contradiction)
   no-longer-contradicted -- a recorded contradiction stopped holding (strict xfail passed: run fails)
-  not-checkable -- every scenario skipped; the reason says why
+  not-checkable -- every scenario skipped or was not evidence (a harness error, a failed set-up, a
+                   crash: claims/evidence.py); the reason says why
 
 An omission (what the article misses) has verdicts of its own, kept apart from the claims'.
 """

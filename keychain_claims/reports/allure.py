@@ -32,7 +32,7 @@ OMISSION_VERDICT_LABEL = "omission-verdict"   # reproduced | not reproduced | no
 CATEGORIES = [   # Allure 3 category rules (allurerc `categories`), first match wins
     {"id": "contradicted", "name": "Claim contradicted (the article is wrong here)",
      "matchers": {"labels": {VERDICT_LABEL: "^contradicted$"}}, "groupBy": [{"label": "claim"}], "expand": True},
-    {"id": "fails", "name": "Claim fails (new contradiction or harness error)",
+    {"id": "fails", "name": "Claim fails (a new contradiction)",
      "matchers": {"labels": {VERDICT_LABEL: "^fails$"}}, "groupBy": [{"label": "claim"}], "expand": True},
     {"id": "no-longer-contradicted", "name": "Recorded contradiction no longer holds (update the ledger)",
      "matchers": {"labels": {VERDICT_LABEL: "^no-longer-contradicted$"}}, "groupBy": [{"label": "claim"}]},
