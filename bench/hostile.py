@@ -101,6 +101,129 @@ def damaged(run_dir: Path) -> None:
         [SIM, "list-keychains"], capture_output=True, text=True, env={**simenv, "KEYCHAIN_SIM_CLOCK": str(home / "state" / "clock")}))
 
 
+# ==================================================================================================
+# issue 29, points 1-6 and held-out H1-H5 (branch evidence-rule): faults that could turn the harness's
+# own trouble into a verdict.  A probe plugin (-p kc_probe) makes one step raise, or the sandbox's
+# `security` unstartable, before the step runs; each row says which verdict the claim got.
+# ==================================================================================================
+PROBE = """
+import os
+def pytest_bdd_before_step_call(request, step):
+    if " ".join(step.name.split()) != os.environ["PROBE_STEP"]:
+        return
+    kind = os.environ["PROBE_RAISES"]
+    if kind == "assert":
+        raise AssertionError("probe: an assertion the scenario does not record")
+    if kind == "noexec":
+        request.getfixturevalue("world").sandbox.bin.joinpath("security").chmod(0)
+        return
+    raise (KeyError if kind == "crash" else RuntimeError)("probe: the harness broke")
+"""
+
+
+def verdict_row(name: str, proc, reports: Path, claim: str, wanted: str) -> None:
+    table = reports / "claims.partial.json"
+    if not table.exists():
+        table = reports / "claims.json"
+    got = "no table"
+    if table.exists():
+        got = next((c["verdict"] for c in json.loads(table.read_text())["claims"] if c["claim"] == claim), "absent")
+    what = f"{claim} {got}" + ("" if got == wanted else f" (WRONG: wanted {wanted})")
+    text = (proc.stdout or "") + (proc.stderr or "")
+    if "Traceback" in text or "INTERNALERROR" in text:
+        what += " TRACEBACK"
+    ROWS.append((name, what, first_error(proc)))
+    print(f"{name:<58} {what:<40}", flush=True)
+
+
+def evidence_inputs() -> None:
+    (WORK / "probe").mkdir(exist_ok=True)
+    (WORK / "probe" / "kc_probe.py").write_text(PROBE)
+    env = {"PYTHONPATH": str(WORK / "probe")}
+    cases = [  # name, -k, step, fault, claim, the verdict it must get
+        ("1: a Given step of a finding fails", "update_invalidates", "Claude Code has stored a credential for the current user",
+         "assert", "CAU-UPDATE", "not-checkable"),
+        ("2: a finding's scenario fails on another assertion", "update_invalidates",
+         "Claude Code is updated to a newly signed build", "assert", "CAU-UPDATE", "fails"),
+        ("4: a crash in a @refutes scenario", "updates_the_item_in_place_and_keeps", "1 item dialog was shown in all",
+         "crash", "CAU-REFRESH", "not-checkable"),
+        ("H1: a non-assertion error at a finding's own step", "update_invalidates", "2 item dialogs were shown in all",
+         "runtime", "CAU-UPDATE", "not-checkable"),
+        ("H3: security unstartable before a check", "later_keychain_write", "the item exists again", "noexec",
+         "CAV-REWRITE", "not-checkable"),
+    ]
+    for name, keyword, step, fault, claim, wanted in cases:
+        reports = WORK / f"ev-{len(ROWS)}"
+        proc = suite(["-p", "kc_probe", "--claude-code=none", f"--reports-dir={reports}", "-k", keyword],
+                     env={**env, "PROBE_STEP": step, "PROBE_RAISES": fault})
+        verdict_row(name, proc, reports, claim, wanted)
+    # 1 with a release (rehearsal): the shim took the scenario's second keychain; the verdict is the release's own
+    for version, wanted in (("2.1.332", "contradicted"), ("2.1.81", "holds")):
+        reports = WORK / f"ev-rehearsal-{version}"
+        proc = subprocess.run([PY, "-m", "pytest", "-p", "no:randomly", "--backend=rehearsal", f"--claude-code={version}",
+                               f"--reports-dir={reports}", "-k", "refuses_to_take"], cwd=ROOT, capture_output=True,
+                              text=True, env={**ENV, "KEYCHAIN_CLAIMS_CLAUDE_CODE": version}, timeout=900)
+        verdict_row(f"1: rehearsal {version}, a second keychain in the sandbox", proc, reports, "FIX-FILE-FALLBACK", wanted)
+    # 5: an untagged failing scenario; --runxfail
+    features = WORK / "features"
+    shutil.copytree(ROOT / "features", features)
+    (features / "zz_untagged.feature").write_text("Feature: untagged\n  Scenario: An untagged scenario that fails\n"
+                                                  "    Given a scratch login keychain with no timeout\n"
+                                                  "    Then 7 item dialogs were shown in all\n")
+    reports = WORK / "ev-untagged"
+    proc = suite([f"--reports-dir={reports}", "-o", f"bdd_features_base_dir={features}"], timeout=600)
+    table = json.loads((reports / "claims.json").read_text()) if (reports / "claims.json").exists() else {}
+    ROWS.append(("5: an untagged failing scenario", f"suite_failures: {len(table.get('suite_failures', []))}"
+                 + ("" if table.get("suite_failures") else " (WRONG: not reported)"), first_error(proc)))
+    print(ROWS[-1][:2], flush=True)
+    before = snapshot(reports)
+    record("5: --runxfail against a complete table", suite([f"--reports-dir={reports}", "--runxfail"], timeout=600),
+           reports, before)
+    # 6 and H5: article edits only the rendered text shows
+    text = (ROOT / "articles" / "claude-code-keychain-acl-invalidation.md").read_text()
+    for name, edit in (("6: a claim's sentence inside <!-- -->", lambda s: f"<!-- {s} -->"),
+                       ("6: 'It is false that' before a sentence", lambda s: f"It is false that {s}"),
+                       ("H5: a sentence only in a link definition's title",
+                        lambda s: f'\n\n[x]: https://example.invalid "{s}"\n')):
+        article = WORK / f"article-{len(ROWS)}" / "claude-code-keychain-acl-invalidation.md"
+        article.parent.mkdir()
+        sentence = "Costs one re-login." if "false" not in name else "Claude Code stores its OAuth token"
+        article.write_text(text.replace(sentence, edit(sentence), 1))
+        record(name, subprocess.run([CLI, "check", f"--article={article}",
+                                     f"--ledger={ROOT / 'articles' / 'claude-code-keychain-acl-invalidation.claims.yaml'}"],
+                                    capture_output=True, text=True, env=ENV))
+    # 4 and H2: cache damage, proved by the next process (KEYCHAIN_CLAIMS_CACHE of its own, the registry unreachable)
+    source = Path(os.environ.get("KEYCHAIN_CLAIMS_CACHE") or Path.home() / ".cache" / "keychain-claims" / "releases")
+    if (source / "releases" / "2.1.81" / "entry.json").exists():
+        cache = WORK / "cache"
+        shutil.copytree(source / "releases" / "2.1.81", cache / "releases" / "2.1.81")
+        cenv = {**ENV, "KEYCHAIN_CLAIMS_CACHE": str(cache), "npm_config_registry": "http://127.0.0.1:9"}
+        load = [PY, "-c", "import sys; from keychain_claims.releases import registry; registry.load(sys.argv[1])"]
+        record("4: cache, a good copy", subprocess.run([*load, "2.1.81"], capture_output=True, text=True, env=cenv))
+        cli = cache / "releases" / "2.1.81" / "package" / "cli.js"
+        st = cli.stat()
+        with open(cli, "r+b") as fh:
+            fh.seek(100)
+            byte = fh.read(1)
+            fh.seek(100)
+            fh.write(bytes([byte[0] ^ 1]))
+        os.utime(cli, ns=(st.st_atime_ns, st.st_mtime_ns))
+        record("4: cache, a same-size byte flip, stat restored", subprocess.run([*load, "2.1.81"], capture_output=True,
+                                                                             text=True, env=cenv))
+        (cache / "releases" / "2.1.79").symlink_to("2.1.81")
+        record("H2: cache, 2.1.79 a link to 2.1.81's entry", subprocess.run([*load, "2.1.79"], capture_output=True,
+                                                                          text=True, env=cenv))
+        doc = json.loads((cache / "releases" / "2.1.81" / "entry.json").read_text())
+        doc["files"] = {rel: "x" for rel in doc["files"]}
+        (cache / "releases" / "2.1.81" / "entry.json").write_text(json.dumps(doc))
+        record("4: cache, a manifest entry of the wrong type", subprocess.run([*load, "2.1.81"], capture_output=True,
+                                                                            text=True, env=cenv))
+        shutil.rmtree(cache / "releases" / "2.1.81")
+        (cache / "releases" / "2.1.81").write_text("a file")
+        record("4: cache, the entry's folder is a file", subprocess.run([*load, "2.1.81"], capture_output=True,
+                                                                      text=True, env=cenv))
+
+
 def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "tmp").mkdir(parents=True)
@@ -118,6 +241,9 @@ def main() -> int:
         return target
 
     only_signals = os.environ.get("HOSTILE_ONLY") == "signals"
+    if os.environ.get("HOSTILE_ONLY") == "evidence":      # issue 29's block only (evidence_inputs)
+        evidence_inputs()
+        return _table()
     # 1. every path option of the claims run
     for option in ([] if only_signals else  ("--article", "--ledger", "--record-transcripts", "--reports-dir", "--alluredir")):
         for kind, value in values.items():
@@ -184,6 +310,12 @@ def main() -> int:
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         partial = (reports / "claims.partial.json").exists()
         record(f"{sig.name} mid-run (partial table written: {partial})", done, reports, before)
+    if not only_signals:
+        evidence_inputs()
+    return _table()
+
+
+def _table() -> int:
     print()
     print("| input | what happened | first line |")
     print("|---|---|---|")

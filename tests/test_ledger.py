@@ -245,3 +245,13 @@ def test_a_sentence_the_rendered_article_does_not_say_is_unquoted(tmp_path, clai
     edited.write_text(text.replace(sentence, edit(sentence), 1))
     assert claim in {c.id for c in Ledger().unquoted(Article(edited))}
     assert Ledger().unquoted(Article(VENDORED)) == []
+
+
+def test_a_second_scenario_with_a_findings_name_is_refused(tmp_path):
+    """Before: findings were looked up by scenario name, so a second scenario called like a finding's,
+    failing on an unrelated assertion, made that claim "contradicted — 2 of 2 ran"."""
+    features = features_with(tmp_path, "caveats.feature",
+                             "Scenario: A later keychain write by Claude Code re-creates the item next to the file",
+                             "Scenario: A Claude Code update invalidates the grant held by security")
+    found = problems(Article(VENDORED), Ledger(), features)
+    assert any("has the name of the scenario at" in p and "A Claude Code update invalidates" in p for p in found), found
