@@ -6,6 +6,8 @@ root), plus damaged files and signals the fixes were not built against.  Prints 
 input: one line / ok (accepted) / TRACEBACK / DATA LOST (a complete verdict table changed).
 
   python bench/hostile.py            (writes nothing outside build/hostile)
+  HOSTILE_ONLY=evidence python bench/hostile.py   (issue 29's block only: harness trouble never a
+                                                   verdict; rows say the verdict each input got)
 """
 from __future__ import annotations
 
