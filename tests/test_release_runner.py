@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,13 @@ def test_what_a_release_needs_from_below_the_host_tmp_is_bound_back_into_its_pri
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["preload", "tmp.abc"]
     assert (box / "written").exists() and not (host / "written").exists()
+
+
+def test_the_macos_profile_lets_a_release_read_what_it_needs_from_below_tmp(tmp_path):
+    """macOS: the profile denies /private/tmp but the sandbox; a checkout or cache below it (a clone
+    made in /tmp) is readable again, the last matching rule winning, and nothing else of it."""
+    kept = Path("/private/tmp/tmp.abc/kc")
+    profile = runner.macos_profile(tmp_path, [kept])
+    deny = profile.index('(deny file-read* file-write* (subpath "/private/tmp")')
+    assert profile.index(f'(allow file-read* (subpath "{kept}"))') > deny
+    assert profile.count("(allow file-read*") == 2            # the sandbox and the kept folder
