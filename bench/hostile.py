@@ -200,7 +200,9 @@ def evidence_inputs() -> None:
         cache = WORK / "cache"
         shutil.copytree(source / "releases" / "2.1.81", cache / "releases" / "2.1.81")
         cenv = {**ENV, "KEYCHAIN_CLAIMS_CACHE": str(cache), "npm_config_registry": "http://127.0.0.1:9"}
-        load = [PY, "-c", "import sys; from keychain_claims.releases import registry; registry.load(sys.argv[1])"]
+        load = [PY, "-c", "import sys; from keychain_claims.releases import registry\n"
+                "try:\n    registry.load(sys.argv[1])\nexcept registry.ReleaseError as exc:\n"
+                "    sys.exit(f'ERROR: {exc}')"]
         record("4: cache, a good copy", subprocess.run([*load, "2.1.81"], capture_output=True, text=True, env=cenv))
         cli = cache / "releases" / "2.1.81" / "package" / "cli.js"
         st = cli.stat()
