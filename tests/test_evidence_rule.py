@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,8 +130,10 @@ def test_the_rehearsal_sets_up_a_second_keychain_and_judges_the_release_on_its_o
                            "-n", "0", "-k", "refuses_to_take"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     table = json.loads((reports / "claims.partial.json").read_text())
     claim = next(c for c in table["claims"] if c["claim"] == "FIX-FILE-FALLBACK")
-    assert claim["verdict"] == verdict, (claim, proc.stdout[-2000:])
     scenario = claim["scenarios"][0]
+    if claim["verdict"] == "not-checkable" and re.search(r"did not (finish|get going) within|deadline", scenario["reason"]):
+        pytest.skip(f"this host was too slow for the release: {scenario['reason'][:200]}")    # never a verdict
+    assert claim["verdict"] == verdict, (claim, proc.stdout[-2000:])
     assert "refused" not in scenario["reason"]
     if finding:
         assert scenario["evidence"].endswith(" ".join(Ledger().finding(finding).evidence.split())[:200]) or \
