@@ -7,6 +7,7 @@ never a torn one.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -112,15 +113,17 @@ class Locked:
     """Exclusive lock for one transaction: the user's state directory, and with `path` also the
     directory of that keychain file (so processes with different state directories -- two users
     sharing a keychain in /tmp -- never interleave a read-modify-write of it).  The keychain file
-    itself cannot carry the lock: every write replaces it with a new inode.  Lock order is always
-    state, then keychain directory."""
+    itself cannot carry the lock: every write replaces it with a new inode.  A keychain reached
+    through a symbolic link is locked (and replaced) where the link leads, so a writer using the
+    link and one using the real path share one lock and one file.  Lock order is always state,
+    then keychain directory."""
 
     def __init__(self, path: str | None = None):
         os.makedirs(state_dir(), exist_ok=True)
         self.fds = [os.open(os.path.join(state_dir(), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)]
         if path is not None:
             try:
-                self.fds.append(os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY))
+                self.fds.append(os.open(os.path.dirname(os.path.realpath(path)), os.O_RDONLY))
             except OSError:
                 pass                                   # no directory: nothing there to protect yet
 
@@ -318,14 +321,32 @@ def item_by_id(path: str, item_id: int) -> dict:
     return cached.data["items"][n]
 
 
+# a keychain write that fails for want of room or of a working disk is the keychain's own error
+# (UNIX[...], errno + errSecErrnoBase), as Security's AtomicFile gives it; the old file stays
+_WRITE_FAILED = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
 def save_keychain(path: str, data: dict) -> None:
     """Rewrite the whole keychain (atomic rename); the journal starts empty again."""
     import uuid
     body = {"gen": uuid.uuid4().hex, **{k: v for k, v in data.items() if k != "gen"}}
     text = json.dumps(body, separators=(",", ":")) + "\n"
+    try:
+        _write_text(os.path.realpath(path), text)     # through a link: the file it leads to, never the link
+    except OSError as exc:
+        if exc.errno in _WRITE_FAILED:
+            raise errors.SecError.from_errno(exc.errno) from None
+        raise
     IO_COUNTS["keychain_bytes_written"] += len(text)
-    _write_text(path, text)
     _CACHE.pop(path, None)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written: a short write (the disk filling, a file size limit)
+    is followed by one that says why (OSError)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def append_item(path: str, item: dict, next_id: int) -> None:
@@ -344,7 +365,16 @@ def append_item(path: str, item: dict, next_id: int) -> None:
         if os.fstat(fd).st_size != cached.size:         # a torn line of a killed writer: cut it off
             os.ftruncate(fd, cached.size)
         os.lseek(fd, cached.size, os.SEEK_SET)
-        os.write(fd, line)       # no fsync: a kill loses nothing written; a torn line is never read
+        try:
+            _write_all(fd, line)  # no fsync: a kill loses nothing written; a torn line is never read
+        except OSError as exc:   # the line did not fit: take back what was written of it, and say so
+            try:
+                os.ftruncate(fd, cached.size)
+            except OSError:
+                pass
+            if exc.errno in _WRITE_FAILED:
+                raise errors.SecError.from_errno(exc.errno) from None
+            raise
     finally:
         os.close(fd)
     IO_COUNTS["keychain_bytes_written"] += len(line)
