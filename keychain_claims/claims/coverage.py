@@ -27,6 +27,33 @@ from keychain_claims.claims.ledger import Ledger
 
 FEATURES_DIR = PROJECT_ROOT / "features"
 TYPE_STEP = "I type the article's command"
+MAX_FEATURE_BYTES = 1 << 20
+
+
+class FeatureFileError(Exception):
+    """One line: a feature file that cannot be read or parsed, where, and what to do."""
+
+
+def parse_feature(features_dir: Path, path: Path):
+    """A feature file parsed by pytest-bdd's parser, or FeatureFileError naming the file and line:
+    not a regular file (a folder named *.feature), not UTF-8, a mistyped keyword, an unclosed
+    docstring."""
+    from pytest_bdd.exceptions import GherkinParseError
+
+    from keychain_claims.atomic import read_regular, why
+    fix = "fix it or restore it with `git checkout -- features/`"
+    try:
+        read_regular(path, MAX_FEATURE_BYTES, "feature file").decode("utf-8")
+    except OSError as exc:
+        raise FeatureFileError(f"feature file {path} cannot be read ({why(exc)}); remove it or restore it "
+                               "with `git checkout -- features/`") from None
+    except UnicodeDecodeError as exc:
+        raise FeatureFileError(f"feature file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
+    try:
+        return FeatureParser(str(features_dir), path.name).parse()
+    except GherkinParseError as exc:
+        said = " ".join(str(exc.message).split()).rstrip(".")
+        raise FeatureFileError(f"feature file {path} line {exc.line}: {said[:300]}; {fix}") from None
 
 
 @dataclass(frozen=True)
@@ -43,7 +70,7 @@ class ScenarioRef:
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
     refs = []
     for path in sorted(features_dir.glob("*.feature")):
-        feature = FeatureParser(str(features_dir), path.name).parse()
+        feature = parse_feature(features_dir, path)
         for template in feature.scenarios.values():
             tags = template.tags | feature.tags
             linked = links.links(tags)

@@ -34,8 +34,11 @@ def _check_article_and_ledger(article: Article, ledger: Ledger) -> None:
     """`keychain-claims check` at the start of every claims run: a claim whose sentence the
     article no longer has (or a tag, refutation or command out of step) stops the run before
     anything runs or is written, with one line naming the claim and the sentence."""
-    from keychain_claims.claims.coverage import problems
-    found = problems(article, ledger)
+    from keychain_claims.claims.coverage import FeatureFileError, problems
+    try:
+        found = problems(article, ledger)
+    except FeatureFileError as exc:
+        usage(str(exc))
     if found:
         more = (f" (and {len(found) - 1} more: keychain-claims check --article={article.path} "
                 f"--ledger={ledger.path} lists them)") if len(found) > 1 else ""
