@@ -262,6 +262,14 @@ def test_sweep_removes_what_older_runs_left_in_the_temp_dir(tmp_path):
 
 
 # ------------------------------------------------------------------ issue 29, points 7, 8 and 12: nothing lost, nothing mixed
+def own_copy(complete: Path, tmp_path: Path) -> Path:
+    """A copy of the complete run's reports folder for one test (a test that empties it must not
+    hide the next one's failure)."""
+    import shutil
+    shutil.copytree(complete, tmp_path / "reports", ignore=shutil.ignore_patterns("*.partial*", ".*"))
+    return tmp_path / "reports"
+
+
 def kept(folder: Path) -> dict[str, bytes]:
     """What a run that does not reach a complete result must leave alone: every file of the reports
     folder but the partial run's own (`*.partial*`) and the lock that names the last run."""
@@ -272,10 +280,11 @@ def kept(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("args", [("--help",), ("--fixtures",), ("--markers",), ("--setup-plan",), ("--collect-only",),
                                   ("-p", "no:keychain_claims.plugins.publish"), ("-p", "no:allure_pytest_bdd.plugin"),
                                   ("--clean-alluredir", "ON-REPORTS", *SMALL)])
-def test_a_run_without_a_complete_result_changes_nothing_of_the_last_complete_one(complete, args):
+def test_a_run_without_a_complete_result_changes_nothing_of_the_last_complete_one(complete, tmp_path, args):
     """Each of these used to empty <reports>/allure-results of the last complete run (Allure cleans
     its folder at configure, whatever follows); --clean-alluredir with --alluredir on the reports
     folder itself deleted claims.json/.md, outcomes.json and every other file there."""
+    complete = own_copy(complete, tmp_path)
     unrelated = complete / "notes-of-the-reviewer.txt"
     unrelated.write_text("not the suite's")
     before = kept(complete)
@@ -330,6 +339,7 @@ def test_a_broken_feature_file_is_one_line_and_loses_nothing(complete, tmp_path,
     collection error emptied the last complete run's Allure results."""
     import re
     copy = suite_copy(tmp_path, change)
+    complete = own_copy(complete, tmp_path)
     before = kept(complete)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim", "--claude-code=none",
                            f"--reports-dir={complete}"], cwd=copy, capture_output=True, text=True, timeout=600,
