@@ -98,3 +98,28 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "special file"
+
+
+class Unreadable(Exception):
+    """Why a document cannot be used: `kind` is missing, directory, unreadable or not-utf8;
+    `detail` completes a sentence naming the file ("cannot be read (…)")."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+def read_utf8(path, limit: int, what: str) -> tuple[bytes, str]:
+    """(the bytes, the text) of a UTF-8 document in a regular file of at most `limit` bytes
+    (read_regular), or Unreadable saying why."""
+    try:
+        data = read_regular(path, limit, what)
+        return data, data.decode("utf-8")
+    except FileNotFoundError:
+        raise Unreadable("missing", "is not there") from None
+    except IsADirectoryError:
+        raise Unreadable("directory", "is a directory") from None
+    except OSError as exc:
+        raise Unreadable("unreadable", f"cannot be read ({why(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise Unreadable("not-utf8", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None

@@ -32,21 +32,17 @@ def normalize(text: str) -> str:
 
 class Article:
     def __init__(self, path: Path | str = DEFAULT_PATH):
-        from keychain_claims.atomic import read_regular, why
+        from keychain_claims.atomic import Unreadable, read_utf8
         self.path = Path(path)
         try:
-            self.data = read_regular(self.path, MAX_BYTES, "article")
-            self.text = self.data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-        except FileNotFoundError:
-            raise ArticleError(f"article not found at {self.path}; restore it with `git checkout -- articles/`") from None
-        except IsADirectoryError:
-            raise ArticleError(f"article {self.path} is a directory; pass --article=<the article's .md file>") from None
-        except OSError as exc:
-            raise ArticleError(f"article at {self.path} cannot be read ({why(exc)}); "
-                               "pass --article=<a readable .md file> or restore it from git") from None
-        except UnicodeDecodeError as exc:
-            raise ArticleError(f"article at {self.path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                               "pass --article=<a readable .md file> or restore it from git") from None
+            self.data, text = read_utf8(self.path, MAX_BYTES, "article")
+        except Unreadable as exc:
+            raise ArticleError({
+                "missing": f"article not found at {self.path}; restore it with `git checkout -- articles/`",
+                "directory": f"article {self.path} is a directory; pass --article=<the article's .md file>",
+            }.get(exc.kind) or f"article at {self.path} {exc.detail}; pass --article=<a readable .md file> "
+                                "or restore it from git") from None
+        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.lines = self.text.splitlines()
 
     @cached_property

@@ -40,15 +40,13 @@ def parse_feature(features_dir: Path, path: Path):
     docstring."""
     from pytest_bdd.exceptions import GherkinParseError
 
-    from keychain_claims.atomic import read_regular, why
+    from keychain_claims.atomic import Unreadable, read_utf8
     fix = "fix it or restore it with `git checkout -- features/`"
     try:
-        read_regular(path, MAX_FEATURE_BYTES, "feature file").decode("utf-8")
-    except OSError as exc:
-        raise FeatureFileError(f"feature file {path} cannot be read ({why(exc)}); remove it or restore it "
-                               "with `git checkout -- features/`") from None
-    except UnicodeDecodeError as exc:
-        raise FeatureFileError(f"feature file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
+        read_utf8(path, MAX_FEATURE_BYTES, "feature file")
+    except Unreadable as exc:
+        raise FeatureFileError(f"feature file {path} {exc.detail}; "
+                               + (fix if exc.kind == "not-utf8" else "remove it or restore it with `git checkout -- features/`")) from None
     try:
         return FeatureParser(str(features_dir), path.name).parse()
     except GherkinParseError as exc:

@@ -61,6 +61,22 @@ def _releases(value: str, owner: str) -> str:
     return value
 
 
+def _entry(raw, kind: str, required: tuple[str, ...], wrong_id, why_wrong: str) -> str:
+    """The checks every ledger entry starts with, as one line each: a mapping with an `id` (not a
+    `wrong_id`), its `required` keys given, its section one of SECTIONS.  Returns the id."""
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise ValueError(f"every {kind} needs an `id` (got {raw!r:.80})")
+    eid = raw["id"]
+    if wrong_id(str(eid)):
+        raise ValueError(f"{kind} {eid} {why_wrong}")
+    missing = [k for k in required if raw.get(k) in (None, "", [])]
+    if missing:
+        raise ValueError(f"{kind} {eid} lacks {', '.join(missing)}")
+    if required and raw["section"] not in SECTIONS:
+        raise ValueError(f"{kind} {eid} has section {raw['section']!r}; use one of {', '.join(SECTIONS)}")
+    return eid
+
+
 def _names(value, owner: str):
     if value is None:
         return ()
@@ -115,17 +131,9 @@ class Claim(_Entry):
     @model_validator(mode="before")
     @classmethod
     def _shape(cls, raw):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise ValueError(f"every claim needs an `id` (got {raw!r:.80})")
-        cid = raw["id"]
-        if str(cid).startswith(OMISSION_PREFIX):
-            raise ValueError(f"claim {cid} starts with {OMISSION_PREFIX}, which names omissions; "
-                             "list it under `omissions:` or rename it")
-        missing = [k for k in ("section", "quote", "statement", "evidence") if raw.get(k) in (None, "")]
-        if missing:
-            raise ValueError(f"claim {cid} lacks {', '.join(missing)}")
-        if raw["section"] not in SECTIONS:
-            raise ValueError(f"claim {cid} has section {raw['section']!r}; use one of {', '.join(SECTIONS)}")
+        cid = _entry(raw, "claim", ("section", "quote", "statement", "evidence"),
+                     lambda cid: cid.startswith(OMISSION_PREFIX),
+                     f"starts with {OMISSION_PREFIX}, which names omissions; list it under `omissions:` or rename it")
         if raw["evidence"] not in EVIDENCE:
             raise ValueError(f"claim {cid} has evidence {raw['evidence']!r}; use one of {', '.join(EVIDENCE)}")
         if raw.get("findings") is not None and not isinstance(raw["findings"], list):
@@ -167,21 +175,14 @@ class Omission(_Entry):
     @model_validator(mode="before")
     @classmethod
     def _shape(cls, raw):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise ValueError(f"every omission needs an `id` (got {raw!r:.80})")
-        oid = raw["id"]
-        if not str(oid).startswith(OMISSION_PREFIX):
-            raise ValueError(f"omission {oid} needs an ID starting with {OMISSION_PREFIX}")
+        oid = _entry(raw, "omission", (), lambda oid: not oid.startswith(OMISSION_PREFIX),
+                     f"needs an ID starting with {OMISSION_PREFIX}")
         if "quote" in raw:
             raise ValueError(f"omission {oid} has a `quote`; an omission is what the article "
                              "does not say — use `anchor` for where the note goes, or list it under `claims:`")
         if "findings" in raw:
             raise ValueError(f"omission {oid} has `findings`; an omission has none (its scenarios are its evidence)")
-        missing = [k for k in ("section", "statement", "evidence") if not raw.get(k)]
-        if missing:
-            raise ValueError(f"omission {oid} lacks {', '.join(missing)}")
-        if raw["section"] not in SECTIONS:
-            raise ValueError(f"omission {oid} has section {raw['section']!r}; use one of {', '.join(SECTIONS)}")
+        _entry(raw, "omission", ("section", "statement", "evidence"), lambda oid: False, "")
         evidence = raw["evidence"]
         if not isinstance(evidence, list) or not all(
                 isinstance(e, dict) and isinstance(e.get("address"), str) and e["address"].startswith("https://")
@@ -294,19 +295,14 @@ def _first_error(exc: ValidationError, data) -> str:
 
 def parse(path: Path) -> LedgerFile:
     """The ledger file at `path`, read and checked against the model; LedgerError (one line) otherwise."""
-    from keychain_claims.atomic import read_regular, why
+    from keychain_claims.atomic import Unreadable, read_utf8
     try:
-        text = read_regular(path, MAX_BYTES, "claims ledger").decode("utf-8")
-    except FileNotFoundError:
-        raise LedgerError(f"claims ledger not found at {path}; restore it with `git checkout -- articles/`") from None
-    except IsADirectoryError:
-        raise LedgerError(f"claims ledger {path} is a directory; pass --ledger=<the .claims.yaml file>") from None
-    except OSError as exc:
-        raise LedgerError(f"claims ledger {path} cannot be read ({why(exc)}); "
-                          "pass --ledger=<a readable .claims.yaml file>") from None
-    except UnicodeDecodeError as exc:
-        raise LedgerError(f"claims ledger {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                          "pass --ledger=<a readable .claims.yaml file>") from None
+        text = read_utf8(path, MAX_BYTES, "claims ledger")[1]
+    except Unreadable as exc:
+        raise LedgerError({
+            "missing": f"claims ledger not found at {path}; restore it with `git checkout -- articles/`",
+            "directory": f"claims ledger {path} is a directory; pass --ledger=<the .claims.yaml file>",
+        }.get(exc.kind) or f"claims ledger {path} {exc.detail}; pass --ledger=<a readable .claims.yaml file>") from None
     try:
         data = yaml.load(text, Loader=_Loader)
     except _Refused as exc:

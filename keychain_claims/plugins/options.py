@@ -91,7 +91,8 @@ def _lock(config: pytest.Config, reports: Path, results: Path) -> None:
     import sys
     from keychain_claims.atomic import why
     from keychain_claims.reports.publish import Busy, FolderLock, results_lock
-    command = shlex.join([os.path.basename(sys.argv[0]) or "pytest", *config.invocation_params.args])
+    program = os.path.basename(sys.argv[0])
+    command = shlex.join(["pytest" if program in ("", "__main__.py") else program, *config.invocation_params.args])
     state = run_state(config)
     takers = [(reports, lambda: FolderLock(reports, command))]
     if reports.resolve() not in (results.resolve(), *results.resolve().parents):

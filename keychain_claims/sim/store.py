@@ -223,10 +223,13 @@ def _parse_op(line: bytes) -> dict:
     return op
 
 
+MAX_KEYCHAIN_BYTES = 1 << 30      # a keychain file is read only when it is a regular file of at most this
+
+
 def _read_whole(path: str) -> _Cached:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+    from keychain_claims.atomic import read_regular
+    try:               # a FIFO or a device (a link to /dev/zero) is not a keychain: refused unread, never waited on
+        raw = read_regular(path, MAX_KEYCHAIN_BYTES, "keychain")
     except FileNotFoundError:
         raise errors.SecError(errors.NO_SUCH_KEYCHAIN) from None
     except (IsADirectoryError, PermissionError, OSError):

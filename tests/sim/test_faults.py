@@ -127,3 +127,42 @@ def test_a_keychain_reached_through_a_link_is_one_keychain(login, tmp_path):
     assert link.is_symlink() and os.path.realpath(link) == str(real)
     for n in range(16):
         assert login("find-generic-password", "-a", f"a{n}", "-s", "svc", str(real)).status == 0
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo"])
+def test_a_keychain_that_is_a_device_or_a_fifo_is_refused_unread(login, tmp_path, kind):
+    """Held-out inputs: a keychain path that leads to /dev/zero was read until MemoryError (a
+    traceback; run here in a child limited to 1 GB of address space), and a FIFO was waited on for
+    ever (its writer is closed after a while here, so the old reader would end rather than hang)."""
+    import os
+    import resource
+    import subprocess
+    import threading
+
+    from tests.sim.conftest import SIM
+    path = tmp_path / "k.keychain"
+    closer = None
+    if kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+        writer = os.open(path, os.O_RDWR)
+        closer = threading.Timer(15, os.close, (writer,))
+        closer.start()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    try:
+        proc = subprocess.run(SIM + ["show-keychain-info", str(path)], capture_output=True, text=True,
+                              env=login.env, preexec_fn=limit, stdin=subprocess.DEVNULL)
+    finally:
+        if closer is not None:
+            closer.cancel()
+            closer.join()
+            try:
+                os.close(writer)              # unless the timer already did
+            except OSError:
+                pass
+    assert "Traceback" not in proc.stderr, proc.stderr[-500:]
+    assert proc.stderr.strip().endswith("The specified keychain is not a valid keychain file."), proc.stderr
+    assert proc.returncode == -25295 & 0xFF
