@@ -115,6 +115,9 @@ def _everything(folder: Path) -> dict:
 
 
 def _record_kept(name, proc, folder, before):
+    if "Traceback (most recent call last)" not in (proc.stdout or "") + (proc.stderr or ""):   # --help's "Traceback print mode"
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, (proc.stdout or "").replace("Traceback", "traceback"),
+                                           (proc.stderr or "").replace("Traceback", "traceback"))
     what = "DATA LOST" if _everything(folder) != before else classify(proc)
     ROWS.append((name, what, first_error(proc)))
     print(f"{name:<58} {what:<22} {ROWS[-1][2][:110]}", flush=True)

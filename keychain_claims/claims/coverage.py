@@ -63,6 +63,7 @@ class ScenarioRef:
     typed: tuple[str, ...]          # article commands typed verbatim
     unpolarised: tuple[str, ...] = ()   # claims tagged @claim: (no polarity: refused)
     refutes: tuple[str, ...] = ()       # claims the scenario states the opposite of
+    markers: tuple[str, ...] = ()       # its other tags (and its feature's): pytest marks, which must be declared
 
 
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
@@ -78,7 +79,8 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
                           for line in s.docstring.splitlines() if line.strip())
             refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed,
                                     tuple(sorted(link.claim for link in linked if not link.polarity)),
-                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES))))
+                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES)),
+                                    tuple(sorted(t for t in tags if links.parse(t) is None))))
     return refs
 
 
