@@ -10,11 +10,12 @@ from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption
 def _codesign(host: Host):
     if not host.mac_tools:
         return Unsettled("no codesign on this backend")
+    from keychain_claims.backends.base import BackendError
     from keychain_claims.backends.macos import callers
-    path = str(callers.helper(host.sandbox))
+    path = str(callers.helper(host.sandbox))      # a build that fails: the probe could not run
     try:
         fields = callers.signature(host.sandbox, path)
-    except Exception as exc:     # noqa: BLE001 - the probe reports what the host said
+    except BackendError as exc:  # codesign answered, without the fields: what the host said
         return Held(False, str(exc)[:200])
     return Held("TeamIdentifier" in fields, f"CDHash={fields['CDHash'][:12]}… TeamIdentifier={fields.get('TeamIdentifier')}")
 
@@ -26,10 +27,12 @@ def _codesign(host: Host):
 def _signing(host: Host):
     if not host.mac_tools:
         return Unsettled("no codesign on this backend")
+    from keychain_claims.backends.base import BackendError
     from keychain_claims.backends.macos import callers
     from keychain_claims.harness.callers import app
+    callers.helper(host.sandbox)                  # cc and ad hoc signing work: else the probe could not run
     try:
         callers.build(host.sandbox, app("Probe Team", "developer-id", team="PROBE00000"))
-    except Exception as exc:     # noqa: BLE001
-        return Held(False, str(exc)[:200])
+    except BackendError as exc:  # making or using the throwaway identity is what is assumed
+        return Held(False, str(exc)[:300])
     return Held(True, "built and signed with a throwaway team identity")
