@@ -1,22 +1,32 @@
 """The rehearsal's stand-ins for what only a Mac has: `cc`, `codesign`, `openssl` (LibreSSL), the
-`security` that makes the signing keychain, the compiled test caller (testcaller.c) with its `nogui`
-session launcher, and -- behind them -- securityd/SecurityAgent, which keychain-sim plays.  The
-macOS backend's own code (callers.py, shim.py, backend.py) runs unchanged against them; only these
-leaves differ.  Each behaviour is the documented one:
+`security` that makes the signing keychain, `launchctl` and `sudo` (what opens a sandbox's session),
+the compiled test caller (testcaller.c), and -- behind them -- securityd/SecurityAgent, which
+keychain-sim plays (`sim-security`).  The macOS backend's own code (callers.py, session.py, shim.py,
+backend.py) runs unchanged against them; only these leaves differ.  The Mac user they stand for is
+the hosted runner's `runner` (uid 501, never root: model_uid), whatever this host runs as.  Each
+behaviour is the documented one:
 
-* cc: compiles testcaller.c into a program whose modes are the source's (status, grant, revoke,
-  find-generic-password, add-generic-password, nogui); refuses a source without them.
+* cc: compiles testcaller.c for real -- the host's C compiler, -fsyntax-only, with the errors Apple
+  clang makes by default (Xcode 12 on: implicit declarations) -- against headers generated from the
+  SDK's public declarations (sdk_declarations.json, each with the Apple header it is copied from);
+  what it builds is a program whose modes are the source's.
 * codesign(1): `-s -` signs ad hoc, `-s NAME` needs NAME's key usable by codesign without a dialog:
   its partition list must hold `apple:` (`security set-key-partition-list`; without it codesign's
   use of the key asks in a dialog -- the well-known CI hang -- which a session without a GUI fails
-  with errSecInternalComponent).  `-d -vvv` prints Identifier=, CDHash=, TeamIdentifier=; `-d -v`
-  prints no CDHash= (issue 21's reading of codesign's verbosity levels).
+  with errSecInternalComponent), and its keychain unlocked in the caller's session (a keychain idle
+  past its lock timeout, 300 s by default, asks for its password: the same failure).  `-d -vvv`
+  prints Identifier=, CDHash=, TeamIdentifier=; `-d -v` prints no CDHash= (issue 21's reading of
+  codesign's verbosity levels).
   Stand-in liberty: TeamIdentifier= is the team the app stands for (as for an Apple-issued identity),
   so the partition ID agrees with the simulator's model of a Developer ID app.
 * openssl: LibreSSL (macOS 14/15's /usr/bin/openssl, 3.3.x) has no `pkcs12 -legacy` and refuses it;
   its default PBE is 3DES, which `security import` reads.
-* testcaller `nogui`: a session without window-server access (SessionCreate, launchd's SessionCreate
-  key): the simulator runs with KEYCHAIN_SIM_UI=none, so consent fails at once with exit 36.
+* sessions: an audit session is KEYCHAIN_SIM_ASID (securityd keeps a keychain's unlock per session)
+  and KEYCHAIN_SIM_UI (none: no window-server access).  launchctl bootstraps a job with
+  `SessionCreate` into a new one (launchd is root; the job's user needs nothing); testcaller `nogui`
+  (SessionCreate) is refused with EPERM for anyone but root (xnu setaudit_addr: suser()), exit 161;
+  sudo asks for a password (a developer's Mac).  testcaller `session` prints SessionGetInfo's id and
+  attributes.
 * testcaller reads with SecKeychainSetUserInteractionAllowed(false): KEYCHAIN_SIM_INTERACTION=0.
 
 `--rehearsal-faults` (env KEYCHAIN_CLAIMS_FAULTS, comma-separated) makes the leaves misbehave as the
@@ -284,10 +294,14 @@ def security(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- /usr/bin/security
 def sim_security(argv: list[str]) -> int:
     """The /usr/bin/security the shim calls: keychain-sim, with securityd and SecurityAgent in it.
-    Faults: `slow` (show-keychain-info outlasts every deadline, no dialog at all) and `throttle`
-    (a consent answered within 10 s of the previous one waits for launchd's respawn throttle)."""
+    Faults: `dialog` (for a typed command line the session's lack of window-server access does not
+    take: a dialog nobody can dismiss), `slow` (show-keychain-info outlasts every deadline, no dialog
+    at all) and `throttle` (a consent answered within 10 s of the previous one waits for launchd's
+    respawn throttle)."""
     import signal
     import subprocess
+    if "dialog" in faults() and os.environ.get("KEYCHAIN_CLAIMS_WATCHED") == "typed":
+        os.environ["KEYCHAIN_SIM_UI"] = _login_session_kind()     # the session's no-GUI does not take
     if "slow" in faults() and "show-keychain-info" in argv:
         time.sleep(float(os.environ.get("KEYCHAIN_CLAIMS_CALL_LIMIT") or 20) + 5)
     if "throttle" not in faults():
@@ -332,13 +346,10 @@ def _login_session_kind() -> str:
 def new_session() -> dict[str, str]:
     """A new audit session without window-server access (SessionCreate's, launchd's SessionCreate
     key): a fresh ID, in which no keychain is unlocked yet, and no GUI (KEYCHAIN_SIM_UI=none).  The
-    broker keeps these for its children (session.KEEP_ENV), as children inherit an audit session.
-    Fault `dialog`: the session reaches the window server after all."""
+    broker keeps these for its children (session.KEEP_ENV), as children inherit an audit session."""
     import secrets
     from keychain_claims.backends.macos.session import KEEP_ENV
-    env = {"KEYCHAIN_SIM_ASID": str(100001 + secrets.randbelow(899999))}
-    if "dialog" not in faults():
-        env["KEYCHAIN_SIM_UI"] = "none"
+    env = {"KEYCHAIN_SIM_ASID": str(100001 + secrets.randbelow(899999)), "KEYCHAIN_SIM_UI": "none"}
     return {**env, KEEP_ENV: ",".join(env)}
 
 
