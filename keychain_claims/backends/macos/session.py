@@ -49,7 +49,7 @@ SESSION_ENV = "KEYCHAIN_CLAIMS_SESSION"     # force one way: launchd | sudo
 START_LIMIT = 15.0                          # seconds for a broker to come up
 
 
-class SessionError(Exception):
+class SessionError(OSError):
     """One line: no session could be opened, or the broker is gone."""
 
 
@@ -363,15 +363,21 @@ class _Relay:
         os.close(self.master)
 
 
+def feed(proc, data: bytes | None) -> None:
+    """Write a call's whole stdin and close it (a call that stopped reading is not an error)."""
+    if data is None:
+        return
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+
+
 def run(folder: Path, argv: list[str], input: bytes | None = None) -> int:
     """Run one call in the session with this process's descriptors (stdin: `input` if given)."""
     proc = Remote(folder, argv, stdin=subprocess.PIPE if input is not None else None)
-    if input is not None:
-        try:
-            proc.stdin.write(input)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+    feed(proc, input)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, lambda *_: (proc.kill(), os._exit(1)))
     return proc.wait()

@@ -229,7 +229,12 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     # a missed deadline, or the harness ending this shim, ends everything the call started (a
     # launcher's child included), so nothing is left waiting on a dialog.  The child stays in the
     # terminal's process group (a new one could not read a password from /dev/tty)
-    child = _start(argv, stdin is not None, session)
+    try:
+        child = _start(argv, stdin is not None, session)
+    except OSError as exc:            # the session's broker is gone (SessionError) or the program is
+        print(f"keychain-claims shim: harness: {exc}", file=sys.stderr)
+        harness_event(dialog_log, f"a security call could not be started: {exc}")
+        return 1
 
     def end_group(signum=None, frame=None):
         if session:                               # the broker ends the call's whole group
@@ -246,12 +251,8 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     held: list[str] = []
     reader = threading.Thread(target=_stream_stderr, args=(child.stderr, held), daemon=True)
     reader.start()
-    if stdin is not None:
-        try:
-            child.stdin.write(stdin)
-            child.stdin.close()
-        except BrokenPipeError:
-            pass
+    from keychain_claims.backends.macos.session import feed
+    feed(child, stdin)
     try:
         status = child.wait(timeout=max(0.1, limit - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
