@@ -159,12 +159,12 @@ def test_where_no_session_can_be_made_the_backend_refuses_in_one_line(tmp_path, 
 def test_a_codesign_after_the_default_lock_timeout_still_signs_without_a_dialog(box):
     """Point 7: the throwaway signing keychain kept the default 300 s lock timeout; a codesign
     later than that asked for its password in a dialog (errSecInternalComponent without a GUI)."""
-    from keychain_claims.harness.callers import app
-    callers.build(box, app("Signed", "developer-id", team="TEAM000001"))
-    control.advance_clock(box.backend.state_dir(box), standins.DEFAULT_LOCK_TIMEOUT + 60)
     from dataclasses import replace
-    later = app("Signed Later", "developer-id", team="TEAM000002")
-    callers.build(box, later)
+    from keychain_claims.harness.callers import app
+    first = app("Signed", "developer-id", team="TEAM000001")
+    callers.build(box, first)
+    control.advance_clock(box.backend.state_dir(box), standins.DEFAULT_LOCK_TIMEOUT + 60)
+    assert callers.build(box, replace(first, build=2)).exists()      # the same team's identity, signed again
 
 
 # --------------------------------------------------------------------------- 5. settling is honest
