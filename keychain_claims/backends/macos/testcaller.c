@@ -15,9 +15,11 @@
  *                                       session: id=N attrs=0xBITS (SessionGetInfo, Security/AuthSession.h)
  * Exit status: the OSStatus's low byte, as security(1) does.  KC_BUILD makes each build distinct.
  *
- * `nogui`: SessionCreate(sessionKeepCurrentBootstrap, 0) (Security/AuthSession.h) gives this process a
- * new security (audit) session whose attributes lack sessionHasGraphicAccess (securityd's Session keeps
- * only the settable attributes it is given: securityd/src/session.h); launchd's SessionCreate key does
+ * `nogui`: SessionCreate(0, 0) (Security/AuthSession.h) gives this process a new security (audit)
+ * session whose flags -- what SessionGetInfo reports as its attributes -- are the 0 it is given, so
+ * no sessionHasGraphicAccess (OSX/libsecurity_authorization/lib/Authorization.cpp: SessionCreate ->
+ * CommonCriteria::AuditInfo::create, ai_flags = attributes; creation flags such as
+ * sessionKeepCurrentBootstrap are "not supported anymore" and only logged); launchd's SessionCreate key does
  * the same for a job (launchd.plist(5)).  In such a session securityd cannot reach SecurityAgent and a
  * read that needs consent fails at once with errSecInteractionNotAllowed (exit 36), as over SSH.  That
  * is an assumption until a Mac run's `keychain-claims assumptions --settle` holds it (SESSION-NO-UI).
@@ -158,7 +160,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "nogui")) {
         int at = (argc > 2 && !strcmp(argv[2], "--")) ? 3 : 2;
         if (at >= argc) { fprintf(stderr, "testcaller: nogui needs a program\n"); return 2; }
-        OSStatus st = SessionCreate(sessionKeepCurrentBootstrap, 0);
+        OSStatus st = SessionCreate(0, 0);
         if (st) return fail("SessionCreate", st);
         execv(argv[at], argv + at);
         perror("testcaller: execv");
