@@ -286,7 +286,8 @@ class Remote:
         return self.returncode
 
     def kill(self) -> None:
-        """The call's whole process group ends (the broker sees the client hang up)."""
+        """The call's whole process group ends (the broker sees the client hang up), and the
+        caller's terminal is given back its modes (a ^C or a deadline must not leave it raw)."""
         try:
             self.conn.sendall(b"k")
         except OSError:
@@ -295,6 +296,8 @@ class Remote:
             self.conn.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        if self._relay is not None:
+            self._relay.restore()
 
 
 def _own_tty() -> int | None:
@@ -352,14 +355,23 @@ class _Relay:
                     continue
                 os.write(self.master if fd == self.tty else self.tty, data)
 
-    def stop(self) -> None:
+    def restore(self) -> None:
+        """The caller's terminal as it was (once)."""
         import termios
+        saved, self.saved = self.saved, None
+        if saved is not None:
+            try:
+                termios.tcsetattr(self.tty, termios.TCSANOW, saved)
+            except termios.error:
+                pass
+
+    def stop(self) -> None:
         deadline = time.monotonic() + 0.5        # what the call wrote last is shown first
         while self.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         self.done.set()
         self.thread.join(1)
-        termios.tcsetattr(self.tty, termios.TCSANOW, self.saved)
+        self.restore()
         os.close(self.master)
 
 
