@@ -30,6 +30,7 @@ answers: the backend checks it after opening and refuses a session that has it.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ import socket
 import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -126,7 +128,6 @@ def _serve_one(conn: socket.socket, keep: dict[str, str]) -> None:
         if request.get("tty"):          # a terminal of its own, relayed by the client to the caller's
             master, slave = os.openpty()
             if request["tty"].get("attrs"):
-                import termios
                 termios.tcsetattr(slave, termios.TCSANOW, _attrs_in(request["tty"]["attrs"]))
             preexec = _controlling(slave)
             std = [slave if on else fd for fd, on in zip(fds, request["tty"].get("std", [False] * 3))]
@@ -136,6 +137,8 @@ def _serve_one(conn: socket.socket, keep: dict[str, str]) -> None:
                                 cwd=request.get("cwd") or None, start_new_session=True, preexec_fn=preexec,
                                 pass_fds=[slave] if slave is not None else [])
     except OSError as exc:
+        if master is not None:
+            os.close(master)
         _send(conn, {"status": 127, "error": f"{request['argv'][0]}: {exc.strerror or exc}"})
         conn.close()
         return
@@ -169,9 +172,7 @@ def _serve_one(conn: socket.socket, keep: dict[str, str]) -> None:
 def _controlling(slave: int):
     """preexec_fn: the child (a session leader: start_new_session) takes `slave` as its
     controlling terminal, so /dev/tty -- where security's getpass prompts -- is it."""
-    def take() -> None:
-        import fcntl
-        import termios
+    def take() -> None:               # runs between fork and exec: nothing imported here
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     return take
 
@@ -243,7 +244,6 @@ class Remote:
         try:
             tty = None
             if self._tty is not None:
-                import termios
                 tty = {"attrs": _attrs_out(termios.tcgetattr(self._tty)),
                        "std": [_same_tty(fd, self._tty) for fd in theirs]}
             _send(self.conn, {"argv": list(argv), "env": dict(os.environ if env is None else env),
@@ -331,7 +331,6 @@ class _Relay:
     meanwhile (the call's terminal does the echo, line editing and ^C), restored after."""
 
     def __init__(self, tty: int, master: int):
-        import termios
         import tty as ttymod
         self.tty, self.master = tty, master
         self.saved = termios.tcgetattr(tty)
@@ -357,7 +356,6 @@ class _Relay:
 
     def restore(self) -> None:
         """The caller's terminal as it was (once)."""
-        import termios
         saved, self.saved = self.saved, None
         if saved is not None:
             try:
