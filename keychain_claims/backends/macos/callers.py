@@ -160,10 +160,6 @@ def helper_identity():
     return app("keychain-claims-helper", "adhoc")
 
 
-def helper_path(sandbox) -> Path:
-    return build_path(sandbox, helper_identity())
-
-
 def helper(sandbox) -> Path:
     return build(sandbox, helper_identity())
 
