@@ -415,10 +415,6 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # ------------------------------------------------------------------------------- opening one
 class MacSession:
     """The session a sandbox's calls run in: its broker's folder, how it was made, what the
@@ -432,13 +428,20 @@ class MacSession:
         return [*runner_argv(self.folder), *program]
 
     def close(self) -> None:
+        """The broker goes: launchd's job booted out, else (sudo's child, or a bootout that failed)
+        the broker told to end; without its ready file it ends itself within seconds anyway."""
         argv, self._close_argv = self._close_argv, None
+        stopped = False
         if argv:
-            subprocess.run(argv, capture_output=True, env=self._env, timeout=START_LIMIT)
+            try:
+                stopped = subprocess.run(argv, capture_output=True, env=self._env,
+                                         timeout=START_LIMIT).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         ready = self.folder / READY
         try:
-            pid = json.loads(ready.read_text())["pid"]
-            os.kill(pid, signal.SIGTERM)            # a broker launchd did not stop (sudo's child)
+            if not stopped:
+                os.kill(json.loads(ready.read_text())["pid"], signal.SIGTERM)
         except (OSError, ValueError, KeyError, TypeError):
             pass
         ready.unlink(missing_ok=True)
@@ -548,3 +551,7 @@ def _by_sudo(folder: Path, helper: Path, tool, env: dict):
         said = (folder / "broker.log").read_text(errors="replace").strip().splitlines()
         return f"exited {proc.returncode}: {said[-1][:120] if said else ''}".strip()
     return MacSession(folder, "sudo", None, {}, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
