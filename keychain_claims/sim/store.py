@@ -426,14 +426,43 @@ def save_prefs(data: dict) -> None:
     write_json(_state_file("prefs.json"), data)
 
 
-def runtime() -> dict:
-    """securityd's memory: {path: {"key": hex, "last": epoch}} for unlocked keychains."""
-    return _state_json("runtime.json", {}, _valid_runtime)
+# securityd keeps a keychain's unlock per (security session, keychain): KeychainDbCommon::find
+# (securityd/src/kcdatabase.cpp) joins an existing DbCommon only when `&session == &common->session()`
+# and the identifier match; a process in another audit session gets a new DbCommon, which starts locked.
+# The session a call runs in is KEYCHAIN_SIM_ASID (its audit session ID; unset: the login session).
+SESSION_ENV = "KEYCHAIN_SIM_ASID"
+LOGIN_SESSION = "login"
 
 
-def save_runtime(data: dict) -> None:
+def session_id() -> str:
+    """The audit session this process runs in (inherited, like a real one, through the environment)."""
+    value = os.environ.get(SESSION_ENV, "") or LOGIN_SESSION
+    return value if value.replace("-", "").isalnum() else LOGIN_SESSION
+
+
+def _runtime_name(session: str) -> str:
+    return "runtime.json" if session == LOGIN_SESSION else f"runtime-{session}.json"
+
+
+def sessions() -> list[str]:
+    """Every session securityd holds keys for (the login session's first)."""
+    try:
+        names = sorted(os.listdir(state_dir()))
+    except OSError:
+        return [LOGIN_SESSION]
+    return [LOGIN_SESSION] + [n[len("runtime-"):-len(".json")] for n in names
+                              if n.startswith("runtime-") and n.endswith(".json")]
+
+
+def runtime(session: str | None = None) -> dict:
+    """securityd's memory for one session (default: this process's):
+    {path: {"key": hex, "last": epoch}} for the keychains unlocked in it."""
+    return _state_json(_runtime_name(session or session_id()), {}, _valid_runtime)
+
+
+def save_runtime(data: dict, session: str | None = None) -> None:
     """securityd's memory is lost at a reboot anyway: atomic, but not flushed to the disk."""
-    write_json(_state_file("runtime.json"), data, durable=False)
+    write_json(_state_file(_runtime_name(session or session_id())), data, durable=False)
 
 
 def log(event: dict) -> None:

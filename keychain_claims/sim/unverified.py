@@ -117,13 +117,14 @@ NOT_SIMULATED_STATUS = 1
 
 # ---------------------------------------------------------------- named macOS versions
 # KEYCHAIN_SIM_MACOS=14|15|26 (default 26, the newest source the command table is read from).  Version-dependent:
-# the `[-h]` at the head of every usage text.  The current source's table (security.c, Security-61901) prints it;
-# the modern transcripts held against the simulator (issue 22: macOS 14/15 era) and every older paste
-# (keyring282-add-help, macmounter2-add-usage) show none.  Which release first printed it is [UNV].
+# the `[-h]` at the head of every usage text [SRC SecurityTool/macOS/security.c, command table]: none in any
+# macOS 14 tag (Security-61040.1.3 ... 61040.80.10, 61123.100.169 ... 61123.140.15); every macOS 15 tag
+# (Security-61439.1.1 ... 61439.140.12) and macOS 26's (61901.0.87) print it -- 20 to 22 rows each.  The older
+# pastes held against the simulator (keyring282-add-help 10.12 era, macmounter2-add-usage 10.11) show none.
 #   settle: `security add-generic-password` with no arguments, recorded on macOS 14, 15 and 26
 MACOS_VERSIONS = ("14", "15", "26")
 MACOS_DEFAULT = "26"
-USAGE_SHOWS_H = {"14": False, "15": False, "26": True}
+USAGE_SHOWS_H = {"14": False, "15": True, "26": True}
 
 
 def macos() -> str:
