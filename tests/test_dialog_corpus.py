@@ -179,3 +179,22 @@ def test_the_behaviour_case_for_a_report_is_a_valid_case(corpus, tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(copy.deepcopy(case)))
     [loaded] = behaviour.load_behaviour(tmp_path)
     assert loaded["id"] == f"{report.id}@26" and loaded["action"]["ui"] == "gui-unattended"
+
+
+@pytest.mark.parametrize("seen, marks, held", [
+    ("security wants to access key \u201ckc-probe\u201d in your keychain.\nTo allow this, enter the \u201clogin\u201d "
+     "keychain password.", True, True),
+    ('security wants to access key "kc-probe" in your keychain.\nTo allow this, enter the "login" keychain '
+     'password.', True, False),
+    ('security wants to access key "kc-probe" in your keychain.\nTo allow this, enter the "login" keychain '
+     'password.', False, True),
+    ("security wants to access \u201ckc-probe\u201d in your keychain.\nTo allow this, enter the \u201clogin\u201d "
+     "keychain password.", False, False),
+])
+def test_the_dialog_probes_hold_only_on_the_corpus_sentence(monkeypatch, seen, marks, held):
+    from keychain_claims.assumptions import formats
+    monkeypatch.setenv("KEYCHAIN_SIM_MACOS", "26")
+    monkeypatch.setattr(formats.sys, "platform", "linux")
+    responder = prompts.Responder()
+    responder.seen.append(prompts.Prompt("item-dialog", seen, "Deny", "security", "kc-probe", "login"))
+    assert formats.dialog_says(responder, "partition", "kc-probe", marks=marks).held is held
