@@ -80,6 +80,18 @@ def _step(box: Box, env: dict, step: dict) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def _prepare(box: Box, case: dict) -> tuple[dict, str]:
+    """The case's environment in `box` (its macOS version, a clock of its own) after its before-steps; the second
+    value says which step failed, empty when all ran."""
+    env = dict(box.env, KEYCHAIN_SIM_MACOS=str(case["macos"]), KEYCHAIN_SIM_CLOCK=str(box.root / "clock"))
+    (box.root / "clock").write_text("1780000000")
+    for step in case.get("before", []):
+        status, _, err = _step(box, env, step)
+        if status != 0:
+            return env, f"before-step failed ({status}): {err.strip()[:200]}"
+    return env, ""
+
+
 def replay_behaviour(case: dict) -> Result:
     result = Result(case["id"], "behaviour", "not-comparable", source=case["source"]["url"])
     if case.get("not_comparable"):
@@ -87,13 +99,10 @@ def replay_behaviour(case: dict) -> Result:
         return result
     box = Box()
     try:
-        env = dict(box.env, KEYCHAIN_SIM_MACOS=str(case["macos"]), KEYCHAIN_SIM_CLOCK=str(box.root / "clock"))
-        (box.root / "clock").write_text("1780000000")
-        for step in case.get("before", []):
-            status, out, err = _step(box, env, step)
-            if status != 0:
-                result.state, result.reason = "differs", f"before-step failed ({status}): {err.strip()[:200]}"
-                return result
+        env, failed = _prepare(box, case)
+        if failed:
+            result.state, result.reason = "differs", failed
+            return result
         spec = case.get("item", {"svce": "Claude Code-credentials"})
         before = _item_state(box, env, spec)
         status, out, err = _step(box, env, case["action"])
@@ -200,13 +209,9 @@ def drawn_dialog(case: dict) -> str:
     """Run a behaviour case's steps and its action in a gui-unattended session; the first window's text."""
     box = Box()
     try:
-        env = dict(box.env, KEYCHAIN_SIM_MACOS=str(case["macos"]), KEYCHAIN_SIM_CLOCK=str(box.root / "clock"))
-        (box.root / "clock").write_text("1780000000")
-        for step in case.get("before", []):
-            status, _, err = _step(box, env, step)
-            if status != 0:
-                raise RuntimeError(f"{case['id']}: before-step {step['security'][:1]} failed ({status}): "
-                                   f"{err.strip()[:200]}")
+        env, failed = _prepare(box, case)
+        if failed:
+            raise RuntimeError(f"{case['id']}: {failed}")
         _, _, text = _step(box, env, case["action"])
         return text
     finally:
