@@ -150,10 +150,11 @@ def _dialog_partition_wording(host: Host):
 
 
 @assumption("DIALOG-QUOTES", "SecurityAgent puts the item's and the keychain's names between typographic marks "
-            "(“kc-probe”, “login”), not straight ones",
-            "security/dialogs.json: every report from 2024 on that quotes the sentence shows straight or single "
-            "marks, typed into an issue (retyped: no evidence either way); the simulator's typographic marks are "
-            "[INF]", "security/dialogs.json wording (the marks)")
+            "(“kc-probe”, “login”) and the application's name between none",
+            "security/dialogs.json: 15 reports from 2024 on show straight or single marks around the item and none "
+            "around the application; SeemSeam/claude_codex_bridge#350 shows typographic marks around both "
+            "(“security” wants to use the “ccb-provider” keychain.); all were typed (no evidence of the window's "
+            "marks either way): the simulator's marks are [INF]", "security/dialogs.json wording (the marks)")
 def _dialog_quotes(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")

@@ -62,6 +62,7 @@ class Report:
     extent: str = ""
     buttons: tuple[str, ...] = ()
     note: str = ""
+    after_fit: bool = False          # found after the wording was fitted (so held out)
 
     @property
     def drawn(self) -> bool:
@@ -108,10 +109,11 @@ def _report(where: str, raw: dict) -> Report:
     here = f"{where} report {rid}"
     required = ("id", "found", "held_out", "source", "date", "macos", "state", "state_evidence", "app", "item",
                 "keychain", "text", "form", "quotes")
-    missing = [k for k in required if raw.get(k) in (None, "")]
+    missing = [k for k in required if raw.get(k) in (None, "") and not (k == "item" and raw.get("state") == "locked")]
     if missing:
-        raise _fail(here, f"lacks {', '.join(missing)}: give each (macos may be \"unknown\")")
-    unknown = sorted(set(raw) - set(required) - {"extent", "buttons", "note"})
+        raise _fail(here, f"lacks {', '.join(missing)}: give each (macos may be \"unknown\"; a locked report's item "
+                          "may be empty)")
+    unknown = sorted(set(raw) - set(required) - {"extent", "buttons", "note", "after_fit"})
     if unknown:
         raise _fail(here, f"has unknown field(s) {', '.join(unknown)}: remove them or put them in note")
     if not re.match(r"https://\S+$", str(raw["source"])):
@@ -142,9 +144,10 @@ def _report(where: str, raw: dict) -> Report:
         raise _fail(here, "buttons must be a list of button titles")
     return Report(id=str(rid), found=int(raw["found"]), held_out=bool(raw["held_out"]), source=str(raw["source"]),
                   date=date, macos=str(raw["macos"]), state=state, state_evidence=str(raw["state_evidence"]),
-                  app=str(raw["app"]), item=str(raw["item"]), keychain=str(raw["keychain"]), text=str(raw["text"]),
+                  app=str(raw["app"]), item=str(raw.get("item") or ""), keychain=str(raw["keychain"]), text=str(raw["text"]),
                   form=form, quotes=raw["quotes"], extent=str(raw.get("extent") or ""),
-                  buttons=tuple(str(b) for b in buttons), note=str(raw.get("note") or ""))
+                  buttons=tuple(str(b) for b in buttons), note=str(raw.get("note") or ""),
+                  after_fit=bool(raw.get("after_fit", False)))
 
 
 def _wording(where: str, raw: dict) -> Wording:

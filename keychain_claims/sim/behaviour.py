@@ -185,7 +185,8 @@ def dialog_case(report, version: str) -> dict:
     """A behaviour case that makes `report`'s state and reads its item as its application."""
     kc = f"{{HOME}}/Library/Keychains/{report.keychain}.keychain-db"
     reader = report_caller(report.app)
-    add = ["add-generic-password", "-a", "me", "-s", report.item, "-X", _HEX]
+    item = report.item or "kc-item"            # an unlock report names no item: any item in the keychain
+    add = ["add-generic-password", "-a", "me", "-s", item, "-X", _HEX]
     before = [{"security": ["create-keychain", "-p", "pw", kc]}, {"security": ["list-keychains", "-s", kc]},
               {"security": ["default-keychain", "-s", kc]}]
     if report.state == "acl":                  # an item its maker trusts; the reader is someone else
@@ -195,13 +196,13 @@ def dialog_case(report, version: str) -> dict:
         trust = ["-T", "/usr/bin/security"] + ([] if report.app == "security" else ["-T", reader["path"]])
         before += [{"security": add + trust + [kc]},
                    {"security": ["set-generic-password-partition-list", "-S", f"teamid:{_OTHER_TEAM}", "-a", "me",
-                                 "-s", report.item, "-k", "pw", kc]}]
+                                 "-s", item, "-k", "pw", kc]}]
     else:                                      # locked: the reader trusted, the keychain locked
         trust = [] if report.app == "security" else ["-T", "/usr/bin/security", "-T", reader["path"]]
         before += [{"security": add + trust + [kc]}, {"security": ["lock-keychain", kc]}]
     return {"format": BEHAVIOUR_FORMAT, "id": f"{report.id}@{version}", "source": {"url": report.source},
-            "macos": version, "before": before, "item": {"svce": report.item},
-            "action": {"security": ["find-generic-password", "-a", "me", "-s", report.item, "-w"], "as": reader,
+            "macos": version, "before": before, "item": {"svce": item},
+            "action": {"security": ["find-generic-password", "-a", "me", "-s", item, "-w"], "as": reader,
                        "ui": "gui-unattended"}}
 
 
