@@ -76,6 +76,18 @@ def test_a_corpus_that_is_not_json_is_refused_in_one_line(tmp_path):
         dialogs.load(_write(tmp_path, '{"format": "keychain-claims/dialogs/1",\n  "wording": [,]}'))
 
 
+def test_the_corpus_models_the_simulators_versions():
+    from keychain_claims.sim import unverified
+    assert dialogs.MODELLED == unverified.MACOS_VERSIONS == behaviour.MACOS_VERSIONS
+
+
+@pytest.mark.parametrize("given, modelled", [("26.3 (25D125)", "26"), ("Darwin 25.5.0 (26.5)", "26"),
+                                             ("Darwin 25.5.0", "26"), ("Darwin 24.6.0", "15"),
+                                             ("15.7.5 (24G624)", "15"), ("14.7.3", "14"), ("unknown", None)])
+def test_a_reported_version_names_a_modelled_one(given, modelled):
+    assert dialogs.modelled(given) == modelled
+
+
 def test_buttons_are_the_corpus_buttons(corpus):
     for version in dialogs.MODELLED:
         assert dialogs.buttons("acl", version) == dialogs.buttons("partition", version) == prompts.ITEM_CHOICES
