@@ -151,7 +151,7 @@ def _dialog_partition_wording(host: Host):
 
 @assumption("DIALOG-QUOTES", "SecurityAgent puts the item's and the keychain's names between typographic marks "
             "(“kc-probe”, “login”) and the application's name between none",
-            "security/dialogs.json: 15 reports from 2024 on show straight or single marks around the item and none "
+            "security/dialogs.json: 16 reports from 2024 on show straight or single marks around the item and none "
             "around the application; SeemSeam/claude_codex_bridge#350 shows typographic marks around both "
             "(“security” wants to use the “ccb-provider” keychain.); all were typed (no evidence of the window's "
             "marks either way): the simulator's marks are [INF]", "security/dialogs.json wording (the marks)")

@@ -59,8 +59,8 @@ def _denystatus(host: Host):
 @assumption("DIALOG-WORDING", "a read by a caller the item's access list does not trust draws “APP wants to use "
             "your confidential information stored in “ITEM” in your keychain.” and “To allow this, enter the "
             "“KEYCHAIN” keychain password.”",
-            "security/dialogs.json: 6 reports from 2024 on (nicobailon/pi-web-access#9, steipete/CodexBar#1056, "
-            "#924, mfat/sshpilot#1070, Lcharvol/Claude-God#30, intiface/intiface-central#181); 3 paraphrases (words left out), none with other words",
+            "security/dialogs.json: 7 reports from 2024 on (nicobailon/pi-web-access#9, steipete/CodexBar#1056, "
+            "#924, #679, mfat/sshpilot#1070, Lcharvol/Claude-God#30, intiface/intiface-central#181); 4 paraphrases (3 leave words out; vinzdg/codenotch#98, in passing, says “access” for “use your”)",
             "security/dialogs.json wording (acl); sim/agent.py dialog_text")
 def _dialog_wording(host: Host):
     from keychain_claims.assumptions.formats import dialog_says

@@ -63,6 +63,7 @@ class Report:
     buttons: tuple[str, ...] = ()
     note: str = ""
     after_fit: bool = False          # found after the wording was fitted (so held out)
+    path: str = ""                   # the reader's executable, when the report gives it
 
     @property
     def drawn(self) -> bool:
@@ -113,7 +114,7 @@ def _report(where: str, raw: dict) -> Report:
     if missing:
         raise _fail(here, f"lacks {', '.join(missing)}: give each (macos may be \"unknown\"; a locked report's item "
                           "may be empty)")
-    unknown = sorted(set(raw) - set(required) - {"extent", "buttons", "note", "after_fit"})
+    unknown = sorted(set(raw) - set(required) - {"extent", "buttons", "note", "after_fit", "path"})
     if unknown:
         raise _fail(here, f"has unknown field(s) {', '.join(unknown)}: remove them or put them in note")
     if not re.match(r"https://\S+$", str(raw["source"])):
@@ -147,7 +148,7 @@ def _report(where: str, raw: dict) -> Report:
                   app=str(raw["app"]), item=str(raw.get("item") or ""), keychain=str(raw["keychain"]), text=str(raw["text"]),
                   form=form, quotes=raw["quotes"], extent=str(raw.get("extent") or ""),
                   buttons=tuple(str(b) for b in buttons), note=str(raw.get("note") or ""),
-                  after_fit=bool(raw.get("after_fit", False)))
+                  after_fit=bool(raw.get("after_fit", False)), path=str(raw.get("path") or ""))
 
 
 def _wording(where: str, raw: dict) -> Wording:

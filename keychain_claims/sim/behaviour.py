@@ -172,19 +172,20 @@ _HEX = "7b22636c6175646541694f61757468223a7b22616363657373546f6b656e223a224b4343
 _OTHER_TEAM = "ZZZZZZZZZZ"        # a partition ID no reader here has
 
 
-def report_caller(app: str) -> dict:
-    """The reader a report names: /usr/bin/security, or a Developer-ID app of that name in /Applications."""
+def report_caller(app: str, path: str = "") -> dict:
+    """The reader a report names: /usr/bin/security, or a Developer-ID app of that name (at the path the report
+    gives, else in /Applications).  The dialog shows what the simulator derives from it (sim/acl.py app_name)."""
     if app == "security":
         return {"path": "/usr/bin/security"}
     slug = "".join(ch for ch in app.lower() if ch.isalnum()) or "app"
-    return {"path": f"/Applications/{app}.app/Contents/MacOS/{app}", "identifier": f"com.example.{slug}",
+    return {"path": path or f"/Applications/{app}.app/Contents/MacOS/{app}", "identifier": f"com.example.{slug}",
             "signing": "developer-id", "team": "RPTEAM0001"}
 
 
 def dialog_case(report, version: str) -> dict:
     """A behaviour case that makes `report`'s state and reads its item as its application."""
     kc = f"{{HOME}}/Library/Keychains/{report.keychain}.keychain-db"
-    reader = report_caller(report.app)
+    reader = report_caller(report.app, report.path)
     item = report.item or "kc-item"            # an unlock report names no item: any item in the keychain
     add = ["add-generic-password", "-a", "me", "-s", item, "-X", _HEX]
     before = [{"security": ["create-keychain", "-p", "pw", kc]}, {"security": ["list-keychains", "-s", kc]},
