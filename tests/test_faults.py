@@ -331,7 +331,7 @@ def _replace(name: str, old: str, new: str):
     (_append("symptom.feature", b'\n  Scenario: unclosed\n    Given a thing\n      """\n      never closed\n'),
      r"symptom\.feature line \d+: .*unexpected end of file.*; fix it or restore it"),
     (_append("symptom.feature", b"\n# \xff\xfe not UTF-8\n"), r"symptom\.feature is not UTF-8 text \(invalid start byte"),
-    (lambda features: (features / "extra.feature").mkdir(), r"extra\.feature cannot be read \(Is a directory"),
+    (lambda features: (features / "extra.feature").mkdir(), r"extra\.feature is a directory; remove it"),
     (_replace("symptom.feature", "@symptom", "@symptm"), r"symptom\.feature line \d+: tag @symptm of scenario .* is "
                                                           r"neither a claim link .* nor a marker pytest\.ini declares"),
 ], ids=["keyword", "docstring", "bytes", "directory", "marker"])
