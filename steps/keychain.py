@@ -40,6 +40,13 @@ def no_gui_locked(world: World):
     assert call.status == 0, call.transcript()
 
 
+@given("the login keychain is locked")
+def login_locked(world: World):
+    """Locked as after a timeout or a sleep with lock-on-sleep; the session keeps its GUI."""
+    call = world.security("lock-keychain", str(world.sandbox.keychain.path))
+    assert call.status == 0, call.transcript()
+
+
 @when(parsers.re(r"(?P<count>\d+) (?P<unit>seconds?|hours?) pass"))
 def time_passes(world: World, count: str, unit: str):
     world.backend.advance_clock(world.sandbox, int(count) * (3600 if unit.startswith("hour") else 1))

@@ -193,6 +193,14 @@ def read_refreshed(world: World):
         "the item does not hold the token the stand-in issued"
 
 
+@then("the item holds the refreshed token")
+def item_refreshed(world: World):
+    read = world.security(*claude_code.read_argv(world.account, world.service))
+    assert read.status == 0, f"no item to read (exit {read.status})"
+    assert _token_in(read.stdout) == str(world.marks["refreshed"].access_token), \
+        "the item does not hold the token the stand-in issued"
+
+
 @then(r"~/.claude/.credentials.json holds the refreshed token")
 def file_refreshed(world: World):
     path = world.sandbox.home / ".claude" / ".credentials.json"

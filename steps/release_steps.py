@@ -14,6 +14,19 @@ from keychain_claims.reports.attach import attach
 from steps.release_runs import calls_in_run, fingerprints_of, not_exercised, run_claude, subcommand_missing
 
 
+@then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint is one of (?P<values>"[^"]+"(?:, "[^"]+")+)$'))
+def fingerprint_one_of(claude_release: Release, name: str, values: str, request: pytest.FixtureRequest):
+    request.node.user_properties.append((Prop.PROVENANCE, ["fingerprint"]))
+    found = fingerprints_of(claude_release)[name]
+    attach(f"fingerprint {name} ({claude_release.version})",
+           f"status: {found.status}\nvalue: {found.value}\nexcerpt: {found.excerpt}")
+    if found.status == "not found":
+        pytest.skip(f"{claude_release.version}: fingerprint {name!r} cannot be located; not guessing")
+    allowed = [v.strip('"') for v in values.split('", "')]
+    allowed = [v.strip('"') for v in allowed]
+    assert found.value in allowed, f"{claude_release.version}: {name} is {found.value!r}"
+
+
 @then(parsers.re(r'the release\'s "(?P<name>[\w-]+)" fingerprint (?P<how>is|starts with) "(?P<value>[^"]+)"'))
 def fingerprint_is(claude_release: Release, name: str, how: str, value: str, request: pytest.FixtureRequest):
     request.node.user_properties.append((Prop.PROVENANCE, ["fingerprint"]))      # evidence read from the release's code
@@ -68,42 +81,61 @@ def _stored_digests(world: World) -> dict[str, str]:
     return found
 
 
-SSH_IN_TMUX = {"SSH_CONNECTION": "127.0.0.1 50022 127.0.0.1 22", "SSH_CLIENT": "127.0.0.1 50022 22",
-               "SSH_TTY": "/dev/pts/9", "TERM": "screen-256color", "TMUX_PANE": "%0"}
+SSH = {"SSH_CONNECTION": "127.0.0.1 50022 127.0.0.1 22", "SSH_CLIENT": "127.0.0.1 50022 22",
+       "SSH_TTY": "/dev/pts/9"}
 
 
 def _model_requests(run) -> list[dict]:
     return [r for r in standin.requests(run.standin) if r["path"].startswith("/v1/messages")]
 
 
-@when("the release makes a model request in an SSH session inside tmux")
-def model_request_over_ssh(world: World, claude_release: Release):
-    """What the release's own code does in such a session, not where a fingerprint sits: first a
-    control request in the sandbox's plain session (it must reach the keychain, or the harness did
-    not drive the release's macOS code path and nothing can be concluded), then the same request
-    with the variables sshd and tmux set."""
-    run_claude(world, claude_release, "-p ping")
-    why = not_exercised(world, claude_release, "its choice of store")
+def _control_run(world: World, release: Release) -> None:
+    """A first request in the sandbox's plain session: it must reach the keychain, or the harness did not
+    drive the release's macOS code path and nothing can be concluded from the second."""
+    run_claude(world, release, "-p ping")
+    why = not_exercised(world, release, "its choice of store")
     if why:
-        pytest.skip(f"not checkable: {why} (the control run, without SSH or tmux)")
-    world.marks["requests_before_ssh"] = len(_model_requests(world.marks["release_run"]))
-    env = {**SSH_IN_TMUX, "TMUX": f"{world.sandbox.tmp}/tmux-0/default,4242,0"}
-    attach(f"session of {claude_release.version}'s second request", "\n".join(f"{k}={v}" for k, v in env.items()))
+        pytest.skip(f"not checkable: {why} (the control run, in the plain session)")
+    world.marks["requests_before_session"] = len(_model_requests(world.marks["release_run"]))
+
+
+@when("the release makes a model request in an SSH session")
+def model_request_over_ssh(world: World, claude_release: Release):
+    """What the keychain is in an SSH session: no GUI to draw a dialog, and the login keychain locked
+    (a GUI login unlocks it, sshd does not).  The variables sshd sets come along; the release's code has
+    no session check, so they change nothing by themselves."""
+    _control_run(world, claude_release)
+    world.backend.set_session(world.sandbox, gui=False)
+    call = world.security("lock-keychain", str(world.sandbox.keychain.path))
+    assert call.status == 0, call.transcript()
+    attach(f"session of {claude_release.version}'s second request",
+           "no GUI; login keychain locked\n" + "\n".join(f"{k}={v}" for k, v in SSH.items()))
+    run_claude(world, claude_release, "-p ping", SSH)
+
+
+@when("the release makes a model request in a tmux session of the GUI login")
+def model_request_in_tmux(world: World, claude_release: Release):
+    _control_run(world, claude_release)
+    env = {"TERM": "screen-256color", "TMUX_PANE": "%0", "TMUX": f"{world.sandbox.tmp}/tmux-0/default,4242,0"}
+    attach(f"session of {claude_release.version}'s second request",
+           "GUI login, keychain unlocked\n" + "\n".join(f"{k}={v}" for k, v in env.items()))
     run_claude(world, claude_release, "-p ping", env)
 
 
-@then("the model request carried the file's credential, not the keychain item's")
-def carried_the_file(world: World, claude_release: Release):
+@then(parsers.re(r"the model request carried (?P<want>the file's|the keychain item's) credential, not (?:the keychain "
+                 r"item's|the file's)"))
+def carried(world: World, claude_release: Release, want: str):
     run = world.marks["release_run"]
-    sent = _model_requests(run)[world.marks["requests_before_ssh"]:]
+    sent = _model_requests(run)[world.marks["requests_before_session"]:]
     if not sent:
-        pytest.skip(f"not checkable: Claude Code {claude_release.version} sent no model request in the SSH/tmux "
+        pytest.skip(f"not checkable: Claude Code {claude_release.version} sent no model request in the second "
                     f"session (exit {run.status})")
     stored = _stored_digests(world)
     used = [stored.get(r.get("credential"), "no stored credential") for r in sent]
-    attach(f"credential of the model request in SSH/tmux ({claude_release.version})",
+    attach(f"credential of the model request in the second session ({claude_release.version})",
            f"{len(sent)} model request(s); carried: {', '.join(used)}")
-    assert used[-1] == "the file", f"in an SSH session inside tmux the model request carried {used[-1]}"
+    expected = "the file" if want == "the file's" else "the keychain item"
+    assert used[-1] == expected, f"the model request carried {used[-1]}"
 
 
 @then("the release reports it is logged in")
