@@ -157,18 +157,41 @@ def other_app_writes(world: World, fakes: Fakes):
     assert call.status == 0, call.transcript()
 
 
+@given("Claude Code is a Developer-ID signed binary")
+def claude_binary(world: World):
+    """Claude Code's own binary, as a caller the keychain could check if Claude Code asked it itself."""
+    world.marks["claude_binary"] = callers.app("claude", "developer-id")
+
+
+@given("Claude Code reads through security, as releases do")
+def claude_reads_via_security(world: World):
+    """What every release does (CAU-READER's scenarios): it spawns `security`, which is the binary the
+    keychain checks.  Without this step Claude Code's own binary asks (the article's reading)."""
+    world.marks["reader"] = "security"
+
+
+def _claude_caller(world: World):
+    """Who asks the keychain when Claude Code reads: `security` (None), unless a scenario made Claude Code
+    a binary of its own and did not say it reads through security."""
+    binary = world.marks.get("claude_binary")
+    return None if binary is None or world.marks.get("reader") == "security" else binary
+
+
 @when("Claude Code is updated to a newly signed build")
 def claude_updated(world: World):
-    """A new Claude Code build replaces the old one.  Claude Code never asks the keychain
-    itself: it spawns `security`, which is the binary the keychain checks.  Nothing the
-    keychain sees changes, which is what the next read shows."""
+    """A new Claude Code build replaces the old one, its signature no longer matching the old one's
+    (the article's premise: re-signed, another designated requirement).  What the keychain checks is the
+    binary that asks: Claude Code's when it asks itself, `security` when it reads through security."""
+    binary = world.marks.get("claude_binary")
+    assert binary is not None, "no Claude Code binary to update (Given Claude Code is a Developer-ID signed binary)"
+    world.marks["claude_binary"] = binary.resigned("developer-id", team="ZZ9PLURALZ")
 
 
 @given(parsers.re(rf"Claude Code has read the credential, answering {ANSWER}"))
 @when(parsers.re(rf"Claude Code reads the credential, answering {ANSWER}"))
 @then(parsers.re(rf"Claude Code reads the credential, answering {ANSWER}"))
 def claude_reads_answering(world: World, choice: str):
-    world.claude_read(choices=(choice,))
+    world.claude_read(caller=_claude_caller(world), choices=(choice,))
 
 
 @when("Claude Code reads the credential")
