@@ -339,3 +339,22 @@ def test_a_crlf_article_is_recorded_with_the_hash_of_its_own_bytes(tmp_path):
     assert article.sha256 == hashlib.sha256(crlf.read_bytes()).hexdigest() != vendored.sha256
     assert article.text == vendored.text
     assert vendored.sha256 == hashlib.sha256(VENDORED.read_bytes()).hexdigest()
+
+
+def test_every_claim_has_a_review_whose_scenarios_exist():
+    """Issue 33: per claim what it asserts, what would make it false, which scenarios show it, what kind of
+    evidence (real, simulated, inferred) and why its verdict is what it is; the scenarios named exist."""
+    import re
+    import yaml
+    from keychain_claims.claims.ledger import DEFAULT_PATH
+    root = DEFAULT_PATH.parent.parent
+    names = {m.group(1).strip() for f in (root / "features").glob("*.feature")
+             for m in re.finditer(r"^\s*Scenario(?: Outline)?: (.*)$", f.read_text(), re.M)}
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    for claim in raw["claims"]:
+        review = claim.get("review")
+        assert isinstance(review, dict), f"{claim['id']} has no review"
+        assert {"asserts", "false_if", "shown_by", "evidence_kind", "why"} <= set(review), claim["id"]
+        assert review["evidence_kind"] in ("real", "simulated", "inferred"), claim["id"]
+        missing = [n for n in review["shown_by"] if n not in names]
+        assert not missing, f"{claim['id']}: review names scenarios that do not exist: {missing}"
