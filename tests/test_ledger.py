@@ -358,3 +358,23 @@ def test_every_claim_has_a_review_whose_scenarios_exist():
         assert review["evidence_kind"] in ("real", "simulated", "inferred"), claim["id"]
         missing = [n for n in review["shown_by"] if n not in names]
         assert not missing, f"{claim['id']}: review names scenarios that do not exist: {missing}"
+
+
+def test_a_claims_assumptions_are_probes_and_the_verdict_table_names_them(tmp_path):
+    """Issue 33: a verdict reached on the simulator says which simulator assumption it rests on, and the
+    probe that settles it; every assumption a claim names is a registered probe."""
+    from keychain_claims.assumptions import probe
+    from keychain_claims.claims.article import Article
+    from keychain_claims.claims.outcomes import Outcome
+    from keychain_claims.claims.verdicts import compute
+    import keychain_claims.assumptions.settle  # noqa: F401  (importing it registers every probe)
+    ledger = Ledger()
+    unknown = {(c.id, a) for c in ledger for a in c.rests_on if a not in probe.REGISTRY}
+    assert not unknown, f"assumption IDs no probe has: {sorted(unknown)}"
+    claim = ledger.claims["FIX-FILE-FALLBACK"]
+    assert claim.rests_on
+    seen = [Outcome("n", "s", "sim", [claim.id], "passed"), Outcome("n", "s", "macos", [claim.id], "passed")]
+    got = {v.backend: v for v in compute(seen, ledger, Article(), {"sim": True, "macos": False}) if v.claim == claim.id}
+    assert got["sim"].rests_on == list(claim.rests_on) and claim.rests_on[0] in got["sim"].why
+    assert "keychain-claims assumptions --settle" in got["sim"].why
+    assert got["macos"].rests_on == [] and "rests on" not in got["macos"].why
