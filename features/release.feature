@@ -17,7 +17,8 @@ Feature: Real Claude Code releases against the article
     would be used instead (anthropics/claude-code#88024): a note, not a contradiction.
     Given Claude Code has stored a credential for the current user
     When the release reads the stored credential
-    Then the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
+    Then the release reports it is logged in
+    And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
     And the release's "spawn" fingerprint is one of "/usr/bin/security (absolute path)", "security (resolved through PATH)"
 
   @supports:CAU-READER @supports:CAU-ITEM
@@ -56,7 +57,9 @@ Feature: Real Claude Code releases against the article
     unlocked by a GUI login, not by sshd; anthropics/claude-code#9403).  Item and file both hold a credential.
     Given Claude Code has stored a credential for the current user
     And ~/.claude/.credentials.json already holds an older credential
-    When the release makes a model request in an SSH session
+    And the release has made a model request in the plain session
+    When the session is an SSH session: no GUI, the login keychain locked
+    And the release makes a model request
     Then the model request carried the file's credential, not the keychain item's
 
   @refutes:FIX-FILE-FALLBACK-TMUX
@@ -64,14 +67,16 @@ Feature: Real Claude Code releases against the article
     tmux started in a GUI login: the login keychain is unlocked and tmux only sets TMUX/TMUX_PANE.
     Given Claude Code has stored a credential for the current user
     And ~/.claude/.credentials.json already holds an older credential
-    When the release makes a model request in a tmux session of the GUI login
+    And the release has made a model request in the plain session
+    When the session is a tmux session of the GUI login
+    And the release makes a model request
     Then the model request carried the keychain item's credential, not the file's
 
   @supports:REL-CONFIG
   Scenario: The release keeps its configuration in ~/.claude.json
     When I run the release with "-p ping" and CLAUDE_CODE_OAUTH_TOKEN set
-    Then the release exits 0
     Then ~/.claude.json exists
+    And the release exits 0
 
   @refutes:CAU-REFRESH @supports:CAV-REWRITE
   Scenario: The release writes the token with add-generic-password -U, in place
@@ -142,6 +147,7 @@ Feature: Real Claude Code releases against the article
     And ~/.claude exists
     And I have followed the article's file-bypass recipe
     When the release refreshes the token with "-p ping"
-    Then the token request arrived at the stand-in with the stored refresh token
+    Then there was no item when the release started
+    And the token request arrived at the stand-in with the stored refresh token
     And the item holds the refreshed token
     And ~/.claude/.credentials.json no longer exists

@@ -193,6 +193,12 @@ def read_refreshed(world: World):
         "the item does not hold the token the stand-in issued"
 
 
+@then("there was no item when the release started")
+def no_item_before(world: World):
+    assert "before" in world.marks, "the release's start was not recorded"
+    assert world.marks["before"] is None, "the item was there when the release started"
+
+
 @then("the item holds the refreshed token")
 def item_refreshed(world: World):
     read = world.security(*claude_code.read_argv(world.account, world.service))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pytest_bdd import parsers, then, when
+from pytest_bdd import given, parsers, then, when
 
 from keychain_claims.claims.outcomes import Prop
 from keychain_claims.harness.world import World
@@ -89,44 +89,51 @@ def _model_requests(run) -> list[dict]:
     return [r for r in standin.requests(run.standin) if r["path"].startswith("/v1/messages")]
 
 
-def _control_run(world: World, release: Release) -> None:
+@given("the release has made a model request in the plain session")
+def control_run(world: World, claude_release: Release) -> None:
     """A first request in the sandbox's plain session: it must reach the keychain, or the harness did not
     drive the release's macOS code path and nothing can be concluded from the second."""
-    run_claude(world, release, "-p ping")
-    why = not_exercised(world, release, "its choice of store")
+    run_claude(world, claude_release, "-p ping")
+    why = not_exercised(world, claude_release, "its choice of store")
     if why:
         pytest.skip(f"not checkable: {why} (the control run, in the plain session)")
     world.marks["requests_before_session"] = len(_model_requests(world.marks["release_run"]))
+    world.marks["session"] = {}
 
 
-@when("the release makes a model request in an SSH session")
-def model_request_over_ssh(world: World, claude_release: Release):
+@when("the session is an SSH session: no GUI, the login keychain locked")
+def ssh_session(world: World):
     """What the keychain is in an SSH session: no GUI to draw a dialog, and the login keychain locked
-    (a GUI login unlocks it, sshd does not).  The variables sshd sets come along; the release's code has
-    no session check, so they change nothing by themselves."""
-    _control_run(world, claude_release)
+    (a GUI login unlocks it, sshd does not; anthropics/claude-code#9403).  The variables sshd sets come
+    along; the releases' code has no session check, so they change nothing by themselves."""
     world.backend.set_session(world.sandbox, gui=False)
     call = world.security("lock-keychain", str(world.sandbox.keychain.path))
     assert call.status == 0, call.transcript()
-    attach(f"session of {claude_release.version}'s second request",
-           "no GUI; login keychain locked\n" + "\n".join(f"{k}={v}" for k, v in SSH.items()))
-    run_claude(world, claude_release, "-p ping", SSH)
+    world.marks["session"] = {**SSH, "what": "no GUI; login keychain locked"}
 
 
-@when("the release makes a model request in a tmux session of the GUI login")
-def model_request_in_tmux(world: World, claude_release: Release):
-    _control_run(world, claude_release)
-    env = {"TERM": "screen-256color", "TMUX_PANE": "%0", "TMUX": f"{world.sandbox.tmp}/tmux-0/default,4242,0"}
-    attach(f"session of {claude_release.version}'s second request",
-           "GUI login, keychain unlocked\n" + "\n".join(f"{k}={v}" for k, v in env.items()))
-    run_claude(world, claude_release, "-p ping", env)
+@when("the session is a tmux session of the GUI login")
+def tmux_session(world: World):
+    """tmux started in a GUI login: the keychain stays unlocked, tmux sets TMUX and TMUX_PANE."""
+    world.marks["session"] = {"TERM": "screen-256color", "TMUX_PANE": "%0",
+                              "TMUX": f"{world.sandbox.tmp}/tmux-0/default,4242,0",
+                              "what": "GUI login, keychain unlocked"}
+
+
+@when("the release makes a model request")
+def model_request(world: World, claude_release: Release):
+    session = dict(world.marks.get("session") or {})
+    what = session.pop("what", "the plain session")
+    attach(f"session of {claude_release.version}'s request",
+           what + "\n" + "\n".join(f"{k}={v}" for k, v in session.items()))
+    run_claude(world, claude_release, "-p ping", session or None)
 
 
 @then(parsers.re(r"the model request carried (?P<want>the file's|the keychain item's) credential, not (?:the keychain "
                  r"item's|the file's)"))
 def carried(world: World, claude_release: Release, want: str):
     run = world.marks["release_run"]
-    sent = _model_requests(run)[world.marks["requests_before_session"]:]
+    sent = _model_requests(run)[world.marks.get("requests_before_session", 0):]
     if not sent:
         pytest.skip(f"not checkable: Claude Code {claude_release.version} sent no model request in the second "
                     f"session (exit {run.status})")

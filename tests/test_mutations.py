@@ -36,7 +36,7 @@ PLAN: dict[str, str | list[str]] = {
     "A grant follows the requesting binary's signing identity (<change>)": ["the app is rebuilt",
                                                                            "the app is re-signed by another team"],
     "A Claude Code update invalidates the grant held by security": "Claude Code reads through security, as releases do",
-    "A token refresh updates the item in place and keeps the grant held by security": "Claude Code refreshes the token",
+    "A token refresh updates the item in place and keeps the grant held by security": "the item trusts no application",
     "After a restart the only prompts are unlock prompts, and unlocking ends them": "the machine restarts",
     # triage
     "The item lookup shows service and account, never the secret, and raises no prompt (<context>)":
@@ -57,16 +57,16 @@ PLAN: dict[str, str | list[str]] = {
     "Without the redirect, -w prints the token on the terminal": "I type the command:",
     # releases
     "The release reads the credential with the security a stock Mac resolves to /usr/bin/security":
-        "the release reads the stored credential",
+        "Claude Code has stored a credential for the current user",
     "With CLAUDE_CODE_OAUTH_TOKEN set, claude -p leaves the stored credentials in place":
-        "I run the release with \"-p ping\" and CLAUDE_CODE_OAUTH_TOKEN set",
+        "Claude Code has stored a credential for the current user",
     "In an SSH session the release uses the file's credential, not the keychain item's":
-        "the release makes a model request in an SSH session",
+        "the session is an SSH session: no GUI, the login keychain locked",
     "In tmux on the Mac's own login session the release uses the keychain item, not the file":
-        "the release makes a model request in a tmux session of the GUI login",
+        "Claude Code has stored a credential for the current user",
     "The release keeps its configuration in ~/.claude.json": "I run the release with \"-p ping\" and CLAUDE_CODE_OAUTH_TOKEN set",
     "After the bypass recipe, the release's next token refresh writes the item back and deletes ~/.claude/.credentials.json":
-        "the release refreshes the token with \"-p ping\"",
+        "I have followed the article's file-bypass recipe",
 }
 
 
@@ -114,17 +114,32 @@ def test_every_planned_step_was_turned_into_a_no_op(runs):
     assert planned - hit == set(), f"planned steps never reached (misspelt, or the scenario is gone): {planned - hit}"
 
 
-def test_each_mutated_scenario_changes_its_outcome(runs):
-    """Per scenario: at least one of its runs (rows, releases) ends otherwise than in the baseline."""
+def _changed(before: dict, after: dict) -> bool:
+    """The outcome changed through the scenario's own assertions: a recorded contradiction that stopped
+    holding (xpassed), or a scenario that passed failing on an assertion -- not on a harness error (a
+    KeyError of a step whose set-up was removed says nothing about what the scenario checks)."""
+    if before["result"] == after["result"]:
+        return False
+    if after["result"] in ("xpassed", "xfailed", "passed"):
+        return True
+    return after["result"] == "failed" and after["reason"].rstrip().endswith(("AssertionError", "Failed"))
+
+
+def _moved(runs) -> dict[str, list[tuple[str, bool]]]:
     baseline, mutated, applied = runs
-    touched = {a["nodeid"] for a in applied}
-    by_scenario: dict[str, list[bool]] = {}
-    for nodeid in touched:
+    by_scenario: dict[str, list[tuple[str, bool]]] = {}
+    for nodeid in {a["nodeid"] for a in applied}:
         before, after = baseline.get(nodeid), mutated.get(nodeid)
         if before is None or after is None or before["result"] == "skipped":
             continue
-        by_scenario.setdefault(before["scenario"], []).append(before["result"] != after["result"])
-    unchanged = sorted(name for name, changed in by_scenario.items() if not any(changed))
+        by_scenario.setdefault(before["scenario"], []).append((nodeid, _changed(before, after)))
+    return by_scenario
+
+
+def test_each_mutated_scenario_changes_its_outcome(runs):
+    """Per scenario: at least one of its runs (rows, releases) ends otherwise than in the baseline, on
+    its own assertions."""
+    unchanged = sorted(name for name, rows in _moved(runs).items() if not any(c for _, c in rows))
     assert not unchanged, f"scenarios whose outcome survives their own action being removed: {unchanged}"
 
 
@@ -135,5 +150,5 @@ def test_every_claim_with_a_scenario_can_change_its_verdict(runs):
     claims = set(Ledger().claims)
     shown = {c for o in baseline.values() if o["result"] != "skipped" for c in o["claims"] if c in claims}
     moved = {c for n in touched if n in baseline and n in mutated
-             and baseline[n]["result"] != mutated[n]["result"] for c in baseline[n]["claims"]}
+             and _changed(baseline[n], mutated[n]) for c in baseline[n]["claims"]}
     assert shown - moved == set(), f"claims whose every scenario survives its mutation: {sorted(shown - moved)}"
