@@ -69,8 +69,22 @@ Feature: Triage — two non-destructive commands that raise no prompt
     And the session has a GUI
     And Claude Code has stored a credential for the current user
     And the login keychain is locked
-    When I type the article's command, answering "Deny":
+    When I run the article's show-keychain-info on the login keychain
+    Then 1 unlock dialog was shown
+
+  @refutes:TRI-NO-RELOCK
+  Scenario: A keychain reported as no-timeout but set to lock when sleeping relocks when the Mac sleeps
+    show-keychain-info prints "lock-on-sleep" on the same line as "no-timeout"; securityd locks such a
+    keychain at every sleep (KeychainDbCommon::sleepProcessing: `if (mParams.lockOnSleep) lockDb()`).
+    "Lock when sleeping" is a Keychain Access setting; new keychains get it by default.
+    Given a scratch login keychain with no timeout
+    And the login keychain is set to lock when sleeping
+    And the session has a GUI
+    And Claude Code has stored a credential for the current user
+    When I type the article's command:
       """
       security show-keychain-info ~/Library/Keychains/login.keychain-db
       """
-    Then 1 unlock dialog was shown
+    Then the terminal shows the keychain info line for the login keychain with "no-timeout"
+    When the Mac sleeps
+    Then the login keychain is locked

@@ -40,6 +40,25 @@ def no_gui_locked(world: World):
     assert call.status == 0, call.transcript()
 
 
+@given("the login keychain is set to lock when sleeping")
+def lock_on_sleep(world: World):
+    """`set-keychain-settings -l` without -t: lock on sleep, no timeout (Keychain Access's "Lock when sleeping")."""
+    call = world.security("set-keychain-settings", "-l", str(world.sandbox.keychain.path))
+    assert call.status == 0, call.transcript()
+
+
+@when("I run the article's show-keychain-info on the login keychain")
+def run_show_info(world: World):
+    """`security show-keychain-info <login keychain>` as the triage types it, run directly (a dialog it raises
+    is answered on every backend: Cancel, so the keychain stays as it was)."""
+    world.security("show-keychain-info", str(world.sandbox.keychain.path), unlock="Cancel")
+
+
+@when("the Mac sleeps")
+def mac_sleeps(world: World):
+    world.backend.sleep(world.sandbox)
+
+
 @given("the login keychain is locked")
 def login_locked(world: World):
     """Locked as after a timeout or a sleep with lock-on-sleep; the session keeps its GUI."""

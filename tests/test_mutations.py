@@ -45,6 +45,8 @@ PLAN: dict[str, str | list[str]] = {
     "On a no-timeout keychain a prompt that comes back is an item prompt, not an unlock prompt":
         "Claude Code reads the credential, answering \"Allow\"",
     "show-keychain-info on a locked login keychain asks to unlock it": "the login keychain is locked",
+    "A keychain reported as no-timeout but set to lock when sleeping relocks when the Mac sleeps":
+        "the login keychain is set to lock when sleeping",
     # fixes
     "After \"<choice>\" on a no-timeout keychain, <count> of 3 later reads prompt":
         ["Claude Code reads the credential, answering \"Always Allow\"",
