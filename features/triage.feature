@@ -72,7 +72,7 @@ Feature: Triage — two non-destructive commands that raise no prompt
     When I run the article's show-keychain-info on the login keychain
     Then 1 unlock dialog was shown
 
-  @refutes:TRI-NO-RELOCK
+  @refutes:TRI-NO-RELOCK @refutes:TRI-CONCLUSION @gui
   Scenario: A keychain reported as no-timeout but set to lock when sleeping relocks when the Mac sleeps
     show-keychain-info prints "lock-on-sleep" on the same line as "no-timeout"; securityd locks such a
     keychain at every sleep (KeychainDbCommon::sleepProcessing: `if (mParams.lockOnSleep) lockDb()`).
@@ -87,4 +87,6 @@ Feature: Triage — two non-destructive commands that raise no prompt
       """
     Then the terminal shows the keychain info line for the login keychain with "no-timeout"
     When the Mac sleeps
-    Then the login keychain is locked
+    And Claude Code reads the credential, answering "OK" to the unlock dialog
+    Then 1 unlock dialog was shown
+    And 0 item dialogs were shown
