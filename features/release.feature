@@ -21,7 +21,7 @@ Feature: Real Claude Code releases against the article
     And the release called security "find-generic-password -a <user> -w -s Claude Code-credentials"
     And the release's "spawn" fingerprint is one of "/usr/bin/security (absolute path)", "security (resolved through PATH)"
 
-  @supports:CAU-READER @supports:CAU-ITEM
+  @supports:CAU-READER @supports:CAU-ITEM @supports:SYM-LOGIN-WORKS
   Scenario: A read by the release asks for Claude Code-credentials for the current user through the security on PATH
     Given Claude Code has stored a credential for the current user
     When the release reads the stored credential
@@ -43,6 +43,16 @@ Feature: Real Claude Code releases against the article
     Then the release exits 0
     And the item exists again
     And ~/.claude/.credentials.json still holds the credential from before the refresh
+
+  @supports:FIX-RESET-COST
+  Scenario: After the article's delete the release is logged out until it logs in again
+    Given Claude Code has stored a credential for the current user
+    When I type the article's command:
+      """
+      security delete-generic-password -s "Claude Code-credentials"
+      """
+    And the release reads the stored credential
+    Then the release reports it is not logged in
 
   @supports:FIX-FILE-FALLBACK
   Scenario: With no keychain item, the release reads ~/.claude/.credentials.json

@@ -335,6 +335,7 @@ def dialog_password(world: World):
 
 @then("the read succeeds")
 def read_ok(world: World):
+    assert world.reads, "Claude Code did not read the credential"
     assert world.reads[-1].status == 0, world.reads[-1].transcript()
 
 
@@ -346,7 +347,8 @@ def read_none(world: World):
 
 @then(parsers.re(r"the read returned the (?:stored|refreshed) credential byte for byte"))
 def read_intact(world: World):
-    call = next(c for c in reversed(world.reads) if c.status == 0)
+    call = next((c for c in reversed(world.reads) if c.status == 0), None)
+    assert call is not None, "no read of the credential succeeded"
     same = call.stdout == str(world.credential.payload) + "\n"
     assert same, "the read did not return the stored credential"
 

@@ -175,6 +175,27 @@ def logged_in(world: World, claude_release: Release):
     assert state.get("loggedIn") is True, f"loggedIn={state.get('loggedIn')}"
 
 
+@then("the release reports it is not logged in")
+def logged_out(world: World, claude_release: Release):
+    """The release's own word on its login state after a read that found no credential: `auth status
+    --json` says loggedIn false; a model request carries none of the credentials stored before."""
+    run = world.marks.get("release_run")
+    assert run is not None, "the release did not run"
+    why = not_exercised(world, claude_release, "its login state")
+    if why:
+        pytest.skip(f"not checkable: {why}")
+    if run.argv[:1] == ["-p"]:
+        stored = _stored_digests(world)
+        used = [r for r in _model_requests(run) if r.get("credential") in stored]
+        assert not used, "a model request carried a stored credential: the release is still logged in"
+        return
+    try:
+        state = json.loads(run.stdout)
+    except ValueError:
+        pytest.fail(f"auth status printed no JSON (exit {run.status})", pytrace=False)
+    assert state.get("loggedIn") is False, f"loggedIn={state.get('loggedIn')}"
+
+
 @then(parsers.re(r'the release called security "(?P<argv>[^"]+)"'))
 def called_security(world: World, claude_release: Release, argv: str):
     calls = calls_in_run(world)

@@ -15,7 +15,6 @@ import pytest
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.plugins.mutation import APPLIED
 
-pytestmark = pytest.mark.suite
 
 RELEASE = os.environ.get("KEYCHAIN_CLAIMS_MUTATION_RELEASE", "2.1.81")
 
@@ -66,6 +65,7 @@ PLAN: dict[str, str | list[str]] = {
         "the session is an SSH session: no GUI, the login keychain locked",
     "In tmux on the Mac's own login session the release uses the keychain item, not the file":
         "Claude Code has stored a credential for the current user",
+    "After the article's delete the release is logged out until it logs in again": "I type the article's command:",
     "The release keeps its configuration in ~/.claude.json": "I run the release with \"-p ping\" and CLAUDE_CODE_OAUTH_TOKEN set",
     "After the bypass recipe, the release's next token refresh writes the item back and deletes ~/.claude/.credentials.json":
         "I have followed the article's file-bypass recipe",
@@ -104,6 +104,7 @@ def runs(tmp_path_factory):
     return _outcomes(out["baseline"]), _outcomes(out["mutated"]), applied
 
 
+@pytest.mark.suite
 def test_every_claim_with_a_scenario_has_a_mutation(runs):
     """A claim shown by a scenario that ran is in the plan through one of its scenarios."""
     baseline, _, _ = runs
@@ -113,6 +114,7 @@ def test_every_claim_with_a_scenario_has_a_mutation(runs):
     assert shown - planned == set(), f"claims shown by a scenario but never mutated: {sorted(shown - planned)}"
 
 
+@pytest.mark.suite
 def test_every_planned_step_was_turned_into_a_no_op(runs):
     baseline, _, applied = runs
     hit = {a["step"] for a in applied}
@@ -142,6 +144,7 @@ def _moved(runs) -> dict[str, list[tuple[str, bool]]]:
     return by_scenario
 
 
+@pytest.mark.suite
 def test_each_mutated_scenario_changes_its_outcome(runs):
     """Per scenario: at least one of its runs (rows, releases) ends otherwise than in the baseline, on
     its own assertions."""
@@ -149,6 +152,7 @@ def test_each_mutated_scenario_changes_its_outcome(runs):
     assert not unchanged, f"scenarios whose outcome survives their own action being removed: {unchanged}"
 
 
+@pytest.mark.suite
 def test_every_claim_with_a_scenario_can_change_its_verdict(runs):
     """Per claim: some scenario of it changed outcome under its mutation."""
     baseline, mutated, applied = runs
@@ -158,3 +162,24 @@ def test_every_claim_with_a_scenario_can_change_its_verdict(runs):
     moved = {c for n in touched if n in baseline and n in mutated
              and _changed(baseline[n], mutated[n]) for c in baseline[n]["claims"]}
     assert shown - moved == set(), f"claims whose every scenario survives its mutation: {sorted(shown - moved)}"
+
+
+@pytest.mark.parametrize("content, want", [
+    ("not json", "not a readable JSON file"),
+    ('["a list"]', 'write a JSON object {"<scenario name>": "<step text>"'),
+    ('{"a scenario": 3}', 'write a JSON object {"<scenario name>": "<step text>"'),
+])
+def test_a_bad_mutation_plan_is_one_line_that_says_what_to_write(tmp_path, content, want):
+    from keychain_claims.plugins.mutation import MutationError, load_plan
+    path = tmp_path / "plan.json"
+    path.write_text(content)
+    with pytest.raises(MutationError) as info:
+        load_plan(str(path))
+    assert want in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_mutation_plan_takes_one_step_or_several(tmp_path):
+    from keychain_claims.plugins.mutation import load_plan
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"A": "step a", "B": ["step b", "step c"]}))
+    assert load_plan(str(path)) == {"A": ["step a"], "B": ["step b", "step c"]}
