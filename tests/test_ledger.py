@@ -70,10 +70,10 @@ def features_with(tmp_path, feature: str, old: str, new: str):
 
 
 def test_unknown_tag_and_untagged_claim_are_caught(tmp_path):
-    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-LOGIN-WORKS", "@supports:SYM-LOGIN-WORKZ")
+    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-DISTINCT", "@supports:SYM-DISTINCZ")
     found = problems(Article(VENDORED), Ledger(), features)
-    assert any("tag @supports:SYM-LOGIN-WORKZ names no claim" in p for p in found)
-    assert any(p.startswith("claim SYM-LOGIN-WORKS has no scenario") for p in found)
+    assert any("tag @supports:SYM-DISTINCZ names no claim" in p for p in found)
+    assert any(p.startswith("claim SYM-DISTINCT has no scenario") for p in found)
 
 
 def test_every_article_command_is_typed_by_a_scenario():
