@@ -27,6 +27,8 @@ PLAN: dict[str, str | list[str]] = {
         "another writer left the item's partition list at \"teamid:NKUJUXUJ3B\"",
     "After Always Allow the prompt comes back when <invalidation>": ["the app is rebuilt",
                                                                      "another application rewrites the item"],
+    "A framework writer re-creates the item and security's next read asks again":
+        "the framework writer \"Claude\" of team \"NKUJUXUJ3B\" re-creates the item with SecItemDelete and SecItemAdd",
     "Once allowed, the credential is read intact": "Claude Code reads the credential, answering \"Allow\"",
     "A corrupt credential fails login without any prompt": "the stored credential is corrupt",
     # cause
