@@ -10,6 +10,7 @@ pytest_plugins = [
     "keychain_claims.plugins.ledger",
     "keychain_claims.plugins.backend",
     "keychain_claims.plugins.options",     # registered last of these: its hooks run first
+    "keychain_claims.plugins.mutation",
     "fixtures.sandbox",
     "steps.keychain",
     "steps.terminal",

@@ -36,6 +36,8 @@ Feature: Cause — what binds and what invalidates the grant
   Scenario: A Claude Code update invalidates the grant held by security
     Given the session has a GUI
     And the item trusts no application
+    And Claude Code is a Developer-ID signed binary
+    And Claude Code reads through security, as releases do
     And Claude Code has read the credential, answering "Always Allow"
     When Claude Code is updated to a newly signed build
     And Claude Code reads the credential, answering "Deny"

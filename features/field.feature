@@ -51,7 +51,7 @@ Feature: Field — what brings the prompt back according to public reports, and 
       """
     Then the terminal shows "The specified item could not be found in the keychain."
 
-  @supports:OMI-CO-WRITER @gui
+  @supports:OMI-CO-WRITER @supports:SYM-RETURNS @gui
   Scenario: A framework writer re-creates the item and security's next read asks again
     The writer's item as #81707 shows it: `security` still in the access list, partition list
     `teamid:NKUJUXUJ3B` only.  `security` is then refused by the partition check alone.

@@ -23,8 +23,11 @@ Feature: Fix — reset the credential: delete the item, log in again
     Then the read returned the stored credential byte for byte
     And no keychain prompt was raised
 
-  @supports:FIX-RESET-REBIND @gui
-  Scenario: A re-created item has a fresh ACL trusting only its creator
+  @refutes:FIX-RESET-REBIND @gui
+  Scenario: A re-created item has a fresh ACL bound to security again, not to the current Claude Code binary
+    The article's "current binary" is the updated Claude Code (the fix is for prompts that return "after
+    updates").  The fresh ACL trusts its creator, `security`, the same binary the old one trusted; grants
+    to other apps are gone.
     Given the credential is read by a Developer-ID app "Helper"
     And the app has read the credential, answering "Always Allow"
     And the item's access list trusts "Helper"

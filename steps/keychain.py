@@ -40,6 +40,32 @@ def no_gui_locked(world: World):
     assert call.status == 0, call.transcript()
 
 
+@given("the login keychain is set to lock when sleeping")
+def lock_on_sleep(world: World):
+    """`set-keychain-settings -l` without -t: lock on sleep, no timeout (Keychain Access's "Lock when sleeping")."""
+    call = world.security("set-keychain-settings", "-l", str(world.sandbox.keychain.path))
+    assert call.status == 0, call.transcript()
+
+
+@when("I run the article's show-keychain-info on the login keychain")
+def run_show_info(world: World):
+    """`security show-keychain-info <login keychain>` as the triage types it, run directly (a dialog it raises
+    is answered on every backend: Cancel, so the keychain stays as it was)."""
+    world.security("show-keychain-info", str(world.sandbox.keychain.path), unlock="Cancel")
+
+
+@when("the Mac sleeps")
+def mac_sleeps(world: World):
+    world.backend.sleep(world.sandbox)
+
+
+@given("the login keychain is locked")
+def login_locked(world: World):
+    """Locked as after a timeout or a sleep with lock-on-sleep; the session keeps its GUI."""
+    call = world.security("lock-keychain", str(world.sandbox.keychain.path))
+    assert call.status == 0, call.transcript()
+
+
 @when(parsers.re(r"(?P<count>\d+) (?P<unit>seconds?|hours?) pass"))
 def time_passes(world: World, count: str, unit: str):
     world.backend.advance_clock(world.sandbox, int(count) * (3600 if unit.startswith("hour") else 1))
@@ -150,18 +176,41 @@ def other_app_writes(world: World, fakes: Fakes):
     assert call.status == 0, call.transcript()
 
 
+@given("Claude Code is a Developer-ID signed binary")
+def claude_binary(world: World):
+    """Claude Code's own binary, as a caller the keychain could check if Claude Code asked it itself."""
+    world.marks["claude_binary"] = callers.app("claude", "developer-id")
+
+
+@given("Claude Code reads through security, as releases do")
+def claude_reads_via_security(world: World):
+    """What every release does (CAU-READER's scenarios): it spawns `security`, which is the binary the
+    keychain checks.  Without this step Claude Code's own binary asks (the article's reading)."""
+    world.marks["reader"] = "security"
+
+
+def _claude_caller(world: World):
+    """Who asks the keychain when Claude Code reads: `security` (None), unless a scenario made Claude Code
+    a binary of its own and did not say it reads through security."""
+    binary = world.marks.get("claude_binary")
+    return None if binary is None or world.marks.get("reader") == "security" else binary
+
+
 @when("Claude Code is updated to a newly signed build")
 def claude_updated(world: World):
-    """A new Claude Code build replaces the old one.  Claude Code never asks the keychain
-    itself: it spawns `security`, which is the binary the keychain checks.  Nothing the
-    keychain sees changes, which is what the next read shows."""
+    """A new Claude Code build replaces the old one, its signature no longer matching the old one's
+    (the article's premise: re-signed, another designated requirement).  What the keychain checks is the
+    binary that asks: Claude Code's when it asks itself, `security` when it reads through security."""
+    binary = world.marks.get("claude_binary")
+    assert binary is not None, "no Claude Code binary to update (Given Claude Code is a Developer-ID signed binary)"
+    world.marks["claude_binary"] = binary.resigned("developer-id", team="ZZ9PLURALZ")
 
 
 @given(parsers.re(rf"Claude Code has read the credential, answering {ANSWER}"))
 @when(parsers.re(rf"Claude Code reads the credential, answering {ANSWER}"))
 @then(parsers.re(rf"Claude Code reads the credential, answering {ANSWER}"))
 def claude_reads_answering(world: World, choice: str):
-    world.claude_read(choices=(choice,))
+    world.claude_read(caller=_claude_caller(world), choices=(choice,))
 
 
 @when("Claude Code reads the credential")
@@ -286,6 +335,7 @@ def dialog_password(world: World):
 
 @then("the read succeeds")
 def read_ok(world: World):
+    assert world.reads, "Claude Code did not read the credential"
     assert world.reads[-1].status == 0, world.reads[-1].transcript()
 
 
@@ -297,7 +347,8 @@ def read_none(world: World):
 
 @then(parsers.re(r"the read returned the (?:stored|refreshed) credential byte for byte"))
 def read_intact(world: World):
-    call = next(c for c in reversed(world.reads) if c.status == 0)
+    call = next((c for c in reversed(world.reads) if c.status == 0), None)
+    assert call is not None, "no read of the credential succeeded"
     same = call.stdout == str(world.credential.payload) + "\n"
     assert same, "the read did not return the stored credential"
 

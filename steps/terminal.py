@@ -77,6 +77,18 @@ def claude_dir(world: World, state: str):
         assert not path.exists()
 
 
+@given(parsers.re(r"my home folder has mode (?P<mode>[0-7]{3})"))
+def home_mode(world: World, mode: str):
+    world.sandbox.home.chmod(int(mode, 8))
+
+
+@given(parsers.re(r"~/\.claude exists with mode (?P<mode>[0-7]{3})"))
+def claude_dir_mode(world: World, mode: str):
+    path = _path(world, "~/.claude")
+    path.mkdir(exist_ok=True)
+    path.chmod(int(mode, 8))
+
+
 @given("~/.claude/.credentials.json already holds an older credential")
 def older_file(world: World, fakes: Fakes):
     old = fakes.credential()
@@ -160,10 +172,35 @@ def file_mode(world: World, mode: str):
     assert stat.S_IMODE(_path(world, CREDENTIALS).stat().st_mode) == int(mode, 8)
 
 
-@then(parsers.re(r"~/\.claude/\.credentials\.json is not readable by group or others"))
+def _readable_by(path: Path, top: Path, read: int, search: int) -> bool:
+    """Whether a user in the class whose read/search bits are `read`/`search` (group or others) can read
+    `path`: the file readable and every folder from `top` down to it searchable."""
+    if not stat.S_IMODE(path.stat().st_mode) & read:
+        return False
+    folder = path.parent
+    while True:
+        if not stat.S_IMODE(folder.stat().st_mode) & search:
+            return False
+        if folder == top or folder == folder.parent:
+            return True
+        folder = folder.parent
+
+
+@then(parsers.re(r"~/\.claude/\.credentials\.json is not readable by another local user"))
 def file_private(world: World):
-    got = stat.S_IMODE(_path(world, CREDENTIALS).stat().st_mode)
-    assert got & 0o077 == 0, f"mode {got:03o} while it holds the token"
+    """Another local user is in the home folder's group (staff on macOS) or among the others."""
+    path = _path(world, CREDENTIALS)
+    assert path.exists() and path.stat().st_size > 0, "the redirect wrote nothing: the check would prove nothing"
+    modes = {p: f"{stat.S_IMODE(p.stat().st_mode):03o}" for p in (path, path.parent, world.sandbox.home)}
+    exposed = [who for who, r, x in (("group", stat.S_IRGRP, stat.S_IXGRP), ("others", stat.S_IROTH, stat.S_IXOTH))
+               if _readable_by(path, world.sandbox.home, r, x)]
+    assert not exposed, (f"readable by {' and '.join(exposed)} while it holds the token "
+                         f"(modes: {', '.join(f'{p.name or p}={m}' for p, m in modes.items())})")
+
+
+@then(parsers.re(r"~/\.claude/\.credentials\.json no longer exists"))
+def file_gone(world: World):
+    assert not _path(world, CREDENTIALS).exists(), "~/.claude/.credentials.json is still there"
 
 
 @then(parsers.re(r"the credential is plaintext at rest in ~/\.claude/\.credentials\.json"))

@@ -70,10 +70,10 @@ def features_with(tmp_path, feature: str, old: str, new: str):
 
 
 def test_unknown_tag_and_untagged_claim_are_caught(tmp_path):
-    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-LOGIN-WORKS", "@supports:SYM-LOGIN-WORKZ")
+    features = features_with(tmp_path, "symptom.feature", "@supports:SYM-DISTINCT", "@supports:SYM-DISTINCZ")
     found = problems(Article(VENDORED), Ledger(), features)
-    assert any("tag @supports:SYM-LOGIN-WORKZ names no claim" in p for p in found)
-    assert any(p.startswith("claim SYM-LOGIN-WORKS has no scenario") for p in found)
+    assert any("tag @supports:SYM-DISTINCZ names no claim" in p for p in found)
+    assert any(p.startswith("claim SYM-DISTINCT has no scenario") for p in found)
 
 
 def test_every_article_command_is_typed_by_a_scenario():
@@ -371,3 +371,42 @@ def test_a_crlf_article_is_recorded_with_the_hash_of_its_own_bytes(tmp_path):
     assert article.sha256 == hashlib.sha256(crlf.read_bytes()).hexdigest() != vendored.sha256
     assert article.text == vendored.text
     assert vendored.sha256 == hashlib.sha256(VENDORED.read_bytes()).hexdigest()
+
+
+def test_every_claim_has_a_review_whose_scenarios_exist():
+    """Issue 33: per claim what it asserts, what would make it false, which scenarios show it, what kind of
+    evidence (real, simulated, inferred) and why its verdict is what it is; the scenarios named exist."""
+    import re
+    import yaml
+    from keychain_claims.claims.ledger import DEFAULT_PATH
+    root = DEFAULT_PATH.parent.parent
+    names = {m.group(1).strip() for f in (root / "features").glob("*.feature")
+             for m in re.finditer(r"^\s*Scenario(?: Outline)?: (.*)$", f.read_text(), re.M)}
+    raw = yaml.safe_load(DEFAULT_PATH.read_text())
+    for claim in raw["claims"]:
+        review = claim.get("review")
+        assert isinstance(review, dict), f"{claim['id']} has no review"
+        assert {"asserts", "false_if", "shown_by", "evidence_kind", "why"} <= set(review), claim["id"]
+        assert review["evidence_kind"] in ("real", "simulated", "inferred"), claim["id"]
+        missing = [n for n in review["shown_by"] if n not in names]
+        assert not missing, f"{claim['id']}: review names scenarios that do not exist: {missing}"
+
+
+def test_a_claims_assumptions_are_probes_and_the_verdict_table_names_them(tmp_path):
+    """Issue 33: a verdict reached on the simulator says which simulator assumption it rests on, and the
+    probe that settles it; every assumption a claim names is a registered probe."""
+    from keychain_claims.assumptions import probe
+    from keychain_claims.claims.article import Article
+    from keychain_claims.claims.outcomes import Outcome
+    from keychain_claims.claims.verdicts import compute
+    import keychain_claims.assumptions.settle  # noqa: F401  (importing it registers every probe)
+    ledger = Ledger()
+    unknown = {(c.id, a) for c in ledger for a in c.rests_on if a not in probe.REGISTRY}
+    assert not unknown, f"assumption IDs no probe has: {sorted(unknown)}"
+    claim = ledger.claims["FIX-FILE-FALLBACK"]
+    assert claim.rests_on
+    seen = [Outcome("n", "s", "sim", [claim.id], "passed"), Outcome("n", "s", "macos", [claim.id], "passed")]
+    got = {v.backend: v for v in compute(seen, ledger, Article(), {"sim": True, "macos": False}) if v.claim == claim.id}
+    assert got["sim"].rests_on == list(claim.rests_on) and claim.rests_on[0] in got["sim"].why
+    assert "keychain-claims assumptions --settle" in got["sim"].why
+    assert got["macos"].rests_on == [] and "rests on" not in got["macos"].why

@@ -187,6 +187,18 @@ class Backend(abc.ABC):
     def restart(self, sandbox: "Sandbox") -> None:
         """What a reboot does to the keychain: every keychain locked."""
 
+    def sleep(self, sandbox: "Sandbox") -> None:
+        """What the Mac sleeping does to the scratch keychain: securityd locks every keychain whose settings
+        say lock-on-sleep (KeychainDbCommon::sleepProcessing: `if (mParams.lockOnSleep) lockDb()`).  Read
+        from the keychain's own settings (`show-keychain-info`, which needs it unlocked: a locked one stays
+        locked); the host itself is not put to sleep."""
+        path = str(sandbox.keychain.path)
+        info = sandbox.security.run("show-keychain-info", path)
+        if info.status == 0 and "lock-on-sleep" in (info.stderr + info.stdout):
+            sandbox.security.run("lock-keychain", path)
+        if not self.simulated:
+            sandbox.emulated.append("a sleep: the scratch keychain locked as its lock-on-sleep setting says")
+
     @abc.abstractmethod
     def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
         """Environment that makes the next `security` call act as `identity`."""

@@ -59,6 +59,10 @@ class SimBackend(Backend):
         from keychain_claims.sim import control
         control.reboot(self.state_dir(sandbox))
 
+    def sleep(self, sandbox: "Sandbox") -> None:
+        from keychain_claims.sim import control
+        control.sleep(self.state_dir(sandbox))
+
     def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
         return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
 

@@ -15,7 +15,7 @@ it shows) and optional `releases` (`>=2.1.199`).  It has no `quote`: the article
 Scenarios link to it with the same tags (@supports:OMI-… states the omitted cause); its verdicts are
 kept apart from the claims' (claims/verdict.py, `OmissionVerdict`).
 
-The ledger's file format is one model (pydantic v2: `LedgerFile`, `Claim`, `Finding`, `Omission`,
+The ledger's file format is one model (pydantic v2: `LedgerFile`, `Claim` with its `Review`, `Finding`, `Omission`,
 `Source`), which every reader of the ledger goes through (`Ledger(path)`): a field of the wrong type
 or an unknown key, a value outside its list, a `releases` range that is no range and an entry over
 its limits are each one line naming the entry.  The file is read only when it is a regular file of
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -126,6 +126,20 @@ class Finding(_Entry):
         return self.backend in ("any", backend)
 
 
+class Review(_Entry):
+    """A claim judged for what its sentence says (issue 33): what it asserts, what would make it false,
+    the scenarios that show it, what kind of evidence they give (real, simulated or inferred), why the
+    verdict is what it is (and why it changed, where it did), and the simulator assumptions a verdict
+    reached on the simulator rests on (IDs of `keychain-claims assumptions`)."""
+
+    asserts: str = Text
+    false_if: str = Text
+    shown_by: tuple[str, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    evidence_kind: Literal["real", "simulated", "inferred"]
+    why: str = Text
+    rests_on: tuple[str, ...] = Field(default=(), max_length=MAX_ENTRIES)
+
+
 class Claim(_Entry):
     id: str = Text
     section: str
@@ -135,7 +149,13 @@ class Claim(_Entry):
     findings: tuple[Finding, ...] = Field(default=(), max_length=MAX_ENTRIES)
     note: str = ""
     refuted_by: tuple[str, ...] = Field(default=(), max_length=MAX_ENTRIES)   # scenarios tagged @refutes:<id> (checked by coverage)
+    review: Review | None = None
     kind: ClassVar[str] = "claim"
+
+    @property
+    def rests_on(self) -> tuple[str, ...]:
+        """The simulator assumptions a verdict reached on the simulator rests on (the review's)."""
+        return self.review.rests_on if self.review is not None else ()
 
     @model_validator(mode="before")
     @classmethod

@@ -40,6 +40,7 @@ class ClaimVerdict:
     release_cells: dict = field(default_factory=dict)  # release -> that verdict with how much of the release ran
     findings: list[str] = field(default_factory=list)  # the ledger's evidence for its recorded contradictions
     why: str = ""                                    # one short sentence
+    rests_on: list[str] = field(default_factory=list)  # simulator assumptions a simulated verdict rests on
 
     @property
     def summary(self) -> str:
@@ -176,7 +177,7 @@ def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends:
                  for r in sorted(by_release, key=release_key)},
                 {r: release_cell(by_release[r], claim.id)[1] for r in sorted(by_release, key=release_key)},
                 [f.evidence for f in claim.findings if f.applies_to(backend)],
-                _why(verdict, claim, seen)))
+                *_resting(verdict, claim, simulated, _why(verdict, claim, seen))))
     return verdicts
 
 
@@ -186,6 +187,17 @@ def suite_failures(outcomes: list[Outcome]) -> list[dict]:
     reports them apart -- never a silent "0 fails"."""
     return [{"scenario": o.name, "nodeid": o.nodeid, "result": o.result, "reason": o.reason}
             for o in outcomes if not o.claims and o.result in ("failed", "xpassed")]
+
+
+PROBE = "keychain-claims assumptions --settle --backend macos"
+
+
+def _resting(verdict: Verdict, claim, simulated: bool, why: str) -> tuple[str, list[str]]:
+    """(why, the assumptions): a verdict reached on a simulated backend names the simulator assumptions
+    it rests on (the ledger's `review.rests_on`) and the probe that settles them on a Mac."""
+    if not simulated or verdict == Verdict.NOT_CHECKABLE or not claim.rests_on:
+        return why, []
+    return f"{why}; rests on simulator assumption {', '.join(claim.rests_on)} (probe: `{PROBE}`)", list(claim.rests_on)
 
 
 def counts(verdicts: list[ClaimVerdict]) -> dict[str, int]:

@@ -26,6 +26,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--real-dialogs", action="store_true", default=False,
                     help="with --backend macos: let SecurityAgent draw its dialogs for a person to answer "
                          "(default: none is ever drawn; consent is read from a session without a GUI)")
+    group.addoption("--mutate", default=None, metavar="FILE",
+                    help="the own tests' mutation check: a JSON object mapping a scenario's name to the text of "
+                         "one of its steps, which that scenario then runs as a no-op (plugins/mutation.py)")
     group.addoption(
         "--claude-code", default=None, metavar="SPEC",
         help="Claude Code releases to test: a version, `latest` (the default; env KEYCHAIN_CLAIMS_CLAUDE_CODE), "
