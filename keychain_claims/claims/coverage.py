@@ -38,6 +38,7 @@ class ScenarioRef:
     typed: tuple[str, ...]          # article commands typed verbatim
     unpolarised: tuple[str, ...] = ()   # claims tagged @claim: (no polarity: refused)
     refutes: tuple[str, ...] = ()       # claims the scenario states the opposite of
+    tags: tuple[str, ...] = ()          # its tags and its feature's (`release`: run once per Claude Code release)
 
 
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
@@ -53,7 +54,8 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
                           for line in s.docstring.splitlines() if line.strip())
             refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed,
                                     tuple(sorted(link.claim for link in linked if not link.polarity)),
-                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES))))
+                                    tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES)),
+                                    tuple(sorted(tags))))
     return refs
 
 

@@ -52,7 +52,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     verdicts, omissions = done.verdicts, done.omissions
     state.summary[:] = verdicts + [counts_line(verdicts)] + (
         ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
-        if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"]
+        if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"] + (
+        [f"release history: {out / 'release-history.html'} ({len(done.history.columns)} releases)"]
+        if done.history is not None else []) + (
+        [f"release history not written: {done.history_problem}"] if done.history_problem else [])
     if partial:
         state.summary.append(
             f"PARTIAL RUN ({partial}): verdicts written to {done.claims_json}; {out / 'claims.json'} (a complete run's) "

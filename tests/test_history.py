@@ -1,0 +1,145 @@
+"""The release history is kept from run to run (issue 30): a run of one release adds its column to
+the history it finds and drops no other; only a complete run of a release replaces that release's
+column; `merge` folds the histories of the folders it merges; a rerun knows which releases are
+done for the same suite commit; the page shows no raw markdown and says a not-checkable reason once,
+in a legend, not per row."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from keychain_claims.claims.article import Article
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.reports import history
+from keychain_claims.reports.publish import publish
+
+LEDGER = Ledger()
+
+
+@pytest.fixture(autouse=True)
+def no_committed_history(tmp_path, monkeypatch):
+    """The committed docs/history/ is not what these tests add to: an empty one of their own."""
+    monkeypatch.setattr(history, "DOCS_FILE", tmp_path / "committed" / "history.json")
+
+
+def release_outcomes(release: str, result: str = "passed", only: int | None = None,
+                     reason: str = "") -> list[Outcome]:
+    """One outcome per release scenario of the feature set (the first `only` of them), each
+    supporting CAV-REWRITE."""
+    names = sorted(history.release_scenarios())[:only]
+    return [Outcome(f"steps/test_features.py::{n}[{release}-sim]", n, "sim", ["CAV-REWRITE"], result, reason, release)
+            for n in names]
+
+
+def run(out: Path, outcomes: list[Outcome]):
+    return publish(out, outcomes, LEDGER, Article(), {"sim": True}, {"sim": "simulated security(1)"})
+
+
+def test_two_releases_run_one_after_the_other_leave_both_columns(tmp_path):
+    out = tmp_path / "reports"
+    run(out, release_outcomes("2.1.332"))
+    run(out, release_outcomes("2.1.150", "failed", reason="it wrote the item twice"))
+    kept = history.load(out / history.HISTORY_FILE)
+    assert kept.releases() == ["2.1.150", "2.1.332"]
+    text = (out / "release-history.md").read_text()
+    assert "2.1.332" in text and "2.1.150" in text
+    page = (out / "release-history.html").read_text()
+    assert "data-release='2.1.332'" in page and "data-release='2.1.150'" in page
+    # and the change between them is named with the release that shows it
+    cells = {(c["claim"], c["release"]): c["verdict"] for c in kept.model_dump()["cells"]} or {
+        (c["claim"], c["release"]): c["verdict"]
+        for c in json.loads((out / history.HISTORY_FILE).read_text())["cells"]}
+    assert cells[("CAV-REWRITE", "2.1.150")] == "fails" and cells[("CAV-REWRITE", "2.1.332")] == "holds"
+
+
+def test_a_run_adds_to_the_committed_history_when_its_folder_has_none(tmp_path):
+    committed = tmp_path / "committed"
+    history.write(history.add(history.History(), history.columns_of(release_outcomes("2.0.76"), {"sim": True}, "",
+                                                                    "c1")), LEDGER, committed, "history")
+    out = tmp_path / "reports"
+    run(out, release_outcomes("2.1.332"))
+    assert history.load(out / history.HISTORY_FILE).releases() == ["2.0.76", "2.1.332"]
+    assert history.load(committed / "history.json").releases() == ["2.0.76"]      # the committed one untouched
+
+
+def test_only_a_complete_run_replaces_a_release_column(tmp_path):
+    out = tmp_path / "reports"
+    run(out, release_outcomes("2.1.332"))
+    run(out, release_outcomes("2.1.332", "failed", only=2))          # partial: -k, interrupted ...
+    column = history.load(out / history.HISTORY_FILE).columns["2.1.332"]
+    assert column.complete and {o.result for o in column.outcomes} == {"passed"}
+    run(out, release_outcomes("2.1.332", "failed"))                   # complete: replaces
+    column = history.load(out / history.HISTORY_FILE).columns["2.1.332"]
+    assert column.complete and {o.result for o in column.outcomes} == {"failed"}
+
+
+def test_a_partial_column_says_which_scenarios_it_lacks_and_is_replaced_by_a_later_partial_one(tmp_path):
+    out = tmp_path / "reports"
+    run(out, release_outcomes("2.1.332", only=2))
+    column = history.load(out / history.HISTORY_FILE).columns["2.1.332"]
+    assert not column.complete and len(column.missing) == len(history.release_scenarios()) - 2
+    run(out, release_outcomes("2.1.332", "failed", only=3))
+    assert len(history.load(out / history.HISTORY_FILE).columns["2.1.332"].outcomes) == 3
+    assert "Partial columns (1)" in (out / "release-history.html").read_text()
+
+
+def test_merge_folds_the_histories_of_chunks_and_keeps_their_commits(tmp_path):
+    from keychain_claims.reports.merge import merge
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(a, release_outcomes("2.0.76"))
+    run(b, release_outcomes("2.1.332", "failed"))
+    for folder in (a, b):
+        (folder / "allure-results").mkdir()
+    merged = merge([a, b], tmp_path / "merged")
+    kept = history.load(tmp_path / "merged" / history.HISTORY_FILE)
+    assert kept.releases() == ["2.0.76", "2.1.332"] and merged.releases == ["2.0.76", "2.1.332"]
+    assert {c.suite_commit for c in kept.columns.values()} == {history.suite_commit()}
+    # merging the merge with one more run keeps all three
+    c = tmp_path / "c"
+    run(c, release_outcomes("2.1.150"))
+    (c / "allure-results").mkdir()
+    merge([tmp_path / "merged", c], tmp_path / "again")
+    assert history.load(tmp_path / "again" / history.HISTORY_FILE).releases() == ["2.0.76", "2.1.150", "2.1.332"]
+
+
+def test_a_rerun_skips_only_what_is_complete_for_the_same_commit():
+    kept = history.add(history.History(), [
+        *history.columns_of(release_outcomes("2.0.76"), {"sim": True}, "", "c1"),
+        *history.columns_of(release_outcomes("2.1.150", only=1), {"sim": True}, "", "c1"),
+        *history.columns_of(release_outcomes("2.1.332"), {"sim": True}, "", "c0")])
+    assert history.done(kept, "c1") == {"2.0.76"} and history.done(kept, "") == set()
+
+
+def test_the_page_has_no_raw_markdown_and_says_a_not_checkable_reason_once(tmp_path):
+    why = "Claude Code 2.0.44 has no `claude auth logout` subcommand."
+    kept = history.add(history.History(published=["2.0.30", "2.0.44", "2.0.50", "2.0.76"]), [
+        *history.columns_of(release_outcomes("2.0.30"), {"sim": True}, "", "c"),
+        *history.columns_of(release_outcomes("2.0.44", "skipped", reason=why), {"sim": True}, "", "c"),
+        *history.columns_of(release_outcomes("2.0.76", "failed"), {"sim": True}, "", "c")])
+    history.write(kept, LEDGER, tmp_path)
+    page = (tmp_path / "release-history.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert "| " not in text and "**" not in text and "`" not in re.sub(r"<code>.*?</code>", "", page)
+    legend = re.search(r"<h2>Why not checkable</h2>(.*?)</ul>", page, re.S)[1]
+    assert "has no" in legend and page.count("<li><b>n1</b>") == 1
+    # the change 2.0.30 holds -> 2.0.76 fails: 2.0.50 was not run, so the page names the range to bisect
+    found = kept.model_copy()
+    changes = json.loads((tmp_path / history.HISTORY_FILE).read_text())["changes"]
+    assert [(c["claim"], c["from"], c["to"], c["first"], c["search"]) for c in changes] == [
+        ("CAV-REWRITE", "holds", "fails", None, "2.0.30..2.0.76")]
+    assert "Not yet run (1 of 4)" in page and "2.0.50" in page
+    assert found.not_swept() == ["2.0.50"]
+
+
+def test_an_unreadable_history_is_one_line_and_left_as_it_was(tmp_path):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / history.HISTORY_FILE).write_text("{not json")
+    done = run(out, release_outcomes("2.1.332"))
+    assert "is not a release history" in done.history_problem and "\n" not in done.history_problem
+    assert (out / history.HISTORY_FILE).read_text() == "{not json"
+    assert (out / "claims.json").exists()
