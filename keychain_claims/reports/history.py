@@ -478,3 +478,143 @@ def write(history: History, ledger, out: Path, stem: str = "release-history") ->
 
 def _plain(value):
     return json.loads(json.dumps(value, default=str))
+
+
+# ---------------------------------------------------------------- the registry's list, the article era
+
+def article_date(article) -> str:
+    """The article's `created:` date (its front matter), "" when it names none."""
+    found = re.search(r"^created:\s*['\"]?(\d{4}-\d{2}-\d{2})", article.text.split("\n---", 1)[0], re.M)
+    return found[1] if found else ""
+
+
+def registry_snapshot(history: History, article, package: str | None = None) -> History:
+    """`history` with the registry's list of today (`published`, `published_on`) and the article
+    era: the release published last on or before the article's date, by npm's `time` document
+    (its stamps, not the list's order, say what was current that day)."""
+    from keychain_claims.releases import npm
+    from keychain_claims.releases.cache import ReleaseError
+    from keychain_claims.releases.versions import published
+    package = package or npm.PACKAGE
+    try:
+        versions, _ = published(package)
+        stamps = json.loads(npm.run("view", package, "time", "--json"))
+    except (ReleaseError, ValueError) as exc:
+        raise HistoryError(f"the registry's list could not be read ({exc}); check the network and retry") from None
+    day = article_date(article)
+    era = max((v for v in versions if str(stamps.get(v, ""))[:10] <= day and v in stamps),
+              key=lambda v: stamps[v], default="") if day else ""
+    return history.model_copy(update={"published": versions, "published_on": now()[:10],
+                                      "article_era": ArticleEra(release=era, date=day)})
+
+
+# ---------------------------------------------------------------- a sweep in chunks that survive being stopped
+
+COST_FILE = "cost.jsonl"
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for p in path.rglob("*") if path.exists() else ():
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def _downloaded(log: Path) -> int:
+    """Bytes the release cache said it downloaded in a run (release-cache.log: 'downloaded …: 56 MB')."""
+    try:
+        text = log.read_text()
+    except OSError:
+        return 0
+    return sum(int(float(n) * 1000 ** " KMG".index(u)) for n, u in
+               re.findall(r"downloaded [^:]+: ([\d.]+) ([KMG])B", text))
+
+
+def kept_in(runs: Path) -> History:
+    """Every chunk's history under `runs`, folded."""
+    return fold([load(p) for p in sorted(runs.glob(f"*/{HISTORY_FILE}"))])
+
+
+def sweep(versions: list[str], runs: Path, chunk: int, pytest_args: list[str] = (),
+          say=print) -> list[dict]:
+    """Run the release scenarios on `versions` in chunks of `chunk` releases, each chunk a pytest
+    run of its own into a folder of its own under `runs` (its outcomes, results and history kept
+    however the next one ends).  A release whose column under `runs` is complete for this suite
+    commit is not run again, so a stopped sweep goes on where it stopped.  One line per chunk of
+    what it cost goes to `runs`/cost.jsonl (wall and CPU seconds, bytes downloaded, the cache's and
+    the runs' size after it); returns those lines."""
+    import resource
+    import sys
+    import time
+    from keychain_claims.releases.cache import cache_dir
+    from keychain_claims.releases.versions import chunks
+    runs.mkdir(parents=True, exist_ok=True)
+    commit = suite_commit()
+    if commit.endswith("-dirty") or not commit:
+        say(f"note: the suite's work tree is {'not a git checkout' if not commit else 'changed'}: "
+            "a rerun cannot tell its columns apart from another checkout's, so nothing is skipped")
+    costs = []
+    for part in chunks(versions, chunk):
+        finished = done(kept_in(runs), commit) if commit and not commit.endswith("-dirty") else set()
+        todo = [v for v in part if v not in finished]
+        if not todo:
+            say(f"skip {part[0]}..{part[-1]}: complete for {commit}")
+            continue
+        folder = runs / f"{todo[0]}..{todo[-1]}"
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = runs / f"{todo[0]}..{todo[-1]}-{n}"
+        cmd = [sys.executable, "-m", "pytest", "-m", "release", "-q", "-p", "no:cacheprovider",
+               "--claude-code", ",".join(todo), f"--reports-dir={folder}",
+               f"--alluredir={folder / 'allure-results'}", *pytest_args]
+        say(f"run {','.join(todo)} -> {folder}")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        tail = (proc.stdout.strip().splitlines() or ["no output"])[-1]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "pytest.log").write_text(proc.stdout + proc.stderr)
+        column = load(folder / HISTORY_FILE).columns
+        cost = {"releases": todo, "folder": folder.name, "exit": proc.returncode, "summary": tail,
+                "complete": [v for v in todo if v in column and column[v].complete],
+                "wall_s": round(time.monotonic() - started, 1),
+                "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+                "downloaded_bytes": _downloaded(folder / "release-cache.log"),
+                "cache_bytes": _size(cache_dir()), "runs_bytes": _size(runs), "at": now()}
+        from keychain_claims import atomic
+        lines = [*(runs / COST_FILE).read_text().splitlines(), json.dumps(cost)] if (runs / COST_FILE).exists() \
+            else [json.dumps(cost)]
+        atomic.write_text(runs / COST_FILE, "\n".join(lines) + "\n")
+        say(f"  {tail}  ({cost['wall_s']} s wall, {cost['cpu_s']} s CPU, "
+            f"{cost['downloaded_bytes'] / 1e6:.0f} MB downloaded; complete: {', '.join(cost['complete']) or 'none'})")
+        costs.append(cost)
+    return costs
+
+
+def cost_summary(runs: Path, total: int) -> list[str]:
+    """What the chunks under `runs` cost (cost.jsonl), per release and extrapolated to `total` releases."""
+    try:
+        lines = [json.loads(l) for l in (runs / COST_FILE).read_text().splitlines() if l.strip()]
+    except (OSError, ValueError):
+        raise HistoryError(f"{runs / COST_FILE} is missing or unreadable; run `keychain-claims history run` first") from None
+    n = sum(len(c["releases"]) for c in lines)
+    if not n:
+        return ["no release was run"]
+    wall, cpu = sum(c["wall_s"] for c in lines), sum(c["cpu_s"] for c in lines)
+    down = sum(c["downloaded_bytes"] for c in lines)
+    peak = max(c["cache_bytes"] + c["runs_bytes"] for c in lines)
+    out = [f"{n} releases in {len(lines)} chunk(s): {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU, "
+           f"{down / 1e6:.0f} MB downloaded, peak disk {peak / 1e9:.2f} GB (cache + runs)",
+           f"per release: {wall / n:.0f} s wall, {cpu / n:.0f} s CPU, {down / n / 1e6:.0f} MB downloaded"]
+    if total > n:
+        out.append(f"extrapolated to {total} releases (linear in releases; the sample's mix of JS-era and native "
+                   f"releases, one process): {wall / n * total / 3600:.1f} h wall, {cpu / n * total / 3600:.1f} h CPU, "
+                   f"{down / n * total / 1e9:.1f} GB downloaded; disk stays bounded by KEYCHAIN_CLAIMS_CACHE_MAX "
+                   "(least recently used releases are evicted)")
+    return out
