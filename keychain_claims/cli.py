@@ -214,7 +214,8 @@ def run_fidelity(args) -> int:
 def run_bisect(args) -> int:
     from keychain_claims.releases.bisect import BisectError, run as bisect
     try:
-        result = bisect(args.what, args.good, args.bad, args.reports_dir, say=lambda line: print(line, flush=True))
+        result = bisect(args.what, args.good, args.bad, args.reports_dir, say=lambda line: print(line, flush=True),
+                        history=args.history)
     except BisectError as exc:
         raise CliError(str(exc)) from None
     return 0 if result.first_changed else 2
@@ -324,6 +325,9 @@ def parser() -> argparse.ArgumentParser:
     bis.add_argument("--good", required=True, help="a release where WHAT has its old value")
     bis.add_argument("--bad", required=True, help="a later release (or latest) where it may differ")
     bis.add_argument("--reports-dir", type=Path, default=REPORTS_DIR / "bisect", help="where the evidence goes")
+    bis.add_argument("--history", type=Path, default=None, metavar="FILE",
+                     help="a release-history.json (e.g. docs/history/history.json): each release run goes into it "
+                          "as its column, and a release complete there for this suite commit is not run again")
     mer = sub.add_parser("merge", help="merge result folders (allure-results/ + outcomes.json) of separate runs")
     mer.set_defaults(run=run_merge)
     mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
