@@ -143,3 +143,79 @@ def test_an_unreadable_history_is_one_line_and_left_as_it_was(tmp_path):
     assert "is not a release history" in done.history_problem and "\n" not in done.history_problem
     assert (out / history.HISTORY_FILE).read_text() == "{not json"
     assert (out / "claims.json").exists()
+
+
+# ---------------------------------------------------------------- the page in Chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK = ROOT / "tests" / "browser" / "history_check.cjs"
+SHOTS = ROOT / "reports" / "screenshots"       # git-ignored; docs/ only on request (as tests/test_report_browser.py)
+REFRESH_DOCS = "KEYCHAIN_CLAIMS_REFRESH_DOCS"
+
+
+def chromium_check(page: Path, shot: Path) -> dict:
+    import shutil
+    import subprocess
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not installed: apt-get install chromium (.ci/run does)")
+    if not (ROOT / "node_modules" / "playwright-core").exists():
+        pytest.skip("playwright-core is not installed: npm install (keychain-claims report does)")
+    proc = subprocess.run(["node", str(CHECK), page.resolve().as_uri(), str(shot)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def many_releases(tmp_path) -> Path:
+    """Fourteen releases of every row of the release scenarios: a run of agreeing ones, a change,
+    not-checkable cells, the article era among them, releases of the list not run."""
+    published = [f"2.1.{n}" for n in range(100, 200)]
+    run_ = published[::8]
+    from keychain_claims.claims.coverage import scenarios
+    claims = sorted({c for ref in scenarios()
+                     if "release" in ref.tags for c in ref.claims})
+    columns = []
+    for n, release in enumerate(run_):
+        result = "passed" if n < 6 else "failed"
+        outcomes = [Outcome(f"s{i}[{release}]", name, "sim", [claims[i % len(claims)]],
+                            "skipped" if n == 3 and i % 2 else result,
+                            "Claude Code has no `auth logout` subcommand on this release." if n == 3 else "", release)
+                    for i, name in enumerate(sorted(history.release_scenarios()))]
+        columns += history.columns_of(outcomes, {"sim": True}, "", "c")
+    kept = history.add(history.History(published=published, published_on="2026-12-06",
+                                       article_era=history.ArticleEra(release=run_[5], date="2026-06-15")), columns)
+    history.write(kept, LEDGER, tmp_path / "page", "history")
+    return tmp_path / "page" / "history.html"
+
+
+@pytest.mark.browser
+def test_a_reviewer_at_1280x800_sees_every_row_and_the_first_columns_and_no_raw_markdown(tmp_path):
+    page = many_releases(tmp_path)
+    found = chromium_check(page, tmp_path / "history.png")
+    assert found["claims"] and found["claimsOnScreen"] == found["claims"], found
+    assert found["releasesOnScreen"][:10] == found["releases"][:10], found
+    assert found["raw"] == [], found["raw"]
+    assert found["era"] == "2.1.140"
+    assert "not checkable — Claude Code has no auth logout subcommand" in found["notCheckableTitle"]
+    kept = json.loads((page.parent / "history.json").read_text())
+    assert sorted(map(tuple, found["cells"])) == sorted((c["claim"], c["release"], c["verdict"]) for c in kept["cells"])
+
+
+@pytest.mark.browser
+def test_the_committed_history_renders_whole_on_the_first_screen(tmp_path):
+    """docs/history/history.html as committed: the same checks; its screenshot refreshes
+    docs/history/first-screen.png only when KEYCHAIN_CLAIMS_REFRESH_DOCS=1."""
+    import os
+    import shutil
+    committed = ROOT / "docs" / "history" / "history.html"
+    if not committed.exists():
+        pytest.skip("no docs/history/history.html committed yet (keychain-claims history render writes it)")
+    found = chromium_check(committed, tmp_path / "first-screen.png")
+    assert found["claimsOnScreen"] == found["claims"] and found["raw"] == [], found
+    assert found["releasesOnScreen"][:8] == found["releases"][:8], found
+    kept = json.loads((ROOT / "docs" / "history" / "history.json").read_text())
+    assert sorted(map(tuple, found["cells"])) == sorted((c["claim"], c["release"], c["verdict"]) for c in kept["cells"])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "first-screen.png", SHOTS / "history-first-screen.png")
+    if os.environ.get(REFRESH_DOCS) == "1":
+        shutil.copy(tmp_path / "first-screen.png", ROOT / "docs" / "history" / "first-screen.png")

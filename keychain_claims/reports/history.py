@@ -351,8 +351,8 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     changed = {(c["claim"], c["first"] or c["search"].split("..")[1]) for c in found}
     # header: one row of groups, one of releases
     top = "".join(
-        f"<th colspan={len(g)} class='grp{' agree' if len(g) > 1 else ''}'>"
-        + (f"{esc(g[0])} … {esc(g[-1])}<br><small>{len(g)} agree</small>" if len(g) > 1 else "")
+        f"<th colspan={len(g)} class='grp{' agree' if len(g) > 1 else ''}'"
+        + (f" title='{esc(g[0])} … {esc(g[-1])}: every row has the same verdict'>{len(g)} agree" if len(g) > 1 else ">")
         + "</th>" for g in grouped)
     starts = {g[0] for g in grouped}
     second = "".join(
@@ -397,20 +397,27 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     legend += "<span class=key><i class=chgkey></i>verdict changed here</span>"
     legend = legend.replace(" | omission: ", " &nbsp; omission: ")
     why_list = "".join(f"<li><b>n{n}</b> {_inline(text)}</li>" for text, n in reasons.items())
-    change_items = []
+    by_boundary: dict[tuple, list[dict]] = defaultdict(list)
     for c in found:
-        after = c["first"] or c["search"].split("..")[1]
-        where = (f"first shown by <b>{esc(c['first'])}</b> (the release before it, {esc(c['last_before'])}, "
-                 f"still showed {esc(str(c['from']))})" if c["first"] else
-                 f"between {esc(c['last_before'])} and {esc(after)}: {c['unrun_between']} release(s) between them "
-                 f"not run yet; <code>keychain-claims bisect {esc(c['claim'])} --good {esc(c['last_before'])} "
-                 f"--bad {esc(after)} --history docs/history/history.json</code> finds the first")
-        ev = "".join(f"<li>{esc(side)}: {esc(e['scenario'])} — {esc(e['result'])}"
-                     f"{(' (' + _inline(first_sentence(e['reason'])) + ')') if e.get('reason') else ''}</li>"
-                     for side, items in ((c["last_before"], c["evidence_before"]), (after, c["evidence_after"]))
-                     for e in items if e["result"] != "skipped")
-        change_items.append(f"<li><b>{esc(c['claim'])}</b>: {esc(str(c['from']))} → <b>{esc(str(c['to']))}</b>, "
-                            f"{where}<details><summary>evidence</summary><ul>{ev}</ul></details></li>")
+        by_boundary[(c["last_before"], c["first"] or c["search"].split("..")[1], c["first"] is not None,
+                     c["unrun_between"])].append(c)
+    change_items = []
+    for (before, after, exact, unrun), items in by_boundary.items():
+        where = (f"<b>{esc(after)}</b> is the first release that shows it (the one before, {esc(before)}, was run)"
+                 if exact else
+                 f"first shown between {esc(before)} and <b>{esc(after)}</b>: {unrun} release(s) between them not run yet "
+                 f"(<code>keychain-claims bisect CLAIM --good {esc(before)} --bad {esc(after)} "
+                 f"--history docs/history/history.json</code> finds the first)")
+        rows_ = []
+        for c in items:
+            ev = "".join(f"<li>{esc(side)}: {esc(e['scenario'])} — {esc(e['result'])}"
+                         f"{(' (' + _inline(first_sentence(e['reason'])) + ')') if e.get('reason') else ''}</li>"
+                         for side, evidence in ((before, c["evidence_before"]), (after, c["evidence_after"]))
+                         for e in evidence if e["result"] != "skipped")
+            rows_.append(f"<li><b>{esc(c['claim'])}</b>: {esc(str(c['from']))} → <b>{esc(str(c['to']))}</b>"
+                         f"<details><summary>evidence on {esc(before)} and {esc(after)}</summary><ul>{ev}</ul></details></li>")
+        change_items.append(f"<li>{esc(before)} → {esc(after)}: {where}<ul>{''.join(rows_)}</ul></li>")
+    unchecked = [c.id for c in ledger if c.id not in {r["claim"] for r in rows}]
     skipped = history.not_swept()
     commits = sorted({c.suite_commit or "unknown" for c in history.columns.values()})
     partial = [r for r in releases if not history.columns[r].complete]
@@ -450,9 +457,11 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
         f"<div class=wrap><table class=h><tr><th class=claim></th>{top}</tr><tr><th class=claim>claim</th>{second}</tr>"
         + "".join(body) + "</table></div>"
         + f"<h2>Why not checkable</h2><ul class=why>{why_list or '<li>every cell could be checked</li>'}</ul>"
-        + f"<h2>Changes of verdict ({len(found)})</h2><ul>{''.join(change_items) or '<li>no verdict changed between the releases run</li>'}</ul>"
+        + f"<h2>Changes of verdict ({len(found)}, at {len(by_boundary)} boundar{'y' if len(by_boundary) == 1 else 'ies'})</h2><ul>{''.join(change_items) or '<li>no verdict changed between the releases run</li>'}</ul>"
         + (f"<h2>Not yet run ({len(skipped)} of {len(history.published)})</h2><p>{esc(', '.join(_ranges(skipped, history.published)))}</p>"
            if skipped else "")
+        + (f"<h2>Claims no release scenario checks ({len(unchecked)})</h2><p>their verdict does not depend on "
+           f"the release (claims.md has them): {esc(', '.join(unchecked))}</p>" if unchecked else "")
         + (f"<h2>Partial columns ({len(partial)})</h2><p>{esc(', '.join(partial))}: some release scenarios have no "
            "result (a later complete run replaces them)</p>" if partial else "")
         + f"<p><small>Suite commit(s): {esc(', '.join(commits))}. Folded from each column's scenario outcomes "
