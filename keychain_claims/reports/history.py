@@ -342,9 +342,13 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     esc = html.escape
     by = {(r["claim"], r["release"]): r for r in rows}
     reasons: dict[str, int] = {}
+    reason_releases: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         if r["verdict"] == Verdict.NOT_CHECKABLE:
-            reasons.setdefault(_not_checkable_reason(r), len(reasons) + 1)
+            why = _not_checkable_reason(r)
+            reasons.setdefault(why, len(reasons) + 1)
+            if r["release"] not in reason_releases[why]:
+                reason_releases[why].append(r["release"])
     quotes = {c.id: c.quote for c in ledger}
     quotes.update({o.id: o.statement for o in getattr(ledger, "omissions", {}).values()})
     grouped = groups(releases, rows)
@@ -396,7 +400,9 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
             for v in OmissionVerdict if v != OmissionVerdict.NOT_CHECKABLE)
     legend += "<span class=key><i class=chgkey></i>verdict changed here</span>"
     legend = legend.replace(" | omission: ", " &nbsp; omission: ")
-    why_list = "".join(f"<li><b>n{n}</b> {_inline(text)}</li>" for text, n in reasons.items())
+    why_list = "".join(
+        f"<li><b>n{n}</b> {_inline(text)} <small>(on {esc(', '.join(_ranges(sorted(reason_releases[text], key=release_key), releases)))})</small></li>"
+        for text, n in reasons.items())
     by_boundary: dict[tuple, list[dict]] = defaultdict(list)
     for c in found:
         by_boundary[(c["last_before"], c["first"] or c["search"].split("..")[1], c["first"] is not None,
