@@ -219,3 +219,44 @@ def test_the_committed_history_renders_whole_on_the_first_screen(tmp_path):
     shutil.copy(tmp_path / "first-screen.png", SHOTS / "history-first-screen.png")
     if os.environ.get(REFRESH_DOCS) == "1":
         shutil.copy(tmp_path / "first-screen.png", ROOT / "docs" / "history" / "first-screen.png")
+
+
+def test_a_stopped_sweep_run_again_runs_only_what_is_not_complete_and_says_what_it_cost(tmp_path, monkeypatch):
+    """`history run` in chunks: a chunk stopped before it wrote its results leaves the others; the
+    rerun on the same commit runs only its releases; cost.jsonl has a line per chunk run."""
+    import subprocess
+    monkeypatch.setattr(history, "suite_commit", lambda: "abc123")
+    monkeypatch.setenv("KEYCHAIN_CLAIMS_CACHE", str(tmp_path / "cache"))
+    ran: list[list[str]] = []
+    stop = {"2.1.3"}
+
+    def fake_pytest(cmd, **kwargs):
+        releases = cmd[cmd.index("--claude-code") + 1].split(",")
+        ran.append(releases)
+        out = Path(next(a for a in cmd if a.startswith("--reports-dir=")).split("=", 1)[1])
+        if stop & set(releases):                     # killed before the session ended: nothing written
+            return subprocess.CompletedProcess(cmd, -9, "", "Killed")
+        outcomes = [o for r in releases for o in release_outcomes(r)]
+        history.accumulate(out, outcomes, {"sim": True}, "", LEDGER, commit="abc123")
+        return subprocess.CompletedProcess(cmd, 0, f"{len(outcomes)} passed\n", "")
+    monkeypatch.setattr(history.subprocess, "run", fake_pytest)
+    runs = tmp_path / "runs"
+    history.sweep(["2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5"], runs, 2, say=lambda line: None)
+    assert ran == [["2.1.1", "2.1.2"], ["2.1.3", "2.1.4"], ["2.1.5"]]
+    assert history.kept_in(runs).releases() == ["2.1.1", "2.1.2", "2.1.5"]
+    stop.clear()
+    ran.clear()
+    history.sweep(["2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5"], runs, 2, say=lambda line: None)
+    assert ran == [["2.1.3", "2.1.4"]]
+    assert history.kept_in(runs).releases() == ["2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5"]
+    costs = [json.loads(line) for line in (runs / history.COST_FILE).read_text().splitlines()]
+    assert [c["releases"] for c in costs] == [["2.1.1", "2.1.2"], ["2.1.3", "2.1.4"], ["2.1.5"], ["2.1.3", "2.1.4"]]
+    assert costs[1]["complete"] == [] and costs[3]["complete"] == ["2.1.3", "2.1.4"]
+    assert all({"wall_s", "cpu_s", "downloaded_bytes", "cache_bytes", "runs_bytes"} <= set(c) for c in costs)
+    summary = history.cost_summary(runs, 475)
+    assert summary[0].startswith("7 releases in 4 chunk(s)") and "extrapolated to 475 releases" in summary[-1]
+    # on another commit nothing is complete: all run again
+    monkeypatch.setattr(history, "suite_commit", lambda: "def456")
+    ran.clear()
+    history.sweep(["2.1.1", "2.1.2"], runs, 2, say=lambda line: None)
+    assert ran == [["2.1.1", "2.1.2"]]
