@@ -214,7 +214,12 @@ def fold_cells(history: History, ledger) -> tuple[list[str], list[dict]]:
 
 
 def _not_checkable_reason(cell: dict) -> str:
-    reasons = [first_sentence(e["reason"]) for e in cell["evidence"] if e["result"] == "skipped" and e["reason"]]
+    """Why a cell could not be checked, said of "the release" (not of its version), so releases
+    that fail to check a claim for the same reason share one key of the legend."""
+    version = re.escape(cell["release"])
+    reasons = [re.sub(rf"(?:Claude Code )?\b{version}\b", "the release",
+                      first_sentence(re.sub(r"^not checkable:\s*", "", e["reason"], flags=re.I)))
+               for e in cell["evidence"] if e["result"] == "skipped" and e["reason"]]
     return "; ".join(dict.fromkeys(reasons)) or "no scenario for it ran"
 
 
