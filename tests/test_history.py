@@ -196,7 +196,7 @@ def test_a_reviewer_at_1280x800_sees_every_row_and_the_first_columns_and_no_raw_
     assert found["releasesOnScreen"][:10] == found["releases"][:10], found
     assert found["raw"] == [], found["raw"]
     assert found["era"] == "2.1.140"
-    assert "not checkable — Claude Code has no auth logout subcommand" in found["notCheckableTitle"]
+    assert "not checkable — n1 Claude Code has no auth logout subcommand" in found["notCheckableTitle"]
     kept = json.loads((page.parent / "history.json").read_text())
     assert sorted(map(tuple, found["cells"])) == sorted((c["claim"], c["release"], c["verdict"]) for c in kept["cells"])
 

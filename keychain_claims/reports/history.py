@@ -213,14 +213,15 @@ def fold_cells(history: History, ledger) -> tuple[list[str], list[dict]]:
     return cells(history.outcomes(), ledger)
 
 
-def _not_checkable_reason(cell: dict) -> str:
-    """Why a cell could not be checked, said of "the release" (not of its version), so releases
-    that fail to check a claim for the same reason share one key of the legend."""
+def _not_checkable_reasons(cell: dict) -> list[str]:
+    """Why a cell could not be checked, one reason per skipped scenario (the same said once), each
+    said of "the release" (not of its version), so releases that fail to check a claim for the same
+    reason share one key of the legend."""
     version = re.escape(cell["release"])
     reasons = [re.sub(rf"(?:Claude Code )?\b{version}\b", "the release",
                       first_sentence(re.sub(r"^not checkable:\s*", "", e["reason"], flags=re.I)))
                for e in cell["evidence"] if e["result"] == "skipped" and e["reason"]]
-    return "; ".join(dict.fromkeys(reasons)) or "no scenario for it ran"
+    return list(dict.fromkeys(reasons)) or ["no scenario for it ran"]
 
 
 def changes(history: History, releases: list[str], rows: list[dict]) -> list[dict]:
@@ -350,10 +351,10 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     reason_releases: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         if r["verdict"] == Verdict.NOT_CHECKABLE:
-            why = _not_checkable_reason(r)
-            reasons.setdefault(why, len(reasons) + 1)
-            if r["release"] not in reason_releases[why]:
-                reason_releases[why].append(r["release"])
+            for why in _not_checkable_reasons(r):
+                reasons.setdefault(why, len(reasons) + 1)
+                if r["release"] not in reason_releases[why]:
+                    reason_releases[why].append(r["release"])
     quotes = {c.id: c.quote for c in ledger}
     quotes.update({o.id: o.statement for o in getattr(ledger, "omissions", {}).values()})
     grouped = groups(releases, rows)
@@ -385,8 +386,10 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
                     continue
                 verdict = str(cell["verdict"])
                 if verdict == Verdict.NOT_CHECKABLE:
-                    why = _not_checkable_reason(cell)
-                    text, tip = f"n{reasons[why]}", f"{cid} on {r}: not checkable — {_unmarked(why)}"
+                    why = _not_checkable_reasons(cell)
+                    text = f"n{reasons[why[0]]}" + ("+" if len(why) > 1 else "")
+                    tip = (f"{cid} on {r}: not checkable — "
+                           + "; ".join(f"n{reasons[w]} {_unmarked(w)}" for w in why))
                 else:
                     text = _MARK.get(verdict, "?")
                     tip = f"{cid} on {r}: {_label(cell)} — {cell['coverage']['ran']} of {cell['coverage']['total']} scenarios ran"
@@ -446,7 +449,7 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
         "padding-bottom:2px}"
         "th.grp{font-weight:normal;font-size:11px;color:#495057;text-align:left;white-space:nowrap;padding:0 2px}"
         "th.grp.agree{border-bottom:2px solid #868e96}"
-        "td.v{width:30px;min-width:30px;text-align:center;color:#fff;font-weight:700;font-size:11px;cursor:help}"
+        "td.v{width:30px;min-width:30px;font-size:10px;text-align:center;color:#fff;font-weight:700;cursor:help}"
         "td.none{text-align:center;color:#adb5bd;background:#f1f3f5}"
         ".gs{border-left:3px solid #fff!important}"
         "th.era{background:#fff3bf;font-weight:700}td.era{box-shadow:inset 0 0 0 2px #f08c00}"
@@ -463,8 +466,9 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
         + (f" <span class=key><i style='background:#fff3bf;color:#000'>★</i>article era: {esc(era)}, current on "
            f"{esc(history.article_era.date)}</span>" if era else "")
         + "</p>"
-        "<p><small>Cell text: the verdict's mark; <b>n1</b>, <b>n2</b> … a not-checkable reason (hover a cell, "
-        "or see “Why not checkable” below). Hover a claim for its quote.</small></p>"
+        "<p><small>Cell text: the verdict's mark; <b>n1</b>, <b>n2</b> … not checkable, for the reason of that key "
+        "(<b>n1+</b>: and more; hover a cell for all, or see “Why not checkable” below). Hover a claim for its quote."
+        "</small></p>"
         f"<div class=wrap><table class=h><tr><th class=claim></th>{top}</tr><tr><th class=claim>claim</th>{second}</tr>"
         + "".join(body) + "</table></div>"
         + f"<h2>Why not checkable</h2><ul class=why>{why_list or '<li>every cell could be checked</li>'}</ul>"
