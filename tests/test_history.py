@@ -260,3 +260,29 @@ def test_a_stopped_sweep_run_again_runs_only_what_is_not_complete_and_says_what_
     ran.clear()
     history.sweep(["2.1.1", "2.1.2"], runs, 2, say=lambda line: None)
     assert ran == [["2.1.1", "2.1.2"]]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["history", "render", "--from", "{tmp}/none"], "no release history at"),
+    (["history", "render", "--from", "{tmp}/bad.json"], "is not a release history"),
+    (["history", "run", "2.1.1", "--runs", "{tmp}/runs", "--chunk", "0"], "give at least 1 release per chunk"),
+    (["history", "cost", "{tmp}/empty"], "cost.jsonl is missing or unreadable"),
+], ids=["no-file", "not-a-history", "chunk-0", "no-cost"])
+def test_bad_history_input_is_one_line(tmp_path, capsys, argv, says):
+    from keychain_claims.cli import main
+    (tmp_path / "bad.json").write_text('{"columns": 3}')
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err
+    assert (tmp_path / "bad.json").read_text() == '{"columns": 3}'
+
+
+def test_render_folds_several_histories_into_the_folder_it_is_given(tmp_path, capsys):
+    from keychain_claims.cli import main
+    for n, release in enumerate(["2.0.76", "2.1.332"]):
+        history.write(history.add(history.History(), history.columns_of(release_outcomes(release), {"sim": True},
+                                                                        "", "c")), LEDGER, tmp_path / f"r{n}")
+    assert main(["history", "render", "--from", str(tmp_path / "r0"), "--from",
+                 str(tmp_path / "r1" / history.HISTORY_FILE), "--out", str(tmp_path / "docs")]) == 0
+    assert history.load(tmp_path / "docs" / "history.json").releases() == ["2.0.76", "2.1.332"]
+    assert "2 releases run" in capsys.readouterr().out
