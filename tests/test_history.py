@@ -237,7 +237,8 @@ def test_a_stopped_sweep_run_again_runs_only_what_is_not_complete_and_says_what_
         if stop & set(releases):                     # killed before the session ended: nothing written
             return subprocess.CompletedProcess(cmd, -9, "", "Killed")
         outcomes = [o for r in releases for o in release_outcomes(r)]
-        history.accumulate(out, outcomes, {"sim": True}, "", LEDGER, commit="abc123")
+        history.accumulate(out, outcomes, {"sim": True}, "", LEDGER, runs=["r"] * len(outcomes),
+                           run_commits={"r": "abc123"})
         return subprocess.CompletedProcess(cmd, 0, f"{len(outcomes)} passed\n", "")
     monkeypatch.setattr(history.subprocess, "run", fake_pytest)
     runs = tmp_path / "runs"
@@ -286,3 +287,25 @@ def test_render_folds_several_histories_into_the_folder_it_is_given(tmp_path, ca
                  str(tmp_path / "r1" / history.HISTORY_FILE), "--out", str(tmp_path / "docs")]) == 0
     assert history.load(tmp_path / "docs" / "history.json").releases() == ["2.0.76", "2.1.332"]
     assert "2 releases run" in capsys.readouterr().out
+
+
+def test_a_merge_takes_a_releases_complete_run_over_a_stopped_one_and_joins_two_backends(tmp_path):
+    """A chunk stopped and run again leaves a partial and a complete run of a release: the merge's
+    column is the complete run's alone; a Linux and a macOS run of one release are one column."""
+    from keychain_claims.reports.merge import merge
+    stopped, again, mac = tmp_path / "stopped", tmp_path / "again", tmp_path / "mac"
+    run(stopped, release_outcomes("2.1.332", "failed", only=3))
+    run(again, release_outcomes("2.1.332"))
+    macos = [Outcome(o.nodeid.replace("-sim]", "-macos]"), o.scenario, "macos", o.claims, "passed", "", o.release)
+             for o in release_outcomes("2.1.332")]
+    publish(mac, macos, LEDGER, Article(), {"macos": False}, {"macos": "real macOS security(1)"})
+    for folder in (stopped, again, mac):
+        (folder / "allure-results").mkdir()
+    merge([stopped, again], tmp_path / "m1")
+    column = history.load(tmp_path / "m1" / history.HISTORY_FILE).columns["2.1.332"]
+    assert column.complete and {o.result for o in column.outcomes} == {"passed"}
+    assert len(column.outcomes) == len(history.release_scenarios())
+    merge([again, mac], tmp_path / "m2")
+    column = history.load(tmp_path / "m2" / history.HISTORY_FILE).columns["2.1.332"]
+    assert column.complete and column.backends == {"sim": True, "macos": False}
+    assert len(column.outcomes) == 2 * len(history.release_scenarios())

@@ -188,12 +188,48 @@ def done(history: History, commit: str) -> set[str]:
     return {r for r, c in history.columns.items() if c.complete and commit and c.suite_commit == commit}
 
 
+def columns_of_runs(outcomes: list[Outcome], runs: list[str], run_commits: dict[str, str],
+                    backends: dict[str, bool], article_sha256: str) -> list[Column]:
+    """The columns of several runs' outcomes (a merge): each run's column of a release on its own
+    commit; of a release's columns the complete ones count (a partial one only when none is), the
+    last run of a backend replaces an earlier one, and the columns of different backends (a Linux
+    and a macOS run) are one column of their union."""
+    expected = release_scenarios()
+    by_run: dict[str, list[Outcome]] = defaultdict(list)
+    for o, run in zip(outcomes, runs):
+        by_run[run].append(o)
+    by_release: dict[str, list[Column]] = defaultdict(list)
+    for run, seen in by_run.items():
+        for column in columns_of(seen, backends, article_sha256, run_commits.get(run, ""), expected):
+            by_release[column.release].append(column)
+    out = []
+    for release, found in sorted(by_release.items(), key=lambda kv: release_key(kv[0])):
+        chosen = [c for c in found if c.complete] or found
+        per_backend = {tuple(sorted(c.backends)): c for c in chosen}
+        if len(per_backend) == 1:
+            out.append(next(iter(per_backend.values())))
+            continue
+        parts = list(per_backend.values())
+        out.append(Column(release=release, article_sha256=article_sha256,
+                          suite_commit="+".join(sorted({c.suite_commit for c in parts} - {""})),
+                          complete=all(c.complete for c in parts),
+                          missing=sorted({m for c in parts for m in c.missing}),
+                          backends={k: v for c in parts for k, v in c.backends.items()}, recorded=now(),
+                          outcomes=[o for c in parts for o in c.outcomes]))
+    return out
+
+
 def accumulate(out: Path, outcomes: list[Outcome], backends: dict[str, bool], article_sha256: str, ledger,
-               more: list[History] = (), commit: str | dict[str, str] | None = None) -> History | None:
-    """A run's (or a merge's) releases added to the history it finds (`base_for`, and the `more`
-    histories of the folders it merged), written back to `out` as release-history.{json,md,html}.
-    None when the outcomes hold no release and there is no history to carry."""
-    columns = columns_of(outcomes, backends, article_sha256, commit)
+               more: list[History] = (), runs: list[str] | None = None,
+               run_commits: dict[str, str] | None = None) -> History | None:
+    """A run's (or a merge's: `runs` names each outcome's run, `run_commits` each run's commit)
+    releases added to the history it finds (`base_for`, and the `more` histories of the folders it
+    merged), written back to `out` as release-history.{json,md,html}.  None when the outcomes hold
+    no release and there is no history to carry."""
+    if runs is None:
+        columns = columns_of(outcomes, backends, article_sha256)
+    else:
+        columns = columns_of_runs(outcomes, runs, run_commits or {}, backends, article_sha256)
     base = fold([base_for(out), *more])
     if not columns and not base.columns:
         return None

@@ -62,14 +62,10 @@ def publish(out: Path, outcomes: list[Outcome], ledger: Ledger, article: Article
     run_commits = run_commits if run_commits is not None else {run_id: release_history.suite_commit()}
     write_outcomes(out, outcomes, backends, labels, article.sha256, run_id=run_id, runs=runs, partial=partial,
                    run_commits=run_commits)
-    per_release: dict[str, set[str]] = {}
-    for o, run in zip(outcomes, runs or [run_id] * len(outcomes)):
-        if o.release:
-            per_release.setdefault(o.release, set()).add(run_commits.get(run, ""))
     kept, problem = None, ""
     try:
         kept = release_history.accumulate(out, outcomes, backends, article.sha256, ledger, histories or [],
-                                          {r: "+".join(sorted(c - {""})) for r, c in per_release.items()})
+                                          runs or [run_id] * len(outcomes), run_commits)
     except release_history.HistoryError as exc:
         problem = str(exc)
     if results is not None:
