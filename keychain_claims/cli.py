@@ -286,7 +286,7 @@ def run_history(args) -> int:
                 kept = kept.model_copy(update={"sample": args.sample})
             for path in history.write(kept, Ledger(), args.out or history.DOCS_DIR, args.stem):
                 print(f"written: {path}")
-            print(history.coverage_line(kept))
+            print(history.coverage_line(kept) + (f"; {history.sample_line(kept)}" if kept.published else ""))
         else:
             for line in history.cost_summary(args.runs, args.total or len(history.kept_in(args.runs).published)):
                 print(line)

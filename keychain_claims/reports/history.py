@@ -260,6 +260,20 @@ def _not_checkable_reasons(cell: dict) -> list[str]:
     return list(dict.fromkeys(reasons)) or ["no scenario for it ran"]
 
 
+def _reason_keys(rows: list[dict]) -> dict[str, tuple[int, list[str]]]:
+    """Every not-checkable reason of the page -> its key number (n1, n2 …) and the releases it holds for."""
+    keys: dict[str, tuple[int, list[str]]] = {}
+    for row in rows:
+        if row["verdict"] == Verdict.NOT_CHECKABLE:
+            for why in _not_checkable_reasons(row):
+                n, seen = keys.setdefault(why, (len(keys) + 1, []))
+                if row["release"] not in seen:
+                    seen.append(row["release"])
+    for _, seen in keys.values():
+        seen.sort(key=release_key)
+    return keys
+
+
 def changes(history: History, releases: list[str], rows: list[dict]) -> list[dict]:
     """Each change of a row's verdict between two checkable releases A and B (consecutive among the
     releases that could check it): B, and whether B is the first release that shows it (every
@@ -345,13 +359,22 @@ def coverage_line(history: History) -> str:
     swept, listed = len(history.columns), len(history.published)
     if not listed:
         return f"{swept} releases run"
-    return (f"{swept} of {listed} published releases run (registry list of {history.published_on or 'unknown date'})"
-            + (f"; sample rule: {history.sample}" if history.sample and swept < listed else ""))
+    return f"{swept} of {listed} published releases run"
+
+
+def sample_line(history: History) -> str:
+    """Which list the releases were counted against, and the rule that chose them when not all ran."""
+    if not history.published:
+        return ""
+    return (f"npm's list of {history.published_on or 'an unknown date'}"
+            + (f"; the releases run were chosen by a rule written first: {history.sample}"
+               if history.sample and len(history.columns) < len(history.published) else "") + ".")
 
 
 def markdown(history: History, releases: list[str], rows: list[dict], found: list[dict]) -> str:
     era = _era(history)
-    head = [f"# Claims × Claude Code releases: {coverage_line(history)}", ""]
+    head = [f"# Claims × Claude Code releases: {coverage_line(history)}", ""] + (
+        [sample_line(history), ""] if history.published else [])
     if era:
         head.append(f"Article era: **{era}** (the release current on the article's date, "
                     f"{history.article_era.date}), marked ★.")
@@ -359,10 +382,20 @@ def markdown(history: History, releases: list[str], rows: list[dict], found: lis
     names = [f"{r}{' ★' if r == era else ''}" for r in releases]
     table = ["| claim | " + " | ".join(names) + " |", "|---|" + "---|" * len(releases)]
     by = {(r["claim"], r["release"]): r for r in rows}
+    keys = _reason_keys(rows)
+
+    def cell(row: dict) -> str:
+        if row["verdict"] != Verdict.NOT_CHECKABLE:
+            return _label(row)
+        return "not checkable (" + ", ".join(f"n{keys[w][0]}" for w in _not_checkable_reasons(row)) + ")"
     for claim in dict.fromkeys(r["claim"] for r in rows):
         table.append(f"| {claim} | " + " | ".join(
-            (_label(by[(claim, r)]) if (claim, r) in by else "—") for r in releases) + " |")
-    lines = head + table + ["", "## Changes of verdict", ""]
+            (cell(by[(claim, r)]) if (claim, r) in by else "—") for r in releases) + " |")
+    lines = head + table
+    if keys:
+        lines += ["", "## Why not checkable", ""] + [
+            f"- n{n}: {why.replace('|', '/')} (on {', '.join(_ranges(seen, releases))})" for why, (n, seen) in keys.items()]
+    lines += ["", "## Changes of verdict", ""]
     if not found:
         lines.append("No verdict changes between the releases run.")
     for c in found:
@@ -383,14 +416,9 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     era = _era(history)
     esc = html.escape
     by = {(r["claim"], r["release"]): r for r in rows}
-    reasons: dict[str, int] = {}
-    reason_releases: dict[str, list[str]] = defaultdict(list)
-    for r in rows:
-        if r["verdict"] == Verdict.NOT_CHECKABLE:
-            for why in _not_checkable_reasons(r):
-                reasons.setdefault(why, len(reasons) + 1)
-                if r["release"] not in reason_releases[why]:
-                    reason_releases[why].append(r["release"])
+    keys = _reason_keys(rows)
+    reasons = {why: n for why, (n, _) in keys.items()}
+    reason_releases = {why: seen for why, (_, seen) in keys.items()}
     quotes = {c.id: c.quote for c in ledger}
     quotes.update({o.id: o.statement for o in getattr(ledger, "omissions", {}).values()})
     grouped = groups(releases, rows)
@@ -445,7 +473,7 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     legend += "<span class=key><i class=chgkey></i>verdict changed here</span>"
     legend = legend.replace(" | omission: ", " &nbsp; omission: ")
     why_list = "".join(
-        f"<li><b>n{n}</b> {_inline(text)} <small>(on {esc(', '.join(_ranges(sorted(reason_releases[text], key=release_key), releases)))})</small></li>"
+        f"<li><b>n{n}</b> {_inline(text)} <small>(on {esc(', '.join(_ranges(reason_releases[text], releases)))})</small></li>"
         for text, n in reasons.items())
     by_boundary: dict[tuple, list[dict]] = defaultdict(list)
     for c in found:
@@ -498,6 +526,8 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
         "ul.why{columns:2;margin:4px 0;padding-left:18px}ul.why li{break-inside:avoid}"
         "</style></head><body>"
         f"<h1>Claims × Claude Code releases: {esc(coverage_line(history))}</h1>"
+        + (f"<p><small>{esc(sample_line(history))}</small></p>" if history.published else "")
+        + 
         f"<p class=legend>{legend}"
         + (f" <span class=key><i style='background:#fff3bf;color:#000'>★</i>article era: {esc(era)}, current on "
            f"{esc(history.article_era.date)}</span>" if era else "")

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
+from keychain_claims.releases.order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
 from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
@@ -224,7 +225,7 @@ def merge(folders: list[Path], output: Path) -> Merged:
     except OSError as exc:
         from keychain_claims.atomic import why
         raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
-    releases = sorted({o.release for o in outcomes if o.release})
+    releases = sorted({o.release for o in outcomes if o.release}, key=release_key)
     return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts,
                   len(set(outcome_runs)), sum(len(r["outcomes"]) for r in runs) - len(outcomes), partial)
 
