@@ -54,6 +54,11 @@ def test_two_releases_run_one_after_the_other_leave_both_columns(tmp_path):
         (c["claim"], c["release"]): c["verdict"]
         for c in json.loads((out / history.HISTORY_FILE).read_text())["cells"]}
     assert cells[("CAV-REWRITE", "2.1.150")] == "fails" and cells[("CAV-REWRITE", "2.1.332")] == "holds"
+    # without the registry's list, what lies between the two is not known: no release is named first
+    changes = json.loads((out / history.HISTORY_FILE).read_text())["changes"]
+    assert [(c["claim"], c["first"], c["search"], c["unrun_between"]) for c in changes] == [
+        ("CAV-REWRITE", None, "2.1.150..2.1.332", None)]
+    assert "the releases between them are not known" in page
 
 
 def test_a_run_adds_to_the_committed_history_when_its_folder_has_none(tmp_path):
@@ -309,3 +314,14 @@ def test_a_merge_takes_a_releases_complete_run_over_a_stopped_one_and_joins_two_
     column = history.load(tmp_path / "m2" / history.HISTORY_FILE).columns["2.1.332"]
     assert column.complete and column.backends == {"sim": True, "macos": False}
     assert len(column.outcomes) == 2 * len(history.release_scenarios())
+
+
+def test_a_change_between_two_releases_run_one_after_the_other_names_the_later_one_first(tmp_path):
+    kept = history.add(history.History(published=["2.1.1", "2.1.2", "2.1.3"]), [
+        *history.columns_of(release_outcomes("2.1.1"), {"sim": True}, "", "c"),
+        *history.columns_of(release_outcomes("2.1.2", "failed", reason="wrote twice"), {"sim": True}, "", "c")])
+    history.write(kept, LEDGER, tmp_path)
+    changes = json.loads((tmp_path / history.HISTORY_FILE).read_text())["changes"]
+    assert [(c["first"], c["last_before"], c["unrun_between"]) for c in changes] == [("2.1.2", "2.1.1", 0)]
+    assert "<b>2.1.2</b> is the first release that shows it" in (tmp_path / "release-history.html").read_text()
+    assert any("fails" in e["result"] or e["result"] == "failed" for e in changes[0]["evidence_after"])

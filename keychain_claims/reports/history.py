@@ -278,7 +278,7 @@ def changes(history: History, releases: list[str], rows: list[dict]) -> list[dic
     """Each change of a row's verdict between two checkable releases A and B (consecutive among the
     releases that could check it): B, and whether B is the first release that shows it (every
     published release between A and B was run) or the releases bisect should search."""
-    published = history.published or releases
+    published = history.published
     index = {r: n for n, r in enumerate(published)}
     by: dict[str, dict[str, dict]] = defaultdict(dict)
     for row in rows:
@@ -292,11 +292,11 @@ def changes(history: History, releases: list[str], rows: list[dict]) -> list[dic
                 continue
             if before is not None and cell["verdict"] != before["verdict"]:
                 a, b = before["release"], release
-                between = (published[index[a] + 1:index[b]] if a in index and b in index else [])
-                unrun = [r for r in between if r not in history.columns]
+                known = a in index and b in index          # without the registry's list, what lies between is unknown
+                unrun = [r for r in published[index[a] + 1:index[b]] if r not in history.columns] if known else [b]
                 found.append({"claim": claim, "kind": cell.get("kind", "claim"), "from": before["verdict"],
                               "to": cell["verdict"], "last_before": a, "first": b if not unrun else None,
-                              "unrun_between": len(unrun), "search": f"{a}..{b}" if unrun else "",
+                              "unrun_between": len(unrun) if known else None, "search": f"{a}..{b}" if unrun else "",
                               "evidence_before": before["evidence"], "evidence_after": cell["evidence"]})
             before = cell
     return found
@@ -400,8 +400,10 @@ def markdown(history: History, releases: list[str], rows: list[dict], found: lis
         lines.append("No verdict changes between the releases run.")
     for c in found:
         where = (f"first shown by **{c['first']}** (last before: {c['last_before']})" if c["first"] else
-                 f"between {c['last_before']} and {c['search'].split('..')[1]}: {c['unrun_between']} release(s) "
-                 f"between not run (`keychain-claims bisect {c['claim']} --good {c['last_before']} "
+                 f"between {c['last_before']} and {c['search'].split('..')[1]}: "
+                 + (f"{c['unrun_between']} release(s) between not run" if c["unrun_between"] is not None else
+                    "the releases between are not known (no registry list recorded)")
+                 + f" (`keychain-claims bisect {c['claim']} --good {c['last_before']} "
                  f"--bad {c['search'].split('..')[1]}`)")
         lines.append(f"- {c['claim']}: {c['from']} → {c['to']}, {where}")
     skipped = history.not_swept()
@@ -483,7 +485,10 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
     for (before, after, exact, unrun), items in by_boundary.items():
         where = (f"<b>{esc(after)}</b> is the first release that shows it (the one before, {esc(before)}, was run)"
                  if exact else
-                 f"first shown between {esc(before)} and <b>{esc(after)}</b>: {unrun} release(s) between them not run yet "
+                 f"first shown between {esc(before)} and <b>{esc(after)}</b>: "
+                 + (f"{unrun} release(s) between them not run yet " if unrun is not None else
+                    "the releases between them are not known (<code>history render --registry</code> records npm's list) ")
+                 + 
                  f"(<code>keychain-claims bisect CLAIM --good {esc(before)} --bad {esc(after)} "
                  f"--history docs/history/history.json</code> finds the first)")
         rows_ = []
