@@ -325,3 +325,11 @@ def test_a_change_between_two_releases_run_one_after_the_other_names_the_later_o
     assert [(c["first"], c["last_before"], c["unrun_between"]) for c in changes] == [("2.1.2", "2.1.1", 0)]
     assert "<b>2.1.2</b> is the first release that shows it" in (tmp_path / "release-history.html").read_text()
     assert any("fails" in e["result"] or e["result"] == "failed" for e in changes[0]["evidence_after"])
+
+
+def test_the_download_a_chunk_reports_counts_every_unit_the_cache_says(tmp_path):
+    log = tmp_path / "release-cache.log"
+    log.write_text("[claude-code] downloaded @anthropic-ai/claude-code@2.1.206: 21 kB in 1.5 s (0.0 MB/s)\n"
+                   "[claude-code] downloaded @anthropic-ai/claude-code-darwin-arm64@2.1.206: 56 MB in 6.7 s\n"
+                   "[claude-code] 2.1.206 loaded (native): 100 MB in 0.1 s, cached\n")
+    assert history._downloaded(log) == 21_000 + 56_000_000

@@ -625,8 +625,8 @@ def _downloaded(log: Path) -> int:
         text = log.read_text()
     except OSError:
         return 0
-    return sum(int(float(n) * 1000 ** " KMG".index(u)) for n, u in
-               re.findall(r"downloaded [^:]+: ([\d.]+) ([KMG])B", text))
+    return sum(int(float(n) * 1000 ** " KMG".index(u.upper())) for n, u in
+               re.findall(r"downloaded [^:]+: ([\d.]+) ([kKMG])B", text))
 
 
 def kept_in(runs: Path) -> History:
