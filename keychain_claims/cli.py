@@ -274,7 +274,8 @@ def run_history(args) -> int:
         elif args.action == "render":
             from keychain_claims.claims.article import Article
             from keychain_claims.claims.ledger import Ledger
-            sources = [s / history.HISTORY_FILE if s.is_dir() else s for s in (args.sources or [history.DOCS_FILE])]
+            sources = [next((f for f in (s / history.HISTORY_FILE, s / history.DOCS_FILE.name) if f.exists()),
+                            s / history.HISTORY_FILE) if s.is_dir() else s for s in (args.sources or [history.DOCS_FILE])]
             for source in sources:
                 if not source.exists():
                     raise CliError(f"no release history at {source}; pass a release-history.json (a run "

@@ -292,6 +292,9 @@ def test_render_folds_several_histories_into_the_folder_it_is_given(tmp_path, ca
                  str(tmp_path / "r1" / history.HISTORY_FILE), "--out", str(tmp_path / "docs")]) == 0
     assert history.load(tmp_path / "docs" / "history.json").releases() == ["2.0.76", "2.1.332"]
     assert "2 releases run" in capsys.readouterr().out
+    # a folder holding a rendered history (docs/history/: history.json) is a source too
+    assert main(["history", "render", "--from", str(tmp_path / "docs"), "--out", str(tmp_path / "again")]) == 0
+    assert history.load(tmp_path / "again" / "history.json").releases() == ["2.0.76", "2.1.332"]
 
 
 def test_a_merge_takes_a_releases_complete_run_over_a_stopped_one_and_joins_two_backends(tmp_path):
