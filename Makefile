@@ -2,7 +2,7 @@
 VENV ?= .venv
 # every temporary file of the install, the suite and the tests under build/, never the host's /tmp
 export TMPDIR := $(CURDIR)/build/tmp
-$(shell mkdir -p $(TMPDIR))
+$(shell mkdir -p '$(TMPDIR)')
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
@@ -43,7 +43,7 @@ TIER_ARGS_all := --dist loadfile
 
 test: install
 	$(if $(filter $(TIER),default slow all),,$(error TIER=$(TIER): choose default, slow or all))
-	$(VENV)/bin/pytest tests -n $(TEST_WORKERS) --basetemp=$(CURDIR)/build/test-tmp \
+	$(VENV)/bin/pytest tests -n $(TEST_WORKERS) --basetemp='$(CURDIR)/build/test-tmp' \
 		$(TIER_ARGS_$(TIER)) $(PYTEST_ARGS)
 
 test-all:

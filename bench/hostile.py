@@ -6,6 +6,7 @@ root), plus damaged files and signals the fixes were not built against.  Prints 
 input: one line / ok (accepted) / TRACEBACK / DATA LOST (a complete verdict table changed).
 
   python bench/hostile.py            (writes nothing outside build/hostile)
+  HOSTILE_ONLY=issue29-lost python bench/hostile.py     only issue 29's points 7-14 (own block)
 """
 from __future__ import annotations
 
@@ -101,6 +102,248 @@ def damaged(run_dir: Path) -> None:
         [SIM, "list-keychains"], capture_output=True, text=True, env={**simenv, "KEYCHAIN_SIM_CLOCK": str(home / "state" / "clock")}))
 
 
+# =====================================================================================================
+# Issue 29, points 7-14 (branch hostile-inputs): nothing lost, nothing mixed; one line, never a
+# traceback, a hang or a memory bomb.  Its own block: `HOSTILE_ONLY=issue29-lost python bench/hostile.py`
+# runs only it (against one complete run made first).
+# =====================================================================================================
+def _everything(folder: Path) -> dict:
+    """Every file of a reports folder a run must leave alone (its partial files and the lock aside)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".partial" not in p.name and ".partial" not in p.parent.name
+            and not p.name.endswith(".lock")} if folder.is_dir() else {}
+
+
+def _record_kept(name, proc, folder, before):
+    if "Traceback (most recent call last)" not in (proc.stdout or "") + (proc.stderr or ""):   # --help's "Traceback print mode"
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, (proc.stdout or "").replace("Traceback", "traceback"),
+                                           (proc.stderr or "").replace("Traceback", "traceback"))
+    what = "DATA LOST" if _everything(folder) != before else classify(proc)
+    ROWS.append((name, what, first_error(proc)))
+    print(f"{name:<58} {what:<22} {ROWS[-1][2][:110]}", flush=True)
+
+
+def _timed(argv, env=None, timeout=180, **kw):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env or ENV, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, -1, "", f"HANG: no answer in {timeout} s")
+
+
+def _root_tmpfs() -> bool:
+    return os.geteuid() == 0 and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+def nothing_lost_one_line(complete: Path) -> None:
+    def copy(tag):
+        target = WORK / f"i29-{tag}"
+        shutil.copytree(complete, target)
+        return target
+
+    # 7. runs that reach no complete result, and --clean-alluredir on the reports folder
+    for tag, args in (("help", ["--help"]), ("fixtures", ["--fixtures"]), ("markers", ["--markers"]),
+                      ("setup-plan", ["--setup-plan"]), ("collect-only", ["--collect-only"]),
+                      ("plugin-off", ["-p", "no:keychain_claims.plugins.publish"]),
+                      ("allure-off", ["-p", "no:allure_pytest_bdd.plugin"]),
+                      ("clean-alluredir", ["--clean-alluredir", "ON-REPORTS", *SMALL])):
+        reports = copy(tag)
+        (reports / "unrelated.txt").write_text("a file of the user's")
+        before = _everything(reports)
+        args = [f"--alluredir={reports}" if a == "ON-REPORTS" else a for a in args]
+        _record_kept(f"7 pytest {' '.join(args)[:40]}", suite([f"--reports-dir={reports}", *args]), reports, before)
+    # 8. two runs at once, and a merge during a run
+    reports = copy("two-runs")
+    first = subprocess.Popen([PY, "-m", "pytest", "-p", "no:randomly", "--backend=sim", f"--reports-dir={reports}"],
+                             cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(reports.glob(".allure-results.staging-*")):
+        time.sleep(0.1)
+    record("8 a second run in the same reports folder", suite([f"--reports-dir={reports}", *SMALL]))
+    record("8 merge of a folder a run is writing", _timed([CLI, "merge", str(reports), "--output",
+                                                             str(WORK / "i29-merge"), "--no-html"]))
+    first.wait(timeout=900)
+    ROWS.append(("8 the first run, left alone", "ok (completes)" if first.returncode == 0 else f"rc {first.returncode}",
+                 f"{len(list((reports / 'allure-results').glob('*-result.json')))} result files"))
+    print(ROWS[-1], flush=True)
+    # 9. keychain-sim on a full disk (a tmpfs with nothing left), and a short write (a file size limit)
+    home = WORK / "i29-sim"
+    simenv = {**ENV, "HOME": str(home), "KEYCHAIN_SIM_STATE": str(home / "state")}
+    home.mkdir()
+    _timed([SIM, "create-keychain", "-p", "pw", "login.keychain"], simenv)
+    kc = home / "Library" / "Keychains" / "login.keychain-db"
+    import resource
+    size = kc.stat().st_size
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 20, resource.RLIM_INFINITY))
+    add = [SIM, "add-generic-password", "-a", "a", "-s", "s", "-w", "x" * 200, str(kc)]
+    proc = subprocess.run(add, capture_output=True, text=True, env=simenv, preexec_fn=limit)
+    found = _timed([SIM, "find-generic-password", "-a", "a", "-s", "s", str(kc)], simenv).returncode == 0
+    record(f"9 keychain-sim add, a short write (item kept: {found})",
+           subprocess.CompletedProcess(add, 0 if (proc.returncode == 0 and not found) else proc.returncode,
+                                       "", proc.stderr or ("DATA LOST: exit 0, item gone" if not found else "")))
+    if _root_tmpfs():
+        disk = WORK / "i29-disk"
+        disk.mkdir()
+        script = (f'mount -t tmpfs -o size=64k tmpfs "{disk}" && export HOME="{disk}" KEYCHAIN_SIM_STATE="{disk}/state" && '
+                  f'"{SIM}" create-keychain -p pw login.keychain && dd if=/dev/zero of="{disk}/fill" bs=1k count=200 2>/dev/null; '
+                  f'for i in 1 2 3 4 5 6 7; do "{SIM}" add-generic-password -a a$i -s s -w $(printf "%0300d" 0) login.keychain; '
+                  f'echo "rc=$?"; done; rm -f "{disk}/fill"; for i in 1 2 3 4 5 6 7; do "{SIM}" find-generic-password '
+                  f'-a a$i -s s login.keychain >/dev/null 2>&1; echo "found=$?"; done; umount "{disk}"')
+        proc = _timed(["unshare", "-m", "sh", "-c", script])
+        rcs = [l for l in proc.stdout.splitlines() if l.startswith("rc=")]
+        lost = sum(1 for rc, f in zip(rcs, [l for l in proc.stdout.splitlines() if l.startswith("found=")])
+                   if rc == "rc=0" and f != "found=0")
+        ROWS.append(("9 keychain-sim add x7 on a full tmpfs", f"{lost} lost of {rcs.count('rc=0')} exit 0",
+                     (proc.stderr.strip().splitlines() or [""])[0]))
+        print(ROWS[-1], flush=True)
+    # 10. a keychain reached through a symlink, writers on both paths at once
+    real, link = WORK / "i29-real" / "k.keychain", WORK / "i29-link" / "k.keychain"
+    real.parent.mkdir()
+    link.parent.mkdir()
+    _timed([SIM, "create-keychain", "-p", "pw", str(real)], simenv)
+    link.symlink_to(real)
+    envs = [{**simenv, "KEYCHAIN_SIM_STATE": str(home / f"state{n}")} for n in (1, 2)]
+    for env, path in zip(envs, (real, link)):
+        _timed([SIM, "unlock-keychain", "-p", "pw", str(path)], env)
+    script = "".join(f"add-generic-password -a {{p}}{i} -s s -w {'y' * 3000}\n" for i in range(30))
+    procs = [subprocess.Popen([SIM, "-i"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=env, text=True) for env in envs]
+    for proc, tag, path in zip(procs, ("r", "l"), (real, link)):
+        proc.stdin.write(script.replace("{p}", tag).replace("\n", f" {path}\n"))
+        proc.stdin.close()
+    for proc in procs:
+        proc.wait(timeout=300)
+    seen = sum(_timed([SIM, "find-generic-password", "-a", f"{t}{i}", "-s", "s", str(real)], simenv).returncode == 0
+               for t in "rl" for i in range(30))
+    ROWS.append(("10 60 adds through a symlink and the real path at once", "ok (accepted)" if seen == 60 and
+                 link.is_symlink() else f"DATA LOST ({seen} of 60 in one file)", f"link still a link: {link.is_symlink()}"))
+    print(ROWS[-1], flush=True)
+    # 11. hostile ledgers (keychain-claims check) and a FIFO or /dev/zero given to the suite
+    base = "claims:\n  - id: C\n    section: cause\n    quote: q\n    statement: s\n    evidence: shell-recipe\n"
+    bomb = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]"
+                                                              for n in range(1, 10)]) + "\n"
+    for tag, text in (("finding without scenario", base + "    findings:\n      - {evidence: e}\n"),
+                      ("finding without evidence", base + "    findings:\n      - {scenario: s}\n"),
+                      ("finding a string", base + "    findings:\n      - just a string\n"),
+                      ("findings a mapping", base + "    findings:\n      scenario: x\n"),
+                      ("quote a number", base.replace("quote: q", "quote: 5")),
+                      ("quote a list", base.replace("quote: q", "quote: [a, b]")),
+                      ("releases >=two.1", base + "    findings:\n      - {scenario: s, evidence: e, releases: '>=two.1'}\n"),
+                      ("backend anny", base + "    findings:\n      - {scenario: s, evidence: e, backend: anny}\n"),
+                      ("a key twice", base + "    findings:\n      - {scenario: s, evidence: e}\n    findings: []\n"),
+                      ("an alias bomb", bomb + base)):
+        path = WORK / f"i29-ledger-{tag.replace(' ', '-')}.yaml"
+        path.write_text(text)
+        record(f"11 ledger: {tag}", _timed([CLI, "check", f"--ledger={path}"], timeout=120))
+    fifo = WORK / "i29-fifo"
+    os.mkfifo(fifo)
+    keep = os.open(fifo, os.O_RDWR)                      # a writer that never writes
+    try:
+        for option in ("--ledger", "--article"):
+            for value in (str(fifo), "/dev/zero"):
+                reports = copy(f"{option[2:]}-{Path(value).name}")
+                before = _everything(reports)
+                try:
+                    proc = suite([f"{option}={value}", f"--reports-dir={reports}", *SMALL], timeout=120)
+                except subprocess.TimeoutExpired:
+                    proc = subprocess.CompletedProcess([], -1, "", "HANG: no answer in 120 s")
+                _record_kept(f"11 pytest {option}={value.replace(str(WORK), '')}", proc, reports, before)
+    finally:
+        os.close(keep)
+    # 12. hostile feature files (in a copy of the suite) and the reports folder filling up mid-run
+    for tag, change in (("a mistyped keyword", ("symptom.feature", "    Given ", "    Gvien ")),
+                        ("an unclosed docstring", ("symptom.feature", None, b'\n  Scenario: u\n    Given x\n      """\n')),
+                        ("non-UTF-8 bytes", ("symptom.feature", None, b"\n# \xff\xfe\n")),
+                        ("a folder named x.feature", ("extra.feature", None, None)),
+                        ("a mistyped marker tag", ("symptom.feature", "@symptom", "@symptm"))):
+        tree = WORK / f"i29-tree-{tag.replace(' ', '-')}"
+        for name in ("keychain_claims", "steps", "fixtures", "features", "articles"):
+            shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("conftest.py", "pytest.ini"):
+            shutil.copy(ROOT / name, tree / name)
+        name, old, new = change
+        path = tree / "features" / name
+        if old:
+            path.write_text(path.read_text().replace(old, new, 1))
+        elif new:
+            path.write_bytes(path.read_bytes() + new)
+        else:
+            path.mkdir()
+        reports = copy(f"feature-{tag.replace(' ', '-')}")
+        before = _everything(reports)
+        proc = _timed([PY, "-m", "pytest", "-p", "no:randomly", "--backend=sim", f"--reports-dir={reports}"],
+                      env={**ENV, "PYTHONPATH": str(tree)}, timeout=600, cwd=tree)
+        _record_kept(f"12 feature file: {tag}", proc, reports, before)
+    if _root_tmpfs():
+        small = WORK / "i29-full"
+        small.mkdir()
+        script = (f'mount -t tmpfs -o size=2000k tmpfs "{small}" && cp -a "{complete}/." "{small}/" && '
+                  f'free=$(df -k --output=avail "{small}" | tail -1) && dd if=/dev/zero of="{small}/fill" bs=1k '
+                  f'count=$((free - 40)) 2>/dev/null; (cd "{small}" && cat claims.json outcomes.json allure-results/* | md5sum); '
+                  f'"{PY}" -m pytest -p no:randomly --backend=sim --reports-dir="{small}"; echo "rc=$?"; '
+                  f'(cd "{small}" && cat claims.json outcomes.json allure-results/* | md5sum); umount "{small}"')
+        proc = _timed(["unshare", "-m", "sh", "-c", script], timeout=900)
+        sums = [l for l in proc.stdout.splitlines() if l.endswith("  -")]
+        rc = next((int(l[3:]) for l in proc.stdout.splitlines() if l.startswith("rc=")), -1)
+        lost = len(sums) != 2 or sums[0] != sums[1]
+        text = proc.stdout + proc.stderr
+        what = ("DATA LOST" if lost else f"{text.count('INTERNALERROR')} INTERNALERROR lines" if "INTERNALERROR" in text
+                else f"one line (rc {rc})" if len({l for l in text.splitlines() if l.startswith('could not write')}) == 1
+                else f"rc {rc}")
+        ROWS.append(("12 the reports folder filling up mid-run", what,
+                     next((l for l in text.splitlines() if l.startswith("could not write")), "")))
+        print(ROWS[-1], flush=True)
+    # 13. a 40 KB and a 120 KB argument to a simulated call (redact() on every call)
+    for size in (40_000, 120_000):
+        start = time.monotonic()
+        proc = _timed([SIM, "add-generic-password", "-a", "a" * size, "-s", "big", "-w", "x", str(kc)], simenv, timeout=120)
+        ROWS.append((f"13 keychain-sim with a {size // 1000} KB argument", f"{classify(proc)} in {time.monotonic() - start:.1f} s",
+                     first_error(proc)))
+        print(ROWS[-1], flush=True)
+    # 14. a versions list stamped 400 days ahead; make in a path with spaces; a CRLF article
+    cache = WORK / "i29-cache"
+    folder = cache / "@anthropic-ai+claude-code"
+    folder.mkdir(parents=True)
+    (folder / "versions.json").write_text(json.dumps({"versions": ["0.0.1"], "dist-tags": {"latest": "0.0.1"}}))
+    ahead = time.time() + 400 * 86400
+    os.utime(folder / "versions.json", (ahead, ahead))
+    proc = _timed([CLI, "versions", "last:1"], {**ENV, "KEYCHAIN_CLAIMS_CACHE": str(cache)}, timeout=120)
+    ROWS.append(("14 versions list stamped 400 days ahead", "PINNED (0.0.1)" if proc.stdout.strip() == "0.0.1"
+                 else classify(proc), proc.stdout.strip()[:60] or first_error(proc)))
+    print(ROWS[-1], flush=True)
+    spaced = WORK / "with space" / "kc"
+    spaced.mkdir(parents=True)
+    shutil.copy(ROOT / "Makefile", spaced / "Makefile")
+    proc = _timed(["make", "-n", "clean"], cwd=spaced)
+    outside = sorted(p.name for p in (WORK / "with space").iterdir() if p.name != "kc") + \
+        sorted(p.name for p in WORK.iterdir() if p.name == "with")
+    ROWS.append(("14 make in a path with spaces", f"WROTE OUTSIDE {outside}" if outside else classify(proc), ""))
+    print(ROWS[-1], flush=True)
+    crlf = WORK / "i29-crlf" / "claude-code-keychain-acl-invalidation.md"
+    crlf.parent.mkdir()
+    article = ROOT / "articles" / crlf.name
+    crlf.write_bytes(article.read_bytes().replace(b"\n", b"\r\n"))
+    shutil.copy(article.with_suffix(".claims.yaml"), crlf.with_suffix(".claims.yaml"))
+    reports = WORK / "i29-crlf-reports"
+    proc = suite([f"--article={crlf}", f"--reports-dir={reports}", *SMALL])
+    import hashlib
+    recorded = json.loads((reports / "claims.partial.json").read_text()).get("article_sha256", "") \
+        if (reports / "claims.partial.json").exists() else ""
+    ROWS.append(("14 a CRLF article", "ok (its own bytes' sha256)" if recorded == hashlib.sha256(crlf.read_bytes()).hexdigest()
+                 else f"WRONG sha256 recorded ({recorded[:12]})", first_error(proc)))
+    print(ROWS[-1], flush=True)
+
+
+def _table() -> int:
+    print()
+    print("| input | what happened | first line |")
+    print("|---|---|---|")
+    for name, what, line in ROWS:
+        print(f"| {name} | {what} | {line.replace('|', '/')[:100]} |")
+    return 0
+
+
 def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "tmp").mkdir(parents=True)
@@ -118,6 +361,9 @@ def main() -> int:
         return target
 
     only_signals = os.environ.get("HOSTILE_ONLY") == "signals"
+    if os.environ.get("HOSTILE_ONLY") == "issue29-lost":
+        nothing_lost_one_line(complete)
+        return _table()
     # 1. every path option of the claims run
     for option in ([] if only_signals else  ("--article", "--ledger", "--record-transcripts", "--reports-dir", "--alluredir")):
         for kind, value in values.items():
@@ -168,28 +414,24 @@ def main() -> int:
     # 4. damaged files of other shapes
     for _ in [] if only_signals else [1]:
         damaged(run_dir)
+    # 4b. issue 29, points 7-14 (its own block above)
+    if not only_signals:
+        nothing_lost_one_line(complete)
     # 5. signals not used while building: SIGTERM and SIGHUP mid-run, against a complete table
     for sig in (signal.SIGTERM, signal.SIGHUP):
         reports = guarded_copy(f"sig{int(sig)}")
         before = snapshot(reports)
         proc = subprocess.Popen([PY, "-m", "pytest", "-p", "no:randomly", "--backend=sim", f"--reports-dir={reports}"],
                                 cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        old = {p.name for p in (reports / "allure-results").glob("*-result.json")}
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len({p.name for p in (reports / "allure-results").glob("*-result.json")}
-                                                   - old) < 3:
-            time.sleep(0.2)                 # three scenarios of this run have finished
+        while time.monotonic() < deadline and len(list(reports.glob(".allure-results.staging-*/*-result.json"))) < 3:
+            time.sleep(0.2)                 # three scenarios of this run have finished (in its staging folder)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         partial = (reports / "claims.partial.json").exists()
         record(f"{sig.name} mid-run (partial table written: {partial})", done, reports, before)
-    print()
-    print("| input | what happened | first line |")
-    print("|---|---|---|")
-    for name, what, line in ROWS:
-        print(f"| {name} | {what} | {line.replace('|', '/')[:100]} |")
-    return 0
+    return _table()
 
 
 if __name__ == "__main__":

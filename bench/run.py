@@ -10,6 +10,8 @@
               take no time and would flatter the median)
   sim -i      `keychain-sim -i` with 10 and 10 000 lines of add-generic-password (bench/sim_interactive.py):
               seconds and ms per line (the same per line at both sizes)
+  redact      keychain_claims.redact.redact on one word (no blank) of 40 KB, 120 KB and 1 MB, of letters and
+              of hex digits, with 100 registered secrets: seconds each (linear in the text)
   fidelity    the simulator replayed on the real macOS transcripts (fixtures/transcripts/real): matches / comparable
   releases    cold/warm fetch, fingerprints, behaviour per release (bench/releases.py), with --releases
 
@@ -99,6 +101,20 @@ def fidelity() -> dict:
             "per_command": fig.per_command}
 
 
+def redaction() -> list[dict]:
+    from keychain_claims import redact as r
+    fakes = Fakes(seed=5)
+    for _ in range(100):
+        r.register(str(fakes.token()))
+    rows = []
+    for size in (40_000, 120_000, 1_000_000):
+        for kind, text in (("letters", "a" * size), ("hex", ("ab" * size)[:size])):
+            start = time.perf_counter()
+            r.redact(text)
+            rows.append({"bytes": size, "kind": kind, "seconds": round(time.perf_counter() - start, 4)})
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=30)
@@ -115,6 +131,7 @@ def main() -> int:
     import sim_interactive  # bench/sim_interactive.py
     result["sim_interactive"] = [sim_interactive.run(n) for n in (10, 10000)]
     result["fidelity"] = fidelity()
+    result["redact"] = redaction()
     if not args.skip_suite:
         result["startup"] = startup()
         result["suite"] = suites(args.suite_rounds)
@@ -132,6 +149,8 @@ def main() -> int:
     for row in result["sim_interactive"]:
         print(f"{'security -i, ' + str(row['lines']) + ' adds':<34}{row['seconds']:>10.2f} s   "
               f"{row['ms_per_line']} ms per line, {row['failed_lines']} failed")
+    for row in result["redact"]:
+        print(f"{'redact, one word of ' + str(row['bytes']) + ' B ' + row['kind']:<34}{row['seconds']:>10.4f} s")
     f = result["fidelity"]
     print(f"{'fidelity (real transcripts)':<34}{f['matches']:>6}/{f['comparable']:<3} match   ({f['total']} in all; "
           + ", ".join(f"{k} {m}/{c}" for k, (m, c) in sorted(f["per_command"].items())) + ")")

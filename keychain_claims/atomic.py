@@ -61,3 +61,65 @@ def writable_folder(folder) -> None:
         raise NotADirectoryError(20, "Not a directory", folder)
     os.makedirs(folder, exist_ok=True)
     probe(folder)
+
+
+def read_regular(path, limit: int, what: str = "file") -> bytes:
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes: a FIFO, a device
+    (`/dev/zero`), a socket or a directory is refused at once (opened without blocking, checked
+    before a byte is read), and so is a file that grows past `limit` while it is read.  Raises
+    OSError whose strerror says what is wrong (for `why`)."""
+    import stat
+    fd = os.open(os.fspath(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "Is a directory", os.fspath(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(22, f"not a regular file (a {_kind(info.st_mode)})", os.fspath(path))
+        if info.st_size > limit:
+            raise OSError(27, f"too large for a {what} ({info.st_size} bytes; at most {limit})", os.fspath(path))
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise OSError(27, f"too large for a {what} (more than {limit} bytes)", os.fspath(path))
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    import stat
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+class Unreadable(Exception):
+    """Why a document cannot be used: `kind` is missing, directory, unreadable or not-utf8;
+    `detail` completes a sentence naming the file ("cannot be read (…)")."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+def read_utf8(path, limit: int, what: str) -> tuple[bytes, str]:
+    """(the bytes, the text) of a UTF-8 document in a regular file of at most `limit` bytes
+    (read_regular), or Unreadable saying why."""
+    try:
+        data = read_regular(path, limit, what)
+        return data, data.decode("utf-8")
+    except FileNotFoundError:
+        raise Unreadable("missing", "is not there") from None
+    except IsADirectoryError:
+        raise Unreadable("directory", "is a directory") from None
+    except OSError as exc:
+        raise Unreadable("unreadable", f"cannot be read ({why(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise Unreadable("not-utf8", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None

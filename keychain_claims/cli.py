@@ -175,14 +175,14 @@ def run_report(args) -> int:
 
 def run_check(args) -> int:
     from keychain_claims.claims.article import Article, ArticleError
-    from keychain_claims.claims.coverage import problems, unscenarioed_omissions
+    from keychain_claims.claims.coverage import FeatureFileError, problems, unscenarioed_omissions
     from keychain_claims.claims.ledger import Ledger, LedgerError
     try:
         article = Article(args.article) if args.article else Article()
         ledger = Ledger(args.ledger or article.path.with_suffix(".claims.yaml"))
-    except (ArticleError, LedgerError) as exc:
+        found = problems(article, ledger)
+    except (ArticleError, LedgerError, FeatureFileError) as exc:
         raise CliError(str(exc)) from None
-    found = problems(article, ledger)
     for line in found:
         print(line)
     if not any(line.startswith("omission ") and "has no scenario" in line for line in found):

@@ -13,13 +13,19 @@ import re
 import threading
 
 MASK = "<redacted>"
-_CANARY_HEX = "KCCANARY".encode().hex()
-_PATTERNS = [
-    re.compile(r"sk-ant-[a-z]{2,4}\d\d-[^\s\"'\\,}]*"),
-    re.compile(r"kc-KCCANARY-[^\s\"'\\,}]*"),
-    re.compile(r"[^\s\"'\\,}]*KCCANARY[^\s\"'\\,}]*"),
-    re.compile(rf"[0-9a-fA-F]*{_CANARY_HEX}[0-9a-fA-F]*", re.IGNORECASE),
+_CANARY = "KCCANARY"
+_CANARY_HEX = _CANARY.encode().hex()
+_TOKEN_END = r"[^\s\"'\\,}]*"
+# literal-prefixed shapes: each match starts at its literal, so one pass is linear
+_PREFIXED = [
+    re.compile(r"sk-ant-[a-z]{2,4}\d\d-" + _TOKEN_END),
+    re.compile(r"kc-KCCANARY-" + _TOKEN_END),
 ]
+# a word (a run of characters up to a blank, quote, backslash, comma or brace) or a hex run that
+# carries the canary is masked whole: found as runs and tested for the canary, never by a pattern
+# that backtracks over the run at every position (quadratic on a long run)
+_WORD = re.compile(r"[^\s\"'\\,}]+")
+_HEX_RUN = re.compile(r"[0-9a-fA-F]+")
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
@@ -38,19 +44,46 @@ def register(value: str) -> None:
             _secrets.update(_forms(str(value)))
 
 
+def _mask_spans(text: str, values) -> str:
+    """`text` with every occurrence of every value masked.  Each value is searched on its own (time
+    linear in the text for each registered secret); occurrences that overlap are masked as one
+    (replacing the longest first would leave the rest of an overlapping shorter one visible)."""
+    spans = []
+    for value in values:
+        at = text.find(value)
+        while at >= 0:
+            spans.append((at, at + len(value)))
+            at = text.find(value, at + 1)
+    if not spans:
+        return text
+    spans.sort()
+    out, done, start, end = [], 0, *spans[0]
+    for s, e in spans[1:]:
+        if s < end:
+            end = max(end, e)
+            continue
+        out += [text[done:start], MASK]
+        done, start, end = end, s, e
+    out += [text[done:start], MASK, text[end:]]
+    return "".join(out)
+
+
 def redact(text: str | bytes | None, extra: tuple[str, ...] | list[str] = ()) -> str:
-    """Return `text` with every registered secret and token-shaped string masked."""
+    """Return `text` with every registered secret and token-shaped string masked, in time linear in
+    the text (it runs on every simulated call, whatever a caller passes)."""
     if text is None:
         return ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for value in [*sorted((f for e in extra if e for f in _forms(str(e))), key=len, reverse=True), *known]:
-        if value in text:
-            text = text.replace(value, MASK)
-    for pattern in _PATTERNS:
+        known = set(_secrets)
+    text = _mask_spans(text, known.union(*(_forms(str(e)) for e in extra if e)))
+    for pattern in _PREFIXED:
         text = pattern.sub(MASK, text)
+    if _CANARY in text:
+        text = _WORD.sub(lambda m: MASK if _CANARY in m.group() else m.group(), text)
+    if _CANARY_HEX in text.lower():
+        text = _HEX_RUN.sub(lambda m: MASK if _CANARY_HEX in m.group().lower() else m.group(), text)
     return text
 
 

@@ -58,8 +58,10 @@ def test_the_refusing_check_decides_the_sentence():
         "Claude God wants to use your confidential information stored in \u201cX\u201d in your keychain.\n")
 
 
-@pytest.mark.parametrize("version, shows", [("14", False), ("15", False), ("26", True), ("nonsense", True)])
+@pytest.mark.parametrize("version, shows", [("14", False), ("15", True), ("26", True), ("nonsense", True)])
 def test_usage_texts_follow_the_named_version(monkeypatch, version, shows):
+    """Apple's source: no macOS 14 tag of SecurityTool/macOS/security.c prints `[-h]`, every macOS 15
+    tag does (Security-61439.*; issue 28, point 6)."""
     monkeypatch.setenv("KEYCHAIN_SIM_MACOS", version)
     text = unverified.usage_text("[-h] [-a account]")
     assert text.startswith("[-h]") == shows

@@ -64,8 +64,9 @@ def test_a_selection_writes_its_own_table_and_leaves_the_complete_one(complete):
     lines = [line for line in proc.stdout.splitlines() if line.startswith("PARTIAL RUN")]
     assert len(lines) == 1 and "claims.partial.json" in lines[0]
     assert (complete / "outcomes.partial.json").exists()
-    marker = (complete / "allure-results" / "keychain-claims-run.txt").read_text()
+    marker = (complete / "allure-results.partial" / "keychain-claims-run.txt").read_text()
     assert "claims=claims.partial.json" in marker
+    assert "claims=claims.json" in (complete / "allure-results" / "keychain-claims-run.txt").read_text()
 
 
 @pytest.mark.suite
@@ -80,17 +81,18 @@ def test_a_subset_of_paths_is_partial(complete, tmp_path):
 def test_an_interrupted_run_writes_its_own_table_and_leaves_the_complete_one(complete):
     before = (complete / "claims.json").read_bytes()
     results = complete / "allure-results"
-    earlier = set(results.glob("*-result.json"))      # the complete run's: not a sign this run got going
+    kept = snapshot(results)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim",
                              "--claude-code=none", f"--reports-dir={complete}"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(set(results.glob("*-result.json")) - earlier) < 3:
-        time.sleep(0.2)                     # a few of this run's scenarios have finished
+    while time.monotonic() < deadline and len(list(complete.glob(".allure-results.staging-*/*-result.json"))) < 3:
+        time.sleep(0.2)                     # a few of this run's scenarios have finished (in its staging folder)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert (complete / "claims.json").read_bytes() == before
+    assert snapshot(results) == kept        # the complete run's Allure results too
     doc = json.loads((complete / "claims.partial.json").read_text())
     assert "interrupted" in doc["partial"] or "without a result" in doc["partial"], doc["partial"]
     assert sum(line.startswith("PARTIAL RUN") for line in out.splitlines()) == 1, out[-2000:]
@@ -140,7 +142,7 @@ def test_allure_results_follow_the_reports_dir(tmp_path):
         proc = suite(f"--reports-dir={tmp_path / 'r'}", *SMALL)
         assert proc.returncode == 0, proc.stdout[-2000:]
         assert sentinel.exists(), "the project's reports/allure-results was emptied"
-        assert any((tmp_path / "r" / "allure-results").glob("*-result.json"))
+        assert any((tmp_path / "r" / "allure-results.partial").glob("*-result.json"))   # -k: a partial run's
     finally:
         sentinel.unlink(missing_ok=True)
 
@@ -257,3 +259,157 @@ def test_sweep_removes_what_older_runs_left_in_the_temp_dir(tmp_path):
                           env={**os.environ, "TMPDIR": str(host_tmp), "KEYCHAIN_CLAIMS_SANDBOXES": str(tmp_path / "sb")})
     assert proc.returncode == 0, proc.stderr
     assert not any(d.exists() for d in debris) and keep.exists()
+
+
+# ------------------------------------------------------------------ issue 29, points 7, 8 and 12: nothing lost, nothing mixed
+def own_copy(complete: Path, tmp_path: Path) -> Path:
+    """A copy of the complete run's reports folder for one test (a test that empties it must not
+    hide the next one's failure)."""
+    import shutil
+    shutil.copytree(complete, tmp_path / "reports", ignore=shutil.ignore_patterns("*.partial*", ".*"))
+    return tmp_path / "reports"
+
+
+def kept(folder: Path) -> dict[str, bytes]:
+    """What a run that does not reach a complete result must leave alone: every file of the reports
+    folder but the partial run's own (`*.partial*`) and the lock that names the last run."""
+    return {n: b for n, b in snapshot(folder).items() if ".partial" not in n and not n.endswith(".lock")}
+
+
+@pytest.mark.suite
+@pytest.mark.parametrize("args", [("--help",), ("--fixtures",), ("--markers",), ("--setup-plan",), ("--collect-only",),
+                                  ("-p", "no:keychain_claims.plugins.publish"), ("-p", "no:allure_pytest_bdd.plugin"),
+                                  ("--clean-alluredir", "ON-REPORTS", *SMALL)])
+def test_a_run_without_a_complete_result_changes_nothing_of_the_last_complete_one(complete, tmp_path, args):
+    """Each of these used to empty <reports>/allure-results of the last complete run (Allure cleans
+    its folder at configure, whatever follows); --clean-alluredir with --alluredir on the reports
+    folder itself deleted claims.json/.md, outcomes.json and every other file there."""
+    complete = own_copy(complete, tmp_path)
+    unrelated = complete / "notes-of-the-reviewer.txt"
+    unrelated.write_text("not the suite's")
+    before = kept(complete)
+    args = [f"--alluredir={complete}" if a == "ON-REPORTS" else a for a in args]
+    proc = suite(f"--reports-dir={complete}", *args)
+    text = proc.stdout + proc.stderr
+    assert "Traceback (most recent call last)" not in text and "INTERNALERROR" not in text, text[-2000:]
+    assert kept(complete) == before
+    if args[0] == "-p":
+        assert proc.returncode == 4 and "switches off a plugin the suite needs" in one_line_error(proc)
+    assert not list(complete.glob(".*staging*"))
+
+
+def suite_copy(tmp_path: Path, change) -> Path:
+    """The suite's files copied to `tmp_path/kc` (its package first on the path), `change(features)` applied."""
+    import shutil
+    copy = tmp_path / "kc"
+    for name in ("keychain_claims", "steps", "fixtures", "features", "articles"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(ROOT / name, copy / name)
+    change(copy / "features")
+    return copy
+
+
+def _append(name: str, text: bytes):
+    def change(features: Path) -> None:
+        with open(features / name, "ab") as fh:
+            fh.write(text)
+    return change
+
+
+def _replace(name: str, old: str, new: str):
+    def change(features: Path) -> None:
+        path = features / name
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new, 1))
+    return change
+
+
+@pytest.mark.suite
+@pytest.mark.parametrize("change, says", [
+    (_replace("symptom.feature", "    Given ", "    Gvien "), r"symptom\.feature line \d+: .*; fix it or restore it"),
+    (_append("symptom.feature", b'\n  Scenario: unclosed\n    Given a thing\n      """\n      never closed\n'),
+     r"symptom\.feature line \d+: .*unexpected end of file.*; fix it or restore it"),
+    (_append("symptom.feature", b"\n# \xff\xfe not UTF-8\n"), r"symptom\.feature is not UTF-8 text \(invalid start byte"),
+    (lambda features: (features / "extra.feature").mkdir(), r"extra\.feature cannot be read \(Is a directory"),
+    (_replace("symptom.feature", "@symptom", "@symptm"), r"symptom\.feature line \d+: tag @symptm of scenario .* is "
+                                                          r"neither a claim link .* nor a marker pytest\.ini declares"),
+], ids=["keyword", "docstring", "bytes", "directory", "marker"])
+def test_a_broken_feature_file_is_one_line_and_loses_nothing(complete, tmp_path, change, says):
+    """These were INTERNALERROR tracebacks (the start-of-run check parses every feature file); a
+    mistyped marker was a collection error that emptied the last complete run's Allure results."""
+    import re
+    copy = suite_copy(tmp_path, change)
+    complete = own_copy(complete, tmp_path)
+    before = kept(complete)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim", "--claude-code=none",
+                           f"--reports-dir={complete}"], cwd=copy, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(copy)})
+    assert proc.returncode == 4 and re.search(says, one_line_error(proc)), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert kept(complete) == before
+
+
+@pytest.mark.suite
+def test_a_second_run_or_a_merge_during_a_run_is_refused_naming_the_run(complete, tmp_path):
+    """Two runs at once in one reports folder both exited 0 with 94 result files (every scenario
+    twice, two verdict tables); a merge during a run folded the old outcomes with half the new
+    run's results.  The second is refused in one line naming the first (pid, start, command), and
+    a lock whose holder was killed is taken over."""
+    reports = tmp_path / "r"
+    first = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim",
+                              "--claude-code=none", f"--reports-dir={reports}"], cwd=ROOT, text=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(reports.glob(".allure-results.staging-*")):
+            time.sleep(0.1)                          # the first run holds the folder
+        second = suite(f"--reports-dir={reports}", *SMALL)
+        line = one_line_error(second)
+        assert second.returncode == 4 and f"{reports} is in use by another run (pid {first.pid}, started " in line
+        assert f"--reports-dir={reports}" in line
+        merged = subprocess.run([str(CLI), "merge", str(complete), str(reports), "--output", str(tmp_path / "m"),
+                                 "--no-html"], capture_output=True, text=True)
+        assert merged.returncode == 1 and f"in use by another run (pid {first.pid}" in merged.stderr
+        assert len(merged.stderr.strip().splitlines()) == 1 and "Traceback" not in merged.stderr
+    finally:
+        first.kill()                                 # SIGKILL: its lock is left for the next run to take over
+        first.wait()
+    third = suite(f"--reports-dir={reports}", *SMALL)
+    assert third.returncode == 0, third.stdout[-2000:] + third.stderr[-2000:]
+    assert f"pid {first.pid}" not in (reports / ".keychain-claims.lock").read_text()
+    assert not list(reports.glob(".allure-results.staging-*"))      # the killed run's staging folder swept
+
+
+def _can_mount_a_tmpfs() -> str:
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return "needs root on Linux (a private mount namespace with a small tmpfs)"
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    return "" if probe.returncode == 0 else "unshare -m is not allowed here"
+
+
+@pytest.mark.suite
+@pytest.mark.skipif(bool(_can_mount_a_tmpfs()), reason=_can_mount_a_tmpfs() or "-")
+def test_the_reports_folder_filling_up_mid_run_is_one_line_and_loses_nothing(complete, tmp_path):
+    """The reports folder on a file system with a few KB left: every Allure write of the run used to
+    be an INTERNALERROR (127 lines).  Now: one line, a non-zero exit, the complete run as it was."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    script = f'''set -e
+mount -t tmpfs -o size=2000k tmpfs "{mount}"
+cp -a "{complete}/." "{mount}/"
+free=$(df -k --output=avail "{mount}" | tail -1)
+dd if=/dev/zero of="{mount}/filler" bs=1k count=$((free - 12)) 2>/dev/null
+(cd "{mount}" && cat claims.json claims.md outcomes.json allure-results/* | md5sum) > "{tmp_path}/before"
+set +e
+"{sys.executable}" -m pytest -p no:randomly --backend=sim --claude-code=none --reports-dir="{mount}" -k "once_allowed or item_in_place" > "{tmp_path}/out" 2>&1
+echo $? > "{tmp_path}/rc"
+(cd "{mount}" && cat claims.json claims.md outcomes.json allure-results/* | md5sum) > "{tmp_path}/after"
+umount "{mount}"
+'''
+    subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, check=True, timeout=600)
+    out = (tmp_path / "out").read_text()
+    assert int((tmp_path / "rc").read_text()) != 0, out[-2000:]
+    assert "INTERNALERROR" not in out and "Traceback" not in out, out[-3000:]
+    lines = [line for line in out.splitlines() if line.startswith("could not write")]
+    assert len(set(lines)) == 1 and "(No space left on device)" in lines[0], out[-2000:]
+    assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()

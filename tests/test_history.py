@@ -178,7 +178,7 @@ def many_releases(tmp_path) -> Path:
     run_ = published[::8]
     from keychain_claims.claims.coverage import scenarios
     claims = sorted({c for ref in scenarios()
-                     if "release" in ref.tags for c in ref.claims})
+                     if "release" in ref.markers for c in ref.claims})
     columns = []
     for n, release in enumerate(run_):
         result = "passed" if n < 6 else "failed"

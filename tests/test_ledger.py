@@ -225,3 +225,117 @@ def test_a_broken_omission_is_one_line(tmp_path, entry, message):
         Ledger(path)
     assert "\n" not in str(info.value)
 
+
+
+# ------------------------------------------------------------------ a hostile ledger (issue 29, point 11)
+_ONE = "claims:\n  - id: C\n    section: cause\n    quote: q\n    statement: s\n    evidence: shell-recipe\n"
+
+
+@pytest.mark.parametrize("tail, message", [
+    ("    findings:\n      - {backend: any, evidence: e}\n", r"claim C, findings\[0\]\.scenario: field required"),
+    ("    findings:\n      - {scenario: s}\n", r"claim C, findings\[0\]\.evidence: field required"),
+    ("    findings:\n      - just a string\n", r"claim C, findings\[0\]: input should be a valid dictionary"),
+    ("    findings:\n      scenario: x\n      evidence: y\n", r"claim C has `findings` .*make it a list"),
+    ("    findings:\n      - {scenario: s, evidence: e, releases: '>=two.1'}\n",
+     r"claim C, findings\[0\]\.releases: .*releases '>=two.1'; write comparators"),
+    ("    findings:\n      - {scenario: s, evidence: e, backend: anny}\n",
+     r"claim C, findings\[0\]\.backend: backend 'anny' is not one of any, macos, sim, rehearsal"),
+    ("    findings:\n      - {scenario: s, evidence: e}\n    findings:\n      - {scenario: t, evidence: e}\n",
+     r"line 9 gives the key `findings` twice"),
+    ("    statment: typo\n", r"claim C: unknown key `statment`; the keys are id, section, quote"),
+    ("  - {id: C, section: cause, quote: q, statement: s, evidence: shell-recipe}\n", r"claim C is listed twice"),
+])
+def test_a_hostile_ledger_entry_is_one_line(tmp_path, tail, message):
+    """Each of these used to be a traceback (KeyError, TypeError) or was accepted and silently inert
+    (a finding scoped to `>=two.1` or to backend `anny` never applies; a key given twice dropped a finding)."""
+    path = tmp_path / "l.claims.yaml"
+    path.write_text(_ONE + tail)
+    with pytest.raises(LedgerError, match=message) as info:
+        Ledger(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("quote, shown", [("5", "(got 5)"), ("[a, b]", ""), ("{a: 1}", "")])
+def test_a_quote_that_is_not_text_is_one_line(tmp_path, quote, shown):
+    path = tmp_path / "l.claims.yaml"
+    path.write_text(_ONE.replace("quote: q", f"quote: {quote}"))
+    with pytest.raises(LedgerError, match=r"claim C, quote: input should be a valid string") as info:
+        Ledger(path)
+    assert str(info.value).endswith(shown)
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_grows(tmp_path):
+    """Nine levels of nine aliases: 387 million nodes (MemoryError at 2-3.6 GB after minutes)."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]
+    path = tmp_path / "l.claims.yaml"
+    path.write_text("\n".join(lines) + "\n" + _ONE)
+    with pytest.raises(LedgerError, match=r"line 2 uses a YAML alias \(\*a0\); write the value out"):
+        Ledger(path)
+
+
+def test_a_deeply_nested_ledger_is_one_line(tmp_path):
+    path = tmp_path / "l.claims.yaml"
+    path.write_text("claims: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(LedgerError, match=r"line 1 is nested deeper than 20 levels"):
+        Ledger(path)
+
+
+def test_a_fifo_ledger_or_article_is_refused_without_waiting(tmp_path):
+    """A FIFO with a writer that never writes: reading it used to wait for ever.  (The writer is
+    closed after a while so the old code would end, with a wrong message, rather than hang.)"""
+    import os
+    import threading
+    fifo = tmp_path / "l.claims.yaml"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    lock, closed = threading.Lock(), []
+
+    def close():
+        with lock:
+            if not closed:
+                os.close(writer)
+                closed.append(True)
+    timer = threading.Timer(10, close)
+    timer.start()
+    try:
+        with pytest.raises(LedgerError, match=r"cannot be read \(not a regular file \(a FIFO\)"):
+            Ledger(fifo)
+        with pytest.raises(ArticleError, match=r"cannot be read \(not a regular file \(a FIFO\)"):
+            Article(fifo)
+    finally:
+        timer.cancel()
+        close()
+
+
+def test_dev_zero_as_ledger_or_article_is_one_line_not_a_memory_bomb():
+    """Run in a child limited to 1 GB of address space: the old reader read /dev/zero until MemoryError."""
+    import resource
+    import subprocess
+    import sys
+    code = ("from keychain_claims.claims.ledger import Ledger, LedgerError\n"
+            "from keychain_claims.claims.article import Article, ArticleError\n"
+            "for make, error in ((Ledger, LedgerError), (Article, ArticleError)):\n"
+            "    try:\n        make('/dev/zero')\n    except error as exc:\n        print(exc)\n")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=limit)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-300:]
+    assert proc.stdout.splitlines() == [
+        "claims ledger /dev/zero cannot be read (not a regular file (a character device): /dev/zero); "
+        "pass --ledger=<a readable .claims.yaml file>",
+        "article at /dev/zero cannot be read (not a regular file (a character device): /dev/zero); "
+        "pass --article=<a readable .md file> or restore it from git"]
+
+
+def test_a_crlf_article_is_recorded_with_the_hash_of_its_own_bytes(tmp_path):
+    """A CRLF copy reads as the same text (its claims are found) but is not the same file: its
+    sha256 (in claims.json and outcomes.json) is of the bytes as read, not of the LF text."""
+    import hashlib
+    crlf = tmp_path / VENDORED.name
+    crlf.write_bytes(VENDORED.read_bytes().replace(b"\n", b"\r\n"))
+    article, vendored = Article(crlf), Article(VENDORED)
+    assert article.sha256 == hashlib.sha256(crlf.read_bytes()).hexdigest() != vendored.sha256
+    assert article.text == vendored.text
+    assert vendored.sha256 == hashlib.sha256(VENDORED.read_bytes()).hexdigest()

@@ -32,7 +32,8 @@ def suite(folder: Path, *args: str) -> subprocess.CompletedProcess:
 def results_of(folder: Path) -> dict[str, str]:
     """Allure test results by name -> status (the verdict table's own result left out)."""
     found = {}
-    for path in (folder / "allure-results").glob("*-result.json"):
+    results = folder / "allure-results.partial"          # a partial run's results, beside a complete run's
+    for path in (results if results.is_dir() else folder / "allure-results").glob("*-result.json"):
         doc = json.loads(path.read_text())
         found[doc["name"]] = doc["status"]
     return found

@@ -50,3 +50,22 @@ def test_hostile_secrets_are_masked(value):
 def test_plain_text_is_left_alone():
     text = 'security find-generic-password -l "Claude Code-credentials" | grep -E "svce|acct"'
     assert redact(text) == text
+
+
+def test_overlapping_secrets_are_masked_whole():
+    """Two secrets that overlap in the text: masking the longer first used to leave the head of the
+    shorter one (`xx1234<redacted>`) in the clear."""
+    out = redact("xx12345678abcdefghyy", ["12345678ab", "5678abcdefgh"])
+    assert out == f"xx{MASK}yy"
+
+
+@pytest.mark.parametrize("run", ["letters", "hex", "canary-at-end", "hex-canary-at-end"])
+def test_a_megabyte_word_is_redacted_whole_or_left_alone(run):
+    """One word of a megabyte (a hostile argument to a simulated call): the patterns that carry the
+    canary used to backtrack over the whole word at every position (quadratic: 40 KB took 14 s, so
+    this never finished); the word is now found once and masked whole or left as it was."""
+    size = 1_000_000
+    text = {"letters": "a" * size, "hex": "ab" * (size // 2),
+            "canary-at-end": "a" * size + CANARY, "hex-canary-at-end": "ab" * (size // 2) + CANARY.encode().hex()}[run]
+    out = redact(f"x {text} y")
+    assert out == (f"x {text} y" if run in ("letters", "hex") else f"x {MASK} y")

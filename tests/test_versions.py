@@ -89,6 +89,17 @@ def test_a_stale_list_is_asked_for_again_but_a_worker_uses_the_controllers(regis
     assert len(registry) == 2
 
 
+def test_a_list_stamped_in_the_future_is_not_trusted(registry, tmp_path):
+    """A list written while the clock was 400 days ahead: once the clock is right again, its age is
+    negative, which used to count as fresh and pinned `latest` for as long as the skew."""
+    parse_spec("last:1")
+    kept = tmp_path / "cache" / "@anthropic-ai+claude-code" / versions.LIST_FILE
+    ahead = time.time() + 400 * 86400
+    os.utime(kept, (ahead, ahead))
+    parse_spec("last:1")
+    assert len(registry) == 2
+
+
 @pytest.mark.parametrize("spec, says", [
     ("2.1.0..2.0.30", "published before"),
     ("2.0.30..9.9.9", "not a published version"),

@@ -141,3 +141,17 @@ def test_sweep_splits_the_range_into_a_job_matrix_and_merges_the_results():
 def test_every_workflow_matches_githubs_schema(workflow):
     result = lint(workflow)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_make_in_a_path_with_spaces_writes_only_inside_the_checkout(tmp_path):
+    """The Makefile makes its TMPDIR when it is read (even `make -n`): unquoted, a checkout at
+    `…/with space/kc` made `…/with` beside it and `space/kc/build/tmp` inside it."""
+    import shutil
+    checkout = tmp_path / "with space" / "kc"
+    checkout.mkdir(parents=True)
+    shutil.copy(ROOT / "Makefile", checkout / "Makefile")
+    proc = subprocess.run(["make", "-n", "clean"], cwd=checkout, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["with space"]
+    assert sorted(p.relative_to(checkout).as_posix() for p in checkout.rglob("*")) == [
+        "Makefile", "build", "build/tmp"]

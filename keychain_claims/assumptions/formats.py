@@ -112,17 +112,53 @@ def _read_with_partition_missing(host: Host, choice: str):
     return responder
 
 
+def host_macos() -> str:
+    """The macOS version a probe's answer is for: the Mac's own major version, else the one the simulator models."""
+    from keychain_claims.sim import unverified
+    if sys.platform == "darwin":
+        return platform.mac_ver()[0].split(".")[0]
+    return unverified.macos()
+
+
+def dialog_says(responder, state: str, item: str, marks: bool = False):
+    """Held when the last item dialog the responder saw says the dialog corpus's sentence for `state` on this
+    host's macOS version (security/dialogs.json), for its own app and keychain and `item`; quote marks compared
+    only with `marks` (DIALOG-QUOTES), else folded as a retyped report's are."""
+    from keychain_claims.security import dialogs
+    seen = [p for p in responder.seen if p.kind == "item-dialog"]
+    if not seen:
+        return Held(False, "no dialog text seen")
+    dialog, version = seen[-1], host_macos()
+    if version not in dialogs.MODELLED:
+        return Unsettled(f"macOS {version} is not a modelled version ({', '.join(dialogs.MODELLED)})")
+    want = dialogs.text(state, version, app=dialog.app, item=item, keychain=dialog.keychain)
+    ok = dialogs.fold(dialog.text, not marks) == dialogs.fold(want, not marks)
+    return Held(ok and dialog.item == item, f"macOS {version}: {dialog.text[:200]}")
+
+
 @assumption("DIALOG-PARTITION-WORDING", "a read by a caller the access list trusts whose partition ID is missing "
-            "(securityd's extendPartition) draws “APP wants to access key “ITEM” in your keychain.”",
-            "agentquery.cpp AGENT_HINT_ACL_TAG; acls.cpp extendPartition; anthropics/claude-code#72862, #81707 [INF]",
-            "sim/unverified.py DIALOG_WORDING (tag -> sentence); sim/agent.py dialog_text")
+            "(securityd's extendPartition) draws “APP wants to access key “ITEM” in your keychain.” and “To allow "
+            "this, enter the “KEYCHAIN” keychain password.”",
+            "security/dialogs.json: 7 reports from 2024 on say “access key” (anthropics/claude-code#67315, #72862, "
+            "#89985 …); against it 3 that leave out “key” (#81707's title, #87348, ericjypark/codex-island#54) "
+            "[INF]; agentquery.cpp AGENT_HINT_ACL_TAG, acls.cpp extendPartition [SRC]",
+            "security/dialogs.json wording (partition); sim/agent.py dialog_text")
 def _dialog_partition_wording(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
-    responder = _read_with_partition_missing(host, "Deny")
-    text = " ".join(p.text for p in responder.seen if p.kind == "item-dialog")
-    return Held(bool(re.search(r"wants to access key .kc-probe. in your keychain", text)),
-                text[:200] or "no dialog text seen")
+    return dialog_says(_read_with_partition_missing(host, "Deny"), "partition", "kc-probe")
+
+
+@assumption("DIALOG-QUOTES", "SecurityAgent puts the item's and the keychain's names between typographic marks "
+            "(“kc-probe”, “login”) and the application's name between none",
+            "security/dialogs.json: 16 reports from 2024 on show straight or single marks around the item and none "
+            "around the application; SeemSeam/claude_codex_bridge#350 shows typographic marks around both "
+            "(“security” wants to use the “ccb-provider” keychain.); all were typed (no evidence of the window's "
+            "marks either way): the simulator's marks are [INF]", "security/dialogs.json wording (the marks)")
+def _dialog_quotes(host: Host):
+    if not host.backend.dialog_text_visible:
+        return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
+    return dialog_says(_read_with_partition_missing(host, "Deny"), "partition", "kc-probe", marks=True)
 
 
 @assumption("ALWAYS-ALLOW-PARTITION", "Always Allow on a partition dialog adds the caller's partition ID "

@@ -2,7 +2,6 @@
 access list or need the keychain unlocked."""
 from __future__ import annotations
 
-import re
 import time
 
 from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption, status
@@ -57,10 +56,14 @@ def _denystatus(host: Host):
     return Held(call.status == 128, status(call))
 
 
-@assumption("DIALOG-WORDING", "the item dialog says “APP” wants to use your confidential information stored "
-            "in “ITEM” in your keychain.", "public pastes (keychain-swift#117, aws-vault#219, Claude-God#30)",
-            "sim/unverified.py DIALOG_WORDING; security/prompts.py ITEM_DIALOG")
+@assumption("DIALOG-WORDING", "a read by a caller the item's access list does not trust draws “APP wants to use "
+            "your confidential information stored in “ITEM” in your keychain.” and “To allow this, enter the "
+            "“KEYCHAIN” keychain password.”",
+            "security/dialogs.json: 7 reports from 2024 on (nicobailon/pi-web-access#9, steipete/CodexBar#1056, "
+            "#924, #679, mfat/sshpilot#1070, Lcharvol/Claude-God#30, intiface/intiface-central#181); 4 paraphrases (3 leave words out; vinzdg/codenotch#98, in passing, says “access” for “use your”)",
+            "security/dialogs.json wording (acl); sim/agent.py dialog_text")
 def _dialog_wording(host: Host):
+    from keychain_claims.assumptions.formats import dialog_says
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
     host.item(trusted=())
@@ -68,9 +71,7 @@ def _dialog_wording(host: Host):
     responder = host.sandbox.responder(default_choice="Deny")
     host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                               responder=responder, timeout=host.backend.call_limit)
-    text = " ".join(p.text for p in responder.seen if p.kind == "item-dialog")
-    return Held(bool(re.search(r"wants to use your confidential information stored in .kc-probe. in your keychain",
-                               text)), text[:200] or "no dialog text seen")
+    return dialog_says(responder, "acl", "kc-probe")
 
 
 # ----------------------------------------------------------------------------- which operations check what

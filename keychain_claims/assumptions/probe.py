@@ -16,6 +16,14 @@ class Held:
 
 @dataclass
 class Unsettled:
+    """Not a question this backend can answer (e.g. no codesign on the simulator)."""
+    reason: str
+
+
+@dataclass
+class CouldNotRun:
+    """The probe could not ask the host: its own harness failed (a build, a session, a keychain
+    that could not be made).  Never "did not hold"."""
     reason: str
 
 

@@ -12,7 +12,11 @@ from pathlib import Path
 from keychain_claims.assumptions import keychain  # noqa: F401,I001
 from keychain_claims.assumptions import formats  # noqa: F401,I001
 from keychain_claims.assumptions import tools  # noqa: F401,I001
-from keychain_claims.assumptions.probe import FORMAT, REGISTRY, Held, Host, Unsettled
+from keychain_claims.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Held, Host, Unsettled
+
+# a probe's status: what the host answered (held, did-not-hold), that this backend cannot be asked
+# (not-settled-here), or that the probe itself failed (could-not-run: never a did-not-hold)
+STATUSES = ("held", "did-not-hold", "not-settled-here", "could-not-run")
 
 
 # ----------------------------------------------------------------------------- running them
@@ -42,12 +46,14 @@ def settle(backend, out: Path | None = None, only: list[str] | None = None) -> d
             host = Host(backend)
             answer = a.probe(host)
         except Exception as exc:      # noqa: BLE001 - a probe that could not run is said, never a pass
-            answer = Unsettled(f"probe could not run: {type(exc).__name__}: {str(exc)[:200]}")
+            answer = CouldNotRun(f"{type(exc).__name__}: {str(exc)[:300]}")
         calls = host.transcript() if host else []
         if host:
             host.close()
         if isinstance(answer, Held):
             status, observed = ("held" if answer.held else "did-not-hold"), answer.observed
+        elif isinstance(answer, CouldNotRun):
+            status, observed = "could-not-run", answer.reason
         else:
             status, observed = "not-settled-here", answer.reason
         from keychain_claims.redact import redact
@@ -109,9 +115,15 @@ def main(argv: list[str]) -> int:
             observed = " ⏎ ".join(row.get("observed", "").splitlines())[:160]
             print(f"{'':<24} source: {row['source']}" + (f"; observed: {observed}" if observed else ""))
     if args.settle:
-        held = sum(r["status"] == "held" for r in results.values())
-        print(f"assumptions: {held} held, {sum(r['status'] == 'did-not-hold' for r in results.values())} did not hold, "
-              f"{sum(r['status'] == 'not-settled-here' for r in results.values())} not settled here "
+        count = {status: sum(r["status"] == status for r in results.values()) for status in STATUSES}
+        print(f"assumptions: {count['held']} held, {count['did-not-hold']} did not hold, "
+              f"{count['not-settled-here']} not settled here, {count['could-not-run']} could not run "
               f"({len(results)} probed on the {results and next(iter(results.values()))['backend']} backend); "
               f"transcripts in {args.out}")
+        if count["could-not-run"] or not results:
+            failed = [k for k, r in results.items() if r["status"] == "could-not-run"]
+            print(f"keychain-claims assumptions: {len(failed)} probe(s) could not run ({', '.join(failed[:6])}"
+                  f"{', …' if len(failed) > 6 else ''}): nothing is settled by them; their transcripts say why",
+                  file=sys.stderr)
+            return 1
     return 0

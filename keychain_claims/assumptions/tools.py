@@ -10,11 +10,12 @@ from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption
 def _codesign(host: Host):
     if not host.mac_tools:
         return Unsettled("no codesign on this backend")
+    from keychain_claims.backends.base import BackendError
     from keychain_claims.backends.macos import callers
-    path = str(callers.helper(host.sandbox))
+    path = str(callers.helper(host.sandbox))      # a build that fails: the probe could not run
     try:
         fields = callers.signature(host.sandbox, path)
-    except Exception as exc:     # noqa: BLE001 - the probe reports what the host said
+    except BackendError as exc:  # codesign answered, without the fields: what the host said
         return Held(False, str(exc)[:200])
     return Held("TeamIdentifier" in fields, f"CDHash={fields['CDHash'][:12]}… TeamIdentifier={fields.get('TeamIdentifier')}")
 
@@ -26,10 +27,39 @@ def _codesign(host: Host):
 def _signing(host: Host):
     if not host.mac_tools:
         return Unsettled("no codesign on this backend")
+    from keychain_claims.backends.base import BackendError
     from keychain_claims.backends.macos import callers
     from keychain_claims.harness.callers import app
+    callers.helper(host.sandbox)                  # cc and ad hoc signing work: else the probe could not run
     try:
         callers.build(host.sandbox, app("Probe Team", "developer-id", team="PROBE00000"))
-    except Exception as exc:     # noqa: BLE001
-        return Held(False, str(exc)[:200])
+    except BackendError as exc:  # making or using the throwaway identity is what is assumed
+        return Held(False, str(exc)[:300])
     return Held(True, "built and signed with a throwaway team identity")
+
+
+# ----------------------------------------------------------------------------- the sandbox's session
+@assumption("SESSION-PER-SANDBOX", "a sandbox's session is its own (launchd's SessionCreate, else sudo -n and "
+            "SessionCreate), without window-server access, and securityd keeps the scratch keychain's unlock "
+            "in it and only there (per session and keychain)",
+            "securityd/src/kcdatabase.cpp KeychainDbCommon::find; xnu audit_syscalls.c setaudit_addr (suser); "
+            "launchd.plist(5) SessionCreate; Authorization.cpp SessionGetInfo",
+            "backends/macos/session.py; sim/store.py runtime per KEYCHAIN_SIM_ASID")
+def _sandbox_session(host: Host):
+    if not host.mac_tools or not hasattr(host.sandbox.session, "info"):
+        return Unsettled("no session broker on this backend")
+    import os
+    import subprocess
+    from keychain_claims.backends.macos import callers
+    helper, kc = str(callers.helper(host.sandbox)), host.keychain
+    inside = callers._run(host.sandbox, [helper, "status", kc])
+    env = {**os.environ, **host.backend.tool_env(host.sandbox)}
+    outside = subprocess.run([helper, "status", kc], capture_output=True, text=True, env=env,
+                             timeout=host.backend.call_limit)
+    if inside.returncode or outside.returncode:
+        raise RuntimeError(f"the helper's status failed: {inside.stderr.strip() or outside.stderr.strip()}"[:200])
+    info = host.sandbox.session.info
+    return Held(inside.stdout.strip() == "unlocked" and outside.stdout.strip() == "locked",
+                f"made by {host.sandbox.session.how}: id={info.get('id')} attrs=0x{info.get('attrs', 0):x}; "
+                f"the scratch keychain is {inside.stdout.strip()} in it, {outside.stdout.strip()} in the "
+                "harness's own session")

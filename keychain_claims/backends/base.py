@@ -83,6 +83,17 @@ class CallerTools:
 # how results name a backend's kind after its name: `sim (simulated)`, `macos (real macOS)`
 
 
+class Session:
+    """The session a sandbox's calls run in; this one is the harness's own."""
+
+    def argv(self, program: list[str]) -> list[str]:
+        """`program` run in this session (for a call the harness starts as a child process)."""
+        return list(program)
+
+    def close(self) -> None:
+        pass
+
+
 class Backend(abc.ABC):
     name = "?"
     simulated = True
@@ -132,6 +143,12 @@ class Backend(abc.ABC):
         each is typed at its prompt)."""
         path = str(sandbox.keychain.path)
         return [["create-keychain", path], ["set-keychain-settings", path], ["unlock-keychain", path]]
+
+    def open_session(self, sandbox: "Sandbox") -> "Session":
+        """The session every call of `sandbox` runs in (its security calls, its test callers, the
+        backend's own probes of it), opened once before its keychain is made and closed with it.
+        Here: the harness's own session, nothing to open."""
+        return Session()
 
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
         """Create, configure and unlock the scratch keychain in one `security -i` session:

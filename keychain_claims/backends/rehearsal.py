@@ -5,9 +5,11 @@ pinning, login-keychain mapping and call log, the session launcher, consent reco
 answers, test callers compiled and signed by callers.py, the signing identity with its partition
 list, the one deadline of every call, releases run without unshare -- and only the leaves that
 exist on a Mac alone are stand-ins (backends/macos/standins.py, each behaviour cited there):
-keychain-sim for /usr/bin/security and securityd/SecurityAgent, and stand-ins for cc, codesign,
-openssl (LibreSSL), the signing keychain's `security` and the compiled test caller with its
-`nogui` session.  Its results are evidence about the model, like the simulator's.
+keychain-sim for /usr/bin/security and securityd/SecurityAgent (lock state per audit session),
+and stand-ins for cc (the source checked against the SDK's public declarations), codesign, openssl
+(LibreSSL), the signing keychain's `security`, launchctl and sudo (what open a sandbox's session),
+and the compiled test caller.  The Mac user it stands for is the hosted runner's `runner`: not
+root, whatever this host runs as (standins.model_uid).  Its results are evidence about the model, like the simulator's.
 
 `--rehearsal-faults` makes those leaves misbehave as the review of issue 21 found a Mac might
 (standins.FAULTS); every scenario a fault reaches must end as not checkable (a harness error),
@@ -99,17 +101,14 @@ class RehearsalBackend(MacOSBackend):
         return str(path)
 
     def real_security(self, sandbox: "Sandbox") -> str:
-        """The stand-in for /usr/bin/security that the shim calls: the simulator, in a session that
-        is a hosted runner's (a GUI where a drawn dialog waits for nobody)."""
-        path = sandbox.root / "standin" / "sim-security"
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(python_shim("keychain_claims.sim.cli"))
-            path.chmod(0o755)
-            state = self.state_dir(sandbox)
+        """The stand-in for /usr/bin/security that the shim calls: the simulator, whose login
+        session is a hosted runner's (a GUI where a drawn dialog waits for nobody); the sandbox's
+        own session (no GUI) is what the stand-in launchctl or SessionCreate makes."""
+        state = self.state_dir(sandbox)
+        if not (state / "session").exists():
             state.mkdir(parents=True, exist_ok=True)
             (state / "session").write_text(HOSTED_RUNNER)
-        return str(path)
+        return self.tool(sandbox, "sim-security")
 
     def windows(self, sandbox: "Sandbox") -> SimWindows:
         return sandbox.state.setdefault("windows", SimWindows(self.state_dir(sandbox)))

@@ -11,6 +11,7 @@ from keychain_claims import ARTICLES_DIR
 
 ARTICLE_NAME = "claude-code-keychain-acl-invalidation.md"
 DEFAULT_PATH = ARTICLES_DIR / ARTICLE_NAME
+MAX_BYTES = 4 << 20          # an article larger than this is not the article: refused, not read
 
 
 class ArticleError(Exception):
@@ -31,21 +32,23 @@ def normalize(text: str) -> str:
 
 class Article:
     def __init__(self, path: Path | str = DEFAULT_PATH):
+        from keychain_claims.atomic import Unreadable, read_utf8
         self.path = Path(path)
         try:
-            self.text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ArticleError(f"article not found at {self.path}; restore it with `git checkout -- articles/`") from None
-        except IsADirectoryError:
-            raise ArticleError(f"article {self.path} is a directory; pass --article=<the article's .md file>") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ArticleError(f"article at {self.path} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
-                               "pass --article=<a readable .md file> or restore it from git") from None
+            self.data, text = read_utf8(self.path, MAX_BYTES, "article")
+        except Unreadable as exc:
+            raise ArticleError({
+                "missing": f"article not found at {self.path}; restore it with `git checkout -- articles/`",
+                "directory": f"article {self.path} is a directory; pass --article=<the article's .md file>",
+            }.get(exc.kind) or f"article at {self.path} {exc.detail}; pass --article=<a readable .md file> "
+                                "or restore it from git") from None
+        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.lines = self.text.splitlines()
 
     @cached_property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
+        """Of the file's bytes as read (a CRLF copy is not the LF text)."""
+        return hashlib.sha256(self.data).hexdigest()
 
     @cached_property
     def commands(self) -> list[Command]:

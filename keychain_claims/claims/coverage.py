@@ -27,6 +27,31 @@ from keychain_claims.claims.ledger import Ledger
 
 FEATURES_DIR = PROJECT_ROOT / "features"
 TYPE_STEP = "I type the article's command"
+MAX_FEATURE_BYTES = 1 << 20
+
+
+class FeatureFileError(Exception):
+    """One line: a feature file that cannot be read or parsed, where, and what to do."""
+
+
+def parse_feature(features_dir: Path, path: Path):
+    """A feature file parsed by pytest-bdd's parser, or FeatureFileError naming the file and line:
+    not a regular file (a folder named *.feature), not UTF-8, a mistyped keyword, an unclosed
+    docstring."""
+    from pytest_bdd.exceptions import GherkinParseError
+
+    from keychain_claims.atomic import Unreadable, read_utf8
+    fix = "fix it or restore it with `git checkout -- features/`"
+    try:
+        read_utf8(path, MAX_FEATURE_BYTES, "feature file")
+    except Unreadable as exc:
+        raise FeatureFileError(f"feature file {path} {exc.detail}; "
+                               + (fix if exc.kind == "not-utf8" else "remove it or restore it with `git checkout -- features/`")) from None
+    try:
+        return FeatureParser(str(features_dir), path.name).parse()
+    except GherkinParseError as exc:
+        said = " ".join(str(exc.message).split()).rstrip(".")
+        raise FeatureFileError(f"feature file {path} line {exc.line}: {said[:300]}; {fix}") from None
 
 
 @dataclass(frozen=True)
@@ -38,13 +63,13 @@ class ScenarioRef:
     typed: tuple[str, ...]          # article commands typed verbatim
     unpolarised: tuple[str, ...] = ()   # claims tagged @claim: (no polarity: refused)
     refutes: tuple[str, ...] = ()       # claims the scenario states the opposite of
-    tags: tuple[str, ...] = ()          # its tags and its feature's (`release`: run once per Claude Code release)
+    markers: tuple[str, ...] = ()       # its other tags (and its feature's): pytest marks, which must be declared
 
 
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
     refs = []
     for path in sorted(features_dir.glob("*.feature")):
-        feature = FeatureParser(str(features_dir), path.name).parse()
+        feature = parse_feature(features_dir, path)
         for template in feature.scenarios.values():
             tags = template.tags | feature.tags
             linked = links.links(tags)
@@ -55,7 +80,7 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
             refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed,
                                     tuple(sorted(link.claim for link in linked if not link.polarity)),
                                     tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES)),
-                                    tuple(sorted(tags))))
+                                    tuple(sorted(t for t in tags if links.parse(t) is None))))
     return refs
 
 

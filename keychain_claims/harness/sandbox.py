@@ -112,6 +112,8 @@ class Sandbox:
         self.backend = backend
         self.fakes = fakes or Fakes()
         self.ui = ui
+        from keychain_claims.backends.base import Session
+        self.session = Session()             # the harness's own until prepare() opens the backend's
         self.root = Path(tempfile.mkdtemp(prefix="kc-", dir=base_dir()))
         (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.home = self.root / "home"
@@ -179,6 +181,7 @@ class Sandbox:
         return shell
 
     def prepare(self) -> "Sandbox":
+        self.session = self.backend.open_session(self)
         self.backend.prepare_keychain(self)
         return self
 
@@ -191,6 +194,10 @@ class Sandbox:
                 pass
         try:
             self.backend.teardown_keychain(self)
+        except Exception:
+            pass
+        try:
+            self.session.close()
         except Exception:
             pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -34,12 +34,36 @@ def _check_article_and_ledger(article: Article, ledger: Ledger) -> None:
     """`keychain-claims check` at the start of every claims run: a claim whose sentence the
     article no longer has (or a tag, refutation or command out of step) stops the run before
     anything runs or is written, with one line naming the claim and the sentence."""
-    from keychain_claims.claims.coverage import problems
-    found = problems(article, ledger)
+    from keychain_claims.claims.coverage import FeatureFileError, problems
+    try:
+        found = problems(article, ledger)
+    except FeatureFileError as exc:
+        usage(str(exc))
     if found:
         more = (f" (and {len(found) - 1} more: keychain-claims check --article={article.path} "
                 f"--ledger={ledger.path} lists them)") if len(found) > 1 else ""
         usage(f"the article and the ledger disagree: {found[0]}{more}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A scenario's tag that is not a claim link becomes a pytest mark, which --strict-markers
+    refuses at collection (a traceback-like error block, the run ended): a mistyped one (@symptm)
+    is one line here instead, once every plugin has declared its markers."""
+    config = session.config
+    if not claims_run(config):
+        return
+    from keychain_claims.claims.coverage import FeatureFileError, scenarios
+    declared = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    try:
+        refs = scenarios()
+    except FeatureFileError as exc:
+        usage(str(exc))
+    for ref in refs:
+        unknown = [t for t in ref.markers if t not in declared]
+        if unknown:
+            usage(f"feature file features/{ref.feature} line {ref.line}: tag @{unknown[0]} of scenario {ref.name!r} "
+                  "is neither a claim link (@supports:ID, @refutes:ID) nor a marker pytest.ini declares; "
+                  "fix the tag or declare it under `markers`")
 
 
 @pytest.hookimpl(tryfirst=True)

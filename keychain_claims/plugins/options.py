@@ -41,13 +41,91 @@ def pytest_cmdline_main(config: pytest.Config):
     if option.backend != "auto" and why:
         usage(f"--backend {option.backend} cannot run here ({why}); nothing ran and no report was touched — "
               "use --backend sim (or rehearsal) on this host")
+    off = sorted(name for name, plugin in config.pluginmanager.list_name_plugin()
+                 if plugin is None and name.startswith(_SUITE_PLUGINS))
+    if off:
+        usage(f"-p no:{off[0]} switches off a plugin the suite needs (its reports and verdicts come from it); "
+              "nothing ran and no report was touched -- run without it")
+    state = run_state(config)
     if getattr(option, "allure_report_dir", None) is None:
-        option.allure_report_dir = str(Path(option.reports_dir) / "allure-results")
-        option.clean_alluredir = True
-    _usable_dir(option.allure_report_dir, "--alluredir",
+        state.results_target, state.results_clean = Path(option.reports_dir) / "allure-results", True
+    else:
+        state.results_target, state.results_clean = Path(option.allure_report_dir), bool(option.clean_alluredir)
+    _usable_dir(str(state.results_target), "--alluredir",
                 "pass --alluredir=<a writable folder> (it follows --reports-dir unless given)")
     if option.record_transcripts:
         _usable_dir(option.record_transcripts, "--record-transcripts", "pass a writable folder")
+    # Allure itself never cleans nor writes the results of the last complete run: a run that runs
+    # scenarios writes into a staging folder, published at session end (plugins/publish.py); one
+    # that runs none (--help, --fixtures, --markers, --collect-only, --setup-plan) writes no results
+    option.clean_alluredir = False
+    if not _runs_scenarios(option):
+        option.allure_report_dir = None
+        return
+    _usable_dir(option.reports_dir, "--reports-dir", "make the directory writable or pass --reports-dir=<a writable folder>")
+    _lock(config, Path(option.reports_dir), state.results_target)
+    from keychain_claims.atomic import why
+    from keychain_claims.reports.publish import stage_results
+    try:
+        state.results_staging = stage_results(state.results_target)
+    except OSError as exc:
+        usage(f"--alluredir={state.results_target}: cannot make a staging folder beside it ({why(exc)}); "
+              "pass --alluredir=<a writable folder>")
+    option.allure_report_dir = str(state.results_staging)
+
+
+# the suite's own plugins (pytest.ini, conftest.py): none may be switched off with -p no:NAME
+_SUITE_PLUGINS = ("keychain_claims.", "steps.", "fixtures.", "pytest_bdd", "allure_pytest_bdd")
+_NO_SCENARIOS = ("help", "version", "showfixtures", "show_fixtures_per_test", "markers", "collectonly",
+                 "setupplan", "setuponly")
+
+
+def _runs_scenarios(option) -> bool:
+    return not any(getattr(option, name, False) for name in _NO_SCENARIOS)
+
+
+def _lock(config: pytest.Config, reports: Path, results: Path) -> None:
+    """One run at a time writes a reports folder (and an Allure results folder outside it): a
+    second is refused with one line naming the first (a lock whose holder died is taken over)."""
+    import shlex
+    import sys
+    from keychain_claims.atomic import why
+    from keychain_claims.reports.publish import Busy, FolderLock, results_lock
+    program = os.path.basename(sys.argv[0])
+    command = shlex.join(["pytest" if program in ("", "__main__.py") else program, *config.invocation_params.args])
+    state = run_state(config)
+    takers = [(reports, lambda: FolderLock(reports, command))]
+    if reports.resolve() not in (results.resolve(), *results.resolve().parents):
+        takers.append((results, lambda: results_lock(results, command)))
+    for folder, take in takers:
+        try:
+            state.locks.append(take())
+        except Busy as exc:
+            _release(state)
+            usage(f"{exc}; nothing ran and no report was touched -- wait for it to finish or pass "
+                  "--reports-dir=<another folder>")
+        except OSError as exc:
+            _release(state)
+            usage(f"cannot lock {folder} ({why(exc)}); pass --reports-dir=<a writable folder>")
+
+
+def _release(state) -> None:
+    for lock in state.locks:
+        lock.release()
+    state.locks.clear()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A staging folder still here was never published (no scenario reached a result, the
+    session never ended, the publish plugin was switched off): it goes, and the locks with it."""
+    state = run_state(config)
+    if claims_run(config):
+        if state.results_staging is not None:
+            from keychain_claims.reports.publish import discard_results
+            discard_results(state.results_staging)
+            state.results_staging = None
+        _release(state)
 
 
 def _terminate(signum, frame):

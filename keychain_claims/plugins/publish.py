@@ -15,7 +15,7 @@ from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdicts import counts, omission_counts
 from keychain_claims.plugins.state import run_state
 from keychain_claims.reports import allure as allure_files
-from keychain_claims.reports.publish import RUN_MARKER, new_run_id, publish
+from keychain_claims.reports.publish import RUN_MARKER, new_run_id, partial_results, publish, publish_results
 
 REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
 
@@ -24,7 +24,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = run_state(config)
     outcomes = state.outcomes
-    if hasattr(config, "workerinput") or not outcomes:
+    if hasattr(config, "workerinput"):
+        config.workeroutput[RESULTS_ERROR] = state.results_error
+        return
+    if not outcomes:
         return
     backend, article, ledger = state.backend, state.article, state.ledger
     share = coverage_alarm(outcomes, backend)
@@ -33,19 +36,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out = Path(config.getoption("reports_dir"))
     partial = "; ".join(partial_reasons(session, exitstatus, outcomes))
-    results = getattr(config.option, "allure_report_dir", None)
+    results = state.results_staging          # this run's Allure results, not yet published
     from keychain_claims.atomic import why
     run_id = new_run_id()
+    if state.results_error:             # the reports folder filled up (or went) mid-run: said once, fails
+        session.exitstatus = exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
     try:
         done = publish(out, outcomes, ledger, article, {backend.name: backend.simulated},
-                       {backend.name: backend.label}, partial, Path(results) if results else None, run_id=run_id)
-        if results:
-            allure_files.write_environment(Path(results), backend, article,
+                       {backend.name: backend.label}, partial, results, run_id=run_id)
+        if results is not None:
+            allure_files.write_environment(results, backend, article,
                                            releases=getattr(config.option, "claude_code", None) or "")
-            allure_files.label_results(Path(results), outcomes, done.verdicts, ledger, done.omissions)
-            (Path(results) / RUN_MARKER).write_text(f"run_id={run_id}\nclaims={done.claims_json.name}\n")
+            allure_files.label_results(results, outcomes, done.verdicts, ledger, done.omissions)
+            (results / RUN_MARKER).write_text(f"run_id={run_id}\nclaims={done.claims_json.name}\n")
+            target = partial_results(state.results_target) if partial else state.results_target
+            publish_results(results, target, clean=state.results_clean or bool(partial))
+            state.results_staging = None
     except OSError as exc:
-        state.summary[:] = [f"could not write the verdict table to {out} ({why(exc)}); "
+        state.summary[:] = [state.results_error or f"could not write the verdict table to {out} ({why(exc)}); "
                             "make the directory writable or pass --reports-dir"]
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
@@ -56,10 +64,67 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         [f"release history: {out / 'release-history.html'} ({len(done.history.columns)} releases)"]
         if done.history is not None else []) + (
         [f"release history not written: {done.history_problem}"] if done.history_problem else [])
+    if state.results_error:
+        state.summary.append(state.results_error)
     if partial:
+        where = f", Allure results to {partial_results(state.results_target)}" if results is not None else ""
         state.summary.append(
-            f"PARTIAL RUN ({partial}): verdicts written to {done.claims_json}; {out / 'claims.json'} (a complete run's) "
-            "left as it was")
+            f"PARTIAL RUN ({partial}): verdicts written to {done.claims_json}{where}; {out / 'claims.json'} "
+            "(a complete run's) and its Allure results left as they were")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Allure's file writer is guarded: a write that fails (the reports folder full, gone, made
+    read-only mid-run) is said once, at the end, and the run is partial and fails -- never an
+    INTERNALERROR per scenario.  After the first failure nothing more is written."""
+    state = run_state(config)
+    if state.results_staging is not None or (hasattr(config, "workerinput") and config.option.allure_report_dir):
+        guard_allure_writes(state)
+
+
+RESULTS_ERROR = "keychain_claims_results_error"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """An xdist worker's failed Allure write reaches the controller (workeroutput)."""
+    said = getattr(node, "workeroutput", {}).get(RESULTS_ERROR)
+    state = run_state(node.config)
+    if said and not state.results_error:
+        state.results_error = said
+
+
+def guard_allure_writes(state) -> None:
+    import allure_commons
+    from allure_commons.logger import AllureFileLogger
+    from keychain_claims.atomic import why
+    hooks = allure_commons.plugin_manager.hook
+    for plugin in allure_commons.plugin_manager.get_plugins():
+        if not isinstance(plugin, AllureFileLogger):
+            continue
+        folder = Path(plugin._report_dir)
+        for name in ("report_result", "report_container", "report_attached_file", "report_attached_data",
+                     "report_globals"):
+            for impl in getattr(hooks, name).get_hookimpls():
+                if impl.plugin is plugin and not getattr(impl.function, "guarded", False):
+                    impl.function = _guarded(impl.function, folder, state, why)
+
+
+def _guarded(write, folder: Path, state, why):
+    def call(*args):
+        if state.results_error:
+            return None
+        try:
+            return write(*args)
+        except OSError as exc:
+            state.results_error = (f"could not write the Allure results to {folder} ({why(exc)}); the run is "
+                                   "partial -- free some space or pass --reports-dir=<another folder>")
+            for tmp in folder.glob("*.tmp"):
+                tmp.unlink(missing_ok=True)
+            return None
+    call.guarded = True
+    return call
 
 
 def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Outcome]) -> list[str]:
@@ -86,6 +151,8 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
         given = {(Path(config.invocation_params.dir) / a).resolve() for a in config.args}
         if given != wanted:
             reasons.append("a subset of paths (" + " ".join(config.args)[:120] + ")")
+    if state.results_error:
+        reasons.append("its Allure results could not all be written")
     ran = {o.nodeid for o in outcomes}
     missing = state.collected - ran
     if missing:

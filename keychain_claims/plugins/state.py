@@ -38,6 +38,14 @@ class RunState:
     summary: list = field(default_factory=list)            # lines of the terminal summary: verdicts, messages
     alarms: list[str] = field(default_factory=list)        # printed last, after the verdicts: safety and coverage
     system: Any = None        # how the safety snapshot runs `security` outside the sandboxes
+    # where this run's Allure results go once it reaches a result (reports/publish.py), whether the
+    # earlier Allure files there go, the staging folder Allure writes into meanwhile, the locks this
+    # run holds on the folders it writes, and the first write of an Allure file that failed
+    results_target: Any = None
+    results_clean: bool = True
+    results_staging: Any = None
+    locks: list = field(default_factory=list)
+    results_error: str = ""
     snapshot: Any = None      # the user's keychain search list and default keychain before the run
 
 

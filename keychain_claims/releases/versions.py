@@ -49,7 +49,8 @@ def published(package: str = PACKAGE) -> tuple[list[str], dict[str, str]]:
     worker = "PYTEST_XDIST_WORKER" in os.environ
     with locked(path.parent):
         try:
-            fresh = worker or time.time() - path.stat().st_mtime < _ttl()
+            age = time.time() - path.stat().st_mtime     # a list stamped in the future (a clock that was
+            fresh = worker or 0 <= age < _ttl()           # ahead) is not trusted for as long as the skew
             if fresh:
                 doc = json.loads(path.read_text())
                 return list(doc["versions"]), dict(doc["dist-tags"])

@@ -119,7 +119,7 @@ def base_for(out: Path) -> History:
 def release_scenarios() -> set[str]:
     """The names of the scenarios that run once per release (tag `release`)."""
     from keychain_claims.claims.coverage import scenarios
-    return {ref.name for ref in scenarios() if "release" in ref.tags}
+    return {ref.name for ref in scenarios() if "release" in ref.markers}
 
 
 def suite_commit() -> str:

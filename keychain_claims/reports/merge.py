@@ -88,7 +88,10 @@ def read_outcomes(folder: Path) -> dict:
     outcomes = [Outcome(**row.model_dump(exclude={"run"})) for row in doc.outcomes]
     runs = [row.run or fallback for row in doc.outcomes]
     return {"outcomes": outcomes, "runs": runs, "backends": doc.backends, "labels": doc.labels,
-            "article_sha256": doc.article_sha256, "suite_commits": doc.suite_commits, "partial": doc.partial or (path.name == PARTIAL_OUTCOMES_FILE and "partial")}
+            "article_sha256": doc.article_sha256, "suite_commits": doc.suite_commits,
+            "partial": doc.partial or (path.name == PARTIAL_OUTCOMES_FILE and "partial"),
+            # the Allure results of the same run: a partial run's are beside the complete run's
+            "results": folder / (RESULTS_DIR + (".partial" if path.name == PARTIAL_OUTCOMES_FILE else ""))}
 
 
 @dataclass
@@ -166,13 +169,33 @@ def _copy_results(source: Path, target: Path) -> int:
 
 
 def merge(folders: list[Path], output: Path) -> Merged:
-    from keychain_claims.claims.article import Article, ArticleError
-    from keychain_claims.claims.ledger import Ledger, LedgerError
+    """The merge of `folders` into `output`, each folder locked meanwhile (reports/publish.py,
+    FolderLock): a folder a run is still writing is refused with one line naming the run, never
+    read half-written."""
+    from keychain_claims.reports.publish import Busy, FolderLock
     if not folders:
         raise MergeError("name at least one result folder to merge")
-    resolved = [f.resolve() for f in folders]
-    if output.resolve() in resolved:
+    if output.resolve() in [f.resolve() for f in folders]:
         raise MergeError(f"--output {output} is one of the folders to merge; write the merge to a new folder")
+    locks = []
+    try:
+        for folder in dict.fromkeys(f.resolve() for f in [*folders, output]):
+            if folder.is_dir():
+                locks.append(FolderLock(folder, "keychain-claims merge"))
+        return _merge(folders, output)
+    except Busy as exc:
+        raise MergeError(f"{exc}; merge once it has finished") from None
+    except OSError as exc:
+        from keychain_claims.atomic import why
+        raise MergeError(f"cannot lock the folders to merge ({why(exc)}); pass folders you can write") from None
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _merge(folders: list[Path], output: Path) -> Merged:
+    from keychain_claims.claims.article import Article, ArticleError
+    from keychain_claims.claims.ledger import Ledger, LedgerError
     runs = [read_outcomes(f) for f in folders]
     try:
         article, ledger = Article(), Ledger()
@@ -193,9 +216,9 @@ def merge(folders: list[Path], output: Path) -> Merged:
         from keychain_claims.atomic import why
         raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
     copied = 0
-    for folder in folders:
-        if (folder / RESULTS_DIR).is_dir():
-            copied += _copy_results(folder / RESULTS_DIR, results)
+    for run in runs:
+        if run["results"].is_dir():
+            copied += _copy_results(run["results"], results)
 
     outcomes, outcome_runs, seen = [], [], set()
     for r in runs:

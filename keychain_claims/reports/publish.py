@@ -92,3 +92,112 @@ def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool]
                         for n, o in enumerate(outcomes)]}
     atomic.write_text(path, json.dumps(doc, indent=1))
     return path
+
+
+# ---------------------------------------------------------------- a run's Allure results
+# A run writes its Allure results into a staging folder beside their target and publishes them only
+# when it reaches a result (`publish_results`): a complete run into the target, a partial run into
+# `<target>.partial`.  `pytest --help`, `--collect-only`, a collection error, a run stopped before
+# its session ended or a plugin switched off leave the last complete run's results as they were.
+ALLURE_FILES = ("*-result.json", "*-container.json", "*-attachment*", "environment.properties",
+                "executor.json", "categories.json", RUN_MARKER, "*.tmp")
+STAGING = ".staging-"
+
+
+def staging_for(target: Path, pid: int | None = None) -> Path:
+    import os
+    return target.parent / f".{target.name}{STAGING}{pid or os.getpid()}"
+
+
+def partial_results(target: Path) -> Path:
+    """Where a partial run's Allure results go: beside the complete run's, never over them."""
+    return target.with_name(target.name + ".partial")
+
+
+def stage_results(target: Path) -> Path:
+    """A fresh, empty staging folder for this run's Allure results (on the target's file system, so
+    publishing is a rename), after sweeping the staging folders of runs that died."""
+    import os
+    import shutil
+    from keychain_claims.security.process import alive
+    for old in target.parent.glob(f".{target.name}{STAGING}*"):
+        pid = old.name.rsplit(STAGING, 1)[1]
+        if not pid.isdigit() or int(pid) == os.getpid() or not alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = staging_for(target)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def discard_results(staging: Path) -> None:
+    import shutil
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_results(staging: Path, target: Path, clean: bool = True) -> Path:
+    """Move the run's Allure results from `staging` into `target`; with `clean` the Allure files
+    of earlier runs there go (files of other kinds stay: `--alluredir` may name a folder that holds
+    more than Allure results).  The new files are in place before the old ones go, so the folder is
+    never empty.  OSError when they cannot be moved (the caller says so in one line)."""
+    import os
+    target.mkdir(parents=True, exist_ok=True)
+    old = {p.name for pattern in ALLURE_FILES for p in target.glob(pattern)} if clean else set()
+    new = set()
+    for path in sorted(staging.iterdir()):
+        if path.name.endswith(".tmp"):
+            continue
+        os.replace(path, target / path.name)
+        new.add(path.name)
+    for name in old - new:
+        try:
+            os.unlink(target / name)
+        except FileNotFoundError:
+            pass
+    discard_results(staging)
+    return target
+
+
+# ---------------------------------------------------------------- one run per reports folder
+LOCK_FILE = ".keychain-claims.lock"
+
+
+class Busy(Exception):
+    """Another run (or merge) holds the folder: one line naming it."""
+
+
+def results_lock(target: Path, command: str) -> "FolderLock":
+    """The lock of an Allure results folder outside the reports folder: a file beside it."""
+    return FolderLock(target.parent, command, f".{target.name}.lock")
+
+
+class FolderLock:
+    """An exclusive lock on a folder a run or a merge writes (`<folder>/.keychain-claims.lock`,
+    flock), naming its holder (pid, start time, command) for the one line a second run is refused
+    with.  The kernel lets the lock go when its holder dies, so a dead run's lock is simply taken
+    over; the file is left behind, holding the last holder's name."""
+
+    def __init__(self, folder: Path, command: str, name: str = LOCK_FILE):
+        import fcntl
+        import os
+        import time
+        self.path = Path(folder) / name
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self.path.read_text(errors="replace").strip() or "a process that has not said which"
+            os.close(self.fd)
+            raise Busy(f"{folder} is in use by another run ({holder})") from None
+        except OSError:
+            os.close(self.fd)
+            raise
+        os.ftruncate(self.fd, 0)
+        started = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
+        os.pwrite(self.fd, f"pid {os.getpid()}, started {started}, `{command[:200]}`\n".encode(), 0)
+
+    def release(self) -> None:
+        import os
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

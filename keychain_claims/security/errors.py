@@ -11,6 +11,11 @@ NO_DEFAULT_KEYCHAIN = -25307
 USER_CANCELED = -128
 PARAM = -50
 DECODE = -26275
+# a Unix error inside Security (UnixError::osStatus: errno + errSecErrnoBase), printed as
+# "UNIX[<strerror>]" by SecCopyErrorMessageString [SRC Security/OSX/libsecurity_utilities errors.cpp,
+# SecBase.cpp]: a write of a keychain file that fails (ENOSPC: 100028, exit 188)
+ERRNO_BASE = 100000
+ERRNO_LIMIT = 100255
 
 TEXT = {
     0: "No error.",
@@ -36,9 +41,17 @@ class SecError(Exception):
         self.status = status
         self.where = where          # the damaged file, when the simulator's own state is at fault
 
+    @classmethod
+    def from_errno(cls, number: int | None) -> "SecError":
+        import errno
+        return cls(ERRNO_BASE + (number or errno.EIO))
+
     @property
     def text(self) -> str:
         text = TEXT.get(self.status, f"OSStatus {self.status}")
+        if ERRNO_BASE <= self.status <= ERRNO_LIMIT:
+            import os
+            text = f"UNIX[{os.strerror(self.status - ERRNO_BASE)}]"
         return f"{text} ({self.where}; remove or restore that file)" if self.where else text
 
 

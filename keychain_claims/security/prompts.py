@@ -4,9 +4,8 @@ that answers them.
 Two sources of prompts:
 * security(1) itself (getpass on /dev/tty) -- texts read from Apple's source [SRC];
 * the SecurityAgent dialog.  On macOS it is a GUI window; the simulator draws it on
-  the controlling terminal with the article's wording so pexpect can answer it.
-  The exact wording of the real dialog is [UNV] (security-cli.md section 3): the
-  texts below are the single place to correct it.
+  the controlling terminal so pexpect can answer it, in the words of the dialog corpus
+  (security/dialogs.json: the sentences public reports quote, per state and macOS version).
 """
 from __future__ import annotations
 
@@ -25,20 +24,11 @@ OLD_KEYCHAIN_PASSWORD = "Old Password: "
 NEW_KEYCHAIN_PASSWORD_CHANGE = "New Password: "
 RETYPE_NEW_KEYCHAIN_PASSWORD_CHANGE = "Retype New Password: "
 
-# --- SecurityAgent dialogs as the simulator draws them.  SecurityAgent is not open source; the sentence follows
-# the check that failed (sim/unverified.py DIALOG_WORDING): securityd passes the operation as the hint "acl-tag"
-# (agentquery.cpp QueryKeychainUse::queryUser, AGENT_HINT_ACL_TAG).  A caller the item's access list does not
-# trust is asked about decrypting (CSSM_ACL_AUTHORIZATION_DECRYPT): "wants to use your confidential information"
-# (Lcharvol/Claude-God#30, keychain-swift#117).  A caller the list trusts but whose partition ID the item's
-# partition list lacks is asked by SecurityServerAcl::extendPartition with CSSM_ACL_AUTHORIZATION_PARTITION_ID:
-# "wants to access key" (anthropics/claude-code#72862, #81707: `security` trusted, partition `teamid:…` only).
-ITEM_DIALOG = ('{app} wants to use your confidential information stored in \u201c{item}\u201d in your keychain.\n'
-               'To allow this, enter the \u201c{keychain}\u201d keychain password.\n')
-PARTITION_DIALOG = ('{app} wants to access key \u201c{item}\u201d in your keychain.\n'
-                    'To allow this, enter the \u201c{keychain}\u201d keychain password.\n')
+# --- SecurityAgent dialogs as the simulator draws them: the words are the dialog corpus's (security/dialogs.json,
+# per state and macOS version, fitted on public reports; security/dialogs.py text()); the buttons and the
+# terminal rendering of a choice are below.  SecurityAgent is not open source: which request securityd puts to it
+# is [SRC] (agentquery.cpp AGENT_HINT_ACL_TAG; acls.cpp extendPartition), the sentence for each is the corpus's.
 ITEM_CHOICES = ("Always Allow", "Deny", "Allow")
-UNLOCK_DIALOG = ('{app} wants to use the \u201c{keychain}\u201d keychain.\n'
-                 'Please enter the keychain password.\n')
 UNLOCK_CHOICES = ("Cancel", "OK")
 CHOICE_PROMPT = "[{choices}] > "        # e.g. "[Always Allow] [Deny] [Allow] > "
 DIALOG_PASSWORD = "Password: "

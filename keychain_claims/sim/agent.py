@@ -3,7 +3,8 @@
 The session's kind -- KEYCHAIN_SIM_UI, else the file `session` in the state directory (so
 a running shell sees a change), else `none`: `none` is a session without graphic access
 (every agent query fails with errSecInteractionNotAllowed, exit 36, nothing shown); `gui`
-draws dialogs on /dev/tty with the texts of keychain_claims/prompts.py for pexpect to answer;
+draws dialogs on /dev/tty with the words of the dialog corpus (keychain_claims/security/dialogs.json, for the
+modelled macOS version) and the buttons of keychain_claims/security/prompts.py for pexpect to answer;
 `gui-unattended` is a hosted runner's session: a dialog opens a window nobody answers (a record
 `windows/<pid>.json` in the state directory) and the caller waits until the window is dismissed
 (SIGTERM: control.dismiss), which reads as a cancelled dialog.
@@ -172,13 +173,14 @@ def _password(tty: Tty, check) -> bool:
 
 
 def dialog_text(check: str, app: str, item: str, keychain: str) -> str:
-    """The sentence SecurityAgent draws for a read refused by `check`: "acl" (the caller is not in the item's
-    trusted-application list: securityd asks about CSSM_ACL_AUTHORIZATION_DECRYPT) or "partition" (trusted, but
-    its partition ID is not in the item's partition list: extendPartition asks about
-    CSSM_ACL_AUTHORIZATION_PARTITION_ID) [SRC acls.cpp, agentquery.cpp; the tag->sentence map: unverified]."""
-    from keychain_claims.security import prompts
-    template = prompts.PARTITION_DIALOG if check == "partition" else prompts.ITEM_DIALOG
-    return template.format(app=app, item=item, keychain=keychain)
+    """The sentence SecurityAgent draws, on the modelled macOS version, for `check`: "acl" (a read by a caller the
+    item's trusted-application list does not trust: securityd asks about CSSM_ACL_AUTHORIZATION_DECRYPT),
+    "partition" (trusted, but its partition ID is not in the item's partition list: extendPartition asks about
+    CSSM_ACL_AUTHORIZATION_PARTITION_ID) or "locked" (the unlock dialog) [SRC acls.cpp, agentquery.cpp].  The
+    words are the dialog corpus's (security/dialogs.json), fitted on public reports: SecurityAgent is not open
+    source."""
+    from keychain_claims.security import dialogs
+    return dialogs.text(check, unverified.macos(), app=app, item=item, keychain=keychain) + "\n"
 
 
 def item_access(app: str, item: str, keychain: str, check, refused_by: str = "acl") -> str:
@@ -209,11 +211,12 @@ def unlock(app: str, keychain: str, check) -> None:
     """The unlock dialog for a locked keychain; returns once the password was right."""
     _refuse_without_ui("unlock", app, "", keychain)
     from keychain_claims.security import prompts
+    text = dialog_text("locked", app, "", keychain)
     if ui() == UNATTENDED:
-        _window("unlock", app, "", keychain, prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))
+        _window("unlock", app, "", keychain, text)
     tty = Tty()
     try:
-        tty.write(prompts.UNLOCK_DIALOG.format(app=app, keychain=keychain))
+        tty.write(text)
         choice = _choose(tty, prompts.UNLOCK_CHOICES, prompts.UNLOCK_CHOICE_PROMPT, unverified.UNLOCK_DIALOG_EOF_CHOICE)
         if choice == "OK" and not _password(tty, check):
             choice = "gave-up"

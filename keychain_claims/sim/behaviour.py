@@ -80,6 +80,18 @@ def _step(box: Box, env: dict, step: dict) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def _prepare(box: Box, case: dict) -> tuple[dict, str]:
+    """The case's environment in `box` (its macOS version, a clock of its own) after its before-steps; the second
+    value says which step failed, empty when all ran."""
+    env = dict(box.env, KEYCHAIN_SIM_MACOS=str(case["macos"]), KEYCHAIN_SIM_CLOCK=str(box.root / "clock"))
+    (box.root / "clock").write_text("1780000000")
+    for step in case.get("before", []):
+        status, _, err = _step(box, env, step)
+        if status != 0:
+            return env, f"before-step failed ({status}): {err.strip()[:200]}"
+    return env, ""
+
+
 def replay_behaviour(case: dict) -> Result:
     result = Result(case["id"], "behaviour", "not-comparable", source=case["source"]["url"])
     if case.get("not_comparable"):
@@ -87,13 +99,10 @@ def replay_behaviour(case: dict) -> Result:
         return result
     box = Box()
     try:
-        env = dict(box.env, KEYCHAIN_SIM_MACOS=str(case["macos"]), KEYCHAIN_SIM_CLOCK=str(box.root / "clock"))
-        (box.root / "clock").write_text("1780000000")
-        for step in case.get("before", []):
-            status, out, err = _step(box, env, step)
-            if status != 0:
-                result.state, result.reason = "differs", f"before-step failed ({status}): {err.strip()[:200]}"
-                return result
+        env, failed = _prepare(box, case)
+        if failed:
+            result.state, result.reason = "differs", failed
+            return result
         spec = case.get("item", {"svce": "Claude Code-credentials"})
         before = _item_state(box, env, spec)
         status, out, err = _step(box, env, case["action"])
@@ -152,3 +161,82 @@ def behaviour_table(results: list[Result], cases: dict, verbose: bool = False) -
         if verbose and r.state == "differs":
             lines.append(f"      real: {r.expected}\n      sim:  {r.got}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- the dialog corpus, replayed
+# Each report of security/dialogs.json that quotes the dialog's own words (verbatim or cut off) is rebuilt as a
+# behaviour case: the state it reports (acl, partition, locked) made in a scratch login keychain by the steps
+# below, then a read by the report's application in a gui-unattended session at each modelled macOS version the
+# report stands for; the window's text is compared with the report's (security/dialogs.py agrees).
+_HEX = "7b22636c6175646541694f61757468223a7b22616363657373546f6b656e223a224b4343414e4152592d61227d7d"
+_OTHER_TEAM = "ZZZZZZZZZZ"        # a partition ID no reader here has
+
+
+def report_caller(app: str, path: str = "") -> dict:
+    """The reader a report names: /usr/bin/security, or a Developer-ID app of that name (at the path the report
+    gives, else in /Applications).  The dialog shows what the simulator derives from it (sim/acl.py app_name)."""
+    if app == "security":
+        return {"path": "/usr/bin/security"}
+    slug = "".join(ch for ch in app.lower() if ch.isalnum()) or "app"
+    return {"path": path or f"/Applications/{app}.app/Contents/MacOS/{app}", "identifier": f"com.example.{slug}",
+            "signing": "developer-id", "team": "RPTEAM0001"}
+
+
+def dialog_case(report, version: str) -> dict:
+    """A behaviour case that makes `report`'s state and reads its item as its application."""
+    kc = f"{{HOME}}/Library/Keychains/{report.keychain}.keychain-db"
+    reader = report_caller(report.app, report.path)
+    item = report.item or "kc-item"            # an unlock report names no item: any item in the keychain
+    add = ["add-generic-password", "-a", "me", "-s", item, "-X", _HEX]
+    before = [{"security": ["create-keychain", "-p", "pw", kc]}, {"security": ["list-keychains", "-s", kc]},
+              {"security": ["default-keychain", "-s", kc]}]
+    if report.state == "acl":                  # an item its maker trusts; the reader is someone else
+        maker = report_caller("Owner") if report.app == "security" else report_caller("security")
+        before.append({"security": add + [kc], "as": maker})
+    elif report.state == "partition":          # the reader trusted, its partition ID missing
+        trust = ["-T", "/usr/bin/security"] + ([] if report.app == "security" else ["-T", reader["path"]])
+        before += [{"security": add + trust + [kc]},
+                   {"security": ["set-generic-password-partition-list", "-S", f"teamid:{_OTHER_TEAM}", "-a", "me",
+                                 "-s", item, "-k", "pw", kc]}]
+    else:                                      # locked: the reader trusted, the keychain locked
+        trust = [] if report.app == "security" else ["-T", "/usr/bin/security", "-T", reader["path"]]
+        before += [{"security": add + trust + [kc]}, {"security": ["lock-keychain", kc]}]
+    return {"format": BEHAVIOUR_FORMAT, "id": f"{report.id}@{version}", "source": {"url": report.source},
+            "macos": version, "before": before, "item": {"svce": item},
+            "action": {"security": ["find-generic-password", "-a", "me", "-s", item, "-w"], "as": reader,
+                       "ui": "gui-unattended"}}
+
+
+def drawn_dialog(case: dict) -> str:
+    """Run a behaviour case's steps and its action in a gui-unattended session; the first window's text."""
+    box = Box()
+    try:
+        env, failed = _prepare(box, case)
+        if failed:
+            raise RuntimeError(f"{case['id']}: {failed}")
+        _, _, text = _step(box, env, case["action"])
+        return text
+    finally:
+        box.close()
+
+
+def replay_dialog(report, version: str) -> Result:
+    """One drawn report at one modelled version: match (the simulator drew what the report quotes) or differs."""
+    from keychain_claims.security import dialogs
+    result = Result(f"{report.id}@{version}", "dialog", "not-comparable", source=report.source)
+    if not report.drawn:
+        result.reason = f"a {report.form} report: a recorded disagreement, not drawn"
+        return result
+    drawn = drawn_dialog(dialog_case(report, version))
+    result.expected, result.got = report.text, drawn
+    result.state = "match" if dialogs.agrees(report, drawn) else "differs"
+    if result.state == "differs":
+        result.reason = f"the report quotes {report.text!r}, the simulator drew {drawn.strip()!r}"
+    return result
+
+
+def run_dialogs(corpus=None) -> list[Result]:
+    """Every drawn report of the dialog corpus, at every modelled version it stands for."""
+    from keychain_claims.security import dialogs
+    corpus = corpus or dialogs.load()
+    return [replay_dialog(r, v) for r in corpus.reports if r.drawn for v in r.versions]

@@ -65,6 +65,9 @@ def run(argv: list[str], io: commands.IO, verbose: bool = False) -> int:
         io.error(f"security: {name}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return errors.PARAM
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:     # a damaged store
+        if type(exc).__name__ == "DialogCorpusError":        # security/dialogs.json unusable: not the keychain's fault
+            io.error(f"keychain-sim: {exc}")
+            return 1
         io.error(f"security: {name}: {errors.TEXT[errors.DECODE]} (keychain-sim state: {type(exc).__name__} {exc})")
         return errors.DECODE
 

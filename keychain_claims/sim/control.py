@@ -8,7 +8,8 @@ KEYCHAIN_SIM_STATE directory (SimBackend puts it at <sandbox>/sim-state).
     windows(state)                  dialogs open in a gui-unattended session (nobody answers them)
     dismiss(state)                  close them all (SIGTERM): each fails as a cancelled dialog
     state_dir(sandbox_root)         the state directory of a sandbox (<sandbox_root>/sim-state)
-    locked(state, keychain_path)    whether securityd holds no key for the keychain now
+    locked(state, keychain_path[, session])
+                                    whether securityd holds no key for the keychain now (in a session)
     add_item(path, attrs, secret, password)
                                     an item security cannot make (e.g. without an account)
     corrupt_item_data(path, service, new_bytes, password)
@@ -56,37 +57,43 @@ def advance_clock(state: Path, seconds: float) -> float:
     return value
 
 
-def locked(state: Path, keychain_path: str | Path) -> bool:
-    """Whether securityd holds no live key for the keychain now (never unlocked, locked, or idle
-    past its timeout), read under the simulator's lock without changing anything."""
+def locked(state: Path, keychain_path: str | Path, session: str | None = None) -> bool:
+    """Whether securityd holds no live key for the keychain now in `session` (default: the
+    caller's, KEYCHAIN_SIM_ASID) -- never unlocked there, locked, or idle past its timeout --
+    read under the simulator's lock without changing anything."""
     from keychain_claims.sim import keychain_commands, store
     path = str(keychain_path)
     with store.using_state(Path(state)), store.Locked():
-        return keychain_commands.live_key(path, store.load_keychain(path), store.runtime(), store.now()) is None
+        return keychain_commands.live_key(path, store.load_keychain(path), store.runtime(session),
+                                          store.now()) is None
 
 
 def reboot(state: Path) -> None:
-    """securityd forgets every key: every keychain is locked."""
+    """securityd forgets every key in every session: every keychain is locked."""
     from keychain_claims.sim import store
     with store.using_state(Path(state)), store.Locked():
-        store.save_runtime({})
+        for session in store.sessions():
+            store.save_runtime({}, session)
 
 
 def sleep(state: Path) -> list[str]:
-    """The machine sleeps: keychains set to lock on sleep are locked.  Returns their paths."""
+    """The machine sleeps: keychains set to lock on sleep are locked, in every session.  Returns
+    their paths."""
     from keychain_claims.sim import store
     locked = []
     with store.using_state(Path(state)), store.Locked():
-        runtime = store.runtime()
-        for path in list(runtime):
-            try:
-                settings = store.load_keychain(path)["settings"]
-            except Exception:               # gone or unreadable: nothing left to keep unlocked
-                settings = {"lock_on_sleep": True}
-            if settings.get("lock_on_sleep"):
-                del runtime[path]
-                locked.append(path)
-        store.save_runtime(runtime)
+        for session in store.sessions():
+            runtime = store.runtime(session)
+            for path in list(runtime):
+                try:
+                    settings = store.load_keychain(path)["settings"]
+                except Exception:               # gone or unreadable: nothing left to keep unlocked
+                    settings = {"lock_on_sleep": True}
+                if settings.get("lock_on_sleep"):
+                    del runtime[path]
+                    if path not in locked:
+                        locked.append(path)
+            store.save_runtime(runtime, session)
     return locked
 
 

@@ -195,7 +195,8 @@ def settled(directory: Path) -> list[dict]:
     """Settle transcripts (`keychain-claims assumptions --settle`, keychain_claims/assumptions/)
     recorded on some host, each compared with the simulator's answer to the same probe: `agrees`
     when the host and the simulator settle it the same way, `differs` (the simulator's constant or
-    behaviour named in `settles` needs correcting), or `not-comparable` (the host could not settle it)."""
+    behaviour named in `settles` needs correcting), or `not-comparable` (the host could not settle it:
+    not a question for its backend, or the probe could not run)."""
     from keychain_claims.assumptions import settle as assumptions
     from keychain_claims.backends.sim import SimBackend
     recorded = assumptions.load(Path(directory))
@@ -205,7 +206,7 @@ def settled(directory: Path) -> list[dict]:
     rows = []
     for aid, doc in recorded.items():
         mine = sim.get(aid, {"status": "unknown assumption", "observed": ""})
-        if doc["status"] == "not-settled-here" or mine["status"] == "not-settled-here":
+        if {doc["status"], mine["status"]} & {"not-settled-here", "could-not-run"}:
             state = "not-comparable"
         else:
             state = "agrees" if doc["status"] == mine["status"] else "differs"

@@ -143,9 +143,10 @@ def delete_keychain(args, io):
             if prefs.get("default") == path:
                 prefs["default"] = None
             store.save_prefs(prefs)
-            rt = store.runtime()
-            rt.pop(path, None)
-            store.save_runtime(rt)
+            for session in store.sessions():      # a keychain made again at this path is another database
+                rt = store.runtime(session)
+                if rt.pop(path, None) is not None:
+                    store.save_runtime(rt, session)
     return 0
 
 

@@ -7,6 +7,7 @@ never a torn one.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -112,15 +113,17 @@ class Locked:
     """Exclusive lock for one transaction: the user's state directory, and with `path` also the
     directory of that keychain file (so processes with different state directories -- two users
     sharing a keychain in /tmp -- never interleave a read-modify-write of it).  The keychain file
-    itself cannot carry the lock: every write replaces it with a new inode.  Lock order is always
-    state, then keychain directory."""
+    itself cannot carry the lock: every write replaces it with a new inode.  A keychain reached
+    through a symbolic link is locked (and replaced) where the link leads, so a writer using the
+    link and one using the real path share one lock and one file.  Lock order is always state,
+    then keychain directory."""
 
     def __init__(self, path: str | None = None):
         os.makedirs(state_dir(), exist_ok=True)
         self.fds = [os.open(os.path.join(state_dir(), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)]
         if path is not None:
             try:
-                self.fds.append(os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY))
+                self.fds.append(os.open(os.path.dirname(os.path.realpath(path)), os.O_RDONLY))
             except OSError:
                 pass                                   # no directory: nothing there to protect yet
 
@@ -220,10 +223,13 @@ def _parse_op(line: bytes) -> dict:
     return op
 
 
+MAX_KEYCHAIN_BYTES = 1 << 30      # a keychain file is read only when it is a regular file of at most this
+
+
 def _read_whole(path: str) -> _Cached:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+    from keychain_claims.atomic import read_regular
+    try:               # a FIFO or a device (a link to /dev/zero) is not a keychain: refused unread, never waited on
+        raw = read_regular(path, MAX_KEYCHAIN_BYTES, "keychain")
     except FileNotFoundError:
         raise errors.SecError(errors.NO_SUCH_KEYCHAIN) from None
     except (IsADirectoryError, PermissionError, OSError):
@@ -318,14 +324,32 @@ def item_by_id(path: str, item_id: int) -> dict:
     return cached.data["items"][n]
 
 
+# a keychain write that fails for want of room or of a working disk is the keychain's own error
+# (UNIX[...], errno + errSecErrnoBase), as Security's AtomicFile gives it; the old file stays
+_WRITE_FAILED = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
 def save_keychain(path: str, data: dict) -> None:
     """Rewrite the whole keychain (atomic rename); the journal starts empty again."""
     import uuid
     body = {"gen": uuid.uuid4().hex, **{k: v for k, v in data.items() if k != "gen"}}
     text = json.dumps(body, separators=(",", ":")) + "\n"
+    try:
+        _write_text(os.path.realpath(path), text)     # through a link: the file it leads to, never the link
+    except OSError as exc:
+        if exc.errno in _WRITE_FAILED:
+            raise errors.SecError.from_errno(exc.errno) from None
+        raise
     IO_COUNTS["keychain_bytes_written"] += len(text)
-    _write_text(path, text)
     _CACHE.pop(path, None)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written: a short write (the disk filling, a file size limit)
+    is followed by one that says why (OSError)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def append_item(path: str, item: dict, next_id: int) -> None:
@@ -344,7 +368,16 @@ def append_item(path: str, item: dict, next_id: int) -> None:
         if os.fstat(fd).st_size != cached.size:         # a torn line of a killed writer: cut it off
             os.ftruncate(fd, cached.size)
         os.lseek(fd, cached.size, os.SEEK_SET)
-        os.write(fd, line)       # no fsync: a kill loses nothing written; a torn line is never read
+        try:
+            _write_all(fd, line)  # no fsync: a kill loses nothing written; a torn line is never read
+        except OSError as exc:   # the line did not fit: take back what was written of it, and say so
+            try:
+                os.ftruncate(fd, cached.size)
+            except OSError:
+                pass
+            if exc.errno in _WRITE_FAILED:
+                raise errors.SecError.from_errno(exc.errno) from None
+            raise
     finally:
         os.close(fd)
     IO_COUNTS["keychain_bytes_written"] += len(line)
@@ -393,14 +426,43 @@ def save_prefs(data: dict) -> None:
     write_json(_state_file("prefs.json"), data)
 
 
-def runtime() -> dict:
-    """securityd's memory: {path: {"key": hex, "last": epoch}} for unlocked keychains."""
-    return _state_json("runtime.json", {}, _valid_runtime)
+# securityd keeps a keychain's unlock per (security session, keychain): KeychainDbCommon::find
+# (securityd/src/kcdatabase.cpp) joins an existing DbCommon only when `&session == &common->session()`
+# and the identifier match; a process in another audit session gets a new DbCommon, which starts locked.
+# The session a call runs in is KEYCHAIN_SIM_ASID (its audit session ID; unset: the login session).
+SESSION_ENV = "KEYCHAIN_SIM_ASID"
+LOGIN_SESSION = "login"
 
 
-def save_runtime(data: dict) -> None:
+def session_id() -> str:
+    """The audit session this process runs in (inherited, like a real one, through the environment)."""
+    value = os.environ.get(SESSION_ENV, "") or LOGIN_SESSION
+    return value if value.replace("-", "").isalnum() else LOGIN_SESSION
+
+
+def _runtime_name(session: str) -> str:
+    return "runtime.json" if session == LOGIN_SESSION else f"runtime-{session}.json"
+
+
+def sessions() -> list[str]:
+    """Every session securityd holds keys for (the login session's first)."""
+    try:
+        names = sorted(os.listdir(state_dir()))
+    except OSError:
+        return [LOGIN_SESSION]
+    return [LOGIN_SESSION] + [n[len("runtime-"):-len(".json")] for n in names
+                              if n.startswith("runtime-") and n.endswith(".json")]
+
+
+def runtime(session: str | None = None) -> dict:
+    """securityd's memory for one session (default: this process's):
+    {path: {"key": hex, "last": epoch}} for the keychains unlocked in it."""
+    return _state_json(_runtime_name(session or session_id()), {}, _valid_runtime)
+
+
+def save_runtime(data: dict, session: str | None = None) -> None:
     """securityd's memory is lost at a reboot anyway: atomic, but not flushed to the disk."""
-    write_json(_state_file("runtime.json"), data, durable=False)
+    write_json(_state_file(_runtime_name(session or session_id())), data, durable=False)
 
 
 def log(event: dict) -> None:

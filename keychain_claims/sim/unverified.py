@@ -117,13 +117,14 @@ NOT_SIMULATED_STATUS = 1
 
 # ---------------------------------------------------------------- named macOS versions
 # KEYCHAIN_SIM_MACOS=14|15|26 (default 26, the newest source the command table is read from).  Version-dependent:
-# the `[-h]` at the head of every usage text.  The current source's table (security.c, Security-61901) prints it;
-# the modern transcripts held against the simulator (issue 22: macOS 14/15 era) and every older paste
-# (keyring282-add-help, macmounter2-add-usage) show none.  Which release first printed it is [UNV].
+# the `[-h]` at the head of every usage text [SRC SecurityTool/macOS/security.c, command table]: none in any
+# macOS 14 tag (Security-61040.1.3 ... 61040.80.10, 61123.100.169 ... 61123.140.15); every macOS 15 tag
+# (Security-61439.1.1 ... 61439.140.12) and macOS 26's (61901.0.87) print it -- 20 to 22 rows each.  The older
+# pastes held against the simulator (keyring282-add-help 10.12 era, macmounter2-add-usage 10.11) show none.
 #   settle: `security add-generic-password` with no arguments, recorded on macOS 14, 15 and 26
 MACOS_VERSIONS = ("14", "15", "26")
 MACOS_DEFAULT = "26"
-USAGE_SHOWS_H = {"14": False, "15": False, "26": True}
+USAGE_SHOWS_H = {"14": False, "15": True, "26": True}
 
 
 def macos() -> str:
@@ -155,25 +156,21 @@ ALWAYS_ALLOW_ADDS_PARTITION = True
 #   settle: two items added in both orders, then `find-generic-password -s S -w`, recorded on a Mac
 SEARCH_ORDER = "oldest first"
 
-# ---------------------------------------------------------------- dialog wording (security/prompts.py)
-# SecurityAgent's strings are not in apple-oss-distributions.  Which sentence a refused read draws: securityd sends
-# the operation as the hint "acl-tag" [SRC agentquery.cpp QueryKeychainUse::queryUser, AGENT_HINT_ACL_TAG]; a
-# caller outside the trusted-application list is asked about CSSM_ACL_AUTHORIZATION_DECRYPT, one inside it whose
-# partition ID is missing is asked by SecurityServerAcl::extendPartition with CSSM_ACL_AUTHORIZATION_PARTITION_ID
-# [SRC acls.cpp].  The map tag -> sentence is [INF] from the field: DECRYPT -> "wants to use your confidential
-# information stored in “…” in your keychain." (Lcharvol/Claude-God#30: an app outside the list; keychain-swift#117);
-# PARTITION_ID -> "wants to access key “…” in your keychain." (anthropics/claude-code#72862 and #81707: `security`
-# in the list, partition `teamid:…` only; AgentEar/ad-hoc rebuilds whose requirement still matches).  Against it:
-# a comment (not a transcript) that calls the partition prompt "wants to use your confidential information";
-# keyring-rs and git-credential-osxkeychain reports of "access key" after rebuilds where the requirement also
-# changed.  The unlock dialog ("wants to use the … keychain." / "Please enter the keychain password.") from
-# aws-vault#219 and anthropics/claude-code#79407.  Typographic quotes and the line break after the first sentence
-# are what screenshots show; the pastes were retyped with straight quotes.
-#   settle (probe): on a Mac, (1) an item made by `security`, partition list set to `teamid:X` only, read by
-#   `security -w` -> the SecurityAgent window's text (Accessibility dump); (2) the same item read by a test caller
-#   outside the access list; (3) a caller outside the list whose partition ID is also missing: one dialog or two,
-#   and which sentence first.
-DIALOG_WORDING = "security/prompts.py ITEM_DIALOG, UNLOCK_DIALOG"
+# ---------------------------------------------------------------- dialog wording (security/dialogs.json)
+# SecurityAgent's strings are not in apple-oss-distributions.  Which request a refused read puts to it is [SRC]:
+# securityd sends the operation as the hint "acl-tag" (agentquery.cpp QueryKeychainUse::queryUser,
+# AGENT_HINT_ACL_TAG); a caller outside the trusted-application list is asked about CSSM_ACL_AUTHORIZATION_DECRYPT,
+# one inside it whose partition ID is missing by SecurityServerAcl::extendPartition with
+# CSSM_ACL_AUTHORIZATION_PARTITION_ID (acls.cpp).  The sentence SecurityAgent draws for each, per macOS version,
+# is the dialog corpus's: security/dialogs.json keeps every public report from 2024 on that quotes one (address,
+# date, macOS version, state) and the wording fitted on them; tests/test_dialog_corpus.py replays each report's
+# state here and compares.  Where reports disagree the disagreement is a probe: DIALOG-WORDING,
+# DIALOG-PARTITION-WORDING ("access key" vs "access"), DIALOG-QUOTES (typographic vs straight marks).
+#   settle (probe): on a Mac with --real-dialogs, (1) an item made by `security`, partition list set to `teamid:X`
+#   only, read by `security -w` -> the SecurityAgent window's text (Accessibility dump); (2) the same item read by
+#   a caller outside the access list; (3) a caller outside the list whose partition ID is also missing: one dialog
+#   or two, and which sentence first.
+DIALOG_WORDING = "security/dialogs.json wording"
 
 # ---------------------------------------------------------------- subcommands next to the article's
 # `security error CODE`: cssmErrorString() for a code SecBase.h has no text for -- not in the source tree

@@ -100,6 +100,7 @@ def test_unlock_wrong_password_on_locked_is_51_and_any_password_when_unlocked(lo
 
 def test_timeout_relocks_on_the_injected_clock(login):
     from keychain_claims.sim import control
+    control.advance_clock(login.state, 0)      # the clock frozen first: no real second counts (a loaded host)
     login("set-keychain-settings", "-t", "5", login.login)
     control.advance_clock(login.state, 4)
     assert login("show-keychain-info", login.login).status == 0               # use resets the idle timer

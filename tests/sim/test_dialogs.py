@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 from keychain_claims.harness import callers, dump
-from keychain_claims.security import prompts
+from keychain_claims.security import dialogs, prompts
 from keychain_claims.backends import SimBackend
 from keychain_claims.security.prompts import Responder
-from keychain_claims.sim import control
+from keychain_claims.sim import control, unverified
 
 SVC = "Claude Code-credentials"
 
@@ -109,7 +109,7 @@ def test_allow_is_for_this_access_only(box):
     assert (call.status, call.stdout, call.stderr) == (0, "s3cret\n", "")
     [dialog] = call.prompts[:1]
     assert (dialog.kind, dialog.app, dialog.item, dialog.keychain) == ("item-dialog", "security", SVC, "login")
-    assert prompts.ITEM_DIALOG.format(app="security", item=SVC, keychain="login").splitlines()[0] in call.tty
+    assert dialogs.text("acl", unverified.macos(), app="security", item=SVC, keychain="login").splitlines()[0] in call.tty
     assert [p.kind for p in call.prompts] == ["item-dialog", "dialog-password"]
     again = _read(box, ["Allow"])
     assert again.status == 0 and again.prompts[0].kind == "item-dialog"       # asked again

@@ -70,3 +70,99 @@ def test_the_event_log_never_keeps_a_secret(login, argv):
     for secret in ("pw-1", "new-pass-9", "typo-secret-7", "attached-secret-7", "import-phrase-3"):
         assert secret not in log, log
     assert '"argv":["' + argv[0] in log
+
+
+def test_a_short_write_of_the_journal_is_an_error_and_loses_nothing(item):
+    """The disk fills mid-append (here: a file size limit a few bytes past the keychain's end, which
+    gives a real short write, then EFBIG): the add used to exit 0 with its line torn off -- the item
+    gone.  Now it fails as Security does (UNIX[…], errno + errSecErrnoBase), the keychain file is
+    as it was, and the same add succeeds once there is room."""
+    import errno
+    import os
+    import resource
+    import subprocess
+
+    from tests.sim.conftest import SIM
+    before = open(item.login, "rb").read()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 20, resource.RLIM_INFINITY))
+    argv = ["add-generic-password", "-a", "second", "-s", "svc", "-w", "another-secret-value", item.login]
+    proc = subprocess.run(SIM + argv, capture_output=True, text=True, env=item.env, preexec_fn=limit,
+                          stdin=subprocess.DEVNULL)
+    status = 100000 + errno.EFBIG                   # errSecErrnoBase + errno
+    assert proc.returncode == status & 0xFF, proc.stderr
+    assert proc.stderr.strip() == (f"security: SecKeychainItemCreateFromContent ({item.login}): "
+                                   f"UNIX[{os.strerror(errno.EFBIG)}]")
+    assert open(item.login, "rb").read() == before
+    assert item("find-generic-password", "-a", "second", "-s", "svc", item.login).status == 44
+    assert item(*argv).status == 0
+    assert item("find-generic-password", "-a", "second", "-s", "svc", "-w", item.login).out.strip() == "another-secret-value"
+
+
+def test_a_keychain_reached_through_a_link_is_one_keychain(login, tmp_path):
+    """A keychain reached through a symbolic link from another folder: its writers took the lock
+    of the link's folder (not the one writers using the real path take) and a rewrite replaced
+    the link with a file of its own -- from then on two keychains, items split, every add exit 0."""
+    import fcntl
+    import os
+    real = tmp_path / "real" / "k.keychain"
+    link = tmp_path / "elsewhere" / "k.keychain"
+    real.parent.mkdir()
+    link.parent.mkdir()
+    assert login("create-keychain", "-p", "pw", str(real)).status == 0
+    link.symlink_to(real)
+    with store.using_state(login.state), store.Locked(str(link)):
+        fd = os.open(real.parent, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):        # the real path's writers wait for the link's
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    assert login("unlock-keychain", "-p", "pw", str(link)).status == 0
+    big = "y" * 6000                                  # a few adds outgrow the journal: the file is rewritten
+    for n in range(16):
+        path = link if n % 2 else real
+        assert login("add-generic-password", "-a", f"a{n}", "-s", "svc", "-w", big, str(path)).status == 0
+    assert link.is_symlink() and os.path.realpath(link) == str(real)
+    for n in range(16):
+        assert login("find-generic-password", "-a", f"a{n}", "-s", "svc", str(real)).status == 0
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo"])
+def test_a_keychain_that_is_a_device_or_a_fifo_is_refused_unread(login, tmp_path, kind):
+    """Held-out inputs: a keychain path that leads to /dev/zero was read until MemoryError (a
+    traceback; run here in a child limited to 1 GB of address space), and a FIFO was waited on for
+    ever (its writer is closed after a while here, so the old reader would end rather than hang)."""
+    import os
+    import resource
+    import subprocess
+    import threading
+
+    from tests.sim.conftest import SIM
+    path = tmp_path / "k.keychain"
+    closer = None
+    if kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+        writer = os.open(path, os.O_RDWR)
+        closer = threading.Timer(15, os.close, (writer,))
+        closer.start()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    try:
+        proc = subprocess.run(SIM + ["show-keychain-info", str(path)], capture_output=True, text=True,
+                              env=login.env, preexec_fn=limit, stdin=subprocess.DEVNULL)
+    finally:
+        if closer is not None:
+            closer.cancel()
+            closer.join()
+            try:
+                os.close(writer)              # unless the timer already did
+            except OSError:
+                pass
+    assert "Traceback" not in proc.stderr, proc.stderr[-500:]
+    assert proc.stderr.strip().endswith("The specified keychain is not a valid keychain file."), proc.stderr
+    assert proc.returncode == -25295 & 0xFF

@@ -53,3 +53,26 @@ def test_the_mac_shim_imports_nothing_of_the_simulator():
             "print(sorted(m for m in sys.modules if m.startswith('keychain_claims.sim')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_keychain_unlocked_in_one_session_is_locked_in_another(sim):
+    """securityd keeps a keychain's unlock per (session, keychain): KeychainDbCommon::find joins a
+    DbCommon only of the caller's own Session (securityd/src/kcdatabase.cpp).  Issue 28, point 3."""
+    sim.make_login()
+    mine, other = {"KEYCHAIN_SIM_ASID": "100017"}, {"KEYCHAIN_SIM_ASID": "100018"}
+    assert sim("unlock-keychain", "-p", "pw-1", sim.login, env=mine).status == 0
+    assert control.locked(sim.state, sim.login, session="100017") is False
+    assert control.locked(sim.state, sim.login, session="100018") is True
+    read = sim("show-keychain-info", sim.login, env={**other, "KEYCHAIN_SIM_UI": "none"})
+    assert read.status == 36                  # locked there: it would need the unlock dialog
+    assert sim("show-keychain-info", sim.login, env={**mine, "KEYCHAIN_SIM_UI": "none"}).status == 0
+    assert sim("lock-keychain", sim.login, env=mine).status == 0
+    assert control.locked(sim.state, sim.login, session="100017") is True
+
+
+def test_a_reboot_locks_the_keychain_in_every_session(sim):
+    sim.make_login()
+    assert sim("unlock-keychain", "-p", "pw-1", sim.login, env={"KEYCHAIN_SIM_ASID": "100017"}).status == 0
+    control.reboot(sim.state)
+    assert control.locked(sim.state, sim.login, session="100017") is True
+    assert control.locked(sim.state, sim.login) is True

@@ -2,12 +2,15 @@
 keychain (shim.py), with the safety checks of safety.py.
 
 Its home is a hosted macOS runner: a GUI session in which nobody answers dialogs.  So, by default,
-no dialog is ever drawn (issue 21):
+no dialog is ever drawn (issue 21), and a sandbox owns one security session (issue 28):
 
-* Every `security` call and every test caller runs in a security session of its own without
-  window-server access (the helper's `nogui`: SessionCreate, Security/AuthSession.h).  There
-  securityd answers "consent needed" at once with errSecInteractionNotAllowed (exit 36) instead
-  of asking SecurityAgent -- what a read over SSH gets.
+* Every `security` call, test caller, status probe and grant of a sandbox runs in one security
+  session of its own without window-server access, opened when the sandbox is (session.py: a
+  broker in a session launchd's SessionCreate made -- no root -- or, where sudo -n works, the
+  helper's `nogui`).  securityd keeps a keychain's unlock per (session, keychain), so the scratch
+  keychain stays unlocked there as a person's would.  There securityd answers "consent needed" at
+  once with errSecInteractionNotAllowed (exit 36) instead of asking SecurityAgent -- what a read
+  over SSH gets.
 * In a scenario whose session has no GUI, that 36 *is* the answer: real evidence.
 * In a scenario with a GUI, the 36 stands for the dialog the user would have seen; the scenario's
   answer is then applied with its documented effect (security-cli.md section 3), labelled
@@ -129,11 +132,38 @@ class MacOSBackend(Backend):
     def dialog_log(self, sandbox: "Sandbox") -> Path:
         return sandbox.root / "dialogs.jsonl"
 
+    def open_session(self, sandbox: "Sandbox"):
+        """The sandbox's own security session (session.py), or with --real-dialogs the runner's own
+        (a person answers the dialogs there).  The helper is built first, outside it (ad hoc: no
+        keychain); a host where no session can be made is refused in one line."""
+        from keychain_claims.backends.base import Session
+        if self.real_dialogs:
+            return Session()
+        from keychain_claims.backends.macos import callers, session
+        helper = callers.helper(sandbox)
+        try:
+            opened = session.open_session(self.session_folder(sandbox), helper,
+                                          lambda name: self.tool(sandbox, name), self._tool_run_env(sandbox))
+        except session.SessionError as exc:
+            raise BackendError(str(exc)) from None
+        ready = session.READY
+        try:
+            sandbox.track_pid(json.loads((opened.folder / ready).read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            pass
+        return opened
+
+    def session_folder(self, sandbox: "Sandbox") -> Path:
+        return sandbox.root / "session"
+
+    def _tool_run_env(self, sandbox: "Sandbox") -> dict[str, str]:
+        return {**os.environ, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **self.tool_env(sandbox)}
+
     def shim(self, sandbox: "Sandbox") -> str:
-        """Every call pinned to the scratch keychain, logged, and (without --real-dialogs) run in a
-        session without window-server access (shim.py)."""
-        from keychain_claims.backends.macos import callers, dialogs
-        session = [] if self.real_dialogs else ["--session", str(callers.helper_path(sandbox))]
+        """Every call pinned to the scratch keychain, logged, and (without --real-dialogs) run in
+        the sandbox's session (shim.py)."""
+        from keychain_claims.backends.macos import dialogs
+        session = [] if self.real_dialogs else ["--session", str(self.session_folder(sandbox))]
         return python_shim(SHIM, "--keychain", str(sandbox.keychain.path), "--real", self.real_security(sandbox),
                            "--log", str(self.log_path(sandbox)), *session,
                            "--consent", str(dialogs.consent_folder(sandbox.root)),
@@ -156,9 +186,6 @@ class MacOSBackend(Backend):
     def prepare_keychain(self, sandbox: "Sandbox") -> None:
         self._boxes.add(sandbox)
         (sandbox.root / "ui").write_text(sandbox.ui)
-        if not self.real_dialogs:
-            from keychain_claims.backends.macos import callers
-            callers.helper(sandbox)           # the session launcher every call of the shim goes through
         super().prepare_keychain(sandbox)
         from keychain_claims.backends.macos import safety
         shim_run = lambda argv: (lambda c: (c.status, c.stdout, c.stderr))(sandbox.security.run(*argv))  # noqa: E731
@@ -169,7 +196,8 @@ class MacOSBackend(Backend):
 
     # --- the session and time ----------------------------------------------------------------
     def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
-        """Every call already runs without window-server access (unless --real-dialogs); the
+        """Every call already runs in the sandbox's session without window-server access (unless
+        --real-dialogs); the
         scenario's session only decides what a consent-needed 36 means: the real answer (no GUI),
         or a dialog whose answer is emulated (GUI).  The shim is told by KEYCHAIN_CLAIMS_UI."""
         sandbox.ui = "gui" if gui else "none"

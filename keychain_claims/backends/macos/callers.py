@@ -4,9 +4,12 @@ made for its team in a keychain of the sandbox, or -- when KEYCHAIN_CLAIMS_TEAM_
 Apple-issued identity -- with that identity; "rebuilt" = compiled again with another build tag and
 signed again, "re-signed by another team" = another identity.
 
-The same program, built once per sandbox as the *helper*, is the session launcher (`nogui`: a new
-security session without window-server access, sessions in Security/AuthSession.h), tells whether
-the scratch keychain is locked without a dialog (`status`), and applies Always Allow's documented
+Everything here runs in the sandbox's session (sandbox.session, session.py) once it is open: the
+signing keychain is unlocked there and codesign uses it there, so neither can wait on a dialog in
+the runner's GUI session.  The same program, built once per sandbox as the *helper* (ad hoc, before
+the session exists), says which session it runs in (`session`), starts the broker in a new one
+where root may (`nogui`), tells whether the scratch keychain is locked without a dialog (`status`,
+asked in the sandbox's session: the lock state is per session), and applies Always Allow's documented
 effect with the keychain password (`grant`/`revoke`: the app first in the item's decrypt ACL entry;
 its partition ID appended with `set-generic-password-partition-list`, the password typed at its
 prompt).
@@ -43,11 +46,12 @@ def _tool(sandbox, name: str) -> str:
 
 
 def _run(sandbox, argv: list[str], **kw) -> subprocess.CompletedProcess:
+    """One tool call, in the sandbox's session (the harness's own before it is open)."""
     env = kw.pop("env", None) or {}
     env = {**os.environ, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **sandbox.backend.caller_tools.env(sandbox), **env}
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=sandbox.backend.call_limit,
-                              env=env, **kw)
+        return subprocess.run(sandbox.session.argv(argv), capture_output=True, text=True,
+                              timeout=sandbox.backend.call_limit, env=env, **kw)
     except subprocess.TimeoutExpired:
         raise BackendError(f"harness: {Path(argv[0]).name} {argv[1] if len(argv) > 1 else ''} did not finish "
                            f"within {sandbox.backend.call_limit:.0f} s") from None
@@ -77,7 +81,11 @@ def _throwaway_identity(sandbox, team: str) -> tuple[str, Path]:
                   "-passout", "env:KC_P12", *P12_ALGORITHMS]]
         if not keychain.exists():
             steps.append([security, "create-keychain", "-p", password, str(keychain)])
-        steps += [[security, "unlock-keychain", "-p", password, str(keychain)],
+        else:
+            steps.append([security, "unlock-keychain", "-p", password, str(keychain)])
+        # no lock timeout: a new keychain locks after 300 idle seconds, and a later codesign would
+        # then ask for its password in a dialog (`set-keychain-settings` without -t: no timeout)
+        steps += [[security, "set-keychain-settings", str(keychain)],
                   [security, "import", str(p12), "-k", str(keychain), "-P", password, "-T", "/usr/bin/codesign"],
                   [security, "set-key-partition-list", "-S", SIGNING_PARTITIONS, "-s", "-k", password, str(keychain)]]
         for argv in steps:
@@ -100,8 +108,10 @@ def build(sandbox, identity) -> Path:
     proc = _run(sandbox, [_tool(sandbox, "cc"), "-O0", f'-DKC_BUILD="{identity.build}"', "-o", str(out), str(SOURCE),
                           "-framework", "Security", "-framework", "CoreFoundation"],
                 env={"KC_IDENTITY": identity.to_env()})
-    if proc.returncode != 0:
-        raise BackendError(f"cc could not build the test caller: {proc.stderr.strip()[:200]}")
+    if proc.returncode != 0:           # the whole of what cc said: its first lines are often only warnings
+        said = proc.stderr.strip()
+        raise BackendError(f"cc could not build the test caller (exit {proc.returncode}):\n{said}" if said
+                           else f"cc could not build the test caller (exit {proc.returncode}, nothing said)")
     codesign = _tool(sandbox, "codesign")
     if identity.signing == "adhoc":
         sign = [codesign, "-f", "-s", "-", "-i", identity.identifier, str(out)]
@@ -148,10 +158,6 @@ def partition_id(sandbox, identity) -> str:
 def helper_identity():
     from keychain_claims.harness.callers import app
     return app("keychain-claims-helper", "adhoc")
-
-
-def helper_path(sandbox) -> Path:
-    return build_path(sandbox, helper_identity())
 
 
 def helper(sandbox) -> Path:

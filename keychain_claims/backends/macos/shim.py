@@ -202,8 +202,17 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _start(argv: list[str], stdin: bool, session: str | None):
+    """The call, started in the sandbox's session (its broker: session.py) or, without one, here."""
+    import subprocess
+    if session:
+        from keychain_claims.backends.macos.session import Remote
+        return Remote(Path(session), argv, stdin=subprocess.PIPE if stdin else None, stderr=subprocess.PIPE)
+    return subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else None, stderr=subprocess.PIPE)
+
+
 def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, dialog_log: str | None,
-                   limit: float) -> int:
+                   limit: float, session: str | None = None) -> int:
     """Run a call the harness does not drive itself (a typed command line, a release's call)
     within `limit` seconds, everything included.  In a scenario with a GUI, a consent-needed
     answer (exit 36 from the session without window-server access) stands for a dialog: for a
@@ -220,10 +229,17 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     # a missed deadline, or the harness ending this shim, ends everything the call started (a
     # launcher's child included), so nothing is left waiting on a dialog.  The child stays in the
     # terminal's process group (a new one could not read a password from /dev/tty)
-    child = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None, stderr=subprocess.PIPE)
+    try:
+        child = _start(argv, stdin is not None, session)
+    except OSError as exc:            # the session's broker is gone (SessionError) or the program is
+        print(f"keychain-claims shim: harness: {exc}", file=sys.stderr)
+        harness_event(dialog_log, f"a security call could not be started: {exc}")
+        return 1
 
     def end_group(signum=None, frame=None):
-        for pid in [*_descendants(child.pid), child.pid]:
+        if session:                               # the broker ends the call's whole group
+            child.kill()
+        for pid in [] if session else [*_descendants(child.pid), child.pid]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -235,12 +251,8 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     held: list[str] = []
     reader = threading.Thread(target=_stream_stderr, args=(child.stderr, held), daemon=True)
     reader.start()
-    if stdin is not None:
-        try:
-            child.stdin.write(stdin)
-            child.stdin.close()
-        except BrokenPipeError:
-            pass
+    from keychain_claims.backends.macos.session import feed
+    feed(child, stdin)
     try:
         status = child.wait(timeout=max(0.1, limit - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
@@ -257,11 +269,11 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
         sys.stderr.write("".join(held))
         if status == NO_UI[0] and dialog_log and os.environ.get(WATCHED_ENV) != "typed":
             with open(dialog_log, "a") as fh:            # a release's prompt, answered by the session: real
-                fh.write(json.dumps({"argv": argv[argv.index("--") + 2:][:1] if "--" in argv else argv[1:2],
+                fh.write(json.dumps({"argv": argv[1:2],
                                      "kind": "?", "ui": session, "source": "errSecInteractionNotAllowed",
                                      "outcome": "no-ui (real: exit 36, no window-server access)"}) + "\n")
         return status
-    command = argv[argv.index("--") + 2:] if "--" in argv else argv[1:]     # after the session launcher
+    command = argv[1:]
     service = next((v for f, v in zip(command, command[1:]) if f == "-s"), "")
     record = {"argv": command[:1], "app": "security", "item": service, "ui": session,
               "source": "errSecInteractionNotAllowed"}
@@ -310,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             log = args.pop(0)
         elif flag == "--dialog-log":
             dialog_log = args.pop(0)
-        elif flag == "--session":              # the launcher of a session without window-server access
+        elif flag == "--session":              # the folder of the sandbox's session broker (session.py)
             session = args.pop(0)
         elif flag == "--consent":              # where a typed line's consent records go
             consent = args.pop(0)
@@ -328,7 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     home = os.environ.get("HOME", "")
     limit = float(os.environ.get(LIMIT_ENV) or CALL_LIMIT)
-    launch = [session, "nogui", "--"] if session else []
     driven = os.environ.get(WATCHED_ENV) == "1"        # the harness reads this call's answer itself
     try:
         opts, command = getopt(args, GLOBAL_OPTIONS, h_is_usage=False)
@@ -353,13 +364,12 @@ def main(argv: list[str] | None = None) -> int:
                 status = 0                        # the app itself does what it sent to `security -i`
                 for one in commands:
                     full, secret = caller_argv(caller, one)
-                    status = run_in_session([*launch, *full], secret, None, dialog_log, limit)
+                    status = run_in_session(full, secret, None, dialog_log, limit, session)
                 return status
             data = script.encode("utf-8", "surrogateescape")
             if driven:
-                import subprocess
-                return subprocess.run([*launch, real, *globals_], input=data).returncode
-            return run_in_session([*launch, real, *globals_], data, consent, dialog_log, limit)
+                return _direct([real, *globals_], data, session)
+            return run_in_session([real, *globals_], data, consent, dialog_log, limit, session)
         else:
             pinned = []
     except Refused as exc:
@@ -370,10 +380,25 @@ def main(argv: list[str] | None = None) -> int:
         full, secret = caller_argv(caller, pinned)
     else:
         full = [real, *globals_, *pinned]
-    full = [*launch, *full]
     if driven and secret is None:
-        os.execv(full[0], full)
-    return run_in_session(full, secret, consent, dialog_log, limit)
+        return _direct(full, None, session)
+    return run_in_session(full, secret, consent, dialog_log, limit, session)
+
+
+def _direct(argv: list[str], data: bytes | None, session: str | None) -> int:
+    """A call the harness reads itself: run with this process's terminal and descriptors, in the
+    sandbox's session when it has one."""
+    if session:
+        from keychain_claims.backends.macos.session import SessionError, run
+        try:
+            return run(Path(session), argv, data)
+        except SessionError as exc:
+            print(f"keychain-claims shim: harness: {exc}", file=sys.stderr)
+            return 1
+    if data is None:
+        os.execv(argv[0], argv)
+    import subprocess
+    return subprocess.run(argv, input=data).returncode
 
 
 if __name__ == "__main__":

@@ -10,21 +10,35 @@
  *   testcaller add-generic-password [-U] -a acct -s svce -x|-p KEYCHAIN   write as this program; the
  *                                       secret on stdin, one line (-x: hex, -p: text)
  *   testcaller nogui -- PROGRAM ARGS...                                  run PROGRAM in a new security
- *                                       session without window-server access (see below)
+ *                                       session without window-server access (root only, see below)
+ *   testcaller session                                                   prints this process's security
+ *                                       session: id=N attrs=0xBITS (SessionGetInfo, Security/AuthSession.h)
  * Exit status: the OSStatus's low byte, as security(1) does.  KC_BUILD makes each build distinct.
  *
- * `nogui`: SessionCreate(sessionKeepCurrentBootstrap, 0) (Security/AuthSession.h) gives this process a
- * new security (audit) session whose attributes lack sessionHasGraphicAccess (securityd's Session keeps
- * only the settable attributes it is given: securityd/src/session.h); launchd's SessionCreate key does
+ * `nogui`: SessionCreate(0, 0) (Security/AuthSession.h) gives this process a new security (audit)
+ * session whose flags -- what SessionGetInfo reports as its attributes -- are the 0 it is given, so
+ * no sessionHasGraphicAccess (OSX/libsecurity_authorization/lib/Authorization.cpp: SessionCreate ->
+ * CommonCriteria::AuditInfo::create, ai_flags = attributes; creation flags such as
+ * sessionKeepCurrentBootstrap are "not supported anymore" and only logged); launchd's SessionCreate key does
  * the same for a job (launchd.plist(5)).  In such a session securityd cannot reach SecurityAgent and a
  * read that needs consent fails at once with errSecInteractionNotAllowed (exit 36), as over SSH.  That
- * is an assumption until a Mac run's `keychain-claims assumptions --settle` holds it (SESSION-NO-UI). */
+ * is an assumption until a Mac run's `keychain-claims assumptions --settle` holds it (SESSION-NO-UI).
+ * SessionCreate ends in setaudit_addr(AU_ASSIGN_ASID), which XNU allows root only (suser(), in
+ * bsd/security/audit/audit_syscalls.c): as any other user it fails with EPERM, OSStatus 100001
+ * (errSecErrnoBase + errno), exit 161.  So `nogui` is used once per sandbox, under sudo, in front of
+ * the session broker (session.py), never per call.
+ *
+ * Public headers only (Xcode 12 on: a call to an undeclared function is an error).  Always Allow's
+ * effect needs SecKeychainItemSetAccessWithPassword, which Security.framework exports but only the
+ * private SecKeychainItemPriv.h declares; it is looked up at run time (dlsym), so the build needs no
+ * declaration of it and a framework without it answers errSecUnimplemented. */
 #include <Security/Security.h>
 #include <Security/AuthSession.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <ctype.h>
+#include <dlfcn.h>
 
 #ifndef KC_BUILD
 #define KC_BUILD "1"
@@ -90,7 +104,9 @@ static int change_access(int argc, char **argv, int add) {
         st = SecACLSetContents(acl, next, desc, prompt);
         if (st) return fail("SecACLSetContents", st);
     }
-    st = SecKeychainItemSetAccessWithPassword(item, access, (UInt32)strlen(password), password);
+    typedef OSStatus (*set_access_with_password)(SecKeychainItemRef, SecAccessRef, UInt32, const void *);
+    set_access_with_password set = (set_access_with_password)dlsym(RTLD_DEFAULT, "SecKeychainItemSetAccessWithPassword");
+    st = set ? set(item, access, (UInt32)strlen(password), password) : errSecUnimplemented;
     memset(password, 0, sizeof password);
     if (st) return fail("SecKeychainItemSetAccessWithPassword", st);
     return 0;
@@ -140,15 +156,22 @@ static int write_item(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: testcaller find-generic-password|add-generic-password|grant|revoke|status|nogui ...\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: testcaller find-generic-password|add-generic-password|grant|revoke|status|session|nogui ...\n"); return 2; }
     if (!strcmp(argv[1], "nogui")) {
         int at = (argc > 2 && !strcmp(argv[2], "--")) ? 3 : 2;
         if (at >= argc) { fprintf(stderr, "testcaller: nogui needs a program\n"); return 2; }
-        OSStatus st = SessionCreate(sessionKeepCurrentBootstrap, 0);
+        OSStatus st = SessionCreate(0, 0);
         if (st) return fail("SessionCreate", st);
         execv(argv[at], argv + at);
         perror("testcaller: execv");
         return 1;
+    }
+    if (!strcmp(argv[1], "session")) {
+        SecuritySessionId id; SessionAttributeBits attrs;
+        OSStatus st = SessionGetInfo(callerSecuritySession, &id, &attrs);
+        if (st) return fail("SessionGetInfo", st);
+        printf("id=%u attrs=0x%x\n", (unsigned)id, (unsigned)attrs);
+        return 0;
     }
     SecKeychainSetUserInteractionAllowed(false);
     if (!strcmp(argv[1], "add-generic-password")) return write_item(argc, argv);
