@@ -9,6 +9,10 @@
   keychain-claims merge DIR [DIR ...] --output OUT        one report and one matrix from several runs' results
   keychain-claims versions SPEC [--chunks N]              the releases a --claude-code SPEC names (A..B, last:N)
   keychain-claims changes DIR --from A --to B             claims whose release verdict differs from A to B
+  keychain-claims history run SPEC --runs DIR [--chunk N] the release scenarios on SPEC in chunks (resumable)
+  keychain-claims history render [--from F ...] [--out D] a release history (folded from its outcomes) as
+                                                          Markdown, HTML and JSON (default: docs/history/)
+  keychain-claims history cost DIR [--total N]            what a chunked run cost, extrapolated to N releases
 """
 from __future__ import annotations
 
@@ -210,7 +214,8 @@ def run_fidelity(args) -> int:
 def run_bisect(args) -> int:
     from keychain_claims.releases.bisect import BisectError, run as bisect
     try:
-        result = bisect(args.what, args.good, args.bad, args.reports_dir, say=lambda line: print(line, flush=True))
+        result = bisect(args.what, args.good, args.bad, args.reports_dir, say=lambda line: print(line, flush=True),
+                        history=args.history)
     except BisectError as exc:
         raise CliError(str(exc)) from None
     return 0 if result.first_changed else 2
@@ -253,6 +258,44 @@ def run_changes(args) -> int:
     return 0
 
 
+def run_history(args) -> int:
+    from keychain_claims.reports import history
+    from keychain_claims.releases.cache import ReleaseError
+    try:
+        if args.action == "run":
+            from keychain_claims.releases.versions import parse_spec
+            if args.chunk < 1:
+                raise CliError(f"--chunk {args.chunk}: give at least 1 release per chunk")
+            history.sweep(parse_spec(args.spec), args.runs, args.chunk, args.pytest,
+                          say=lambda line: print(line, flush=True))
+            for line in history.cost_summary(args.runs, len(history.kept_in(args.runs).published)):
+                print(line)
+            print(f"next: keychain-claims merge {args.runs}/*/ --output {args.runs}/merged --no-html")
+        elif args.action == "render":
+            from keychain_claims.claims.article import Article
+            from keychain_claims.claims.ledger import Ledger
+            sources = [next((f for f in (s / history.HISTORY_FILE, s / history.DOCS_FILE.name) if f.exists()),
+                            s / history.HISTORY_FILE) if s.is_dir() else s for s in (args.sources or [history.DOCS_FILE])]
+            for source in sources:
+                if not source.exists():
+                    raise CliError(f"no release history at {source}; pass a release-history.json (a run "
+                                   "writes it beside claims.json) or a folder holding one")
+            kept = history.fold([history.load(s) for s in sources])
+            if args.registry:
+                kept = history.registry_snapshot(kept, Article())
+            if args.sample is not None:
+                kept = kept.model_copy(update={"sample": args.sample})
+            for path in history.write(kept, Ledger(), args.out or history.DOCS_DIR, args.stem):
+                print(f"written: {path}")
+            print(history.coverage_line(kept) + (f"; {history.sample_line(kept)}" if kept.published else ""))
+        else:
+            for line in history.cost_summary(args.runs, args.total or len(history.kept_in(args.runs).published)):
+                print(line)
+    except (history.HistoryError, ReleaseError) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="keychain-claims", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -283,6 +326,9 @@ def parser() -> argparse.ArgumentParser:
     bis.add_argument("--good", required=True, help="a release where WHAT has its old value")
     bis.add_argument("--bad", required=True, help="a later release (or latest) where it may differ")
     bis.add_argument("--reports-dir", type=Path, default=REPORTS_DIR / "bisect", help="where the evidence goes")
+    bis.add_argument("--history", type=Path, default=None, metavar="FILE",
+                     help="a release-history.json (e.g. docs/history/history.json): each release run goes into it "
+                          "as its column, and a release complete there for this suite commit is not run again")
     mer = sub.add_parser("merge", help="merge result folders (allure-results/ + outcomes.json) of separate runs")
     mer.set_defaults(run=run_merge)
     mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
@@ -293,6 +339,29 @@ def parser() -> argparse.ArgumentParser:
     ver.add_argument("spec", metavar="SPEC", help="A..B, last:N, a version, latest, or a comma list of them")
     ver.add_argument("--chunks", type=int, default=None, metavar="N",
                      help="print a GitHub Actions job matrix (JSON) of chunks of N releases instead")
+    his = sub.add_parser("history", help="the release history: run releases in resumable chunks, render it, its cost")
+    his.set_defaults(run=run_history)
+    hsub = his.add_subparsers(dest="action", required=True)
+    hrun = hsub.add_parser("run", help="the release scenarios on SPEC, a chunk of releases per pytest run; "
+                           "releases complete for this suite commit under --runs are skipped")
+    hrun.add_argument("spec", metavar="SPEC", help="A..B, last:N, a version, latest, or a comma list of them")
+    hrun.add_argument("--runs", type=Path, required=True, help="folder of the chunks' reports (kept between sittings)")
+    hrun.add_argument("--chunk", type=int, default=5, help="releases per pytest run (default 5)")
+    hrun.add_argument("--pytest", action="append", default=[], metavar="ARG",
+                      help="one more argument for each chunk's pytest (repeat it), e.g. --pytest=-n2")
+    hren = hsub.add_parser("render", help="write a release history as Markdown, HTML and JSON, folded with this "
+                           "checkout's code")
+    hren.add_argument("--from", dest="sources", type=Path, action="append", default=[], metavar="FILE",
+                      help="a release-history.json or a folder holding one (repeat to fold several; "
+                           "default docs/history/history.json)")
+    hren.add_argument("--out", type=Path, default=None, help="where to write (default docs/history/)")
+    hren.add_argument("--stem", default="history", help="file names: STEM.json/md/html (default history)")
+    hren.add_argument("--registry", action="store_true",
+                      help="record npm's list of releases of today and the article era (asks the registry)")
+    hren.add_argument("--sample", default=None, help="the rule that chose the releases, said on the page")
+    hcost = hsub.add_parser("cost", help="what the chunks under DIR cost (DIR/cost.jsonl), extrapolated")
+    hcost.add_argument("runs", metavar="DIR", type=Path)
+    hcost.add_argument("--total", type=int, default=0, help="releases to extrapolate to (default: the registry's list)")
     chg = sub.add_parser("changes", help="claims whose verdict differs between two releases of a release matrix")
     chg.set_defaults(run=run_changes)
     chg.add_argument("folder", metavar="DIR", type=Path, help="a reports folder holding release-matrix.json")

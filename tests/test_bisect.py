@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.releases.bisect import BisectError, Observation, Unevaluable, search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,43 +180,55 @@ def test_bad_bisect_input_is_one_line(cache, args, says):
     assert proc.stderr.count("\n") == 1 and says in proc.stderr and "Traceback" not in proc.stderr
 
 
-# ---- a claim: its cell of the release matrix that a run of the release scenarios leaves ------
+# ---- a claim: its cell of the release's column of the history a run of the release scenarios leaves ------
 
-def fake_run(cells_by_version: dict[str, list[dict]], seen: list):
-    """Stands in for `pytest -m release --claude-code V`: writes the matrix such a run writes."""
+def fake_run(outcomes_by_version: dict[str, list[tuple]], seen: list):
+    """Stands in for `pytest -m release --claude-code V`: writes the release history such a run
+    writes (a column of its outcomes: (claim, result, reason) each)."""
+    from keychain_claims.reports import history
+
     def run(cmd, **kwargs):
         seen.append(cmd)
         version = cmd[cmd.index("--claude-code") + 1]
         out = Path(next(a for a in cmd if a.startswith("--reports-dir=")).split("=", 1)[1])
-        if version in cells_by_version:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "release-matrix.json").write_text(json.dumps({"releases": [version],
-                                                                 "cells": cells_by_version[version]}))
-        return subprocess.CompletedProcess(cmd, 0 if version in cells_by_version else 4, "", "ERROR: no such release")
+        if version in outcomes_by_version:
+            outcomes = [Outcome(f"s[{version}]", "s", "sim", [claim], result, reason, version)
+                        for claim, result, reason in outcomes_by_version[version]]
+            history.write(history.add(history.History(), history.columns_of(outcomes, {"sim": True}, "", "c")),
+                          Ledger(), out)
+        return subprocess.CompletedProcess(cmd, 0 if version in outcomes_by_version else 4, "", "ERROR: no such release")
     return run
 
 
-def cell(claim, version, verdict, reason=""):
-    return {"claim": claim, "release": version, "verdict": verdict,
-            "evidence": [{"scenario": "s", "result": "passed", "reason": reason, "polarity": "supports"}]}
-
-
-def test_a_claim_is_valued_by_its_release_matrix_cell(tmp_path, monkeypatch):
+def test_a_claim_is_valued_by_its_release_history_cell_and_a_release_kept_there_is_not_run_again(tmp_path, monkeypatch):
     from keychain_claims.releases import bisect as bisect_module
+    from keychain_claims.reports import history
+    monkeypatch.setattr(history, "suite_commit", lambda: "c")
+    monkeypatch.setattr(history, "DOCS_FILE", tmp_path / "none.json")
     seen: list = []
     monkeypatch.setattr(bisect_module.subprocess, "run", fake_run({
-        "1.0.0": [cell("CAV-REWRITE", "1.0.0", "fails"), cell("REL-CONFIG", "1.0.0", "holds")],
-        "1.0.1": [cell("CAV-REWRITE", "1.0.1", "holds")],
-        "1.0.2": [cell("CAV-REWRITE", "1.0.2", "not-checkable", "native build: runs on a Mac only")],
-        "1.0.3": [cell("REL-CONFIG", "1.0.3", "holds")],
+        "1.0.0": [("CAV-REWRITE", "failed", "wrote twice"), ("REL-CONFIG", "passed", "")],
+        "1.0.1": [("CAV-REWRITE", "passed", "")],
+        "1.0.2": [("CAV-REWRITE", "skipped", "native build: runs on a Mac only")],
+        "1.0.3": [("REL-CONFIG", "passed", "")],
     }, seen))
-    evaluate = bisect_module.claim_evaluator("CAV-REWRITE", tmp_path)
+    kept = tmp_path / "docs" / "history.json"
+    evaluate = bisect_module.claim_evaluator("CAV-REWRITE", tmp_path / "work", kept)
     assert evaluate("1.0.0").value == "fails" and evaluate("1.0.1").value == "holds"
-    assert evaluate("1.0.1").evidence["evidence"][0]["scenario"] == "s"
+    assert evaluate("1.0.1").evidence["evidence"][0]["scenario"] == "s [1.0.1]"
     with pytest.raises(Unevaluable, match="not checkable with 1.0.2 here: native build"):
         evaluate("1.0.2")
     with pytest.raises(Unevaluable, match="no release scenario checks CAV-REWRITE"):
         evaluate("1.0.3")
     with pytest.raises(Unevaluable, match="did not run .exit 4: ERROR: no such release"):
         evaluate("1.0.4")
+    # every release run is a column of the history; one complete there for this commit is not run again
+    assert history.load(kept).releases() == ["1.0.0", "1.0.1", "1.0.2", "1.0.3"]
+    assert (tmp_path / "docs" / "history.html").exists()
+    runs = len(seen)
+    monkeypatch.setattr(history, "release_scenarios", lambda: {"s"})
+    history.write(history.add(history.load(kept), history.columns_of(
+        [Outcome("s[1.0.5]", "s", "sim", ["CAV-REWRITE"], "failed", "x", "1.0.5")], {"sim": True}, "", "c")),
+        Ledger(), kept.parent, "history")
+    assert evaluate("1.0.5").value == "fails" and len(seen) == runs
     assert all(["-m", "release"] == cmd[i:i + 2] for cmd in seen for i in [cmd.index("release") - 1])

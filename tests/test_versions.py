@@ -68,17 +68,6 @@ def test_a_version_never_published_is_an_error_not_an_empty_pass(registry):
         parse_spec("2.0.76,2.1.999")
 
 
-def test_the_whole_history_page_names_each_change_with_its_first_release():
-    from keychain_claims.reports.matrix import history
-    verdicts = [("2.0.30", "holds"), ("2.0.31", "holds"), ("2.0.5", "not-checkable"), ("2.0.76", "contradicted"),
-                ("2.1.0", "contradicted"), ("2.1.1", "holds")]
-    rows = [{"claim": "CAU-REFRESH", "release": v, "verdict": x, "changed": False} for v, x in verdicts]
-    text, page = history([v for v, _ in verdicts], rows)
-    assert ("| CAU-REFRESH | **holds** from 2.0.30 (2 releases, to 2.0.31) → **contradicted** from 2.0.76 "
-            "(2 releases, to 2.1.0) → **holds** from 2.1.1 (1 release, to 2.1.1); not checkable on 1 |") in text
-    assert page.count("<i style=") == len(verdicts) + 5 and "CAU-REFRESH on 2.0.5: not-checkable" in page
-
-
 def test_the_list_is_asked_for_once_and_kept_beside_the_cache(registry, tmp_path):
     parse_spec("last:3")
     parse_spec("2.0.30..2.0.76")

@@ -117,6 +117,7 @@ def test_watch_runs_daily_on_linux_and_macos_remembers_what_it_checked_and_files
     assert "actions/cache/restore@" in text and "actions/cache/save@" in text and "watch-checked-" in text
     assert jobs["report"]["permissions"]["issues"] == "write"
     assert "keychain-claims merge" in text and "keychain-claims changes" in text and "gh issue create" in text
+    assert "keychain-claims history render" in text and "release-history-" in text
 
 
 def test_sweep_splits_the_range_into_a_job_matrix_and_merges_the_results():
@@ -127,7 +128,13 @@ def test_sweep_splits_the_range_into_a_job_matrix_and_merges_the_results():
     assert any("keychain-claims versions" in r for r in _runs({"jobs": {"plan": jobs["plan"]}}))
     assert any("keychain-claims merge" in r for r in _runs({"jobs": {"merge": jobs["merge"]}}))
     uploads = [s["with"]["path"] for s in jobs["run"]["steps"] if "upload-artifact" in s.get("uses", "")]
-    assert "reports/allure-results" in uploads[0] and "reports/outcomes.json" in uploads[0]
+    assert uploads == ["sweep-runs"]
+    # each job runs its chunk in resumable pieces, keeps them for a re-run, and the merge renders the history
+    runs = list(_runs({"jobs": {"run": jobs["run"]}}))
+    assert any("keychain-claims history run" in r and "--runs sweep-runs" in r for r in runs)
+    saves = [s for s in jobs["run"]["steps"] if "actions/cache/save@" in s.get("uses", "")]
+    assert saves and saves[0]["if"] == "always()" and saves[0]["with"]["path"] == "sweep-runs"
+    assert any("keychain-claims history render" in r for r in _runs({"jobs": {"merge": jobs["merge"]}}))
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.name for w in WORKFLOWS])

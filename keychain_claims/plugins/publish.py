@@ -61,7 +61,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     failures = [f"SUITE FAILURE: “{f['scenario']}” failed without a claim: {f['reason'][:160]}" for f in done.failures]
     state.summary[:] = verdicts + [counts_line(verdicts)] + failures + (
         ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
-        if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"]
+        if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"] + (
+        [f"release history: {out / 'release-history.html'} ({len(done.history.columns)} releases)"]
+        if done.history is not None else []) + (
+        [f"release history not written: {done.history_problem}"] if done.history_problem else [])
     if state.results_error:
         state.summary.append(state.results_error)
     if partial:

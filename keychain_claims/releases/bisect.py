@@ -3,7 +3,9 @@ where WHAT differs from its value at A.
 
 WHAT is a fingerprint name (`write`, `spawn`, ...; read from the release, see fingerprints.py)
 or a claim ID of the ledger (the release scenarios run on that version in a pytest subprocess,
-`-m release`, and the claim's cell of its release matrix is the value).
+`-m release`, and the claim's cell of that release's column of the release history is the value;
+with `--history FILE` each version run is added to that history, and a version complete there for
+this suite commit is not run again).
 
 The search treats "B is unchanged too" as one more possible answer, so n releases take at most
 ⌈log2(n)⌉ evaluations after A's.  Like `git bisect`, it assumes one change in the range.  A
@@ -101,32 +103,52 @@ def fingerprint_evaluator(name: str) -> Callable[[str], Observation]:
     return evaluate
 
 
-def claim_evaluator(claim: str, workdir: Path) -> Callable[[str], Observation]:
-    """Run the release scenarios on one version; the value is the claim's cell of the release
-    matrix (holds / contradicted / fails / ...); `not-checkable` cannot decide, so it skips."""
+def claim_evaluator(claim: str, workdir: Path, history: Path | None = None) -> Callable[[str], Observation]:
+    """Run the release scenarios on one version; the value is the claim's cell of that release's
+    column in the release history (holds / contradicted / fails / ...); `not-checkable` cannot
+    decide, so it skips.  With `history` (a release-history.json): a version whose column there is
+    complete for this suite commit is not run again, and every version run is added to it."""
     from keychain_claims import PROJECT_ROOT
+    from keychain_claims.claims.ledger import Ledger
+    from keychain_claims.reports import history as release_history
+    ledger = Ledger()
+    commit = release_history.suite_commit()
 
-    def evaluate(version: str) -> Observation:
+    def column(version: str):
+        kept = release_history.load(history) if history else release_history.History()
+        if version in release_history.done(kept, commit):
+            return kept.columns[version]
         out = workdir / version
         cmd = [sys.executable, "-m", "pytest", "-m", "release", "-q",
                "--claude-code", version, f"--reports-dir={out}", f"--alluredir={out / 'allure-results'}"]
-        (out / "release-matrix.json").unlink(missing_ok=True)          # only this run's answer counts
+        (out / release_history.HISTORY_FILE).unlink(missing_ok=True)    # only this run's answer counts
         proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            matrix = json.loads((out / "release-matrix.json").read_text())
-        except (OSError, ValueError):
+            found = release_history.load(out / release_history.HISTORY_FILE).columns[version]
+        except (release_history.HistoryError, KeyError):
             last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
             raise Unevaluable(f"the release scenarios did not run (exit {proc.returncode}: {last[:200]})") from None
-        cells = [c for c in matrix["cells"] if c["claim"] == claim]
+        if history:
+            kept = release_history.add(release_history.load(history), [found])
+            release_history.write(kept, ledger, history.parent, history.name.removesuffix(".json"))
+        return found
+
+    def evaluate(version: str) -> Observation:
+        try:
+            found = column(version)
+        except release_history.HistoryError as exc:
+            raise BisectError(str(exc)) from None
+        _, rows = release_history.fold_cells(release_history.History(columns={version: found}), ledger)
+        cells = [c for c in rows if c["claim"] == claim]
         if not cells:
             raise Unevaluable(f"no release scenario checks {claim}")
         cell = cells[0]
         if cell["verdict"] == "not-checkable":
             why = "; ".join(sorted({e["reason"] for e in cell["evidence"] if e["reason"]}))[:300]
             raise Unevaluable(f"{claim} is not checkable with {version} here" + (f": {why}" if why else ""))
-        return Observation(version, cell["verdict"], {"kind": "claim", "claim": claim, "release": cell["release"],
-                                                      "verdict": cell["verdict"], "evidence": cell["evidence"]})
+        return Observation(version, str(cell["verdict"]), {"kind": "claim", "claim": claim, "release": cell["release"],
+                                                           "verdict": str(cell["verdict"]), "evidence": cell["evidence"]})
     return evaluate
 
 
@@ -205,7 +227,7 @@ def write_evidence(result: Result, out: Path) -> list[Path]:
 
 
 def run(what: str, good: str, bad: str, out: Path, say: Callable[[str], None] = print,
-        package: str = PACKAGE) -> Result:
+        package: str = PACKAGE, history: Path | None = None) -> Result:
     names = fingerprint_names()
     if what in names:
         evaluate = fingerprint_evaluator(what)
@@ -214,7 +236,8 @@ def run(what: str, good: str, bad: str, out: Path, say: Callable[[str], None] = 
         ledger = Ledger()
         if what not in ledger:
             raise BisectError(f"{what!r} is neither a fingerprint ({', '.join(names)}) nor a claim ID of the ledger")
-        evaluate = claim_evaluator(what, Path(tempfile.mkdtemp(prefix=f"bisect-{what}-")))
+        from keychain_claims.harness.sandbox import owned_dir
+        evaluate = claim_evaluator(what, owned_dir(f"bisect-{what}-"), history)
     try:
         versions = between(good, bad, package)
     except ReleaseError as exc:

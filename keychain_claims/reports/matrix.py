@@ -71,7 +71,8 @@ def cells(outcomes, ledger) -> tuple[list[str], list[dict]]:
 
 def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> None:
     """Claims x releases: holds / contradicted / not checkable, with the evidence (`name`.json/md/svg/html;
-    a partial run writes release-matrix.partial.*)."""
+    a partial run writes release-matrix.partial.*).  The whole history, kept from run to run, is
+    reports/history.py's."""
     from keychain_claims import atomic
     releases, rows = cells(outcomes, ledger)
     if not releases:
@@ -99,67 +100,6 @@ def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> N
     picture = svg(releases, rows)
     atomic.write_text(out / f"{name}.svg", redact(picture))
     atomic.write_text(out / f"{name}.html", redact(page(picture, rows)))
-    text, web = history(releases, rows)
-    later = name.replace("release-matrix", "release-history")
-    atomic.write_text(out / f"{later}.md", redact(text))
-    atomic.write_text(out / f"{later}.html", redact(web))
-
-
-def changes(releases: list[str], rows: list[dict]) -> dict[str, list[dict]]:
-    """Per claim, its verdict over the whole history as runs: each run's verdict, the first
-    release that shows it, the last, how many releases it spans; releases that could not check
-    the claim are counted apart (they neither start nor end a run)."""
-    out: dict[str, list[dict]] = {}
-    for claim in dict.fromkeys(r["claim"] for r in rows):
-        by = {r["release"]: r for r in rows if r["claim"] == claim}
-        runs: list[dict] = []
-        unchecked = 0
-        for release in releases:
-            cell = by.get(release)
-            if cell is None or cell["verdict"] == Verdict.NOT_CHECKABLE:
-                unchecked += cell is not None
-                continue
-            if runs and runs[-1]["verdict"] == cell["verdict"]:
-                runs[-1].update(last=release, releases=runs[-1]["releases"] + 1)
-            else:
-                runs.append({"verdict": cell["verdict"], "first": release, "last": release, "releases": 1})
-        out[claim] = runs + ([{"verdict": Verdict.NOT_CHECKABLE, "releases": unchecked}] if unchecked else [])
-    return out
-
-
-def history(releases: list[str], rows: list[dict]) -> tuple[str, str]:
-    """The whole-history page (markdown for a job summary, HTML for the artifact): claims x every
-    release as one strip per claim, and each change with the first release that shows it."""
-    found = changes(releases, rows)
-    md = [f"# Claims × {len(releases)} Claude Code releases ({releases[0]} … {releases[-1]})\n",
-          "| claim | verdicts over the history (first release that shows each) |", "|---|---|"]
-    for claim, runs in found.items():
-        parts = [f"**{r['verdict']}** from {r['first']} ({r['releases']} release{'s' * (r['releases'] != 1)}, to {r['last']})"
-                 for r in runs if r["verdict"] != Verdict.NOT_CHECKABLE]
-        skipped = [r["releases"] for r in runs if r["verdict"] == Verdict.NOT_CHECKABLE]
-        md.append(f"| {claim} | {' → '.join(parts) or '—'}"
-                  f"{f'; not checkable on {skipped[0]}' if skipped else ''} |")
-    by = {(r["claim"], r["release"]): r for r in rows}
-    strips = []
-    for claim in found:
-        cells = "".join(
-            f"<i style='background:{_verdict(by[(claim, v)]).colour if (claim, v) in by else '#f1f3f5'}'"
-            f"{' class=c' if (claim, v) in by and by[(claim, v)]['changed'] else ''}"
-            f" title='{html.escape(claim)} on {html.escape(v)}: {by[(claim, v)]['verdict'] if (claim, v) in by else 'not run'}'></i>"
-            for v in releases)
-        strips.append(f"<tr><th>{html.escape(claim)}</th><td class=s>{cells}</td></tr>")
-    legend = ("".join(f"<i style='background:{v.colour}'></i> {v.label} &nbsp;" for v in Verdict)
-              + (" | omissions: " + "".join(f"<i style='background:{v.colour}'></i> {v.label} &nbsp;"
-                                           for v in OmissionVerdict) if any(r.get("kind") == "omission" for r in rows) else ""))
-    table = "".join(f"<tr><td>{html.escape(line)}</td></tr>" for line in md[3:])
-    web = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code history</title>"
-           "<style>body{font:13px Helvetica,Arial,sans-serif;margin:16px}th{text-align:right;padding-right:8px;"
-           "white-space:nowrap}td.s{white-space:nowrap}i{display:inline-block;width:5px;height:16px;margin:0 1px 0 0}"
-           "i.c{outline:2px solid #000}</style></head><body>"
-           f"<h1>Claims × {len(releases)} Claude Code releases ({html.escape(releases[0])} … {html.escape(releases[-1])})</h1>"
-           f"<p>{legend} (outlined: the verdict differs from the last earlier release that could check it)</p>"
-           f"<table>{''.join(strips)}</table><h2>Changes</h2><table>{table}</table></body></html>\n")
-    return "\n".join(md) + "\n", web
 
 
 def page(picture: str, rows: list[dict]) -> str:

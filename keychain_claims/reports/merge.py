@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
+from keychain_claims.releases.order import release_key
+from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
 from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
 RESULTS_DIR = "allure-results"
@@ -47,10 +49,19 @@ class _OutcomesDoc(BaseModel):
     run_id: str = ""
     partial: str = ""
     article_sha256: str = ""
+    suite_commits: dict[str, str] = {}     # run -> the suite commit it ran on
     backends: dict[str, bool]
     labels: dict[str, str] = {}
     releases: list[str] = []
     outcomes: list[_OutcomeRow]
+
+
+def load_history(path: Path):
+    """A merged folder's release history (empty when it has none); MergeError when unreadable."""
+    try:
+        return _load_history(path)
+    except HistoryError as exc:
+        raise MergeError(str(exc)) from None
 
 
 def read_outcomes(folder: Path) -> dict:
@@ -78,7 +89,8 @@ def read_outcomes(folder: Path) -> dict:
     outcomes = [Outcome(**row.model_dump(exclude={"run"})) for row in doc.outcomes]
     runs = [row.run or fallback for row in doc.outcomes]
     return {"outcomes": outcomes, "runs": runs, "backends": doc.backends, "labels": doc.labels,
-            "article_sha256": doc.article_sha256, "partial": doc.partial or (path.name == PARTIAL_OUTCOMES_FILE and "partial"),
+            "article_sha256": doc.article_sha256, "suite_commits": doc.suite_commits,
+            "partial": doc.partial or (path.name == PARTIAL_OUTCOMES_FILE and "partial"),
             # the Allure results of the same run: a partial run's are beside the complete run's
             "results": folder / (RESULTS_DIR + (".partial" if path.name == PARTIAL_OUTCOMES_FILE else ""))}
 
@@ -107,7 +119,7 @@ class Merged:
                 f"releases {', '.join(self.releases) or 'none'}",
                 "verdicts: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())),
                 f"written: {self.output / ('claims' + suffix + '.md')}, "
-                f"{self.output / ('release-matrix' + suffix + '.md')}, {self.results}"] \
+                f"{self.output / ('release-matrix' + suffix + '.md')}, {self.output / 'release-history.html'}, {self.results}"] \
             + ([f"{self.repeated} outcomes left out: their run was already in an earlier folder"] if self.repeated else []) \
             + ([f"PARTIAL: some runs were partial ({self.partial}); written as claims.partial.*"] if self.partial else [])
 
@@ -220,18 +232,24 @@ def _merge(folders: list[Path], output: Path) -> Merged:
     partial = "; ".join(sorted({str(r["partial"]) for r in runs if r["partial"]}))
     backends: dict[str, bool] = {}
     labels: dict[str, str] = {}
+    run_commits: dict[str, str] = {}
     for r in runs:
         backends.update(r["backends"])
         labels.update(r["labels"])
+        run_commits.update(r["suite_commits"])
     for name, simulated in backends.items():     # outcomes.json written before runs kept their labels
         labels.setdefault(name, f"{PROVENANCE_TITLES[provenance_kind(simulated)]} security(1)")
     try:
-        verdicts = publish(output, outcomes, ledger, article, backends, labels, partial, results,
-                           runs=outcome_runs).verdicts
+        done = publish(output, outcomes, ledger, article, backends, labels, partial, results,
+                       runs=outcome_runs, histories=[load_history(f / HISTORY_FILE) for f in folders],
+                       run_commits=run_commits)
+        if done.history_problem:
+            raise MergeError(done.history_problem)
+        verdicts = done.verdicts
     except OSError as exc:
         from keychain_claims.atomic import why
         raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
-    releases = sorted({o.release for o in outcomes if o.release})
+    releases = sorted({o.release for o in outcomes if o.release}, key=release_key)
     return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts,
                   len(set(outcome_runs)), sum(len(r["outcomes"]) for r in runs) - len(outcomes), partial)
 

@@ -18,6 +18,7 @@ from keychain_claims.claims.verdicts import compute, compute_omissions, suite_fa
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.matrix import write_matrix
+from keychain_claims.reports import history as release_history
 
 OUTCOMES_FILE = "outcomes.json"
 PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
@@ -32,6 +33,8 @@ class Published:
     claims_json: Path
     claims_md: Path
     failures: list = field(default_factory=list)    # scenarios that failed without a claim (suite failures)
+    history: object = None          # the release history written (reports/history.py), if any
+    history_problem: str = ""       # why it was not (an unreadable history file, left as it was)
 
 
 def new_run_id() -> str:
@@ -41,35 +44,51 @@ def new_run_id() -> str:
 
 def publish(out: Path, outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool],
             labels: dict[str, str], partial: str = "", results: Path | None = None, run_id: str = "",
-            runs: list[str] | None = None) -> Published:
+            runs: list[str] | None = None, histories: list | None = None,
+            run_commits: dict[str, str] | None = None) -> Published:
     """Fold `outcomes` (of `backends`: name -> simulated) into verdicts and write them to `out`;
     with `results`, the verdict table also goes into that Allure results folder.  `run_id` names
-    the run (new when empty); `runs` gives each outcome's own run (a merge keeps them).  OSError
-    when a file cannot be written."""
+    the run (new when empty); `runs` gives each outcome's own run (a merge keeps them).  The
+    releases' columns are added to the release history `out` holds (else the committed one) and
+    to the `histories` of merged folders (reports/history.py); `run_commits` names the suite commit
+    of each run when the outcomes come from other runs (a merge), else all are this checkout's.
+    OSError when a file cannot be written; an unreadable history is left as it was and said in
+    `history_problem`."""
     verdicts = compute(outcomes, ledger, article, backends)
     omissions = compute_omissions(outcomes, ledger, article, backends)
     suffix = ".partial" if partial else ""
     failures = suite_failures(outcomes)
     json_path, md_path = write(verdicts, out, article, labels, omissions, "claims" + suffix, partial, failures)
     write_matrix(outcomes, ledger, out, "release-matrix" + suffix)
-    write_outcomes(out, outcomes, backends, labels, article.sha256, run_id=run_id, runs=runs, partial=partial)
+    run_id = run_id or new_run_id()
+    run_commits = run_commits if run_commits is not None else {run_id: release_history.suite_commit()}
+    write_outcomes(out, outcomes, backends, labels, article.sha256, run_id=run_id, runs=runs, partial=partial,
+                   run_commits=run_commits)
+    kept, problem = None, ""
+    try:
+        kept = release_history.accumulate(out, outcomes, backends, article.sha256, ledger, histories or [],
+                                          runs or [run_id] * len(outcomes), run_commits)
+    except release_history.HistoryError as exc:
+        problem = str(exc)
     if results is not None:
         allure_files.verdict_result(results, backends, md_path)
-    return Published(verdicts, omissions, json_path, md_path, failures)
+    return Published(verdicts, omissions, json_path, md_path, failures, kept, problem)
 
 
 def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool], labels: dict[str, str],
                    article_sha256: str, releases: list[str] | None = None, run_id: str = "",
-                   runs: list[str] | None = None, partial: str = "") -> Path:
+                   runs: list[str] | None = None, partial: str = "",
+                   run_commits: dict[str, str] | None = None) -> Path:
     """`<reports-dir>/outcomes.json` (a partial run: outcomes.partial.json): what `merge` needs to
     recompute verdicts from this run.  `run_id` names the run; `runs` gives each outcome's own run
-    (a merge keeps them, so merging a run twice counts it once)."""
+    (a merge keeps them, so merging a run twice counts it once); `run_commits` the suite commit of
+    each run (the release history records it per release)."""
     from keychain_claims import atomic
     out.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
     path = out / (PARTIAL_OUTCOMES_FILE if partial else OUTCOMES_FILE)
     doc = {"format": FORMAT, "run_id": run_id, **({"partial": partial} if partial else {}),
-           "article_sha256": article_sha256, "backends": backends, "labels": labels,
+           "article_sha256": article_sha256, "suite_commits": run_commits or {}, "backends": backends, "labels": labels,
            "releases": sorted(set(releases or [o.release for o in outcomes if o.release])),
            "outcomes": [{**dataclasses.asdict(o), "run": (runs[n] if runs else run_id)}
                         for n, o in enumerate(outcomes)]}
