@@ -251,7 +251,7 @@ def test_a_second_scenario_with_a_findings_name_is_refused(tmp_path):
     """Before: findings were looked up by scenario name, so a second scenario called like a finding's,
     failing on an unrelated assertion, made that claim "contradicted — 2 of 2 ran"."""
     features = features_with(tmp_path, "caveats.feature",
-                             "Scenario: A later keychain write by Claude Code re-creates the item next to the file",
+                             "Scenario: A later keychain write by Claude Code after the bypass",
                              "Scenario: A Claude Code update invalidates the grant held by security")
     found = problems(Article(VENDORED), Ledger(), features)
     assert any("has the name of the scenario at" in p and "A Claude Code update invalidates" in p for p in found), found
