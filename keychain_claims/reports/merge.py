@@ -259,6 +259,9 @@ def changes(folder: Path, old: str, new: str) -> str:
     releases `old` and `new` (a claim checked on only one of them counts as differing); "" when
     none differs."""
     path = folder / "release-matrix.json"
+    if not folder.is_dir():      # the path given is wrong, not the run: say where it was looked for
+        raise MergeError(f"no folder {folder} (looked for {folder.absolute()}); pass the reports folder of a run "
+                         "with --claude-code, relative to this folder or absolute")
     try:
         matrix = json.loads(path.read_text())
         cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
