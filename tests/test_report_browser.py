@@ -114,7 +114,7 @@ def test_release_scenarios_contradict_refresh_and_file_safe_for_that_release(bui
         row = next(c for c in claims["claims"] if c["claim"] == cid)
         assert row["releases"][RELEASE] == "contradicted"
     md = (built_report / "reports" / "claims.md").read_text()
-    assert f"| {RELEASE}: contradicted |" in md.split("| [CAU-REFRESH]", 1)[1].split("\n", 1)[0] + "|"
+    assert f"| {RELEASE}: contradicted |" in md.split("| [CAU-REFRESH](#cau-refresh) |", 1)[1].split("\n", 1)[0] + "|"
 
 
 @pytest.mark.suite

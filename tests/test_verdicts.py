@@ -39,7 +39,8 @@ def test_compute_names_backend_and_evidence():
     assert verdicts["CAV-PLAINTEXT"].verdict == "not-checkable"
     assert "No scenario for this claim ran" in verdicts["CAV-PLAINTEXT"].note
     table = render_markdown(list(verdicts.values()), Article(), {"sim": "simulated security(1)"})
-    assert "| [SYM-DIALOG](#sym-dialog) | holds | sim (simulated) | — | 1 of 1 ran | 1 simulated |" in table
+    assert (f"| {LEDGER['SYM-DIALOG'].statement} | holds | 1 scenario stating it passed | [SYM-DIALOG](#sym-dialog) | "
+            "sim (simulated) | — | 1 of 1 ran | 1 simulated |") in table
     assert "Article line 17 (symptom)" in table
 
 
@@ -122,7 +123,7 @@ def test_one_pass_with_skipped_siblings_says_how_much_was_checked():
     assert v.coverage["ran"] == 1 and v.coverage["total"] == 3 and len(v.coverage["skipped"]) == 2
     assert v.summary == "holds — 1 of 3 scenarios ran; 2 skipped: no --claude-code given: release scenarios need it"
     table = render_markdown([v], Article(), {"sim": "simulated"})
-    assert "| [CAU-ITEM](#cau-item) | holds | sim (simulated) | — | 1 of 3 ran |" in table
+    assert "| [CAU-ITEM](#cau-item) | sim (simulated) | — | 1 of 3 ran |" in table
 
 
 class _Report:
@@ -161,7 +162,7 @@ def test_claims_md_fills_in_example_values_and_has_one_row_per_claim(tmp_path):
     verdicts = compute([outline], LEDGER, Article(), {"sim": True})
     _, md = write(verdicts, tmp_path, Article(), {"sim": "simulated"})
     text = md.read_text()
-    table = [line for line in text.splitlines() if line.startswith("| [")]
+    table = [line for line in text.splitlines() if re.search(r"\| \[[A-Z]+-[A-Z0-9-]+\]\(#", line)]
     assert len(table) == len(list(LEDGER))
     assert "A grant follows the signing identity (the app is rebuilt)" in text and "<change>" not in text
     doc = json.loads((tmp_path / "claims.json").read_text())

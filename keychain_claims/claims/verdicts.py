@@ -97,7 +97,10 @@ def release_cell(seen: list[Outcome], claim: str) -> tuple[Verdict, str]:
 def first_sentence(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     text = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]                       # at a word's end, never inside a word
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(",;:—- ") + " …"
 
 
 def evidence_text(outcome: Outcome, claim: str, findings: dict[str, str] | None = None) -> str:
