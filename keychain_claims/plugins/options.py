@@ -33,6 +33,9 @@ def pytest_cmdline_main(config: pytest.Config):
     option = config.option
     if not claims_run(config):
         return
+    nothing = collects_nothing(config)
+    if nothing:
+        usage(nothing)
     try:
         chosen = select(option.backend)
     except BackendError as exc:
@@ -126,6 +129,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             discard_results(state.results_staging)
             state.results_staging = None
         _release(state)
+
+
+def collects_nothing(config: pytest.Config) -> str:
+    """One line when the paths pytest will collect hold no test file at all (pytest started in `features/`,
+    or given `features/`): such a run would collect nothing and exit 5 after emptying the Allure results.
+    Said before anything is cleaned; "" when some path may hold tests."""
+    import fnmatch
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        return ""
+    patterns = config.getini("python_files")
+    here = config.invocation_params.dir
+    paths = [here / str(a).split("::", 1)[0] for a in config.args] or [here]
+
+    def may_collect(path: Path) -> bool:
+        if not path.exists():
+            return True                 # pytest says itself that a path does not exist
+        if path.is_file():
+            return path.suffix != ".feature"
+        return any(fnmatch.fnmatch(f.name, pat) for f in path.rglob("*.py") for pat in patterns
+                   if not any(part.startswith(".") for part in f.relative_to(path).parts))
+    if any(may_collect(p) for p in paths):
+        return ""
+    root = config.rootpath
+    started = config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
+    where = (f"started in {os.path.relpath(here, root)}/" if started
+             else "given " + ", ".join(str(a) for a in config.args))
+    go = f"cd {os.path.relpath(root, here)} && " if here != root else ""
+    return (f"pytest was {where}, which holds no test file ({', '.join(patterns)}): the scenarios are collected "
+            f"through {', '.join(config.getini('testpaths'))}/ in {root}; nothing ran and no result was touched — "
+            f"run {go}.venv/bin/pytest with no path (select scenarios with -k or -m)")
 
 
 def _terminate(signum, frame):
