@@ -54,7 +54,9 @@ def test_changes_from_another_folder_blames_the_path(tmp_path, monkeypatch, caps
     assert err.count("\n") == 1 and f"no folder reports (looked for {elsewhere / 'reports'})" in err
     assert "run the suite" not in err
     assert main(["changes", "../reports", "--from", "1.0.0", "--to", "2.0.0"]) == 0
-    assert capsys.readouterr().out.startswith("no claim's verdict differs between Claude Code 1.0.0 and 2.0.0")
+    said = capsys.readouterr()
+    assert said.out == ""          # nothing differs: stdout empty (watch.yml reads it), the person told on stderr
+    assert said.err.startswith("no claim's verdict differs between Claude Code 1.0.0 and 2.0.0")
 
 
 def test_assumptions_json_prints_only_json(tmp_path):

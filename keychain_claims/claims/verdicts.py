@@ -77,10 +77,14 @@ def coverage_text(coverage: dict, skipped_as: str = "skipped") -> str:
     text = f"{ran} of {total} scenario{'s' if total != 1 else ''} ran"
     skipped = coverage.get("skipped", [])
     if skipped:
-        reasons = list(dict.fromkeys(first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
-                                     for s in skipped))
-        text += f"; {len(skipped)} {skipped_as}: " + "; ".join(reasons)
+        text += f"; {len(skipped)} {skipped_as}: " + "; ".join(skip_reasons(coverage))
     return text
+
+
+def skip_reasons(coverage: dict) -> list[str]:
+    """The distinct reasons a coverage's skipped scenarios give, each in its first sentence."""
+    return list(dict.fromkeys(first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
+                              for s in coverage.get("skipped", [])))
 
 
 _not_checkable_prefix = re.compile(r"^not checkable:\s*", re.IGNORECASE)

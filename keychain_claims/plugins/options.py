@@ -170,6 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if signal.getsignal(signum) in (signal.SIG_DFL, None):
             signal.signal(signum, _terminate)
     config.addinivalue_line("markers", "claim(id, polarity): the scenario supports or refutes this claim of the ledger")
+    config.addinivalue_line("markers", "proposes(tag): the scenario states the ledger's proposed replacement for an ID")
     _mac_options(config)
 
 

@@ -19,9 +19,10 @@ from keychain_claims.redact import redact
 
 def write(verdicts: list[ClaimVerdict], out_dir: Path, article: Article, backends: dict[str, str],
           omissions: list[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "",
-          failures: list[dict] = ()) -> tuple[Path, Path]:
+          failures: list[dict] = (), proposals: list = ()) -> tuple[Path, Path]:
     """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*.
-    `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`)."""
+    `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`); `proposals`
+    (claims/proposals.py) go into the JSON as they are."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
            "article_title": article_title(article),
@@ -30,7 +31,8 @@ def write(verdicts: list[ClaimVerdict], out_dir: Path, article: Article, backend
            "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
            "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
            "omissions": [{**asdict(v), "summary": v.summary} for v in omissions],
-           "suite_failures": list(failures)}
+           "suite_failures": list(failures),
+           "proposals": [asdict(p) for p in proposals]}
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     atomic.write_text(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"

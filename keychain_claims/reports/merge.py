@@ -40,6 +40,7 @@ class _OutcomeRow(BaseModel):
     example: dict = {}
     feature: str = ""
     findings: list[str] = []        # the recorded findings that held (by ID)
+    proposes: list[str] = []
     run: str = ""                   # the run that produced it (merged folders hold several)
 
 
