@@ -215,10 +215,8 @@ def run_fidelity(args) -> int:
     from keychain_claims.sim import fidelity
     if args.dir is not None and not args.dir.is_dir():
         raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
-    if args.settled is not None:
-        fidelity.settled_main(args.settled, as_json=args.json)
     try:
-        return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+        return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json, settled_directory=args.settled)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 

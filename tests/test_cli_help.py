@@ -82,3 +82,14 @@ def test_report_names_every_page_it_built(tmp_path, monkeypatch, capsys):
     for name in ("index.html", "article.html", "article.proposed.md", "claims.md", "release-matrix.html",
                  "release-history.html"):
         assert name in out, (name, out)
+
+
+def test_fidelity_json_with_settled_transcripts_is_one_json_document(tmp_path, monkeypatch, capsys):
+    from keychain_claims.sim import fidelity
+    monkeypatch.setattr(fidelity, "run", lambda directory=None: [])
+    monkeypatch.setattr(fidelity, "run_behaviour", lambda directory=None: [])
+    monkeypatch.setattr(fidelity, "settled", lambda directory: [{"id": "X", "state": "agrees"}])
+    (tmp_path / "settled").mkdir()
+    assert main(["fidelity", "--settled", str(tmp_path / "settled"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)          # the whole of stdout
+    assert doc["settled"] == [{"id": "X", "state": "agrees"}] and "matches" in doc
