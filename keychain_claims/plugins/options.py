@@ -31,6 +31,11 @@ def pytest_cmdline_main(config: pytest.Config):
     here is refused, and every folder the run writes into must be usable (one line each)."""
     run_state(config).own_tests = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
     option = config.option
+    if (hasattr(config, "workerinput") and not run_state(config).own_tests
+            and getattr(option, "allure_report_dir", None) is None):
+        # an xdist worker gets the command line, not the controller's computed options: it writes its
+        # scenarios' Allure results where the controller chose (the controller alone cleans the folder)
+        option.allure_report_dir = str(Path(option.reports_dir) / "allure-results")
     if not claims_run(config):
         return
     nothing = collects_nothing(config)
