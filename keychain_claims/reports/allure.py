@@ -1,4 +1,4 @@
-"""The suite's own files in the Allure results directory: environment.properties,
+"""The suite's own files in the Allure results directory: the run's environment (ENVIRONMENT_FILE),
 executor.json (on CI), the verdict table as a result of its own so reviewers see it inside
 the report, and — once the run's verdicts are known — a `verdict` label and the evidence on
 every scenario's result (`label_results`).  The report's first screen and categories are
@@ -57,6 +57,7 @@ SHOWS = {Verdict.CONTRADICTED.value: "CONTRADICTED — the article is wrong here
          Verdict.NOT_CHECKABLE.value: "not checkable here — no evidence either way",
          "supported": "PROPOSED CORRECTION SUPPORTED — states a replacement the ledger proposes",
          "not supported": "PROPOSED CORRECTION NOT SUPPORTED — fix the ledger's proposed text"}
+LEDGER_SHOWS = "the verdict table — every claim's verdict (claims.md)"   # a heading too: no leaf at the tree's root
 VERDICT_TEXT.update({"supported": "PROPOSED CORRECTION SUPPORTED", "not supported": "PROPOSED CORRECTION NOT SUPPORTED"})
 
 
@@ -67,10 +68,15 @@ def _version(dist: str) -> str:
         return "?"
 
 
+# The run's environment (host, tools, `security`, the article's sha256) is kept in the results under a name
+# Allure does not read: as environment.properties it became the report's Metadata block, which pushed the
+# tree below a 1280x800 screen and Allure then scrolled the headline away.  The verdict table's result
+# shows it as its parameters; a merge joins the runs' files (reports/merge.py).
+ENVIRONMENT_FILE = "keychain-claims-environment.properties"
+
+
 def environment(backend, article, releases: str = "") -> dict[str, str]:
-    """The report's Metadata block (environment.properties): four short entries, so the block is
-    one row high and the first screen keeps the verdicts in view (the backend and the releases
-    are variables of the report, from claims.json)."""
+    """The run's environment: four short entries."""
     host = f"{platform.system()} {platform.release().split('-')[0]} {platform.machine()}"
     if sys.platform == "darwin":
         host = f"macOS {platform.mac_ver()[0]} {platform.machine()}"
@@ -88,10 +94,16 @@ def backend_label(name: str, simulated: bool) -> str:
 
 
 def write_environment(results: Path, backend, article, releases: str = "") -> None:
-    """The run's environment.properties (and executor.json on CI)."""
+    """The run's environment (ENVIRONMENT_FILE; also the parameters of the verdict table's result) and
+    executor.json on CI."""
     results.mkdir(parents=True, exist_ok=True)
-    props = "".join(f"{k}={v}\n" for k, v in environment(backend, article, releases).items())
-    (results / "environment.properties").write_text(props)
+    env = environment(backend, article, releases)
+    (results / ENVIRONMENT_FILE).write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    for path, _, result in scenario_results(results, label=None):
+        if str(result.get("historyId", "")).startswith("claims-ledger-"):
+            result["parameters"] = [p for p in result.get("parameters", []) if p.get("name") not in env] + [
+                {"name": k, "value": v} for k, v in env.items()]
+            Path(path).write_text(json.dumps(result))
     if os.environ.get("CI") or os.environ.get("GITHUB_ACTIONS"):
         server, repo, run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
         executor = {"name": "GitHub Actions" if os.environ.get("GITHUB_ACTIONS") else "CI", "type": "github",
@@ -114,6 +126,7 @@ def verdict_result(results: Path, backends: dict[str, bool], claims_md: Path) ->
         "fullName": "keychain-claims: claims ledger", "status": "passed", "stage": "finished",
         "description": "The verdict table of this run (reports/claims.md): one row per claim and backend.",
         "labels": [{"name": "feature", "value": "Claims ledger"}, {"name": "suite", "value": "Claims ledger"},
+                   {"name": SHOWS_LABEL, "value": LEDGER_SHOWS},
                    {"name": "backend", "value": backend_label(name, simulated)}],
         "parameters": [{"name": "backend", "value": name}],
         "attachments": [{"name": "claims.md", "source": source, "type": "text/markdown"}],
@@ -122,15 +135,16 @@ def verdict_result(results: Path, backends: dict[str, bool], claims_md: Path) ->
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result))
 
 
-def scenario_results(results: Path):
-    """(path, pytest node id, result) of every readable result file that names its scenario."""
+def scenario_results(results: Path, label: str | None = NODEID_LABEL):
+    """(path, pytest node id, result) of every readable result file that names its scenario (`label=None`:
+    every readable result, the node id None)."""
     for path in glob.glob(str(results / "*-result.json")):
         try:
             result = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             continue
         nodeid = next((l["value"] for l in result.get("labels", []) if l.get("name") == NODEID_LABEL), None)
-        if nodeid:
+        if nodeid or label is None:
             yield path, nodeid, result
 
 
@@ -280,45 +294,38 @@ def claim_counts(doc: dict) -> dict:
             "releases": releases}
 
 
-def _findings(c: dict) -> str:
-    """The recorded findings (contradictions the ledger expects): how many this run re-checked and how many of
-    those still contradict the article (stopped: loud); those it did not re-check (a finding scoped to releases
-    not in the run, or its scenario not checkable here) are named as such, never as not holding."""
-    exercised = c["findings_hold"] + c["findings_stopped"]
-    rest = c["findings"] - exercised
-    return (f"{exercised} re-checked, {c['findings_hold']} still contradict the article"
-            + (f", {c['findings_stopped']} STOPPED (update the ledger)" if c["findings_stopped"] else "")
-            + (f"; {rest} not re-checked by this run" if rest > 0 else ""))
-
-
 def _ids(ids: list[str]) -> str:
     return f" ({', '.join(ids)})" if ids else ""
 
 
-def few_words(sentence: str, words: int = 7) -> str:
-    """The start of a claim's sentence, whole words only: 'Updating Claude Code invalidates the grant …'."""
+def few_words(sentence: str, words: int = 3) -> str:
+    """The start of a claim's sentence, whole words only: 'Updating Claude Code invalidates'."""
     parts = " ".join(sentence.split()).rstrip(".").split(" ")
-    return " ".join(parts) if len(parts) <= words else " ".join(parts[:words]).rstrip(",;:—-") + " …"
+    return " ".join(parts) if len(parts) <= words else " ".join(parts[:words]).rstrip(",;:—-")
 
 
 def verdict_headline(doc: dict) -> str:
     """The report's name: the first screen's headline (it wraps, nothing in it is cut).  Contradicted and
-    failing claims are named by ID with the first words of their sentence.  No variables: the grid would
-    push the tree below the first screen, and Allure scrolls the tree's first row into view on load."""
+    failing claims are named by ID with the first words of their sentence; a recorded finding that stopped
+    holding is a claim "no longer contradicted", so the findings need no count of their own (its wording,
+    "8 of 8 hold (5 not exercised)", read as a contradiction).  Short enough that at 1280x800 the tree's
+    first row is in view on load: Allure scrolls that row into view (below its sticky filter bar), which
+    took the headline off the screen; for the same reason no variables grid and no Metadata block."""
     c = claim_counts(doc)
     by, om = c["by"], c["by_omission"]
-    where = c["backends"] + (f"; Claude Code {', '.join(c['releases'])}" if c["releases"] else "")
+    releases = c["releases"]
+    where = c["backends"] + (f", Claude Code {releases[0]}" if len(releases) == 1 else
+                             f", Claude Code {releases[0]}…{releases[-1]} ({len(releases)})" if releases else "")
     statements = {row["claim"]: row.get("statement") or row.get("quote", "") for row in doc.get("claims", [])}
 
     def named(kind: str) -> str:
-        return (": " + "; ".join(f"{cid} ({few_words(statements.get(cid, ''))})" for cid in by[kind])) if by[kind] else ""
-    name = (f"Claims of “{c['title']}”: {c['claims']} claims — {len(by['contradicted'])} contradicted"
-            f"{named('contradicted')} · {len(by['fails'])} fail{named('fails')}"
+        return (": " + "; ".join(f"{cid} “{few_words(statements.get(cid, ''))}…”" for cid in by[kind])) if by[kind] else ""
+    name = (f"{c['claims']} claims — {len(by['contradicted'])} contradicted"
+            f"{named('contradicted')}" + (f" · {len(by['fails'])} fail{named('fails')}" if by["fails"] else "")
             + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{_ids(by['no-longer-contradicted'])}"
                if by["no-longer-contradicted"] else "")
             + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
-            f" | recorded findings: {_findings(c)}"
-            + f" | omissions: {c['omissions']}, {len(om['reproduced'])} reproduced"
+            + f" | omissions {len(om['reproduced'])}/{c['omissions']} reproduced"
             + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
             + f" | {where}")
     return name
@@ -334,4 +341,5 @@ def report_config(output: Path, history: Path, doc: dict | None = None, attachme
             "globalAttachments": [str(p.resolve()) for p in attachments if p.exists()],
             "plugins": {"awesome": {"options": {"reportLanguage": "en", "reportName": name,
                                                 "groupBy": [SHOWS_LABEL, CLAIM_VERDICT_LABEL],
+                                                "defaultSortBy": "name,asc",     # CONTRADICTED first
                                                 "layout": "base"}}}}

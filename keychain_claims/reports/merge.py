@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
 from keychain_claims.releases.order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
+from keychain_claims.reports.allure import ENVIRONMENT_FILE
 from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
 RESULTS_DIR = "allure-results"
@@ -126,7 +127,8 @@ class Merged:
 
 
 def _merge_properties(target: Path, source: Path) -> None:
-    """environment.properties of several runs: every key, differing values joined."""
+    """The environment files of several runs (reports/allure.py, ENVIRONMENT_FILE): every key, differing
+    values joined."""
     def read(path: Path) -> dict[str, str]:
         pairs = {}
         for line in path.read_text().splitlines():
@@ -160,7 +162,7 @@ def _copy_results(source: Path, target: Path) -> int:
     for path in source.iterdir():
         if not path.is_file() or path.name in skip:
             continue
-        if path.name == "environment.properties":
+        if path.name == ENVIRONMENT_FILE:
             _merge_properties(target / path.name, path)
         elif path.name in ("categories.json", "executor.json") and (target / path.name).exists():
             continue
