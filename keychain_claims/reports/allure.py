@@ -224,17 +224,19 @@ def _label(result: dict, outcome, overall, findings, evidence_text, scenario_ver
               for c in omitted]
     lines += [f"{c}: proposed correction {support_of([outcome])} — this scenario states the ledger's proposed "
               f"text for {c}" for c in proposes]
-    evidence = "\n".join(lines)
+    # the message (Allure shows it twice: at the top and after the steps) names a recorded finding; its text
+    # is said once, in the description
+    short = [line.split(FINDING_HOLDS, 1)[0] + FINDING_HOLDS.rstrip(": ") + " (the description says why)"
+             if FINDING_HOLDS in line else line for line in lines]
+    evidence = "\n".join(short)
     head = f"{VERDICT_TEXT[verdict]} — " + ("; ".join(evidence.splitlines()) if len(lines) > 1
                                            else re.sub(r"^[\w-]+: [^—]+ — ", "", evidence))
     details = result.get("statusDetails") or {}
     saw = _saw(details, result, results)
     details["message"] = head
     result["statusDetails"] = details
-    said = [line if "recorded finding still holds" not in line
-            else line.split(" — ", 1)[0] + " — the recorded finding (above) still holds" for line in lines]
     block = (f"**Verdict: {verdict}** (evidence: {', '.join(outcome.provenance)})\n\n"
-             + "\n".join(f"- {line}" for line in said)
+             + "\n".join(f"- {line}" for line in lines)
              + (f"\n\n**What the scenario saw:** {saw}" if saw else ""))
     original = result.get("description") or ""
     if original.startswith("**Verdict: "):          # labelled before (a merge): the scenario's own text stays
@@ -243,7 +245,8 @@ def _label(result: dict, outcome, overall, findings, evidence_text, scenario_ver
     result.pop("descriptionHtml", None)
 
 
-BLOCK_END = "\n\n<!-- keychain-claims -->\n\n"      # ends the verdict block the description starts with
+FINDING_HOLDS = "recorded finding still holds: "    # claims/verdicts.py evidence_text says it so
+BLOCK_END = "\n\n---\n\n"      # ends the verdict block the description starts with (a rule on the page)
 _ERROR_LINE = re.compile(r"^(?:E\s+)?(?:[\w.]+\.)?(?:AssertionError|\w+Error|Failed): ?(.*)$")
 
 

@@ -47,7 +47,7 @@ const path = require("path");
           while (walker.nextNode()) {
             const node = walker.currentNode;
             for (const id of ids) {
-              const at = node.textContent.indexOf(id + " (");
+              const at = node.textContent.indexOf(id + " ");
               if (at < 0 || idBoxes[id]) continue;
               const range = document.createRange();
               range.setStart(node, at);
