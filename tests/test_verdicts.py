@@ -190,7 +190,11 @@ def test_allure_results_get_a_verdict_label_and_evidence(tmp_path):
                for r in (json.loads(p.read_text()) for p in tmp_path.glob("*-result.json"))}
     label = lambda r, name: [l["value"] for l in r["labels"] if l["name"] == name]  # noqa: E731
     assert label(results["n1"], "verdict") == ["contradicted"] and results["n1"]["status"] == "skipped"
-    assert results["n1"]["statusDetails"]["message"].startswith("CONTRADICTED — recorded finding still holds: The binary")
+    # the finding's text once: in the description, not in the message Allure shows twice
+    assert results["n1"]["statusDetails"]["message"] == ("CONTRADICTED — recorded finding still holds "
+                                                         "(the description says why)")
+    finding = " ".join(LEDGER["CAU-UPDATE"].findings[0].evidence.split())
+    assert results["n1"]["description"].count(finding[:60]) == 1
     assert label(results["n2"], "verdict") == ["contradicted"] and label(results["n2"], "claim-verdict") == [
         "CAU-REFRESH — contradicted"]
     assert "this scenario states what contradicts the claim, and it passed" in results["n2"]["description"]
