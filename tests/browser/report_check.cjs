@@ -112,7 +112,6 @@ const path = require("path");
       const at = document.elementFromPoint(r.left + 5, r.top + 5);
       return r.top >= 0 && r.bottom <= window.innerHeight && !!at && h.contains(at);
     }, start);
-    await page.screenshot({ path: path.join(shots, "report-first-screen.png"), fullPage: false });
     stage = "report scenario page";
     // a scenario of a contradicted claim shows its verdict label and evidence
     await page.goto("about:blank");
