@@ -31,11 +31,10 @@ def pytest_cmdline_main(config: pytest.Config):
     here is refused, and every folder the run writes into must be usable (one line each)."""
     run_state(config).own_tests = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
     option = config.option
-    if (hasattr(config, "workerinput") and not run_state(config).own_tests
-            and getattr(option, "allure_report_dir", None) is None):
+    if hasattr(config, "workerinput") and config.workerinput.get(WORKER_RESULTS):
         # an xdist worker gets the command line, not the controller's computed options: it writes its
-        # scenarios' Allure results where the controller chose (the controller alone cleans the folder)
-        option.allure_report_dir = str(Path(option.reports_dir) / "allure-results")
+        # scenarios' Allure results into the controller's staging folder (pytest_configure_node)
+        option.allure_report_dir = config.workerinput[WORKER_RESULTS]
     if not claims_run(config):
         return
     nothing = collects_nothing(config)
@@ -80,6 +79,18 @@ def pytest_cmdline_main(config: pytest.Config):
         usage(f"--alluredir={state.results_target}: cannot make a staging folder beside it ({why(exc)}); "
               "pass --alluredir=<a writable folder>")
     option.allure_report_dir = str(state.results_staging)
+
+
+WORKER_RESULTS = "keychain_claims_allure_results"     # workerinput: where a worker writes its Allure results
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Each xdist worker writes its scenarios' Allure results into this run's staging folder: without
+    it a worker had no results folder at all, and every result of a `-n` run was a stand-in."""
+    staging = run_state(node.config).results_staging
+    if staging is not None:
+        node.workerinput[WORKER_RESULTS] = str(staging)
 
 
 # the suite's own plugins (pytest.ini, conftest.py): none may be switched off with -p no:NAME
