@@ -321,17 +321,26 @@ def verdict_headline(doc: dict) -> str:
                              f", Claude Code {releases[0]}…{releases[-1]} ({len(releases)})" if releases else "")
     statements = {row["claim"]: row.get("statement") or row.get("quote", "") for row in doc.get("claims", [])}
 
-    def named(kind: str) -> str:
-        return (": " + "; ".join(f"{cid} “{few_words(statements.get(cid, ''))}…”" for cid in by[kind])) if by[kind] else ""
-    name = (f"{c['claims']} claims — {len(by['contradicted'])} contradicted"
-            f"{named('contradicted')}" + (f" · {len(by['fails'])} fail{named('fails')}" if by["fails"] else "")
-            + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{_ids(by['no-longer-contradicted'])}"
-               if by["no-longer-contradicted"] else "")
-            + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
-            + f" | omissions {len(om['reproduced'])}/{c['omissions']} reproduced"
-            + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
-            + f" | {where}")
-    return name
+    def headline(words: int) -> str:
+        def named(kind: str) -> str:
+            if not by[kind]:
+                return ""
+            return ": " + "; ".join(f"{cid} “{few_words(statements.get(cid, ''), words)}…”" if words else cid
+                                    for cid in by[kind])
+        return (f"{c['claims']} claims — {len(by['contradicted'])} contradicted"
+                f"{named('contradicted')}" + (f" · {len(by['fails'])} fail{named('fails')}" if by["fails"] else "")
+                + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{_ids(by['no-longer-contradicted'])}"
+                   if by["no-longer-contradicted"] else "")
+                + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
+                + f" | omissions {len(om['reproduced'])}/{c['omissions']} reproduced"
+                + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
+                + f" | {where}")
+    # as many first words per claim as keep the headline within HEADLINE_CHARS (four lines at 1280 px), down to
+    # the IDs alone: with many contradicted claims the words go before the first screen does
+    return next((h for h in map(headline, (3, 2, 1)) if len(h) <= HEADLINE_CHARS), headline(0))
+
+
+HEADLINE_CHARS = 372      # measured: the name wraps into four lines of Allure's headline at 1280 px
 
 
 def report_config(output: Path, history: Path, doc: dict | None = None, attachments=()) -> dict:
