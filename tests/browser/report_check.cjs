@@ -47,7 +47,8 @@ const path = require("path");
           while (walker.nextNode()) {
             const node = walker.currentNode;
             for (const id of ids) {
-              const at = node.textContent.indexOf(id + " ");
+              const hit = new RegExp(id.replace(/-/g, "\\-") + "(?![A-Z0-9-])").exec(node.textContent);
+              const at = hit ? hit.index : -1;      // the whole ID (FIX-FILE-FALLBACK, not in FIX-FILE-FALLBACK-TMUX)
               if (at < 0 || idBoxes[id]) continue;
               const range = document.createRange();
               range.setStart(node, at);
