@@ -3,6 +3,20 @@
 The suite's options are declared by keychain_claims.plugins.command_line, which pytest.ini loads
 before the command line is read; the plugins below do the run."""
 
+import os
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+if ("keychain_claims.plugins.command_line" not in sys.modules          # pytest.ini was not read, and
+        and not Path.cwd().resolve().is_relative_to(_HERE)):           # pytest started above this folder:
+    # this conftest is not at pytest's rootdir, where pytest refuses `pytest_plugins` with a message that
+    # invites editing it; say instead where to start, before anything ran or was cleaned
+    sys.stderr.write(f"keychain-claims: pytest was started in {Path.cwd()}, above the suite's folder; nothing ran "
+                     f"and no result was touched — run cd {os.path.relpath(_HERE)} && .venv/bin/pytest\n")
+    sys.stderr.flush()
+    os._exit(4)
+
 pytest_plugins = [
     "keychain_claims.plugins.command_line",   # already loaded by pytest.ini, unless a run names another ini
     "keychain_claims.plugins.publish",

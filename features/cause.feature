@@ -43,6 +43,17 @@ Feature: Cause — what binds and what invalidates the grant
     And Claude Code reads the credential, answering "Deny"
     Then 2 item dialogs were shown in all
 
+  @refutes:CAU-UPDATE @proposes:CAU-UPDATE @gui
+  Scenario: After a Claude Code update security still reads the credential without a dialog
+    Given the session has a GUI
+    And the item trusts no application
+    And Claude Code is a Developer-ID signed binary
+    And Claude Code reads through security, as releases do
+    And Claude Code has read the credential, answering "Always Allow"
+    When Claude Code is updated to a newly signed build
+    And Claude Code reads the credential, answering "Deny"
+    Then 1 item dialog was shown in all
+
   @supports:CAU-REFRESH @gui
   Scenario: A token refresh written the way releases write it re-creates the item
     Given the session has a GUI
@@ -53,7 +64,7 @@ Feature: Cause — what binds and what invalidates the grant
     And Claude Code reads the credential, answering "Deny"
     And 2 item dialogs were shown in all
 
-  @refutes:CAU-REFRESH @gui
+  @refutes:CAU-REFRESH @gui @proposes:CAU-REFRESH
   Scenario: A token refresh updates the item in place and keeps the grant held by security
     Given the session has a GUI
     And the item trusts no application
@@ -72,7 +83,7 @@ Feature: Cause — what binds and what invalidates the grant
     And Claude Code reads the credential 3 times while refreshing the token
     Then 3 item dialogs were shown
 
-  @refutes:CAU-BURST @gui
+  @refutes:CAU-BURST @gui @proposes:CAU-BURST
   Scenario: After a restart the only prompts are unlock prompts, and unlocking ends them
     Given the session has a GUI
     When the machine restarts

@@ -7,7 +7,7 @@ Feature: Field — what brings the prompt back according to public reports, and 
   Background:
     Given a scratch login keychain with no timeout
 
-  @supports:OMI-SEVERAL-ITEMS
+  @supports:OMI-SEVERAL-ITEMS @proposes:OMI-SEVERAL-ITEMS
   Scenario: With an MCP item stored first, the article's bypass copies the MCP item and deletes it
     Given Claude Code's MCP OAuth state is stored under the same service for account "unknown"
     And Claude Code has stored a credential for the current user
@@ -35,7 +35,7 @@ Feature: Field — what brings the prompt back according to public reports, and 
     And the item for the current user no longer exists
     And the item for account "unknown" still exists
 
-  @supports:OMI-CONFIG-DIR-ITEMS @gui
+  @supports:OMI-CONFIG-DIR-ITEMS @gui @proposes:OMI-CONFIG-DIR-ITEMS
   Scenario: Two configuration directories make two items, each with its own first dialog
     Given the session has a GUI
     And Claude Code has stored a credential under the configuration directory "~/work-a/.claude"
@@ -51,7 +51,7 @@ Feature: Field — what brings the prompt back according to public reports, and 
       """
     Then the terminal shows "The specified item could not be found in the keychain."
 
-  @supports:OMI-CO-WRITER @supports:SYM-RETURNS @gui
+  @supports:OMI-CO-WRITER @supports:SYM-RETURNS @gui @proposes:OMI-CO-WRITER
   Scenario: A framework writer re-creates the item and security's next read asks again
     The writer's item as #81707 shows it: `security` still in the access list, partition list
     `teamid:NKUJUXUJ3B` only.  `security` is then refused by the partition check alone.
@@ -70,7 +70,7 @@ Feature: Field — what brings the prompt back according to public reports, and 
     And Claude Code reads the credential, answering "Always Allow"
     Then 2 item dialogs were shown in all
 
-  @supports:OMI-PARTITION-RESET @gui
+  @supports:OMI-PARTITION-RESET @gui @proposes:OMI-PARTITION-RESET
   Scenario: A refresh by security drops a third-party reader's partition, and the reader is asked again
     Given the session has a GUI
     And Claude Code has stored a credential for the current user
@@ -96,7 +96,7 @@ Feature: Field — what brings the prompt back according to public reports, and 
     And the app reads the credential, answering "Always Allow"
     Then the dialog says "usagebar" wants to access key "Claude Code-credentials" in the "login" keychain
 
-  @supports:OMI-CONCURRENT @gui
+  @supports:OMI-CONCURRENT @gui @proposes:OMI-CONCURRENT
   Scenario Outline: <count> processes reading at once raise <count> dialogs, one each
     Each refused process asks securityd on its own; none waits for another's answer.  Answered "Deny": with
     "Always Allow" the count depends on whether a process asks before the first answer is written, and an

@@ -6,7 +6,7 @@ Feature: Field causes with real Claude Code releases
   Background:
     Given a scratch login keychain with no timeout
 
-  @supports:OMI-SEVERAL-ITEMS
+  @supports:OMI-SEVERAL-ITEMS @proposes:OMI-SEVERAL-ITEMS
   Scenario: Both items under the service outlive a release's refresh; the release names its own account
     The release is not the writer of the `unknown` item (it writes `-a <user>`); the item stays beside the
     credential, where the article's `-s`-only recipes pick by order.
@@ -17,7 +17,7 @@ Feature: Field causes with real Claude Code releases
     And every security call of the release names the account of the current user
     And the item for account "unknown" still holds the MCP OAuth state
 
-  @supports:OMI-CONFIG-DIR-ITEMS
+  @supports:OMI-CONFIG-DIR-ITEMS @proposes:OMI-CONFIG-DIR-ITEMS
   Scenario: A release run under two configuration directories reads two items, one per directory
     Given Claude Code has stored a credential under the configuration directory "~/work-a/.claude"
     And Claude Code has stored a credential under the configuration directory "~/work-b/.claude"

@@ -98,6 +98,38 @@ Feature: Fix — bypass the keychain: move the token to ~/.claude/.credentials.j
       """
     Then ~/.claude/.credentials.json holds the stored credential byte for byte as valid JSON
 
+  @proposes:FIX-FILE-SAFE
+  Scenario: The proposed recipe moves the token into a private file and then deletes the item
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude does not exist
+    When I type the command:
+      """
+      mkdir -p ~/.claude
+      (umask 077; security find-generic-password -s "Claude Code-credentials" -a "$USER" -w > ~/.claude/.credentials.json.new) && mv ~/.claude/.credentials.json.new ~/.claude/.credentials.json && security delete-generic-password -s "Claude Code-credentials" -a "$USER"
+      """
+    Then ~/.claude/.credentials.json holds the stored credential byte for byte as valid JSON
+    And ~/.claude/.credentials.json has mode 600
+    And the item no longer exists
+    And the terminal shows no part of the credential
+
+  @proposes:FIX-FILE-SAFE @gui
+  Scenario Outline: With the proposed recipe a failed read leaves the stored credential alone (<failure>)
+    Given Claude Code has stored a credential for the current user
+    And ~/.claude/.credentials.json already holds an older credential
+    And <failure>
+    When I type the command:
+      """
+      mkdir -p ~/.claude
+      (umask 077; security find-generic-password -s "Claude Code-credentials" -a "$USER" -w > ~/.claude/.credentials.json.new) && mv ~/.claude/.credentials.json.new ~/.claude/.credentials.json && security delete-generic-password -s "Claude Code-credentials" -a "$USER"
+      """
+    Then no credential was lost
+
+    Examples:
+      | failure                              |
+      | the item trusts no application       |
+      | the item does not exist              |
+      | the session has no GUI and the login keychain is locked |
+
   @supports:NOTE-REDIRECT
   Scenario: Without the redirect, -w prints the token on the terminal
     Given Claude Code has stored a credential for the current user

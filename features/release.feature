@@ -35,7 +35,7 @@ Feature: Real Claude Code releases against the article
     Then the release exits 0
     And the item no longer exists
 
-  @refutes:CAV-OAUTH-ENV
+  @refutes:CAV-OAUTH-ENV @proposes:CAV-OAUTH-ENV
   Scenario: With CLAUDE_CODE_OAUTH_TOKEN set, claude -p leaves the stored credentials in place
     Given Claude Code has stored a credential for the current user
     And ~/.claude/.credentials.json already holds an older credential
@@ -54,7 +54,7 @@ Feature: Real Claude Code releases against the article
     And the release reads the stored credential
     Then the release reports it is not logged in
 
-  @supports:FIX-FILE-FALLBACK
+  @supports:FIX-FILE-FALLBACK @proposes:FIX-FILE-FALLBACK
   Scenario: With no keychain item, the release reads ~/.claude/.credentials.json
     Given ~/.claude/.credentials.json already holds an older credential
     When the release reads the stored credential
@@ -107,7 +107,7 @@ Feature: Real Claude Code releases against the article
     Then the release reports it is logged in
     And the release called security "find-generic-password -a <user> -w -s <service>"
 
-  @refutes:CAU-REFRESH @supports:CAV-REWRITE @gui
+  @refutes:CAU-REFRESH @supports:CAV-REWRITE @gui @proposes:CAU-REFRESH
   Scenario: A token refresh by the release updates the item in place and keeps the grant held by security
     Given the session has a GUI
     And Claude Code has stored an expired credential for the current user
@@ -124,7 +124,7 @@ Feature: Real Claude Code releases against the article
     And 1 item dialog was shown in all
     And the read returned the refreshed token
 
-  @supports:FIX-FILE-FALLBACK
+  @supports:FIX-FILE-FALLBACK @proposes:FIX-FILE-FALLBACK
   Scenario: Without a GUI and with the login keychain locked, a refreshed token the keychain cannot take goes to ~/.claude/.credentials.json
     Given Claude Code has stored an expired credential for the current user
     And ~/.claude/.credentials.json holds the stored credential

@@ -13,6 +13,9 @@
   keychain-claims history render [--from F ...] [--out D] a release history (folded from its outcomes) as
                                                           Markdown, HTML and JSON (default: docs/history/)
   keychain-claims history cost DIR [--total N]            what a chunked run cost, extrapolated to N releases
+  keychain-claims assumptions [--settle] [--json]         the macOS behaviours assumed, and their probes
+
+`keychain-claims COMMAND --help` says what each option means.
 """
 from __future__ import annotations
 
@@ -42,11 +45,6 @@ def _allure() -> list[str]:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise CliError(f"npm install failed ({last}); check that the npm registry is reachable and retry")
     return [str(binary)]
-
-
-def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
-    from keychain_claims.reports.allure import verdict_headline as headline
-    return headline(doc)
 
 
 def _config(output: Path, history: Path, doc: dict | None = None, attachments: list[Path] = ()) -> Path:
@@ -164,12 +162,23 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
 # ---------------------------------------------------------------- one function per sub-command
 # Each returns the exit code; bad input raises CliError (one line that says what to do).
 
+PAGES = (("article.html", "annotated article"), ("article.proposed.md", "proposed corrections"),
+         ("claims.md", "verdict table"), ("release-matrix.html", "claims x releases"),
+         ("release-history.html", "release history"))
+
+
+def built_pages(folder: Path) -> list[str]:
+    """One line per page of a reports folder a reader may open, naming it and its path."""
+    return [f"{what}: {folder / name}" for name, what in PAGES if (folder / name).exists()]
+
+
 def run_report(args) -> int:
     index = report(args.results, args.output, args.history, args.claims)
     claims = args.claims or claims_of(args.results)
-    print(f"report: {index}  (serve it: npx allure open {args.output})")
+    print(f"report: {index}  (open it first; serve it: npx allure open {args.output})")
     if claims.exists():
-        print(f"annotated article: {claims.parent / 'article.html'}")
+        for line in built_pages(claims.parent):
+            print(line)
     return 0
 
 
@@ -189,6 +198,9 @@ def run_check(args) -> int:
         for oid in unscenarioed_omissions(ledger):     # accepted until any scenario names an omission
             print(f"omission {oid}: not-checkable: no scenario yet (accepted until a scenario is tagged "
                   "with any omission)")
+    if not found:
+        print(f"ledger and article agree: {len(ledger.claims)} claims, {len(ledger.omissions)} omissions "
+              f"({ledger.path.name}, {article.path.name}, the features' tags)")
     return 1 if found else 0
 
 
@@ -203,10 +215,8 @@ def run_fidelity(args) -> int:
     from keychain_claims.sim import fidelity
     if args.dir is not None and not args.dir.is_dir():
         raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
-    if args.settled is not None:
-        fidelity.settled_main(args.settled, as_json=args.json)
     try:
-        return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json)
+        return fidelity.main(args.dir, verbose=args.verbose, as_json=args.json, settled_directory=args.settled)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -255,6 +265,9 @@ def run_changes(args) -> int:
         raise CliError(str(exc)) from None
     if text:
         print(text)
+    else:       # stdout stays empty (watch.yml opens an issue when it is not); the person is told on stderr
+        print(f"no claim's verdict differs between Claude Code {args.old} and {args.new} "
+              f"({args.folder / 'release-matrix.json'})", file=sys.stderr)
     return 0
 
 
@@ -302,8 +315,10 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="build the static HTML report with the Allure 3 CLI")
     rep.set_defaults(run=run_report)
-    rep.add_argument("--results", type=Path, default=REPORTS_DIR / "allure-results")
-    rep.add_argument("--output", type=Path, default=REPORTS_DIR / "allure-report")
+    rep.add_argument("--results", type=Path, default=REPORTS_DIR / "allure-results",
+                     help="the run's Allure results folder (default: reports/allure-results)")
+    rep.add_argument("--output", type=Path, default=REPORTS_DIR / "allure-report",
+                     help="where the HTML report goes, replaced whole (default: reports/allure-report)")
     rep.add_argument("--history", type=Path, default=None,
                      help="Allure 3 history file carried from report to report (default: beside --output)")
     rep.add_argument("--claims", type=Path, default=None,
@@ -331,7 +346,8 @@ def parser() -> argparse.ArgumentParser:
                           "as its column, and a release complete there for this suite commit is not run again")
     mer = sub.add_parser("merge", help="merge result folders (allure-results/ + outcomes.json) of separate runs")
     mer.set_defaults(run=run_merge)
-    mer.add_argument("folders", metavar="DIR", nargs="+", type=Path)
+    mer.add_argument("folders", metavar="DIR", nargs="+", type=Path,
+                     help="a run's reports folder (allure-results/ and outcomes.json in it), or a merged one")
     mer.add_argument("--output", type=Path, required=True, help="folder for the merged results, verdicts and report")
     mer.add_argument("--no-html", action="store_true", help="merge results and verdicts only, no HTML report")
     ver = sub.add_parser("versions", help="the releases a --claude-code SPEC names, in registry order")
@@ -365,8 +381,13 @@ def parser() -> argparse.ArgumentParser:
     chg = sub.add_parser("changes", help="claims whose verdict differs between two releases of a release matrix")
     chg.set_defaults(run=run_changes)
     chg.add_argument("folder", metavar="DIR", type=Path, help="a reports folder holding release-matrix.json")
-    chg.add_argument("--from", dest="old", required=True, metavar="A")
-    chg.add_argument("--to", dest="new", required=True, metavar="B")
+    chg.add_argument("--from", dest="old", required=True, metavar="A",
+                     help="the earlier release, a column of the matrix (e.g. 2.1.330)")
+    chg.add_argument("--to", dest="new", required=True, metavar="B",
+                     help="the later release, a column of the matrix (e.g. 2.1.331)")
+    sub.add_parser("assumptions", add_help=False,
+                   help="the macOS behaviours the simulator and the macOS backend assume, and their probes "
+                        "(--settle runs them; `keychain-claims assumptions --help`)")
     return ap
 
 

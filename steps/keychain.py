@@ -245,7 +245,8 @@ def reads_racing_refresh(world: World, fakes: Fakes, count: str):
 @then(parsers.re(r"(?P<count>\d+) (?P<kind>item|unlock) dialogs? (?:was|were) shown(?: in all)?"))
 def dialogs_shown(world: World, count: str, kind: str):
     seen = world.dialogs(kind)
-    assert len(seen) == int(count), f"{len(seen)} {kind} dialog(s) shown, expected {count}: {seen}"
+    if len(seen) != int(count):
+        raise AssertionError(f"{len(seen)} {kind} dialog(s) shown, expected {count}: " + "; ".join(map(str, seen)))
 
 
 @then("no unlock dialog was shown")
@@ -255,10 +256,13 @@ def no_unlock(world: World):
 
 @then("no keychain prompt was raised")
 def no_prompt(world: World):
-    assert [p for p in world.prompts if p.kind.endswith("dialog")] == []
+    dialogs = [p for p in world.prompts if p.kind.endswith("dialog")]
+    if dialogs:            # said for a person (the report shows it), not as a list of objects
+        raise AssertionError(f"the keychain raised {len(dialogs)} dialog(s): " + "; ".join(map(str, dialogs)))
     events = world.backend.prompt_events(world.sandbox)
-    if events is not None:
-        assert events == [], f"the keychain raised prompts: {events}"
+    if events:
+        raise AssertionError(f"the keychain raised {len(events)} prompt(s): "
+                             + "; ".join(" ".join(f"{k} {v}" for k, v in e.items()) for e in events))
     assert all(c.status != 36 for c in world.sandbox.security.calls), "a call failed with 36: a prompt was needed"
 
 

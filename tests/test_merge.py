@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.claims.article import Article
+from keychain_claims.reports.allure import ENVIRONMENT_FILE
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.reports.merge import merge
 from keychain_claims.reports.publish import write_outcomes
@@ -78,7 +79,7 @@ def test_two_separate_runs_merge_into_one_report_and_one_verdict_table(two_runs,
             if c["verdict"] != "not-checkable":          # what a run decided, the merge decides the same way
                 assert claims[c["claim"]]["verdict"] == c["verdict"]
                 assert {s["nodeid"] for s in c["scenarios"]} <= {s["nodeid"] for s in claims[c["claim"]]["scenarios"]}
-    assert "environment.properties" in os.listdir(out / "allure-results")
+    assert ENVIRONMENT_FILE in os.listdir(out / "allure-results")
 
 
 def outcome(scenario, claim, result, release, backend="sim", refutes=()):
@@ -93,7 +94,7 @@ def craft(folder: Path, outcomes: list[Outcome], backends: dict[str, bool]) -> P
     for o in outcomes:
         doc = {"uuid": f"{abs(hash(o.nodeid))}", "name": o.nodeid, "status": "passed"}
         (results / f"{doc['uuid']}-{o.backend}-result.json").write_text(json.dumps(doc))
-    (results / "environment.properties").write_text(f"backend={next(iter(backends))}\nclaude-code={o.release}\n")
+    (results / ENVIRONMENT_FILE).write_text(f"backend={next(iter(backends))}\nclaude-code={o.release}\n")
     return folder
 
 
@@ -114,7 +115,7 @@ def test_the_matrix_holds_the_releases_and_backends_of_every_run(tmp_path):
     verdicts = {(c["claim"], c["backend"]): c for c in json.loads((tmp_path / "out" / "claims.json").read_text())["claims"]}
     assert verdicts[("CAU-REFRESH", "macos")]["verdict"] == "contradicted" and not verdicts[("CAU-REFRESH", "macos")]["simulated"]
     assert verdicts[("CAV-REWRITE", "sim")]["verdict"] == "fails"
-    env = (tmp_path / "out" / "allure-results" / "environment.properties").read_text()
+    env = (tmp_path / "out" / "allure-results" / ENVIRONMENT_FILE).read_text()
     assert "backend=sim | macos" in env
     assert len(list((tmp_path / "out" / "allure-results").glob("*-result.json"))) == 4 + 1
     again = merge([tmp_path / "out", craft(tmp_path / "later", [outcome("write", "CAV-REWRITE", "passed", "2.1.332")],

@@ -73,6 +73,10 @@ def test_every_sub_command_has_its_own_function_and_bad_input_is_one_line(tmp_pa
     assert len(set(runs.values())) == len(sub)
     assert main(["changes", str(tmp_path / "none"), "--from", "a", "--to", "b"]) == 1
     err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no folder {tmp_path / 'none'}" in err and "run the suite" not in err
+    (tmp_path / "empty").mkdir()
+    assert main(["changes", str(tmp_path / "empty"), "--from", "a", "--to", "b"]) == 1
+    err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds no release-matrix.json; run the suite with --claude-code first" in err
     assert main(["check", "--article", str(tmp_path / "none.md")]) == 1
     err = capsys.readouterr().err

@@ -39,7 +39,9 @@ def test_compute_names_backend_and_evidence():
     assert verdicts["CAV-PLAINTEXT"].verdict == "not-checkable"
     assert "No scenario for this claim ran" in verdicts["CAV-PLAINTEXT"].note
     table = render_markdown(list(verdicts.values()), Article(), {"sim": "simulated security(1)"})
-    assert "| [SYM-DIALOG](#sym-dialog) | holds | sim (simulated) | — | 1 of 1 ran | 1 simulated |" in table
+    row = next(line for line in table.splitlines() if "[SYM-DIALOG](#sym-dialog)" in line)
+    assert row.startswith(f"| {LEDGER['SYM-DIALOG'].statement} | holds | 1 scenario stating it passed")   # its sentence first
+    assert row.endswith("| [SYM-DIALOG](#sym-dialog) | sim (simulated) | — | 1 of 1 ran | 1 simulated |")
     assert "Article line 17 (symptom)" in table
 
 
@@ -122,7 +124,7 @@ def test_one_pass_with_skipped_siblings_says_how_much_was_checked():
     assert v.coverage["ran"] == 1 and v.coverage["total"] == 3 and len(v.coverage["skipped"]) == 2
     assert v.summary == "holds — 1 of 3 scenarios ran; 2 skipped: no --claude-code given: release scenarios need it"
     table = render_markdown([v], Article(), {"sim": "simulated"})
-    assert "| [CAU-ITEM](#cau-item) | holds | sim (simulated) | — | 1 of 3 ran |" in table
+    assert "| [CAU-ITEM](#cau-item) | sim (simulated) | — | 1 of 3 ran |" in table
 
 
 class _Report:
@@ -161,7 +163,7 @@ def test_claims_md_fills_in_example_values_and_has_one_row_per_claim(tmp_path):
     verdicts = compute([outline], LEDGER, Article(), {"sim": True})
     _, md = write(verdicts, tmp_path, Article(), {"sim": "simulated"})
     text = md.read_text()
-    table = [line for line in text.splitlines() if line.startswith("| [")]
+    table = [line for line in text.splitlines() if re.search(r"\| \[[A-Z]+-[A-Z0-9-]+\]\(#", line)]
     assert len(table) == len(list(LEDGER))
     assert "A grant follows the signing identity (the app is rebuilt)" in text and "<change>" not in text
     doc = json.loads((tmp_path / "claims.json").read_text())
@@ -189,7 +191,11 @@ def test_allure_results_get_a_verdict_label_and_evidence(tmp_path):
                for r in (json.loads(p.read_text()) for p in tmp_path.glob("*-result.json"))}
     label = lambda r, name: [l["value"] for l in r["labels"] if l["name"] == name]  # noqa: E731
     assert label(results["n1"], "verdict") == ["contradicted"] and results["n1"]["status"] == "skipped"
-    assert results["n1"]["statusDetails"]["message"].startswith("CONTRADICTED — recorded finding still holds: The binary")
+    # the finding's text once: in the description, not in the message Allure shows twice
+    assert results["n1"]["statusDetails"]["message"] == ("CONTRADICTED — recorded finding still holds "
+                                                         "(the description says why)")
+    finding = " ".join(LEDGER["CAU-UPDATE"].findings[0].evidence.split())
+    assert results["n1"]["description"].count(finding[:60]) == 1
     assert label(results["n2"], "verdict") == ["contradicted"] and label(results["n2"], "claim-verdict") == [
         "CAU-REFRESH — contradicted"]
     assert "this scenario states what contradicts the claim, and it passed" in results["n2"]["description"]

@@ -114,12 +114,12 @@ def main(argv: list[str]) -> int:
             print(f"{row['id']:<24} {row['status']:<17} {row['assumed']}")
             observed = " ⏎ ".join(row.get("observed", "").splitlines())[:160]
             print(f"{'':<24} source: {row['source']}" + (f"; observed: {observed}" if observed else ""))
-    if args.settle:
+    if args.settle:      # the summary: to stderr when stdout is JSON, so stdout stays one JSON document
         count = {status: sum(r["status"] == status for r in results.values()) for status in STATUSES}
         print(f"assumptions: {count['held']} held, {count['did-not-hold']} did not hold, "
               f"{count['not-settled-here']} not settled here, {count['could-not-run']} could not run "
               f"({len(results)} probed on the {results and next(iter(results.values()))['backend']} backend); "
-              f"transcripts in {args.out}")
+              f"transcripts in {args.out}", file=sys.stderr if args.json else sys.stdout)
         if count["could-not-run"] or not results:
             failed = [k for k, r in results.items() if r["status"] == "could-not-run"]
             print(f"keychain-claims assumptions: {len(failed)} probe(s) could not run ({', '.join(failed[:6])}"

@@ -9,6 +9,8 @@ Problems reported (each one line, saying what to fix):
   * an omission's `anchor` no longer occurs in the article;
   * a tag names a claim or omission the ledger does not have;
   * a claim's `refuted_by` list in the ledger and its @refutes:<ID> tags name different scenarios;
+  * a @proposes:<ID> tag names an entry without a `proposed:` text, or a `proposed:` text has no scenario
+    tagged @proposes:<ID> (a proposed replacement is checked like a claim);
   * a command of the article's fenced code blocks is not typed verbatim by any scenario
     (as a docstring of an "I type the article's command(s)" step).
 """
@@ -65,6 +67,7 @@ class ScenarioRef:
     refutes: tuple[str, ...] = ()       # claims the scenario states the opposite of
     markers: tuple[str, ...] = ()       # its other tags (and its feature's): pytest marks, which must be declared
     checks: tuple[str, ...] = ()        # the text of its When and Then steps (what a finding may name)
+    proposes: tuple[str, ...] = ()      # entries whose proposed replacement it states (@proposes:)
 
 
 def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
@@ -81,8 +84,9 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
             refs.append(ScenarioRef(path.name, template.name, template.line_number, claims, typed,
                                     tuple(sorted(link.claim for link in linked if not link.polarity)),
                                     tuple(sorted(link.claim for link in linked if link.polarity == links.REFUTES)),
-                                    tuple(sorted(t for t in tags if links.parse(t) is None)),
-                                    tuple(" ".join(s.name.split()) for s in template.steps if s.type != "given")))
+                                    tuple(sorted(t for t in tags if links.parse(t) is None and not links.proposals([t]))),
+                                    tuple(" ".join(s.name.split()) for s in template.steps if s.type != "given"),
+                                    tuple(links.proposals(tags))))
     return refs
 
 
@@ -132,6 +136,16 @@ def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR
         if other is not ref:
             found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r} has the name of the scenario at "
                          f"{other.feature}:{other.line}; give each scenario its own name")
+    proposing = {cid for ref in refs for cid in ref.proposes}
+    for ref in refs:
+        for cid in ref.proposes:
+            if cid not in ledger or not ledger[cid].proposed:
+                found.append(f"{ref.feature}:{ref.line} scenario {ref.name!r}: tag @proposes:{cid} names no entry "
+                             f"with a `proposed:` text in {ledger.path.name}; add the text or fix the tag")
+    for entry in ledger.entries():
+        if entry.proposed and entry.id not in proposing:
+            found.append(f"{entry.kind} {entry.id}: its `proposed:` text has no scenario; tag the scenario that "
+                         f"states it @proposes:{entry.id}")
     typed = {line for ref in refs for line in ref.typed}
     for command in article.commands:
         if command.text not in typed:

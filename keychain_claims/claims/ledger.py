@@ -88,6 +88,11 @@ def _names(value, owner: str):
 Text = Field(min_length=1, max_length=MAX_TEXT)
 
 
+def _paragraph(value: str) -> str:
+    """A `proposed:` text (the corrected article, claims/proposals.py): one paragraph, its spaces as one."""
+    return " ".join(value.split())
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False, str_max_length=MAX_TEXT)
 
@@ -150,7 +155,13 @@ class Claim(_Entry):
     note: str = ""
     refuted_by: tuple[str, ...] = Field(default=(), max_length=MAX_ENTRIES)   # scenarios tagged @refutes:<id> (checked by coverage)
     review: Review | None = None
+    proposed: str = Field(default="", max_length=MAX_TEXT)   # what the article should say instead (@proposes:<id>)
     kind: ClassVar[str] = "claim"
+
+    @field_validator("proposed")
+    @classmethod
+    def _one_paragraph(cls, value: str) -> str:
+        return _paragraph(value)
 
     @property
     def rests_on(self) -> tuple[str, ...]:
@@ -199,7 +210,13 @@ class Omission(_Entry):
     note: str = ""
     refuted_by: tuple[str, ...] = Field(default=(), max_length=MAX_ENTRIES)
     findings: tuple = ()                              # omissions have none; kept so links treat both alike
+    proposed: str = Field(default="", max_length=MAX_TEXT)   # the paragraph to add at `anchor` (@proposes:<id>)
     kind: ClassVar[str] = "omission"
+
+    @field_validator("proposed")
+    @classmethod
+    def _one_paragraph(cls, value: str) -> str:
+        return _paragraph(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -6,12 +6,17 @@
 
 A bare `@claim:ID` has no polarity and is refused, so no verdict can count a refutation as
 support by accident.
+
+  @proposes:ID  -- the scenario states the ledger's proposed replacement for ID (its `proposed:` text):
+                   passing supports the proposal.  It is no evidence about the claim itself, so it is
+                   not a link: `proposals` reads it, `links` does not.
 """
 from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
 SUPPORTS, REFUTES = "supports", "refutes"
+PROPOSES = "proposes"
 POLARITIES = (SUPPORTS, REFUTES)
 UNPOLARISED = "claim"
 
@@ -31,6 +36,11 @@ def parse(tag: str) -> Link | None:
 
 def links(tags: Iterable[str]) -> list[Link]:
     return sorted(link for link in map(parse, tags) if link is not None)
+
+
+def proposals(tags: Iterable[str]) -> list[str]:
+    """The ledger IDs whose proposed replacement the scenario states (@proposes:ID)."""
+    return sorted({tag.partition(":")[2] for tag in tags if tag.startswith(PROPOSES + ":")})
 
 
 def unpolarised_message(where: str, cid: str) -> str:

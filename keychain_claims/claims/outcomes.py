@@ -26,6 +26,7 @@ class Prop:
     and the release plugin.  One name each, so a writer and the reader cannot drift apart."""
     CLAIMS = "claims"                  # the ledger IDs the scenario links (claims and omissions)
     REFUTES = "refutes"                # those it links with @refutes
+    PROPOSES = "proposes"              # the IDs whose proposed replacement it states (@proposes)
     BACKEND = "backend"                # the backend's name
     SIMULATED = "simulated"            # whether that backend is simulated
     SCENARIO = "scenario"              # the scenario's name (its template, <placeholders> kept)
@@ -69,6 +70,7 @@ class Outcome:
     example: dict = field(default_factory=dict)          # the outline's example row, if any
     feature: str = ""
     findings: list[str] = field(default_factory=list)   # IDs of the recorded findings that held (xfailed)
+    proposes: list[str] = field(default_factory=list)    # IDs whose proposed replacement it states
 
     @property
     def ran(self) -> bool:
@@ -139,5 +141,6 @@ def outcome_from_report(report) -> Outcome | None:
                        result, redact(reason)[:500], release, list(props.get(Prop.REFUTES, [])),
                        provenance_of(report.user_properties, bool(props.get(Prop.SIMULATED, True))),
                        dict(props.get(Prop.EXAMPLE) or {}), props.get(Prop.FEATURE, ""),
-                       list(props.get(Prop.FINDINGS) or []) if result == "xfailed" else [])
+                       list(props.get(Prop.FINDINGS) or []) if result == "xfailed" else [],
+                       list(props.get(Prop.PROPOSES, [])))
     return None

@@ -64,3 +64,19 @@ class OmissionVerdict(_Named):
 
 # the definitions as claims.json carries them ("omission_verdicts": verdict -> meaning)
 OMISSION_VERDICTS = {v.value: v.meaning for v in OmissionVerdict}
+
+# what each claim verdict means, as claims.json carries it ("claim_verdicts": verdict -> meaning) and
+# claims.md prints it above its table
+CLAIM_VERDICTS = {
+    Verdict.HOLDS.value: "every scenario of the claim that ran supports it: those stating it passed, none stating "
+                         "what contradicts it passed",
+    Verdict.CONTRADICTED.value: "the evidence says the article is wrong here: a recorded finding still holds (its "
+                                "scenario failed on the finding's own assertion) or a scenario stating what "
+                                "contradicts the claim passed",
+    Verdict.FAILS.value: "a scenario stating the claim failed although no finding is recorded: a new contradiction "
+                         "(or, on the simulator, a harness error); look at the scenario",
+    Verdict.NO_LONGER_CONTRADICTED.value: "a recorded finding stopped holding (its scenario passed): the article "
+                                          "may be right now; update the ledger",
+    Verdict.NOT_CHECKABLE.value: "no scenario of the claim ran to a result here (every one skipped, or none is "
+                                 "tagged); the reason says why. Never evidence for or against the claim",
+}

@@ -77,10 +77,14 @@ def coverage_text(coverage: dict, skipped_as: str = "skipped") -> str:
     text = f"{ran} of {total} scenario{'s' if total != 1 else ''} ran"
     skipped = coverage.get("skipped", [])
     if skipped:
-        reasons = list(dict.fromkeys(first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
-                                     for s in skipped))
-        text += f"; {len(skipped)} {skipped_as}: " + "; ".join(reasons)
+        text += f"; {len(skipped)} {skipped_as}: " + "; ".join(skip_reasons(coverage))
     return text
+
+
+def skip_reasons(coverage: dict) -> list[str]:
+    """The distinct reasons a coverage's skipped scenarios give, each in its first sentence."""
+    return list(dict.fromkeys(first_sentence(_not_checkable_prefix.sub("", s["reason"])) or "no reason given"
+                              for s in coverage.get("skipped", [])))
 
 
 _not_checkable_prefix = re.compile(r"^not checkable:\s*", re.IGNORECASE)
@@ -97,7 +101,10 @@ def release_cell(seen: list[Outcome], claim: str) -> tuple[Verdict, str]:
 def first_sentence(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     text = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]                       # at a word's end, never inside a word
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(",;:—- ") + " …"
 
 
 def evidence_text(outcome: Outcome, claim: str, findings: dict[str, str] | None = None) -> str:

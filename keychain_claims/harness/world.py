@@ -87,4 +87,6 @@ class World:
         return run
 
     def __repr__(self) -> str:
-        return f"<World {self.sandbox!r} service={self.service!r} prompts={len(self.prompts)}>"
+        """Said for a person: the report lists it as every step's `world` parameter."""
+        return (f"sandbox {self.sandbox.root.name} on {self.sandbox.backend.name}, item “{self.service}”, "
+                f"{len(self.prompts)} prompt(s) so far")

@@ -65,7 +65,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         unknown = [t for t in ref.markers if t not in declared]
         if unknown:
             usage(f"feature file features/{ref.feature} line {ref.line}: tag @{unknown[0]} of scenario {ref.name!r} "
-                  "is neither a claim link (@supports:ID, @refutes:ID) nor a marker pytest.ini declares; "
+                  "is neither a claim link (@supports:ID, @refutes:ID), a proposal (@proposes:ID) nor a marker pytest.ini declares; "
                   "fix the tag or declare it under `markers`")
 
 
@@ -74,6 +74,9 @@ def pytest_bdd_apply_tag(tag: str, function):
     link = links.parse(tag)
     if link is not None:
         pytest.mark.claim(link.claim, link.polarity)(function)
+        return True
+    if links.proposals([tag]):
+        pytest.mark.proposes(tag)(function)
         return True
     return None
 
@@ -97,7 +100,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marks = [links.Link(*m.args) for m in item.iter_markers("claim")]
         claims = sorted({link.claim for link in marks})
         refutes = sorted({link.claim for link in marks if link.polarity == links.REFUTES})
-        item.user_properties += [(Prop.CLAIMS, claims), (Prop.REFUTES, refutes), (Prop.BACKEND, backend.name),
+        proposes = links.proposals(m.args[0] for m in item.iter_markers("proposes"))
+        item.user_properties += [(Prop.CLAIMS, claims), (Prop.REFUTES, refutes), (Prop.PROPOSES, proposes),
+                                 (Prop.BACKEND, backend.name),
                                  (Prop.SIMULATED, backend.simulated), (Prop.SCENARIO, template.name)]
         example = getattr(item, "callspec", None) and item.callspec.params.get("_pytest_bdd_example")
         item.user_properties += [(Prop.EXAMPLE, dict(example or {})), (Prop.FEATURE, template.feature.name)]

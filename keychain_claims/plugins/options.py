@@ -31,8 +31,15 @@ def pytest_cmdline_main(config: pytest.Config):
     here is refused, and every folder the run writes into must be usable (one line each)."""
     run_state(config).own_tests = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
     option = config.option
+    if hasattr(config, "workerinput") and config.workerinput.get(WORKER_RESULTS):
+        # an xdist worker gets the command line, not the controller's computed options: it writes its
+        # scenarios' Allure results into the controller's staging folder (pytest_configure_node)
+        option.allure_report_dir = config.workerinput[WORKER_RESULTS]
     if not claims_run(config):
         return
+    nothing = collects_nothing(config)
+    if nothing:
+        usage(nothing)
     try:
         chosen = select(option.backend)
     except BackendError as exc:
@@ -72,6 +79,18 @@ def pytest_cmdline_main(config: pytest.Config):
         usage(f"--alluredir={state.results_target}: cannot make a staging folder beside it ({why(exc)}); "
               "pass --alluredir=<a writable folder>")
     option.allure_report_dir = str(state.results_staging)
+
+
+WORKER_RESULTS = "keychain_claims_allure_results"     # workerinput: where a worker writes its Allure results
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Each xdist worker writes its scenarios' Allure results into this run's staging folder: without
+    it a worker had no results folder at all, and every result of a `-n` run was a stand-in."""
+    staging = run_state(node.config).results_staging
+    if staging is not None:
+        node.workerinput[WORKER_RESULTS] = str(staging)
 
 
 # the suite's own plugins (pytest.ini, conftest.py): none may be switched off with -p no:NAME
@@ -128,6 +147,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _release(state)
 
 
+def collects_nothing(config: pytest.Config) -> str:
+    """One line when the paths pytest will collect hold no test file at all (pytest started in `features/`,
+    or given `features/`): such a run would collect nothing and exit 5 after emptying the Allure results.
+    Said before anything is cleaned; "" when some path may hold tests."""
+    import fnmatch
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        return ""
+    patterns = config.getini("python_files")
+    here = config.invocation_params.dir
+    paths = [here / str(a).split("::", 1)[0] for a in config.args] or [here]
+
+    def may_collect(path: Path) -> bool:
+        if not path.exists():
+            return True                 # pytest says itself that a path does not exist
+        if path.is_file():
+            return path.suffix != ".feature"
+        return any(fnmatch.fnmatch(f.name, pat) for f in path.rglob("*.py") for pat in patterns
+                   if not any(part.startswith(".") for part in f.relative_to(path).parts))
+    if any(may_collect(p) for p in paths):
+        return ""
+    root = config.rootpath
+    started = config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
+    where = (f"started in {os.path.relpath(here, root)}/" if started
+             else "given " + ", ".join(str(a) for a in config.args))
+    go = f"cd {os.path.relpath(root, here)} && " if here != root else ""
+    return (f"pytest was {where}, which holds no test file ({', '.join(patterns)}): the scenarios are collected "
+            f"through {', '.join(config.getini('testpaths'))}/ in {root}; nothing ran and no result was touched — "
+            f"run {go}.venv/bin/pytest with no path (select scenarios with -k or -m)")
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")   # so fixtures tear their sandboxes down
 
@@ -137,6 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if signal.getsignal(signum) in (signal.SIG_DFL, None):
             signal.signal(signum, _terminate)
     config.addinivalue_line("markers", "claim(id, polarity): the scenario supports or refutes this claim of the ledger")
+    config.addinivalue_line("markers", "proposes(tag): the scenario states the ledger's proposed replacement for an ID")
     _mac_options(config)
 
 

@@ -1,4 +1,4 @@
-"""The suite's own files in the Allure results directory: environment.properties,
+"""The suite's own files in the Allure results directory: the run's environment (ENVIRONMENT_FILE),
 executor.json (on CI), the verdict table as a result of its own so reviewers see it inside
 the report, and — once the run's verdicts are known — a `verdict` label and the evidence on
 every scenario's result (`label_results`).  The report's first screen and categories are
@@ -45,6 +45,20 @@ CATEGORIES = [   # Allure 3 category rules (allurerc `categories`), first match 
     {"id": "harness", "name": "Harness error", "matchers": {"statuses": ["broken"]}},
 ]
 VERDICT_TEXT = {**{v.value: v.headline for v in OmissionVerdict}, **{v.value: v.headline for v in Verdict}}
+# The tree's first level (label `shows`): what a scenario's result says about the article, in words, so a
+# contradicted scenario and a not-checkable one (both Allure status *skipped*) sit under different headings
+SHOWS_LABEL = "shows"
+SHOWS = {Verdict.CONTRADICTED.value: "CONTRADICTED — the article is wrong here",
+         Verdict.FAILS.value: "FAILS — a new contradiction (or a harness error): look at it",
+         Verdict.NO_LONGER_CONTRADICTED.value: "NO LONGER CONTRADICTED — update the ledger",
+         OmissionVerdict.REPRODUCED.value: "OMISSION REPRODUCED — a cause the article misses",
+         OmissionVerdict.NOT_REPRODUCED.value: "OMISSION NOT REPRODUCED — look at the scenario",
+         Verdict.HOLDS.value: "holds — the article is right here",
+         Verdict.NOT_CHECKABLE.value: "not checkable here — no evidence either way",
+         "supported": "PROPOSED CORRECTION SUPPORTED — states a replacement the ledger proposes",
+         "not supported": "PROPOSED CORRECTION NOT SUPPORTED — fix the ledger's proposed text"}
+LEDGER_SHOWS = "the verdict table — every claim's verdict (claims.md)"   # a heading too: no leaf at the tree's root
+VERDICT_TEXT.update({"supported": "PROPOSED CORRECTION SUPPORTED", "not supported": "PROPOSED CORRECTION NOT SUPPORTED"})
 
 
 def _version(dist: str) -> str:
@@ -54,10 +68,15 @@ def _version(dist: str) -> str:
         return "?"
 
 
+# The run's environment (host, tools, `security`, the article's sha256) is kept in the results under a name
+# Allure does not read: as environment.properties it became the report's Metadata block, which pushed the
+# tree below a 1280x800 screen and Allure then scrolled the headline away.  The verdict table's result
+# shows it as its parameters; a merge joins the runs' files (reports/merge.py).
+ENVIRONMENT_FILE = "keychain-claims-environment.properties"
+
+
 def environment(backend, article, releases: str = "") -> dict[str, str]:
-    """The report's Metadata block (environment.properties): four short entries, so the block is
-    one row high and the first screen keeps the verdicts in view (the backend and the releases
-    are variables of the report, from claims.json)."""
+    """The run's environment: four short entries."""
     host = f"{platform.system()} {platform.release().split('-')[0]} {platform.machine()}"
     if sys.platform == "darwin":
         host = f"macOS {platform.mac_ver()[0]} {platform.machine()}"
@@ -75,10 +94,16 @@ def backend_label(name: str, simulated: bool) -> str:
 
 
 def write_environment(results: Path, backend, article, releases: str = "") -> None:
-    """The run's environment.properties (and executor.json on CI)."""
+    """The run's environment (ENVIRONMENT_FILE; also the parameters of the verdict table's result) and
+    executor.json on CI."""
     results.mkdir(parents=True, exist_ok=True)
-    props = "".join(f"{k}={v}\n" for k, v in environment(backend, article, releases).items())
-    (results / "environment.properties").write_text(props)
+    env = environment(backend, article, releases)
+    (results / ENVIRONMENT_FILE).write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    for path, _, result in scenario_results(results, label=None):
+        if str(result.get("historyId", "")).startswith("claims-ledger-"):
+            result["parameters"] = [p for p in result.get("parameters", []) if p.get("name") not in env] + [
+                {"name": k, "value": v} for k, v in env.items()]
+            Path(path).write_text(json.dumps(result))
     if os.environ.get("CI") or os.environ.get("GITHUB_ACTIONS"):
         server, repo, run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
         executor = {"name": "GitHub Actions" if os.environ.get("GITHUB_ACTIONS") else "CI", "type": "github",
@@ -101,6 +126,7 @@ def verdict_result(results: Path, backends: dict[str, bool], claims_md: Path) ->
         "fullName": "keychain-claims: claims ledger", "status": "passed", "stage": "finished",
         "description": "The verdict table of this run (reports/claims.md): one row per claim and backend.",
         "labels": [{"name": "feature", "value": "Claims ledger"}, {"name": "suite", "value": "Claims ledger"},
+                   {"name": SHOWS_LABEL, "value": LEDGER_SHOWS},
                    {"name": "backend", "value": backend_label(name, simulated)}],
         "parameters": [{"name": "backend", "value": name}],
         "attachments": [{"name": "claims.md", "source": source, "type": "text/markdown"}],
@@ -109,15 +135,16 @@ def verdict_result(results: Path, backends: dict[str, bool], claims_md: Path) ->
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result))
 
 
-def scenario_results(results: Path):
-    """(path, pytest node id, result) of every readable result file that names its scenario."""
+def scenario_results(results: Path, label: str | None = NODEID_LABEL):
+    """(path, pytest node id, result) of every readable result file that names its scenario (`label=None`:
+    every readable result, the node id None)."""
     for path in glob.glob(str(results / "*-result.json")):
         try:
             result = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             continue
         nodeid = next((l["value"] for l in result.get("labels", []) if l.get("name") == NODEID_LABEL), None)
-        if nodeid:
+        if nodeid or label is None:
             yield path, nodeid, result
 
 
@@ -137,7 +164,7 @@ def label_results(results: Path, outcomes, verdicts, ledger, omissions=()) -> in
         outcome = by_nodeid.get(nodeid)
         if outcome is None:
             continue
-        _label(result, outcome, overall, findings, evidence_text, scenario_verdict)
+        _label(result, outcome, overall, findings, evidence_text, scenario_verdict, results)
         Path(path).write_text(redact(json.dumps(result)))
         done.add(nodeid)
     for nodeid, outcome in by_nodeid.items():
@@ -162,19 +189,29 @@ def label_results(results: Path, outcomes, verdicts, ledger, omissions=()) -> in
     return len(done)
 
 
-def _label(result: dict, outcome, overall, findings, evidence_text, scenario_verdict) -> None:
+def _label(result: dict, outcome, overall, findings, evidence_text, scenario_verdict, results: Path | None = None) -> None:
+    """The labels and the words of one scenario's result.  The status message says the verdict and its
+    evidence once (a recorded finding: its text); the description says the verdict and what the scenario
+    saw, in words (the assertion's message), not the finding a second time; pytest's traceback becomes
+    an attachment ("pytest traceback") instead of the page's text."""
     from keychain_claims.claims.verdicts import fold_omission, omission_result
     from keychain_claims.claims.ledger import OMISSION_PREFIX
+    from keychain_claims.claims.proposals import support_of
     claims = [c for c in outcome.claims if not c.startswith(OMISSION_PREFIX)]
     omitted = [c for c in outcome.claims if c.startswith(OMISSION_PREFIX)]
+    proposes = list(getattr(outcome, "proposes", []))
     omission_verdict = fold_omission([omission_result(outcome, c) for c in omitted])
-    verdict = scenario_verdict(outcome) if claims or not omitted else omission_verdict
+    verdict = (scenario_verdict(outcome) if claims or not (omitted or proposes)
+               else omission_verdict if omitted else support_of([outcome]))
     labels = [l for l in result.get("labels", [])
               if l.get("name") not in (VERDICT_LABEL, CLAIM_VERDICT_LABEL, "provenance", OMISSION_LABEL,
-                                       OMISSION_VERDICT_LABEL)]
+                                       OMISSION_VERDICT_LABEL, SHOWS_LABEL)]
     labels.append({"name": VERDICT_LABEL, "value": verdict})
+    labels.append({"name": SHOWS_LABEL, "value": SHOWS[verdict]})
     labels += [{"name": CLAIM_VERDICT_LABEL, "value": f"{c} — {overall.get((c, outcome.backend), verdict)}"}
                for c in outcome.claims]
+    labels += [{"name": CLAIM_VERDICT_LABEL, "value": f"{c} — proposed correction"} for c in proposes
+               if not outcome.claims]
     labels += [{"name": OMISSION_LABEL, "value": c} for c in omitted]
     if omitted:
         labels.append({"name": OMISSION_VERDICT_LABEL, "value": omission_verdict})
@@ -185,19 +222,52 @@ def _label(result: dict, outcome, overall, findings, evidence_text, scenario_ver
               + ("this scenario states the cause the article misses" if c not in outcome.refutes
                  else "this scenario states the cause absent") + (f": {outcome.reason}" if outcome.reason else "")
               for c in omitted]
-    evidence = "\n".join(lines)
+    lines += [f"{c}: proposed correction {support_of([outcome])} — this scenario states the ledger's proposed "
+              f"text for {c}" for c in proposes]
+    # the message (Allure shows it twice: at the top and after the steps) names a recorded finding; its text
+    # is said once, in the description
+    short = [line.split(FINDING_HOLDS, 1)[0] + FINDING_HOLDS.rstrip(": ") + " (the description says why)"
+             if FINDING_HOLDS in line else line for line in lines]
+    evidence = "\n".join(short)
     head = f"{VERDICT_TEXT[verdict]} — " + ("; ".join(evidence.splitlines()) if len(lines) > 1
                                            else re.sub(r"^[\w-]+: [^—]+ — ", "", evidence))
     details = result.get("statusDetails") or {}
-    original = details.get("message", "")
-    if original.startswith("XFAIL "):
-        original = original.removeprefix("XFAIL ")
-    details["message"] = head + (f"\n\n{original}" if original and original not in head else "")
+    saw = _saw(details, result, results)
+    details["message"] = head
     result["statusDetails"] = details
     block = (f"**Verdict: {verdict}** (evidence: {', '.join(outcome.provenance)})\n\n"
-             + "\n".join(f"- {line}" for line in evidence.splitlines()))
-    result["description"] = block + ("\n\n" + result["description"] if result.get("description") else "")
+             + "\n".join(f"- {line}" for line in lines)
+             + (f"\n\n**What the scenario saw:** {saw}" if saw else ""))
+    original = result.get("description") or ""
+    if original.startswith("**Verdict: "):          # labelled before (a merge): the scenario's own text stays
+        original = original.split(BLOCK_END, 1)[1] if BLOCK_END in original else ""
+    result["description"] = block + BLOCK_END + original
     result.pop("descriptionHtml", None)
+
+
+FINDING_HOLDS = "recorded finding still holds: "    # claims/verdicts.py evidence_text says it so
+BLOCK_END = "\n\n---\n\n"      # ends the verdict block the description starts with (a rule on the page)
+_ERROR_LINE = re.compile(r"^(?:E\s+)?(?:[\w.]+\.)?(?:AssertionError|\w+Error|Failed): ?(.*)$")
+
+
+def _saw(details: dict, result: dict, results: Path | None) -> str:
+    """What the scenario saw when it failed, in words: the assertion's message from pytest's traceback.  The
+    whole traceback is kept as an attachment; the page shows the message only."""
+    trace = details.pop("trace", "") or ""
+    if not trace:
+        return details.get("saw", "")
+    found = ""
+    for line in trace.splitlines():
+        m = _ERROR_LINE.match(line.strip())
+        if m and m.group(1).strip():
+            found = m.group(1).strip()
+    if results is not None:
+        source = f"{uuid.uuid4()}-attachment.txt"
+        (results / source).write_text(redact(trace))
+        result.setdefault("attachments", []).append({"name": "pytest traceback", "source": source,
+                                                     "type": "text/plain"})
+    details["saw"] = found
+    return found
 
 
 # ---------------------------------------------------------------- the report's first screen
@@ -227,62 +297,61 @@ def claim_counts(doc: dict) -> dict:
             "releases": releases}
 
 
-def _findings(c: dict) -> str:
-    """Recorded findings that this run exercised, how many still hold (stopped: loud), and how many it
-    did not exercise (a finding scoped to releases not in the run, or its scenario not checkable here)."""
-    exercised = c["findings_hold"] + c["findings_stopped"]
-    rest = c["findings"] - exercised
-    return (f"{c['findings_hold']} of {exercised} hold"
-            + (f", {c['findings_stopped']} stopped" if c["findings_stopped"] else "")
-            + (f" ({rest} not exercised in this run)" if rest > 0 else ""))
-
-
 def _ids(ids: list[str]) -> str:
     return f" ({', '.join(ids)})" if ids else ""
 
 
-def verdict_headline(doc: dict) -> tuple[str, dict[str, str]]:
-    """The report's name (the first screen's headline: it wraps, nothing in it is cut) and its
-    variables (short keys and values: the variables grid cuts long ones)."""
+def few_words(sentence: str, words: int = 3) -> str:
+    """The start of a claim's sentence, whole words only: 'Updating Claude Code invalidates'."""
+    parts = " ".join(sentence.split()).rstrip(".").split(" ")
+    return " ".join(parts) if len(parts) <= words else " ".join(parts[:words]).rstrip(",;:—-")
+
+
+def verdict_headline(doc: dict) -> str:
+    """The report's name: the first screen's headline (it wraps, nothing in it is cut).  Contradicted and
+    failing claims are named by ID with the first words of their sentence; a recorded finding that stopped
+    holding is a claim "no longer contradicted", so the findings need no count of their own (its wording,
+    "8 of 8 hold (5 not exercised)", read as a contradiction).  Short enough that at 1280x800 the tree's
+    first row is in view on load: Allure scrolls that row into view (below its sticky filter bar), which
+    took the headline off the screen; for the same reason no variables grid and no Metadata block."""
     c = claim_counts(doc)
     by, om = c["by"], c["by_omission"]
-    where = c["backends"] + (f"; Claude Code {', '.join(c['releases'])}" if c["releases"] else "")
+    releases = c["releases"]
+    where = c["backends"] + (f", Claude Code {releases[0]}" if len(releases) == 1 else
+                             f", Claude Code {releases[0]}…{releases[-1]} ({len(releases)})" if releases else "")
+    statements = {row["claim"]: row.get("statement") or row.get("quote", "") for row in doc.get("claims", [])}
 
-    def ids(kind: str) -> str:
-        return f" ({', '.join(by[kind])})" if by[kind] else ""
-    name = (f"Claims of “{c['title']}”: {c['claims']} claims — {len(by['contradicted'])} contradicted"
-            f"{ids('contradicted')} · {len(by['fails'])} fail{ids('fails')}"
-            + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{ids('no-longer-contradicted')}"
-               if by["no-longer-contradicted"] else "")
-            + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
-            f" | findings: {_findings(c)}"
-            + f" | omissions: {c['omissions']}, {len(om['reproduced'])} reproduced"
-            + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
-            + f" | {where}")
-    variables = {"claims": str(c["claims"]), "contradicted": str(len(by["contradicted"])),
-                 "fail": str(len(by["fails"])), "hold": str(len(by["holds"])),
-                 "not checkable": str(len(by["not-checkable"]))}
-    if by["no-longer-contradicted"]:
-        variables["no longer contr."] = str(len(by["no-longer-contradicted"]))
-    exercised = c["findings_hold"] + c["findings_stopped"]
-    variables["findings"] = f"{c['findings_hold']} of {exercised} hold"
-    if c["findings"] > exercised:
-        variables["findings not run"] = str(c["findings"] - exercised)
-    variables.update({
-                      "omissions": f"{c['omissions']}: {len(om['reproduced'])} reproduced",
-                      "backend": c["backends"] + (f" · {', '.join(c['releases'])}" if c["releases"] else "")})
-    return name, variables
+    def headline(words: int) -> str:
+        def named(kind: str) -> str:
+            if not by[kind]:
+                return ""
+            return ": " + "; ".join(f"{cid} “{few_words(statements.get(cid, ''), words)}…”" if words else cid
+                                    for cid in by[kind])
+        return (f"{c['claims']} claims — {len(by['contradicted'])} contradicted"
+                f"{named('contradicted')}" + (f" · {len(by['fails'])} fail{named('fails')}" if by["fails"] else "")
+                + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{_ids(by['no-longer-contradicted'])}"
+                   if by["no-longer-contradicted"] else "")
+                + f" · {len(by['holds'])} hold · {len(by['not-checkable'])} not checkable"
+                + f" | omissions {len(om['reproduced'])}/{c['omissions']} reproduced"
+                + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
+                + f" | {where}")
+    # as many first words per claim as keep the headline within HEADLINE_CHARS (four lines at 1280 px), down to
+    # the IDs alone: with many contradicted claims the words go before the first screen does
+    return next((h for h in map(headline, (3, 2, 1)) if len(h) <= HEADLINE_CHARS), headline(0))
+
+
+HEADLINE_CHARS = 372      # measured: the name wraps into four lines of Allure's headline at 1280 px
 
 
 def report_config(output: Path, history: Path, doc: dict | None = None, attachments=()) -> dict:
     """The Allure 3 configuration (allurerc) of the report: the verdicts in its name and variables
     (the first screen), categories by the `verdict` label, the tree grouped by article section
     then claim, the annotated article, the matrix and claims.md as global attachments."""
-    name, variables = (verdict_headline(doc) if doc
-                       else ("keychain-claims: claims of the keychain ACL-invalidation article", {}))
+    name = verdict_headline(doc) if doc else "keychain-claims: claims of the keychain ACL-invalidation article"
     return {"name": name, "output": str(output.resolve()), "historyPath": str(history.resolve()),
-            "variables": variables, "categories": CATEGORIES,
+            "categories": CATEGORIES,
             "globalAttachments": [str(p.resolve()) for p in attachments if p.exists()],
             "plugins": {"awesome": {"options": {"reportLanguage": "en", "reportName": name,
-                                                "groupBy": ["article-section", CLAIM_VERDICT_LABEL],
+                                                "groupBy": [SHOWS_LABEL, CLAIM_VERDICT_LABEL],
+                                                "defaultSortBy": "name,asc",     # CONTRADICTED first
                                                 "layout": "base"}}}}

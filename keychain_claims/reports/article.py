@@ -209,8 +209,9 @@ def _mark_open(claims: set[str], verdicts: dict[str, Verdict]) -> str:
 
 
 def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str],
-           omissions: dict[str, dict] | None = None) -> tuple[str, list[str]]:
-    """The page, and the IDs of claims whose quote was not found in the rendered text."""
+           omissions: dict[str, dict] | None = None, proposals: list[dict] = ()) -> tuple[str, list[str]]:
+    """The page, and the IDs of claims whose quote was not found in the rendered text.  `proposals`
+    (claims.json's, claims/proposals.py) that are in make the page's "proposed corrections" view."""
     omissions = omissions or {}
     text = re.sub(r"\A---\n.*?\n---\n", "", article.text, flags=re.S)
     md = MarkdownIt("commonmark").enable("table")
@@ -241,7 +242,8 @@ def render(article: Article, views: dict[str, dict], scenario_links: dict[str, s
         omission_counts=[(k, sum(o["verdict"] == k for o in omissions.values())) for k in OmissionVerdict]
         if omissions else [],
         claims=list(views.values()), omission_views=list(omissions.values()), links=scenario_links,
-        results=RESULT, missing=missing, body=Markup(body))
+        results=RESULT, missing=missing, body=Markup(body),
+        proposals=sorted((p for p in proposals if p.get("included")), key=lambda p: (p.get("line") or 10**6, p["kind"])))
     return redact(page), missing
 
 
@@ -253,7 +255,8 @@ def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = 
         from keychain_claims.claims.article import DEFAULT_PATH
         candidate = DEFAULT_PATH.with_name(doc.get("article") or DEFAULT_PATH.name)
         article = Article(candidate if candidate.exists() else DEFAULT_PATH)
-    page, missing = render(article, claim_views(doc), scenario_links or {}, omission_views(doc))
+    page, missing = render(article, claim_views(doc), scenario_links or {}, omission_views(doc),
+                           doc.get("proposals", []))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out, missing

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from keychain_claims import atomic
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.verdict import OMISSION_VERDICTS, OmissionVerdict, Verdict
+from keychain_claims.claims.verdict import CLAIM_VERDICTS, OMISSION_VERDICTS, OmissionVerdict, Verdict
 from keychain_claims.claims.outcomes import PROVENANCES, provenance_kind
 from keychain_claims.claims.verdicts import (ClaimVerdict, OmittedCauseVerdict, counts, coverage_text, first_sentence,
                                              omission_counts)
@@ -19,17 +19,20 @@ from keychain_claims.redact import redact
 
 def write(verdicts: list[ClaimVerdict], out_dir: Path, article: Article, backends: dict[str, str],
           omissions: list[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "",
-          failures: list[dict] = ()) -> tuple[Path, Path]:
+          failures: list[dict] = (), proposals: list = ()) -> tuple[Path, Path]:
     """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*.
-    `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`)."""
+    `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`); `proposals`
+    (claims/proposals.py) go into the JSON as they are."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"article": str(article.path.name), "article_sha256": article.sha256,
            "article_title": article_title(article),
            "backends": backends, "counts": counts(verdicts), **({"partial": partial} if partial else {}),
+           "claim_verdicts": CLAIM_VERDICTS,
            "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
            "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
            "omissions": [{**asdict(v), "summary": v.summary} for v in omissions],
-           "suite_failures": list(failures)}
+           "suite_failures": list(failures),
+           "proposals": [asdict(p) for p in proposals]}
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     atomic.write_text(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"
@@ -67,18 +70,21 @@ def render_markdown(verdicts: list[ClaimVerdict], article: Article, backends: di
              f"({len(verdicts)} claim{'s' if len(verdicts) != 1 else ''}).  "
              "A verdict on a simulated backend is evidence about the model of macOS, not about macOS; "
              "the evidence column says what produced it (real, simulated, emulated, predicted, fingerprint).", "",
-             *suite_failures_markdown(list(failures)),
-             "| claim | verdict | backend | releases | coverage | evidence | why |", "|---|---|---|---|---|---|---|"]
+             *suite_failures_markdown(list(failures))]
+    lines += [f"- *{Verdict(k).label}*: {meaning}" for k, meaning in CLAIM_VERDICTS.items()]
+    lines += ["", "| claim | verdict | why | ID | backend | releases | coverage | evidence |",
+              "|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         backend = f"{v.backend} ({provenance_kind(v.simulated)})"
         releases = ", ".join(f"{r}: {x}" for r, x in v.releases.items()) or "—"
         cover = f"{v.coverage.get('ran', 0)} of {v.coverage.get('total', 0)} ran"
-        lines.append(f"| [{v.claim}](#{v.claim.lower()}) | {Verdict(v.verdict).mark} | {backend} | {releases} | {cover} | "
-                     f"{provenance_text(v.provenance)} | {_cell(v.why)} |")
+        lines.append(f"| {_cell(v.statement or ' '.join(v.quote.split()))} | {Verdict(v.verdict).mark} | {_cell(v.why)} | "
+                     f"[{v.claim}](#{v.claim.lower()}) | {backend} | {releases} | {cover} | "
+                     f"{provenance_text(v.provenance)} |")
     lines += _omissions_markdown(list(omissions))
     lines += ["", "## Scenarios per claim", ""]
     for v in verdicts:
-        lines += [f"### {v.claim}", "",
+        lines += [f"### {v.claim}", "", f"**{_cell(v.statement)}**" if v.statement else "", "",
                   f"{Verdict(v.verdict).mark} on {v.backend} — {coverage_text(v.coverage)}.  "
                   f"Article line {v.line or '?'} ({v.section}): “{_cell(' '.join(v.quote.split()))}”", ""]
         for finding in v.findings:

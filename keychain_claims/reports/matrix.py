@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
-from keychain_claims.claims.verdicts import (coverage_of, coverage_text,
+from keychain_claims.claims.verdicts import (coverage_of, coverage_text, skip_reasons,
                                              fold_omission, omission_result, release_cell)
 from keychain_claims.redact import redact
 from keychain_claims.releases.order import in_releases, release_key
@@ -104,19 +104,39 @@ def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> N
 
 def page(picture: str, rows: list[dict]) -> str:
     """The grid and, below it, every cell's evidence: an HTML page of its own (also a global
-    attachment of the Allure report)."""
+    attachment of the Allure report).  A reason several cells share is given once, in the notes
+    below the table; a cell names it by its number (its tooltip holds the reason)."""
+    notes: dict[str, int] = {}
+
+    def cover(c: dict) -> str:
+        ran, total, skipped = c.get("ran", 0), c.get("total", 0), c.get("skipped", [])
+        text = html.escape(f"{ran} of {total} scenario{'s' if total != 1 else ''} ran")
+        if not skipped:
+            return text
+        marks = []
+        for reason in skip_reasons(c):
+            n = notes.setdefault(reason, len(notes) + 1)
+            marks.append(f"<a href='#why-{n}' title='{html.escape(reason)}'>[{n}]</a>")
+        return text + f"; {len(skipped)} not checkable " + " ".join(marks)
     items = "".join(
         f"<tr><td>{html.escape(r['claim'])}</td><td>{html.escape(r['release'])}</td>"
         f"<td style='color:{_verdict(r).colour}'><b>{_verdict(r).label}</b>{' (changed)' if r['changed'] else ''}"
         f"{' (release outside its range)' if r.get('in_range') is False else ''}</td>"
-        f"<td>{html.escape(coverage_text(r['coverage'], 'not checkable'))}</td><td><ul>"
+        f"<td>{cover(r['coverage'])}</td><td><ul>"
         + "".join(f"<li>{html.escape(e['scenario'])} — {e['result']} ({e['polarity']}, {'/'.join(e['provenance'])})</li>"
                   for e in r["evidence"]) + "</ul></td></tr>" for r in rows)
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Claims × Claude Code releases</title>"
-            f"<style>body{{font:14px Helvetica,Arial,sans-serif;margin:16px}}td{{vertical-align:top;padding:4px 8px;"
-            f"border-bottom:1px solid #dee2e6}}ul{{margin:0;padding-left:16px}}</style></head><body>{picture}"
+    why = "".join(f"<li id='why-{n}' value='{n}'>{html.escape(reason)}</li>" for reason, n in notes.items())
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>Claims × Claude Code releases</title>"
+            f"<style>body{{font:14px Helvetica,Arial,sans-serif;margin:16px;max-width:1400px}}"
+            f"svg{{max-width:100%;height:auto}}table{{border-collapse:collapse;width:100%}}"
+            f"td{{vertical-align:top;padding:4px 8px;border-bottom:1px solid #dee2e6;overflow-wrap:anywhere}}"
+            f"th{{text-align:left;padding:4px 8px}}ul{{margin:0;padding-left:16px}}ol.why li{{margin-bottom:4px}}"
+            f"</style></head><body>{picture}"
             f"<table><tr><th>claim</th><th>release</th><th>verdict</th><th>coverage</th><th>evidence</th></tr>"
-            f"{items}</table></body></html>\n")
+            f"{items}</table>"
+            + (f"<h2>Why scenarios were not checkable</h2><ol class='why'>{why}</ol>" if why else "")
+            + "</body></html>\n")
 
 
 def svg(releases: list[str], rows: list[dict]) -> str:

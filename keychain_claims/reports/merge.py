@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
 from keychain_claims.releases.order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
+from keychain_claims.reports.allure import ENVIRONMENT_FILE
 from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
 RESULTS_DIR = "allure-results"
@@ -40,6 +41,7 @@ class _OutcomeRow(BaseModel):
     example: dict = {}
     feature: str = ""
     findings: list[str] = []        # the recorded findings that held (by ID)
+    proposes: list[str] = []
     run: str = ""                   # the run that produced it (merged folders hold several)
 
 
@@ -125,7 +127,8 @@ class Merged:
 
 
 def _merge_properties(target: Path, source: Path) -> None:
-    """environment.properties of several runs: every key, differing values joined."""
+    """The environment files of several runs (reports/allure.py, ENVIRONMENT_FILE): every key, differing
+    values joined."""
     def read(path: Path) -> dict[str, str]:
         pairs = {}
         for line in path.read_text().splitlines():
@@ -159,7 +162,7 @@ def _copy_results(source: Path, target: Path) -> int:
     for path in source.iterdir():
         if not path.is_file() or path.name in skip:
             continue
-        if path.name == "environment.properties":
+        if path.name == ENVIRONMENT_FILE:
             _merge_properties(target / path.name, path)
         elif path.name in ("categories.json", "executor.json") and (target / path.name).exists():
             continue
@@ -259,6 +262,9 @@ def changes(folder: Path, old: str, new: str) -> str:
     releases `old` and `new` (a claim checked on only one of them counts as differing); "" when
     none differs."""
     path = folder / "release-matrix.json"
+    if not folder.is_dir():      # the path given is wrong, not the run: say where it was looked for
+        raise MergeError(f"no folder {folder} (looked for {folder.absolute()}); pass the reports folder of a run "
+                         "with --claude-code, relative to this folder or absolute")
     try:
         matrix = json.loads(path.read_text())
         cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}

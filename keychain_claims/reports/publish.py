@@ -1,5 +1,6 @@
 """One way a set of scenario outcomes becomes the files a reader opens: the verdict table
-(claims.json/md), the claims x releases matrix (release-matrix.*), outcomes.json (what a later
+(claims.json/md), the corrected article (article.proposed.md), the claims x releases matrix
+(release-matrix.*), outcomes.json (what a later
 `keychain-claims merge` reads) and the verdict table as an Allure result.  Used by the suite at
 session end (plugins/publish.py) and by the merge of several runs (reports/merge.py), so the
 two cannot drift apart.  A partial run or merge writes `*.partial.*` and leaves the complete
@@ -14,10 +15,12 @@ from pathlib import Path
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.proposals import compute_proposals
 from keychain_claims.claims.verdicts import compute, compute_omissions, suite_failures
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.matrix import write_matrix
+from keychain_claims.reports.proposed import write_proposed
 from keychain_claims.reports import history as release_history
 
 OUTCOMES_FILE = "outcomes.json"
@@ -58,7 +61,10 @@ def publish(out: Path, outcomes: list[Outcome], ledger: Ledger, article: Article
     omissions = compute_omissions(outcomes, ledger, article, backends)
     suffix = ".partial" if partial else ""
     failures = suite_failures(outcomes)
-    json_path, md_path = write(verdicts, out, article, labels, omissions, "claims" + suffix, partial, failures)
+    proposals = compute_proposals(outcomes, ledger, article, verdicts, omissions)
+    json_path, md_path = write(verdicts, out, article, labels, omissions, "claims" + suffix, partial, failures,
+                               proposals)
+    write_proposed(out / f"article.proposed{suffix}.md", article, proposals, partial)
     write_matrix(outcomes, ledger, out, "release-matrix" + suffix)
     run_id = run_id or new_run_id()
     run_commits = run_commits if run_commits is not None else {run_id: release_history.suite_commit()}

@@ -65,6 +65,12 @@ class Prompt:
     keychain: str = ""
     emulated: bool = False     # the dialog was dismissed and its answer applied by the harness
 
+    def __str__(self) -> str:
+        """For a person: 'item dialog “security wants to access key …”, answered Always Allow'."""
+        text = " ".join(self.text.split())
+        return (f"{self.kind.replace('-', ' ')} “{text}”, answered {self.answer}"
+                + (" (answer applied by the harness)" if self.emulated else ""))
+
 
 @dataclass
 class Responder:

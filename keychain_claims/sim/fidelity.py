@@ -171,7 +171,11 @@ def run(directory: Path | None = None) -> list[Result]:
 
 
 def main(directory: Path | None = None, verbose: bool = False, as_json: bool = False,
-         behaviour_directory: Path | None = None) -> int:
+         behaviour_directory: Path | None = None, settled_directory: Path | None = None) -> int:
+    """The replay's figures; with `settled_directory`, the settle transcripts' comparison too -- as
+    JSON, all of it one document on stdout."""
+    if settled_directory is not None and not as_json:
+        settled_main(settled_directory)
     results = run(directory)
     behaviour = run_behaviour(behaviour_directory)
     cases = {c["id"]: c for c in load_behaviour(behaviour_directory)}
@@ -183,7 +187,9 @@ def main(directory: Path | None = None, verbose: bool = False, as_json: bool = F
                           "behaviour": {"matches": bfig.matches, "comparable": bfig.comparable,
                                         "total": len(behaviour),
                                         "results": [{**r.__dict__, "macos": cases[r.id]["macos"]}
-                                                    for r in behaviour]}}, indent=2))
+                                                    for r in behaviour]},
+                          **({"settled": settled(settled_directory)} if settled_directory is not None else {})},
+                         indent=2))
     else:
         print(table(results, verbose))
         print(behaviour_table(behaviour, cases, verbose))
@@ -217,11 +223,8 @@ def settled(directory: Path) -> list[dict]:
     return rows
 
 
-def settled_main(directory: Path, as_json: bool = False) -> None:
+def settled_main(directory: Path) -> None:
     rows = settled(directory)
-    if as_json:
-        print(json.dumps({"settled": rows}, indent=2))
-        return
     agree = sum(r["state"] == "agrees" for r in rows)
     comparable = sum(r["state"] != "not-comparable" for r in rows)
     print(f"assumptions: {agree}/{comparable} settle transcripts agree with the simulator; "
