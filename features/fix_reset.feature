@@ -23,7 +23,7 @@ Feature: Fix — reset the credential: delete the item, log in again
     Then the read returned the stored credential byte for byte
     And no keychain prompt was raised
 
-  @refutes:FIX-RESET-REBIND @gui
+  @refutes:FIX-RESET-REBIND @proposes:FIX-RESET-REBIND @gui
   Scenario: A re-created item has a fresh ACL bound to security again, not to the current Claude Code binary
     The article's "current binary" is the updated Claude Code (the fix is for prompts that return "after
     updates").  The fresh ACL trusts its creator, `security`, the same binary the old one trusted; grants

@@ -72,7 +72,7 @@ Feature: Real Claude Code releases against the article
     And the release makes a model request
     Then the model request carried the file's credential, not the keychain item's
 
-  @refutes:FIX-FILE-FALLBACK-TMUX
+  @refutes:FIX-FILE-FALLBACK-TMUX @proposes:FIX-FILE-FALLBACK-TMUX
   Scenario: In tmux on the Mac's own login session the release uses the keychain item, not the file
     tmux started in a GUI login: the login keychain is unlocked and tmux only sets TMUX/TMUX_PANE.
     Given Claude Code has stored a credential for the current user
@@ -147,7 +147,7 @@ Feature: Real Claude Code releases against the article
     And ~/.claude/.credentials.json holds the refreshed token
     And ~/.claude/.credentials.json has mode 600
 
-  @refutes:FIX-FILE-NO-PROMPTS @supports:CAV-REWRITE
+  @refutes:FIX-FILE-NO-PROMPTS @supports:CAV-REWRITE @proposes:FIX-FILE-NO-PROMPTS
   Scenario: After the bypass recipe, the release's next token refresh writes the item back and deletes ~/.claude/.credentials.json
     The recipe leaves the credential in the file and no item.  The release reads the file, refreshes the
     expired token, and its store writes the keychain first: the write succeeds, and the store deletes the

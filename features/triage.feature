@@ -59,7 +59,7 @@ Feature: Triage — two non-destructive commands that raise no prompt
     Then 2 item dialogs were shown
     And no unlock dialog was shown
 
-  @refutes:TRI-NO-PROMPT @gui
+  @refutes:TRI-NO-PROMPT @proposes:TRI-NO-PROMPT @gui
   Scenario: show-keychain-info on a locked login keychain asks to unlock it
     securityd's KeychainDatabase::getParameters calls makeUnlocked() before it answers (Security,
     securityd/src/kcdatabase.cpp); Claude Code's own lock check runs `security show-keychain-info` and
@@ -72,7 +72,7 @@ Feature: Triage — two non-destructive commands that raise no prompt
     When I run the article's show-keychain-info on the login keychain
     Then 1 unlock dialog was shown
 
-  @refutes:TRI-NO-RELOCK @refutes:TRI-CONCLUSION @gui
+  @refutes:TRI-NO-RELOCK @refutes:TRI-CONCLUSION @proposes:TRI-NO-RELOCK @proposes:TRI-CONCLUSION @gui
   Scenario: A keychain reported as no-timeout but set to lock when sleeping relocks when the Mac sleeps
     show-keychain-info prints "lock-on-sleep" on the same line as "no-timeout"; securityd locks such a
     keychain at every sleep (KeychainDbCommon::sleepProcessing: `if (mParams.lockOnSleep) lockDb()`).
