@@ -395,7 +395,7 @@ def test_the_reports_folder_filling_up_mid_run_is_one_line_and_loses_nothing(com
     mount = tmp_path / "small"
     mount.mkdir()
     script = f'''set -e
-mount -t tmpfs -o size=2000k tmpfs "{mount}"
+mount -t tmpfs -o size=$(( $(du -sk "{complete}" | cut -f1) + 1024 ))k tmpfs "{mount}"
 cp -a "{complete}/." "{mount}/"
 free=$(df -k --output=avail "{mount}" | tail -1)
 dd if=/dev/zero of="{mount}/filler" bs=1k count=$((free - 12)) 2>/dev/null

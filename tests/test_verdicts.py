@@ -54,7 +54,8 @@ def test_recorded_contradiction_keeps_run_green_and_breaks_when_it_stops(run_sui
     ledger = yaml.safe_load(LEDGER.path.read_text())
     for claim in ledger["claims"]:
         if claim["id"] == "SYM-LOGIN-WORKS":
-            claim["findings"] = [{"scenario": "Once allowed, the credential is read intact", "backend": "any",
+            claim["findings"] = [{"id": "SYM-LOGIN-WORKS/made-up", "scenario": "Once allowed, the credential is read intact",
+                                  "step": "the read returned the stored credential byte for byte", "backend": "any",
                                   "evidence": "made up to prove that a contradiction that stops holding is caught"}]
     broken = tmp_path / "claude-code-keychain-acl-invalidation.claims.yaml"
     broken.write_text(yaml.safe_dump(ledger, sort_keys=False))
@@ -64,7 +65,7 @@ def test_recorded_contradiction_keeps_run_green_and_breaks_when_it_stops(run_sui
     assert re.search(r"\b1 passed, \d+ deselected, 1 xfailed\b", green.stdout), green.stdout[-500:]
     red = run_suite(*selection, f"--ledger={broken}")
     assert red.returncode == 1, red.stdout[-3000:]
-    assert "[XPASS(strict)] recorded contradiction of SYM-LOGIN-WORKS on backend sim" in red.stdout
+    assert "[XPASS(strict)] recorded contradiction SYM-LOGIN-WORKS/made-up of SYM-LOGIN-WORKS on backend sim" in red.stdout
     claims = json.loads((tmp_path / "reports" / "claims.partial.json").read_text())
     verdict = {c["claim"]: c["verdict"] for c in claims["claims"]}
     assert verdict["SYM-LOGIN-WORKS"] == "no-longer-contradicted" and verdict["CAU-UPDATE"] == "contradicted"
