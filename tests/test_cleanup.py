@@ -2,6 +2,7 @@
 SIGTERM; a SIGKILLed run leaves debris the next run sweeps, saying so (issue 7)."""
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import subprocess
@@ -54,6 +55,17 @@ PROBE = textwrap.dedent('''
 ''')
 
 
+def _project_markers() -> str:
+    """The markers the project's pytest.ini declares, as one ini value.  A probe under the project's
+    folder (make test's --basetemp is build/test-tmp) loads its conftest.py and so the suite's
+    plugins, whose session start refuses a feature file's tag (@cause) that the run's ini does not
+    declare as a marker; the probe's empty ini (-c /dev/null) declares them through -o, read from
+    pytest.ini rather than copied."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "pytest.ini")
+    return ini["pytest"]["markers"]
+
+
 @pytest.fixture
 def probe(tmp_path):
     path = tmp_path / "probe" / "test_probe.py"
@@ -64,7 +76,8 @@ def probe(tmp_path):
 
     def start(*args):
         return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q",
-                                 "--rootdir", str(path.parent), "-c", os.devnull, str(path), *args],
+                                 "--rootdir", str(path.parent), "-c", os.devnull, "-o", f"markers={_project_markers()}",
+                                 str(path), *args],
                                 cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
     return start, base
