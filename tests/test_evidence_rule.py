@@ -33,6 +33,7 @@ def pytest_bdd_before_step_call(request, step):
 '''
 
 UPDATE = "A Claude Code update invalidates the grant held by security"          # finding CAU-UPDATE/…
+RESET_DELETE = "The delete removes the item and costs exactly one login"     # @supports:FIX-RESET-DELETE, sim
 REFRESH = "A token refresh updates the item in place and keeps the grant held by security"   # @refutes:CAU-REFRESH
 
 
@@ -89,11 +90,12 @@ def test_a_security_the_harness_cannot_start_is_no_answer(tmp_path):
     """Held-out (H3): the sandbox's `security` made non-executable before a check -- the shell's exit
     126 was read as security's answer ("the item is not there"), so the claim "fails" (and with a
     check for absence, a finding "stopped holding")."""
-    claims, proc = probed(tmp_path, "later_keychain_write", "the item exists again", "noexec")
-    rewrite = next(c for c in claims.values()
-                   if any(s["scenario"].startswith("A later keychain write") for s in c["scenarios"]))
-    assert rewrite["verdict"] == "not-checkable", rewrite
-    assert "could not be started (exit 126" in rewrite["scenarios"][0]["reason"]
+    # A check for absence on the simulator: the sandbox's security run after the article's delete
+    # (CAV-REWRITE's scenario, which did this with "the item exists again", is now a release one).
+    claims, proc = probed(tmp_path, "delete_removes_the_item", "the item no longer exists", "noexec")
+    delete = claims["FIX-RESET-DELETE"]
+    assert delete["verdict"] == "not-checkable", delete
+    assert "could not be started (exit 126" in _scenario(delete, RESET_DELETE)["reason"], delete
 
 
 @pytest.mark.suite
