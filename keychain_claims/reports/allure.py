@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import sys
+import textwrap
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
@@ -321,12 +322,12 @@ def verdict_headline(doc: dict) -> str:
                              f", Claude Code {releases[0]}…{releases[-1]} ({len(releases)})" if releases else "")
     statements = {row["claim"]: row.get("statement") or row.get("quote", "") for row in doc.get("claims", [])}
 
-    def headline(words: int) -> str:
+    def headline(words: int, sep: str = "; ") -> str:
         def named(kind: str) -> str:
             if not by[kind]:
                 return ""
-            return ": " + "; ".join(f"{cid} “{few_words(statements.get(cid, ''), words)}…”" if words else cid
-                                    for cid in by[kind])
+            return ": " + sep.join(f"{cid} “{few_words(statements.get(cid, ''), words)}…”" if words else cid
+                                   for cid in by[kind])
         return (f"{c['claims']} claims — {len(by['contradicted'])} contradicted"
                 f"{named('contradicted')}" + (f" · {len(by['fails'])} fail{named('fails')}" if by["fails"] else "")
                 + (f" · {len(by['no-longer-contradicted'])} no longer contradicted{_ids(by['no-longer-contradicted'])}"
@@ -335,12 +336,26 @@ def verdict_headline(doc: dict) -> str:
                 + f" | omissions {len(om['reproduced'])}/{c['omissions']} reproduced"
                 + (f", {len(om['not reproduced'])} not reproduced{_ids(om['not reproduced'])}" if om["not reproduced"] else "")
                 + f" | {where}")
-    # as many first words per claim as keep the headline within HEADLINE_CHARS (four lines at 1280 px), down to
-    # the IDs alone: with many contradicted claims the words go before the first screen does
-    return next((h for h in map(headline, (3, 2, 1)) if len(h) <= HEADLINE_CHARS), headline(0))
+    # as many first words per claim as keep the headline within four lines at 1280 px, down to the IDs alone,
+    # then the IDs separated by a space only: with many contradicted claims the words go before the first
+    # screen does.  Every contradicted ID stays, whole, even if nothing fits.
+    candidates = [headline(3), headline(2), headline(1), headline(0), headline(0, " ")]
+    return next((h for h in candidates if headline_fits(h)), candidates[-1])
 
 
 HEADLINE_CHARS = 372      # measured: the name wraps into four lines of Allure's headline at 1280 px
+HEADLINE_LINES = 4        # measured: a fifth line and Allure scrolls its tree's first row over the headline
+HEADLINE_LINE_CHARS = 76  # a line at 1280 px, counted as if no claim ID broke at its hyphens
+
+
+def headline_fits(headline: str) -> bool:
+    """Whether the headline keeps within HEADLINE_LINES lines at 1280 px.  Its length alone is not enough:
+    a headline of claim IDs wraps only between words where Chromium does not break an ID at a hyphen
+    (11 contradicted IDs in 295 characters: four lines here, with three full ones, where Chromium broke
+    IDs at hyphens and filled up to 87 characters a line; a reviewer's run saw the headline off screen),
+    so the lines are counted with whole words, HEADLINE_LINE_CHARS characters a line."""
+    lines = textwrap.wrap(headline, HEADLINE_LINE_CHARS, break_on_hyphens=False, break_long_words=False)
+    return len(headline) <= HEADLINE_CHARS and len(lines) <= HEADLINE_LINES
 
 
 def report_config(output: Path, history: Path, doc: dict | None = None, attachments=()) -> dict:
