@@ -81,3 +81,18 @@ def test_every_sub_command_has_its_own_function_and_bad_input_is_one_line(tmp_pa
     assert main(["check", "--article", str(tmp_path / "none.md")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and err.startswith("keychain-claims: article not found")
+
+
+def test_a_ci_run_draws_no_metadata_block_above_the_claims_headline(tmp_path, monkeypatch):
+    """On CI the run used to write executor.json, which Allure draws as a Metadata block above the tree:
+    on a 1280x800 screen that pushed the claims headline out of view on every CI runner (the fresh-clone
+    CI's browser test).  The CI run is now a parameter of the verdict table's result."""
+    from types import SimpleNamespace
+    from keychain_claims.reports.allure import ENVIRONMENT_FILE, write_environment
+    monkeypatch.setenv("CI", "true")
+    for name in ("GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_WORKFLOW"):
+        monkeypatch.delenv(name, raising=False)
+    backend = SimpleNamespace(security_command=lambda: ["keychain-sim"])      # all environment() asks of it
+    write_environment(tmp_path, backend, Article())
+    assert not (tmp_path / "executor.json").exists()
+    assert "CI run=local CI" in (tmp_path / ENVIRONMENT_FILE).read_text()
