@@ -406,7 +406,7 @@ def nothing_lost_one_line(complete: Path) -> None:
     if _root_tmpfs():
         small = WORK / "i29-full"
         small.mkdir()
-        script = (f'mount -t tmpfs -o size=2000k tmpfs "{small}" && cp -a "{complete}/." "{small}/" && '
+        script = (f'mount -t tmpfs -o size=$(( $(du -sk "{complete}" | cut -f1) + 1024 ))k tmpfs "{small}" && cp -a "{complete}/." "{small}/" && '
                   f'free=$(df -k --output=avail "{small}" | tail -1) && dd if=/dev/zero of="{small}/fill" bs=1k '
                   f'count=$((free - 40)) 2>/dev/null; (cd "{small}" && cat claims.json outcomes.json allure-results/* | md5sum); '
                   f'"{PY}" -m pytest -p no:randomly --backend=sim --reports-dir="{small}"; echo "rc=$?"; '
