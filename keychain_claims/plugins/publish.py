@@ -225,32 +225,35 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
                 before: dict[str, str] | None) -> tuple[str | None, str]:
     """The accounting of a run with injected faults (README, "The rehearsal"), instead of the 90%
     gate: (the one-line reason it fails, or None; the line that accounts for it).  It fails when an
-    injected fault never fired; when a scenario a fault the macOS code cannot cope with reached
-    (standins.COPED says which it can) ended with a verdict rather than not checkable; when a
-    scenario only coped-with faults reached ended otherwise than in the last complete run without
-    faults (`before`, when there is one); or when the scenarios no fault reached did not run as
+    injected fault never fired; when a scenario a fault reached ended with a verdict though a fault
+    the macOS code cannot cope with (standins.COPED says which it can) reached it, or with another
+    result than in the last complete run without faults (`before`, when there is one) -- not
+    checkable, its reason naming the fault, is always accounted for; or when the scenarios no fault
+    reached did not run as
     there (at least REAL_RUN_SHARE of them ran, as coverage_alarm counts; and the same results)."""
     from keychain_claims.backends.macos.standins import COPED
     faults = injected(backend)
     kinds = {o.nodeid: {f.split(":", 1)[0] for f in fired.get(o.nodeid, [])} for o in outcomes}
     never = [f for f in faults if not any(f in k for k in kinds.values())]
     reached = [o for o in outcomes if kinds[o.nodeid]]
-    unearned = [o for o in reached if kinds[o.nodeid] - set(COPED) and o.result != "skipped"]
-    coped = [o for o in reached if not kinds[o.nodeid] - set(COPED)]
+    # a fault-reached scenario either ends not checkable (its reason names the fault) or, where the
+    # macOS code copes with every fault that reached it, as in the last complete run without faults
+    unearned = [o for o in reached if o.ran and (kinds[o.nodeid] - set(COPED) or (
+        before is not None and o.nodeid in before and before[o.nodeid] != o.result))]
+    coped = [o for o in reached if o.ran]
     unreached = [o for o in outcomes if not kinds[o.nodeid]]
     ran = [o for o in unreached if o.ran]
-    changed = [o for o in coped + unreached if before is not None and o.nodeid in before
-               and before[o.nodeid] != o.result]
+    changed = [o for o in unreached if before is not None and o.nodeid in before and before[o.nodeid] != o.result]
     accounted = (f"faults: {', '.join(f'{f} fired in {sum(f in k for k in kinds.values())}' for f in faults)}; "
                  f"{len(reached)} scenario(s) reached ({len(reached) - len(coped)} not checkable by the fault, "
-                 f"{len(coped)} coped with); {len(ran)} of {len(unreached)} unreached ran" +
+                 f"{len(coped)} with a verdict); {len(ran)} of {len(unreached)} unreached ran" +
                  (f", compared with {len(before)} of the last complete run" if before is not None
                   else "; no complete run without faults in the reports folder to compare results with"))
     if never:
         return f"FAULTS: {', '.join(never)} never fired: the run did not test what a Mac might do", accounted
     if unearned:
         o = unearned[0]
-        return (f"FAULTS: “{o.name}” ended {o.result} though {', '.join(sorted(kinds[o.nodeid] - set(COPED)))} "
+        return (f"FAULTS: “{o.name}” ended {o.result} though {', '.join(sorted(kinds[o.nodeid]))} "
                 f"reached it ({len(unearned)} such scenario(s)): a verdict it did not earn"), accounted
     if changed:
         o = changed[0]

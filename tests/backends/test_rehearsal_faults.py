@@ -73,11 +73,16 @@ def test_an_unreached_or_coped_scenario_that_ends_otherwise_than_without_faults_
     fired = {outcomes[0].nodeid: ["slow: x"], outcomes[1].nodeid: ["exit51: y"]}
     before = {o.nodeid: "passed" for o in outcomes}
     assert _run(outcomes, fired, before)[0] is None
-    for lost in (1, 5):                  # coped with (exit51), then no fault at all
-        changed = [*outcomes]
-        changed[lost] = _outcome(lost, "skipped", "not on the rehearsal backend: harness error: x")
-        alarm, _ = _run(changed, fired, before)
-        assert alarm is not None and f"“scenario {lost}” ended skipped, passed without faults" in alarm
+    changed = [*outcomes]
+    changed[5] = _outcome(5, "skipped", "not on the rehearsal backend: harness error: x")     # no fault reached it
+    alarm, _ = _run(changed, fired, before)
+    assert alarm is not None and "“scenario 5” ended skipped, passed without faults" in alarm
+    changed = [*outcomes]
+    changed[1] = _outcome(1, "failed", "assert")                    # exit51 reached it: another verdict
+    alarm, _ = _run(changed, fired, before)
+    assert alarm is not None and "“scenario 1” ended failed though exit51 reached it" in alarm
+    changed[1] = _outcome(1, "skipped", "harness error (rehearsal faults fired: exit51: y)")   # not checkable: accounted
+    assert _run(changed, fired, before)[0] is None
 
 
 def test_unreached_scenarios_below_the_share_make_the_run_red_without_a_run_to_compare_with():
