@@ -114,8 +114,8 @@ def test_without_a_cdhash_the_grant_fails_before_the_acl_is_touched(monkeypatch)
     w = _world(RehearsalBackend())
     try:
         before = w.security("dump-keychain", "-a", str(w.sandbox.keychain.path)).stdout
-        with pytest.raises(BackendError, match="CDHash"):
-            w.claude_read(caller=callers.app("Helper", "adhoc"), choices=("Always Allow",))
+        with pytest.raises(BackendError, match="CDHash"):      # signed with an identity: no cdhash in its requirement
+            w.claude_read(caller=callers.app("Team App", "developer-id", team="TEAM000001"), choices=("Always Allow",))
         assert w.security("dump-keychain", "-a", str(w.sandbox.keychain.path)).stdout == before
     finally:
         w.sandbox.close()

@@ -237,5 +237,10 @@ class Backend(abc.ABC):
         answer) since the last call of this method, drained; none unless the backend records any."""
         return []
 
+    def faults_fired(self) -> list[str]:
+        """The injected faults (the rehearsal's --rehearsal-faults) that fired since the last call of
+        this method, drained, each "<fault>: <where>"; none on a backend that injects none."""
+        return []
+
     def __repr__(self) -> str:          # also the Allure parameter's value
         return self.title

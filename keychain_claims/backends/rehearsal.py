@@ -12,8 +12,9 @@ and the compiled test caller.  The Mac user it stands for is the hosted runner's
 root, whatever this host runs as (standins.model_uid).  Its results are evidence about the model, like the simulator's.
 
 `--rehearsal-faults` makes those leaves misbehave as the review of issue 21 found a Mac might
-(standins.FAULTS); every scenario a fault reaches must end as not checkable (a harness error),
-never as a verdict.
+(standins.FAULTS).  The stand-ins record where each fault fires (faults_fired); a scenario a fault
+the macOS code copes with reached (standins.COPED) ends as without it, one any other fault reached
+ends not checkable, its reason naming the fault (plugins/publish.py: fault_alarm).
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 HOSTED_RUNNER = "gui-unattended"      # the simulator's session kind: a GUI where nobody answers
 STANDINS = "keychain_claims.backends.macos.standins"
-FAULT_CALL_LIMIT = 5.0                # with faults injected: a shorter deadline, so the run stays short
 
 
 class SimWindows:
@@ -56,18 +56,29 @@ class RehearsalBackend(MacOSBackend):
     priority = 0            # never chosen by `auto`
     label = ("rehearsal: the macOS backend's code path, keychain-sim and documented stand-ins for "
              "security, cc, codesign, openssl and the test caller")
-    call_limit = 15.0
+    call_limit = 15.0       # shorter than the Mac's 20 s, and as there longer than launchd's respawn
+                            # throttle (standins.THROTTLE_INTERVAL), which a call waits out (--rehearsal-faults)
 
     def __init__(self, faults: str | None = None):
         super().__init__(real_dialogs=False)
         self._sim = SimBackend()
         from keychain_claims.backends.macos.standins import FAULTS_ENV
         self.faults = os.environ.get(FAULTS_ENV, "") if faults is None else faults
-        if self.faults:
-            self.call_limit = FAULT_CALL_LIMIT
 
     def unavailable(self) -> str | None:
         return self._sim.unavailable()
+
+    def faults_fired(self) -> list[str]:
+        """Where the stand-ins' faults fired (standins.FIRED_FILE) in every sandbox of this process
+        since the last call, drained."""
+        from keychain_claims import atomic
+        from keychain_claims.backends.macos.standins import FIRED_FILE
+        found = []
+        for box in list(self._boxes):
+            path = self.state_dir(box) / FIRED_FILE
+            found += [f"{r['fault']}: {r['where']}" for r in atomic.read_jsonl(path)]
+            path.unlink(missing_ok=True)
+        return found
 
     def security_command(self) -> list[str]:
         return self._sim.security_command()

@@ -40,6 +40,7 @@ class Prop:
     RELEASE_EXTRA_ITEMS = "release_extra_items"     # items a release left besides its own
     RELEASE_FALLBACK = "release_fallback"           # what a release did when its keychain write failed
     FINDINGS = "findings"              # the IDs of the ledger findings whose own assertion failed again
+    FAULTS = "faults"                  # the rehearsal's injected faults that fired in it ("<fault>: <where>")
 
 
 def provenance_kind(simulated: bool) -> str:

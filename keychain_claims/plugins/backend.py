@@ -71,6 +71,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     backend = run_state(item.config).backend
     if backend is not None:
         backend.harness_events()          # drained: what follows belongs to this scenario
+        backend.faults_fired()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -8,24 +8,29 @@ from __future__ import annotations
 import pytest
 
 from keychain_claims.claims.evidence import not_evidence
-from keychain_claims.claims.outcomes import Outcome, outcome_from_report
-from keychain_claims.plugins.state import STEP_KEY, run_state, scenario_of
+from keychain_claims.claims.outcomes import Outcome, Prop, outcome_from_report
+from keychain_claims.plugins.state import FAULTS_KEY, STEP_KEY, run_state, scenario_of
 from keychain_claims.redact import redact
 
 
 class OutcomeCollector:
     """Registered per run: every scenario's outcome from its reports, in the order they arrive."""
-    def __init__(self, outcomes: list[Outcome]) -> None:
+    def __init__(self, outcomes: list[Outcome], faults: dict[str, list[str]]) -> None:
         self.outcomes = outcomes
+        self.faults = faults
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome = outcome_from_report(report)
         if outcome is not None:
             self.outcomes.append(outcome)
+            fired = dict(report.user_properties).get(Prop.FAULTS)
+            if fired:
+                self.faults[outcome.nodeid] = list(fired)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(OutcomeCollector(run_state(config).outcomes), "keychain-claims-outcomes")
+    state = run_state(config)
+    config.pluginmanager.register(OutcomeCollector(state.outcomes, state.faults), "keychain-claims-outcomes")
 
 
 def _redact_exception(exc: BaseException | None) -> None:
@@ -53,8 +58,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if redact(text) != text:
             report.longrepr = redact(text)
     if call.when in ("setup", "call") and scenario_of(item) is not None:
-        only_evidence(run_state(item.config).backend, item, call, report)
+        backend = run_state(item.config).backend
+        only_evidence(backend, item, call, report)
+        faults_fired(backend, item, call, report)
 
+
+def faults_fired(backend, item: pytest.Item, call: pytest.CallInfo, report) -> None:
+    """The rehearsal's injected faults that fired in this scenario (set-up and call), on its report
+    (Prop.FAULTS) for the faults run's accounting; a scenario that ends not checkable says which
+    faults fired in its reason."""
+    if backend is None:
+        return
+    fired = item.stash.setdefault(FAULTS_KEY, [])
+    fired += [f for f in backend.faults_fired() if f not in fired]
+    if not fired or not (call.when == "call" or not report.passed):
+        return
+    report.user_properties.append((Prop.FAULTS, list(fired)))
+    if report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr, tuple):
+        path, line, why = report.longrepr
+        report.longrepr = (path, line, f"{why} (rehearsal faults fired: {'; '.join(fired)[:200]})")
 
 def only_evidence(backend, item: pytest.Item, call: pytest.CallInfo, report) -> None:
     """The evidence rule (claims/evidence.py) on one phase of a scenario: what the harness could not

@@ -2,7 +2,8 @@
 matrix, outcomes.json, the verdict table in the Allure results) -- as `*.partial.*` when the run
 is not complete -- the run's own Allure files (environment, a `verdict` label on every
 scenario, which verdict table belongs to the results), the 90% coverage gate of a non-simulator
-run, and the terminal summary, with safety and coverage failures said last."""
+run (of a run with injected faults: their accounting, fault_alarm), and the terminal summary, with
+safety and coverage failures said last."""
 from __future__ import annotations
 
 import sys
@@ -30,11 +31,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not outcomes:
         return
     backend, article, ledger = state.backend, state.article, state.ledger
-    share = coverage_alarm(outcomes, backend)
+    out = Path(config.getoption("reports_dir"))
+    if injected(backend):
+        share, accounted = fault_alarm(outcomes, backend, state.faults, baseline(out, backend))
+        state.summary_tail.append(accounted)
+    else:
+        share = coverage_alarm(outcomes, backend)
     if share:
         state.alarms.append(share)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    out = Path(config.getoption("reports_dir"))
     partial = "; ".join(partial_reasons(session, exitstatus, outcomes))
     results = state.results_staging          # this run's Allure results, not yet published
     from keychain_claims.atomic import why
@@ -65,6 +70,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         [f"release history: {out / 'release-history.html'} ({len(done.history.columns)} releases)"]
         if done.history is not None else []) + (
         [f"release history not written: {done.history_problem}"] if done.history_problem else [])
+    state.summary += state.summary_tail
     if state.results_error:
         state.summary.append(state.results_error)
     if partial:
@@ -156,6 +162,8 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
             reasons.append("a subset of paths (" + " ".join(config.args)[:120] + ")")
     if state.results_error:
         reasons.append("its Allure results could not all be written")
+    if state.backend is not None and injected(state.backend):
+        reasons.append("faults injected (--rehearsal-faults)")
     ran = {o.nodeid for o in outcomes}
     missing = state.collected - ran
     if missing:
@@ -192,6 +200,69 @@ def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
     why = here[0].reason if here else ""
     return (f"COVERAGE: only {ran} of {ran + len(here)} scenarios ran on the {backend.name} backend "
             f"({ran / (ran + len(here)):.0%} < {REAL_RUN_SHARE:.0%}); the rest skipped here, e.g. {why[:160]}")
+
+
+def injected(backend: Backend | None) -> list[str]:
+    """The faults a rehearsal injects (--rehearsal-faults); none on any other run."""
+    return [f for f in (getattr(backend, "faults", "") or "").split(",") if f]
+
+
+def baseline(out: Path, backend: Backend) -> dict[str, str] | None:
+    """The last complete run of this backend in the reports folder (its outcomes.json: a faults run
+    is partial and never replaces it), node id -> result; None when there is none."""
+    import json
+    from keychain_claims.reports.publish import OUTCOMES_FILE
+    try:
+        doc = json.loads((out / OUTCOMES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if doc.get("partial") or list(doc.get("backends", {})) != [backend.name]:
+        return None
+    return {o["nodeid"]: o["result"] for o in doc.get("outcomes", [])}
+
+
+def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list[str]],
+                before: dict[str, str] | None) -> tuple[str | None, str]:
+    """The accounting of a run with injected faults (README, "The rehearsal"), instead of the 90%
+    gate: (the one-line reason it fails, or None; the line that accounts for it).  It fails when an
+    injected fault never fired; when a scenario a fault reached ended with a verdict though a fault
+    the macOS code cannot cope with (standins.COPED says which it can) reached it, or with another
+    result than in the last complete run without faults (`before`, when there is one) -- not
+    checkable, its reason naming the fault, is always accounted for; or when the scenarios no fault
+    reached did not run as
+    there (at least REAL_RUN_SHARE of them ran, as coverage_alarm counts; and the same results)."""
+    from keychain_claims.backends.macos.standins import COPED
+    faults = injected(backend)
+    kinds = {o.nodeid: {f.split(":", 1)[0] for f in fired.get(o.nodeid, [])} for o in outcomes}
+    never = [f for f in faults if not any(f in k for k in kinds.values())]
+    reached = [o for o in outcomes if kinds[o.nodeid]]
+    # a fault-reached scenario either ends not checkable (its reason names the fault) or, where the
+    # macOS code copes with every fault that reached it, as in the last complete run without faults
+    unearned = [o for o in reached if o.ran and (kinds[o.nodeid] - set(COPED) or (
+        before is not None and o.nodeid in before and before[o.nodeid] != o.result))]
+    coped = [o for o in reached if o.ran]
+    unreached = [o for o in outcomes if not kinds[o.nodeid]]
+    ran = [o for o in unreached if o.ran]
+    changed = [o for o in unreached if before is not None and o.nodeid in before and before[o.nodeid] != o.result]
+    accounted = (f"faults: {', '.join(f'{f} fired in {sum(f in k for k in kinds.values())}' for f in faults)}; "
+                 f"{len(reached)} scenario(s) reached ({len(reached) - len(coped)} not checkable by the fault, "
+                 f"{len(coped)} with a verdict); {len(ran)} of {len(unreached)} unreached ran" +
+                 (f", compared with {len(before)} of the last complete run" if before is not None
+                  else "; no complete run without faults in the reports folder to compare results with"))
+    if never:
+        return f"FAULTS: {', '.join(never)} never fired: the run did not test what a Mac might do", accounted
+    if unearned:
+        o = unearned[0]
+        return (f"FAULTS: “{o.name}” ended {o.result} though {', '.join(sorted(kinds[o.nodeid]))} "
+                f"reached it ({len(unearned)} such scenario(s)): a verdict it did not earn"), accounted
+    if changed:
+        o = changed[0]
+        return (f"FAULTS: “{o.name}” ended {o.result}, {before[o.nodeid]} without faults "  # type: ignore[index]
+                f"({len(changed)} such scenario(s)){': ' + o.reason[:120] if o.reason else ''}"), accounted
+    lost = coverage_alarm(unreached, backend)
+    if lost:
+        return "FAULTS: of the scenarios no fault reached, " + lost.removeprefix("COVERAGE: "), accounted
+    return None, accounted
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -33,9 +33,11 @@ class RunState:
     loaded: dict[str, Release | str] = field(default_factory=dict)      # spec -> release, or why it failed
     cache_lines: list[str] = field(default_factory=list)   # the release cache's lines from xdist workers
     outcomes: list[Outcome] = field(default_factory=list)
+    faults: dict[str, list[str]] = field(default_factory=dict)   # node id -> injected faults that fired in it
     deselected: list[str] = field(default_factory=list)    # node ids deselected (-k, -m, --deselect, a plugin)
     collected: set[str] = field(default_factory=set)       # node ids of claims scenarios collected (here or by workers)
     summary: list = field(default_factory=list)            # lines of the terminal summary: verdicts, messages
+    summary_tail: list[str] = field(default_factory=list)  # lines said after the verdicts (the faults' accounting)
     alarms: list[str] = field(default_factory=list)        # printed last, after the verdicts: safety and coverage
     system: Any = None        # how the safety snapshot runs `security` outside the sandboxes
     # where this run's Allure results go once it reaches a result (reports/publish.py), whether the
@@ -51,6 +53,7 @@ class RunState:
 
 STATE_KEY = pytest.StashKey[RunState]()
 FINDINGS_KEY = pytest.StashKey[list]()     # on an item: the ledger findings in force on it, [(id, step)]
+FAULTS_KEY = pytest.StashKey[list]()       # on an item: the injected faults that fired in it so far
 STEP_KEY = pytest.StashKey[Any]()          # on an item: the step it stopped at (claims.evidence.StepFailure)
 
 

@@ -139,9 +139,16 @@ def signature(sandbox, path: str) -> dict[str, str]:
     prints no hash) and TeamIdentifier= (`not set` for ad hoc and self-signed identities)."""
     proc = _run(sandbox, [_tool(sandbox, "codesign"), "-d", "-vvv", path])
     fields = dict(re.findall(r"^(\w+)=(.*)$", proc.stderr, re.M))
+    if proc.returncode == 0 and not re.fullmatch(r"[0-9a-f]{40,64}", fields.get("CDHash", "")):
+        # no CDHash= line: ad hoc code's designated requirement is its CDHash (`codesign -d -r-`:
+        # `designated => cdhash H"…"`); code signed with an identity has none there
+        req = _run(sandbox, [_tool(sandbox, "codesign"), "-d", "-r-", path])
+        found = re.search(r'designated => cdhash H"([0-9a-f]{40,64})"', req.stdout)
+        if req.returncode == 0 and found:
+            fields["CDHash"] = found[1]
     if proc.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40,64}", fields.get("CDHash", "")):
-        raise BackendError(f"harness: codesign did not report the test caller's CDHash (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[:160]}")
+        raise BackendError(f"harness: codesign -d -vvv printed no CDHash= for the test caller, nor did its designated "
+                           f"requirement hold one (exit {proc.returncode}): {proc.stderr.strip()[:160]}")
     return fields
 
 

@@ -35,7 +35,14 @@ review of issue 21 found a Mac might:
   throttle  a consent answer within 10 s of the previous one waits for launchd's respawn throttle
   exit51    a test caller with interaction disabled gets errSecAuthFailed (51), not 36
   cdhash    `codesign -d -vvv` prints no CDHash=
-  slow      `show-keychain-info` takes longer than any deadline, with no dialog at all
+  slow      `show-keychain-info` takes longer than any deadline, with no dialog at all (but for a
+            sandbox's first, its safety check: _not_first)
+Each time a fault fires, the stand-in says so in the sandbox's simulator state (FIRED_FILE: the
+fault and where), which the rehearsal reads per scenario (RehearsalBackend.faults_fired) for the
+faults run's accounting (plugins/publish.py: fault_alarm).  COPED are the faults the macOS code
+copes with as a Mac user needs (exit 51 is consent; launchd's throttle is waited out within the
+call's deadline; a missing CDHash= of ad hoc code is read from its designated requirement); a
+scenario reached by any other ends not checkable, its reason naming the fault.
 """
 from __future__ import annotations
 
@@ -47,11 +54,22 @@ from pathlib import Path
 
 FAULTS_ENV = "KEYCHAIN_CLAIMS_FAULTS"
 FAULTS = ("dialog", "throttle", "exit51", "cdhash", "slow")
+COPED = ("throttle", "exit51", "cdhash")
 THROTTLE_INTERVAL = 10.0      # launchd.plist(5) ThrottleInterval default: a respawn at most every 10 s
+FIRED_FILE = "faults-fired.jsonl"
 
 
 def faults() -> set[str]:
     return {f for f in os.environ.get(FAULTS_ENV, "").split(",") if f}
+
+
+def fired(fault: str, where: str) -> None:
+    """Record that `fault` fired here (in the sandbox's simulator state, KEYCHAIN_SIM_STATE)."""
+    state = os.environ.get("KEYCHAIN_SIM_STATE")
+    if not state:
+        return
+    with open(Path(state) / FIRED_FILE, "a") as fh:
+        fh.write(json.dumps({"fault": fault, "where": where}) + "\n")
 
 
 def _sim() -> list[str]:
@@ -146,6 +164,19 @@ def cc(argv: list[str]) -> int:
 
 # --------------------------------------------------------------------------- codesign
 def codesign(argv: list[str]) -> int:
+    if argv[:1] == ["-d"] and "-r-" in argv:
+        # the designated requirement (codesign(1) `-r-`), implicit ("# designated") for code signed
+        # without one: for ad hoc code its CDHash (`cdhash H"…"`), else its identifier and leaf
+        # certificate (Code Signing Requirement Language)
+        path = argv[-1]
+        if not _record(path).exists():
+            return _fail(f"{path}: code object is not signed at all")
+        sig = json.loads(_record(path).read_text())
+        print(f"Executable={path}", file=sys.stderr)
+        leaf = __import__("hashlib").sha1(sig["authority"].encode()).hexdigest()
+        print(f'# designated => cdhash H"{sig["cdhash"]}"' if sig["adhoc"]
+              else f'# designated => identifier "{sig["identifier"]}" and certificate leaf = H"{leaf}"')
+        return 0
     if argv[:1] == ["-d"] or argv[:2] in (["-d", "-v"], ["-d", "-vvv"]) or (argv and argv[0].startswith("-d")):
         verbose = sum(a.count("v") for a in argv if a.startswith("-") and set(a[1:]) <= {"d", "v"})
         path = argv[-1]
@@ -156,6 +187,8 @@ def codesign(argv: list[str]) -> int:
                  f"CodeDirectory v=20500 size=500 flags=0x{'2' if sig['adhoc'] else '0'}(adhoc) hashes=10+2 location=embedded"]
         if verbose >= 3 and "cdhash" not in faults():
             lines += [f"CDHash={sig['cdhash']}"]
+        elif verbose >= 3:
+            fired("cdhash", "codesign -d -vvv")
         lines += ["Signature=adhoc" if sig["adhoc"] else f"Authority={sig['authority']}",
                   f"TeamIdentifier={sig['team'] or 'not set'}"]
         print("\n".join(lines), file=sys.stderr)
@@ -300,24 +333,47 @@ def sim_security(argv: list[str]) -> int:
     respawn throttle)."""
     import signal
     import subprocess
-    if "dialog" in faults() and os.environ.get("KEYCHAIN_CLAIMS_WATCHED") == "typed":
+    typed_dialog = "dialog" in faults() and os.environ.get("KEYCHAIN_CLAIMS_WATCHED") == "typed"
+    if typed_dialog:
         os.environ["KEYCHAIN_SIM_UI"] = _login_session_kind()     # the session's no-GUI does not take
-    if "slow" in faults() and "show-keychain-info" in argv:
+    state = Path(os.environ.get("KEYCHAIN_SIM_STATE", "."))
+    if "slow" in faults() and "show-keychain-info" in argv and _not_first(state, "show-keychain-info"):
+        fired("slow", "show-keychain-info")
         time.sleep(float(os.environ.get("KEYCHAIN_CLAIMS_CALL_LIMIT") or 20) + 5)
-    if "throttle" not in faults():
+    if "throttle" not in faults() and not typed_dialog:
         os.execv(_sim()[0], [*_sim(), *argv])
     proc = subprocess.Popen([*_sim(), *argv])
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, lambda *_: (proc.kill(), os._exit(1)))
+    if typed_dialog:              # the fault reached this call only if a dialog is drawn for it
+        from keychain_claims.sim import control
+        while proc.poll() is None:
+            if any(w.get("pid") == proc.pid for w in control.windows(state)):
+                fired("dialog", f"typed {' '.join(argv[:1])}: a dialog drawn in the login session")
+                break
+            time.sleep(0.1)
     status = proc.wait()
-    if status == 36:
-        stamp = Path(os.environ.get("KEYCHAIN_SIM_STATE", ".")) / "agent-respawn"
+    if status == 36 and "throttle" in faults():
+        stamp = state / "agent-respawn"
         last = float(stamp.read_text()) if stamp.exists() else 0.0
         wait = last + THROTTLE_INTERVAL - time.time()
         if wait > 0:
+            fired("throttle", f"{' '.join(argv[:1])} waited {wait:.1f} s")
             time.sleep(wait)
         stamp.write_text(str(time.time()))
     return status
+
+
+def _not_first(state: Path, command: str) -> bool:
+    """Whether `command` ran in this sandbox before.  Stand-in liberty: `slow` spares a sandbox's first
+    show-keychain-info, the safety check that proves the shim pinned (backend.prepare_keychain):
+    slowed, it fails every sandbox alike before any scenario step, and a faults run then shows no
+    other fault; tests/backends/test_rehearsal_faults.py checks that case on its own."""
+    mark = state / f"ran-{command}"
+    if mark.exists():
+        return True
+    mark.touch()
+    return False
 
 
 # --------------------------------------------------------------------------- sessions: launchctl, sudo
@@ -432,6 +488,7 @@ def testcaller(program: str, build: str, argv: list[str]) -> int:
         proc = subprocess.run([*_sim(), mode, *rest], env=env, capture_output=True, text=True)
         sys.stdout.write(proc.stdout)
         if proc.returncode == 36 and "exit51" in faults():
+            fired("exit51", "testcaller find-generic-password")
             return _fail("testcaller: SecKeychainItemCopyContent: The user name or passphrase you entered is not "
                          "correct.", 51)
         sys.stderr.write(proc.stderr.replace("security:", "testcaller:"))

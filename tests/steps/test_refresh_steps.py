@@ -1,0 +1,60 @@
+"""steps/refresh_steps.py: a set-up step's failed call is the evidence rule's to judge (issue 28,
+note 5).  Before, `other_default_locked` turned any failed call whose stderr held "refused:" into a
+plain skip worded by the step ("not checkable on the … backend: <stderr>"), so the shim's refusal --
+a harness event -- escaped the rule's "harness error" and any other "refused:" answer escaped as a
+skip that no harness event backed."""
+from __future__ import annotations
+
+import pytest
+
+from keychain_claims.backends import RehearsalBackend
+from keychain_claims.claims.evidence import StepFailure, not_evidence
+from keychain_claims.fakes import Fakes
+from keychain_claims.harness.sandbox import Sandbox
+from keychain_claims.harness.world import World
+from steps.refresh_steps import other_default_locked
+
+
+def _set_up(world: World) -> None:
+    """The step, a skip of its own counted as what it is here: not the evidence rule's verdict."""
+    try:
+        other_default_locked(world)
+    except pytest.skip.Exception as exc:
+        pytest.fail(f"the set-up step skipped in its own words instead of failing: {exc}")
+
+
+@pytest.fixture
+def world():
+    fakes = Fakes()
+    box = Sandbox(RehearsalBackend(faults=""), fakes)
+    box.prepare()
+    w = World(box)
+    assert w.claude_write(fakes.credential()).status == 0
+    yield w
+    box.close()
+
+
+def test_a_set_up_call_the_shim_refuses_is_a_harness_error_not_a_skip_of_the_steps_wording(world, monkeypatch):
+    security = world.security
+
+    def refused_once(*argv, **kw):      # the shim refuses the second keychain, as an older shim did
+        if argv[:1] == ("create-keychain",):
+            argv = ("create-keychain", "/Library/Keychains/System.keychain")   # not the sandbox's: refused
+        return security(*argv, **kw)
+    monkeypatch.setattr(world, "security", refused_once)
+    world.backend.harness_events()
+    with pytest.raises(AssertionError) as caught:
+        _set_up(world)
+    events = world.backend.harness_events()
+    why = not_evidence("call", True, caught.value, StepFailure("given", "the session has no GUI …", caught.value),
+                       events)
+    assert events and why is not None and why.startswith("harness error: the shim refused a call"), (events, why)
+
+
+def test_a_failed_set_up_call_whose_answer_says_refused_is_a_failed_set_up_not_a_skip(world, monkeypatch):
+    from keychain_claims.harness.driver import Call
+    monkeypatch.setattr(world, "security", lambda *argv, **kw: Call(
+        argv=list(argv), stdin="", tty="", status=1, stdout="",
+        stderr="security: SecKeychainCreate: connection refused: x\n"))
+    with pytest.raises(AssertionError):
+        _set_up(world)
