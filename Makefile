@@ -6,7 +6,7 @@ $(shell mkdir -p '$(TMPDIR)')
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install suite test test-all rehearsal report bench clean
+.PHONY: install lint suite test test-all rehearsal report bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+## lint and types (configured in pyproject.toml): ruff over the checkout, mypy over the package; a finding fails
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## run the claims suite on this host (real security on macOS, the simulator elsewhere) and build the report
 suite: install

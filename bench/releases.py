@@ -26,11 +26,11 @@ from keychain_claims.backends import SimBackend  # noqa: E402
 from keychain_claims.harness.sandbox import Sandbox  # noqa: E402
 from keychain_claims.harness.world import World  # noqa: E402
 from keychain_claims.releases import registry, runner, standin  # noqa: E402
-from keychain_claims.releases.cache import cache_dir, let_go
-from keychain_claims.releases.manifests import ENTRY_FILE, read_doc
-from keychain_claims.releases.npm import DARWIN, PACKAGE, host_platform
-from keychain_claims.releases.release import Release, binary
-from keychain_claims.releases.runtimes import fetch_runtime, fits, public_bun_package
+from keychain_claims.releases.cache import cache_dir, let_go  # noqa: E402
+from keychain_claims.releases.manifests import ENTRY_FILE, read_doc  # noqa: E402
+from keychain_claims.releases.npm import DARWIN, PACKAGE, host_platform  # noqa: E402
+from keychain_claims.releases.release import Release, binary  # noqa: E402
+from keychain_claims.releases.runtimes import fetch_runtime, fits, public_bun_package  # noqa: E402
 
 REFRESH = "A token refresh by the release updates the item in place and keeps the grant held by security"
 
@@ -124,7 +124,7 @@ def speed(release: Release, rounds: int = 5) -> dict:
             runner.run(stock, box, "auth", "status", "--json")
             for _ in range(rounds):
                 for name, which in (("harness", release), ("stock", stock)):
-                    seconds, _ = _t(lambda: runner.run(which, box, "auth", "status", "--json"))
+                    seconds, _ = _t(lambda which=which: runner.run(which, box, "auth", "status", "--json"))
                     times[name].append(seconds)
     harness, plain = statistics.median(times["harness"]), statistics.median(times["stock"])
     return {"runtime": release.runtime, "harness_status_s": round(harness, 2), "stock_status_s": round(plain, 2),
@@ -213,12 +213,12 @@ def measure(specs: list[str], rounds: int = 1) -> dict:
         version = None
         for _ in range(rounds):
             with _caches():
-                cold, release = _t(lambda: registry.load(version or spec))
+                cold, release = _t(lambda version=version, spec=spec: registry.load(version or spec))
             version = release.version
             colds.append(cold)
             packs.append(_npm_pack_alone(_packages(release)))
         registry.load(version)                                  # the real cache: filled once, kept
-        warm, release = _t(lambda: registry.load(version))
+        warm, release = _t(lambda version=version: registry.load(version))
         cold, npm_pack = statistics.median(colds), statistics.median(packs)
         out[version] = {"form": release.form, "packages": len(_packages(release)),
                         "npm_pack_s": round(npm_pack, 2), "cold_s": round(cold, 2),

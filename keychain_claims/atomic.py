@@ -78,7 +78,8 @@ def read_regular(path, limit: int, what: str = "file") -> bytes:
             raise OSError(22, f"not a regular file (a {_kind(info.st_mode)})", os.fspath(path))
         if info.st_size > limit:
             raise OSError(27, f"too large for a {what} ({info.st_size} bytes; at most {limit})", os.fspath(path))
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
             if not chunk:

@@ -23,6 +23,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from keychain_claims import PROJECT_ROOT, REPORTS_DIR
@@ -47,7 +48,7 @@ def _allure() -> list[str]:
     return [str(binary)]
 
 
-def _config(output: Path, history: Path, doc: dict | None = None, attachments: list[Path] = ()) -> Path:
+def _config(output: Path, history: Path, doc: dict | None = None, attachments: Sequence[Path] = ()) -> Path:
     """The Allure 3 configuration for this report (keychain_claims/reports/allure.py:
     report_config), as an allurerc.mjs in a folder of its own."""
     import json

@@ -12,10 +12,10 @@ from keychain_claims.fakes import Fakes
 from keychain_claims.harness import callers, claude_code, dump
 from keychain_claims.harness.world import World
 from keychain_claims.claims.outcomes import Prop
-
-CANCELED_EXIT = 128        # errSecUserCanceled (-128) as security's exit status
 from steps.keychain import ANSWER, trusted_names
 from steps.release_runs import run_claude
+
+CANCELED_EXIT = 128        # errSecUserCanceled (-128) as security's exit status
 
 
 def _store(world: World, account: str, payload: str, service: str, **kw):

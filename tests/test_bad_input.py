@@ -27,9 +27,8 @@ class Missing(Backend):
 
 
 def test_missing_security_is_one_line():
-    with Sandbox(Missing()) as box:
-        with pytest.raises(BackendError) as info:
-            box.prepare()
+    with Sandbox(Missing()) as box, pytest.raises(BackendError) as info:
+        box.prepare()
     message = str(info.value)
     assert message.startswith("could not prepare the scratch keychain: the sandbox's security could not be started "
                               "(exit 127: ")
@@ -45,9 +44,8 @@ class Occupied(SimBackend):
 
 
 def test_a_failed_setup_command_is_named_in_one_line():
-    with Sandbox(Occupied()) as box:
-        with pytest.raises(BackendError) as info:
-            box.prepare()
+    with Sandbox(Occupied()) as box, pytest.raises(BackendError) as info:
+        box.prepare()
     message = str(info.value)
     assert message == ("could not prepare the scratch keychain: security create-keychain returned -25296: "
                        f"security: SecKeychainCreate {box.keychain.path}: "

@@ -231,4 +231,4 @@ def test_a_claim_is_valued_by_its_release_history_cell_and_a_release_kept_there_
         [Outcome("s[1.0.5]", "s", "sim", ["CAV-REWRITE"], "failed", "x", "1.0.5")], {"sim": True}, "", "c")),
         Ledger(), kept.parent, "history")
     assert evaluate("1.0.5").value == "fails" and len(seen) == runs
-    assert all(["-m", "release"] == cmd[i:i + 2] for cmd in seen for i in [cmd.index("release") - 1])
+    assert all(cmd[i:i + 2] == ["-m", "release"] for cmd in seen for i in [cmd.index("release") - 1])

@@ -210,7 +210,7 @@ def test_a_copied_cache_runs_its_own_graph_and_detects_its_own_damage(npm, tmp_p
 # ---- the limit (issue 20) ---------------------------------------------------------------------
 
 def test_least_recently_used_releases_go_and_held_ones_stay(npm, tmp_path, monkeypatch):
-    for v in ("1.0.1", "1.0.2", "1.0.3"):
+    for _version in ("1.0.1", "1.0.2", "1.0.3"):
         npm.package = (lambda orig: lambda spec: {**orig(spec), "package/pad.bin": b"x" * 4000}
                        if spec.startswith(PACKAGE + "@") else orig(spec))(npm.package)
         break

@@ -3,7 +3,6 @@ in the layout native releases use; a layout it does not know is one line, never 
 from __future__ import annotations
 
 import struct
-import subprocess
 
 import pytest
 

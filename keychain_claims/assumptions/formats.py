@@ -44,7 +44,7 @@ def _partition(host: Host):
     host.item(trusted=None)
     call = host.security("dump-keychain", "-a", host.keychain)
     found = re.search(PARTITION_ENTRY, call.stdout)
-    return Held(bool(found) and found[1] == "apple-tool:", found[1] if found else status(call))
+    return Held(found is not None and found[1] == "apple-tool:", found[1] if found else status(call))
 
 
 @assumption("SYSTEM-KEYCHAIN", "`list-keychains` (no -d) ends with /Library/Keychains/System.keychain",
@@ -171,7 +171,7 @@ def _always_allow_partition(host: Host):
     _read_with_partition_missing(host, "Always Allow")
     call = host.security("dump-keychain", "-a", host.keychain)
     found = re.search(PARTITION_ENTRY, call.stdout)
-    return Held(bool(found) and "apple-tool:" in found[1], found[1] if found else status(call))
+    return Held(found is not None and "apple-tool:" in found[1], found[1] if found else status(call))
 
 
 @assumption("SEARCH-ORDER", "with two items under one service, `find-generic-password -s S` (no -a) returns "
@@ -185,7 +185,7 @@ def _search_order(host: Host):
             return Held(False, status(call))
     call = host.security("find-generic-password", "-s", "kc-probe-shared", host.keychain)
     found = re.search(r'"acct"<blob>="([^"]*)"', call.stdout)
-    return Held(bool(found) and found[1] == "kc-first", found[1] if found else status(call))
+    return Held(found is not None and found[1] == "kc-first", found[1] if found else status(call))
 
 
 @assumption("USAGE-H-BY-VERSION", "a subcommand's usage text shows `[-h]` on macOS 26 and not on 14 or 15",

@@ -3,7 +3,7 @@ a `Host` is its scratch keychain on the chosen backend, `Held` / `Unsettled` its
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 FORMAT = "keychain-claims/settle-transcript/1"
 
@@ -33,7 +33,7 @@ class Assumption:
     assumed: str          # what the simulator / the macOS backend takes for true
     source: str           # where it comes from: a spec line, an Apple source, "invented"
     settles: str          # which code it settles (a constant of sim/unverified.py, a backend behaviour)
-    probe: Callable = field(repr=False, default=None)
+    probe: Callable = field(repr=False)
 
 
 REGISTRY: dict[str, Assumption] = {}

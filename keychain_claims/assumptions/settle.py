@@ -12,7 +12,7 @@ from pathlib import Path
 from keychain_claims.assumptions import keychain  # noqa: F401,I001
 from keychain_claims.assumptions import formats  # noqa: F401,I001
 from keychain_claims.assumptions import tools  # noqa: F401,I001
-from keychain_claims.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Held, Host, Unsettled
+from keychain_claims.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Held, Host
 
 # a probe's status: what the host answered (held, did-not-hold), that this backend cannot be asked
 # (not-settled-here), or that the probe itself failed (could-not-run: never a did-not-hold)

@@ -60,6 +60,6 @@ def _sandbox_session(host: Host):
         raise RuntimeError(f"the helper's status failed: {inside.stderr.strip() or outside.stderr.strip()}"[:200])
     info = host.sandbox.session.info
     return Held(inside.stdout.strip() == "unlocked" and outside.stdout.strip() == "locked",
-                f"made by {host.sandbox.session.how}: id={info.get('id')} attrs=0x{info.get('attrs', 0):x}; "
+                f"made by {host.sandbox.session.how}: id={info.get('id')} attrs=0x{info.get('attrs', 0):x}; "  # type: ignore[attr-defined]  # a MacSession: this probe runs on macOS backends only
                 f"the scratch keychain is {inside.stdout.strip()} in it, {outside.stdout.strip()} in the "
                 "harness's own session")

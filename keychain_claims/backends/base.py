@@ -12,7 +12,8 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import pytest
 
@@ -28,7 +29,7 @@ class BackendError(Exception):
     """A one-line, actionable reason a backend cannot be used."""
 
 
-class BackendSkipped(pytest.skip.Exception):
+class BackendSkipped(pytest.skip.Exception):  # type: ignore[name-defined]  # pytest's Skipped, public only here
     """A step this backend cannot take although the scenario runs elsewhere.  Counted apart from
     skips that hold on every backend (no release given, a citation): a real run whose share of
     such skips is too high fails (plugins/publish.py), so no backend can skip its way to green."""

@@ -38,7 +38,7 @@ class SimWindows:
 
     def __init__(self, state: Path):
         self.state = state
-        self.dismissed: set[int] = set()
+        self.dismissed: set[int | None] = set()
 
     def open(self) -> list[dict]:
         from keychain_claims.sim import control

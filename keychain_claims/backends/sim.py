@@ -69,7 +69,7 @@ class SimBackend(Backend):
     def _events(self, sandbox: "Sandbox") -> list[dict]:
         return atomic.read_jsonl(self.state_dir(sandbox) / "events.jsonl")
 
-    def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
+    def call_log(self, sandbox: "Sandbox") -> list[list[str]]:
         return [e["argv"] for e in self._events(sandbox) if e.get("event") == "call"]
 
     def call_count(self, sandbox: "Sandbox") -> int:

@@ -90,7 +90,8 @@ class Article:
     @cached_property
     def _flat(self) -> tuple[str, list[int]]:
         """Normalized text plus, per character, the article line it came from."""
-        out, where = [], []
+        out: list[str] = []
+        where: list[int] = []
         for number, line in enumerate(self.lines, 1):
             norm = normalize(line)
             if norm:

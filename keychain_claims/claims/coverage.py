@@ -92,8 +92,8 @@ def scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioRef]:
 
 def problems(article: Article, ledger: Ledger, features_dir: Path = FEATURES_DIR) -> list[str]:
     found: list[str] = []
-    for claim in ledger.unquoted(article):
-        found.append(f"claim {claim.id}: its sentence “{' '.join(claim.quote.split())}” no longer occurs in "
+    for unquoted in ledger.unquoted(article):
+        found.append(f"claim {unquoted.id}: its sentence “{' '.join(unquoted.quote.split())}” no longer occurs in "
                      f"{article.path.name}; update the ledger entry or the article")
     for omission in ledger.unanchored(article):
         found.append(f"omission {omission.id}: its anchor no longer occurs in {article.path.name} "

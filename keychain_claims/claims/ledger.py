@@ -262,7 +262,8 @@ class LedgerFile(BaseModel):
     @model_validator(mode="after")
     def _unique(self):
         seen: set[str] = set()
-        for entry in (*self.claims, *self.omissions):
+        entries: tuple[Claim | Omission, ...] = (*self.claims, *self.omissions)
+        for entry in entries:
             if entry.id in seen:
                 raise ValueError(f"{entry.kind} {entry.id} is listed twice")
             seen.add(entry.id)
@@ -310,7 +311,8 @@ class _Refused(Exception):
 
 def _where(loc: tuple, data) -> str:
     """('claims', 3, 'findings', 0, 'scenario') -> 'claim CAU-X, findings[0].scenario'."""
-    parts, node = [], data
+    parts: list[str] = []
+    node = data
     for n, key in enumerate(loc):
         if isinstance(key, int) and n and loc[n - 1] in ("claims", "omissions"):
             entry = node[key] if isinstance(node, list) and key < len(node) else None
@@ -337,8 +339,9 @@ def _first_error(exc: ValidationError, data) -> str:
         return message if not where or message.startswith(("claim ", "omission ")) else f"{where}: {message}"
     if error["type"] == "extra_forbidden":
         owner = _where(loc[:-1], data) or "the top level"
-        model = {"claims": Claim, "omissions": Omission, "findings": Finding, "evidence": Source}.get(
-            next((k for k in reversed(loc[:-1]) if isinstance(k, str)), ""), LedgerFile)
+        models: dict[str, type[BaseModel]] = {"claims": Claim, "omissions": Omission, "findings": Finding,
+                                              "evidence": Source}
+        model = models.get(next((k for k in reversed(loc[:-1]) if isinstance(k, str)), ""), LedgerFile)
         return f"{owner}: unknown key `{loc[-1]}`; the keys are {', '.join(model.model_fields)}"
     value = error.get("input")
     shown = f" (got {value!r:.60})" if error["type"] != "missing" and not isinstance(value, (dict, list)) else ""

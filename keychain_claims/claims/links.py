@@ -13,7 +13,8 @@ support by accident.
 """
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable
 
 SUPPORTS, REFUTES = "supports", "refutes"
 PROPOSES = "proposes"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keychain_claims.claims.article import Article
-from keychain_claims.claims.ledger import Ledger
+from keychain_claims.claims.ledger import Claim, Ledger, Omission
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.releases.order import release_key
@@ -74,16 +74,16 @@ def compute_proposals(outcomes: list[Outcome], ledger: Ledger, article: Article,
             why = (f"the {entry.kind} is {verdict}, and every scenario stating the proposal that ran passed "
                    f"({sum(o.ran for o in seen)} of {len(seen)})")
         passed = [o for o in seen if o.result == "passed"]
+        text = entry.quote if isinstance(entry, Claim) else entry.anchor     # where it sits in the article
         views.append(ProposalView(
             entry.id, entry.kind, entry.section,
-            article.locate(entry.quote if entry.kind == "claim" else entry.anchor) if (
-                entry.kind == "claim" or entry.anchor) else None,
-            " ".join((entry.quote if entry.kind == "claim" else entry.anchor).split()),
+            article.locate(text) if (isinstance(entry, Claim) or text) else None,
+            " ".join(text.split()),
             entry.proposed, verdict, support, needed and support == SUPPORTED, why,
             [{"scenario": o.name, "nodeid": o.nodeid, "backend": o.backend, "release": o.release,
               "result": o.result, "reason": o.reason, "provenance": o.provenance} for o in seen],
             sorted({o.release for o in passed if o.release}, key=release_key),
             sorted({o.backend for o in passed}),
             [f.evidence for f in entry.findings],
-            [{"address": s.address, "shows": s.shows} for s in (entry.evidence if entry.kind == "omission" else ())]))
+            [{"address": s.address, "shows": s.shows} for s in (entry.evidence if isinstance(entry, Omission) else ())]))
     return views

@@ -21,7 +21,9 @@ from enum import Enum
 class _Named(str, Enum):
     """A str whose text is its value (enum.StrEnum is 3.11+; the package supports 3.10)."""
     __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 class Verdict(_Named):
@@ -33,10 +35,18 @@ class Verdict(_Named):
                               "**NO LONGER CONTRADICTED**", "NO LONGER CONTRADICTED")
     NOT_CHECKABLE = "not-checkable", "not checkable", "#adb5bd", 4, "not checkable", "NOT CHECKABLE"
 
-    def __new__(cls, value: str, label: str, colour: str, rank: int, mark: str, headline: str):
+    label: str
+    colour: str
+    rank: int
+    mark: str
+    headline: str
+
+    # the attributes after the value are optional in the signature only so that a type checker reads
+    # `Verdict("holds")` (a look-up by value) as the call it is; every member gives them all
+    def __new__(cls, value: str, *attrs: str | int) -> Verdict:
         member = str.__new__(cls, value)
         member._value_ = value
-        member.label, member.colour, member.rank, member.mark, member.headline = label, colour, rank, mark, headline
+        member.label, member.colour, member.rank, member.mark, member.headline = attrs  # type: ignore[assignment]  # the members' tuples
         return member
 
 
@@ -53,12 +63,19 @@ class OmissionVerdict(_Named):
     NOT_CHECKABLE = ("not-checkable", "not checkable", "#adb5bd", "#868e96", 2, "not checkable", "NOT CHECKABLE",
                      "no scenario for it ran: none is tagged yet, or every one skipped; the reason says why")
 
-    def __new__(cls, value: str, label: str, colour: str, note_colour: str, rank: int, mark: str, headline: str,
-                meaning: str):
+    label: str
+    colour: str
+    note_colour: str
+    rank: int
+    mark: str
+    headline: str
+    meaning: str
+
+    def __new__(cls, value: str, *attrs: str | int) -> OmissionVerdict:   # optional attributes: see Verdict
         member = str.__new__(cls, value)
         member._value_ = value
-        member.label, member.colour, member.note_colour, member.rank = label, colour, note_colour, rank
-        member.mark, member.headline, member.meaning = mark, headline, meaning
+        (member.label, member.colour, member.note_colour, member.rank,
+         member.mark, member.headline, member.meaning) = attrs  # type: ignore[assignment]  # the members' tuples
         return member
 
 

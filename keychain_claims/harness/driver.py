@@ -75,8 +75,9 @@ class _DialogShown(Exception):
         self.windows = windows
 
 
-def _text(data: str | None) -> str:
-    return (data or "").replace("\r\n", "\n")
+def _text(data: object) -> str:
+    """What pexpect matched or read, as text (its `before`/`after` may be the EOF or TIMEOUT class)."""
+    return (data if isinstance(data, str) else "").replace("\r\n", "\n")
 
 
 @dataclass
@@ -130,7 +131,7 @@ def _no_delays(child: pexpect.spawn) -> None:
     they print a password prompt, so the sleeps only cost time."""
     child.delaybeforesend = None
     child.delayafterread = None
-    for obj in (child, child.ptyproc):
+    for obj in (child, child.ptyproc):  # type: ignore[attr-defined]  # types-pexpect lacks spawn.ptyproc
         obj.delayafterclose = 0
         obj.delayafterterminate = 0
 
@@ -197,6 +198,7 @@ class Security:
             try:
                 tty = _interact(child, responder, deadline, pexpect.EOF, watch, screen)
             except _DialogShown as shown:
+                assert watch is not None             # only a watch raises it
                 watch.dismiss()
                 dialogs = shown.windows
                 try:                       # a dismissed dialog ends the call; if not, the call is ended
@@ -238,6 +240,7 @@ def _end(child: pexpect.spawn) -> None:
     started (the macOS shim ends its call's process group).  With pexpect's delays off,
     close(force=True) may look once too early after its signals and give up: then it is killed
     and reaped here."""
+    assert child.pid is not None                 # a spawned child has one
     try:
         os.kill(child.pid, signal.SIGTERM)
         for _ in range(10):
@@ -315,10 +318,12 @@ class Shell:
                     window["unanswered"] = bool(why)
                     if why:
                         unanswered.append(why)
+                assert watch is not None             # only a watch raises it
                 watch.dismiss()
             except CallDeadline:
                 self._interrupt()
                 raise
+        assert isinstance(self.child.match, re.Match)   # the marker's regex matched: the loop broke on it
         statuses = [int(s) for s in self.child.match.group(1).split()]
         self.child.expect_exact("$ ", timeout=max(1.0, deadline - time.monotonic()))
         body = self._marker.sub("", text)

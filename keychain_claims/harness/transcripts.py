@@ -81,16 +81,19 @@ def replay(path: Path) -> list[Difference]:
     backend = SimBackend()
     with Sandbox(backend, Fakes(seed=0)) as box:
         values = _values(box)
-        restore = lambda text: None if text is None else _stand_in(  # noqa: E731
-            text.replace("$SCRATCH_KEYCHAIN", values["$SCRATCH_KEYCHAIN"]).replace("$HOME", values["$HOME"])
-            .replace("$USER", values["$USER"]))
+
+        def restore(text: str) -> str:
+            return _stand_in(text.replace("$SCRATCH_KEYCHAIN", values["$SCRATCH_KEYCHAIN"])
+                             .replace("$HOME", values["$HOME"]).replace("$USER", values["$USER"]))
+
         for n, ex in enumerate(doc["exchanges"]):
             context = ex.get("context", {})
             backend.set_session(box, gui=context.get("ui") == "gui")
             choices = [p.split(":", 1)[1] for p in ex["prompts"] if p.startswith("item-dialog:")]
             unlock = next((p.split(":", 1)[1] for p in ex["prompts"] if p.startswith("unlock-dialog:")), "OK")
             env = {k: restore(v) for k, v in context.items() if k.startswith("KEYCHAIN_SIM_")}
-            call = box.security.run(*[restore(a) for a in ex["argv"]], stdin=restore(ex["stdin"]),
+            stdin = None if ex["stdin"] is None else restore(ex["stdin"])
+            call = box.security.run(*[restore(a) for a in ex["argv"]], stdin=stdin,
                                     responder=box.responder(choices=choices, unlock_choice=unlock), env=env or None)
             got = {"stdout": _normalise(call.stdout, values), "stderr": _normalise(call.stderr, values),
                    "status": call.status, "prompts": [p.kind + ":" + p.answer for p in call.prompts]}

@@ -8,7 +8,6 @@ import pytest
 from keychain_claims.backends import Backend, BackendError, select
 from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.plugins.state import run_state, usage
-from keychain_claims.redact import redact
 
 
 def pytest_configure(config: pytest.Config) -> None:

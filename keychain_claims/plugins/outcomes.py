@@ -24,8 +24,8 @@ class OutcomeCollector:
         if outcome is not None:
             self.outcomes.append(outcome)
             fired = dict(report.user_properties).get(Prop.FAULTS)
-            if fired:
-                self.faults[outcome.nodeid] = list(fired)
+            if isinstance(fired, (list, tuple)) and fired:
+                self.faults[outcome.nodeid] = [str(f) for f in fired]
 
 
 def pytest_configure(config: pytest.Config) -> None:

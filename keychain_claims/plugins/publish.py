@@ -257,7 +257,7 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
                 f"reached it ({len(unearned)} such scenario(s)): a verdict it did not earn"), accounted
     if changed:
         o = changed[0]
-        return (f"FAULTS: “{o.name}” ended {o.result}, {before[o.nodeid]} without faults "  # type: ignore[index]
+        return (f"FAULTS: “{o.name}” ended {o.result}, {before[o.nodeid]} without faults "
                 f"({len(changed)} such scenario(s)){': ' + o.reason[:120] if o.reason else ''}"), accounted
     lost = coverage_alarm(unreached, backend)
     if lost:

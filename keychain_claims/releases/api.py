@@ -133,8 +133,12 @@ class Handler(BaseHTTPRequestHandler):
 POLL_INTERVAL = 0.05   # shutdown() waits up to one interval; the default 0.5 s was paid after every run
 
 
-def serve(folder: Path | None = None) -> tuple[ThreadingHTTPServer, int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    folder: Path | None = None     # where the stand-in keeps what it was sent (Handler reads it)
+
+
+def serve(folder: Path | None = None) -> tuple[Server, int]:
+    server = Server(("127.0.0.1", 0), Handler)
     server.folder = folder
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True).start()
     return server, server.server_address[1]

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from keychain_claims.releases.cache import ReleaseError
 from keychain_claims.releases.npm import PACKAGE

@@ -111,7 +111,7 @@ def extract(graph: Graph, target: Path, root: Path | None = None) -> Path:
     if (target / COMPLETE).exists():
         return entry
     shutil.rmtree(target, ignore_errors=True)
-    root = str(root or target).encode() + b"/"
+    prefix = str(root or target).encode() + b"/"
     with open(graph.binary, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         for m in graph.modules:
             body = data[m.offset: m.offset + m.length]
@@ -119,7 +119,7 @@ def extract(graph: Graph, target: Path, root: Path | None = None) -> Path:
                 first, nl, rest = body.partition(b"\n")
                 if first.startswith(b"// @bun"):
                     first = first.replace(b" @bytecode", b"")
-                body = (first + nl + rest).replace(ROOT, root)
+                body = (first + nl + rest).replace(ROOT, prefix)
             path = target / _path(m)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 USED_FILE = ".used"              # its mtime: the last use (least recently used eviction)
 DEFAULT_MAX = "4G"
@@ -100,14 +101,14 @@ def entry_lock(kind: str, name: str):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-HELD: dict[tuple[str, str, str], object] = {}
+HELD: dict[tuple[str, str, str], IO[str]] = {}
 
 
 def hold(kind: str, name: str) -> None:
     """This process uses the entry: a shared lock that eviction (anywhere) will not break."""
     key = (str(cache_dir()), kind, name)
     if key not in HELD:
-        fh = open(_locks() / f"hold-{kind}-{name}", "a")
+        fh = open(_locks() / f"hold-{kind}-{name}", "a")  # noqa: SIM115 (the lock lives while HELD keeps it)
         fcntl.flock(fh, fcntl.LOCK_SH)
         HELD[key] = fh
     (cache_dir() / kind / name).mkdir(parents=True, exist_ok=True)

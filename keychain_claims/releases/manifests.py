@@ -15,6 +15,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeGuard
 
 from keychain_claims import atomic
 from keychain_claims.releases.cache import cache_dir
@@ -102,7 +103,7 @@ def _stats(folder: Path, files: dict) -> dict[str, list]:
     return out
 
 
-def _well_formed(files) -> bool:
+def _well_formed(files) -> TypeGuard[dict]:
     return isinstance(files, dict) and bool(files) and all(
         isinstance(rel, str) and rel and isinstance(row, list) and len(row) == 2 and isinstance(row[0], int)
         and not isinstance(row[0], bool) and isinstance(row[1], str) and len(row[1]) == 64 for rel, row in files.items())

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ KEEP_READABLE = """(allow file-read* (subpath {path}))
 """
 
 
-def macos_profile(sandbox_root: Path, keep: list[Path] = ()) -> str:
+def macos_profile(sandbox_root: Path, keep: Sequence[Path] = ()) -> str:
     """The sandbox-exec profile of a release run on macOS: loopback only, and no host /tmp but the
     sandbox and, readable, what the release needs from below it (`kept_paths`: a checkout or cache
     that lives there)."""
@@ -87,7 +88,7 @@ def private_tmp_unavailable() -> str | None:
     probe = _private_tmp(["true"], "/")
     proc = subprocess.run(probe, capture_output=True, text=True)
     if proc.returncode != 0:
-        return f"a private mount namespace is not allowed here ({(proc.stderr.strip() or 'exit %d' % proc.returncode)[:80]})"
+        return f"a private mount namespace is not allowed here ({(proc.stderr.strip() or f'exit {proc.returncode}')[:80]})"
     return None
 
 
@@ -129,7 +130,7 @@ def kept_paths(cmd: list[str], env: dict[str, str], over: Path | None = None) ->
     return sorted(outermost)
 
 
-def _private_tmp(cmd: list[str], tmp: str, keep: list[Path] = (), over: Path | None = None) -> list[str]:
+def _private_tmp(cmd: list[str], tmp: str, keep: Sequence[Path] = (), over: Path | None = None) -> list[str]:
     """`cmd` in a mount namespace where `tmp` is bound over `over` (the host's /tmp), with `keep`
     (folders below `over`) bound back in at their own paths."""
     over = over or host_tmp()

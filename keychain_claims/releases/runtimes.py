@@ -72,16 +72,15 @@ def attach(release: Release, folder: Path, doc: dict) -> None:
         write_doc(folder, ENTRY_FILE, doc)
     wanted = doc.get("runtime")
     for path, rt in _runtimes():
-        if path.name == wanted and (fits(rt, doc) or rt.get("for") == release.version):
-            if _ready_runtime(path, rt):
-                return _use_runtime(release, path, rt)
+        if path.name == wanted and (fits(rt, doc) or rt.get("for") == release.version) and _ready_runtime(path, rt):
+            return _use_runtime(release, path, rt)
     fitting = sorted(((path, rt) for path, rt in _runtimes() if fits(rt, doc)), key=lambda p: p[1].get("size", 0))
     for path, rt in fitting:
         if _ready_runtime(path, rt):
             return _remember(release, folder, doc, path, rt)
-    candidates = []
-    if doc.get("bun") and not doc.get("needs"):
-        candidates.append(("bun", public_bun_package(), _bun_base(doc["bun"])))
+    candidates: list[tuple[str, str, str]] = []
+    if (bun := _bun_base(doc.get("bun"))) and not doc.get("needs"):
+        candidates.append(("bun", public_bun_package(), bun))
     candidates.append(("claude", f"{PACKAGE}-{host_platform()}", release.version))
     why = []
     for kind, package, version in candidates:

@@ -16,10 +16,12 @@ import urllib.parse
 import socketserver
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from keychain_claims.atomic import read_jsonl
 from keychain_claims.releases import api
+from keychain_claims.releases.api import Server as ApiServer
 
 HOSTS = ("platform.claude.com", "api.anthropic.com", "claude.ai", "console.anthropic.com")
 CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "standin.pem", "standin.key"
@@ -57,11 +59,16 @@ def make_ca(folder: Path) -> Path:
 class _Proxy(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    folder: Path
+    tls: ssl.SSLContext
+    api: ApiServer
+    messages: set[str]
 
 
 class _Connect(socketserver.StreamRequestHandler):
     """`CONNECT host:443`: for the stand-in's hosts, TLS is terminated here and the request goes
     to api.Handler; anything else (another host, plain HTTP through the proxy) is refused."""
+    server: _Proxy
 
     def handle(self):
         raw = self.rfile.readline(8192)
@@ -156,7 +163,7 @@ class _Replay(io.RawIOBase):
         return len(data)
 
 
-def start(folder: Path) -> tuple[dict[str, str], callable]:
+def start(folder: Path) -> tuple[dict[str, str], Callable[[], None]]:
     """Start the Messages stand-in and the proxy on 127.0.0.1 (free ports); returns the release's
     environment for them and a function that stops both."""
     folder = Path(folder)

@@ -32,7 +32,7 @@ def tar_member(tarball: Path, names: tuple[str, ...], target: Path) -> Path | No
         member = next((m for m in tar if m.isfile() and m.name in names), None)
         if member is None:
             return None
-        with tar.extractfile(member) as src, open(target, "wb") as dst:
+        with tar.extractfile(member) as src, open(target, "wb") as dst:  # type: ignore[union-attr]  # a file member
             shutil.copyfileobj(src, dst, 1 << 20)
     target.chmod(0o755)
     return target
@@ -50,7 +50,7 @@ def build(version: str, folder: Path) -> dict:
         with tarfile.open(tarball) as tar:
             names = tar.getnames()
             try:
-                meta = json.load(tar.extractfile("package/package.json"))
+                meta = json.load(tar.extractfile("package/package.json"))  # type: ignore[arg-type]  # None: TypeError below
             except (KeyError, ValueError, TypeError, AttributeError):
                 meta = {}
             bundle = _bundle_of(meta, names)
@@ -151,7 +151,7 @@ def bun_version(exe: Path) -> str | None:
         found: dict[bytes, int] = {}
         for m in re.finditer(re.escape(tag.group(1)) + rb"\+[0-9a-f]{9}\b", data):
             found[m.group(0)] = found.get(m.group(0), 0) + 1
-    return max(found, key=found.get).decode() if found else tag.group(1).decode()
+    return max(found, key=lambda k: found[k]).decode() if found else tag.group(1).decode()
 
 
 def write_graph(version: str, darwin: Path, entry: Path, final: Path) -> dict:

@@ -11,6 +11,7 @@ import functools
 import html
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
@@ -50,7 +51,8 @@ def _plain(quote: str) -> str:
     return re.sub(r"\s+", " ", quote).strip()
 
 
-def _views(rows: list[dict], key: str, kind: type[Verdict] | type[OmissionVerdict], own: tuple[str, ...]) -> dict[str, dict]:
+def _views(rows: list[dict], key: str, kind: type[Verdict] | type[OmissionVerdict],
+           own: tuple[tuple[str, object], ...]) -> dict[str, dict]:
     """One view per claim or omission (`key`): its worst verdict over the backends in claims.json
     (by the verdict's rank), with the fields its card shows (`own`: copied from its first row)."""
     views: dict[str, dict] = {}
@@ -112,7 +114,7 @@ def _note(view: dict) -> str:
     return str(_parts().note(view, first))
 
 
-def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str, str], found: set[str]) -> None:
+def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str, Verdict], found: set[str]) -> None:
     """Wrap the parts of an inline token's children that fall inside a quoted span in <mark>."""
     children = token.children or []
     chars = [((i, j), ch) for i, child in enumerate(children)
@@ -140,17 +142,18 @@ def _mark_inline(token: Token, spans: list[tuple[str, str]], verdicts: dict[str,
         return opening, closing
 
     for i, child in enumerate(children):
-        chars = marks.get(i)
-        if not chars:
+        marked = marks.get(i)
+        if not marked:
             out.append(child)
             continue
         if child.type != "text":
-            opening, closing = tag(set().union(*chars.values()))
+            opening, closing = tag(set().union(*marked.values()))
             out += [opening, child, closing]
             continue
-        run_start, current = 0, chars.get(0, set())
+        current: set[str] | None
+        run_start, current = 0, marked.get(0, set())
         for j in range(1, len(child.content) + 1):
-            here = chars.get(j, set()) if j < len(child.content) else None
+            here = marked.get(j, set()) if j < len(child.content) else None
             if here != current:
                 piece = Token("text", "", 0)
                 piece.content = child.content[run_start:j]
@@ -209,7 +212,7 @@ def _mark_open(claims: set[str], verdicts: dict[str, Verdict]) -> str:
 
 
 def render(article: Article, views: dict[str, dict], scenario_links: dict[str, str],
-           omissions: dict[str, dict] | None = None, proposals: list[dict] = ()) -> tuple[str, list[str]]:
+           omissions: dict[str, dict] | None = None, proposals: Sequence[dict] = ()) -> tuple[str, list[str]]:
     """The page, and the IDs of claims whose quote was not found in the rendered text.  `proposals`
     (claims.json's, claims/proposals.py) that are in make the page's "proposed corrections" view."""
     omissions = omissions or {}

@@ -30,7 +30,9 @@ import json
 import re
 import subprocess
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -220,7 +222,7 @@ def columns_of_runs(outcomes: list[Outcome], runs: list[str], run_commits: dict[
 
 
 def accumulate(out: Path, outcomes: list[Outcome], backends: dict[str, bool], article_sha256: str, ledger,
-               more: list[History] = (), runs: list[str] | None = None,
+               more: Sequence[History] = (), runs: list[str] | None = None,
                run_commits: dict[str, str] | None = None) -> History | None:
     """A run's (or a merge's: `runs` names each outcome's run, `run_commits` each run's commit)
     releases added to the history it finds (`base_for`, and the `more` histories of the folders it
@@ -318,7 +320,8 @@ def groups(releases: list[str], rows: list[dict]) -> list[list[str]]:
 def _ranges(versions: list[str], published: list[str]) -> list[str]:
     """`versions` (a subset of `published`) as runs of consecutive published releases: 'A … B (n)'."""
     index = {r: n for n, r in enumerate(published)}
-    out, run = [], []
+    out: list[list[str]] = []
+    run: list[str] = []
     for v in versions:
         if run and index.get(v) == index.get(run[-1], -2) + 1:
             run.append(v)
@@ -634,7 +637,7 @@ def kept_in(runs: Path) -> History:
     return fold([load(p) for p in sorted(runs.glob(f"*/{HISTORY_FILE}"))])
 
 
-def sweep(versions: list[str], runs: Path, chunk: int, pytest_args: list[str] = (),
+def sweep(versions: list[str], runs: Path, chunk: int, pytest_args: Sequence[str] = (),
           say=print) -> list[dict]:
     """Run the release scenarios on `versions` in chunks of `chunk` releases, each chunk a pytest
     run of its own into a folder of its own under `runs` (its outcomes, results and history kept
@@ -676,7 +679,7 @@ def sweep(versions: list[str], runs: Path, chunk: int, pytest_args: list[str] = 
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "pytest.log").write_text(proc.stdout + proc.stderr)
         column = load(folder / HISTORY_FILE).columns
-        cost = {"releases": todo, "folder": folder.name, "exit": proc.returncode, "summary": tail,
+        cost: dict[str, Any] = {"releases": todo, "folder": folder.name, "exit": proc.returncode, "summary": tail,
                 "complete": [v for v in todo if v in column and column[v].complete],
                 "wall_s": round(time.monotonic() - started, 1),
                 "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),

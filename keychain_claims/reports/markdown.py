@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from keychain_claims.redact import redact
 
 
 def write(verdicts: list[ClaimVerdict], out_dir: Path, article: Article, backends: dict[str, str],
-          omissions: list[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "",
-          failures: list[dict] = (), proposals: list = ()) -> tuple[Path, Path]:
+          omissions: Sequence[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "",
+          failures: Sequence[dict] = (), proposals: Sequence = ()) -> tuple[Path, Path]:
     """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*.
     `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`); `proposals`
     (claims/proposals.py) go into the JSON as they are."""
@@ -61,7 +62,7 @@ def provenance_text(provenance: dict) -> str:
 
 
 def render_markdown(verdicts: list[ClaimVerdict], article: Article, backends: dict[str, str],
-                    omissions: list[OmittedCauseVerdict] = (), failures: list[dict] = ()) -> str:
+                    omissions: Sequence[OmittedCauseVerdict] = (), failures: Sequence[dict] = ()) -> str:
     total = counts(verdicts)
     lines = [f"# Claims of `{article.path.name}`", "", f"“{article_title(article)}”", "",
              f"Article sha256 `{article.sha256[:16]}`.  Backends: "

@@ -43,7 +43,8 @@ def getopt(args: list[str], spec: str, h_is_usage: bool = True) -> tuple[list[tu
     as every command's `case 'h'` is; options after it are never looked at."""
     quiet = spec.startswith(":")
     spec = spec.lstrip(":")
-    opts, i = [], 0
+    opts: list[tuple[str, str | None]] = []
+    i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":

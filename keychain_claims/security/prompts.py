@@ -53,6 +53,12 @@ _UNLOCK_DIALOG_RE = re.compile(r'(?P<app>\S+) wants to use the ' + _OPEN + r'(?P
                                + r' keychain\.')
 
 
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match of `pattern` in `text` (the dialog nearest the prompt), or None."""
+    *_, last = (None, *pattern.finditer(text))
+    return last
+
+
 @dataclass
 class Prompt:
     """One prompt seen on the terminal and how it was answered (never the secret)."""
@@ -110,17 +116,14 @@ class Responder:
             self.seen.append(Prompt("item-password", matched, "<password>"))
             return self.item_password
         if index == 5:
-            m = None
-            for m in _ITEM_DIALOG_RE.finditer(before):
-                pass
+            m = _last(_ITEM_DIALOG_RE, before)
             choice = self.choices.pop(0) if self.choices else self.default_choice
+            app, item, keychain = m.group("app", "item", "keychain") if m else ("", "", "")
             self.seen.append(Prompt("item-dialog", (m.group(0) if m else before.strip()[-200:]), choice,
-                                    *(m.group("app", "item", "keychain") if m else ("", "", ""))))
+                                    app, item, keychain))
             return choice
         if index == 6:
-            m = None
-            for m in _UNLOCK_DIALOG_RE.finditer(before):
-                pass
+            m = _last(_UNLOCK_DIALOG_RE, before)
             self.seen.append(Prompt("unlock-dialog", (m.group(0) if m else before.strip()[-200:]),
                                     self.unlock_choice, *((m.group("app"), "", m.group("keychain")) if m else ("", "", ""))))
             return self.unlock_choice

@@ -88,7 +88,7 @@ def default_acl(who: dict, label: str, trusted: list[dict] | None, any_app: bool
     """Item.cpp / Access.cpp makeStandard [SRC]: owner, encrypt (any app), decrypt… (trusted:
     the caller, the -T list, or <null> with -A).  Stored in the order dump-keychain -a prints."""
     apps = [app_entry(who)] if trusted is None else trusted
-    entries = {
+    entries: dict[str, dict] = {
         "owner": {"auth": ["change_acl"], "desc": label, "apps": [app_entry(who)]},
         "encrypt": {"auth": ["encrypt"], "desc": label, "apps": None},
         "decrypt": {"auth": ["decrypt", "derive", "export_clear", "export_wrapped", "mac", "sign"], "desc": label,

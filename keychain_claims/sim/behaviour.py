@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from keychain_claims.sim.replay import Box, Result, compare_text, figure, fold_retyped, sim_command, window_text
 
@@ -107,7 +108,8 @@ def replay_behaviour(case: dict) -> Result:
         before = _item_state(box, env, spec)
         status, out, err = _step(box, env, case["action"])
         after = _item_state(box, env, spec)
-        expect, problems, got = case["expect"], [], {}
+        expect, problems = case["expect"], []
+        got: dict[str, Any] = {}
         from keychain_claims.sim import acl, control
         events = control.events(Path(env["KEYCHAIN_SIM_STATE"]))
         got["exit"] = status
@@ -188,7 +190,7 @@ def dialog_case(report, version: str) -> dict:
     reader = report_caller(report.app, report.path)
     item = report.item or "kc-item"            # an unlock report names no item: any item in the keychain
     add = ["add-generic-password", "-a", "me", "-s", item, "-X", _HEX]
-    before = [{"security": ["create-keychain", "-p", "pw", kc]}, {"security": ["list-keychains", "-s", kc]},
+    before: list[dict[str, Any]] = [{"security": ["create-keychain", "-p", "pw", kc]}, {"security": ["list-keychains", "-s", kc]},
               {"security": ["default-keychain", "-s", kc]}]
     if report.state == "acl":                  # an item its maker trusts; the reader is someone else
         maker = report_caller("Owner") if report.app == "security" else report_caller("security")

@@ -125,9 +125,9 @@ def replay(case: dict) -> Result:
         for stream in ("combined", "stdout", "stderr", "dialog"):
             if stream not in real or (stream == "stdout" and capture == "combined"):
                 continue
-            if stream != capture and not (stream == "stdout" and capture == "separate"):
-                if not (capture == "separate" and stream == "stderr"):
-                    continue
+            if (stream != capture and not (stream == "stdout" and capture == "separate")
+                    and not (capture == "separate" and stream == "stderr")):
+                continue
             expected = normalise(real[stream], case.get("real_subst", {}))
             have = got if stream == capture or capture == "dialog" else (
                 normalise(proc.stdout, sim_subst) if stream == "stdout" else normalise(proc.stderr, sim_subst))

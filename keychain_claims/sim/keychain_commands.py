@@ -201,11 +201,11 @@ def target_keychain(name: str | None) -> str | None:
 
 def set_keychain_settings(args, io):
     opts, names = getopt(args, OPTIONS["set-keychain-settings"])
-    settings = {"timeout": None, "lock_on_sleep": False}
+    settings: dict[str, int | bool | None] = {"timeout": None, "lock_on_sleep": False}
     for o, v in opts:
         if o == "l":
             settings["lock_on_sleep"] = True
-        if o == "t":
+        if o == "t" and v is not None:          # "t:" takes an argument: getopt gave one
             settings["timeout"] = libc.atoi(v)
     if len(names) > 1 or names == [""]:          # one keychain at most, and not "" [SRC]
         raise Usage()

@@ -40,7 +40,7 @@ def _set_partition_list(args, io, command: str, item_class: str, filters: dict):
             ids = v
         elif o == "k":
             password = v
-        elif o in filters:
+        elif o in filters and v is not None:     # each filter takes an argument: getopt gave one
             query[filters[o]] = inet_attribute(filters[o], v)
     if len(names) > 1 or names == [""] or ids is None:
         raise Usage()

@@ -144,9 +144,9 @@ def resolve(name: str, creating: bool = False) -> str:
     the plain file exists [SRC StorageManager.cpp].  Other paths are used as given."""
     if not name.startswith("/"):
         name = os.path.join(keychains_dir(), name)
-    if os.path.dirname(name) == keychains_dir() and not name.endswith("-db"):
-        if creating or os.path.exists(name + "-db") or not os.path.exists(name):
-            return name + "-db"
+    if (os.path.dirname(name) == keychains_dir() and not name.endswith("-db")
+            and (creating or os.path.exists(name + "-db") or not os.path.exists(name))):
+        return name + "-db"
     return name
 
 

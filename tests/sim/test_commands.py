@@ -41,8 +41,9 @@ def test_create_keychain_resolves_relative_names_and_versions(sim):
     other = sim.home.parent / "tmpkc.keychain"
     assert sim("create-keychain", "-p", "pw", str(other)).status == 0
     assert other.exists()                                        # other paths as given, no -db
-    dump = lambda path: sim("add-generic-password", "-a", "a", "-s", "s", "-w", "x", path).status == 0 and \
-        sim("find-generic-password", "-s", "s", path).out
+    def dump(path):
+        return sim("add-generic-password", "-a", "a", "-s", "s", "-w", "x", path).status == 0 and \
+            sim("find-generic-password", "-s", "s", path).out
     assert "version: 512" in dump(sim.login.replace("-db", "")) or "version: 512" in dump(sim.login)
     assert "version: 256" in dump(str(other))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -304,7 +305,7 @@ def SIM_PATH() -> str:
 def test_secrets_are_not_stored_in_the_clear(login):
     secret = "KCCANARY-not-in-the-file"
     login("add-generic-password", "-a", "a", "-s", "s", "-w", secret)
-    raw = open(login.login, "rb").read()
+    raw = Path(login.login).read_bytes()
     assert secret.encode() not in raw and secret.encode().hex().encode() not in raw
     assert b"pw-1" not in raw
     state = b"".join(p.read_bytes() for p in login.state.iterdir() if p.is_file())

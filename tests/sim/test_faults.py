@@ -3,6 +3,7 @@ security(1)'s style, never a traceback; events.jsonl never keeps a secret in cle
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_a_short_write_of_the_journal_is_an_error_and_loses_nothing(item):
     import subprocess
 
     from tests.sim.conftest import SIM
-    before = open(item.login, "rb").read()
+    before = Path(item.login).read_bytes()
 
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 20, resource.RLIM_INFINITY))
@@ -94,7 +95,7 @@ def test_a_short_write_of_the_journal_is_an_error_and_loses_nothing(item):
     assert proc.returncode == status & 0xFF, proc.stderr
     assert proc.stderr.strip() == (f"security: SecKeychainItemCreateFromContent ({item.login}): "
                                    f"UNIX[{os.strerror(errno.EFBIG)}]")
-    assert open(item.login, "rb").read() == before
+    assert Path(item.login).read_bytes() == before
     assert item("find-generic-password", "-a", "second", "-s", "svc", item.login).status == 44
     assert item(*argv).status == 0
     assert item("find-generic-password", "-a", "second", "-s", "svc", "-w", item.login).out.strip() == "another-secret-value"

@@ -163,7 +163,7 @@ for n in range(count):
     if r.returncode == 0:
         print(n, flush=True)
 '''
-    for round_ in range(4):
+    for _round in range(4):
         procs = {f"u{i}": subprocess.Popen([sys.executable, "-c", script, SIM_PROGRAM, f"u{i}", "30"], env=login.env,
                                            stdout=subprocess.PIPE, text=True, start_new_session=True)
                  for i in range(4)}

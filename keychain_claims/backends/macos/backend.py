@@ -87,17 +87,17 @@ class MacOSBackend(Backend):
         self._boxes: weakref.WeakSet = weakref.WeakSet()      # the sandboxes whose harness events are drained
 
     @property
-    def user_keychain_guard(self) -> UserKeychainGuard:
+    def user_keychain_guard(self) -> UserKeychainGuard:  # type: ignore[override]  # a class attribute in Backend, computed here
         """The real `security` reaches the user's search list and default keychain: snapshot and compare them."""
         return UserKeychainGuard(self.system_security)
 
     @property
-    def caller_tools(self) -> CallerTools:
+    def caller_tools(self) -> CallerTools:  # type: ignore[override]  # a class attribute in Backend, computed here
         """Test callers are built and signed with the Mac's own tools (stand-ins in the rehearsal)."""
         return CallerTools(self.tool, self.tool_env)
 
     @property
-    def dialog_text_visible(self) -> bool:
+    def dialog_text_visible(self) -> bool:  # type: ignore[override]  # a class attribute in Backend, computed here
         """Only with --real-dialogs is there a window whose words a step could read."""
         return self.real_dialogs
 
@@ -358,7 +358,7 @@ class MacOSBackend(Backend):
     def _lines(self, path: Path) -> list[dict]:
         return atomic.read_jsonl(path)
 
-    def call_log(self, sandbox: "Sandbox") -> list[list[str]] | None:
+    def call_log(self, sandbox: "Sandbox") -> list[list[str]]:
         return [entry["argv"] for entry in self._lines(self.log_path(sandbox))]
 
     def call_count(self, sandbox: "Sandbox") -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 Run = Callable[[list[str]], tuple[int, str, str]]
 

@@ -267,7 +267,8 @@ class Remote:
                 print(f"keychain-claims session: {reply['error']}", file=sys.stderr)
         else:
             self.pid, self.returncode = reply["pid"], None
-        if master:
+        if master:                                # only asked for with a terminal of our own
+            assert self._tty is not None
             self._relay = _Relay(self._tty, master[0])
 
     def wait(self, timeout: float | None = None) -> int:
@@ -276,8 +277,8 @@ class Remote:
         self.conn.settimeout(timeout)
         try:
             reply, _ = _recv(self.conn)
-        except socket.timeout:
-            raise subprocess.TimeoutExpired("security", timeout) from None
+        except TimeoutError:
+            raise subprocess.TimeoutExpired("security", timeout or 0.0) from None   # None: no time-out
         except (EOFError, OSError):
             reply = {"status": 1}
         self.returncode = reply.get("status", 1)
@@ -333,7 +334,7 @@ class _Relay:
     def __init__(self, tty: int, master: int):
         import tty as ttymod
         self.tty, self.master = tty, master
-        self.saved = termios.tcgetattr(tty)
+        self.saved: list | None = termios.tcgetattr(tty)
         ttymod.setraw(tty, termios.TCSANOW)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._pump, daemon=True)
@@ -388,8 +389,13 @@ def run(folder: Path, argv: list[str], input: bytes | None = None) -> int:
     """Run one call in the session with this process's descriptors (stdin: `input` if given)."""
     proc = Remote(folder, argv, stdin=subprocess.PIPE if input is not None else None)
     feed(proc, input)
+
+    def end(*_) -> None:
+        proc.kill()
+        os._exit(1)
+
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, lambda *_: (proc.kill(), os._exit(1)))
+        signal.signal(sig, end)
     return proc.wait()
 
 
@@ -536,7 +542,7 @@ def _by_sudo(folder: Path, helper: Path, tool, env: dict):
     argv = [tool("sudo"), "-n", str(helper), "nogui", "--",
             *python_argv("keychain_claims.backends.macos.session", "serve", str(folder),
                          "--drop-to", f"{os.getuid()}:{os.getgid()}")]
-    log = open(folder / "broker.log", "ab")
+    log = open(folder / "broker.log", "ab")  # noqa: SIM115 (handed to the child, closed in `finally`)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                 start_new_session=True)

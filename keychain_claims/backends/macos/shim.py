@@ -259,7 +259,7 @@ def scenario_session(dialog_log: str | None) -> str:
 def _descendants(pid: int) -> list[int]:
     """Every process below `pid`, deepest first (pgrep -P: macOS and Linux alike)."""
     import subprocess
-    found = []
+    found: list[int] = []
     try:
         children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, timeout=5).stdout.split()
     except (OSError, subprocess.TimeoutExpired):
@@ -359,11 +359,17 @@ def run_in_session(argv: list[str], stdin: bytes | None, consent: str | None, di
     return CANCELED[0]
 
 
+def _command(word: str) -> str | None:
+    """The command `word` names, as security(1) matches it, or None."""
+    found = lookup(word)
+    return found[0] if found else None
+
+
 def caller_argv(program: str, command: list[str]) -> tuple[list[str], bytes | None]:
     """A test caller's argv for one pinned command, and what goes on its stdin: a write's secret
     (-w VALUE / -X HEX) is taken out of argv and typed on stdin (`-x`: hex, `-p`: text)."""
     argv, secret = [program, command[0]], None
-    if lookup(command[0])[0] != "add-generic-password":
+    if _command(command[0]) != "add-generic-password":
         return [program, *command], None
     words = iter(command[1:])
     for word in words:
@@ -412,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         opts, command = getopt(args, GLOBAL_OPTIONS, h_is_usage=False)
     except Usage:                                 # security prints its usage and runs nothing
         os.execv(real, [real, *args])
-    globals_ = [a for o, v in opts for a in ((f"-{o}",) if o != "p" else ("-p", v))]
+    globals_ = [a for o, v in opts for a in ((f"-{o}",) if o != "p" else ("-p", v or ""))]   # -p takes a value
     caller = os.environ.get(CALLER_ENV)
     try:
         if any(o == "h" for o, _ in opts):        # help only: reaches no keychain
@@ -431,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             script = pin_stdin(text, keychain, home, prefs)
             prefs.save()
             commands = [split_line(line) for line in script.split("\n")[:-1]]
-            if caller and commands and all(c and lookup(c[0]) and lookup(c[0])[0] in CALLER_COMMANDS
+            if caller and commands and all(c and _command(c[0]) in CALLER_COMMANDS
                                            for c in commands):
                 status = 0                        # the app itself does what it sent to `security -i`
                 for one in commands:
@@ -449,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         harness_event(dialog_log, f"the shim refused a call: {exc}")
         return 1
     secret = None
-    if caller and pinned and lookup(pinned[0]) and lookup(pinned[0])[0] in CALLER_COMMANDS:
+    if caller and pinned and _command(pinned[0]) in CALLER_COMMANDS:
         full, secret = caller_argv(caller, pinned)
     else:
         full = [real, *globals_, *pinned]

@@ -106,14 +106,14 @@ def sdk_headers(folder: Path) -> Path:
     """The SDK's public headers as the declared-symbol list has them (sdk_declarations.json):
     <folder>/Security/*.h and CoreFoundation/CoreFoundation.h.  Returns `folder`."""
     doc = json.loads(SDK_DECLARATIONS.read_text())
-    written = []
+    written: list[str] = []
     for entry in doc["headers"]:
         path = folder / entry["header"]
         path.parent.mkdir(parents=True, exist_ok=True)
         guard = "KC_SDK_" + "".join(c if c.isalnum() else "_" for c in entry["header"]).upper()
         includes = "".join(f"#include <{h}>\n" for h in written)
         path.write_text(f"/* from {entry['source']} */\n#ifndef {guard}\n#define {guard}\n{includes}"
-                        + "\n".join(entry["declarations"]) + f"\n#endif\n")
+                        + "\n".join(entry["declarations"]) + "\n#endif\n")
         written.append(entry["header"])
     for umbrella, members in doc["umbrella"].items():
         (folder / umbrella).write_text("".join(f"#include <{h}>\n" for h in members))
@@ -218,7 +218,7 @@ def codesign(argv: list[str]) -> int:
         if data and not _unlocked(data):
             # a locked keychain: codesign would ask for its password in a dialog (the same failure)
             return _fail(f"{path}: errSecInternalComponent")
-        if data:
+        if data and keychain:
             data["used"][_asid()] = _now()          # a use restarts the idle timer
             Path(keychain).write_text(json.dumps(data))
         team = who.get("team", "")
@@ -343,8 +343,13 @@ def sim_security(argv: list[str]) -> int:
     if "throttle" not in faults() and not typed_dialog:
         os.execv(_sim()[0], [*_sim(), *argv])
     proc = subprocess.Popen([*_sim(), *argv])
+
+    def end(*_) -> None:
+        proc.kill()
+        os._exit(1)
+
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, lambda *_: (proc.kill(), os._exit(1)))
+        signal.signal(sig, end)
     if typed_dialog:              # the fault reached this call only if a dialog is drawn for it
         from keychain_claims.sim import control
         while proc.poll() is None:
@@ -430,10 +435,9 @@ def launchctl(argv: list[str]) -> int:
             env.update(new_session())
         else:                                        # the GUI domain's own session: the login session's
             env.update({k: os.environ[k] for k in SESSION_VARS if k in os.environ})
-        log = open(job.get("StandardErrorPath", os.devnull), "ab")
-        proc = subprocess.Popen(job["ProgramArguments"], cwd=job.get("WorkingDirectory"), env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        log.close()
+        with open(job.get("StandardErrorPath", os.devnull), "ab") as log:
+            proc = subprocess.Popen(job["ProgramArguments"], cwd=job.get("WorkingDirectory"), env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         (_jobs() / job["Label"]).write_text(str(proc.pid))
         return 0
     if argv[:1] == ["bootout"] and len(argv) == 2:
