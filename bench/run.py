@@ -144,7 +144,8 @@ def main() -> int:
         result["releases"] = releases.measure(args.releases.split(","), args.release_rounds)
     if args.speed_releases and args.speed_releases != "none":
         import releases  # bench/releases.py
-        result["speed"] = releases.speed_results(args.speed_releases.split(","), args.speed_rounds)
+        result["speed"] = releases.speed_results(args.speed_releases.split(","), args.speed_rounds,
+                                                 show=lambda table: print(table, flush=True))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

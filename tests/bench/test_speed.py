@@ -80,3 +80,15 @@ def test_a_native_release_whose_runtime_is_its_own_build_is_timed_against_that_b
     stock = bench._stock(release, tmp_path / "scratch")
     assert stock.form == "installed" and stock.host_binary == runtime / "claude"
     assert runner.command(stock) == ([str(runtime / "claude")], {})      # its own entry: no preload
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_a_call_that_does_not_finish_is_its_row_not_a_crash(bench, tmp_path, monkeypatch):
+    root = tmp_path / "package"
+    root.mkdir()
+    (root / "cli.js").write_text('if (process.argv.includes("-p")) { setInterval(() => {}, 1000); return; }\n' + FAKE_CLI)
+    monkeypatch.setattr(bench, "CALL_DEADLINE", 3)
+    result = bench.speed(Release("9.9.9", root, "js"), rounds=1)
+    assert result["calls"]["auth status --json"]["exit"] == "0/0"
+    assert result["calls"]["-p ping"]["not_run"].startswith("harness: claude -p ping did not")
+    assert "did not" in bench.speed_table({"9.9.9": {"form": "js", **result}})
