@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keychain_claims.backends import SimBackend   # noqa: E402
-from keychain_claims.harness.sandbox import Sandbox   # noqa: E402
-from keychain_claims.harness.world import World   # noqa: E402
-from keychain_claims.releases import registry, runner, standin   # noqa: E402
+from keychain_claims.backends import SimBackend  # noqa: E402
+from keychain_claims.harness.sandbox import Sandbox  # noqa: E402
+from keychain_claims.harness.world import World  # noqa: E402
+from keychain_claims.releases import registry, runner, standin  # noqa: E402
 from keychain_claims.releases.cache import cache_dir, let_go  # noqa: E402
 from keychain_claims.releases.manifests import ENTRY_FILE, RUNTIME_FILE, read_doc  # noqa: E402
 from keychain_claims.releases.npm import DARWIN, PACKAGE, host_platform  # noqa: E402
@@ -283,12 +283,12 @@ def measure(specs: list[str], rounds: int = 1) -> dict:
         version = None
         for _ in range(rounds):
             with _caches():
-                cold, release = _t(lambda: registry.load(version or spec))
+                cold, release = _t(lambda version=version, spec=spec: registry.load(version or spec))
             version = release.version
             colds.append(cold)
             packs.append(_npm_pack_alone(_packages(release)))
         registry.load(version)                                  # the real cache: filled once, kept
-        warm, release = _t(lambda: registry.load(version))
+        warm, release = _t(lambda version=version: registry.load(version))
         cold, npm_pack = statistics.median(colds), statistics.median(packs)
         out[version] = {"form": release.form, "packages": len(_packages(release)),
                         "npm_pack_s": round(npm_pack, 2), "cold_s": round(cold, 2),
