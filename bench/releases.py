@@ -9,6 +9,9 @@ Used by bench/run.py --releases; runnable alone: python bench/releases.py 2.1.81
 from __future__ import annotations
 
 import os
+import resource
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,7 +30,7 @@ from keychain_claims.harness.sandbox import Sandbox  # noqa: E402
 from keychain_claims.harness.world import World  # noqa: E402
 from keychain_claims.releases import registry, runner, standin  # noqa: E402
 from keychain_claims.releases.cache import cache_dir, let_go  # noqa: E402
-from keychain_claims.releases.manifests import ENTRY_FILE, read_doc  # noqa: E402
+from keychain_claims.releases.manifests import ENTRY_FILE, RUNTIME_FILE, read_doc  # noqa: E402
 from keychain_claims.releases.npm import DARWIN, PACKAGE, host_platform  # noqa: E402
 from keychain_claims.releases.release import Release, binary  # noqa: E402
 from keychain_claims.releases.runtimes import fetch_runtime, fits, public_bun_package  # noqa: E402
@@ -92,9 +95,24 @@ def commands(release: Release) -> dict:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
+CALLS = {"auth status --json": ("auth", "status", "--json"), "-p ping": ("-p", "ping")}
+CALL_DEADLINE = 300      # seconds: a loaded machine stretches a call far past the suite's 60 s; a row, not a verdict
+
+
 def _stock(release: Release, folder: Path) -> Release | None:
-    """This host's stock build of the release (`npm pack`, not kept in the cache): the binary a user
-    runs, its own Linux code path -- the yardstick for the harness's speed."""
+    """The release as a user runs it on this host, its own Linux code path -- the yardstick for the
+    harness's speed: a JavaScript release as plain `node cli.js` (no darwin preload; a one-line sh
+    wrapper, as npm's `claude` bin is), a native one as this host's stock build (the cached runtime
+    when it is this release's own build, else `npm pack`ed into `folder`, not kept in the cache)."""
+    if release.form == "js":
+        wrapper = folder / "claude"
+        wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(shutil.which('node') or 'node')} "
+                           f"{shlex.quote(str(release.bundle))} \"$@\"\n")
+        wrapper.chmod(0o755)
+        return Release(release.version, folder, "installed")
+    own = read_doc(release.host_root / RUNTIME_FILE) if release.host_root else None
+    if own and own.get("for") == release.version and release.host_binary:
+        return Release(release.version, release.host_root, "installed")
     package = f"{PACKAGE}-{host_platform()}@{release.version}"
     proc = subprocess.run(["npm", "pack", package, "--silent"], cwd=folder, capture_output=True, text=True)
     tarballs = list(folder.glob("*.tgz"))
@@ -107,42 +125,94 @@ def _stock(release: Release, folder: Path) -> Release | None:
     return Release(release.version, root, "installed") if binary(root) else None
 
 
+def _cpu() -> float:
+    """CPU seconds of every finished child process of this one (the release, its wrappers, the
+    stand-ins, the `security` calls): a load-independent companion to the wall time."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def speed(release: Release, rounds: int = 5) -> dict:
-    """A warm `auth status --json` under the harness (the darwin graph on its runtime) against the
-    stock host binary running the same command in the same sandbox: medians of `rounds`."""
-    if release.form != "native" or release.runnable_here:
-        return {}
+    """Warm calls of the release as the suite runs it (its macOS code path: the darwin graph on its
+    runtime, or `node -r darwin-preload.cjs cli.js`, against the sandbox's `security`) against the
+    stock release on this host (`_stock`) in the same sandbox, both logged in with the same fake
+    credential (the harness in the keychain, the stock in `~/.claude/.credentials.json`, its Linux
+    store): `auth status --json` and `-p ping` (answered by the Messages stand-in on loopback, as
+    in the suite).  Alternated `rounds` times after one unmeasured call each; medians of wall and
+    CPU seconds, and their ratios."""
+    if release.runnable_here:
+        return {"not_run": release.runnable_here}
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         stock = _stock(release, Path(tmp))
         if stock is None:
-            return {"stock": "not fetched"}
-        times: dict[str, list[float]] = {"harness": [], "stock": []}
+            return {"not_run": "the stock build was not fetched"}
+        out: dict = {"runtime": release.runtime or "node", "calls": {}}
         with Sandbox(SimBackend()) as box:
             box.prepare()
-            World(box).claude_write(box.fakes.credential())
-            runner.run(release, box, "auth", "status", "--json")              # warm: the first call pays the disk
-            runner.run(stock, box, "auth", "status", "--json")
-            for _ in range(rounds):
-                for name, which in (("harness", release), ("stock", stock)):
-                    seconds, _ = _t(lambda which=which: runner.run(which, box, "auth", "status", "--json"))
-                    times[name].append(seconds)
-    harness, plain = statistics.median(times["harness"]), statistics.median(times["stock"])
-    return {"runtime": release.runtime, "harness_status_s": round(harness, 2), "stock_status_s": round(plain, 2),
-            "harness_vs_stock": round(harness / plain, 2)}
+            credential = box.fakes.credential()
+            World(box).claude_write(credential)
+            store = Path(box.home) / ".claude" / ".credentials.json"
+            store.parent.mkdir(exist_ok=True)
+            store.write_text(str(credential.payload))
+            store.chmod(0o600)
+            for name, argv in CALLS.items():
+                walls: dict[str, list[float]] = {"harness": [], "stock": []}
+                cpus: dict[str, list[float]] = {"harness": [], "stock": []}
+                statuses = {}
+                try:
+                    for i in range(rounds + 1):                 # the first of each: warm, not measured
+                        for side, which in (("harness", release), ("stock", stock)):
+                            cpu, started = _cpu(), time.perf_counter()
+                            run = runner.run(which, box, *argv, timeout=CALL_DEADLINE)
+                            wall, cpu = time.perf_counter() - started, _cpu() - cpu
+                            statuses[side] = run.status
+                            if i:
+                                walls[side].append(wall)
+                                cpus[side].append(cpu)
+                except runner.RunError as exc:                  # a measurement: the failure is the row
+                    out["calls"][name] = {"not_run": f"{side}: {exc}"}
+                    continue
+                row = {f"{side}_{kind}_s": round(statistics.median(values[side]), 2)
+                       for kind, values in (("wall", walls), ("cpu", cpus)) for side in ("harness", "stock")}
+                row.update(wall_ratio=round(row["harness_wall_s"] / row["stock_wall_s"], 2),
+                           cpu_ratio=round(row["harness_cpu_s"] / max(row["stock_cpu_s"], 0.01), 2),
+                           exit=f"{statuses['harness']}/{statuses['stock']}", rounds=rounds)
+                out["calls"][name] = row
+    return out
 
 
-def speed_table(specs: list[str], rounds: int = 5) -> str:
-    """harness/stock for each release: printed, never asserted."""
-    rows = [["release", "runtime", "harness s", "stock s", "harness/stock"]]
+def speed_results(specs: list[str], rounds: int = 5, show=None) -> dict:
+    """speed() of each release; `show(table)` after each one (a long run shows what it has)."""
+    out = {}
     for spec in specs:
         release = registry.load(spec)
-        r = speed(release, rounds)
-        let_go(release)
-        rows.append([release.version, str(r.get("runtime", release.form)),
-                     *(f"{r[k]:.2f}" if k in r else "-" for k in ("harness_status_s", "stock_status_s")),
-                     f"{r['harness_vs_stock']:.2f}x" if "harness_vs_stock" in r else r.get("stock", "-")])
+        try:
+            out[release.version] = {"form": release.form, **speed(release, rounds)}
+        finally:
+            let_go(release)
+        if show:
+            show(speed_table({release.version: out[release.version]}))
+    return out
+
+
+def speed_table(results: dict) -> str:
+    """harness/stock for each release and call: printed, never asserted."""
+    rows = [["release", "runtime", "call", "harness s", "stock s", "wall ratio", "harness cpu s", "stock cpu s",
+             "cpu ratio", "exit h/s"]]
+    for version, r in results.items():
+        if "not_run" in r:
+            rows.append([version, r["form"], "-", "-", "-", r["not_run"], "-", "-", "-", "-"])
+            continue
+        for call, c in r["calls"].items():
+            if "not_run" in c:
+                rows.append([version, r["runtime"], call, "-", "-", c["not_run"][:90], "-", "-", "-", "-"])
+                continue
+            rows.append([version, r["runtime"], call, f"{c['harness_wall_s']:.2f}", f"{c['stock_wall_s']:.2f}",
+                         f"{c['wall_ratio']:.2f}x", f"{c['harness_cpu_s']:.2f}", f"{c['stock_cpu_s']:.2f}",
+                         f"{c['cpu_ratio']:.2f}x", c["exit"]])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ("warm `auth status --json`, harness (darwin graph on its runtime) against the stock host binary; aim: <= 2x\n"
+    return ("warm calls: the release as the suite runs it (macOS code path, sandbox `security`) against the stock "
+            "release on this host (Linux code path); medians; aim: <= 2x\n"
             + "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows))
 
 
@@ -248,13 +318,15 @@ if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("releases", nargs="?", default="2.1.81,2.1.113,latest")
-    ap.add_argument("--rounds", type=int, default=1, help="cold load / npm pack pairs (medians)")
+    ap.add_argument("--rounds", type=int, default=1, help="cold load / npm pack pairs, or with --speed harness/stock "
+                    "pairs per call (medians)")
     ap.add_argument("--speed", action="store_true", help="only the harness/stock ratio of each release")
     ap.add_argument("--pairs", metavar="RUNTIMES", help="run each release's graph on each runtime (bun-1.3.13,claude-2.1.331)")
     args = ap.parse_args()
     if args.pairs:
         print(pairs(args.releases.split(","), args.pairs.split(",")))
     elif args.speed:
-        print(speed_table(args.releases.split(",")))
+        results = speed_results(args.releases.split(","), args.rounds, show=lambda t: print(t, flush=True))
+        print(speed_table(results))
     else:
         print(table(measure(args.releases.split(","), args.rounds)))

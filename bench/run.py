@@ -14,6 +14,8 @@
               of hex digits, with 100 registered secrets: seconds each (linear in the text)
   fidelity    the simulator replayed on the real macOS transcripts (fixtures/transcripts/real): matches / comparable
   releases    cold/warm fetch, fingerprints, behaviour per release (bench/releases.py), with --releases
+  speed       warm `auth status --json` and `-p ping` of a JS-era, a 2.1.2xx and the newest release as the
+              suite runs them against the stock release on this host: wall and CPU medians, ratios
 
 Numbers only; nothing here asserts a timing.
 """
@@ -120,8 +122,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--skip-suite", action="store_true", help="only the micro benchmarks")
     ap.add_argument("--suite-rounds", type=int, default=3, help="serial / -n 2 pairs of feature-set runs (medians)")
-    ap.add_argument("--speed-releases", default="latest,2.1.207,2.1.113",
-                    help="native releases whose warm harness/stock ratio is printed (`none`: skip)")
+    ap.add_argument("--speed-releases", default="2.1.81,2.1.250,latest",
+                    help="releases (a JS-era one, a 2.1.2xx one, the newest) whose warm harness/stock ratio of "
+                         "`auth status --json` and `-p ping` is printed (`none`: skip)")
+    ap.add_argument("--speed-rounds", type=int, default=5, help="harness/stock pairs per call (medians)")
     ap.add_argument("--releases", default="2.1.113,latest",
                     help="comma list of Claude Code versions to time (cold and warm, commands, scenarios); none: skip")
     ap.add_argument("--release-rounds", type=int, default=1, help="cold load / npm pack pairs per release (medians)")
@@ -138,6 +142,10 @@ def main() -> int:
     if args.releases and args.releases != "none":
         import releases  # bench/releases.py
         result["releases"] = releases.measure(args.releases.split(","), args.release_rounds)
+    if args.speed_releases and args.speed_releases != "none":
+        import releases  # bench/releases.py
+        result["speed"] = releases.speed_results(args.speed_releases.split(","), args.speed_rounds,
+                                                 show=lambda table: print(table, flush=True))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -166,9 +174,8 @@ def main() -> int:
               f"{result['suite']['rounds']} runs each: {result['suite']['walls_s']})")
     if "releases" in result:
         print(releases.table(result["releases"]))
-    if args.speed_releases and args.speed_releases != "none":
-        import releases  # bench/releases.py
-        print(releases.speed_table(args.speed_releases.split(",")))
+    if "speed" in result:
+        print(releases.speed_table(result["speed"]))
     print(f"written to {out}")
     return 0
 
