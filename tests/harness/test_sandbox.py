@@ -15,8 +15,8 @@ import pytest
 
 from keychain_claims.harness.driver import terminal_signals
 from keychain_claims.harness.sandbox import OWNER_FILE, PIDS_FILE, sweep
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # A tiny suite of its own: a sandbox whose "security" is a script, a background child
 # tracked like the release API server, and a test that waits to be interrupted.

@@ -87,7 +87,7 @@ def runs(tmp_path_factory):
     """(baseline outcomes, mutated outcomes, the steps the mutated run turned into no-ops)."""
     import subprocess
     import sys
-    from tests.conftest import ROOT
+    from tests import ROOT
     out = {}
     for name in ("baseline", "mutated"):
         folder = tmp_path_factory.mktemp(name)

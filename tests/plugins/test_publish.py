@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from keychain_claims.backends import MacOSBackend
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.harness.driver import terminal_signals
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("keychain-claims")
 SMALL = ("-k", "once_allowed")          # one scenario: a partial run by definition
 
@@ -413,3 +414,17 @@ umount "{mount}"
     lines = [line for line in out.splitlines() if line.startswith("could not write")]
     assert len(set(lines)) == 1 and "(No space left on device)" in lines[0], out[-2000:]
     assert (tmp_path / "after").read_text() == (tmp_path / "before").read_text()
+
+
+# ------------------------------------------------------------------ the coverage gate: plain skips count
+def test_a_plain_skip_that_names_the_backend_counts_against_the_90_percent_gate():
+    """Before: only BackendSkipped reasons ("not on the X backend") counted; release_steps.py's plain
+    pytest.skip("... the macos backend keeps no log ...") escaped the gate."""
+    from keychain_claims.claims.outcomes import Outcome
+    from keychain_claims.plugins.publish import coverage_alarm
+    outs = [Outcome("n", "s", "macos", [], "passed") for _ in range(8)]
+    outs += [Outcome("n", "s", "macos", [], "skipped", "needs a second keychain; the macos backend keeps every call "
+                     "on the scratch one") for _ in range(2)]
+    outs += [Outcome("n", "s", "macos", [], "skipped", "no --claude-code given") for _ in range(5)]
+    alarm = coverage_alarm(outs, MacOSBackend())
+    assert alarm and alarm.startswith("COVERAGE: only 8 of 10")

@@ -24,9 +24,9 @@ from keychain_claims.releases import cache as release_cache, npm as npm_client, 
 from keychain_claims.releases.cache import HELD, NOTES, ReleaseError, cache_max, let_go
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.versions import parse_spec
-from tests.test_release_graph import bun_executable
+from tests.releases.test_bun_graph import bun_executable
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = "the npm registry did not answer (ENOTFOUND); check the network and retry"
 
 

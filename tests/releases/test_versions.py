@@ -16,8 +16,8 @@ from keychain_claims.releases import npm as npm_client, versions
 from keychain_claims.releases.cache import ReleaseError
 from keychain_claims.releases.order import in_releases, release_key
 from keychain_claims.releases.versions import parse_spec
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ["2.0.30", "2.0.31", "2.0.5", "2.0.76", "2.1.0", "2.1.1", "2.1.2"]   # registry order, not semver
 
 
@@ -203,3 +203,8 @@ def test_every_release_is_in_the_same_ledger_ranges_as_before():
     for releases in sorted(ranges):
         assert [v for v in listed if in_releases(v, releases)] == [v for v in listed if _old_in_range(v, releases)], releases
     assert not in_releases("installed", ">=2.1.0") and not _old_in_range("installed", ">=2.1.0")
+
+
+def test_empty_claude_code_spec_is_a_usage_error():
+    with pytest.raises(ReleaseError, match="--claude-code needs a version"):
+        parse_spec(" , ")

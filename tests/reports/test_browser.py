@@ -27,8 +27,8 @@ from keychain_claims.claims.verdicts import compute, compute_omissions
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports.allure import SHOWS, few_words
 from keychain_claims.reports.article import SECTION_HEADINGS, _plain, build, claim_views, omission_views
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECK = ROOT / "tests" / "browser" / "report_check.cjs"
 DOCS = ROOT / "docs"
 SHOTS = ROOT / "reports" / "screenshots"       # git-ignored; docs/ only on request
