@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests import ROOT
+from tests import ROOT, child
 
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
 
 
 @pytest.fixture
@@ -35,7 +33,7 @@ def copy(tmp_path):
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*PYTEST, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return child.run("-q", *args, cwd=cwd, timeout=120)
 
 
 def _untouched(kc: Path) -> bool:

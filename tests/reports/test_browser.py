@@ -46,9 +46,8 @@ def built_report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     # the whole feature set with one release: recorded contradictions (CAU-UPDATE), passing refutations
     # (CAU-REFRESH), and the release's own scenarios that refute CAU-REFRESH and FIX-FILE-SAFE
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=sim", "-n", "2", f"--claude-code={RELEASE}",
-                           f"--alluredir={tmp / 'results'}", f"--reports-dir={tmp / 'reports'}"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = child.run("--backend=sim", "-n", "2", f"--claude-code={RELEASE}", f"--alluredir={tmp / 'results'}",
+                     f"--reports-dir={tmp / 'reports'}", timeout=None)
     assert proc.returncode == 0, proc.stdout[-2000:]
     cli = Path(sys.executable).with_name("keychain-claims")
     proc = subprocess.run([str(cli), "report", "--results", str(tmp / "results"),

@@ -24,10 +24,8 @@ CLI = Path(sys.executable).with_name("keychain-claims")
 
 def suite(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """One run of the claims suite writing its reports (and Allure results) under `folder`."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", *args, f"--reports-dir={folder}",
-                           f"--alluredir={folder / 'allure-results'}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "KEYCHAIN_CLAIMS_BACKEND": "sim"})
+    return child.run("-q", *args, f"--reports-dir={folder}", f"--alluredir={folder / 'allure-results'}",
+                     timeout=300, env={"KEYCHAIN_CLAIMS_BACKEND": "sim"})
 
 
 def results_of(folder: Path) -> dict[str, str]:
