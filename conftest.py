@@ -33,3 +33,20 @@ pytest_plugins = [
     "steps.refresh_steps",
     "steps.field_steps",
 ]
+
+
+def pytest_configure(config) -> None:
+    """Temporary files under build/, never the host's /tmp.  `make` sets TMPDIR (and --basetemp); a
+    direct `.venv/bin/pytest` -- the claims suite or the project's own tests -- started without
+    TMPDIR, or with the host's /tmp as TMPDIR, gets build/tmp instead: pytest's basetemp (made on
+    first use, numbered as pytest numbers it), this process's temporary files and the TMPDIR every
+    child inherits (keychain-sim, a release, an xdist worker, Chromium's profile folder) are then
+    below the checkout.  A TMPDIR that names another folder is left as it is."""
+    import tempfile
+    given = os.environ.get("TMPDIR", "")
+    if given and Path(given).resolve() != Path("/tmp").resolve():
+        return
+    tmp = _HERE / "build" / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None                  # gettempdir() reads TMPDIR again

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import child
+
 
 
 def pytest_keychain_claims_own_tests(config):
@@ -39,10 +38,8 @@ def run_suite(tmp_path):
     (`--claude-code none`) unless the call passes --claude-code."""
     def run(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
         releases = [] if any(a.startswith("--claude-code") for a in args) else ["--claude-code=none"]
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:randomly", f"--alluredir={tmp_path / 'allure'}",
-               f"--reports-dir={tmp_path / 'reports'}", *releases, *args]
-        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
+        return child.run(f"--alluredir={tmp_path / 'allure'}", f"--reports-dir={tmp_path / 'reports'}", *releases,
+                         *args, env=env, timeout=timeout)
     return run
 
 

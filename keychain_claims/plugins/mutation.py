@@ -1,4 +1,4 @@
-"""`--mutate FILE`: the own tests' mutation check (tests/test_mutations.py).  FILE is a JSON object
+"""`--mutate FILE`: the own tests' mutation check (tests/plugins/test_mutation.py).  FILE is a JSON object
 mapping a scenario's name (its template: an outline's name with its <placeholders>) to the text of one
 of its steps, as the feature spells it after the keyword.  In that scenario the step is matched,
 its arguments parsed and its fixtures made as usual, and then its function is not called: the

@@ -1,7 +1,7 @@
 """Release version order, with packaging's `Version`: the one place releases are compared.
 
 npm's versions of Claude Code (`1.0.22`, `2.1.113`) are PEP 440 versions too, and in the same
-order (tests/test_versions.py sorts the registry's whole list both ways).  A string that is no
+order (tests/releases/test_versions.py sorts the registry's whole list both ways).  A string that is no
 version (`installed`, a path) sorts after every version, by its text, and is in no range."""
 from __future__ import annotations
 

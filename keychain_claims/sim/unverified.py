@@ -163,7 +163,7 @@ SEARCH_ORDER = "oldest first"
 # one inside it whose partition ID is missing by SecurityServerAcl::extendPartition with
 # CSSM_ACL_AUTHORIZATION_PARTITION_ID (acls.cpp).  The sentence SecurityAgent draws for each, per macOS version,
 # is the dialog corpus's: security/dialogs.json keeps every public report from 2024 on that quotes one (address,
-# date, macOS version, state) and the wording fitted on them; tests/test_dialog_corpus.py replays each report's
+# date, macOS version, state) and the wording fitted on them; tests/security/test_dialog_corpus.py replays each report's
 # state here and compares.  Where reports disagree the disagreement is a probe: DIALOG-WORDING,
 # DIALOG-PARTITION-WORDING ("access key" vs "access"), DIALOG-QUOTES (typographic vs straight marks).
 #   settle (probe): on a Mac with --real-dialogs, (1) an item made by `security`, partition list set to `teamid:X`

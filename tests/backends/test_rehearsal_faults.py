@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,7 @@ from keychain_claims.harness import callers
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World
 from keychain_claims.plugins.publish import fault_alarm
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests import child
 
 
 def _outcome(n: int, result: str, reason: str = "") -> Outcome:
@@ -171,11 +169,10 @@ RehearsalBackend.harness_events = lambda self: []
 def _faults_run(tmp_path: Path, faults: str, keyword: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     (tmp_path / "kc_careless.py").write_text(CARELESS)
     reports = tmp_path / "reports"
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider",
-                           "--backend=rehearsal", f"--rehearsal-faults={faults}", "--claude-code=none",
-                           f"--reports-dir={reports}", f"--alluredir={tmp_path / 'allure'}", "-n", "0",
-                           "-k", keyword, *extra], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = child.run("-p", "no:cacheprovider", "--backend=rehearsal", f"--rehearsal-faults={faults}",
+                     "--claude-code=none", f"--reports-dir={reports}", f"--alluredir={tmp_path / 'allure'}", "-n", "0",
+                     "-k", keyword, *extra, env=env)
     table = reports / "outcomes.partial.json"
     assert table.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
     return proc, {o["scenario"]: o for o in json.loads(table.read_text())["outcomes"]}

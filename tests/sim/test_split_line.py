@@ -13,9 +13,10 @@ import pytest
 from keychain_claims.backends.macos import shim
 from keychain_claims.security import lines
 from keychain_claims.sim import cli
+from tests import ROOT
 from tests.sim.conftest import SIM
 
-TABLE = json.loads((Path(__file__).resolve().parent.parent / "data" / "split_line.json").read_text())["cases"]
+TABLE = json.loads((ROOT / "tests" / "data" / "split_line.json").read_text())["cases"]
 IDS = [c["why"] for c in TABLE]
 HOME = "/sandbox/home"
 KC = "/sandbox/home/Library/Keychains/login.keychain-db"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
+
 WORKFLOW = ROOT / ".github" / "workflows" / "macos.yml"
 LINT = Path(sys.executable).with_name("check-jsonschema")
 
@@ -155,3 +156,37 @@ def test_make_in_a_path_with_spaces_writes_only_inside_the_checkout(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["with space"]
     assert sorted(p.relative_to(checkout).as_posix() for p in checkout.rglob("*")) == [
         "Makefile", "build", "build/tmp"]
+
+
+# ---- macos.yml keeps mergeable results; watch.yml cannot repeat a hang (issue 21) ----------------
+def test_macos_yml_keeps_mergeable_results_settles_assumptions_first_and_runs_release_free_scenarios_once():
+    """Before: no allure-results/outcomes.json upload (its runs could not be merged) and every
+    release cell ran every scenario again."""
+    import yaml
+    from keychain_claims import PROJECT_ROOT
+    flow = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "macos.yml").read_text())
+    jobs = flow["jobs"]
+    once, cells = jobs["scenarios"], jobs["releases"]
+    assert "claude-code" not in once["strategy"]["matrix"]
+    runs = [s.get("run", "") for s in once["steps"]]
+    settle = next(i for i, r in enumerate(runs) if "assumptions --settle" in r)
+    suite = next(i for i, r in enumerate(runs) if ".venv/bin/pytest" in r)
+    assert settle < suite and "--claude-code none" in runs[suite]
+    assert all("-m release" in s["run"] for s in cells["steps"] if ".venv/bin/pytest" in s.get("run", ""))
+    for job in (once, cells):
+        uploaded = " ".join(s.get("with", {}).get("path", "") for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+        assert "reports/allure-results" in uploaded and "reports/outcomes.json" in uploaded
+        assert all("timeout-minutes" in s for s in job["steps"] if ".venv/bin/pytest" in s.get("run", ""))
+    assert any("reports/assumptions" in s.get("with", {}).get("path", "") for s in once["steps"])
+
+
+def test_watch_yml_cannot_repeat_a_hang_every_day():
+    """Before: a hanging macOS job ran to its 60 min limit and, cancelled, kept the report job (and the
+    `watch-checked-<version>` cache) from running: the next day started it again."""
+    import yaml
+    from keychain_claims import PROJECT_ROOT
+    jobs = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "watch.yml").read_text())["jobs"]
+    suite = [s for s in jobs["macos"]["steps"] if ".venv/bin/pytest" in s.get("run", "")]
+    assert suite and all(s["timeout-minutes"] < jobs["macos"]["timeout-minutes"] for s in suite)
+    assert "needs.macos.result" not in jobs["report"]["if"]
+    assert any("watch-checked-" in str(s.get("with", {}).get("key", "")) for s in jobs["report"]["steps"])

@@ -16,6 +16,7 @@ from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.reports import history
 from keychain_claims.reports.publish import publish
+from tests import ROOT
 
 LEDGER = Ledger()
 
@@ -152,9 +153,8 @@ def test_an_unreadable_history_is_one_line_and_left_as_it_was(tmp_path):
 
 # ---------------------------------------------------------------- the page in Chromium
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECK = ROOT / "tests" / "browser" / "history_check.cjs"
-SHOTS = ROOT / "reports" / "screenshots"       # git-ignored; docs/ only on request (as tests/test_report_browser.py)
+SHOTS = ROOT / "reports" / "screenshots"       # git-ignored; docs/ only on request (as tests/reports/test_browser.py)
 REFRESH_DOCS = "KEYCHAIN_CLAIMS_REFRESH_DOCS"
 
 

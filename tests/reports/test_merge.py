@@ -17,17 +17,15 @@ from keychain_claims.reports.allure import ENVIRONMENT_FILE
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.reports.merge import merge
 from keychain_claims.reports.publish import write_outcomes
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("keychain-claims")
 
 
 def suite(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """One run of the claims suite writing its reports (and Allure results) under `folder`."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", *args, f"--reports-dir={folder}",
-                           f"--alluredir={folder / 'allure-results'}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "KEYCHAIN_CLAIMS_BACKEND": "sim"})
+    return child.run("-q", *args, f"--reports-dir={folder}", f"--alluredir={folder / 'allure-results'}",
+                     timeout=300, env={"KEYCHAIN_CLAIMS_BACKEND": "sim"})
 
 
 def results_of(folder: Path) -> dict[str, str]:

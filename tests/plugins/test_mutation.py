@@ -14,6 +14,7 @@ import pytest
 
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.plugins.mutation import APPLIED
+from tests import child
 
 
 RELEASE = os.environ.get("KEYCHAIN_CLAIMS_MUTATION_RELEASE", "2.1.81")
@@ -85,19 +86,16 @@ def _outcomes(reports) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """(baseline outcomes, mutated outcomes, the steps the mutated run turned into no-ops)."""
-    import subprocess
-    import sys
-    from tests.conftest import ROOT
     out = {}
     for name in ("baseline", "mutated"):
         folder = tmp_path_factory.mktemp(name)
-        args = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", "-n", "2", "--backend", "sim",
+        args = ["-q", "-n", "2", "--backend", "sim",
                 f"--claude-code={RELEASE}", f"--alluredir={folder / 'allure'}", f"--reports-dir={folder / 'reports'}"]
         if name == "mutated":
             plan = folder / "plan.json"
             plan.write_text(json.dumps(PLAN))
             args.append(f"--mutate={plan}")
-        done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+        done = child.run(*args, timeout=1200)
         published = [folder / "reports" / n for n in ("outcomes.json", "outcomes.partial.json")]
         assert any(p.exists() for p in published), done.stdout[-2000:] + done.stderr[-2000:]
         out[name] = folder / "reports"

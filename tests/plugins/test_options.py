@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests import ROOT, child
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
 
 
 @pytest.fixture
@@ -35,7 +33,7 @@ def copy(tmp_path):
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*PYTEST, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return child.run("-q", *args, cwd=cwd, timeout=120)
 
 
 def _untouched(kc: Path) -> bool:
@@ -70,3 +68,14 @@ def test_started_above_the_suite_says_where_to_start(copy):
     assert len(out) == 1 and "above the suite's folder" in out[0] and "cd kc && .venv/bin/pytest" in out[0], out
     assert "pytest_plugins" not in proc.stdout + proc.stderr
     assert _untouched(copy)
+
+
+@pytest.mark.suite
+def test_unwritable_reports_dir_is_one_line(run_suite, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_suite("--backend=sim", "-k", "once_allowed", f"--reports-dir={blocker / 'reports'}")
+    assert result.returncode == 4           # refused before anything ran (it used to run, then fail to write)
+    assert f"--reports-dir={blocker / 'reports'} is not a writable folder" in result.stderr
+    assert "make the directory writable or pass --reports-dir" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -3,15 +3,14 @@ altered transcript gives exactly one (issue 8)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from keychain_claims.harness.transcripts import replay
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STORED = sorted(p for p in (ROOT / "fixtures" / "transcripts").glob("*/*.json")
-                if p.parent.name != "real")          # real/: outputs found in public material, tests/test_fidelity.py
+                if p.parent.name != "real")          # real/: outputs found in public material, tests/sim/test_fidelity.py
 
 
 @pytest.mark.parametrize("path", STORED, ids=[f"{p.parent.name}/{p.stem[:60]}" for p in STORED])

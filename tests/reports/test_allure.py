@@ -10,17 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
 
 
 @pytest.mark.suite
 def test_workers_write_their_scenarios_allure_results(tmp_path):
     # no --alluredir: the results go where --reports-dir puts them, as in `make suite`
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim", "-n", "2",
-                             "--claude-code=none", "-k", "proposed_recipe or update_invalidates",
-                             f"--reports-dir={tmp_path / 'reports'}"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+    result = child.run("--backend=sim", "-n", "2", "--claude-code=none", "-k", "proposed_recipe or update_invalidates",
+                       f"--reports-dir={tmp_path / 'reports'}")
     assert result.returncode == 0, result.stdout[-1500:]
     # a -k run is partial: its results are published beside the complete run's, as allure-results.partial
     results = [json.loads(p.read_text()) for p in (tmp_path / "reports" / "allure-results.partial").glob("*-result.json")]

@@ -24,9 +24,9 @@ from keychain_claims.releases import cache as release_cache, npm as npm_client, 
 from keychain_claims.releases.cache import HELD, NOTES, ReleaseError, cache_max, let_go
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.versions import parse_spec
-from tests.test_release_graph import bun_executable
+from tests.releases.test_bun_graph import bun_executable
+from tests import ROOT, child
 
-ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = "the npm registry did not answer (ENOTFOUND); check the network and retry"
 
 
@@ -252,9 +252,8 @@ def test_a_spec_that_resolves_to_nothing_is_an_error(tmp_path, monkeypatch, spec
 
 
 def _suite(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", "-m", "release", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "npm_config_registry": "http://127.0.0.1:9/", **env})
+    return child.run("-q", "-m", "release", *args, timeout=300,
+                     env={"npm_config_registry": "http://127.0.0.1:9/", **env})
 
 
 @pytest.mark.suite

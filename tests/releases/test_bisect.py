@@ -19,8 +19,8 @@ from hypothesis import given, settings, strategies as st
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.releases.bisect import BisectError, Observation, Unevaluable, search
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("keychain-claims")
 
 

@@ -27,8 +27,8 @@ from keychain_claims.claims.verdicts import compute, compute_omissions
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports.allure import SHOWS, few_words
 from keychain_claims.reports.article import SECTION_HEADINGS, _plain, build, claim_views, omission_views
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECK = ROOT / "tests" / "browser" / "report_check.cjs"
 DOCS = ROOT / "docs"
 SHOTS = ROOT / "reports" / "screenshots"       # git-ignored; docs/ only on request
@@ -46,9 +46,8 @@ def built_report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     # the whole feature set with one release: recorded contradictions (CAU-UPDATE), passing refutations
     # (CAU-REFRESH), and the release's own scenarios that refute CAU-REFRESH and FIX-FILE-SAFE
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=sim", "-n", "2", f"--claude-code={RELEASE}",
-                           f"--alluredir={tmp / 'results'}", f"--reports-dir={tmp / 'reports'}"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = child.run("--backend=sim", "-n", "2", f"--claude-code={RELEASE}", f"--alluredir={tmp / 'results'}",
+                     f"--reports-dir={tmp / 'reports'}", timeout=None)
     assert proc.returncode == 0, proc.stdout[-2000:]
     cli = Path(sys.executable).with_name("keychain-claims")
     proc = subprocess.run([str(cli), "report", "--results", str(tmp / "results"),

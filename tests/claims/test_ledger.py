@@ -102,8 +102,20 @@ def test_broken_ledger_is_one_line(tmp_path, content, message):
 
 @pytest.mark.suite
 def test_suite_refuses_an_edited_article_in_one_line(run_suite, article_copy):
+    """The article emptied: every claim's sentence is gone, and the run stops before collecting, in one
+    line that names a claim and says what to do (it used to be given a missing article instead)."""
     article_copy.write_text("")
-    result = run_suite("--collect-only", "-q", f"--article={article_copy.parent / 'missing.md'}")
+    result = run_suite("--collect-only", "-q", f"--article={article_copy}")
+    assert result.returncode == 4, result.stdout[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert "no longer occurs in" in errors[0] and "update the ledger entry or the article" in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.suite
+def test_suite_refuses_a_missing_article_in_one_line(run_suite, tmp_path):
+    result = run_suite("--collect-only", "-q", f"--article={tmp_path / 'missing.md'}")
     assert result.returncode == 4
     assert "ERROR: article not found at" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr

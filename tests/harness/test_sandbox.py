@@ -6,7 +6,6 @@ import configparser
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -15,8 +14,8 @@ import pytest
 
 from keychain_claims.harness.driver import terminal_signals
 from keychain_claims.harness.sandbox import OWNER_FILE, PIDS_FILE, sweep
+from tests import ROOT, child
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # A tiny suite of its own: a sandbox whose "security" is a script, a background child
 # tracked like the release API server, and a test that waits to be interrupted.
@@ -72,14 +71,14 @@ def probe(tmp_path):
     path.parent.mkdir()
     path.write_text(PROBE)
     base = tmp_path / "sandboxes"
-    env = {**os.environ, "KEYCHAIN_CLAIMS_SANDBOXES": str(base), "PYTHONPATH": str(ROOT)}
+    env = {"KEYCHAIN_CLAIMS_SANDBOXES": str(base), "PYTHONPATH": str(ROOT)}
 
     def start(*args):
-        return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-q",
-                                 "--rootdir", str(path.parent), "-c", os.devnull, "-o", f"markers={_project_markers()}",
-                                 str(path), *args],
-                                cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
+        return child.start("-p", "no:cacheprovider", "-s", "-q",
+                           "--rootdir", str(path.parent), "-c", os.devnull, "-o", f"markers={_project_markers()}",
+                           str(path), *args,
+                           cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
     return start, base
 
 

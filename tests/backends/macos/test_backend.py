@@ -1,12 +1,12 @@
-"""Issue 21: a first Mac run that cannot hang, never touches the keybag and guesses no evidence.
-Each test fails on the code before the fix (named in its docstring)."""
+"""The macOS backend's code path (keychain_claims/backends/macos/), rehearsed with its stand-ins: a
+first Mac run that cannot hang, never touches the keybag and guesses no evidence (issue 21).  Each
+test fails on the code before the fix (named in its docstring)."""
 from __future__ import annotations
 
 import json
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -133,40 +133,6 @@ def test_a_team_identity_is_made_with_libressl_and_its_key_is_usable_by_codesign
     assert not any(a[:1] == ["import"] for a in log)
 
 
-# --------------------------------------------------------------------------- 8. harness errors are not evidence
-def _report(wasxfail: bool):
-    report = SimpleNamespace(outcome="skipped" if wasxfail else "failed", skipped=wasxfail, longrepr="x")
-    if wasxfail:
-        report.wasxfail = "recorded contradiction of CAU-X on backend any"
-    return report
-
-
-@pytest.mark.parametrize("chosen, prefix", [(RehearsalBackend(), "Skipped: not on the rehearsal backend: harness error"),
-                                            (SimBackend(), "Skipped: not checkable: harness error")])
-def test_a_finding_for_any_backend_does_not_turn_a_harness_error_into_contradicted(chosen, prefix):
-    """Before: a `backend: any` finding made an AssertionError from a harness artefact read
-    "contradicted -- finding still holds" on the Mac.  The rule holds on every backend."""
-    from keychain_claims.plugins.outcomes import only_evidence
-    chosen.harness_events = lambda: ["a security call (find-generic-password) did not finish within its 6 s deadline"]
-    item = SimpleNamespace(path="f.feature", location=("f", 1, "t"), stash={})
-    call = SimpleNamespace(when="call", excinfo=SimpleNamespace(value=AssertionError("2 item dialogs shown, expected 1")))
-    report = _report(wasxfail=True)
-    only_evidence(chosen, item, call, report)
-    assert not hasattr(report, "wasxfail")
-    assert report.outcome == "skipped" and report.longrepr[2].startswith(prefix)
-
-
-def test_a_harness_exception_is_a_backend_skip_not_a_failure():
-    from keychain_claims.plugins.outcomes import only_evidence
-    backend = RehearsalBackend()
-    backend.harness_events = lambda: []
-    item = SimpleNamespace(path="f.feature", location=("f", 1, "t"), stash={})
-    report = _report(wasxfail=False)
-    only_evidence(backend, item, SimpleNamespace(when="call", excinfo=SimpleNamespace(value=CallDeadline("harness: x"))),
-                  report)
-    assert report.outcome == "skipped"
-
-
 # --------------------------------------------------------------------------- 9. the app rewrites the item itself
 def test_another_application_rewrites_the_item_as_itself(world):
     """Before: the write went to `security` (the shim sent only reads to the test caller), so the
@@ -189,77 +155,9 @@ def test_keychain_claims_team_identity_really_signs(world, monkeypatch):
         "Developer ID Application: Example (TEAM000002)"
 
 
-# --------------------------------------------------------------------------- 11. plain skips count
-def test_a_plain_skip_that_names_the_backend_counts_against_the_90_percent_gate():
-    """Before: only BackendSkipped reasons ("not on the X backend") counted; release_steps.py's plain
-    pytest.skip("... the macos backend keeps no log ...") escaped the gate."""
-    from keychain_claims.claims.outcomes import Outcome
-    from keychain_claims.plugins.publish import coverage_alarm
-    outs = [Outcome("n", "s", "macos", [], "passed") for _ in range(8)]
-    outs += [Outcome("n", "s", "macos", [], "skipped", "needs a second keychain; the macos backend keeps every call "
-                     "on the scratch one") for _ in range(2)]
-    outs += [Outcome("n", "s", "macos", [], "skipped", "no --claude-code given") for _ in range(5)]
-    alarm = coverage_alarm(outs, MacOSBackend())
-    assert alarm and alarm.startswith("COVERAGE: only 8 of 10")
-
-
 # --------------------------------------------------------------------------- capability for SYM-DIALOG
 def test_dialog_text_is_visible_only_where_a_dialog_is_drawn():
     assert SimBackend().dialog_text_visible is True
     assert MacOSBackend(real_dialogs=False).dialog_text_visible is False
     assert MacOSBackend(real_dialogs=True).dialog_text_visible is True
     assert RehearsalBackend().dialog_text_visible is False
-
-
-# --------------------------------------------------------------------------- 6 (assumptions)
-@pytest.mark.corpus
-def test_every_assumption_has_a_probe_and_all_settle_on_the_simulator(tmp_path):
-    """Every assumption is settled -- held -- by the simulator or by the rehearsal (the macOS code
-    path against the simulator); the only ones neither settles are refused for safety."""
-    from keychain_claims.assumptions import settle as assumptions
-    assert assumptions.REGISTRY and all(callable(a.probe) for a in assumptions.REGISTRY.values())
-    sim = assumptions.settle(SimBackend(), tmp_path / "sim")
-    rehearsal = assumptions.settle(RehearsalBackend(), tmp_path / "rehearsal")
-    for aid in assumptions.REGISTRY:
-        states = {sim[aid]["status"], rehearsal[aid]["status"]}
-        assert "did-not-hold" not in states, (aid, sim[aid]["observed"], rehearsal[aid]["observed"])
-        assert "held" in states, (aid, sim[aid]["observed"], rehearsal[aid]["observed"])
-    assert all(t["calls"] for t in rehearsal.values() if t["status"] == "held" and t["id"] not in
-               ("CODESIGN-CDHASH", "SIGNING-IDENTITY"))          # a transcript of what the host answered
-    from keychain_claims.sim import fidelity
-    rows = fidelity.settled(tmp_path / "rehearsal")
-    assert rows and all(r["state"] in ("agrees", "not-comparable") for r in rows)
-
-
-# --------------------------------------------------------------------------- 13. workflows
-def test_macos_yml_keeps_mergeable_results_settles_assumptions_first_and_runs_release_free_scenarios_once():
-    """Before: no allure-results/outcomes.json upload (its runs could not be merged) and every
-    release cell ran every scenario again."""
-    import yaml
-    from keychain_claims import PROJECT_ROOT
-    flow = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "macos.yml").read_text())
-    jobs = flow["jobs"]
-    once, cells = jobs["scenarios"], jobs["releases"]
-    assert "claude-code" not in once["strategy"]["matrix"]
-    runs = [s.get("run", "") for s in once["steps"]]
-    settle = next(i for i, r in enumerate(runs) if "assumptions --settle" in r)
-    suite = next(i for i, r in enumerate(runs) if ".venv/bin/pytest" in r)
-    assert settle < suite and "--claude-code none" in runs[suite]
-    assert all("-m release" in s["run"] for s in cells["steps"] if ".venv/bin/pytest" in s.get("run", ""))
-    for job in (once, cells):
-        uploaded = " ".join(s.get("with", {}).get("path", "") for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
-        assert "reports/allure-results" in uploaded and "reports/outcomes.json" in uploaded
-        assert all("timeout-minutes" in s for s in job["steps"] if ".venv/bin/pytest" in s.get("run", ""))
-    assert any("reports/assumptions" in s.get("with", {}).get("path", "") for s in once["steps"])
-
-
-def test_watch_yml_cannot_repeat_a_hang_every_day():
-    """Before: a hanging macOS job ran to its 60 min limit and, cancelled, kept the report job (and the
-    `watch-checked-<version>` cache) from running: the next day started it again."""
-    import yaml
-    from keychain_claims import PROJECT_ROOT
-    jobs = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "watch.yml").read_text())["jobs"]
-    suite = [s for s in jobs["macos"]["steps"] if ".venv/bin/pytest" in s.get("run", "")]
-    assert suite and all(s["timeout-minutes"] < jobs["macos"]["timeout-minutes"] for s in suite)
-    assert "needs.macos.result" not in jobs["report"]["if"]
-    assert any("watch-checked-" in str(s.get("with", {}).get("key", "")) for s in jobs["report"]["steps"])

@@ -16,8 +16,8 @@ from keychain_claims.releases import npm as npm_client, versions
 from keychain_claims.releases.cache import ReleaseError
 from keychain_claims.releases.order import in_releases, release_key
 from keychain_claims.releases.versions import parse_spec
+from tests import ROOT, child
 
-ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ["2.0.30", "2.0.31", "2.0.5", "2.0.76", "2.1.0", "2.1.1", "2.1.2"]   # registry order, not semver
 
 
@@ -121,10 +121,8 @@ def test_a_bad_range_is_a_one_line_usage_error_of_pytest(tmp_path):
     cache = tmp_path / "cache" / "@anthropic-ai+claude-code"
     cache.mkdir(parents=True)
     (cache / versions.LIST_FILE).write_text(json.dumps({"versions": PUBLISHED, "dist-tags": {"latest": "2.1.1"}}))
-    env = {**os.environ, "KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--claude-code", "2.1.0..2.0.30", "--co", "-q",
-                           f"--reports-dir={tmp_path}/r", f"--alluredir={tmp_path}/a"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = child.run("--claude-code", "2.1.0..2.0.30", "--co", "-q", f"--reports-dir={tmp_path}/r",
+                     f"--alluredir={tmp_path}/a", env={"KEYCHAIN_CLAIMS_CACHE": str(tmp_path / "cache")}, timeout=120)
     assert proc.returncode == 4
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "2.0.30 was published before 2.1.0" in errors[0], proc.stderr
@@ -203,3 +201,8 @@ def test_every_release_is_in_the_same_ledger_ranges_as_before():
     for releases in sorted(ranges):
         assert [v for v in listed if in_releases(v, releases)] == [v for v in listed if _old_in_range(v, releases)], releases
     assert not in_releases("installed", ">=2.1.0") and not _old_in_range("installed", ">=2.1.0")
+
+
+def test_empty_claude_code_spec_is_a_usage_error():
+    with pytest.raises(ReleaseError, match="--claude-code needs a version"):
+        parse_spec(" , ")

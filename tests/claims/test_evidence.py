@@ -11,12 +11,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT, child
+
 
 PROBE = '''
 import os
@@ -40,12 +40,10 @@ REFRESH = "A token refresh updates the item in place and keeps the grant held by
 def probed(tmp_path: Path, keyword: str, step: str, raises: str, *extra: str) -> tuple[dict, subprocess.CompletedProcess]:
     (tmp_path / "kc_probe.py").write_text(PROBE)
     reports = tmp_path / "reports"
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "PROBE_STEP": step, "PROBE_RAISES": raises}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "kc_probe", "--backend=sim",
-                           "--claude-code=none", f"--reports-dir={reports}", f"--alluredir={tmp_path / 'allure'}",
-                           "-n", "0", "-k", keyword, *extra], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=env)
+    proc = child.run("-p", "kc_probe", "--backend=sim", "--claude-code=none", f"--reports-dir={reports}",
+                     f"--alluredir={tmp_path / 'allure'}", "-n", "0", "-k", keyword, *extra, env=env)
     table = reports / "claims.partial.json"
     assert table.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
     return {c["claim"]: c for c in json.loads(table.read_text())["claims"]}, proc
@@ -127,9 +125,8 @@ def test_the_rehearsal_sets_up_a_second_keychain_and_judges_the_release_on_its_o
     if version not in registry.cached_versions():
         pytest.skip(f"Claude Code {version} is not cached here")
     reports = tmp_path / "reports"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=rehearsal",
-                           f"--claude-code={version}", f"--reports-dir={reports}", f"--alluredir={tmp_path / 'a'}",
-                           "-n", "0", "-k", "refuses_to_take"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = child.run("--backend=rehearsal", f"--claude-code={version}", f"--reports-dir={reports}",
+                     f"--alluredir={tmp_path / 'a'}", "-n", "0", "-k", "refuses_to_take", timeout=900)
     table = json.loads((reports / "claims.partial.json").read_text())
     claim = next(c for c in table["claims"] if c["claim"] == "FIX-FILE-FALLBACK")
     scenario = claim["scenarios"][0]
@@ -160,16 +157,15 @@ def test_an_untagged_failure_is_reported_and_runxfail_is_not_a_complete_run(tmp_
     shutil.copytree(ROOT / "features", features)
     (features / "zz_untagged.feature").write_text(UNTAGGED)
     reports = tmp_path / "reports"
-    base = [sys.executable, "-m", "pytest", "-p", "no:randomly", "--backend=sim", "--claude-code=none",
-            f"--reports-dir={reports}", f"--alluredir={tmp_path / 'allure'}", "-n", "2"]
-    proc = subprocess.run([*base, "-o", f"bdd_features_base_dir={features}"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
+    base = ["--backend=sim", "--claude-code=none", f"--reports-dir={reports}", f"--alluredir={tmp_path / 'allure'}",
+            "-n", "2"]
+    proc = child.run(*base, "-o", f"bdd_features_base_dir={features}", timeout=900)
     table = json.loads((reports / "claims.json").read_text())
     assert [f["scenario"] for f in table["suite_failures"]] == ["An untagged scenario that fails"], proc.stdout[-2000:]
     assert "SUITE FAILURE: 1 scenario failed without a claim" in (reports / "claims.md").read_text()
     assert "SUITE FAILURE" in proc.stdout and proc.returncode == 1
     before = (reports / "claims.json").read_bytes()
-    proc = subprocess.run([*base, "--runxfail"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = child.run(*base, "--runxfail", timeout=900)
     assert (reports / "claims.json").read_bytes() == before, proc.stdout[-2000:]
     partial = json.loads((reports / "claims.partial.json").read_text())
     assert "--runxfail" in partial["partial"]

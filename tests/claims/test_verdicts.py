@@ -220,3 +220,12 @@ def test_matrix_marks_a_verdict_that_differs_from_the_previous_release(tmp_path)
     assert "| CAU-REFRESH | contradicted — 1 of 1 scenario ran | not-checkable — 0 of 1 scenario ran; 1 not checkable: " \
            "no reason given | holds (changed) — 1 of 1 scenario ran |" in (
         tmp_path / "release-matrix.md").read_text()
+
+
+@pytest.mark.suite
+def test_parallel_run_gives_the_same_verdicts_as_serial(run_suite, tmp_path):
+    serial = run_suite("--backend=sim", f"--reports-dir={tmp_path / 'serial'}")
+    parallel = run_suite("--backend=sim", "-n", "2", f"--reports-dir={tmp_path / 'parallel'}")
+    assert serial.returncode == parallel.returncode == 0
+    verdicts = lambda d: {(c["claim"], c["verdict"]) for c in json.loads((d / "claims.json").read_text())["claims"]}  # noqa: E731
+    assert verdicts(tmp_path / "serial") == verdicts(tmp_path / "parallel")
