@@ -15,8 +15,7 @@ import pytest
 from keychain_claims.releases import runner
 from keychain_claims.releases.manifests import LAYOUT, RUNTIME_FILE
 from keychain_claims.releases.release import Release
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests import ROOT
 
 
 @pytest.fixture(scope="module")
