@@ -16,6 +16,7 @@ from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenan
 from keychain_claims.releases.order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
 from keychain_claims.reports.allure import ENVIRONMENT_FILE
+from keychain_claims.reports.matrix import MatrixError, ReleaseMatrix
 from keychain_claims.reports.publish import OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
 RESULTS_DIR = "allure-results"
@@ -230,26 +231,26 @@ def changes(folder: Path, old: str, new: str) -> str:
         raise MergeError(f"no folder {folder} (looked for {folder.absolute()}); pass the reports folder of a run "
                          "with --claude-code, relative to this folder or absolute")
     try:
-        matrix = json.loads(path.read_text())
-        cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
+        matrix = ReleaseMatrix.read(path)
     except FileNotFoundError:
         raise MergeError(f"{folder} holds no release-matrix.json; run the suite with --claude-code first") from None
     except OSError as exc:
         raise MergeError(f"{path} cannot be read ({exc.strerror}); pass a reports folder holding "
                          "release-matrix.json") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise MergeError(f"{path} is not a release matrix ({type(exc).__name__}); run the suite again") from None
-    missing = [r for r in (old, new) if r not in matrix.get("releases", [])]
+    except MatrixError as exc:
+        raise MergeError(str(exc)) from None
+    cells = {(c.claim, c.release): c for c in matrix.cells}
+    missing = [r for r in (old, new) if r not in matrix.releases]
     if missing:
         raise MergeError(f"the release matrix in {folder} has no column {missing[0]}; "
-                         f"it holds {', '.join(matrix.get('releases', [])) or 'none'}")
+                         f"it holds {', '.join(matrix.releases) or 'none'}")
     rows = []
     for claim in sorted({c for c, _ in cells}):
         before, after = cells.get((claim, old)), cells.get((claim, new))
-        was, now = (before or {}).get("verdict", "—"), (after or {}).get("verdict", "—")
+        was, now = before.verdict if before else "—", after.verdict if after else "—"
         if was != now:
-            why = "; ".join(f"{e['result']}: {e['scenario']}" + (f" ({e['reason'][:160]})" if e.get("reason") else "")
-                            for e in (after or {}).get("evidence", []))
+            why = "; ".join(f"{e.result}: {e.scenario}" + (f" ({e.reason[:160]})" if e.reason else "")
+                            for e in (after.evidence if after else []))
             rows.append(f"| {claim} | {was} | {now} | {why.replace('|', '/')} |")
     if not rows:
         return ""
