@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -20,7 +20,8 @@ from keychain_claims.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Hel
 
 # a probe's status: what the host answered (held, did-not-hold), that this backend cannot be asked
 # (not-settled-here), or that the probe itself failed (could-not-run: never a did-not-hold)
-STATUSES = ("held", "did-not-hold", "not-settled-here", "could-not-run")
+Status = Literal["held", "did-not-hold", "not-settled-here", "could-not-run"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 SUMMARY_FILE = "assumptions.json"       # beside the transcripts: id -> status, observed, backend, host
 
 
@@ -32,7 +33,7 @@ class SettleTranscript(BaseModel):
     assumed: str
     source: str
     settles: str
-    status: Literal["held", "did-not-hold", "not-settled-here", "could-not-run"]
+    status: Status
     observed: str
     backend: str
     simulated: bool
@@ -75,6 +76,7 @@ def settle(backend, out: Path | None = None, only: list[str] | None = None) -> d
         calls = host.transcript() if host else []
         if host:
             host.close()
+        status: Status
         if isinstance(answer, Held):
             status, observed = ("held" if answer.held else "did-not-hold"), answer.observed
         elif isinstance(answer, CouldNotRun):

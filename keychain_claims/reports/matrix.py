@@ -137,7 +137,7 @@ def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> N
     if not releases:
         return
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out / f"{name}.json", redact(ReleaseMatrix(releases=releases, cells=rows).dumps()))
+    atomic.write_text(out / f"{name}.json", redact(ReleaseMatrix.model_validate({"releases": releases, "cells": rows}).dumps()))
     head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"
     body = ""
     omitted = ""
