@@ -2,17 +2,18 @@
 the first: the flake count for the note.  python bench/repeat.py 20"""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from keychain_claims.claims.files import ClaimsTable
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def verdicts(tmp: Path) -> set:
-    return {(c["claim"], c["verdict"]) for c in json.loads((tmp / "claims.json").read_text())["claims"]}
+    return {(c.claim, c.verdict) for c in ClaimsTable.read(tmp / "claims.json").claims}
 
 
 def main(n: int) -> int:

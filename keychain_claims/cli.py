@@ -25,8 +25,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keychain_claims import PROJECT_ROOT, REPORTS_DIR
+
+if TYPE_CHECKING:
+    from keychain_claims.claims.files import ClaimsTable
 
 
 class CliError(Exception):
@@ -48,7 +52,7 @@ def _allure() -> list[str]:
     return [str(binary)]
 
 
-def _config(output: Path, history: Path, doc: dict | None = None, attachments: Sequence[Path] = ()) -> Path:
+def _config(output: Path, history: Path, doc: ClaimsTable | None = None, attachments: Sequence[Path] = ()) -> Path:
     """The Allure 3 configuration for this report (keychain_claims/reports/allure.py:
     report_config), as an allurerc.mjs in a folder of its own."""
     import json
@@ -83,39 +87,15 @@ def claims_of(results: Path) -> Path:
     return results.parent / (Path(name).name or "claims.json")
 
 
-def read_claims(path: Path) -> dict:
-    """A verdict table (claims.json) checked against its shape: one line when it is not one."""
-    from pydantic import BaseModel, ConfigDict, ValidationError
-
-    class Row(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        claim: str
-        quote: str
-        section: str
-        verdict: str
-        backend: str
-
-    class Doc(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        claims: list[Row]
-
+def read_claims(path: Path) -> ClaimsTable:
+    """A verdict table (claims.json, the model claims/files.py): one line when it is not one."""
+    from keychain_claims.claims.files import ClaimsTable, TableError
     try:
-        raw = path.read_bytes()
-        Doc.model_validate_json(raw)
+        return ClaimsTable.read(path)
     except OSError as exc:
         raise CliError(f"{path} cannot be read ({exc.strerror}); pass --claims=<a run's claims.json>") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ())) or "the document"
-        raise CliError(f"{path} is not a verdict table ({where}: {first.get('msg')}); run the suite again to "
-                       "rewrite it, or pass --claims=<a run's claims.json>") from None
-    import json
-    doc = json.loads(raw)
-    from keychain_claims.claims.verdict import Verdict
-    bad = next((row["verdict"] for row in doc["claims"] if row["verdict"] not in {v.value for v in Verdict}), None)
-    if bad is not None:
-        raise CliError(f"{path} is not a verdict table (verdict {bad!r}); run the suite again to rewrite it")
-    return doc
+    except TableError as exc:
+        raise CliError(f"{exc}, or pass --claims=<a run's claims.json>") from None
 
 
 def report(results: Path, output: Path, history: Path | None = None, claims: Path | None = None) -> Path:

@@ -1,5 +1,6 @@
 """Running the probes: `settle` (one scratch keychain per probe, a transcript each), `load` (read
-them back), `listing`, and `keychain-claims assumptions` (main)."""
+them back), `listing`, and `keychain-claims assumptions` (main).  A settle transcript is one model
+(`SettleTranscript`), written by `settle` and read by `load` (and so by sim/fidelity.py)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,9 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 # importing them registers their probes, in this order (the listing's and the settle run's)
 from keychain_claims.assumptions import keychain  # noqa: F401,I001
@@ -16,7 +20,29 @@ from keychain_claims.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Hel
 
 # a probe's status: what the host answered (held, did-not-hold), that this backend cannot be asked
 # (not-settled-here), or that the probe itself failed (could-not-run: never a did-not-hold)
-STATUSES = ("held", "did-not-hold", "not-settled-here", "could-not-run")
+Status = Literal["held", "did-not-hold", "not-settled-here", "could-not-run"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+SUMMARY_FILE = "assumptions.json"       # beside the transcripts: id -> status, observed, backend, host
+
+
+class SettleTranscript(BaseModel):
+    """What one probe asked the host and what it answered (`<out>/<id>.json`)."""
+    model_config = ConfigDict(extra="ignore")
+    format: str = FORMAT
+    id: str
+    assumed: str
+    source: str
+    settles: str
+    status: Status
+    observed: str
+    backend: str
+    simulated: bool
+    host: str
+    seconds: float
+    calls: list[dict[str, Any]]
+
+    def dumps(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=1)
 
 
 # ----------------------------------------------------------------------------- running them
@@ -50,6 +76,7 @@ def settle(backend, out: Path | None = None, only: list[str] | None = None) -> d
         calls = host.transcript() if host else []
         if host:
             host.close()
+        status: Status
         if isinstance(answer, Held):
             status, observed = ("held" if answer.held else "did-not-hold"), answer.observed
         elif isinstance(answer, CouldNotRun):
@@ -57,27 +84,36 @@ def settle(backend, out: Path | None = None, only: list[str] | None = None) -> d
         else:
             status, observed = "not-settled-here", answer.reason
         from keychain_claims.redact import redact
-        results[a.id] = {"format": FORMAT, "id": a.id, "assumed": a.assumed, "source": a.source,
-                         "settles": a.settles, "status": status, "observed": redact(str(observed)),
-                         "backend": backend.name, "simulated": backend.simulated,
-                         "host": f"{platform.system()} {platform.release()} {platform.machine()}",
-                         "seconds": round(time.monotonic() - started, 2), "calls": calls}
+        transcript = SettleTranscript(id=a.id, assumed=a.assumed, source=a.source, settles=a.settles,
+                                      status=status, observed=redact(str(observed)), backend=backend.name,
+                                      simulated=backend.simulated,
+                                      host=f"{platform.system()} {platform.release()} {platform.machine()}",
+                                      seconds=round(time.monotonic() - started, 2), calls=calls)
+        results[a.id] = transcript.model_dump(mode="json")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            (out / f"{a.id}.json").write_text(json.dumps(results[a.id], indent=1))
+            (out / f"{a.id}.json").write_text(transcript.dumps())
     if out is not None:
         summary = {k: {f: v[f] for f in ("status", "observed", "backend", "host")} for k, v in results.items()}
-        (out / "assumptions.json").write_text(json.dumps(summary, indent=1))
+        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return results
 
 
 def load(directory: Path) -> dict[str, dict]:
-    """Settle transcripts written by `settle`."""
+    """Settle transcripts written by `settle` (other JSON files beside them, the summary among them,
+    are passed over); ValueError (one line) for a file that is no JSON, or a transcript of the wrong shape."""
     found = {}
     for path in sorted(Path(directory).glob("*.json")):
-        doc = json.loads(path.read_text())
-        if isinstance(doc, dict) and doc.get("format") == FORMAT:
-            found[doc["id"]] = doc
+        try:
+            doc = json.loads(path.read_text())
+            if isinstance(doc, dict) and doc.get("format") == FORMAT:
+                transcript = SettleTranscript.model_validate(doc)
+                found[transcript.id] = transcript.model_dump(mode="json")
+        except (OSError, ValueError) as exc:
+            why = (f"{'.'.join(str(x) for x in exc.errors()[0]['loc'])}: {exc.errors()[0]['msg']}"
+                   if isinstance(exc, ValidationError) else type(exc).__name__)
+            raise ValueError(f"{path} is not a settle transcript ({why}); settle again "
+                             "(keychain-claims assumptions --settle --out DIR)") from None
     return found
 
 
@@ -105,7 +141,11 @@ def main(argv: list[str]) -> int:
             return 2
         results = settle(backend, Path(args.out), [i for i in args.only.split(",") if i] or None)
     elif Path(args.out).exists():
-        results = load(Path(args.out))
+        try:
+            results = load(Path(args.out))
+        except ValueError as exc:
+            print(f"keychain-claims assumptions: {exc}", file=sys.stderr)
+            return 2
     rows = listing(results)
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -15,7 +15,9 @@ it is "simulated" on a simulated backend and "real" otherwise (`provenance_kind`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pydantic.dataclasses import dataclass
 
 from keychain_claims.redact import redact
 
@@ -59,6 +61,7 @@ def backend_title(name: str, simulated: bool) -> str:
 
 @dataclass
 class Outcome:
+    """One scenario's outcome on one backend (and release): a row of outcomes.json (claims/files.py)."""
     nodeid: str
     scenario: str
     backend: str

@@ -9,7 +9,9 @@ and says why.  claims.json carries every proposal (`proposals`); reports/propose
 article.proposed.md from the ones that are in."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pydantic.dataclasses import dataclass
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Claim, Ledger, Omission
@@ -22,6 +24,7 @@ SUPPORTED, NOT_SUPPORTED, NOT_CHECKABLE = "supported", "not supported", "not-che
 
 @dataclass
 class ProposalView:
+    """One entry's proposed correction: a row of claims.json's `proposals` (claims/files.py)."""
     id: str
     kind: str                  # claim | omission
     section: str

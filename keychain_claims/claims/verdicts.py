@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pydantic import computed_field
+from pydantic.dataclasses import dataclass
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import OMISSION_PREFIX, Ledger
@@ -23,6 +26,7 @@ from keychain_claims.releases.order import in_releases, release_key
 
 @dataclass
 class ClaimVerdict:
+    """One claim's verdict on one backend: a row of claims.json (claims/files.py)."""
     claim: str
     section: str
     quote: str
@@ -30,7 +34,7 @@ class ClaimVerdict:
     evidence_kind: str
     backend: str
     simulated: bool
-    verdict: str
+    verdict: Verdict
     scenarios: list[dict] = field(default_factory=list)
     note: str = ""
     statement: str = ""
@@ -42,6 +46,7 @@ class ClaimVerdict:
     why: str = ""                                    # one short sentence
     rests_on: list[str] = field(default_factory=list)  # simulator assumptions a simulated verdict rests on
 
+    @computed_field       # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
         """'holds — 2 of 3 scenarios ran; 1 skipped: why'."""
@@ -222,6 +227,7 @@ NO_SCENARIO_YET = "no scenario yet: no scenario is tagged @supports:{id} or @ref
 
 @dataclass
 class OmittedCauseVerdict:
+    """One omission's verdict on one backend: a row of claims.json's `omissions` (claims/files.py)."""
     omission: str
     section: str
     anchor: str
@@ -238,6 +244,7 @@ class OmittedCauseVerdict:
     releases: dict = field(default_factory=dict)      # release -> verdict of its own scenarios
     why: str = ""
 
+    @computed_field       # type: ignore[prop-decorator]
     @property
     def summary(self) -> str:
         return f"{self.verdict} — {coverage_text(self.coverage)}"

@@ -15,9 +15,9 @@ from keychain_claims.claims.outcomes import NO_RELEASE, Prop
 from keychain_claims.plugins.state import release_of, run_state
 from keychain_claims.releases import cache
 from keychain_claims.releases.cache import NOTES, ReleaseError, let_go, progress
-from keychain_claims.releases.npm import EXACT
 from keychain_claims.releases.registry import load
 from keychain_claims.releases.release import Release
+from keychain_claims.releases.spec import is_version
 from keychain_claims.releases.versions import parse_spec
 
 DEFAULT = "latest"
@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
         state.releases = [] if spec.strip().lower() == OFF else parse_spec(spec)
     except ReleaseError as exc:
         raise pytest.UsageError(str(exc)) from None
-    state.versions = {s: s for s in state.releases if EXACT.fullmatch(s)}
+    state.versions = {s: s for s in state.releases if is_version(s)}
     config.pluginmanager.register(CacheLines(state.cache_lines), "keychain-claims-release-cache-lines")
 
 

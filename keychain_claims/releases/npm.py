@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from pathlib import Path
 from keychain_claims.releases.cache import ReleaseError, cache_dir, mb, progress
 
 PACKAGE = "@anthropic-ai/claude-code"
-EXACT = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?")     # a version, not a tag or a range
 DARWIN = "darwin-arm64"          # the build whose JavaScript has the macOS keychain code
 
 

@@ -41,7 +41,8 @@ from keychain_claims import atomic
 from keychain_claims.releases import runtimes
 from keychain_claims.releases.cache import ReleaseError, cache_dir, entry_lock, evict, hold, mb, progress
 from keychain_claims.releases.manifests import ENTRY_FILE, check, read_doc, proved, sha256, write_doc
-from keychain_claims.releases.npm import DARWIN, EXACT, INTEGRITY_FILE, PACKAGE, host_platform, resolve
+from keychain_claims.releases.npm import DARWIN, INTEGRITY_FILE, PACKAGE, host_platform, resolve
+from keychain_claims.releases.spec import Kind, SpecItem, is_version
 from keychain_claims.releases.order import release_key, version_of
 from keychain_claims.releases.release import Release, binary
 from keychain_claims.releases.unpack import PRELOAD_FILE, build
@@ -73,8 +74,9 @@ def claude_at(path: Path) -> Path:
 def load(spec: str) -> Release:
     """A version, `latest`, or a path to an installed `claude` / package directory.  Prints one
     line per release loaded: version, size, seconds, cached or downloaded."""
-    path = Path(spec).expanduser()
-    if "/" in spec or path.exists():
+    item = SpecItem.of(spec)
+    if item.kind is Kind.PATH:
+        path = item.path
         if not path.exists():
             raise ReleaseError(f"{spec} does not exist; pass a version or the path of an installed claude")
         root = claude_at(path)
@@ -167,7 +169,7 @@ RESOLVED_FOR = 600      # seconds a resolved tag (`latest`) is reused: xdist wor
 def exact_version(spec: str) -> str:
     """An exact version for `spec`.  A tag is asked of npm (the answer kept RESOLVED_FOR seconds);
     when npm does not answer, the newest cached release is used and the run says so."""
-    if EXACT.fullmatch(spec):
+    if is_version(spec):
         return spec
     memo = cache_dir() / f".resolved-{re.sub(r'[^A-Za-z0-9._-]', '_', spec)}.json"
     try:
@@ -193,7 +195,7 @@ def exact_version(spec: str) -> str:
 
 def cached_versions() -> list[str]:
     folder = cache_dir() / "releases"
-    return sorted((p.name for p in folder.iterdir() if EXACT.fullmatch(p.name) and read_doc(p / ENTRY_FILE))
+    return sorted((p.name for p in folder.iterdir() if is_version(p.name) and read_doc(p / ENTRY_FILE))
                   if folder.is_dir() else [], key=release_key)
 
 
@@ -204,7 +206,7 @@ def _legacy_versions() -> list[str]:
         folder = cache_dir() / package.replace("/", "+") / version
         return (folder / INTEGRITY_FILE).exists() and any(folder.glob("*.tgz"))
     folder = cache_dir() / PACKAGE.replace("/", "+")
-    found = [p.name for p in folder.iterdir() if EXACT.fullmatch(p.name)] if folder.is_dir() else []
+    found = [p.name for p in folder.iterdir() if is_version(p.name)] if folder.is_dir() else []
     return [v for v in found if complete(PACKAGE, v) and ((version_of(v) or NATIVE_FROM) < NATIVE_FROM or all(
         complete(f"{PACKAGE}-{p}", v) for p in {DARWIN, host_platform()}))]
 

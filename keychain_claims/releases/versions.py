@@ -1,5 +1,6 @@
 """Ranges of published releases: `A..B` (every published version from A to B inclusive, in
-registry order; `latest` allowed as B) and `last:N` (the N newest).
+registry order; `latest` allowed as B) and `last:N` (the N newest), and the releases a whole
+`--claude-code SPEC` names (its items classified once, releases/spec.py).
 
 The registry's list is asked for once (`npm view PACKAGE versions dist-tags --json`) and kept
 beside the release cache for a few minutes (`KEYCHAIN_CLAIMS_VERSIONS_TTL`, seconds), so a run's
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 
@@ -21,10 +21,10 @@ from keychain_claims import atomic
 from keychain_claims.releases import npm
 from keychain_claims.releases.cache import ReleaseError, cache_dir, locked
 from keychain_claims.releases.manifests import ENTRY_FILE, read_doc
-from keychain_claims.releases.npm import EXACT, PACKAGE
+from keychain_claims.releases.npm import PACKAGE
 from keychain_claims.releases.registry import claude_at
+from keychain_claims.releases.spec import LATEST, Kind, ReleaseSpec, SpecItem
 
-LAST = re.compile(r"last:(?P<n>\S*)")
 TTL = 600                       # seconds the cached list is trusted by a controller
 LIST_FILE = "versions.json"
 
@@ -72,7 +72,7 @@ def _index(version: str, versions: list[str], tags: dict[str, str], package: str
     wanted = tags.get(version, version)
     if wanted in versions:
         return versions.index(wanted)
-    if EXACT.fullmatch(version) or version in tags:
+    if SpecItem.of(version).kind is Kind.VERSION or version in tags:
         raise ReleaseError(f"{version} is not a published version of {package}; "
                            f"see `npm view {package} versions`")
     raise ReleaseError(f"{version!r} is neither a version nor `latest`; write a range as A..B "
@@ -89,22 +89,14 @@ def between(good: str, bad: str, package: str = PACKAGE) -> list[str]:
     return versions[a:b + 1]
 
 
-def expand(spec: str, package: str = PACKAGE) -> list[str]:
-    """A range (`A..B`, `last:N`) -> its versions; anything else -> [spec] unchanged."""
-    last = LAST.fullmatch(spec)
-    if last:
-        n = last["n"]
-        if not n.isdigit() or int(n) < 1:
-            raise ReleaseError(f"{spec!r}: last:N needs a whole number of releases N >= 1, e.g. last:3")
+def expand(item: SpecItem, package: str = PACKAGE) -> list[str]:
+    """A range (`A..B`, `last:N`) -> its versions; anything else -> [its text]."""
+    if item.kind is Kind.LAST:
         versions, _ = published(package)
-        return versions[-int(n):]
-    if ".." not in spec or "/" in spec:             # a version, `latest`, or a path (../claude)
-        return [spec]
-    parts = spec.split("..")
-    if len(parts) != 2 or not all(p.strip() for p in parts):
-        raise ReleaseError(f"{spec!r} is not a range; write A..B with two versions (B may be `latest`), "
-                           "e.g. 2.0.30..2.0.76, or last:N")
-    return between(parts[0].strip(), parts[1].strip(), package)
+        return versions[-item.count:]
+    if item.kind is Kind.RANGE:
+        return between(item.start, item.end, package)
+    return [item.text]
 
 
 def chunks(versions: list[str], size: int) -> list[list[str]]:
@@ -136,41 +128,39 @@ def parse_spec(spec: str | None) -> list[str]:
     nothing: a version the registry never published, a word that is no tag, a path that is no claude."""
     if not spec:
         return []
-    items = [s.strip() for s in spec.split(",") if s.strip()]
-    if not items:
-        raise ReleaseError("--claude-code needs a version, `latest`, a comma list, or a path")
-    items = list(dict.fromkeys(v for item in items for v in expand(item)))
-    for item in items:
-        check_item(item)
-    return items
+    parsed = ReleaseSpec.parse(spec)
+    found = list(dict.fromkeys(v for item in parsed.items for v in expand(item)))
+    for release in found:
+        check_item(SpecItem.of(release))
+    return found
 
 
-def check_item(item: str) -> None:
+def check_item(item: SpecItem) -> None:
     """One release of a spec resolves to something: a published version (asked of the registry's
     list, which is kept; offline, a version the cache holds or any well-formed one), a dist-tag,
     or the path of a claude."""
     cache_dir()                              # unusable: one line now, not a traceback later
-    if item == "latest":
+    if item.text == LATEST:
         return
-    path = Path(item).expanduser()
-    if "/" in item or path.exists():
-        if not path.exists():
-            raise ReleaseError(f"--claude-code {item}: no such file; pass a version, `latest`, or the path of an installed claude")
-        claude_at(path)
+    if item.kind is Kind.PATH:
+        if not item.path.exists():
+            raise ReleaseError(f"--claude-code {item.text}: no such file; pass a version, `latest`, or the path of an installed claude")
+        claude_at(item.path)
         return
-    if EXACT.fullmatch(item) and read_doc(cache_dir() / "releases" / item / ENTRY_FILE):
+    version = item.kind is Kind.VERSION
+    if version and read_doc(cache_dir() / "releases" / item.text / ENTRY_FILE):
         return                               # cached: published once, and no network needed
     try:
         versions, tags = published()
     except ReleaseError:
-        if EXACT.fullmatch(item) or item == "latest":
+        if version:
             return                           # offline: the release is looked for in the cache, or not checkable
-        raise ReleaseError(f"--claude-code {item!r} is neither a version (e.g. 2.1.81), `latest`, a range "
+        raise ReleaseError(f"--claude-code {item.text!r} is neither a version (e.g. 2.1.81), `latest`, a range "
                            "(A..B, last:N) nor the path of a claude") from None
-    if item in tags or item in versions:
+    if item.text in tags or item.text in versions:
         return
-    if EXACT.fullmatch(item):
-        raise ReleaseError(f"--claude-code {item}: {PACKAGE} never published {item}; "
+    if version:
+        raise ReleaseError(f"--claude-code {item.text}: {PACKAGE} never published {item.text}; "
                            f"see `keychain-claims versions last:5` or `npm view {PACKAGE} versions`")
-    raise ReleaseError(f"--claude-code {item!r} is neither a version (e.g. 2.1.81), a tag "
+    raise ReleaseError(f"--claude-code {item.text!r} is neither a version (e.g. 2.1.81), a tag "
                        f"({', '.join(sorted(tags)) or 'latest'}), a range (A..B, last:N) nor the path of a claude")

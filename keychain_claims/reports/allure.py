@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from keychain_claims.claims.outcomes import backend_title, provenance_kind
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.redact import redact
 
@@ -273,7 +274,7 @@ def _saw(details: dict, result: dict, results: Path | None) -> str:
 
 # ---------------------------------------------------------------- the report's first screen
 
-def claim_counts(doc: dict) -> dict:
+def claim_counts(doc: ClaimsTable) -> dict:
     """From claims.json: the claims by verdict (worst over backends, with their IDs), the recorded
     findings and how many still hold, the omissions by verdict, the backends and releases."""
     from keychain_claims.reports.article import claim_views, omission_views
@@ -289,9 +290,9 @@ def claim_counts(doc: dict) -> dict:
     omissions = omission_views(doc)
     by_omission = {k: [oid for oid, v in omissions.items() if v["verdict"] == k]
                    for k in OmissionVerdict}
-    kinds = {row["backend"]: provenance_kind(bool(row.get("simulated"))) for row in doc.get("claims", [])}
+    kinds = {row.backend: provenance_kind(row.simulated) for row in doc.claims}
     releases = sorted({r for v in views.values() for r in v["releases"]})
-    return {"title": doc.get("article_title") or doc.get("article") or "the article", "claims": len(views),
+    return {"title": doc.article_title or doc.article or "the article", "claims": len(views),
             "by": by, "findings": recorded, "findings_hold": len(holding), "findings_stopped": len(stopped),
             "omissions": len(omissions), "by_omission": by_omission,
             "backends": ", ".join(f"{name} ({kind})" for name, kind in sorted(kinds.items())) or "?",
@@ -308,7 +309,7 @@ def few_words(sentence: str, words: int = 3) -> str:
     return " ".join(parts) if len(parts) <= words else " ".join(parts[:words]).rstrip(",;:—-")
 
 
-def verdict_headline(doc: dict) -> str:
+def verdict_headline(doc: ClaimsTable) -> str:
     """The report's name: the first screen's headline (it wraps, nothing in it is cut).  Contradicted and
     failing claims are named by ID with the first words of their sentence; a recorded finding that stopped
     holding is a claim "no longer contradicted", so the findings need no count of their own (its wording,
@@ -320,7 +321,7 @@ def verdict_headline(doc: dict) -> str:
     releases = c["releases"]
     where = c["backends"] + (f", Claude Code {releases[0]}" if len(releases) == 1 else
                              f", Claude Code {releases[0]}…{releases[-1]} ({len(releases)})" if releases else "")
-    statements = {row["claim"]: row.get("statement") or row.get("quote", "") for row in doc.get("claims", [])}
+    statements = {row.claim: row.statement or row.quote for row in doc.claims}
 
     def headline(words: int, sep: str = "; ") -> str:
         def named(kind: str) -> str:
@@ -358,7 +359,7 @@ def headline_fits(headline: str) -> bool:
     return len(headline) <= HEADLINE_CHARS and len(lines) <= HEADLINE_LINES
 
 
-def report_config(output: Path, history: Path, doc: dict | None = None, attachments=()) -> dict:
+def report_config(output: Path, history: Path, doc: ClaimsTable | None = None, attachments=()) -> dict:
     """The Allure 3 configuration (allurerc) of the report: the verdicts in its name and variables
     (the first screen), categories by the `verdict` label, the tree grouped by article section
     then claim, the annotated article, the matrix and claims.md as global attachments."""

@@ -7,9 +7,9 @@ heading); a click shows its statement, evidence addresses and verdicts.  Built b
 `keychain-claims report` from claims.json."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +20,9 @@ from markupsafe import Markup
 from markdown_it.token import Token
 
 from keychain_claims.claims.article import Article
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
+from keychain_claims.claims.verdicts import ClaimVerdict, OmittedCauseVerdict
 from keychain_claims.reports.markdown import RESULT
 from keychain_claims.redact import redact
 
@@ -51,35 +53,32 @@ def _plain(quote: str) -> str:
     return re.sub(r"\s+", " ", quote).strip()
 
 
-def _views(rows: list[dict], key: str, kind: type[Verdict] | type[OmissionVerdict],
-           own: tuple[tuple[str, object], ...]) -> dict[str, dict]:
+def _views(rows: Sequence[ClaimVerdict] | Sequence[OmittedCauseVerdict], key: str,
+           own: tuple[str, ...]) -> dict[str, dict]:
     """One view per claim or omission (`key`): its worst verdict over the backends in claims.json
     (by the verdict's rank), with the fields its card shows (`own`: copied from its first row)."""
     views: dict[str, dict] = {}
     for row in rows:
-        verdict = kind(row["verdict"])
-        view = views.setdefault(row[key], {key: row[key], **{f: row.get(f, d) for f, d in own},
-                                           "verdict": verdict, "why": row.get("why", ""),
-                                           "backends": {}, "releases": {}, "scenarios": []})
-        if verdict.rank < view["verdict"].rank:
-            view["verdict"], view["why"] = verdict, row.get("why", "")
-        view["backends"][row["backend"]] = row.get("summary") or row["verdict"]
-        view["releases"].update(row.get("releases", {}))
-        view["scenarios"] += [{**s, "backend": row["backend"]} for s in row.get("scenarios", [])]
+        view = views.setdefault(getattr(row, key), {key: getattr(row, key), **{f: getattr(row, f) for f in own},
+                                                    "verdict": row.verdict, "why": row.why,
+                                                    "backends": {}, "releases": {}, "scenarios": []})
+        if row.verdict.rank < view["verdict"].rank:
+            view["verdict"], view["why"] = row.verdict, row.why
+        view["backends"][row.backend] = row.summary
+        view["releases"].update(row.releases)
+        view["scenarios"] += [{**s, "backend": row.backend} for s in row.scenarios]
     return views
 
 
-def claim_views(claims_json: dict) -> dict[str, dict]:
+def claim_views(table: ClaimsTable) -> dict[str, dict]:
     """One view per claim: the worst verdict over the backends, with everything the card shows."""
-    return _views(claims_json.get("claims", []), "claim", Verdict,
-                  (("quote", ""), ("statement", ""), ("section", ""), ("findings", [])))
+    return _views(table.claims, "claim", ("quote", "statement", "section", "findings"))
 
 
-def omission_views(claims_json: dict) -> dict[str, dict]:
+def omission_views(table: ClaimsTable) -> dict[str, dict]:
     """One view per omission: its verdict over the backends (a "not reproduced" on any backend
     shows), with everything its margin note and card show."""
-    return _views(claims_json.get("omissions", []), "omission", OmissionVerdict,
-                  (("section", ""), ("anchor", ""), ("statement", ""), ("evidence", []), ("release_range", "")))
+    return _views(table.omissions, "omission", ("section", "anchor", "statement", "evidence", "release_range"))
 
 
 def _place_notes(tokens: list[Token], omissions: dict[str, dict]) -> dict[str, int]:
@@ -253,13 +252,13 @@ def render(article: Article, views: dict[str, dict], scenario_links: dict[str, s
 def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = None,
           article: Article | None = None) -> tuple[Path, list[str]]:
     """Write the annotated article to `out`; returns its path and the claims not located."""
-    doc = json.loads(claims_path.read_text(encoding="utf-8"))
+    table = ClaimsTable.read(claims_path)
     if article is None:
         from keychain_claims.claims.article import DEFAULT_PATH
-        candidate = DEFAULT_PATH.with_name(doc.get("article") or DEFAULT_PATH.name)
+        candidate = DEFAULT_PATH.with_name(table.article or DEFAULT_PATH.name)
         article = Article(candidate if candidate.exists() else DEFAULT_PATH)
-    page, missing = render(article, claim_views(doc), scenario_links or {}, omission_views(doc),
-                           doc.get("proposals", []))
+    page, missing = render(article, claim_views(table), scenario_links or {}, omission_views(table),
+                           [dataclasses.asdict(p) for p in table.proposals])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out, missing

@@ -3,16 +3,15 @@ reader opens first and the JSON every other report (annotated article, Allure fi
 merge) is built from.  A partial run writes claims.partial.* so the last complete table stays."""
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 from keychain_claims import atomic
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.verdict import CLAIM_VERDICTS, OMISSION_VERDICTS, OmissionVerdict, Verdict
 from keychain_claims.claims.outcomes import PROVENANCES, provenance_kind
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdicts import (ClaimVerdict, OmittedCauseVerdict, counts, coverage_text, first_sentence,
                                              omission_counts)
 from keychain_claims.redact import redact
@@ -21,21 +20,17 @@ from keychain_claims.redact import redact
 def write(verdicts: list[ClaimVerdict], out_dir: Path, article: Article, backends: dict[str, str],
           omissions: Sequence[OmittedCauseVerdict] = (), name: str = "claims", partial: str = "",
           failures: Sequence[dict] = (), proposals: Sequence = ()) -> tuple[Path, Path]:
-    """`name`.json and `name`.md; a partial run (`partial` says why) writes claims.partial.*.
+    """`name`.json (the model claims/files.py) and `name`.md; a partial run (`partial` says why) writes claims.partial.*.
     `failures`: scenarios that failed without a claim (claims/verdicts.py, `suite_failures`); `proposals`
     (claims/proposals.py) go into the JSON as they are."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = {"article": str(article.path.name), "article_sha256": article.sha256,
-           "article_title": article_title(article),
-           "backends": backends, "counts": counts(verdicts), **({"partial": partial} if partial else {}),
-           "claim_verdicts": CLAIM_VERDICTS,
-           "claims": [{**asdict(v), "summary": v.summary} for v in verdicts],
-           "omission_verdicts": OMISSION_VERDICTS, "omission_counts": omission_counts(list(omissions)),
-           "omissions": [{**asdict(v), "summary": v.summary} for v in omissions],
-           "suite_failures": list(failures),
-           "proposals": [asdict(p) for p in proposals]}
+    table = ClaimsTable(article=str(article.path.name), article_sha256=article.sha256,
+                        article_title=article_title(article), backends=backends, counts=counts(verdicts),
+                        partial=partial, claim_verdicts=CLAIM_VERDICTS, claims=list(verdicts),
+                        omission_verdicts=OMISSION_VERDICTS, omission_counts=omission_counts(list(omissions)),
+                        omissions=list(omissions), suite_failures=list(failures), proposals=list(proposals))
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    atomic.write_text(json_path, redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
+    atomic.write_text(json_path, redact(table.dumps()))
     note = f"> **Partial run** ({partial}): these verdicts cover only what ran; claims.md holds the last complete run's.\n\n"
     atomic.write_text(md_path, redact((note if partial else "") + render_markdown(verdicts, article, backends, list(omissions),
                                                                                    list(failures))))

@@ -4,19 +4,78 @@ scenario folded in), written as reports/release-matrix.{json,md} and drawn as a 
 where a verdict differs from the one of the last earlier release that could be checked).
 Below the claims, apart from them, one row per omission (what the article misses) that a
 release scenario names: its own verdicts (reproduced / not reproduced / not checkable), and
-whether the release lies in the omission's `releases`."""
+whether the release lies in the omission's `releases`.
+
+release-matrix.json is one model (`ReleaseMatrix`): written here, read by `keychain-claims changes`
+(reports/merge.py)."""
 from __future__ import annotations
 
 import html
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from keychain_claims.claims.files import FormatError, first_error
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import (coverage_of, coverage_text, skip_reasons,
                                              fold_omission, omission_result, release_cell)
 from keychain_claims.redact import redact
 from keychain_claims.releases.order import in_releases, release_key
+
+
+class MatrixEvidence(BaseModel):
+    """One scenario behind a cell."""
+    model_config = ConfigDict(extra="ignore")
+    scenario: str
+    result: str
+    reason: str = ""
+    polarity: str = "supports"
+    provenance: list[str] = []
+
+
+class MatrixCell(BaseModel):
+    """A claim's (or an omission's: `kind`) verdict on one release, with its scenarios."""
+    model_config = ConfigDict(extra="ignore")
+    claim: str
+    kind: Literal["omission"] | None = None           # written only for an omission's row
+    release: str
+    verdict: str
+    summary: str | None = None                        # a claim's: the verdict with how much of it ran
+    in_range: bool | None = None                      # an omission's: the release is in its `releases`
+    changed: bool = False
+    coverage: dict[str, Any] = {}
+    evidence: list[MatrixEvidence] = []
+
+    @model_validator(mode="after")
+    def _a_verdict_of_its_kind(self) -> "MatrixCell":
+        (OmissionVerdict if self.kind == "omission" else Verdict)(self.verdict)     # ValueError: not one
+        return self
+
+
+class MatrixError(FormatError):
+    """A file that is not a release matrix."""
+
+
+class ReleaseMatrix(BaseModel):
+    """release-matrix.json: the releases (columns, in version order) and one cell per entry and release."""
+    model_config = ConfigDict(extra="ignore")
+    releases: list[str]
+    cells: list[MatrixCell]
+
+    def dumps(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2)
+
+    @classmethod
+    def read(cls, path: Path) -> "ReleaseMatrix":
+        """OSError when `path` cannot be read; MatrixError (one line) when it is not a release matrix."""
+        raw = Path(path).read_bytes()
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError as exc:
+            raise MatrixError(f"{path} is not a release matrix ({first_error(exc)}); run the suite again") from None
 
 
 def _verdict(row: dict) -> Verdict | OmissionVerdict:
@@ -78,7 +137,7 @@ def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> N
     if not releases:
         return
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out / f"{name}.json", redact(json.dumps({"releases": releases, "cells": rows}, indent=2)))
+    atomic.write_text(out / f"{name}.json", redact(ReleaseMatrix.model_validate({"releases": releases, "cells": rows}).dumps()))
     head = "| claim | " + " | ".join(releases) + " |\n|---|" + "---|" * len(releases) + "\n"
     body = ""
     omitted = ""

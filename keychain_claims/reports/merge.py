@@ -11,51 +11,19 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from keychain_claims.claims.files import OutcomesError, OutcomesFile
 from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
 from keychain_claims.releases.order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
 from keychain_claims.reports.allure import ENVIRONMENT_FILE
-from keychain_claims.reports.publish import FORMAT, OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
+from keychain_claims.reports.matrix import MatrixError, ReleaseMatrix
+from keychain_claims.reports.publish import OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 
 RESULTS_DIR = "allure-results"
 
 
 class MergeError(Exception):
     """One line that says what to do."""
-
-
-class _OutcomeRow(BaseModel):
-    """One scenario outcome as outcomes.json keeps it (keys a later version adds are ignored)."""
-    model_config = ConfigDict(extra="ignore")
-    nodeid: str
-    scenario: str = ""
-    backend: str
-    claims: list[str]
-    result: str
-    reason: str = ""
-    release: str = ""
-    refutes: list[str] = []
-    provenance: list[str] = []
-    example: dict = {}
-    feature: str = ""
-    findings: list[str] = []        # the recorded findings that held (by ID)
-    proposes: list[str] = []
-    run: str = ""                   # the run that produced it (merged folders hold several)
-
-
-class _OutcomesDoc(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    format: int = FORMAT
-    run_id: str = ""
-    partial: str = ""
-    article_sha256: str = ""
-    suite_commits: dict[str, str] = {}     # run -> the suite commit it ran on
-    backends: dict[str, bool]
-    labels: dict[str, str] = {}
-    releases: list[str] = []
-    outcomes: list[_OutcomeRow]
 
 
 def load_history(path: Path):
@@ -75,20 +43,17 @@ def read_outcomes(folder: Path) -> dict:
         path = folder / PARTIAL_OUTCOMES_FILE
     try:
         raw = path.read_bytes()
-        doc = _OutcomesDoc.model_validate_json(raw)
+        doc = OutcomesFile.parse(raw, path)
     except FileNotFoundError:
         raise MergeError(f"{folder} holds no {OUTCOMES_FILE}; pass a run's reports folder "
                          "(a suite run writes it there, beside claims.json)") from None
     except OSError as exc:
         raise MergeError(f"{path} cannot be read ({exc.strerror}); pass a run's reports folder") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ())) or "the document"
-        raise MergeError(f"{path} is not a suite run's outcomes ({where}: {first.get('msg')}); "
-                         "re-run the suite to write it again") from None
+    except OutcomesError as exc:
+        raise MergeError(str(exc)) from None
     import hashlib
     fallback = doc.run_id or hashlib.sha256(raw).hexdigest()[:32]      # written before runs had ids
-    outcomes = [Outcome(**row.model_dump(exclude={"run"})) for row in doc.outcomes]
+    outcomes = [row.outcome() for row in doc.outcomes]
     runs = [row.run or fallback for row in doc.outcomes]
     return {"outcomes": outcomes, "runs": runs, "backends": doc.backends, "labels": doc.labels,
             "article_sha256": doc.article_sha256, "suite_commits": doc.suite_commits,
@@ -266,26 +231,26 @@ def changes(folder: Path, old: str, new: str) -> str:
         raise MergeError(f"no folder {folder} (looked for {folder.absolute()}); pass the reports folder of a run "
                          "with --claude-code, relative to this folder or absolute")
     try:
-        matrix = json.loads(path.read_text())
-        cells = {(c["claim"], c["release"]): c for c in matrix["cells"]}
+        matrix = ReleaseMatrix.read(path)
     except FileNotFoundError:
         raise MergeError(f"{folder} holds no release-matrix.json; run the suite with --claude-code first") from None
     except OSError as exc:
         raise MergeError(f"{path} cannot be read ({exc.strerror}); pass a reports folder holding "
                          "release-matrix.json") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise MergeError(f"{path} is not a release matrix ({type(exc).__name__}); run the suite again") from None
-    missing = [r for r in (old, new) if r not in matrix.get("releases", [])]
+    except MatrixError as exc:
+        raise MergeError(str(exc)) from None
+    cells = {(c.claim, c.release): c for c in matrix.cells}
+    missing = [r for r in (old, new) if r not in matrix.releases]
     if missing:
         raise MergeError(f"the release matrix in {folder} has no column {missing[0]}; "
-                         f"it holds {', '.join(matrix.get('releases', [])) or 'none'}")
+                         f"it holds {', '.join(matrix.releases) or 'none'}")
     rows = []
     for claim in sorted({c for c, _ in cells}):
         before, after = cells.get((claim, old)), cells.get((claim, new))
-        was, now = (before or {}).get("verdict", "—"), (after or {}).get("verdict", "—")
+        was, now = before.verdict if before else "—", after.verdict if after else "—"
         if was != now:
-            why = "; ".join(f"{e['result']}: {e['scenario']}" + (f" ({e['reason'][:160]})" if e.get("reason") else "")
-                            for e in (after or {}).get("evidence", []))
+            why = "; ".join(f"{e.result}: {e.scenario}" + (f" ({e.reason[:160]})" if e.reason else "")
+                            for e in (after.evidence if after else []))
             rows.append(f"| {claim} | {was} | {now} | {why.replace('|', '/')} |")
     if not rows:
         return ""

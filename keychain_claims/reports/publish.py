@@ -8,11 +8,11 @@ files as they were."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from keychain_claims.claims.article import Article
+from keychain_claims.claims.files import OutcomeRow, OutcomesFile
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.proposals import compute_proposals
@@ -23,9 +23,8 @@ from keychain_claims.reports.matrix import write_matrix
 from keychain_claims.reports.proposed import write_proposed
 from keychain_claims.reports import history as release_history
 
-OUTCOMES_FILE = "outcomes.json"
+OUTCOMES_FILE = "outcomes.json"             # the model: claims/files.py OutcomesFile
 PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
-FORMAT = 1
 RUN_MARKER = "keychain-claims-run.txt"     # in the Allure results: which verdict table belongs to them
 
 
@@ -93,12 +92,12 @@ def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool]
     out.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
     path = out / (PARTIAL_OUTCOMES_FILE if partial else OUTCOMES_FILE)
-    doc = {"format": FORMAT, "run_id": run_id, **({"partial": partial} if partial else {}),
-           "article_sha256": article_sha256, "suite_commits": run_commits or {}, "backends": backends, "labels": labels,
-           "releases": sorted(set(releases or [o.release for o in outcomes if o.release])),
-           "outcomes": [{**dataclasses.asdict(o), "run": (runs[n] if runs else run_id)}
-                        for n, o in enumerate(outcomes)]}
-    atomic.write_text(path, json.dumps(doc, indent=1))
+    doc = OutcomesFile(run_id=run_id, partial=partial, article_sha256=article_sha256,
+                       suite_commits=run_commits or {}, backends=backends, labels=labels,
+                       releases=sorted(set(releases or [o.release for o in outcomes if o.release])),
+                       outcomes=[OutcomeRow(**dataclasses.asdict(o), run=(runs[n] if runs else run_id))
+                                 for n, o in enumerate(outcomes)])
+    atomic.write_text(path, doc.dumps())
     return path
 
 

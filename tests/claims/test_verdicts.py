@@ -11,6 +11,7 @@ import yaml
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdicts import compute, fold
 from keychain_claims.reports.markdown import render_markdown
 
@@ -167,10 +168,10 @@ def test_claims_md_fills_in_example_values_and_has_one_row_per_claim(tmp_path):
     table = [line for line in text.splitlines() if re.search(r"\| \[[A-Z]+-[A-Z0-9-]+\]\(#", line)]
     assert len(table) == len(list(LEDGER))
     assert "A grant follows the signing identity (the app is rebuilt)" in text and "<change>" not in text
-    doc = json.loads((tmp_path / "claims.json").read_text())
-    binding = next(c for c in doc["claims"] if c["claim"] == "CAU-BINDING")
-    assert binding["summary"] == "holds — 1 of 1 scenario ran" and binding["provenance"] == {"simulated": 1}
-    assert doc["counts"]["holds"] == 1 and doc["counts"]["not-checkable"] == len(list(LEDGER)) - 1
+    doc = ClaimsTable.read(tmp_path / "claims.json")
+    binding = next(c for c in doc.claims if c.claim == "CAU-BINDING")
+    assert binding.summary == "holds — 1 of 1 scenario ran" and binding.provenance == {"simulated": 1}
+    assert doc.counts["holds"] == 1 and doc.counts["not-checkable"] == len(list(LEDGER)) - 1
 
 
 def test_allure_results_get_a_verdict_label_and_evidence(tmp_path):
@@ -227,5 +228,5 @@ def test_parallel_run_gives_the_same_verdicts_as_serial(run_suite, tmp_path):
     serial = run_suite("--backend=sim", f"--reports-dir={tmp_path / 'serial'}")
     parallel = run_suite("--backend=sim", "-n", "2", f"--reports-dir={tmp_path / 'parallel'}")
     assert serial.returncode == parallel.returncode == 0
-    verdicts = lambda d: {(c["claim"], c["verdict"]) for c in json.loads((d / "claims.json").read_text())["claims"]}  # noqa: E731
+    verdicts = lambda d: {(c.claim, c.verdict) for c in ClaimsTable.read(d / "claims.json").claims}  # noqa: E731
     assert verdicts(tmp_path / "serial") == verdicts(tmp_path / "parallel")

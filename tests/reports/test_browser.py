@@ -26,6 +26,7 @@ from keychain_claims.claims.verdict import OMISSION_VERDICTS
 from keychain_claims.claims.verdicts import compute, compute_omissions
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports.allure import SHOWS, few_words
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.reports.article import SECTION_HEADINGS, _plain, build, claim_views, omission_views
 from tests import ROOT
 
@@ -144,7 +145,7 @@ def test_browser_shows_verdicts_article_and_matrix(built_report):
     if not (ROOT / "node_modules" / "playwright-core").exists():
         pytest.skip("playwright-core is not installed: npm install (keychain-claims report does)")
     reports = built_report / "reports"
-    claims = json.loads((reports / "claims.json").read_text())
+    claims = ClaimsTable.read(reports / "claims.json")
     views = claim_views(claims)
     omissions = omission_views(claims)
     contradicted = [cid for cid, v in views.items() if v["verdict"] == "contradicted"]
@@ -292,7 +293,7 @@ def test_report_config_names_the_article_and_counts_claims_findings_and_omission
                 Outcome("n2", "S2", "sim", ["CAU-REFRESH"], "passed", release="2.1.81", refutes=["CAU-REFRESH"]),
                 Outcome("n3", "S3", "sim", ["CAU-UPDATE"], "xfailed", "recorded contradiction of CAU-UPDATE"),
                 Outcome("n4", "S4", "sim", ["OMI-PARTITION-RESET"], "passed")]
-    doc = json.loads(_claims_json(tmp_path, outcomes).read_text())
+    doc = ClaimsTable.read(_claims_json(tmp_path, outcomes))
     path = _config(tmp_path / "html", tmp_path / "history.jsonl", doc, [tmp_path / "claims.json"])
     conf = json.loads(path.read_text().removeprefix("export default ").rstrip().rstrip(";"))
     shutil.rmtree(path.parent)

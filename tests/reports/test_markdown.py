@@ -2,12 +2,12 @@
 its ID; no text is cut inside a word; claims.json says what every verdict it uses means."""
 from __future__ import annotations
 
-import json
 import re
 
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdicts import compute, compute_omissions, first_sentence
 from keychain_claims.reports.markdown import write
 
@@ -47,8 +47,8 @@ def test_nothing_in_claims_md_is_cut_inside_a_word(tmp_path):
 
 def test_claims_json_says_what_every_verdict_it_uses_means(tmp_path):
     js, _ = _written(tmp_path)
-    doc = json.loads(js.read_text())
-    used = {row["verdict"] for row in doc["claims"]}
+    doc = ClaimsTable.read(js)
+    used = {row.verdict for row in doc.claims}
     assert {"holds", "contradicted", "fails", "not-checkable"} <= used
-    assert all(doc["claim_verdicts"].get(v, "").strip() for v in used), doc.get("claim_verdicts")
-    assert all(doc["omission_verdicts"].get(row["verdict"], "").strip() for row in doc["omissions"])
+    assert all(doc.claim_verdicts.get(v, "").strip() for v in used), doc.claim_verdicts
+    assert all(doc.omission_verdicts.get(row.verdict, "").strip() for row in doc.omissions)

@@ -9,6 +9,7 @@ from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.verdict import OMISSION_VERDICTS, OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import Outcome, compute, compute_omissions
+from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.reports.article import build, claim_views, omission_views
 from keychain_claims.reports.markdown import write
 from keychain_claims.reports.matrix import write_matrix
@@ -43,12 +44,16 @@ def test_claims_json_carries_the_verdicts_values_and_the_reports_their_labels_an
 def test_a_claim_shown_once_takes_its_worst_verdict_by_rank():
     assert sorted(Verdict, key=lambda v: v.rank)[0] is Verdict.FAILS
     assert sorted(OmissionVerdict, key=lambda v: v.rank)[0] is OmissionVerdict.NOT_REPRODUCED
-    rows = [{"claim": "X", "quote": "q", "section": "cause", "verdict": v, "backend": b}
+    head = {"article": "a.md", "article_sha256": "0", "backends": {}, "counts": {}}
+    rows = [{"claim": "X", "quote": "q", "section": "cause", "line": None, "evidence_kind": "behaviour",
+             "verdict": v, "backend": b, "simulated": True}
             for v, b in (("holds", "a"), ("contradicted", "b"), ("not-checkable", "c"))]
-    assert claim_views({"claims": rows})["X"]["verdict"] is Verdict.CONTRADICTED
-    rows = [{"omission": "OMI-X", "section": "cause", "verdict": v, "backend": b}
+    assert claim_views(ClaimsTable(**head, claims=rows))["X"]["verdict"] is Verdict.CONTRADICTED
+    rows = [{"omission": "OMI-X", "section": "cause", "anchor": "", "line": None, "statement": "s", "evidence": [],
+             "release_range": "", "verdict": v, "backend": b, "simulated": True}
             for v, b in (("reproduced", "a"), ("not-checkable", "b"))]
-    assert omission_views({"omissions": rows})["OMI-X"]["verdict"] is OmissionVerdict.REPRODUCED
+    assert omission_views(ClaimsTable(**head, claims=[], omissions=rows))["OMI-X"]["verdict"] \
+        is OmissionVerdict.REPRODUCED
 
 
 def test_the_annotated_article_escapes_what_claims_json_says(tmp_path):
