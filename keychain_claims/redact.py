@@ -12,6 +12,8 @@ import json
 import re
 import threading
 
+from keychain_claims.runs import Runs
+
 MASK = "<redacted>"
 _CANARY = "KCCANARY"
 _CANARY_HEX = _CANARY.encode().hex()
@@ -43,21 +45,17 @@ class Secrets:
                 self.forms.update(_forms(str(value)))
 
 
-_PROCESS = Secrets()          # registered outside any run (the CLI, a test's own Fakes)
-_runs: list[Secrets] = []     # the runs in progress in this process, the innermost last
+RUNS = Runs(Secrets)         # the process's secrets (the CLI, a test's own Fakes) and each run's in progress
 
 
 def begin_run(secrets: Secrets) -> None:
     """A run starts: what is registered from now on is its own, until `end_run`."""
-    with _lock:
-        _runs.append(secrets)
+    RUNS.begin(secrets)
 
 
 def end_run(secrets: Secrets) -> None:
     """The run is over: its secrets go with it (a run nested in it, if any, ended before it)."""
-    with _lock:
-        if secrets in _runs:
-            _runs.remove(secrets)
+    RUNS.end(secrets)
 
 
 def _forms(value: str) -> set[str]:
@@ -70,9 +68,7 @@ def _forms(value: str) -> set[str]:
 def register(value: str) -> None:
     """Make `value` (and its printed forms) redactable for the rest of the run in progress (of the
     process, outside any run)."""
-    with _lock:
-        secrets = _runs[-1] if _runs else _PROCESS
-    secrets.register(value)
+    RUNS.current().register(value)
 
 
 def _mask_spans(text: str, values) -> str:
@@ -108,7 +104,7 @@ def redact(text: str | bytes | None, extra: tuple[str, ...] | list[str] = ()) ->
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     with _lock:       # a run nested in another (pytester) also masks what the outer one registered
-        known = _PROCESS.forms.union(*(run.forms for run in _runs))
+        known = set().union(*(run.forms for run in RUNS.every()))
     text = _mask_spans(text, known.union(*(_forms(str(e)) for e in extra if e)))
     for pattern in _PREFIXED:
         text = pattern.sub(MASK, text)

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from keychain_claims.runs import Runs
+
 USED_FILE = ".used"              # its mtime: the last use (least recently used eviction)
 DEFAULT_MAX = "4G"
 
@@ -67,22 +69,17 @@ class CacheRun:
         self.held: dict[tuple[str, str, str], IO[str]] = {}
 
 
-_PROCESS = CacheRun()             # outside any run (a CLI command, a test)
-_runs: list[CacheRun] = []        # the runs in progress in this process, the innermost last
-_runs_lock = threading.Lock()
+RUNS = Runs(CacheRun)             # the process's (a CLI command, a test) and each run's in progress
 
 
 def begin_run(run: CacheRun) -> None:
     """A run starts: what the cache says and holds from now on is its own, until `end_run`."""
-    with _runs_lock:
-        _runs.append(run)
+    RUNS.begin(run)
 
 
 def end_run(run: CacheRun) -> None:
     """The run is over: every entry it still holds may be evicted again."""
-    with _runs_lock:
-        if run in _runs:
-            _runs.remove(run)
+    RUNS.end(run)
     for fh in run.held.values():
         fh.close()
     run.held.clear()
@@ -90,8 +87,7 @@ def end_run(run: CacheRun) -> None:
 
 def current() -> CacheRun:
     """The run in progress (the innermost), or the process's own outside any run."""
-    with _runs_lock:
-        return _runs[-1] if _runs else _PROCESS
+    return RUNS.current()
 
 
 def progress(text: str) -> None:
@@ -150,9 +146,8 @@ def hold(kind: str, name: str) -> None:
 
 def _held_elsewhere_or_here(kind: str, name: str) -> bool:
     key = (str(cache_dir()), kind, name)
-    with _runs_lock:
-        if any(key in run.held for run in (_PROCESS, *_runs)):
-            return True
+    if any(key in run.held for run in RUNS.every()):
+        return True
     path = _locks() / f"hold-{kind}-{name}"
     with open(path, "a") as fh:
         try:
