@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from keychain_claims.backends import Backend
 from keychain_claims.redact import Secrets
 from keychain_claims.releases.cache import CacheRun
 
 if TYPE_CHECKING:
-    from keychain_claims.backends import Backend
     from keychain_claims.claims.article import Article
     from keychain_claims.claims.ledger import Ledger
     from keychain_claims.claims.outcomes import Outcome
@@ -87,7 +87,7 @@ class Summary:
 
 OWN_TESTS = pytest.StashKey[bool]()
 RESULTS = pytest.StashKey[Results]()
-BACKEND = pytest.StashKey["Backend"]()
+BACKEND = pytest.StashKey[Backend]()
 SAFETY = pytest.StashKey[Safety]()
 CLAIMS = pytest.StashKey[Claims]()
 RELEASES = pytest.StashKey[Releases]()
