@@ -7,17 +7,16 @@ from __future__ import annotations
 import configparser
 import os
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from keychain_claims import backends, redact
 from keychain_claims.plugins import backend as backend_plugin
 from keychain_claims.plugins.state import BACKEND
+from tests import ROOT
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ("-p", "keychain_claims.plugins.plugin")
 PLUGINS = ("-p", "no:cacheprovider", "--disable-plugin-autoload", "-p", "pytest_bdd.plugin",
            "-p", "allure_pytest_bdd.plugin", *ENTRY)
