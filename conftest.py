@@ -1,14 +1,15 @@
 """keychain-claims: checks, claim by claim, articles/claude-code-keychain-acl-invalidation.md.
 
-The suite's options are declared by keychain_claims.plugins.command_line, which pytest.ini loads
-before the command line is read; the plugins below do the run."""
+The suite's entry plugin, keychain_claims.plugins.plugin, which pytest.ini loads before the command
+line is read, declares its options and registers its plugins (one concern each); the modules below
+are the suite's fixtures and steps."""
 
 import os
 import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-if ("keychain_claims.plugins.command_line" not in sys.modules          # pytest.ini was not read, and
+if ("keychain_claims.plugins.plugin" not in sys.modules               # pytest.ini was not read, and
         and not Path.cwd().resolve().is_relative_to(_HERE)):           # pytest started above this folder:
     # this conftest is not at pytest's rootdir, where pytest refuses `pytest_plugins` with a message that
     # invites editing it; say instead where to start, before anything ran or was cleaned
@@ -18,17 +19,10 @@ if ("keychain_claims.plugins.command_line" not in sys.modules          # pytest.
     os._exit(4)
 
 pytest_plugins = [
-    "keychain_claims.plugins.command_line",   # already loaded by pytest.ini, unless a run names another ini
-    "keychain_claims.plugins.publish",
-    "keychain_claims.plugins.outcomes",
-    "keychain_claims.plugins.ledger",
-    "keychain_claims.plugins.backend",
-    "keychain_claims.plugins.options",     # registered last of these: its hooks run first
-    "keychain_claims.plugins.mutation",
+    "keychain_claims.plugins.plugin",   # already loaded by pytest.ini, unless a run names another ini
     "fixtures.sandbox",
     "steps.keychain",
     "steps.terminal",
-    "keychain_claims.plugins.releases",
     "steps.release_steps",
     "steps.refresh_steps",
     "steps.field_steps",

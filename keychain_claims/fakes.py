@@ -26,8 +26,12 @@ class Secret(str):
         return (Secret, (str(self),))
 
 
-def secret(value: str) -> Secret:
-    redact.register(value)
+def secret(value: str, secrets: redact.Secrets | None = None) -> Secret:
+    """`value` as a Secret, registered with the run's `secrets` (the run in progress when not given)."""
+    if secrets is not None:
+        secrets.register(value)
+    else:
+        redact.register(value)
     return Secret(value)
 
 
@@ -47,7 +51,8 @@ class Credential:
 class Fakes:
     """One generator per sandbox; seeded so a failing run can be replayed."""
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self, seed: int | None = None, secrets: redact.Secrets | None = None):
+        self.secrets = secrets        # the run's (plugins/redaction.py), or the run in progress when None
         from faker import Faker          # on first use: an xdist controller makes no fakes (80 ms)
         self.faker = Faker()
         if seed is not None:
@@ -57,11 +62,11 @@ class Fakes:
         return self.faker.user_name()
 
     def keychain_password(self) -> Secret:
-        return secret(f"kc-{CANARY}-{self.faker.password(length=14, special_chars=False)}")
+        return secret(f"kc-{CANARY}-{self.faker.password(length=14, special_chars=False)}", self.secrets)
 
     def token(self, kind: str = "oat") -> Secret:
         body = self.faker.pystr(min_chars=40, max_chars=40)
-        return secret(f"sk-ant-{kind}01-{CANARY}{body}")
+        return secret(f"sk-ant-{kind}01-{CANARY}{body}", self.secrets)
 
     def credential(self, *, expires_in: int = 8 * 3600, extra: str = "") -> Credential:
         access, refresh = self.token("oat"), self.token("ort")
@@ -75,5 +80,5 @@ class Fakes:
                 "subscriptionType": "pro",
             }
         }
-        payload = secret(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+        payload = secret(json.dumps(doc, separators=(",", ":"), ensure_ascii=False), self.secrets)
         return Credential(access, refresh, expires_at, payload)

@@ -12,6 +12,8 @@ import json
 import re
 import threading
 
+from keychain_claims.runs import Runs
+
 MASK = "<redacted>"
 _CANARY = "KCCANARY"
 _CANARY_HEX = _CANARY.encode().hex()
@@ -27,7 +29,33 @@ _PREFIXED = [
 _WORD = re.compile(r"[^\s\"'\\,}]+")
 _HEX_RUN = re.compile(r"[0-9a-fA-F]+")
 _lock = threading.Lock()
-_secrets: set[str] = set()
+
+
+class Secrets:
+    """The secrets one run registered, in every printed form.  A pytest run owns one (in its
+    `config.stash`, plugins/redaction.py) for as long as it runs: two runs in one process (pytester,
+    an in-process rerun) never share theirs, and what a run registered goes with it."""
+
+    def __init__(self) -> None:
+        self.forms: set[str] = set()
+
+    def register(self, value: str) -> None:
+        if value:
+            with _lock:
+                self.forms.update(_forms(str(value)))
+
+
+RUNS = Runs(Secrets)         # the process's secrets (the CLI, a test's own Fakes) and each run's in progress
+
+
+def begin_run(secrets: Secrets) -> None:
+    """A run starts: what is registered from now on is its own, until `end_run`."""
+    RUNS.begin(secrets)
+
+
+def end_run(secrets: Secrets) -> None:
+    """The run is over: its secrets go with it (a run nested in it, if any, ended before it)."""
+    RUNS.end(secrets)
 
 
 def _forms(value: str) -> set[str]:
@@ -38,10 +66,9 @@ def _forms(value: str) -> set[str]:
 
 
 def register(value: str) -> None:
-    """Make `value` (and its printed forms) redactable for the rest of the process."""
-    if value:
-        with _lock:
-            _secrets.update(_forms(str(value)))
+    """Make `value` (and its printed forms) redactable for the rest of the run in progress (of the
+    process, outside any run)."""
+    RUNS.current().register(value)
 
 
 def _mask_spans(text: str, values) -> str:
@@ -69,14 +96,15 @@ def _mask_spans(text: str, values) -> str:
 
 
 def redact(text: str | bytes | None, extra: tuple[str, ...] | list[str] = ()) -> str:
-    """Return `text` with every registered secret and token-shaped string masked, in time linear in
-    the text (it runs on every simulated call, whatever a caller passes)."""
+    """Return `text` with every secret registered by the runs in progress (and outside any run) and
+    every token-shaped string masked, in time linear in the text (it runs on every simulated call,
+    whatever a caller passes)."""
     if text is None:
         return ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    with _lock:
-        known = set(_secrets)
+    with _lock:       # a run nested in another (pytester) also masks what the outer one registered
+        known = set().union(*(run.forms for run in RUNS.every()))
     text = _mask_spans(text, known.union(*(_forms(str(e)) for e in extra if e)))
     for pattern in _PREFIXED:
         text = pattern.sub(MASK, text)

@@ -110,7 +110,7 @@ def claude_refreshes(world: World, fakes: Fakes):
 @given("the stored credential is corrupt")
 def corrupt_credential(world: World, fakes: Fakes):
     good = fakes.credential()
-    broken = secret(str(good.payload)[: len(good.payload) // 2])      # cut mid-way, as a torn write would
+    broken = secret(str(good.payload)[: len(good.payload) // 2], fakes.secrets)      # cut mid-way, as a torn write would
     call = world.claude_write(Credential(good.access_token, good.refresh_token, good.expires_at, broken))
     assert call.status == 0, call.transcript()
 

@@ -26,8 +26,8 @@ def _path(world: World, path: str) -> Path:
 
 @pytest.fixture(scope="session")
 def article_commands(request) -> set[str]:
-    from keychain_claims.plugins.state import run_state
-    return {c.text for c in run_state(request.config).article.commands}
+    from keychain_claims.plugins.state import CLAIMS
+    return {c.text for c in request.config.stash[CLAIMS].article.commands}
 
 
 def _type_lines(world: World, docstring: str, choice: str | None, verbatim: set[str] | None):
@@ -53,8 +53,8 @@ def type_command(world: World, docstring: str):
 
 @given("I have followed the article's file-bypass recipe")
 def follow_bypass(world: World, request):
-    from keychain_claims.plugins.state import run_state
-    article: Article = run_state(request.config).article
+    from keychain_claims.plugins.state import CLAIMS
+    article: Article = request.config.stash[CLAIMS].article
     recipe = [c.text for c in article.commands if ".credentials.json" in c.text]
     recipe.append(next(c.text for c in article.commands if c.text.startswith("security delete-generic-password")))
     for line in recipe:

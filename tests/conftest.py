@@ -12,8 +12,8 @@ from tests import child
 
 def pytest_keychain_claims_own_tests(config):
     """This run is the project's own tests, not a claims run (the hook is declared in
-    keychain_claims/plugins/command_line.py): the claims plugins leave the Allure results folder, the
-    backend check and the article check alone.  A claims run never loads this file: its options are
+    keychain_claims/plugins/hookspec.py, added by the entry plugin): the claims plugins leave the
+    Allure results folder, the backend check and the article check alone.  A claims run never loads this file: its options are
     known before pytest reads the command line, so none of their values is taken for a path."""
     return True
 

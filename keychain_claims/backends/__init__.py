@@ -8,6 +8,7 @@ the model, not about macOS.
 from __future__ import annotations
 
 import importlib
+import inspect
 
 # the one table of backend names: `--backend NAME` -> (module of this package, class).  Imported on
 # first use, because the macOS shim (a module of this package) runs on every `security` call and must
@@ -29,14 +30,21 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def select(name: str):
-    """Resolve `--backend`.  Raises BackendError with a one-line reason."""
+def select(name: str, real_dialogs: bool = False, faults: str = ""):
+    """Resolve `--backend`, giving the backend its options as constructor parameters: `real_dialogs`
+    (--real-dialogs) to the macOS backend, `faults` (--rehearsal-faults, a comma list) to the
+    rehearsal.  Raises BackendError with a one-line reason."""
     if name not in CHOICES:
         raise __getattr__("BackendError")(f"unknown backend {name!r}; choose one of: {', '.join(CHOICES)}")
+    options = {"real_dialogs": real_dialogs, "faults": faults}
+
+    def make(cls):
+        taken = inspect.signature(cls).parameters
+        return cls(**{key: value for key, value in options.items() if key in taken})
     if name == "auto":
-        candidates = sorted((cls() for cls in __getattr__("BACKENDS").values()), key=lambda b: -b.priority)
+        candidates = sorted((make(cls) for cls in __getattr__("BACKENDS").values()), key=lambda b: -b.priority)
         for backend in candidates:
             if backend.unavailable() is None:
                 return backend
         return candidates[-1]          # unusable: scenarios will skip with its reason
-    return __getattr__("BACKENDS")[name]()
+    return make(__getattr__("BACKENDS")[name])

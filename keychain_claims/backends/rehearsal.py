@@ -18,7 +18,6 @@ ends not checkable, its reason naming the fault (plugins/publish.py: fault_alarm
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,11 +58,12 @@ class RehearsalBackend(MacOSBackend):
     call_limit = 15.0       # shorter than the Mac's 20 s, and as there longer than launchd's respawn
                             # throttle (standins.THROTTLE_INTERVAL), which a call waits out (--rehearsal-faults)
 
-    def __init__(self, faults: str | None = None):
+    def __init__(self, faults: str = ""):
+        """`faults`: --rehearsal-faults as a comma list (standins.FAULTS); the stand-ins, child
+        processes of a sandbox, get it through the environment the sandbox gives them (env())."""
         super().__init__(real_dialogs=False)
         self._sim = SimBackend()
-        from keychain_claims.backends.macos.standins import FAULTS_ENV
-        self.faults = os.environ.get(FAULTS_ENV, "") if faults is None else faults
+        self.faults = faults
 
     def unavailable(self) -> str | None:
         return self._sim.unavailable()

@@ -1,7 +1,8 @@
-"""The suite's command line: every option it takes, and the hook it asks of conftest files.  Loaded
-by pytest.ini (`-p keychain_claims.plugins.command_line`) before pytest reads the command line, so an
-option's value (`--backend sim`) is never taken for a path -- which would make pytest load the
-conftest files of the folders it finds there (tests/conftest.py among them)."""
+"""The suite's command line: every option it takes, and the hook it asks of conftest files.  Declared
+by the entry plugin (plugins/plugin.py), which pytest.ini loads (`-p keychain_claims.plugins.plugin`)
+before pytest reads the command line, so an option's value (`--backend sim`) is never taken for a
+path -- which would make pytest load the conftest files of the folders it finds there
+(tests/conftest.py among them)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ import pytest
 from keychain_claims import REPORTS_DIR
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("keychain-claims")
     group.addoption("--backend", default=os.environ.get("KEYCHAIN_CLAIMS_BACKEND", "auto"),
                     help="where `security` comes from: auto (real on macOS, simulator elsewhere), macos, sim")
@@ -34,7 +35,3 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Claude Code releases to test: a version, `latest` (the default; env KEYCHAIN_CLAIMS_CLAUDE_CODE), "
              "a comma list, a path to an installed claude, or `none` to turn the release scenarios off")
 
-
-def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from keychain_claims.plugins import hookspec
-    pluginmanager.add_hookspecs(hookspec)

@@ -1,4 +1,4 @@
-"""Hooks the suite's plugins ask of conftest files (declared by plugins/command_line.py)."""
+"""Hooks the suite's plugins ask of conftest files (declared by the entry plugin, plugins/plugin.py)."""
 import pytest
 
 

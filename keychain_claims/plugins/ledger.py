@@ -3,7 +3,8 @@ Gherkin tags turned into `claim` marks, every scenario given its claims, backend
 user properties and Allure labels, and each recorded contradiction (a ledger finding) made a
 strict xfail -- a finding scoped to releases only for the releases in its range -- that passes only
 on the finding's own assertion (claims/evidence.py: the AssertionError of the step the finding
-names, raised again as `FindingHolds` with the finding's ID)."""
+names, raised again as `FindingHolds` with the finding's ID).  The article and the ledger are CLAIMS in
+`config.stash`."""
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,8 @@ from keychain_claims.claims.article import Article, ArticleError
 from keychain_claims.claims.evidence import FindingHolds, StepFailure, finding_of
 from keychain_claims.claims.ledger import Ledger, LedgerError
 from keychain_claims.claims.outcomes import Prop
-from keychain_claims.plugins.state import FINDINGS_KEY, STEP_KEY, claims_run, release_of, run_state, scenario_of, usage
+from keychain_claims.plugins.state import (BACKEND, CLAIMS, FINDINGS_KEY, RELEASES, STEP_KEY, Claims, claims_run,
+                                           release_of, scenario_of, usage)
 from keychain_claims.releases.release import Release
 from keychain_claims.releases.order import in_releases
 from keychain_claims.reports import allure as allure_files
@@ -21,16 +23,15 @@ from keychain_claims.reports import allure as allure_files
 SCOPED_KEY = pytest.StashKey[list]()   # on an item: release-scoped findings decided once its release is loaded
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    state = run_state(config)
+def configure(config: pytest.Config) -> None:
     try:
         article = Article(config.getoption("article") or Article().path)
         ledger_path = config.getoption("ledger") or article.path.with_suffix(".claims.yaml")
-        state.article, state.ledger = article, Ledger(ledger_path)
+        config.stash[CLAIMS] = Claims(article, Ledger(ledger_path))
     except (ArticleError, LedgerError) as exc:
         usage(str(exc))
     if claims_run(config):
-        _check_article_and_ledger(article, state.ledger)
+        _check_article_and_ledger(article, config.stash[CLAIMS].ledger)
 
 
 def _check_article_and_ledger(article: Article, ledger: Ledger) -> None:
@@ -90,8 +91,8 @@ def _finding_xfail(item: pytest.Item, claim: str, finding, where: str):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    state = run_state(config)
-    ledger, backend = state.ledger, state.backend
+    ledger, backend = config.stash[CLAIMS].ledger, config.stash[BACKEND]
+    versions = config.stash[RELEASES].versions
     for item in items:
         template = scenario_of(item)
         if template is None:
@@ -113,10 +114,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.allure_label(section, label_type="article-section"))
         item.add_marker(pytest.mark.allure_label(allure_files.backend_label(backend.name, backend.simulated),
                                                  label_type="backend"))
-        findings_as_xfails(item, template.name, state)
+        findings_as_xfails(item, template.name, ledger, backend, versions)
 
 
-def findings_as_xfails(item: pytest.Item, scenario: str, state) -> None:
+def findings_as_xfails(item: pytest.Item, scenario: str, ledger: Ledger, backend, versions: dict[str, str]) -> None:
     """Each recorded contradiction of this scenario on this backend is a strict xfail, set once.
     A finding with `releases` holds only for those releases: on a release item it is set when the
     release's version is known -- now for an exact version, else once the release is loaded
@@ -124,12 +125,12 @@ def findings_as_xfails(item: pytest.Item, scenario: str, state) -> None:
     every release (the first xfail mark is the one pytest reports)."""
     per_release, spec = release_of(item)
     scoped = []
-    for claim, finding in state.ledger.findings_for(scenario, state.backend.name):
+    for claim, finding in ledger.findings_for(scenario, backend.name):
         if per_release and finding.releases:
             scoped.append((claim.id, finding))
             continue
-        _finding_xfail(item, claim.id, finding, f"on backend {state.backend.name}")
-    version = state.versions.get(spec) if spec is not None else None
+        _finding_xfail(item, claim.id, finding, f"on backend {backend.name}")
+    version = versions.get(spec) if spec is not None else None
     if version is None:
         if scoped:
             item.stash[SCOPED_KEY] = scoped
@@ -145,7 +146,7 @@ def pytest_runtest_setup(item):
     its strict xfail, once the `claude_release` fixture has loaded the release (plugins/releases.py)."""
     yield
     scoped = item.stash.get(SCOPED_KEY, None)
-    loaded = run_state(item.config).loaded.get(release_of(item)[1]) if scoped else None
+    loaded = item.config.stash[RELEASES].loaded.get(release_of(item)[1]) if scoped else None
     if not isinstance(loaded, Release):
         return
     for claim, finding in scoped:

@@ -40,7 +40,7 @@ def load_plan(path: str) -> dict[str, list[str]]:
     return {k: [v] if isinstance(v, str) else v for k, v in plan.items()}
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
     path = config.getoption("--mutate", None)
     if not path:
         return

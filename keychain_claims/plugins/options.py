@@ -1,7 +1,8 @@
-"""What a run may do, decided before it starts: what it may write into (checked before anything is
-written or cleaned), SIGTERM/SIGHUP as a partial run, and whether this run is the project's own
-tests (`pytest_keychain_claims_own_tests`, answered by tests/conftest.py).  The options themselves
-are declared in plugins/command_line.py."""
+"""What a run may do, decided before it starts: whether this run is the project's own tests
+(`pytest_keychain_claims_own_tests`, answered by tests/conftest.py: OWN_TESTS in `config.stash`),
+what it may write into (checked before anything is written or cleaned; RESULTS in `config.stash`),
+and SIGTERM/SIGHUP as a partial run.  The options themselves are declared in plugins/command_line.py;
+plugins/plugin.py calls these steps in their order."""
 from __future__ import annotations
 
 import os
@@ -10,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.backends import BackendError, select
-from keychain_claims.plugins.state import claims_run, run_state, usage
+from keychain_claims.plugins.state import OWN_TESTS, RESULTS, Results, claims_run, usage, worker
 
 
 def _usable_dir(value: str, flag: str, hint: str) -> None:
@@ -23,42 +23,39 @@ def _usable_dir(value: str, flag: str, hint: str) -> None:
         usage(f"{flag}={value} is not a writable folder ({why(exc)}); {hint}")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config):
+def begin(config: pytest.Config) -> None:
+    """Whether this run is the project's own tests; an xdist worker gets the command line, not the
+    controller's computed options: it writes its scenarios' Allure results into the controller's
+    staging folder (pytest_configure_node)."""
+    config.stash[OWN_TESTS] = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
+    config.stash[RESULTS] = Results()
+    if worker(config) and config.workerinput.get(WORKER_RESULTS):
+        config.option.allure_report_dir = config.workerinput[WORKER_RESULTS]
+    if claims_run(config):
+        nothing = collects_nothing(config)
+        if nothing:
+            usage(nothing)
+
+
+def prepare(config: pytest.Config) -> None:
     """A run of the claims suite writes Allure results to <reports-dir>/allure-results (cleaned
     first; --alluredir overrides); a run of the project's own tests (`pytest tests`) leaves them
-    alone.  Before anything is written or cleaned: a backend named with --backend that cannot run
-    here is refused, and every folder the run writes into must be usable (one line each)."""
-    run_state(config).own_tests = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
-    option = config.option
-    if hasattr(config, "workerinput") and config.workerinput.get(WORKER_RESULTS):
-        # an xdist worker gets the command line, not the controller's computed options: it writes its
-        # scenarios' Allure results into the controller's staging folder (pytest_configure_node)
-        option.allure_report_dir = config.workerinput[WORKER_RESULTS]
+    alone.  Before anything is written or cleaned: every folder the run writes into must be usable
+    (one line each), and none of the suite's plugins may be switched off."""
     if not claims_run(config):
         return
-    nothing = collects_nothing(config)
-    if nothing:
-        usage(nothing)
-    try:
-        chosen = select(option.backend)
-    except BackendError as exc:
-        usage(str(exc))
-    why = chosen.unavailable()
-    if option.backend != "auto" and why:
-        usage(f"--backend {option.backend} cannot run here ({why}); nothing ran and no report was touched — "
-              "use --backend sim (or rehearsal) on this host")
+    option = config.option
     off = sorted(name for name, plugin in config.pluginmanager.list_name_plugin()
                  if plugin is None and name.startswith(_SUITE_PLUGINS))
     if off:
         usage(f"-p no:{off[0]} switches off a plugin the suite needs (its reports and verdicts come from it); "
               "nothing ran and no report was touched -- run without it")
-    state = run_state(config)
+    results = config.stash[RESULTS]
     if getattr(option, "allure_report_dir", None) is None:
-        state.results_target, state.results_clean = Path(option.reports_dir) / "allure-results", True
+        results.target, results.clean = Path(option.reports_dir) / "allure-results", True
     else:
-        state.results_target, state.results_clean = Path(option.allure_report_dir), bool(option.clean_alluredir)
-    _usable_dir(str(state.results_target), "--alluredir",
+        results.target, results.clean = Path(option.allure_report_dir), bool(option.clean_alluredir)
+    _usable_dir(str(results.target), "--alluredir",
                 "pass --alluredir=<a writable folder> (it follows --reports-dir unless given)")
     if option.record_transcripts:
         _usable_dir(option.record_transcripts, "--record-transcripts", "pass a writable folder")
@@ -70,15 +67,15 @@ def pytest_cmdline_main(config: pytest.Config):
         option.allure_report_dir = None
         return
     _usable_dir(option.reports_dir, "--reports-dir", "make the directory writable or pass --reports-dir=<a writable folder>")
-    _lock(config, Path(option.reports_dir), state.results_target)
+    _lock(config, Path(option.reports_dir), results.target)
     from keychain_claims.atomic import why
     from keychain_claims.reports.publish import stage_results
     try:
-        state.results_staging = stage_results(state.results_target)
+        results.staging = stage_results(results.target)
     except OSError as exc:
-        usage(f"--alluredir={state.results_target}: cannot make a staging folder beside it ({why(exc)}); "
+        usage(f"--alluredir={results.target}: cannot make a staging folder beside it ({why(exc)}); "
               "pass --alluredir=<a writable folder>")
-    option.allure_report_dir = str(state.results_staging)
+    option.allure_report_dir = str(results.staging)
 
 
 WORKER_RESULTS = "keychain_claims_allure_results"     # workerinput: where a worker writes its Allure results
@@ -88,7 +85,7 @@ WORKER_RESULTS = "keychain_claims_allure_results"     # workerinput: where a wor
 def pytest_configure_node(node) -> None:
     """Each xdist worker writes its scenarios' Allure results into this run's staging folder: without
     it a worker had no results folder at all, and every result of a `-n` run was a stand-in."""
-    staging = run_state(node.config).results_staging
+    staging = node.config.stash[RESULTS].staging
     if staging is not None:
         node.workerinput[WORKER_RESULTS] = str(staging)
 
@@ -112,39 +109,38 @@ def _lock(config: pytest.Config, reports: Path, results: Path) -> None:
     from keychain_claims.reports.publish import Busy, FolderLock, results_lock
     program = os.path.basename(sys.argv[0])
     command = shlex.join(["pytest" if program in ("", "__main__.py") else program, *config.invocation_params.args])
-    state = run_state(config)
+    held = config.stash[RESULTS]
     takers = [(reports, lambda: FolderLock(reports, command))]
     if reports.resolve() not in (results.resolve(), *results.resolve().parents):
         takers.append((results, lambda: results_lock(results, command)))
     for folder, take in takers:
         try:
-            state.locks.append(take())
+            held.locks.append(take())
         except Busy as exc:
-            _release(state)
+            _release(held)
             usage(f"{exc}; nothing ran and no report was touched -- wait for it to finish or pass "
                   "--reports-dir=<another folder>")
         except OSError as exc:
-            _release(state)
+            _release(held)
             usage(f"cannot lock {folder} ({why(exc)}); pass --reports-dir=<a writable folder>")
 
 
-def _release(state) -> None:
-    for lock in state.locks:
+def _release(results: Results) -> None:
+    for lock in results.locks:
         lock.release()
-    state.locks.clear()
+    results.locks.clear()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def unconfigure(config: pytest.Config) -> None:
     """A staging folder still here was never published (no scenario reached a result, the
     session never ended, the publish plugin was switched off): it goes, and the locks with it."""
-    state = run_state(config)
-    if claims_run(config):
-        if state.results_staging is not None:
+    results = config.stash.get(RESULTS, None)
+    if results is not None and claims_run(config):
+        if results.staging is not None:
             from keychain_claims.reports.publish import discard_results
-            discard_results(state.results_staging)
-            state.results_staging = None
-        _release(state)
+            discard_results(results.staging)
+            results.staging = None
+        _release(results)
 
 
 def collects_nothing(config: pytest.Config) -> str:
@@ -181,25 +177,9 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")   # so fixtures tear their sandboxes down
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):     # kill, or the terminal closed: a partial run
         if signal.getsignal(signum) in (signal.SIG_DFL, None):
             signal.signal(signum, _terminate)
     config.addinivalue_line("markers", "claim(id, polarity): the scenario supports or refutes this claim of the ledger")
     config.addinivalue_line("markers", "proposes(tag): the scenario states the ledger's proposed replacement for an ID")
-    _mac_options(config)
-
-
-def _mac_options(config: pytest.Config) -> None:
-    """--rehearsal-faults and --real-dialogs reach the backend (and every xdist worker and stand-in
-    process) through the environment."""
-    from keychain_claims.backends.macos.standins import FAULTS, FAULTS_ENV
-    faults = config.getoption("rehearsal_faults")
-    if faults:
-        names = list(FAULTS) if faults == "all" else [f.strip() for f in faults.split(",") if f.strip()]
-        unknown = [f for f in names if f not in FAULTS]
-        if unknown:
-            usage(f"--rehearsal-faults: unknown fault {unknown[0]!r}; choose from all, {', '.join(FAULTS)}")
-        os.environ[FAULTS_ENV] = ",".join(names)
-    if config.getoption("real_dialogs"):
-        os.environ["KEYCHAIN_CLAIMS_REAL_DIALOGS"] = "1"

@@ -1,7 +1,6 @@
 """Each scenario's outcome as the run goes (also from xdist workers), what was collected and
-deselected (whether the run is complete: README, "Complete runs"), secrets kept out of every
-report (assertion messages and tracebacks are redacted before anything records them), and the
-evidence rule applied to every scenario's report (claims/evidence.py): an outcome whose
+deselected (whether the run is complete: README, "Complete runs"), under OUTCOMES in `config.stash`,
+and the evidence rule applied to every scenario's report (claims/evidence.py): an outcome whose
 preconditions the harness did not prove is a "not checkable" skip with the real reason."""
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import pytest
 
 from keychain_claims.claims.evidence import not_evidence
 from keychain_claims.claims.outcomes import Outcome, Prop, outcome_from_report
-from keychain_claims.plugins.state import FAULTS_KEY, STEP_KEY, run_state, scenario_of
+from keychain_claims.plugins.state import BACKEND, FAULTS_KEY, OUTCOMES, STEP_KEY, Outcomes, scenario_of
 from keychain_claims.redact import redact
 
 
@@ -28,37 +27,17 @@ class OutcomeCollector:
                 self.faults[outcome.nodeid] = [str(f) for f in fired]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    state = run_state(config)
-    config.pluginmanager.register(OutcomeCollector(state.outcomes, state.faults), "keychain-claims-outcomes")
-
-
-def _redact_exception(exc: BaseException | None) -> None:
-    """Assertion messages show compared values; a secret must not reach a report that way."""
-    if exc is not None and exc.args:
-        text = str(exc)
-        clean = redact(text)
-        if clean != text:
-            exc.args = (clean,)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_bdd_step_error(exception: Exception) -> None:
-    _redact_exception(exception)
+def configure(config: pytest.Config) -> None:
+    config.stash[OUTCOMES] = outcomes = Outcomes()
+    config.pluginmanager.register(OutcomeCollector(outcomes.outcomes, outcomes.faults), "keychain-claims-outcomes")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    if call.excinfo is not None:
-        _redact_exception(call.excinfo.value)
     outcome = yield
     report = outcome.get_result()
-    if report.failed and report.longrepr is not None:
-        text = str(report.longrepr)
-        if redact(text) != text:
-            report.longrepr = redact(text)
     if call.when in ("setup", "call") and scenario_of(item) is not None:
-        backend = run_state(item.config).backend
+        backend = item.config.stash[BACKEND]
         only_evidence(backend, item, call, report)
         faults_fired(backend, item, call, report)
 
@@ -105,14 +84,14 @@ def only_evidence(backend, item: pytest.Item, call: pytest.CallInfo, report) -> 
 
 def pytest_deselected(items) -> None:
     if items:
-        run_state(items[0].config).deselected.extend(i.nodeid for i in items)
+        items[0].config.stash[OUTCOMES].deselected.extend(i.nodeid for i in items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    run_state(session.config).collected.update(i.nodeid for i in session.items if scenario_of(i) is not None)
+    session.config.stash[OUTCOMES].collected.update(i.nodeid for i in session.items if scenario_of(i) is not None)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids) -> None:
     """With -n the controller collects nothing itself: every worker reports what it collected."""
-    run_state(node.config).collected.update(ids)
+    node.config.stash[OUTCOMES].collected.update(ids)

@@ -3,7 +3,7 @@ matrix, outcomes.json, the verdict table in the Allure results) -- as `*.partial
 is not complete -- the run's own Allure files (environment, a `verdict` label on every
 scenario, which verdict table belongs to the results), the 90% coverage gate of a non-simulator
 run (of a run with injected faults: their accounting, fault_alarm), and the terminal summary, with
-safety and coverage failures said last."""
+safety and coverage failures said last (SUMMARY in `config.stash`)."""
 from __future__ import annotations
 
 import sys
@@ -14,37 +14,38 @@ import pytest
 from keychain_claims.backends import Backend
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdicts import counts, omission_counts
-from keychain_claims.plugins.state import run_state
+from keychain_claims.plugins.state import BACKEND, CLAIMS, OUTCOMES, RESULTS, SUMMARY, Results, Summary, worker
 from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.publish import RUN_MARKER, new_run_id, partial_results, publish, publish_results
 
 REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def finish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    state = run_state(config)
-    outcomes = state.outcomes
-    if hasattr(config, "workerinput"):
-        config.workeroutput[RESULTS_ERROR] = state.results_error
+    state, summary = config.stash[RESULTS], config.stash[SUMMARY]
+    outcomes = config.stash[OUTCOMES].outcomes
+    if worker(config):
+        config.workeroutput[RESULTS_ERROR] = state.error
         return
     if not outcomes:
         return
-    backend, article, ledger = state.backend, state.article, state.ledger
+    backend, claims = config.stash[BACKEND], config.stash[CLAIMS]
+    article, ledger = claims.article, claims.ledger
     out = Path(config.getoption("reports_dir"))
     if injected(backend):
-        share, accounted = fault_alarm(outcomes, backend, state.faults, baseline(out, backend))
-        state.summary_tail.append(accounted)
+        share, accounted = fault_alarm(outcomes, backend, config.stash[OUTCOMES].faults, baseline(out, backend))
+        summary.tail.append(accounted)
     else:
         share = coverage_alarm(outcomes, backend)
     if share:
-        state.alarms.append(share)
+        summary.alarms.append(share)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     partial = "; ".join(partial_reasons(session, exitstatus, outcomes))
-    results = state.results_staging          # this run's Allure results, not yet published
+    results = state.staging          # this run's Allure results, not yet published
     from keychain_claims.atomic import why
     run_id = new_run_id()
-    if state.results_error:             # the reports folder filled up (or went) mid-run: said once, fails
+    if state.error:             # the reports folder filled up (or went) mid-run: said once, fails
         session.exitstatus = exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
     try:
         done = publish(out, outcomes, ledger, article, {backend.name: backend.simulated},
@@ -54,39 +55,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                                            releases=getattr(config.option, "claude_code", None) or "")
             allure_files.label_results(results, outcomes, done.verdicts, ledger, done.omissions)
             (results / RUN_MARKER).write_text(f"run_id={run_id}\nclaims={done.claims_json.name}\n")
-            target = partial_results(state.results_target) if partial else state.results_target
-            publish_results(results, target, clean=state.results_clean or bool(partial))
-            state.results_staging = None
+            target = partial_results(state.target) if partial else state.target
+            publish_results(results, target, clean=state.clean or bool(partial))
+            state.staging = None
     except OSError as exc:
-        state.summary[:] = [state.results_error or f"could not write the verdict table to {out} ({why(exc)}); "
+        summary.rows[:] = [state.error or f"could not write the verdict table to {out} ({why(exc)}); "
                             "make the directory writable or pass --reports-dir"]
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
         return
     verdicts, omissions = done.verdicts, done.omissions
     failures = [f"SUITE FAILURE: “{f['scenario']}” failed without a claim: {f['reason'][:160]}" for f in done.failures]
-    state.summary[:] = verdicts + [counts_line(verdicts)] + failures + (
+    summary.rows[:] = verdicts + [counts_line(verdicts)] + failures + (
         ["omissions (what the article misses): " + ", ".join(f"{n} {k}" for k, n in omission_counts(omissions).items())]
         if omissions else []) + [f"verdicts written to {done.claims_json} and {done.claims_md}"] + (
         [f"release history: {out / 'release-history.html'} ({len(done.history.columns)} releases)"]
         if done.history is not None else []) + (
         [f"release history not written: {done.history_problem}"] if done.history_problem else [])
-    state.summary += state.summary_tail
-    if state.results_error:
-        state.summary.append(state.results_error)
+    summary.rows += summary.tail
+    if state.error:
+        summary.rows.append(state.error)
     if partial:
-        where = f", Allure results to {partial_results(state.results_target)}" if results is not None else ""
-        state.summary.append(
+        where = f", Allure results to {partial_results(state.target)}" if results is not None else ""
+        summary.rows.append(
             f"PARTIAL RUN ({partial}): verdicts written to {done.claims_json}{where}; {out / 'claims.json'} "
             "(a complete run's) and its Allure results left as they were")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
     """Allure's file writer is guarded: a write that fails (the reports folder full, gone, made
     read-only mid-run) is said once, at the end, and the run is partial and fails -- never an
     INTERNALERROR per scenario.  After the first failure nothing more is written."""
-    state = run_state(config)
-    if state.results_staging is not None or (hasattr(config, "workerinput") and config.option.allure_report_dir):
+    config.stash[SUMMARY] = Summary()
+    state = config.stash[RESULTS]
+    if state.staging is not None or (worker(config) and config.option.allure_report_dir):
         guard_allure_writes(state)
 
 
@@ -97,12 +98,12 @@ RESULTS_ERROR = "keychain_claims_results_error"
 def pytest_testnodedown(node, error) -> None:
     """An xdist worker's failed Allure write reaches the controller (workeroutput)."""
     said = getattr(node, "workeroutput", {}).get(RESULTS_ERROR)
-    state = run_state(node.config)
-    if said and not state.results_error:
-        state.results_error = said
+    state = node.config.stash[RESULTS]
+    if said and not state.error:
+        state.error = said
 
 
-def guard_allure_writes(state) -> None:
+def guard_allure_writes(state: Results) -> None:
     import allure_commons
     from allure_commons.logger import AllureFileLogger
     from keychain_claims.atomic import why
@@ -118,14 +119,14 @@ def guard_allure_writes(state) -> None:
                     impl.function = _guarded(impl.function, folder, state, why)
 
 
-def _guarded(write, folder: Path, state, why):
+def _guarded(write, folder: Path, state: Results, why):
     def call(*args):
-        if state.results_error:
+        if state.error:
             return None
         try:
             return write(*args)
         except OSError as exc:
-            state.results_error = (f"could not write the Allure results to {folder} ({why(exc)}); the run is "
+            state.error = (f"could not write the Allure results to {folder} ({why(exc)}); the run is "
                                    "partial -- free some space or pass --reports-dir=<another folder>")
             for tmp in folder.glob("*.tmp"):
                 tmp.unlink(missing_ok=True)
@@ -140,7 +141,6 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
     given paths other than the suite's own (`testpaths`), a collected scenario has no result, or
     a scenario of the feature set was never collected."""
     config = session.config
-    state = run_state(config)
     reasons = []
     if config.getoption("runxfail", False):
         reasons.append("--runxfail (the recorded findings were not applied)")
@@ -150,8 +150,9 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
         reasons.append(f"stopped early ({session.shouldfail})" if isinstance(session.shouldfail, str) else "stopped early")
     selection = [flag for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr),
                                           ("--deselect", getattr(config.option, "deselect", None))) if value]
-    if selection or state.deselected:
-        n = len(state.deselected)
+    deselected = config.stash[OUTCOMES].deselected
+    if selection or deselected:
+        n = len(deselected)
         reasons.append("a selection (" + ", ".join(selection or ["deselected"]) + ")"
                        + (f", {n} deselected" if n else ""))
     if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
@@ -160,12 +161,12 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
         given = {(Path(config.invocation_params.dir) / a).resolve() for a in config.args}
         if given != wanted:
             reasons.append("a subset of paths (" + " ".join(config.args)[:120] + ")")
-    if state.results_error:
+    if config.stash[RESULTS].error:
         reasons.append("its Allure results could not all be written")
-    if state.backend is not None and injected(state.backend):
+    if injected(config.stash[BACKEND]):
         reasons.append("faults injected (--rehearsal-faults)")
     ran = {o.nodeid for o in outcomes}
-    missing = state.collected - ran
+    missing = config.stash[OUTCOMES].collected - ran
     if missing:
         reasons.append(f"{len(missing)} collected scenario(s) without a result")
     from keychain_claims.claims.coverage import scenarios
@@ -265,15 +266,16 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
     return None, accounted
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def say_alarms(config: pytest.Config) -> None:
     """Safety and coverage failures are said once more as the very last lines of the output."""
-    for line in run_state(config).alarms:
+    summary = config.stash.get(SUMMARY, None)
+    for line in summary.alarms if summary is not None else ():
         print(line, file=sys.__stderr__)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    state = run_state(config)
-    rows = state.summary + state.alarms
+    summary = config.stash[SUMMARY]
+    rows = summary.rows + summary.alarms
     if not rows:
         return
     terminalreporter.section("claims")
@@ -281,5 +283,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         if isinstance(row, str):
             terminalreporter.write_line(row)
         else:
-            kind = state.backend.provenance
+            kind = config.stash[BACKEND].provenance
             terminalreporter.write_line(f"{row.claim:<22} {row.backend} ({kind}): {row.summary}")

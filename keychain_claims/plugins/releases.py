@@ -2,7 +2,9 @@
 @release run once per release (`[2.1.81]` in the id, an Allure parameter); with `none` they
 skip, saying so.  The releases are resolved at configure: an exact version is its own version
 there, so a finding scoped to releases is decided at collection (plugins/ledger.py); a tag or a
-path is a version only once loaded, and its scoped findings are decided at setup."""
+path is a version only once loaded, and its scoped findings are decided at setup.  RELEASES in
+`config.stash` holds them, and the run's own `cache.CacheRun`: the release cache's lines and holds
+of this run, not of the process."""
 from __future__ import annotations
 
 import os
@@ -12,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.claims.outcomes import NO_RELEASE, Prop
-from keychain_claims.plugins.state import release_of, run_state
+from keychain_claims.plugins.state import RELEASES, Releases, release_of, worker
 from keychain_claims.releases import cache
-from keychain_claims.releases.cache import NOTES, ReleaseError, let_go, progress
+from keychain_claims.releases.cache import ReleaseError, let_go, progress
 from keychain_claims.releases.registry import load
 from keychain_claims.releases.release import Release
 from keychain_claims.releases.spec import is_version
@@ -25,22 +27,30 @@ OFF = "none"
 CACHE_LINES = "release-cache.log"    # in the reports folder: every line the release cache said
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
     spec = config.getoption("claude_code")
     if spec is None:
         spec = os.environ.get("KEYCHAIN_CLAIMS_CLAUDE_CODE") or DEFAULT
-    state = run_state(config)
+    state = config.stash[RELEASES] = Releases()
     try:
-        state.releases = [] if spec.strip().lower() == OFF else parse_spec(spec)
+        state.specs = [] if spec.strip().lower() == OFF else parse_spec(spec)
     except ReleaseError as exc:
         raise pytest.UsageError(str(exc)) from None
-    state.versions = {s: s for s in state.releases if is_version(s)}
+    state.versions = {s: s for s in state.specs if is_version(s)}
+    cache.begin_run(state.cache)
     config.pluginmanager.register(CacheLines(state.cache_lines), "keychain-claims-release-cache-lines")
+
+
+def unconfigure(config: pytest.Config) -> None:
+    """The run is over: the releases it still holds may be evicted again."""
+    state = config.stash.get(RELEASES, None)
+    if state is not None:
+        cache.end_run(state.cache)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """A run with release scenarios shows the release cache's lines on the terminal."""
-    if run_state(session.config).releases and any(
+    if session.config.stash[RELEASES].specs and any(
             "claude_release" in getattr(item, "fixturenames", ()) for item in session.items):
         _show_cache_lines(session.config)
 
@@ -55,8 +65,7 @@ def _show_cache_lines(config: pytest.Config) -> None:
                 print(line, file=sys.stderr, flush=True)
         else:
             print(line, file=sys.__stderr__, flush=True)
-    cache.REPORTERS[:] = [show]
-    config.add_cleanup(lambda: cache.REPORTERS.clear())
+    config.stash[RELEASES].cache.reporters[:] = [show]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -70,7 +79,7 @@ def pytest_bdd_apply_tag(tag: str, function):
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "claude_release" in metafunc.fixturenames:
-        specs = run_state(metafunc.config).releases or [None]
+        specs = metafunc.config.stash[RELEASES].specs or [None]
         metafunc.parametrize("claude_release", specs, ids=[s or NO_RELEASE for s in specs],
                              indirect=True, scope="session")
 
@@ -80,7 +89,7 @@ def claude_release(request: pytest.FixtureRequest):
     spec = request.param
     if spec is None:
         pytest.skip("release scenarios are off (--claude-code none): they need a Claude Code release")
-    state = run_state(request.config)
+    state = request.config.stash[RELEASES]
     if spec not in state.loaded:
         try:
             state.loaded[spec] = load(spec)
@@ -105,12 +114,13 @@ def pytest_runtest_makereport(item, call):
     per_release, spec = release_of(item)
     if per_release:
         spec = spec or NO_RELEASE
-        loaded = run_state(item.config).loaded.get(spec)
+        state = item.config.stash[RELEASES]
+        loaded = state.loaded.get(spec)
         version = loaded.version if isinstance(loaded, Release) else spec
         if (Prop.RELEASE, version) not in report.user_properties:
             report.user_properties.append((Prop.RELEASE, version))
-        if hasattr(item.config, "workerinput") and call.when == "setup":
-            for line in NOTES:
+        if worker(item.config) and call.when == "setup":
+            for line in state.cache.notes:
                 if (Prop.RELEASE_CACHE, line) not in report.user_properties:
                     report.user_properties.append((Prop.RELEASE_CACHE, line))
 
@@ -126,13 +136,14 @@ class CacheLines:
                 self.lines.append(value)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def write_cache_lines(session: pytest.Session) -> None:
     """The release cache's lines of this run (its workers' too) go beside the verdicts."""
-    if not hasattr(session.config, "workerinput"):
-        state = run_state(session.config)
-        lines = NOTES + [l for l in state.cache_lines if l not in NOTES]
+    if not worker(session.config):
+        state = session.config.stash[RELEASES]
+        notes = state.cache.notes
+        lines = notes + [line for line in state.cache_lines if line not in notes]
         out = Path(session.config.getoption("reports_dir", "reports") or "reports")
-        if lines and state.releases:
+        if lines and state.specs:
             try:
                 out.mkdir(parents=True, exist_ok=True)
                 (out / CACHE_LINES).write_text("\n".join(lines) + "\n")

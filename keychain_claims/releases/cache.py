@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from keychain_claims.runs import Runs
+
 USED_FILE = ".used"              # its mtime: the last use (least recently used eviction)
 DEFAULT_MAX = "4G"
 
@@ -53,17 +55,47 @@ def mb(size: int) -> str:
     return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
 
 
-# ---- what the run says about the cache ----------------------------------------------------------
+# ---- what the run says about the cache, and what it holds ----------------------------------------
 
-NOTES: list[str] = []                                   # every line of this process, for the reports
-REPORTERS: list[Callable[[str], None]] = []             # the pytest plugin puts the terminal here
+class CacheRun:
+    """What one run says about the cache (its lines, for the reports, and where they are shown as they
+    come) and the entries it holds.  A pytest run owns one (plugins/releases.py keeps it in the run's
+    `config.stash`) for as long as it runs: two runs in one process (pytester, an in-process rerun)
+    never see each other's lines, and one run letting an entry go never drops another's hold."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.reporters: list[Callable[[str], None]] = []     # the pytest plugin puts the terminal here
+        self.held: dict[tuple[str, str, str], IO[str]] = {}
+
+
+RUNS = Runs(CacheRun)             # the process's (a CLI command, a test) and each run's in progress
+
+
+def begin_run(run: CacheRun) -> None:
+    """A run starts: what the cache says and holds from now on is its own, until `end_run`."""
+    RUNS.begin(run)
+
+
+def end_run(run: CacheRun) -> None:
+    """The run is over: every entry it still holds may be evicted again."""
+    RUNS.end(run)
+    for fh in run.held.values():
+        fh.close()
+    run.held.clear()
+
+
+def current() -> CacheRun:
+    """The run in progress (the innermost), or the process's own outside any run."""
+    return RUNS.current()
 
 
 def progress(text: str) -> None:
     line = f"[claude-code] {text}"
-    NOTES.append(line)
-    if REPORTERS:
-        for report in list(REPORTERS):
+    run = current()
+    run.notes.append(line)
+    if run.reporters:
+        for report in list(run.reporters):
             report(line)
     else:
         print(line, file=sys.__stderr__, flush=True)
@@ -101,23 +133,20 @@ def entry_lock(kind: str, name: str):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-HELD: dict[tuple[str, str, str], IO[str]] = {}
-
-
 def hold(kind: str, name: str) -> None:
-    """This process uses the entry: a shared lock that eviction (anywhere) will not break."""
-    key = (str(cache_dir()), kind, name)
-    if key not in HELD:
-        fh = open(_locks() / f"hold-{kind}-{name}", "a")  # noqa: SIM115 (the lock lives while HELD keeps it)
+    """The run in progress uses the entry: a shared lock that eviction (anywhere) will not break."""
+    key, held = (str(cache_dir()), kind, name), current().held
+    if key not in held:
+        fh = open(_locks() / f"hold-{kind}-{name}", "a")  # noqa: SIM115 (the lock lives while the run holds it)
         fcntl.flock(fh, fcntl.LOCK_SH)
-        HELD[key] = fh
+        held[key] = fh
     (cache_dir() / kind / name).mkdir(parents=True, exist_ok=True)
     (cache_dir() / kind / name / USED_FILE).touch()
 
 
 def _held_elsewhere_or_here(kind: str, name: str) -> bool:
     key = (str(cache_dir()), kind, name)
-    if key in HELD:
+    if any(key in run.held for run in RUNS.every()):
         return True
     path = _locks() / f"hold-{kind}-{name}"
     with open(path, "a") as fh:
@@ -132,7 +161,7 @@ def _held_elsewhere_or_here(kind: str, name: str) -> bool:
 def let_go(release) -> None:
     """The run is done with a release (a Release): it (and its runtime) may be evicted again."""
     for kind, name in (("releases", release.version), ("runtimes", release.runtime or "")):
-        fh = HELD.pop((str(cache_dir()), kind, name), None)
+        fh = current().held.pop((str(cache_dir()), kind, name), None)
         if fh is not None:
             fh.close()
 

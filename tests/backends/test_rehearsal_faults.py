@@ -98,10 +98,9 @@ def test_what_the_macos_code_copes_with_is_a_documented_list_of_injected_faults(
 
 
 # --------------------------------------------------------------------------- the stand-ins' records
-def _world(monkeypatch, faults: str) -> World:
-    monkeypatch.setenv("KEYCHAIN_CLAIMS_FAULTS", faults)
+def _world(faults: str) -> World:
     fakes = Fakes()
-    box = Sandbox(RehearsalBackend(), fakes)
+    box = Sandbox(RehearsalBackend(faults=faults), fakes)      # the faults reach the stand-ins through the sandbox
     box.prepare()
     box.backend.set_session(box, gui=True)
     w = World(box)
@@ -109,8 +108,8 @@ def _world(monkeypatch, faults: str) -> World:
     return w
 
 
-def test_a_fault_is_recorded_where_it_fired_and_only_there(monkeypatch):
-    w = _world(monkeypatch, "exit51")
+def test_a_fault_is_recorded_where_it_fired_and_only_there():
+    w = _world("exit51")
     try:
         w.backend.faults_fired()
         assert w.claude_read(default="Deny").status == 0        # the security tool reads what it wrote: no 36
@@ -123,9 +122,9 @@ def test_a_fault_is_recorded_where_it_fired_and_only_there(monkeypatch):
         w.sandbox.close()
 
 
-def test_without_cdhash_in_codesign_dvvv_ad_hoc_code_has_its_partition_from_its_designated_requirement(monkeypatch):
+def test_without_cdhash_in_codesign_dvvv_ad_hoc_code_has_its_partition_from_its_designated_requirement():
     """Before: a harness error -- though `codesign -d -r-` of ad hoc code is `cdhash H"…"`."""
-    w = _world(monkeypatch, "cdhash")
+    w = _world("cdhash")
     try:
         app = callers.app("Helper", "adhoc")
         assert mac_callers.partition_id(w.sandbox, app) == f"cdhash:{app.cdhash}"
@@ -136,9 +135,9 @@ def test_without_cdhash_in_codesign_dvvv_ad_hoc_code_has_its_partition_from_its_
         w.sandbox.close()
 
 
-def test_without_cdhash_code_signed_with_an_identity_is_a_harness_error(monkeypatch):
+def test_without_cdhash_code_signed_with_an_identity_is_a_harness_error():
     """Its designated requirement names its certificate, not its CDHash: nothing to read it from."""
-    w = _world(monkeypatch, "cdhash")
+    w = _world("cdhash")
     try:
         with pytest.raises(BackendError, match="no CDHash= .* nor did its designated requirement"):
             mac_callers.partition_id(w.sandbox, callers.app("Team App", "developer-id", team="TEAM000001"))

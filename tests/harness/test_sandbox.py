@@ -106,7 +106,7 @@ def _wait_ready(proc):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_cleans_up(probe, sig):
     start, base = probe
-    proc = start("-k", "waits", "-p", "keychain_claims.plugins.command_line", "-p", "keychain_claims.plugins.options")
+    proc = start("-k", "waits", "-p", "keychain_claims.plugins.plugin")
     _wait_ready(proc)
     assert len(_leftovers(base)) == 1
     proc.send_signal(sig)

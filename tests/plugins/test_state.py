@@ -1,16 +1,13 @@
-"""The suite's plugins (keychain_claims/plugins/): run state per run in config.stash, a finding
-scoped to releases set once as a strict xfail, user_properties keys read back as written."""
+"""The suite's plugins (keychain_claims/plugins/): a finding scoped to releases set once as a strict
+xfail, user_properties keys read back as written."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-
-import pytest
 
 from keychain_claims.backends.sim import SimBackend
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import NO_RELEASE, Prop, outcome_from_report
 from keychain_claims.plugins.ledger import SCOPED_KEY, findings_as_xfails
-from keychain_claims.plugins.state import RunState, run_state
 
 SCENARIO = "Without a GUI, a refreshed token the keychain refuses to take goes to ~/.claude/.credentials.json"
 
@@ -26,9 +23,8 @@ class _Item:
 
 
 def _xfails(spec, versions):
-    state = RunState(backend=SimBackend(), ledger=Ledger(), versions=versions)
     item = _Item(spec)
-    findings_as_xfails(item, SCENARIO, state)
+    findings_as_xfails(item, SCENARIO, Ledger(), SimBackend(), versions)
     return [m.kwargs["reason"] for m in item.marks if m.name == "xfail"], item.stash.get(SCOPED_KEY)
 
 
@@ -46,12 +42,6 @@ def test_a_release_outside_every_range_gets_no_xfail():
 def test_a_tag_is_decided_once_the_release_is_loaded():
     reasons, deferred = _xfails("latest", {})
     assert reasons == [] and {d[1].releases for d in deferred} == {">=2.1.281", ">=1.0.68 <=2.0.31"}
-
-
-def test_run_state_belongs_to_its_config():
-    one, two = SimpleNamespace(stash=pytest.Stash()), SimpleNamespace(stash=pytest.Stash())
-    run_state(one).outcomes.append("x")
-    assert run_state(one) is run_state(one) and run_state(two).outcomes == []
 
 
 def test_user_properties_are_read_back_under_the_keys_they_were_written_with():

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.releases import cache as release_cache, npm as npm_client, registry, runner
-from keychain_claims.releases.cache import HELD, NOTES, ReleaseError, cache_max, let_go
+from keychain_claims.releases.cache import CacheRun, ReleaseError, begin_run, cache_max, end_run, let_go
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.versions import parse_spec
 from tests.releases.test_bun_graph import bun_executable
@@ -90,12 +90,10 @@ def npm(tmp_path, monkeypatch):
     monkeypatch.delenv("KEYCHAIN_CLAIMS_CACHE_MAX", raising=False)
     fake = Registry(tmp_path)
     monkeypatch.setattr(npm_client, "run", fake)
-    monkeypatch.setattr(release_cache, "REPORTERS", [])
-    HELD.clear()
+    run = CacheRun()          # the test is a run of its own: its lines and holds, let go at its end
+    begin_run(run)
     yield fake
-    for fh in HELD.values():
-        fh.close()
-    HELD.clear()
+    end_run(run)
 
 
 def cache(tmp_path) -> Path:
@@ -169,7 +167,7 @@ def test_a_damaged_file_is_detected_and_fetched_again(npm, tmp_path):
     again = registry.load("2.1.200")
     assert npm.calls.count("@anthropic-ai/claude-code-darwin-arm64@2.1.200") == 2
     assert "h = 1" in (again.root / "helper.js").read_text()
-    assert any("the cached copy was corrupt (graph/helper.js differs" in n for n in NOTES)
+    assert any("the cached copy was corrupt (graph/helper.js differs" in n for n in release_cache.current().notes)
 
 
 def test_damage_found_offline_keeps_the_entry_and_says_so_in_one_line(npm, tmp_path):
@@ -221,9 +219,9 @@ def test_least_recently_used_releases_go_and_held_ones_stay(npm, tmp_path, monke
     registry.load("1.0.3")
     kept = sorted(p.name for p in (cache(tmp_path) / "releases").iterdir() if not p.name.startswith("."))
     assert kept == ["1.0.2", "1.0.3"]
-    assert any("evicted release 1.0.1" in n for n in NOTES)
+    assert any("evicted release 1.0.1" in n for n in release_cache.current().notes)
     registry.load("1.0.1")                                                  # everything held: over, and said
-    assert any("in use by a run" in n for n in NOTES)
+    assert any("in use by a run" in n for n in release_cache.current().notes)
 
 
 @pytest.mark.parametrize("raw, size", [("4G", 4_000_000_000), ("800M", 800_000_000), ("1500", 1500)])

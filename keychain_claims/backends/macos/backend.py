@@ -54,7 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover
 SHIM = "keychain_claims.backends.macos.shim"
 NO_UI_STATUS, CANCELED_STATUS = 36, 128      # errSecInteractionNotAllowed, errSecUserCanceled (low byte)
 AUTH_FAILED_STATUS = 51       # errSecAuthFailed: what a read with interaction disabled may get instead of 36
-REAL_DIALOGS_ENV = "KEYCHAIN_CLAIMS_REAL_DIALOGS"
 NO_UI_TEXT = "security: SecKeychainItemCopyContent: User interaction is not allowed.\n"
 CANCELED_TEXT = "security: SecKeychainItemCopyContent: User canceled the operation.\n"
 CLOCK_COMPRESSION = 2.0       # seconds of real time that stand in for a longer wait on a real keychain
@@ -82,8 +81,8 @@ class MacOSBackend(Backend):
     call_limit = 20.0
     scratch_keychain_file = "keychain-claims-scratch.keychain-db"    # never "login.keychain" (KeychainDbCommon)
 
-    def __init__(self, real_dialogs: bool | None = None):
-        self.real_dialogs = bool(os.environ.get(REAL_DIALOGS_ENV)) if real_dialogs is None else real_dialogs
+    def __init__(self, real_dialogs: bool = False):
+        self.real_dialogs = real_dialogs          # --real-dialogs
         self._boxes: weakref.WeakSet = weakref.WeakSet()      # the sandboxes whose harness events are drained
 
     @property

@@ -87,10 +87,9 @@ def test_the_scratch_keychain_is_never_named_like_a_login_keychain_and_the_typed
 
 
 # --------------------------------------------------------------------------- 4. exit 51 from a test caller
-def test_a_test_caller_that_gets_errSecAuthFailed_is_recognised_as_needing_consent(monkeypatch):
+def test_a_test_caller_that_gets_errSecAuthFailed_is_recognised_as_needing_consent():
     """Before: only 36 was recognised; a Mac's 51 made the read fail as if it were evidence."""
-    monkeypatch.setenv("KEYCHAIN_CLAIMS_FAULTS", "exit51")
-    w = _world(RehearsalBackend())
+    w = _world(RehearsalBackend(faults="exit51"))
     try:
         app = callers.app("Helper", "adhoc")
         call = w.claude_read(caller=app, choices=("Always Allow",))
@@ -108,10 +107,9 @@ def test_the_cdhash_comes_from_codesign_dvvv(world):
     assert mac_callers.partition_id(world.sandbox, app) == f"cdhash:{app.cdhash}"
 
 
-def test_without_a_cdhash_the_grant_fails_before_the_acl_is_touched(monkeypatch):
+def test_without_a_cdhash_the_grant_fails_before_the_acl_is_touched():
     """Before: the ACL was edited first, then the missing CDHash raised: a half-changed item."""
-    monkeypatch.setenv("KEYCHAIN_CLAIMS_FAULTS", "cdhash")
-    w = _world(RehearsalBackend())
+    w = _world(RehearsalBackend(faults="cdhash"))
     try:
         before = w.security("dump-keychain", "-a", str(w.sandbox.keychain.path)).stdout
         with pytest.raises(BackendError, match="CDHash"):      # signed with an identity: no cdhash in its requirement
