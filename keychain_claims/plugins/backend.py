@@ -8,6 +8,7 @@ import pytest
 from keychain_claims.backends import Backend, BackendError, select
 from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.plugins.state import run_state, usage
+from keychain_claims.backends.macos import safety as macos_safety
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,7 +36,6 @@ def take_safety_snapshot(config: pytest.Config) -> None:
     backend = state.backend
     if backend.user_keychain_guard is not None and backend.unavailable() is None \
             and not hasattr(config, "workerinput"):
-        from keychain_claims.backends.macos import safety as macos_safety
         command, env = backend.user_keychain_guard.system_security()
         state.system = macos_safety.system_run(command, env)
         state.snapshot = macos_safety.snapshot(state.system)
@@ -78,7 +78,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """The user's keychain search list and default keychain are as they were before the run."""
     state = run_state(session.config)
     if state.snapshot is not None:
-        from keychain_claims.backends.macos import safety as macos_safety
         try:
             macos_safety.compare(state.snapshot, macos_safety.snapshot(state.system))
         except macos_safety.SafetyError as exc:

@@ -12,11 +12,12 @@ import pytest
 
 from keychain_claims.backends import BackendError, select
 from keychain_claims.plugins.state import claims_run, run_state, usage
+from keychain_claims.atomic import why, writable_folder
+from keychain_claims.reports.publish import Busy, FolderLock, discard_results, results_lock, stage_results
 
 
 def _usable_dir(value: str, flag: str, hint: str) -> None:
     """A folder the run will write into: made now, or one line that says what to do."""
-    from keychain_claims.atomic import why, writable_folder
     try:
         writable_folder(value)
     except OSError as exc:
@@ -71,8 +72,6 @@ def pytest_cmdline_main(config: pytest.Config):
         return
     _usable_dir(option.reports_dir, "--reports-dir", "make the directory writable or pass --reports-dir=<a writable folder>")
     _lock(config, Path(option.reports_dir), state.results_target)
-    from keychain_claims.atomic import why
-    from keychain_claims.reports.publish import stage_results
     try:
         state.results_staging = stage_results(state.results_target)
     except OSError as exc:
@@ -108,8 +107,6 @@ def _lock(config: pytest.Config, reports: Path, results: Path) -> None:
     second is refused with one line naming the first (a lock whose holder died is taken over)."""
     import shlex
     import sys
-    from keychain_claims.atomic import why
-    from keychain_claims.reports.publish import Busy, FolderLock, results_lock
     program = os.path.basename(sys.argv[0])
     command = shlex.join(["pytest" if program in ("", "__main__.py") else program, *config.invocation_params.args])
     state = run_state(config)
@@ -141,7 +138,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = run_state(config)
     if claims_run(config):
         if state.results_staging is not None:
-            from keychain_claims.reports.publish import discard_results
             discard_results(state.results_staging)
             state.results_staging = None
         _release(state)

@@ -17,6 +17,8 @@ from keychain_claims.claims.verdicts import counts, omission_counts
 from keychain_claims.plugins.state import run_state
 from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.publish import RUN_MARKER, new_run_id, partial_results, publish, publish_results
+from keychain_claims.atomic import why
+from keychain_claims.claims.coverage import scenarios
 
 REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
 
@@ -42,7 +44,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     partial = "; ".join(partial_reasons(session, exitstatus, outcomes))
     results = state.results_staging          # this run's Allure results, not yet published
-    from keychain_claims.atomic import why
     run_id = new_run_id()
     if state.results_error:             # the reports folder filled up (or went) mid-run: said once, fails
         session.exitstatus = exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
@@ -105,7 +106,6 @@ def pytest_testnodedown(node, error) -> None:
 def guard_allure_writes(state) -> None:
     import allure_commons
     from allure_commons.logger import AllureFileLogger
-    from keychain_claims.atomic import why
     hooks = allure_commons.plugin_manager.hook
     for plugin in allure_commons.plugin_manager.get_plugins():
         if not isinstance(plugin, AllureFileLogger):
@@ -168,7 +168,6 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
     missing = state.collected - ran
     if missing:
         reasons.append(f"{len(missing)} collected scenario(s) without a result")
-    from keychain_claims.claims.coverage import scenarios
     absent = {ref.name for ref in scenarios()} - {o.scenario for o in outcomes}
     if absent and not reasons:
         reasons.append(f"{len(absent)} scenario(s) of the feature set not collected")

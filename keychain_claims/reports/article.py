@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from markdown_it.token import Token
 
-from keychain_claims.claims.article import Article
+from keychain_claims.claims.article import DEFAULT_PATH, Article
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.reports.markdown import RESULT
 from keychain_claims.redact import redact
@@ -255,7 +255,6 @@ def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = 
     """Write the annotated article to `out`; returns its path and the claims not located."""
     doc = json.loads(claims_path.read_text(encoding="utf-8"))
     if article is None:
-        from keychain_claims.claims.article import DEFAULT_PATH
         candidate = DEFAULT_PATH.with_name(doc.get("article") or DEFAULT_PATH.name)
         article = Article(candidate if candidate.exists() else DEFAULT_PATH)
     page, missing = render(article, claim_views(doc), scenario_links or {}, omission_views(doc),
