@@ -4,16 +4,18 @@
     python -m keychain_claims.layers --check    the same, then every breach of layers.yaml (exit 1)
 
 Every module is read with `ast` (nothing is imported): each `import` / `from ... import` of a
-keychain_claims module is an edge, at module level (runs on load) or at function level (runs on
-call: inside a function or a method) or for the type checker only (under `if TYPE_CHECKING:`).  Modules fold to their
-package: the first folder under keychain_claims (backends/macos is `backends`), or the module's own
-name for a top-level module (`atomic`, `redact`, `cli`...); the root package is `keychain_claims`.
+keychain_claims module is an edge, made at module level (runs on load), at function level (runs on
+call: inside a function or a method) or for the type checker only (under `if TYPE_CHECKING:`).
+Modules fold to their package: the first folder under keychain_claims (backends/macos is
+`backends`), or the module's own name for a top-level module (`atomic`, `cli`...); the root
+package's __init__ is `keychain_claims`.
 
 layers.yaml (next to this file) is the data: `layers`, bottom first, each a list of packages that
-may import only packages of lower layers; `function_level`, the function-level imports across
-packages that are allowed, each with its reason.  `problems()` lists what breaks it: a package in no
-layer, a cycle, an arrow that does not point down, an unlisted function-level import across
-packages, a listed one that no longer exists.
+may import only packages of lower layers (an edge of any kind counts); `function_level`, the
+function-level imports across packages that are allowed, each with its reason; `pending`, imports
+exempt from every check until the work their reason names lands.  `problems()` lists what breaks
+them: a package in no layer, a cycle, an arrow that does not point down, an unlisted function-level
+import across packages, a listed import that is not made.
 """
 from __future__ import annotations
 

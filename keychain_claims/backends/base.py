@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
+from keychain_claims.backends import backend_title, provenance_kind
+
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.driver import Call, DialogWatch
     from keychain_claims.security.prompts import Responder
@@ -41,21 +43,6 @@ def is_harness_error(exc: BaseException | None) -> bool:
     nobody could answer, a tool that failed) -- never evidence about the keychain."""
     return exc is not None and any(type(exc).__name__ == name or name in {c.__name__ for c in type(exc).__mro__}
                                    for name in HARNESS_ERRORS)
-
-
-def provenance_kind(simulated: bool) -> str:
-    """The provenance of a backend's own answers: the one place that spells it (`Backend.provenance`
-    for a backend object; this for a backend known only by name and kind, as in outcomes.json,
-    claims/outcomes.py)."""
-    return "simulated" if simulated else "real"
-
-
-PROVENANCE_TITLES = {"simulated": "simulated", "real": "real macOS"}     # a backend's kind, as results name it
-
-
-def backend_title(name: str, simulated: bool) -> str:
-    """A backend as results name it (the Allure parameter and `backend` label): its name and kind."""
-    return f"{name} ({PROVENANCE_TITLES[provenance_kind(simulated)]})"
 
 
 def skip_here(backend: "Backend", reason: str):

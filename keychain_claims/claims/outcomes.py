@@ -10,14 +10,14 @@ What produced a scenario's evidence (`provenance`):
   predicted  -- derived from the item's ACL view, not observed
   fingerprint -- read from a release's code
 A scenario's pytest item may carry the user property ("provenance", [...]); without one
-it is "simulated" on a simulated backend and "real" otherwise (`provenance_kind`, backends/base.py).
+it is "simulated" on a simulated backend and "real" otherwise (`provenance_kind`, backends/__init__.py).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from keychain_claims.backends.base import provenance_kind
+from keychain_claims.backends import provenance_kind
 from keychain_claims.redact import redact
 
 

@@ -20,7 +20,7 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from keychain_claims.backends.base import backend_title, provenance_kind
+from keychain_claims.backends import backend_title, provenance_kind
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.redact import redact
 from keychain_claims.claims.verdicts import evidence_text, fold_omission, omission_result, scenario_verdict

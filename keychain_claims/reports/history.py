@@ -41,7 +41,6 @@ from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import first_sentence
 from keychain_claims.claims.release_order import release_key
-from keychain_claims.claims.coverage import scenarios
 from keychain_claims.redact import redact
 from keychain_claims.releases import npm
 from keychain_claims.releases.cache import ReleaseError, cache_dir
@@ -125,6 +124,7 @@ def base_for(out: Path) -> History:
 
 def release_scenarios() -> set[str]:
     """The names of the scenarios that run once per release (tag `release`)."""
+    from keychain_claims.claims.coverage import scenarios     # pytest-bdd's parser: only when asked
     return {ref.name for ref in scenarios() if "release" in ref.markers}
 
 

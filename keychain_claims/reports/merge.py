@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from keychain_claims.backends.base import PROVENANCE_TITLES, provenance_kind
+from keychain_claims.backends import PROVENANCE_TITLES, provenance_kind
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.release_order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
