@@ -17,7 +17,7 @@ def test_the_import_graph_keeps_the_layers():
     assert layers.problems(layers.imports(), layers.rules()) == []
 
 
-def test_every_package_is_in_a_layer_and_the_bottom_is_plain():
+def test_every_package_is_in_a_layer_in_the_declared_order():
     given = layers.rules()
     packages = {layers.package_of(m) for m in layers.modules()}
     assert {p for layer in given.layers for p in layer} == packages
@@ -150,3 +150,19 @@ def test_the_entry_point_prints_the_graph_and_fails_on_a_breach(capsys, monkeypa
     monkeypatch.setattr(layers, "rules", lambda path=layers.RULES: given)
     assert layers.main(["--check"]) == 1
     assert "low -> high does not point down" in capsys.readouterr().err
+
+
+def test_the_package_docstrings_name_the_modules_there_are():
+    """keychain_claims/__init__.py names every package and top-level module; sim/__init__.py names
+    each of its modules and no module it does not have; measures/__init__.py names each of its own."""
+    import keychain_claims
+    from keychain_claims import measures, sim
+    known = layers.modules()
+    words = lambda doc: set(re.findall(r"\w+", doc))        # noqa: E731
+    packages = {layers.package_of(m) for m in known} - {"keychain_claims"}
+    assert packages - words(keychain_claims.__doc__) == set()
+    for package in (sim, measures):
+        own = {m.split(".")[2] for m in known if m.startswith(package.__name__ + ".")} - {"__main__"}
+        assert own - words(package.__doc__) == set(), package.__name__
+    listed = set(re.findall(r"(\w+) \(", sim.__doc__.split("Modules:", 1)[1].split("What measures")[0]))
+    assert listed <= {m.split(".")[2] for m in known if m.startswith("keychain_claims.sim.")}
