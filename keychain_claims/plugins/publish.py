@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.backends import Backend
+from keychain_claims.backends.macos.standins import COPED
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdicts import counts, omission_counts
 from keychain_claims.plugins.state import run_state
 from keychain_claims.reports import allure as allure_files
-from keychain_claims.reports.publish import RUN_MARKER, new_run_id, partial_results, publish, publish_results
+from keychain_claims.reports.publish import (OUTCOMES_FILE, RUN_MARKER, new_run_id, partial_results, publish,
+                                             publish_results)
 from keychain_claims.atomic import why
 from keychain_claims.claims.coverage import scenarios
 
@@ -210,7 +212,6 @@ def baseline(out: Path, backend: Backend) -> dict[str, str] | None:
     """The last complete run of this backend in the reports folder (its outcomes.json: a faults run
     is partial and never replaces it), node id -> result; None when there is none."""
     import json
-    from keychain_claims.reports.publish import OUTCOMES_FILE
     try:
         doc = json.loads((out / OUTCOMES_FILE).read_text())
     except (OSError, ValueError):
@@ -230,7 +231,6 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
     checkable, its reason naming the fault, is always accounted for; or when the scenarios no fault
     reached did not run as
     there (at least REAL_RUN_SHARE of them ran, as coverage_alarm counts; and the same results)."""
-    from keychain_claims.backends.macos.standins import COPED
     faults = injected(backend)
     kinds = {o.nodeid: {f.split(":", 1)[0] for f in fired.get(o.nodeid, [])} for o in outcomes}
     never = [f for f in faults if not any(f in k for k in kinds.values())]
