@@ -95,8 +95,8 @@ def suites(rounds: int) -> dict:
 
 def fidelity() -> dict:
     """The simulator replayed against the real macOS transcripts (fixtures/transcripts/real)."""
-    from keychain_claims.sim import fidelity as fid
-    from keychain_claims.sim.replay import figure
+    from keychain_claims.measures import fidelity as fid
+    from keychain_claims.measures.replay import figure
     results = fid.run()
     fig = figure(results)
     return {"matches": fig.matches, "comparable": fig.comparable, "total": len(results),

@@ -1,13 +1,19 @@
 """keychain-claims: the harness behind the article conformance suite.
 
-Grouped by concern:
-  claims/    -- the document under test (article), its claims ledger, coverage checks, verdicts
-  backends/  -- where `security` comes from: base interface, sim (keychain-sim), macos (shim, safety)
-  harness/   -- one scenario's world: sandbox, drivers (security, shell), prompts, dumps, callers
+In layers, bottom first (keychain_claims/layers.yaml; a package imports only from layers below it,
+tests/test_layers.py checks it, `python -m keychain_claims.layers` draws the graph):
+  atomic, redact -- atomic writes and bounded reads; the one redaction function; this root: the paths
+  security/  -- what security(1) is: command table, options, `-i` lines, error texts, prompts, dialogs
+  fakes      -- Faker-made secrets with a canary
   sim/       -- the security(1) simulator (console script `keychain-sim`)
-  releases/  -- real Claude Code releases: registry, runners, API stand-ins, fingerprints
-  reports/   -- what reviewers read: Allure files, attachments
-  fakes, redact -- Faker-made secrets with a canary, and the one redaction function
+  backends/  -- where `security` comes from: base interface, sim, macos (shim, safety, session), rehearsal
+  harness/   -- one scenario's world: sandbox, drivers (security, shell), callers, dumps, transcripts
+  claims/    -- the document under test (article), its claims ledger, coverage, outcomes, verdicts
+  releases/  -- real Claude Code releases: registry, cache, runners, API stand-ins, fingerprints
+  reports/   -- what reviewers read: claims.json/md, Allure files, matrix, history, merge
+  measures/  -- tools that measure the layers below: assumptions, fidelity, replays, bisect
+  plugins/   -- the suite's pytest plugins
+  cli        -- `keychain-claims`
 """
 import os
 

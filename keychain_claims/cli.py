@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keychain_claims import PROJECT_ROOT, REPORTS_DIR
+from keychain_claims.atomic import why, writable_folder
 
 if TYPE_CHECKING:
     from keychain_claims.claims.files import ClaimsTable
@@ -107,10 +108,8 @@ def report(results: Path, output: Path, history: Path | None = None, claims: Pat
         raise CliError(f"{results} holds no test results; run the suite first (pytest)")
     for flag, folder in (("--output", output), ("--history", (history or output.parent / "history.jsonl").parent)):
         try:
-            from keychain_claims.atomic import writable_folder
             writable_folder(folder)
         except OSError as exc:
-            from keychain_claims.atomic import why
             raise CliError(f"{flag} {folder} is not a writable folder ({why(exc)}); pass another {flag}") from None
     if history is not None and history.is_dir():
         raise CliError(f"--history {history} is a folder; pass a file (e.g. history.jsonl)")
@@ -193,7 +192,7 @@ def run_sweep(args) -> int:
 
 
 def run_fidelity(args) -> int:
-    from keychain_claims.sim import fidelity
+    from keychain_claims.measures import fidelity
     if args.dir is not None and not args.dir.is_dir():
         raise CliError(f"no directory {args.dir}; give --dir a directory of real transcripts (*.json)")
     try:
@@ -203,7 +202,7 @@ def run_fidelity(args) -> int:
 
 
 def run_bisect(args) -> int:
-    from keychain_claims.releases.bisect import BisectError, run as bisect
+    from keychain_claims.measures.bisect import BisectError, run as bisect
     try:
         result = bisect(args.what, args.good, args.bad, args.reports_dir, say=lambda line: print(line, flush=True),
                         history=args.history)
@@ -374,8 +373,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/assumptions/settle.py
-        from keychain_claims.assumptions.settle import main as assumptions
+    if argv[:1] == ["assumptions"]:          # its own parser: keychain_claims/measures/assumptions/settle.py
+        from keychain_claims.measures.assumptions.settle import main as assumptions
         return assumptions(argv[1:])
     args = parser().parse_args(argv)
     try:

@@ -19,7 +19,22 @@ CHOICES = ("auto", *NAMES)
 _WHERE = {"Backend": "base", "BackendError": "base", "BackendSkipped": "base", "CallerTools": "base",
           "UserKeychainGuard": "base", "python_shim": "base", "skip_here": "base",
           **{cls: module for module, cls in NAMES.values()}}
-__all__ = [*_WHERE, "BACKENDS", "CHOICES", "NAMES", "select"]
+__all__ = [*_WHERE, "BACKENDS", "CHOICES", "NAMES", "PROVENANCE_TITLES", "backend_title", "provenance_kind", "select"]
+
+
+def provenance_kind(simulated: bool) -> str:
+    """The provenance of a backend's own answers: the one place that spells it (`Backend.provenance`
+    for a backend object; this for a backend known only by name and kind, as in outcomes.json,
+    claims/outcomes.py)."""
+    return "simulated" if simulated else "real"
+
+
+PROVENANCE_TITLES = {"simulated": "simulated", "real": "real macOS"}     # a backend's kind, as results name it
+
+
+def backend_title(name: str, simulated: bool) -> str:
+    """A backend as results name it (the Allure parameter and `backend` label): its name and kind."""
+    return f"{name} ({PROVENANCE_TITLES[provenance_kind(simulated)]})"
 
 
 def __getattr__(name: str):

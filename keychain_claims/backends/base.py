@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 
-from keychain_claims.claims.outcomes import backend_title, provenance_kind
+from keychain_claims.backends import backend_title, provenance_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.harness.driver import Call, DialogWatch

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from keychain_claims import ARTICLES_DIR
+from keychain_claims.atomic import Unreadable, read_utf8
 
 ARTICLE_NAME = "claude-code-keychain-acl-invalidation.md"
 DEFAULT_PATH = ARTICLES_DIR / ARTICLE_NAME
@@ -56,7 +57,6 @@ def _render_quote(quote: str) -> str:
 
 class Article:
     def __init__(self, path: Path | str = DEFAULT_PATH):
-        from keychain_claims.atomic import Unreadable, read_utf8
         self.path = Path(path)
         try:
             self.data, text = read_utf8(self.path, MAX_BYTES, "article")

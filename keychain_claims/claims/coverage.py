@@ -26,6 +26,7 @@ from keychain_claims import PROJECT_ROOT
 from keychain_claims.claims import links
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
+from keychain_claims.atomic import Unreadable, read_utf8
 
 FEATURES_DIR = PROJECT_ROOT / "features"
 TYPE_STEP = "I type the article's command"
@@ -42,7 +43,6 @@ def parse_feature(features_dir: Path, path: Path):
     docstring."""
     from pytest_bdd.exceptions import GherkinParseError
 
-    from keychain_claims.atomic import Unreadable, read_utf8
     fix = "fix it or restore it with `git checkout -- features/`"
     try:
         read_utf8(path, MAX_FEATURE_BYTES, "feature file")

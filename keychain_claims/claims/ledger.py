@@ -34,6 +34,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from keychain_claims.claims.article import DEFAULT_PATH as ARTICLE_PATH, Article
+from keychain_claims.backends import NAMES
+from keychain_claims.atomic import Unreadable, read_utf8
 
 DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
 SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")
@@ -51,7 +53,6 @@ class LedgerError(Exception):
 
 
 def _backends() -> tuple[str, ...]:
-    from keychain_claims.backends import NAMES
     return ("any", *NAMES)
 
 
@@ -350,7 +351,6 @@ def _first_error(exc: ValidationError, data) -> str:
 
 def parse(path: Path) -> LedgerFile:
     """The ledger file at `path`, read and checked against the model; LedgerError (one line) otherwise."""
-    from keychain_claims.atomic import Unreadable, read_utf8
     try:
         text = read_utf8(path, MAX_BYTES, "claims ledger")[1]
     except Unreadable as exc:

@@ -10,7 +10,7 @@ What produced a scenario's evidence (`provenance`):
   predicted  -- derived from the item's ACL view, not observed
   fingerprint -- read from a release's code
 A scenario's pytest item may carry the user property ("provenance", [...]); without one
-it is "simulated" on a simulated backend and "real" otherwise (`provenance_kind`).
+it is "simulated" on a simulated backend and "real" otherwise (`provenance_kind`, backends/__init__.py).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dataclasses import field
 
 from pydantic.dataclasses import dataclass
 
+from keychain_claims.backends import provenance_kind
 from keychain_claims.redact import redact
 
 
@@ -43,20 +44,6 @@ class Prop:
     RELEASE_FALLBACK = "release_fallback"           # what a release did when its keychain write failed
     FINDINGS = "findings"              # the IDs of the ledger findings whose own assertion failed again
     FAULTS = "faults"                  # the rehearsal's injected faults that fired in it ("<fault>: <where>")
-
-
-def provenance_kind(simulated: bool) -> str:
-    """The provenance of a backend's own answers: the one place that spells it (`Backend.provenance`
-    for a backend object; this for a backend known only by name and kind, as in outcomes.json)."""
-    return "simulated" if simulated else "real"
-
-
-PROVENANCE_TITLES = {"simulated": "simulated", "real": "real macOS"}     # a backend's kind, as results name it
-
-
-def backend_title(name: str, simulated: bool) -> str:
-    """A backend as results name it (the Allure parameter and `backend` label): its name and kind."""
-    return f"{name} ({PROVENANCE_TITLES[provenance_kind(simulated)]})"
 
 
 @dataclass

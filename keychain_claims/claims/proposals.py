@@ -17,7 +17,7 @@ from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Claim, Ledger, Omission
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
-from keychain_claims.releases.order import release_key
+from keychain_claims.claims.release_order import release_key
 
 SUPPORTED, NOT_SUPPORTED, NOT_CHECKABLE = "supported", "not supported", "not-checkable"
 

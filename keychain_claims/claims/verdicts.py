@@ -21,7 +21,7 @@ from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import OMISSION_PREFIX, Ledger
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
-from keychain_claims.releases.order import in_releases, release_key
+from keychain_claims.claims.release_order import in_releases, release_key
 
 
 @dataclass

@@ -16,11 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from keychain_claims import PROJECT_ROOT
 from keychain_claims.backends import Backend
 from keychain_claims.security.process import alive
 from keychain_claims.harness.driver import Security, Shell
 from keychain_claims.fakes import Fakes, Secret
 from keychain_claims.security.prompts import Responder
+from keychain_claims.atomic import probe
 
 _OPEN: "set[Sandbox]" = set()          # closed at exit, whatever stopped the run
 OWNER_FILE = "owner.pid"
@@ -32,7 +34,6 @@ def default_base() -> Path:
     harness makes there is a unix socket; a release that makes one under its TMPDIR needs the
     path to stay under macOS's 104 bytes: point KEYCHAIN_CLAIMS_SANDBOXES at a short folder if
     the checkout's path is long."""
-    from keychain_claims import PROJECT_ROOT
     return PROJECT_ROOT / "build" / "sandboxes"
 
 
@@ -44,7 +45,6 @@ def base_dir() -> Path:
     path = Path(os.environ.get("KEYCHAIN_CLAIMS_SANDBOXES") or default_base())
     try:
         path.mkdir(parents=True, exist_ok=True)
-        from keychain_claims.atomic import probe
         probe(path)
     except OSError as exc:
         raise SandboxDirError(f"cannot make sandboxes under {path} ({exc.strerror or exc}); point "

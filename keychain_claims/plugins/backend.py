@@ -10,6 +10,7 @@ import pytest
 from keychain_claims.backends import Backend, BackendError, select
 from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.plugins.state import BACKEND, CLAIMS, SAFETY, SUMMARY, Safety, Summary, claims_run, usage, worker
+from keychain_claims.backends.macos import safety as macos_safety
 
 
 def _faults(config: pytest.Config) -> str:
@@ -60,7 +61,6 @@ def take_safety_snapshot(config: pytest.Config) -> None:
     """On macOS the user's keychain search list and default keychain are recorded."""
     backend, safety = config.stash[BACKEND], config.stash.setdefault(SAFETY, Safety())
     if backend.user_keychain_guard is not None and backend.unavailable() is None and not worker(config):
-        from keychain_claims.backends.macos import safety as macos_safety
         command, env = backend.user_keychain_guard.system_security()
         safety.system = macos_safety.system_run(command, env)
         safety.snapshot = macos_safety.snapshot(safety.system)
@@ -100,7 +100,6 @@ def check_safety(session: pytest.Session) -> None:
     """The user's keychain search list and default keychain are as they were before the run."""
     safety = session.config.stash.get(SAFETY, None)
     if safety is not None and safety.snapshot is not None:
-        from keychain_claims.backends.macos import safety as macos_safety
         try:
             macos_safety.compare(safety.snapshot, macos_safety.snapshot(safety.system))
         except macos_safety.SafetyError as exc:

@@ -17,8 +17,9 @@ from keychain_claims.claims.outcomes import Prop
 from keychain_claims.plugins.state import (BACKEND, CLAIMS, FINDINGS_KEY, RELEASES, STEP_KEY, Claims, claims_run,
                                            release_of, scenario_of, usage)
 from keychain_claims.releases.release import Release
-from keychain_claims.releases.order import in_releases
+from keychain_claims.claims.release_order import in_releases
 from keychain_claims.reports import allure as allure_files
+from keychain_claims.claims.coverage import FeatureFileError, problems, scenarios
 
 SCOPED_KEY = pytest.StashKey[list]()   # on an item: release-scoped findings decided once its release is loaded
 
@@ -38,7 +39,6 @@ def _check_article_and_ledger(article: Article, ledger: Ledger) -> None:
     """`keychain-claims check` at the start of every claims run: a claim whose sentence the
     article no longer has (or a tag, refutation or command out of step) stops the run before
     anything runs or is written, with one line naming the claim and the sentence."""
-    from keychain_claims.claims.coverage import FeatureFileError, problems
     try:
         found = problems(article, ledger)
     except FeatureFileError as exc:
@@ -56,7 +56,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not claims_run(config):
         return
-    from keychain_claims.claims.coverage import FeatureFileError, scenarios
     declared = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
     try:
         refs = scenarios()

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.plugins.state import OWN_TESTS, RESULTS, Results, claims_run, usage, worker
+from keychain_claims.atomic import why, writable_folder
+from keychain_claims.reports.publish import Busy, FolderLock, discard_results, results_lock, stage_results
 
 
 def _usable_dir(value: str, flag: str, hint: str) -> None:
     """A folder the run will write into: made now, or one line that says what to do."""
-    from keychain_claims.atomic import why, writable_folder
     try:
         writable_folder(value)
     except OSError as exc:
@@ -68,8 +69,6 @@ def prepare(config: pytest.Config) -> None:
         return
     _usable_dir(option.reports_dir, "--reports-dir", "make the directory writable or pass --reports-dir=<a writable folder>")
     _lock(config, Path(option.reports_dir), results.target)
-    from keychain_claims.atomic import why
-    from keychain_claims.reports.publish import stage_results
     try:
         results.staging = stage_results(results.target)
     except OSError as exc:
@@ -105,8 +104,6 @@ def _lock(config: pytest.Config, reports: Path, results: Path) -> None:
     second is refused with one line naming the first (a lock whose holder died is taken over)."""
     import shlex
     import sys
-    from keychain_claims.atomic import why
-    from keychain_claims.reports.publish import Busy, FolderLock, results_lock
     program = os.path.basename(sys.argv[0])
     command = shlex.join(["pytest" if program in ("", "__main__.py") else program, *config.invocation_params.args])
     held = config.stash[RESULTS]
@@ -137,7 +134,6 @@ def unconfigure(config: pytest.Config) -> None:
     results = config.stash.get(RESULTS, None)
     if results is not None and claims_run(config):
         if results.staging is not None:
-            from keychain_claims.reports.publish import discard_results
             discard_results(results.staging)
             results.staging = None
         _release(results)

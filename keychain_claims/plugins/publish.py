@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.backends import Backend
+from keychain_claims.backends.macos.standins import COPED
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdicts import counts, omission_counts
 from keychain_claims.plugins.state import BACKEND, CLAIMS, OUTCOMES, RESULTS, SUMMARY, Results, Summary, worker
 from keychain_claims.reports import allure as allure_files
-from keychain_claims.reports.publish import RUN_MARKER, new_run_id, partial_results, publish, publish_results
+from keychain_claims.reports.publish import (OUTCOMES_FILE, RUN_MARKER, new_run_id, partial_results, publish,
+                                             publish_results)
+from keychain_claims.atomic import why
+from keychain_claims.claims.coverage import scenarios
 
 REAL_RUN_SHARE = 0.9     # a run on a non-simulator backend fails below this share of scenarios that ran
 
@@ -43,7 +47,6 @@ def finish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     partial = "; ".join(partial_reasons(session, exitstatus, outcomes))
     results = state.staging          # this run's Allure results, not yet published
-    from keychain_claims.atomic import why
     run_id = new_run_id()
     if state.error:             # the reports folder filled up (or went) mid-run: said once, fails
         session.exitstatus = exitstatus = pytest.ExitCode.INTERNAL_ERROR if exitstatus == 0 else exitstatus
@@ -106,7 +109,6 @@ def pytest_testnodedown(node, error) -> None:
 def guard_allure_writes(state: Results) -> None:
     import allure_commons
     from allure_commons.logger import AllureFileLogger
-    from keychain_claims.atomic import why
     hooks = allure_commons.plugin_manager.hook
     for plugin in allure_commons.plugin_manager.get_plugins():
         if not isinstance(plugin, AllureFileLogger):
@@ -169,7 +171,6 @@ def partial_reasons(session: pytest.Session, exitstatus: int, outcomes: list[Out
     missing = config.stash[OUTCOMES].collected - ran
     if missing:
         reasons.append(f"{len(missing)} collected scenario(s) without a result")
-    from keychain_claims.claims.coverage import scenarios
     absent = {ref.name for ref in scenarios()} - {o.scenario for o in outcomes}
     if absent and not reasons:
         reasons.append(f"{len(absent)} scenario(s) of the feature set not collected")
@@ -212,7 +213,6 @@ def baseline(out: Path, backend: Backend) -> dict[str, str] | None:
     """The last complete run of this backend in the reports folder (its outcomes.json: a faults run
     is partial and never replaces it), node id -> result; None when there is none."""
     import json
-    from keychain_claims.reports.publish import OUTCOMES_FILE
     try:
         doc = json.loads((out / OUTCOMES_FILE).read_text())
     except (OSError, ValueError):
@@ -232,7 +232,6 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
     checkable, its reason naming the fault, is always accounted for; or when the scenarios no fault
     reached did not run as
     there (at least REAL_RUN_SHARE of them ran, as coverage_alarm counts; and the same results)."""
-    from keychain_claims.backends.macos.standins import COPED
     faults = injected(backend)
     kinds = {o.nodeid: {f.split(":", 1)[0] for f in fired.get(o.nodeid, [])} for o in outcomes}
     never = [f for f in faults if not any(f in k for k in kinds.values())]

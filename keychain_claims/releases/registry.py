@@ -25,7 +25,7 @@ This module loads a release (a version, a tag, or an installed claude) and knows
 holds; the rest lives by concern: cache.py (the folder, locks, holds, eviction), npm.py (the
 registry client), manifests.py (entry documents, staging, the manifest check), unpack.py
 (download and unpack), runtimes.py (host runtimes), release.py (Release), versions.py (what a
---claude-code SPEC names), order.py (version order)."""
+--claude-code SPEC names); version order is claims/release_order.py (the ledger's release ranges use it too)."""
 from __future__ import annotations
 
 import json
@@ -43,7 +43,7 @@ from keychain_claims.releases.cache import ReleaseError, cache_dir, entry_lock, 
 from keychain_claims.releases.manifests import ENTRY_FILE, check, read_doc, proved, sha256, write_doc
 from keychain_claims.releases.npm import DARWIN, INTEGRITY_FILE, PACKAGE, host_platform, resolve
 from keychain_claims.releases.spec import Kind, SpecItem, is_version
-from keychain_claims.releases.order import release_key, version_of
+from keychain_claims.claims.release_order import release_key, version_of
 from keychain_claims.releases.release import Release, binary
 from keychain_claims.releases.unpack import PRELOAD_FILE, build
 

@@ -112,7 +112,6 @@ def kept_paths(cmd: list[str], env: dict[str, str], over: Path | None = None) ->
     """The folders below the host's /tmp that a release run needs: this checkout (the preloads, the
     shims' code), the Python the shims run on, and every absolute path its command line and
     environment name (the cache entry, the sandbox, TMPDIR, PATH) -- the outermost of each, once."""
-    from keychain_claims import PROJECT_ROOT
     words = [PROJECT_ROOT, Path(sys.prefix), Path(sys.executable).parent, *map(Path, cmd)]
     for value in env.values():
         for word in re.split(r"[:=\s]", value):

@@ -20,10 +20,13 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from keychain_claims.claims.outcomes import backend_title, provenance_kind
+from keychain_claims.backends import backend_title, provenance_kind
 from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.redact import redact
+from keychain_claims.claims.verdicts import evidence_text, fold_omission, omission_result, scenario_verdict
+from keychain_claims.claims.ledger import OMISSION_PREFIX
+from keychain_claims.claims.proposals import support_of
 
 NODEID_LABEL = "nodeid"          # the pytest node id, to tie a result file to its outcome
 VERDICT_LABEL = "verdict"        # holds | contradicted | fails | not-checkable | no-longer-contradicted
@@ -156,7 +159,6 @@ def label_results(results: Path, outcomes, verdicts, ledger, omissions=()) -> in
     labels, and its evidence as the status message and at the top of the description; a
     scenario that never reached Allure (skipped before it started) gets a result of its own.
     Returns how many results were labelled."""
-    from keychain_claims.claims.verdicts import evidence_text, scenario_verdict
     by_nodeid = {o.nodeid: o for o in outcomes}
     overall = {(v.claim, v.backend): v.verdict for v in verdicts}
     overall.update({(v.omission, v.backend): f"{v.verdict} (omission)" for v in omissions})
@@ -196,9 +198,6 @@ def _label(result: dict, outcome, overall, findings, evidence_text, scenario_ver
     evidence once (a recorded finding: its text); the description says the verdict and what the scenario
     saw, in words (the assertion's message), not the finding a second time; pytest's traceback becomes
     an attachment ("pytest traceback") instead of the page's text."""
-    from keychain_claims.claims.verdicts import fold_omission, omission_result
-    from keychain_claims.claims.ledger import OMISSION_PREFIX
-    from keychain_claims.claims.proposals import support_of
     claims = [c for c in outcome.claims if not c.startswith(OMISSION_PREFIX)]
     omitted = [c for c in outcome.claims if c.startswith(OMISSION_PREFIX)]
     proposes = list(getattr(outcome, "proposes", []))

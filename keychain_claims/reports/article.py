@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from markdown_it.token import Token
 
-from keychain_claims.claims.article import Article
+from keychain_claims.claims.article import DEFAULT_PATH, Article
 from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import ClaimVerdict, OmittedCauseVerdict
@@ -254,7 +254,6 @@ def build(claims_path: Path, out: Path, scenario_links: dict[str, str] | None = 
     """Write the annotated article to `out`; returns its path and the claims not located."""
     table = ClaimsTable.read(claims_path)
     if article is None:
-        from keychain_claims.claims.article import DEFAULT_PATH
         candidate = DEFAULT_PATH.with_name(table.article or DEFAULT_PATH.name)
         article = Article(candidate if candidate.exists() else DEFAULT_PATH)
     page, missing = render(article, claim_views(table), scenario_links or {}, omission_views(table),

@@ -36,11 +36,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from keychain_claims import PROJECT_ROOT
+from keychain_claims import PROJECT_ROOT, atomic
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import first_sentence
-from keychain_claims.releases.order import release_key
+from keychain_claims.claims.release_order import release_key
+from keychain_claims.redact import redact
+from keychain_claims.releases import npm
+from keychain_claims.releases.cache import ReleaseError, cache_dir
+from keychain_claims.releases.versions import chunks, published
 
 FORMAT = 1
 HISTORY_FILE = "release-history.json"
@@ -120,7 +124,7 @@ def base_for(out: Path) -> History:
 
 def release_scenarios() -> set[str]:
     """The names of the scenarios that run once per release (tag `release`)."""
-    from keychain_claims.claims.coverage import scenarios
+    from keychain_claims.claims.coverage import scenarios     # pytest-bdd's parser: only when asked
     return {ref.name for ref in scenarios() if "release" in ref.markers}
 
 
@@ -560,8 +564,6 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
 
 def write(history: History, ledger, out: Path, stem: str = "release-history") -> list[Path]:
     """history -> `stem`.json (the model, with the fold), `stem`.md and `stem`.html in `out`."""
-    from keychain_claims import atomic
-    from keychain_claims.redact import redact
     releases, rows = fold_cells(history, ledger)
     releases = history.releases()
     found = changes(history, releases, rows)
@@ -590,9 +592,6 @@ def registry_snapshot(history: History, article, package: str | None = None) -> 
     """`history` with the registry's list of today (`published`, `published_on`) and the article
     era: the release published last on or before the article's date, by npm's `time` document
     (its stamps, not the list's order, say what was current that day)."""
-    from keychain_claims.releases import npm
-    from keychain_claims.releases.cache import ReleaseError
-    from keychain_claims.releases.versions import published
     package = package or npm.PACKAGE
     try:
         versions, _ = published(package)
@@ -648,8 +647,6 @@ def sweep(versions: list[str], runs: Path, chunk: int, pytest_args: Sequence[str
     import resource
     import sys
     import time
-    from keychain_claims.releases.cache import cache_dir
-    from keychain_claims.releases.versions import chunks
     runs.mkdir(parents=True, exist_ok=True)
     commit = suite_commit()
     if commit.endswith("-dirty") or not commit:
@@ -685,7 +682,6 @@ def sweep(versions: list[str], runs: Path, chunk: int, pytest_args: Sequence[str
                 "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
                 "downloaded_bytes": _downloaded(folder / "release-cache.log"),
                 "cache_bytes": _size(cache_dir()), "runs_bytes": _size(runs), "at": now()}
-        from keychain_claims import atomic
         lines = [*(runs / COST_FILE).read_text().splitlines(), json.dumps(cost)] if (runs / COST_FILE).exists() \
             else [json.dumps(cost)]
         atomic.write_text(runs / COST_FILE, "\n".join(lines) + "\n")

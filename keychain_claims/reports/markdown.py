@@ -10,7 +10,8 @@ from pathlib import Path
 from keychain_claims import atomic
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.verdict import CLAIM_VERDICTS, OMISSION_VERDICTS, OmissionVerdict, Verdict
-from keychain_claims.claims.outcomes import PROVENANCES, provenance_kind
+from keychain_claims.backends import provenance_kind
+from keychain_claims.claims.outcomes import PROVENANCES
 from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.claims.verdicts import (ClaimVerdict, OmittedCauseVerdict, counts, coverage_text, first_sentence,
                                              omission_counts)

@@ -23,7 +23,8 @@ from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import (coverage_of, coverage_text, skip_reasons,
                                              fold_omission, omission_result, release_cell)
 from keychain_claims.redact import redact
-from keychain_claims.releases.order import in_releases, release_key
+from keychain_claims.claims.release_order import in_releases, release_key
+from keychain_claims import atomic
 
 
 class MatrixEvidence(BaseModel):
@@ -132,7 +133,6 @@ def write_matrix(outcomes, ledger, out: Path, name: str = "release-matrix") -> N
     """Claims x releases: holds / contradicted / not checkable, with the evidence (`name`.json/md/svg/html;
     a partial run writes release-matrix.partial.*).  The whole history, kept from run to run, is
     reports/history.py's."""
-    from keychain_claims import atomic
     releases, rows = cells(outcomes, ledger)
     if not releases:
         return

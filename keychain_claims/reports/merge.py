@@ -11,13 +11,17 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keychain_claims.backends import PROVENANCE_TITLES, provenance_kind
 from keychain_claims.claims.files import OutcomesError, OutcomesFile
-from keychain_claims.claims.outcomes import PROVENANCE_TITLES, Outcome, provenance_kind
-from keychain_claims.releases.order import release_key
+from keychain_claims.claims.outcomes import Outcome
+from keychain_claims.claims.release_order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
 from keychain_claims.reports.allure import ENVIRONMENT_FILE
 from keychain_claims.reports.matrix import MatrixError, ReleaseMatrix
 from keychain_claims.reports.publish import OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
+from keychain_claims.claims.article import Article, ArticleError
+from keychain_claims.claims.ledger import Ledger, LedgerError
+from keychain_claims.atomic import why
 
 RESULTS_DIR = "allure-results"
 
@@ -155,7 +159,6 @@ def merge(folders: list[Path], output: Path) -> Merged:
     except Busy as exc:
         raise MergeError(f"{exc}; merge once it has finished") from None
     except OSError as exc:
-        from keychain_claims.atomic import why
         raise MergeError(f"cannot lock the folders to merge ({why(exc)}); pass folders you can write") from None
     finally:
         for lock in locks:
@@ -163,8 +166,6 @@ def merge(folders: list[Path], output: Path) -> Merged:
 
 
 def _merge(folders: list[Path], output: Path) -> Merged:
-    from keychain_claims.claims.article import Article, ArticleError
-    from keychain_claims.claims.ledger import Ledger, LedgerError
     runs = [read_outcomes(f) for f in folders]
     try:
         article, ledger = Article(), Ledger()
@@ -182,7 +183,6 @@ def _merge(folders: list[Path], output: Path) -> Merged:
         shutil.rmtree(results, ignore_errors=True)
         results.mkdir(parents=True)
     except OSError as exc:
-        from keychain_claims.atomic import why
         raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
     copied = 0
     for run in runs:
@@ -215,7 +215,6 @@ def _merge(folders: list[Path], output: Path) -> Merged:
             raise MergeError(done.history_problem)
         verdicts = done.verdicts
     except OSError as exc:
-        from keychain_claims.atomic import why
         raise MergeError(f"cannot write the merge to {output} ({why(exc)}); pass --output=<a writable folder>") from None
     releases = sorted({o.release for o in outcomes if o.release}, key=release_key)
     return Merged(output, results, list(folders), outcomes, backends, releases, copied, verdicts,

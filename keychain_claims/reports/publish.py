@@ -22,6 +22,8 @@ from keychain_claims.reports import allure as allure_files
 from keychain_claims.reports.matrix import write_matrix
 from keychain_claims.reports.proposed import write_proposed
 from keychain_claims.reports import history as release_history
+from keychain_claims import atomic
+from keychain_claims.security.process import alive
 
 OUTCOMES_FILE = "outcomes.json"             # the model: claims/files.py OutcomesFile
 PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
@@ -88,7 +90,6 @@ def write_outcomes(out: Path, outcomes: list[Outcome], backends: dict[str, bool]
     recompute verdicts from this run.  `run_id` names the run; `runs` gives each outcome's own run
     (a merge keeps them, so merging a run twice counts it once); `run_commits` the suite commit of
     each run (the release history records it per release)."""
-    from keychain_claims import atomic
     out.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
     path = out / (PARTIAL_OUTCOMES_FILE if partial else OUTCOMES_FILE)
@@ -126,7 +127,6 @@ def stage_results(target: Path) -> Path:
     publishing is a rename), after sweeping the staging folders of runs that died."""
     import os
     import shutil
-    from keychain_claims.security.process import alive
     for old in target.parent.glob(f".{target.name}{STAGING}*"):
         pid = old.name.rsplit(STAGING, 1)[1]
         if not pid.isdigit() or int(pid) == os.getpid() or not alive(int(pid)):

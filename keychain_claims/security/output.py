@@ -2,7 +2,7 @@
 keychains and homes involved (given as substitutions) and the dates `dump-keychain` and
 `find-*-password` print for cdat/mdat.  One normaliser for every comparison of security output:
 the recorded transcripts of the suite (harness/transcripts.py) and the real transcripts the
-simulator is measured on (sim/fidelity.py)."""
+simulator is measured on (measures/fidelity.py)."""
 from __future__ import annotations
 
 import re

@@ -4,10 +4,13 @@ Spec: shared/reference/security-cli.md.  [SRC] behaviour is followed exactly; wh
 spec marks [UNV] (or what had to be invented) lives in `unverified.py`, one place for a
 real-Mac transcript to correct.
 
-Modules: cli (argv, `-i`: readline and split_line as security.c has them, dispatch), table (security's
-real command table: order, usage texts), commands (one function per subcommand), store
-(keychain files, per-user state, clock, events, locking), acl (code identity, ACL and
-partition checks), agent (SecurityAgent dialogs and getpass on /dev/tty), formats
-(what `security` prints), errors (OSStatus texts), control (test-only API), fidelity (replay of
-real macOS transcripts, fixtures/transcripts/real: `keychain-claims fidelity`; not on the call path).
+What security(1) *is* (its command table, option strings, `-i` lines, error texts, prompts, dialog
+words) is keychain_claims/security/, shared with the macOS backend; this package is how the simulator
+behaves.  Modules: cli (argv, `-i` and the prompt loop, dispatch), commands (the dispatch table: one
+function per subcommand, from item_commands, keychain_commands and partition_commands), store
+(keychain files, per-user state, clock, events, locking), crypto (keys and item data at rest), acl
+(code identity, ACL and partition checks), agent (SecurityAgent dialogs and getpass on /dev/tty),
+formats (what `security` prints), unverified (every [UNV] or invented behaviour), control (test-only
+API for what argv cannot do).  What measures the simulator against macOS (fidelity, the behaviour
+cases, transcript replays) is keychain_claims/measures/, above everything it measures.
 """

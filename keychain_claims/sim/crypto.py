@@ -7,6 +7,7 @@ try:                      # the builtin module starts in microseconds; hashlib l
 except ImportError:       # pragma: no cover
     from hashlib import sha256
 import os
+from keychain_claims.security import errors
 
 
 def new_salt() -> str:
@@ -37,6 +38,5 @@ def unseal(key_hex: str, sealed: str) -> bytes:
     try:
         raw = bytes.fromhex(sealed)
     except (ValueError, TypeError):                 # stored data that is not hex: a damaged item
-        from keychain_claims.security import errors
         raise errors.SecError(errors.DECODE) from None
     return bytes(a ^ b for a, b in zip(raw, _stream(key_hex, len(raw))))

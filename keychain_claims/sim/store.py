@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from keychain_claims.security import errors
+from keychain_claims import atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -82,7 +83,6 @@ def write_json(path: str, data, durable: bool = True) -> None:
 def _write_text(path: str, text: str, durable: bool = True) -> None:
     """Atomic replace (keychain_claims.atomic); a writer killed before the rename leaves only its
     temp file, which the next write of the same file removes (callers hold the file's lock)."""
-    from keychain_claims import atomic
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     prefix = f".{os.path.basename(path)}."
@@ -227,9 +227,8 @@ MAX_KEYCHAIN_BYTES = 1 << 30      # a keychain file is read only when it is a re
 
 
 def _read_whole(path: str) -> _Cached:
-    from keychain_claims.atomic import read_regular
     try:               # a FIFO or a device (a link to /dev/zero) is not a keychain: refused unread, never waited on
-        raw = read_regular(path, MAX_KEYCHAIN_BYTES, "keychain")
+        raw = atomic.read_regular(path, MAX_KEYCHAIN_BYTES, "keychain")
     except FileNotFoundError:
         raise errors.SecError(errors.NO_SUCH_KEYCHAIN) from None
     except (IsADirectoryError, PermissionError, OSError):

@@ -3,7 +3,7 @@ invented.  One place, so a real-Mac transcript (fixtures/transcripts/macos/) can
 Each constant cites the line of shared/reference/security-cli.md (§section) or the source it stands
 for, and says (`settle:`) which transcript or source would settle it.
 
-Each settle line is also an executable probe (keychain_claims/assumptions/, whose `settles` names the
+Each settle line is also an executable probe (keychain_claims/measures/assumptions/, whose `settles` names the
 constant here): `keychain-claims assumptions --settle --backend macos` answers it on a Mac and records
 the transcript; `keychain-claims fidelity --settled DIR` says where this module must change.
 

@@ -407,11 +407,11 @@ def test_every_claim_has_a_review_whose_scenarios_exist():
 def test_a_claims_assumptions_are_probes_and_the_verdict_table_names_them(tmp_path):
     """Issue 33: a verdict reached on the simulator says which simulator assumption it rests on, and the
     probe that settles it; every assumption a claim names is a registered probe."""
-    from keychain_claims.assumptions import probe
+    from keychain_claims.measures.assumptions import probe
     from keychain_claims.claims.article import Article
     from keychain_claims.claims.outcomes import Outcome
     from keychain_claims.claims.verdicts import compute
-    import keychain_claims.assumptions.settle  # noqa: F401  (importing it registers every probe)
+    import keychain_claims.measures.assumptions.settle  # noqa: F401  (importing it registers every probe)
     ledger = Ledger()
     unknown = {(c.id, a) for c in ledger for a in c.rests_on if a not in probe.REGISTRY}
     assert not unknown, f"assumption IDs no probe has: {sorted(unknown)}"

@@ -85,7 +85,7 @@ def test_report_names_every_page_it_built(tmp_path, monkeypatch, capsys):
 
 
 def test_fidelity_json_with_settled_transcripts_is_one_json_document(tmp_path, monkeypatch, capsys):
-    from keychain_claims.sim import fidelity
+    from keychain_claims.measures import fidelity
     monkeypatch.setattr(fidelity, "run", lambda directory=None: [])
     monkeypatch.setattr(fidelity, "run_behaviour", lambda directory=None: [])
     monkeypatch.setattr(fidelity, "settled", lambda directory: [{"id": "X", "state": "agrees"}])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from keychain_claims.releases.order import in_releases as in_range
+from keychain_claims.claims.release_order import in_releases as in_range
 
 
 @pytest.mark.parametrize("version, releases, inside", [

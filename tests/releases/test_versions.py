@@ -14,7 +14,7 @@ import pytest
 
 from keychain_claims.releases import npm as npm_client, versions
 from keychain_claims.releases.cache import ReleaseError
-from keychain_claims.releases.order import in_releases, release_key
+from keychain_claims.claims.release_order import in_releases, release_key
 from keychain_claims.releases.versions import parse_spec
 from tests import ROOT, child
 

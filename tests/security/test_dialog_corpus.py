@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from keychain_claims.security import dialogs, prompts
-from keychain_claims.sim import agent, behaviour
+from keychain_claims.measures import behaviour
+from keychain_claims.sim import agent
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +208,7 @@ def test_the_behaviour_case_for_a_report_is_a_valid_case(corpus, tmp_path):
      "keychain password.", False, False),
 ])
 def test_the_dialog_probes_hold_only_on_the_corpus_sentence(monkeypatch, seen, marks, held):
-    from keychain_claims.assumptions import formats
+    from keychain_claims.measures.assumptions import formats
     monkeypatch.setenv("KEYCHAIN_SIM_MACOS", "26")
     monkeypatch.setattr(formats.sys, "platform", "linux")
     responder = prompts.Responder()

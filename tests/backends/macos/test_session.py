@@ -169,8 +169,8 @@ def test_a_codesign_after_the_default_lock_timeout_still_signs_without_a_dialog(
 def test_settle_exits_non_zero_when_a_probe_could_not_run(tmp_path, monkeypatch):
     """Point 5: a probe's exception became "not settled" (or "did not hold") and `assumptions
     --settle` always exited 0."""
-    from keychain_claims.assumptions import settle
-    from keychain_claims.assumptions.probe import REGISTRY
+    from keychain_claims.measures.assumptions import settle
+    from keychain_claims.measures.assumptions.probe import REGISTRY
     some = next(iter(REGISTRY))
 
     def broken(host):
@@ -182,7 +182,7 @@ def test_settle_exits_non_zero_when_a_probe_could_not_run(tmp_path, monkeypatch)
 
 
 def test_settle_exits_zero_when_every_probe_ran(tmp_path):
-    from keychain_claims.assumptions import settle
+    from keychain_claims.measures.assumptions import settle
     rc = settle.main(["--settle", "--backend", "sim", "--out", str(tmp_path), "--only", "USAGE-H-BY-VERSION"])
     assert rc == 0
 

@@ -15,6 +15,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from keychain_claims.sim import control
+from keychain_claims.harness.sandbox import owned_dir
 
 
 @dataclass
@@ -60,7 +62,6 @@ class Box:
     """A throw-away HOME and simulator state; placeholders of the reconstruction point into it."""
 
     def __init__(self):
-        from keychain_claims.harness.sandbox import owned_dir
         self.root = owned_dir("fidelity-")          # under the sandboxes' base, never the host's /tmp
         self.home = self.root / "home"
         (self.home / "Library" / "Keychains").mkdir(parents=True)
@@ -89,7 +90,6 @@ def sim_command() -> list[str]:
 
 def window_text(box: Box, argv: list[str], env: dict) -> tuple[str, int]:
     """Run a command that shows a dialog in a `gui-unattended` session; return the window's text."""
-    from keychain_claims.sim import control
     state = Path(env["KEYCHAIN_SIM_STATE"])
     state.mkdir(parents=True, exist_ok=True)
     (state / "session").write_text("gui-unattended")

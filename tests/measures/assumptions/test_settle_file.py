@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.assumptions import settle as assumptions
+from keychain_claims.measures.assumptions import settle as assumptions
 from keychain_claims.backends.sim import SimBackend
 
 CLI = Path(sys.executable).with_name("keychain-claims")

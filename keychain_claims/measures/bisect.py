@@ -29,6 +29,11 @@ from keychain_claims.releases.npm import PACKAGE
 from keychain_claims.releases.registry import load
 from keychain_claims.releases.release import Release
 from keychain_claims.releases.versions import between
+from keychain_claims.releases import fingerprints
+from keychain_claims import PROJECT_ROOT
+from keychain_claims.claims.ledger import Ledger
+from keychain_claims.reports import history as release_history
+from keychain_claims.harness.sandbox import owned_dir
 
 
 class BisectError(Exception):
@@ -70,7 +75,6 @@ class Result:
 
 
 def fingerprint_names() -> list[str]:
-    from keychain_claims.releases import fingerprints
     with tempfile.NamedTemporaryFile(suffix=".js") as empty:
         return sorted(fingerprints.read(Path(empty.name)))
 
@@ -88,7 +92,6 @@ def release_source(release: Release) -> Path:
 
 
 def fingerprint_evaluator(name: str) -> Callable[[str], Observation]:
-    from keychain_claims.releases import fingerprints
 
     def evaluate(version: str) -> Observation:
         try:
@@ -108,9 +111,6 @@ def claim_evaluator(claim: str, workdir: Path, history: Path | None = None) -> C
     column in the release history (holds / contradicted / fails / ...); `not-checkable` cannot
     decide, so it skips.  With `history` (a release-history.json): a version whose column there is
     complete for this suite commit is not run again, and every version run is added to it."""
-    from keychain_claims import PROJECT_ROOT
-    from keychain_claims.claims.ledger import Ledger
-    from keychain_claims.reports import history as release_history
     ledger = Ledger()
     commit = release_history.suite_commit()
 
@@ -232,11 +232,9 @@ def run(what: str, good: str, bad: str, out: Path, say: Callable[[str], None] = 
     if what in names:
         evaluate = fingerprint_evaluator(what)
     else:
-        from keychain_claims.claims.ledger import Ledger
         ledger = Ledger()
         if what not in ledger:
             raise BisectError(f"{what!r} is neither a fingerprint ({', '.join(names)}) nor a claim ID of the ledger")
-        from keychain_claims.harness.sandbox import owned_dir
         evaluate = claim_evaluator(what, owned_dir(f"bisect-{what}-"), history)
     try:
         versions = between(good, bad, package)

@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from keychain_claims.sim.replay import Box, Result, compare_text, figure, fold_retyped, sim_command, window_text
+from keychain_claims.measures.replay import Box, Result, compare_text, figure, fold_retyped, sim_command, window_text
+from keychain_claims import PROJECT_ROOT
+from keychain_claims.sim import acl, control, store
+from keychain_claims.security import dialogs
 
 
 # ---------------------------------------------------------------------------- behaviour cases
@@ -26,7 +29,6 @@ MACOS_VERSIONS = ("14", "15", "26")
 
 
 def behaviour_dir() -> Path:
-    from keychain_claims import PROJECT_ROOT
     return PROJECT_ROOT / "fixtures" / "behaviour"
 
 
@@ -45,7 +47,6 @@ def load_behaviour(directory: Path | None = None) -> list[dict]:
 
 
 def _item_state(box: Box, env: dict, spec: dict) -> dict | None:
-    from keychain_claims.sim import store
     with store.using_state(Path(env["KEYCHAIN_SIM_STATE"])):
         data = store.load_keychain(box.values["{LOGIN}"])
     for item in data["items"]:
@@ -75,7 +76,6 @@ def _step(box: Box, env: dict, step: dict) -> tuple[int, str, str]:
                               input=box.expand(step["stdin"]) if "stdin" in step else None,
                               stdin=None if "stdin" in step else subprocess.DEVNULL, timeout=step.get("timeout"))
     except subprocess.TimeoutExpired:           # timeout(1)'s status, as the report's wrapper saw it
-        from keychain_claims.sim import control
         control.dismiss(state)
         return 124, "", ""
     return proc.returncode, proc.stdout, proc.stderr
@@ -110,7 +110,6 @@ def replay_behaviour(case: dict) -> Result:
         after = _item_state(box, env, spec)
         expect, problems = case["expect"], []
         got: dict[str, Any] = {}
-        from keychain_claims.sim import acl, control
         events = control.events(Path(env["KEYCHAIN_SIM_STATE"]))
         got["exit"] = status
         if after is not None:
@@ -224,7 +223,6 @@ def drawn_dialog(case: dict) -> str:
 
 def replay_dialog(report, version: str) -> Result:
     """One drawn report at one modelled version: match (the simulator drew what the report quotes) or differs."""
-    from keychain_claims.security import dialogs
     result = Result(f"{report.id}@{version}", "dialog", "not-comparable", source=report.source)
     if not report.drawn:
         result.reason = f"a {report.form} report: a recorded disagreement, not drawn"
@@ -239,6 +237,5 @@ def replay_dialog(report, version: str) -> Result:
 
 def run_dialogs(corpus=None) -> list[Result]:
     """Every drawn report of the dialog corpus, at every modelled version it stands for."""
-    from keychain_claims.security import dialogs
     corpus = corpus or dialogs.load()
     return [replay_dialog(r, v) for r in corpus.reports if r.drawn for v in r.versions]

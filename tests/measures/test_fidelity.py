@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from keychain_claims.sim import fidelity
-from keychain_claims.sim.replay import Result, figure
+from keychain_claims.measures import fidelity
+from keychain_claims.measures.replay import Result, figure
 
 CASES = fidelity.load()
 

@@ -6,7 +6,9 @@ import platform
 import re
 import sys
 
-from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption, status
+from keychain_claims.measures.assumptions.probe import Held, Host, Unsettled, assumption, status
+from keychain_claims.sim import unverified
+from keychain_claims.security import dialogs
 
 
 # ----------------------------------------------------------------------------- formats, partition IDs
@@ -114,7 +116,6 @@ def _read_with_partition_missing(host: Host, choice: str):
 
 def host_macos() -> str:
     """The macOS version a probe's answer is for: the Mac's own major version, else the one the simulator models."""
-    from keychain_claims.sim import unverified
     if sys.platform == "darwin":
         return platform.mac_ver()[0].split(".")[0]
     return unverified.macos()
@@ -124,7 +125,6 @@ def dialog_says(responder, state: str, item: str, marks: bool = False):
     """Held when the last item dialog the responder saw says the dialog corpus's sentence for `state` on this
     host's macOS version (security/dialogs.json), for its own app and keychain and `item`; quote marks compared
     only with `marks` (DIALOG-QUOTES), else folded as a retyped report's are."""
-    from keychain_claims.security import dialogs
     seen = [p for p in responder.seen if p.kind == "item-dialog"]
     if not seen:
         return Held(False, "no dialog text seen")
@@ -192,7 +192,6 @@ def _search_order(host: Host):
             "SecurityTool/macOS security.c (newest source) vs modern transcripts [INF]",
             "sim/unverified.py USAGE_SHOWS_H; KEYCHAIN_SIM_MACOS")
 def _usage_h(host: Host):
-    from keychain_claims.sim import unverified
     if sys.platform == "darwin":
         version = platform.mac_ver()[0].split(".")[0]
     else:

@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.claims.outcomes import Outcome
-from keychain_claims.releases.bisect import BisectError, Observation, Unevaluable, search
+from keychain_claims.measures.bisect import BisectError, Observation, Unevaluable, search
 from tests import ROOT
 
 CLI = Path(sys.executable).with_name("keychain-claims")
@@ -201,7 +201,7 @@ def fake_run(outcomes_by_version: dict[str, list[tuple]], seen: list):
 
 
 def test_a_claim_is_valued_by_its_release_history_cell_and_a_release_kept_there_is_not_run_again(tmp_path, monkeypatch):
-    from keychain_claims.releases import bisect as bisect_module
+    from keychain_claims.measures import bisect as bisect_module
     from keychain_claims.reports import history
     monkeypatch.setattr(history, "suite_commit", lambda: "c")
     monkeypatch.setattr(history, "DOCS_FILE", tmp_path / "none.json")

@@ -1,4 +1,4 @@
-"""The assumption probes (keychain_claims/assumptions/): every assumption has a probe, and each settles
+"""The assumption probes (keychain_claims/measures/assumptions/): every assumption has a probe, and each settles
 on the simulator or the rehearsal."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from keychain_claims.backends import RehearsalBackend, SimBackend
 def test_every_assumption_has_a_probe_and_all_settle_on_the_simulator(tmp_path):
     """Every assumption is settled -- held -- by the simulator or by the rehearsal (the macOS code
     path against the simulator); the only ones neither settles are refused for safety."""
-    from keychain_claims.assumptions import settle as assumptions
+    from keychain_claims.measures.assumptions import settle as assumptions
     assert assumptions.REGISTRY and all(callable(a.probe) for a in assumptions.REGISTRY.values())
     sim = assumptions.settle(SimBackend(), tmp_path / "sim")
     rehearsal = assumptions.settle(RehearsalBackend(), tmp_path / "rehearsal")
@@ -21,6 +21,6 @@ def test_every_assumption_has_a_probe_and_all_settle_on_the_simulator(tmp_path):
         assert "held" in states, (aid, sim[aid]["observed"], rehearsal[aid]["observed"])
     assert all(t["calls"] for t in rehearsal.values() if t["status"] == "held" and t["id"] not in
                ("CODESIGN-CDHASH", "SIGNING-IDENTITY"))          # a transcript of what the host answered
-    from keychain_claims.sim import fidelity
+    from keychain_claims.measures import fidelity
     rows = fidelity.settled(tmp_path / "rehearsal")
     assert rows and all(r["state"] in ("agrees", "not-comparable") for r in rows)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption, status
+from keychain_claims.measures.assumptions.probe import Held, Host, Unsettled, assumption, status
+from keychain_claims.harness.callers import app
 
 
 # ----------------------------------------------------------------------------- exit codes, sessions
@@ -36,7 +37,6 @@ def _locked_no_ui(host: Host):
 def _caller_no_interaction(host: Host):
     if not host.mac_tools:
         return Unsettled("no test caller on this backend (the simulator models it with KEYCHAIN_SIM_INTERACTION)")
-    from keychain_claims.harness.callers import app
     host.item(trusted=())
     call = host.security("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                          caller=app("Probe", "adhoc"))
@@ -63,7 +63,7 @@ def _denystatus(host: Host):
             "#924, #679, mfat/sshpilot#1070, Lcharvol/Claude-God#30, intiface/intiface-central#181); 4 paraphrases (3 leave words out; vinzdg/codenotch#98, in passing, says “access” for “use your”)",
             "security/dialogs.json wording (acl); sim/agent.py dialog_text")
 def _dialog_wording(host: Host):
-    from keychain_claims.assumptions.formats import dialog_says
+    from keychain_claims.measures.assumptions.formats import dialog_says
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
     host.item(trusted=())

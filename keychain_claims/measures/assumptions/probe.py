@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import Callable
 
+from keychain_claims.harness.sandbox import Sandbox
+
 FORMAT = "keychain-claims/settle-transcript/1"
 
 
@@ -52,7 +54,6 @@ class Host:
     """A scratch keychain on the chosen backend, and the calls a probe made."""
 
     def __init__(self, backend):
-        from keychain_claims.harness.sandbox import Sandbox
         self.backend = backend
         self.sandbox = Sandbox(backend).prepare()
         self.keychain = str(self.sandbox.keychain.path)

@@ -1,7 +1,10 @@
 """Probes: the Mac's own tools the macOS backend relies on (codesign, openssl)."""
 from __future__ import annotations
 
-from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption
+from keychain_claims.measures.assumptions.probe import Held, Host, Unsettled, assumption
+from keychain_claims.backends.base import BackendError
+from keychain_claims.backends.macos import callers
+from keychain_claims.harness.callers import app
 
 
 # ----------------------------------------------------------------------------- the Mac's tools
@@ -10,8 +13,6 @@ from keychain_claims.assumptions.probe import Held, Host, Unsettled, assumption
 def _codesign(host: Host):
     if not host.mac_tools:
         return Unsettled("no codesign on this backend")
-    from keychain_claims.backends.base import BackendError
-    from keychain_claims.backends.macos import callers
     path = str(callers.helper(host.sandbox))      # a build that fails: the probe could not run
     try:
         fields = callers.signature(host.sandbox, path)
@@ -27,9 +28,6 @@ def _codesign(host: Host):
 def _signing(host: Host):
     if not host.mac_tools:
         return Unsettled("no codesign on this backend")
-    from keychain_claims.backends.base import BackendError
-    from keychain_claims.backends.macos import callers
-    from keychain_claims.harness.callers import app
     callers.helper(host.sandbox)                  # cc and ad hoc signing work: else the probe could not run
     try:
         callers.build(host.sandbox, app("Probe Team", "developer-id", team="PROBE00000"))
@@ -50,7 +48,6 @@ def _sandbox_session(host: Host):
         return Unsettled("no session broker on this backend")
     import os
     import subprocess
-    from keychain_claims.backends.macos import callers
     helper, kc = str(callers.helper(host.sandbox)), host.keychain
     inside = callers._run(host.sandbox, [helper, "status", kc])
     env = {**os.environ, **host.backend.tool_env(host.sandbox)}

@@ -13,10 +13,12 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 # importing them registers their probes, in this order (the listing's and the settle run's)
-from keychain_claims.assumptions import keychain  # noqa: F401,I001
-from keychain_claims.assumptions import formats  # noqa: F401,I001
-from keychain_claims.assumptions import tools  # noqa: F401,I001
-from keychain_claims.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Held, Host
+from keychain_claims.measures.assumptions import keychain  # noqa: F401,I001
+from keychain_claims.measures.assumptions import formats  # noqa: F401,I001
+from keychain_claims.measures.assumptions import tools  # noqa: F401,I001
+from keychain_claims.measures.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Held, Host
+from keychain_claims.redact import redact
+from keychain_claims.backends import BackendError, select
 
 # a probe's status: what the host answered (held, did-not-hold), that this backend cannot be asked
 # (not-settled-here), or that the probe itself failed (could-not-run: never a did-not-hold)
@@ -83,7 +85,6 @@ def settle(backend, out: Path | None = None, only: list[str] | None = None) -> d
             status, observed = "could-not-run", answer.reason
         else:
             status, observed = "not-settled-here", answer.reason
-        from keychain_claims.redact import redact
         transcript = SettleTranscript(id=a.id, assumed=a.assumed, source=a.source, settles=a.settles,
                                       status=status, observed=redact(str(observed)), backend=backend.name,
                                       simulated=backend.simulated,
@@ -129,7 +130,6 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     results = {}
     if args.settle:
-        from keychain_claims.backends import BackendError, select
         try:
             backend = select(args.backend)
         except BackendError as exc:

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from keychain_claims.harness.transcripts import replay
+from keychain_claims.measures.transcripts import replay
 from tests import ROOT
 
 STORED = sorted(p for p in (ROOT / "fixtures" / "transcripts").glob("*/*.json")
-                if p.parent.name != "real")          # real/: outputs found in public material, tests/sim/test_fidelity.py
+                if p.parent.name != "real")          # real/: outputs found in public material, tests/measures/test_fidelity.py
 
 
 @pytest.mark.parametrize("path", STORED, ids=[f"{p.parent.name}/{p.stem[:60]}" for p in STORED])

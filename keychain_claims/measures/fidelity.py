@@ -19,15 +19,19 @@ import subprocess
 from pathlib import Path
 
 from keychain_claims.security.output import normalise
-from keychain_claims.sim.behaviour import behaviour_table, load_behaviour, run_behaviour
-from keychain_claims.sim.replay import Box, Result, compare_text, figure, sim_command, window_text
+from keychain_claims.measures.behaviour import behaviour_table, load_behaviour, run_behaviour
+from keychain_claims.measures.replay import Box, Result, compare_text, figure, sim_command, window_text
+from keychain_claims.measures.assumptions import settle as assumptions
+from keychain_claims import PROJECT_ROOT
+from keychain_claims.sim import commands, control
+from keychain_claims.backends.sim import SimBackend
+from keychain_claims.security.lines import split_line
 
 FORMAT = "keychain-claims/real-transcript/1"
 SYSTEM_KEYCHAIN = "/Library/Keychains/System.keychain"
 
 
 def default_dir() -> Path:
-    from keychain_claims import PROJECT_ROOT
     return PROJECT_ROOT / "fixtures" / "transcripts" / "real"
 
 
@@ -48,11 +52,9 @@ def load(directory: Path | None = None) -> list[dict]:
 
 def command_of(case: dict) -> str:
     """The subcommand a transcript exercises, resolved in the real command table's order."""
-    from keychain_claims.sim import commands
     argv = list(case.get("run", {}).get("argv") or [])
     while argv and argv[0].startswith("-"):
         if argv[0] == "-i" or argv[0].startswith("-p"):
-            from keychain_claims.security.lines import split_line
             lines = [split_line(line) for line in (case["run"].get("stdin") or "").splitlines()]
             argv = next((a for a in lines if a), [])
             break
@@ -70,7 +72,6 @@ def _setup_step(box: Box, env: dict, step: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(step.get("text", ""))
     elif "item" in step:
-        from keychain_claims.sim import control
         spec = step["item"]
         control.add_item(box.expand(spec["keychain"]), spec["attrs"], spec.get("secret", "").encode(),
                          spec["password"], spec.get("class", "genp"), state=Path(env["KEYCHAIN_SIM_STATE"]))
@@ -198,13 +199,11 @@ def main(directory: Path | None = None, verbose: bool = False, as_json: bool = F
 
 # ----------------------------------------------------------------------------- settle transcripts
 def settled(directory: Path) -> list[dict]:
-    """Settle transcripts (`keychain-claims assumptions --settle`, keychain_claims/assumptions/)
+    """Settle transcripts (`keychain-claims assumptions --settle`, keychain_claims/measures/assumptions/)
     recorded on some host, each compared with the simulator's answer to the same probe: `agrees`
     when the host and the simulator settle it the same way, `differs` (the simulator's constant or
     behaviour named in `settles` needs correcting), or `not-comparable` (the host could not settle it:
     not a question for its backend, or the probe could not run)."""
-    from keychain_claims.assumptions import settle as assumptions
-    from keychain_claims.backends.sim import SimBackend
     recorded = assumptions.load(Path(directory))
     if not recorded:
         return []

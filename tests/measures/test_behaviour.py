@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from keychain_claims.sim import agent, behaviour, unverified
+from keychain_claims.measures import behaviour
+from keychain_claims.sim import agent, unverified
 
 
 @pytest.fixture(scope="module")
