@@ -2,7 +2,8 @@
 
 In layers, bottom first (keychain_claims/layers.yaml; a package imports only from layers below it,
 tests/test_layers.py checks it, `python -m keychain_claims.layers` draws the graph):
-  atomic, redact -- atomic writes and bounded reads; the one redaction function; this root: the paths
+  this root, runs -- the paths; the runs in progress in this process (their secrets, their release cache lines)
+  atomic, redact -- atomic writes and bounded reads; the one redaction function
   security/  -- what security(1) is: command table, options, `-i` lines, error texts, prompts, dialogs
   fakes      -- Faker-made secrets with a canary
   sim/       -- the security(1) simulator (console script `keychain-sim`)
