@@ -36,7 +36,7 @@ def _locked_no_ui(host: Host):
 def _caller_no_interaction(host: Host):
     if not host.mac_tools:
         return Unsettled("no test caller on this backend (the simulator models it with KEYCHAIN_SIM_INTERACTION)")
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     host.item(trusted=())
     call = host.security("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                          caller=app("Probe", "adhoc"))
@@ -49,7 +49,7 @@ def _denystatus(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog someone answers: --real-dialogs on a Mac")
     host.item(trusted=())
-    host.backend.set_session(host.sandbox, gui=True)
+    host.sandbox.session.set_gui(gui=True)
     call = host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                                      responder=host.sandbox.responder(default_choice="Deny"),
                                      timeout=host.backend.call_limit)
@@ -67,7 +67,7 @@ def _dialog_wording(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
     host.item(trusted=())
-    host.backend.set_session(host.sandbox, gui=True)
+    host.sandbox.session.set_gui(gui=True)
     responder = host.sandbox.responder(default_choice="Deny")
     host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                               responder=responder, timeout=host.backend.call_limit)

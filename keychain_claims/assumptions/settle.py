@@ -129,10 +129,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     results = {}
     if args.settle:
-        from keychain_claims.backends import BackendError, select
+        from keychain_claims.backends import select
+        from keychain_claims.errors import BackendUnavailable
         try:
             backend = select(args.backend)
-        except BackendError as exc:
+        except BackendUnavailable as exc:
             print(f"keychain-claims assumptions: {exc}", file=sys.stderr)
             return 2
         why = backend.unavailable()

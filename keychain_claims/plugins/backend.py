@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from keychain_claims.backends import Backend, BackendError, select
+from keychain_claims.backends import Backend, select
+from keychain_claims.errors import BackendUnavailable
 from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.plugins.state import BACKEND, CLAIMS, SAFETY, SUMMARY, Safety, Summary, claims_run, usage, worker
 
@@ -33,7 +34,7 @@ def choose(config: pytest.Config) -> None:
     option = config.option
     try:
         chosen = select(option.backend, real_dialogs=bool(option.real_dialogs), faults=_faults(config))
-    except BackendError as exc:
+    except BackendUnavailable as exc:
         usage(str(exc))
     config.stash[BACKEND] = chosen
     why = chosen.unavailable()

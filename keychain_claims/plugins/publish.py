@@ -232,7 +232,7 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
     checkable, its reason naming the fault, is always accounted for; or when the scenarios no fault
     reached did not run as
     there (at least REAL_RUN_SHARE of them ran, as coverage_alarm counts; and the same results)."""
-    from keychain_claims.backends.macos.standins import COPED
+    from keychain_claims.backends.rehearsal.standins import COPED
     faults = injected(backend)
     kinds = {o.nodeid: {f.split(":", 1)[0] for f in fired.get(o.nodeid, [])} for o in outcomes}
     never = [f for f in faults if not any(f in k for k in kinds.values())]

@@ -302,7 +302,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
                 "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                 "CLAUDE_CODE_MAX_RETRIES": "0", "NODE_EXTRA_CA_CERTS": str(ca), **release_env, **(env or {})}
     cmd = _confined([*cmd, *args], str(sandbox.tmp), full_env)
-    mode = isolation_for(sandbox.backend)
+    mode = isolation_for(sandbox.session.backend)
     stop = None
     if mode == "netns":
         full_env["PYTHONPATH"] = str(PROJECT_ROOT)

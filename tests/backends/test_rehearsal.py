@@ -14,7 +14,8 @@ import pytest
 from keychain_claims.backends import RehearsalBackend
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import callers, claude_code
+from keychain_claims.harness import claude_code
+from keychain_claims.security import callers
 from keychain_claims.harness.driver import UnansweredDialog
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World

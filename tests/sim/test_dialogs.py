@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from keychain_claims.harness import callers, dump
+from keychain_claims.security import callers, dump
 from keychain_claims.security import dialogs, prompts
 from keychain_claims.backends import SimBackend
 from keychain_claims.security.prompts import Responder

@@ -15,7 +15,7 @@ from keychain_claims.backends.base import BackendError
 from keychain_claims.backends.macos import callers as mac_callers
 from keychain_claims.backends.macos.dialogs import SecurityAgentWatch
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import callers
+from keychain_claims.security import callers
 from keychain_claims.harness.driver import CallDeadline
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World

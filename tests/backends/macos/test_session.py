@@ -69,7 +69,7 @@ def test_a_build_error_is_shown_whole(box, tmp_path, monkeypatch):
     noise = "".join(f"#warning this is warning number {i} of a long preamble\n" for i in range(8))
     source.write_text(noise + "#include <Security/Security.h>\nint main(void) { return UndeclaredCall(); }\n")
     monkeypatch.setattr(callers, "SOURCE", source)
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     with pytest.raises(BackendError) as caught:
         callers.build(box, app("Broken", "adhoc"))
     assert "UndeclaredCall" in str(caught.value) and "warning number 7" in str(caught.value)
@@ -127,7 +127,7 @@ def test_keychain_locked_asks_the_sandboxs_session(box):
 def test_always_allow_is_applied_in_the_sandboxs_session(box):
     """Point 4: grant ran outside the session, where the keychain is locked: SetAccessWithPassword
     still works there, but the ACL read before it needs the keychain unlocked too."""
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     kc = str(box.keychain.path)
     assert box.security.run("add-generic-password", "-a", "a", "-s", "s", "-w", "KCCANARY-2", "-T", "", kc).status == 0
     reader = app("Reader", "adhoc")
@@ -158,7 +158,7 @@ def test_a_codesign_after_the_default_lock_timeout_still_signs_without_a_dialog(
     """Point 7: the throwaway signing keychain kept the default 300 s lock timeout; a codesign
     later than that asked for its password in a dialog (errSecInternalComponent without a GUI)."""
     from dataclasses import replace
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     first = app("Signed", "developer-id", team="TEAM000001")
     callers.build(box, first)
     control.advance_clock(box.backend.state_dir(box), standins.DEFAULT_LOCK_TIMEOUT + 60)
