@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keychain_claims import PROJECT_ROOT, REPORTS_DIR
+from keychain_claims.errors import UserError
 
 if TYPE_CHECKING:
     from keychain_claims.claims.files import ClaimsTable
 
 
-class CliError(Exception):
+class CliError(UserError):
     """One line that says what to do."""
 
 

@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from keychain_claims.claims.article import DEFAULT_PATH as ARTICLE_PATH, Article
+from keychain_claims.errors import UserError
 
 DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
 SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")
@@ -46,7 +47,7 @@ MAX_ENTRIES = 1000            # claims, omissions, findings or list items of one
 MAX_TEXT = 20_000             # characters of one text field
 
 
-class LedgerError(Exception):
+class LedgerError(UserError):
     """One-line, actionable reason the ledger cannot be used."""
 
 

@@ -189,10 +189,11 @@ def skipped_here(reason: str, backend: Backend) -> bool:
 
 
 def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
-    """On any backend but the simulator: the one-line reason the run fails when fewer than
-    REAL_RUN_SHARE of the scenarios that would run on the simulator ran here (passed, failed or a
-    recorded contradiction), the rest skipped because of this backend."""
-    if backend.name == "sim":
+    """On any backend that does not cover every scenario (all but the simulator): the one-line
+    reason the run fails when fewer than REAL_RUN_SHARE of the scenarios that would run on the
+    simulator ran here (passed, failed or a recorded contradiction), the rest skipped because of
+    this backend."""
+    if backend.covers_every_scenario:
         return None
     ran = sum(o.result != "skipped" for o in outcomes)
     here = [o for o in outcomes if o.result == "skipped" and skipped_here(o.reason, backend)]

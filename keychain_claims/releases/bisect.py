@@ -29,13 +29,14 @@ from keychain_claims.releases.npm import PACKAGE
 from keychain_claims.releases.registry import load
 from keychain_claims.releases.release import Release
 from keychain_claims.releases.versions import between
+from keychain_claims.errors import ReleaseProblem, UserError
 
 
-class BisectError(Exception):
+class BisectError(UserError):
     """One line that says what to do."""
 
 
-class Unevaluable(Exception):
+class Unevaluable(ReleaseProblem):
     """This release cannot say what WHAT is (skipped over)."""
 
 

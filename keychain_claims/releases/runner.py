@@ -26,6 +26,7 @@ from keychain_claims import PROJECT_ROOT
 from keychain_claims.redact import redact
 from keychain_claims.releases import standin
 from keychain_claims.releases.release import Release
+from keychain_claims.errors import ReleaseProblem
 
 PRELOAD = Path(__file__).with_name("darwin-preload.cjs")
 ENTRY_PROBE = Path(__file__).with_name("entry-probe.mjs")       # does the host runtime resolve its entry?
@@ -57,7 +58,7 @@ def macos_profile(sandbox_root: Path, keep: Sequence[Path] = ()) -> str:
         KEEP_READABLE.format(path=json.dumps(str(p))) for p in keep)
 
 
-class RunError(Exception):
+class RunError(ReleaseProblem):
     """One line: why the release could not be run (the stand-in did not start, ...)."""
 
 

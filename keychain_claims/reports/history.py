@@ -41,6 +41,7 @@ from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdict import OmissionVerdict, Verdict
 from keychain_claims.claims.verdicts import first_sentence
 from keychain_claims.releases.order import release_key
+from keychain_claims.errors import UserError
 
 FORMAT = 1
 HISTORY_FILE = "release-history.json"
@@ -48,7 +49,7 @@ DOCS_DIR = PROJECT_ROOT / "docs" / "history"
 DOCS_FILE = DOCS_DIR / "history.json"
 
 
-class HistoryError(Exception):
+class HistoryError(UserError):
     """One line that says what to do."""
 
 
