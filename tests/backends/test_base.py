@@ -76,3 +76,34 @@ def test_no_caller_probes_a_backend_for_an_ability():
         for how, target, what in _probes(path):
             found.append(f"{path.relative_to(PACKAGE.parent)}: {how}({target}, {what})")
     assert found == []
+
+
+def _name_checks(path: Path):
+    """Comparisons of a backend's `.name` with a string (`backend.name == "sim"`)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            names = [s for s in sides if isinstance(s, ast.Attribute) and s.attr == "name"
+                     and "backend" in ast.unparse(s.value).lower()]
+            literals = [s for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, str)]
+            if names and literals:
+                yield ast.unparse(node)
+
+
+def test_what_a_backend_can_do_is_a_capability_never_its_name():
+    found = [f"{path.relative_to(PACKAGE.parent)}: {text}"
+             for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "steps").glob("*.py"),
+                          *(PACKAGE.parent / "fixtures").glob("*.py")]
+             for text in _name_checks(path)]
+    assert found == []
+
+
+def test_nothing_in_backends_imports_the_harness():
+    """Backends sit below the harness (harness/sandbox.py and backends/macos/callers.py used to
+    import each other)."""
+    found = []
+    for path in (PACKAGE / "backends").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("keychain_claims.harness"):
+                found.append(f"{path.relative_to(PACKAGE)}: {node.module}")
+    assert found == []
