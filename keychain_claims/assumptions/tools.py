@@ -59,8 +59,8 @@ def _sandbox_session(host: Host):
                              timeout=host.backend.call_limit)
     if inside.returncode or outside.returncode:
         raise RuntimeError(f"the helper's status failed: {inside.stderr.strip() or outside.stderr.strip()}"[:200])
-    info = launcher.info  # type: ignore[attr-defined]  # a MacSession (checked above)
+    info = launcher.info
     return Held(inside.stdout.strip() == "unlocked" and outside.stdout.strip() == "locked",
-                f"made by {launcher.how}: id={info.get('id')} attrs=0x{info.get('attrs', 0):x}; "  # type: ignore[attr-defined]  # a MacSession: this probe runs on macOS backends only
+                f"made by {launcher.how}: id={info.get('id')} attrs=0x{info.get('attrs', 0):x}; "
                 f"the scratch keychain is {inside.stdout.strip()} in it, {outside.stdout.strip()} in the "
                 "harness's own session")

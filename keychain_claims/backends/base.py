@@ -31,7 +31,7 @@ from keychain_claims.errors import BackendError, ToolNotStarted, is_harness_erro
 if TYPE_CHECKING:  # pragma: no cover
     from keychain_claims.security.prompts import Responder
 
-__all__ = ["Backend", "BackendError", "BackendSkipped", "Box", "DialogWatch", "Launcher", "Session",
+__all__ = ["Backend", "BackendError", "BackendSkipped", "Box", "DialogWatch", "Launcher", "OwnSession", "Session",
            "UserKeychainGuard", "is_harness_error", "python_argv", "python_shim", "skip_here"]
 
 
@@ -96,12 +96,21 @@ class Box(Protocol):
     def track_pid(self, pid: int) -> None: ...
 
 
-class Launcher:
-    """Where a sandbox's child processes start: the harness's own session (this one: a program runs
-    as it is), or one the backend opened for the sandbox (backends/macos/session.py's broker)."""
+class Launcher(Protocol):
+    """Where a sandbox's child processes start: the harness's own session (OwnSession), or one the
+    backend opened for the sandbox (backends/macos/session.py's MacSession broker)."""
 
     def argv(self, program: list[str]) -> list[str]:
         """`program` run in this launcher's session (for a call the harness starts as a child process)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class OwnSession:
+    """The harness's own session: a program runs as it is, nothing to close."""
+
+    def argv(self, program: list[str]) -> list[str]:
         return list(program)
 
     def close(self) -> None:
@@ -183,7 +192,7 @@ class Session(abc.ABC):
     def __init__(self, backend: Backend, sandbox: Box):
         self.backend = backend
         self.sandbox = sandbox
-        self.launcher = Launcher()         # the harness's own until prepare() opens the backend's
+        self.launcher: Launcher = OwnSession()     # the harness's own until prepare() opens the backend's
 
     # --- what stands behind the sandbox's `security` ---------------------------------------
     def shim(self) -> str:
@@ -208,7 +217,7 @@ class Session(abc.ABC):
 
     def open_launcher(self) -> Launcher:
         """Where the sandbox's processes run once it is prepared.  Here: the harness's own session."""
-        return Launcher()
+        return OwnSession()
 
     def prepare(self) -> None:
         """Open what the sandbox's calls run in, then make its scratch keychain."""

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keychain_claims import atomic
-from keychain_claims.backends.base import (Backend, Box, Launcher, Session, UserKeychainGuard, python_shim,
-                                           skip_here)
+from keychain_claims.backends.base import (Backend, Box, Launcher, OwnSession, Session, UserKeychainGuard,
+                                           python_shim, skip_here)
 from keychain_claims.errors import BackendError, UnansweredDialog
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -171,7 +171,7 @@ class MacOSSession(Session):
         (a person answers the dialogs there).  The helper is built first, outside it (ad hoc: no
         keychain); a host where no session can be made is refused in one line."""
         if self.backend.real_dialogs:
-            return Launcher()
+            return OwnSession()
         from keychain_claims.backends.macos import callers, session
         helper = callers.helper(self)
         try:
