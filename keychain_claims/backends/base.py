@@ -141,6 +141,8 @@ class Backend(abc.ABC):
     records_prompts = False
     # test callers are compiled and signed by the backend's own tools (backends/macos/callers.py)
     builds_test_callers = False
+    # the faults injected into its leaves, comma-separated (the rehearsal's --rehearsal-faults); none elsewhere
+    faults = ""
     # the user's keychain domain is reachable: None where it is not (see UserKeychainGuard)
     user_keychain_guard: UserKeychainGuard | None = None
 

@@ -206,7 +206,7 @@ def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
 
 def injected(backend: Backend | None) -> list[str]:
     """The faults a rehearsal injects (--rehearsal-faults); none on any other run."""
-    return [f for f in (getattr(backend, "faults", "") or "").split(",") if f]
+    return [f for f in backend.faults.split(",") if f] if backend is not None else []
 
 
 def baseline(out: Path, backend: Backend) -> dict[str, str] | None:
