@@ -77,6 +77,17 @@ def read(session, **kw):
     return sec(session, "find-generic-password", "-a", "acct", "-s", "contract", "-w", keychain(session), **kw)
 
 
+READER = app("Contract Reader", "developer-id", team="CONTRACT01")
+
+
+def answered(session, choice: str):
+    """The item added, then read by READER in a GUI session whose dialog is answered `choice`: it reads."""
+    assert add(session).status == 0
+    session.set_gui(True)
+    got = read(session, caller=READER, choices=(choice,))
+    assert (got.status, got.stdout.strip()) == (0, SECRET)
+
+
 class TestSessionContract:
     # --- the scratch keychain's life -----------------------------------------------------------
     def test_prepare_makes_an_unlocked_scratch_keychain_in_the_sandbox(self, session):
@@ -118,32 +129,24 @@ class TestSessionContract:
     def test_without_a_gui_another_apps_read_is_refused_at_once(self, session):
         assert add(session).status == 0
         session.set_gui(False)
-        got = read(session, caller=app("Contract Reader", "developer-id", team="CONTRACT01"))
+        got = read(session, caller=READER)
         assert got.status == NO_UI and SECRET not in got.stdout
 
     def test_deny_cancels_another_apps_read(self, session):
         assert add(session).status == 0
         session.set_gui(True)
-        got = read(session, caller=app("Contract Reader", "developer-id", team="CONTRACT01"), default="Deny")
+        got = read(session, caller=READER, default="Deny")
         assert got.status == CANCELED and SECRET not in got.stdout
 
     def test_allow_reads_once_and_the_access_is_restored(self, session):
-        reader = app("Contract Reader", "developer-id", team="CONTRACT01")
-        assert add(session).status == 0
-        session.set_gui(True)
-        once = read(session, caller=reader, choices=("Allow",))
-        assert (once.status, once.stdout.strip()) == (0, SECRET)
-        again = read(session, caller=reader, default="Deny")                 # asked again: refused
+        answered(session, "Allow")
+        again = read(session, caller=READER, default="Deny")                 # asked again: refused
         assert again.status == CANCELED and SECRET not in again.stdout
 
     def test_always_allow_grants_for_later_reads(self, session):
-        reader = app("Contract Reader", "developer-id", team="CONTRACT01")
-        assert add(session).status == 0
-        session.set_gui(True)
-        first = read(session, caller=reader, choices=("Always Allow",))
-        assert (first.status, first.stdout.strip()) == (0, SECRET)
+        answered(session, "Always Allow")
         session.set_gui(False)                                # no dialog could be answered now
-        later = read(session, caller=reader)
+        later = read(session, caller=READER)
         assert (later.status, later.stdout.strip()) == (0, SECRET)
         stranger = read(session, caller=app("Contract Stranger", "developer-id", team="CONTRACT02"))
         assert stranger.status == NO_UI                        # the grant is the reader's alone
@@ -163,7 +166,7 @@ class TestSessionContract:
     def test_prompts_are_recorded_where_the_backend_says_so(self, session, each_backend):
         assert add(session).status == 0
         session.set_gui(True)
-        read(session, caller=app("Contract Reader", "developer-id", team="CONTRACT01"), default="Deny")
+        read(session, caller=READER, default="Deny")
         events = session.prompt_events()
         if not each_backend.records_prompts:
             assert events is None
