@@ -16,7 +16,7 @@ from keychain_claims.plugins.state import BACKEND, CLAIMS, SAFETY, SUMMARY, Safe
 def _faults(config: pytest.Config) -> str:
     """--rehearsal-faults as the comma list the rehearsal takes ("" for none); one line for a fault
     it does not know."""
-    from keychain_claims.backends.macos.standins import FAULTS
+    from keychain_claims.backends.rehearsal.standins import FAULTS
     faults = config.getoption("rehearsal_faults")
     if not faults:
         return ""
