@@ -1,10 +1,13 @@
 """The one way the project replaces a file: a temp file beside it, flushed, renamed over it.  A
 reader sees the old file or the new one, never a torn one; a failure (the target a directory,
 the folder unwritable, a full disk) leaves no temp file behind and raises OSError for the caller
-to turn into one line.  Plain `os` only: the simulator imports it on every `security` call."""
+to turn into one line.  Plain `os` (and errors.py, which imports nothing) only: the simulator
+imports it on every `security` call."""
 from __future__ import annotations
 
 import os
+
+from keychain_claims.errors import UserError
 
 
 def write_text(path, text: str, durable: bool = True) -> None:
@@ -101,7 +104,7 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-class Unreadable(Exception):
+class Unreadable(UserError):
     """Why a document cannot be used: `kind` is missing, directory, unreadable or not-utf8;
     `detail` completes a sentence naming the file ("cannot be read (…)")."""
 

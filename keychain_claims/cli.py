@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING
 
 from keychain_claims import PROJECT_ROOT, REPORTS_DIR
 from keychain_claims.atomic import why, writable_folder
+from keychain_claims.errors import UserError
 
 if TYPE_CHECKING:
     from keychain_claims.claims.files import ClaimsTable
 
 
-class CliError(Exception):
+class CliError(UserError):
     """One line that says what to do."""
 
 

@@ -9,7 +9,8 @@ from pytest_bdd import given, parsers, then, when
 
 from keychain_claims.backends import skip_here
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import callers, claude_code, dump
+from keychain_claims.harness import claude_code
+from keychain_claims.security import callers, dump
 from keychain_claims.harness.world import World
 from keychain_claims.claims.outcomes import Prop
 from steps.keychain import ANSWER, trusted_names
@@ -128,7 +129,7 @@ def each_waited(world: World, count: str):
     held by a window of its own."""
     answered = len(world.dialogs("item")) - world.marks["dialogs_before"]
     reads = world.marks["concurrent"]
-    if world.backend.dialog_watch(world.sandbox) is None:
+    if world.session.dialog_watch() is None:
         waited = answered
     else:
         dismissed = [c for c in reads if c.status == CANCELED_EXIT and "emulated" not in c.context]
@@ -139,7 +140,7 @@ def each_waited(world: World, count: str):
 # --------------------------------------------------------------------------- with a release
 @then("every security call of the release names the account of the current user")
 def release_calls_own_account(world: World):
-    calls = world.backend.call_log(world.sandbox)
+    calls = world.session.call_log()
     if calls is None:
         skip_here(world.backend, "keeps no log of security calls")
     accounts = set()
@@ -170,7 +171,7 @@ def _config_dirs(world: World) -> list[str]:
 
 @then("the release read the item of each configuration directory")
 def release_read_each(world: World):
-    calls = world.backend.call_log(world.sandbox)
+    calls = world.session.call_log()
     if calls is None:
         skip_here(world.backend, "keeps no log of security calls")
     for service in world.marks["config_services"]:

@@ -10,7 +10,8 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from keychain_claims.backends import skip_here
-from keychain_claims.harness import callers, claude_code, dump
+from keychain_claims.harness import claude_code
+from keychain_claims.security import callers, dump
 from keychain_claims.fakes import Credential, Fakes, secret
 from keychain_claims.harness.world import World
 
@@ -30,12 +31,12 @@ def keychain_settings(world: World, seconds: str | None):
 
 @given(parsers.re(r"the session (?P<context>has a GUI|has no GUI)"))
 def session(world: World, context: str):
-    world.backend.set_session(world.sandbox, gui=context == "has a GUI")
+    world.session.set_gui(gui=context == "has a GUI")
 
 
 @given("the session has no GUI and the login keychain is locked")
 def no_gui_locked(world: World):
-    world.backend.set_session(world.sandbox, gui=False)
+    world.session.set_gui(gui=False)
     call = world.security("lock-keychain", str(world.sandbox.keychain.path))
     assert call.status == 0, call.transcript()
 
@@ -56,7 +57,7 @@ def run_show_info(world: World):
 
 @when("the Mac sleeps")
 def mac_sleeps(world: World):
-    world.backend.sleep(world.sandbox)
+    world.session.sleep()
 
 
 @given("the login keychain is locked")
@@ -68,17 +69,17 @@ def login_locked(world: World):
 
 @when(parsers.re(r"(?P<count>\d+) (?P<unit>seconds?|hours?) pass"))
 def time_passes(world: World, count: str, unit: str):
-    world.backend.advance_clock(world.sandbox, int(count) * (3600 if unit.startswith("hour") else 1))
+    world.session.advance_clock(int(count) * (3600 if unit.startswith("hour") else 1))
 
 
 @when("the machine restarts")
 def restart(world: World):
-    world.backend.restart(world.sandbox)
+    world.session.restart()
 
 
 @when("the machine restarts and the login keychain is unlocked at login")
 def restart_and_login(world: World):
-    world.backend.restart(world.sandbox)
+    world.session.restart()
     call = world.security("unlock-keychain", str(world.sandbox.keychain.path))
     assert call.status == 0, call.transcript()
 
@@ -259,7 +260,7 @@ def no_prompt(world: World):
     dialogs = [p for p in world.prompts if p.kind.endswith("dialog")]
     if dialogs:            # said for a person (the report shows it), not as a list of objects
         raise AssertionError(f"the keychain raised {len(dialogs)} dialog(s): " + "; ".join(map(str, dialogs)))
-    events = world.backend.prompt_events(world.sandbox)
+    events = world.session.prompt_events()
     if events:
         raise AssertionError(f"the keychain raised {len(events)} prompt(s): "
                              + "; ".join(" ".join(f"{k} {v}" for k, v in e.items()) for e in events))

@@ -8,7 +8,8 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import claude_code, dump
+from keychain_claims.harness import claude_code
+from keychain_claims.security import dump
 from keychain_claims.claims.outcomes import Prop
 from keychain_claims.harness.world import World
 from keychain_claims.redact import redact
@@ -51,7 +52,7 @@ def other_default_locked(world: World):
         # keychain) included, which it records as a harness event -- fails this set-up step: not
         # checkable by the evidence rule (claims/evidence.py), with the harness's own reason
         assert call.status == 0, call.transcript()
-    world.backend.set_session(world.sandbox, gui=False)
+    world.session.set_gui(gui=False)
 
 
 def _services(world: World) -> list[str] | None:
@@ -174,7 +175,7 @@ def release_wrote(world: World, claude_release: Release, tried: str, stdin: str 
 @then("the release raised no keychain prompt")
 def release_no_prompt(world: World):
     before = world.marks.get("prompts_before_run")
-    events = world.backend.prompt_events(world.sandbox)
+    events = world.session.prompt_events()
     if events is None or before is None:
         pytest.skip(f"the {world.backend.name} backend cannot tell which prompts a release raised")
     raised = events[before:]

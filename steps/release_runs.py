@@ -47,8 +47,8 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
     if world.sandbox.getenv("CLAUDE_CONFIG_DIR") and fingerprints_of(release)["config-dir-hash"].status == "not found":
         pytest.skip(f"not checkable: Claude Code {release.version} names its item with no hash of CLAUDE_CONFIG_DIR "
                     "(no config-dir hash in its code), so a credential stored under the hashed name is not its own")
-    world.marks["calls_before_run"] = len(world.backend.call_log(world.sandbox) or [])
-    events = world.backend.prompt_events(world.sandbox)
+    world.marks["calls_before_run"] = len(world.session.call_log() or [])
+    events = world.session.prompt_events()
     world.marks["prompts_before_run"] = None if events is None else len(events)
     try:
         run = runner.run(release, world.sandbox, *shlex.split(args), env=env)
@@ -75,7 +75,7 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
 
 def calls_in_run(world: World) -> list[list[str]] | None:
     """The `security` calls the last release run made (None: the backend keeps no log)."""
-    calls = world.backend.call_log(world.sandbox)
+    calls = world.session.call_log()
     return None if calls is None else calls[world.marks.get("calls_before_run", 0):]
 
 

@@ -106,7 +106,7 @@ def ssh_session(world: World):
     """What the keychain is in an SSH session: no GUI to draw a dialog, and the login keychain locked
     (a GUI login unlocks it, sshd does not; anthropics/claude-code#9403).  The variables sshd sets come
     along; the releases' code has no session check, so they change nothing by themselves."""
-    world.backend.set_session(world.sandbox, gui=False)
+    world.session.set_gui(gui=False)
     call = world.security("lock-keychain", str(world.sandbox.keychain.path))
     assert call.status == 0, call.transcript()
     world.marks["session"] = {**SSH, "what": "no GUI; login keychain locked"}

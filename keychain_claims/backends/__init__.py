@@ -2,21 +2,29 @@
 
 A Backend is chosen once per run (`--backend auto|macos|sim|rehearsal`).  Like jaraco/keyring's
 backends each has a priority and says whether it can run here; `auto` takes the best
-available one.  Every result names the backend: a simulated pass is evidence about
-the model, not about macOS.
+available one.  Each sandbox opens a session with it (base.py: `Backend.open_session`), and the
+harness talks to that session.  Every result names the backend: a simulated pass is evidence
+about the model, not about macOS.
+
+    base.py        the Backend ABC, the Session every sandbox gets, capabilities
+    sim.py         keychain-sim, the shipped model of security(1)
+    macos/         the real /usr/bin/security behind a pinning shim, in a security session per sandbox
+    rehearsal/     the macos code path with keychain-sim and documented stand-ins behind it
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 
+from keychain_claims.errors import BackendUnavailable
+
 # the one table of backend names: `--backend NAME` -> (module of this package, class).  Imported on
 # first use, because the macOS shim (a module of this package) runs on every `security` call and must
 # not pay for pytest or the backends
 NAMES = {"macos": ("macos.backend", "MacOSBackend"), "sim": ("sim", "SimBackend"),
-         "rehearsal": ("rehearsal", "RehearsalBackend")}
+         "rehearsal": ("rehearsal.backend", "RehearsalBackend")}
 CHOICES = ("auto", *NAMES)
-_WHERE = {"Backend": "base", "BackendError": "base", "BackendSkipped": "base", "CallerTools": "base",
+_WHERE = {"Backend": "base", "BackendError": "base", "BackendSkipped": "base", "Session": "base",
           "UserKeychainGuard": "base", "python_shim": "base", "skip_here": "base",
           **{cls: module for module, cls in NAMES.values()}}
 __all__ = [*_WHERE, "BACKENDS", "CHOICES", "NAMES", "PROVENANCE_TITLES", "backend_title", "provenance_kind", "select"]
@@ -48,9 +56,9 @@ def __getattr__(name: str):
 def select(name: str, real_dialogs: bool = False, faults: str = ""):
     """Resolve `--backend`, giving the backend its options as constructor parameters: `real_dialogs`
     (--real-dialogs) to the macOS backend, `faults` (--rehearsal-faults, a comma list) to the
-    rehearsal.  Raises BackendError with a one-line reason."""
+    rehearsal.  Raises BackendUnavailable (errors.py) with a one-line reason."""
     if name not in CHOICES:
-        raise __getattr__("BackendError")(f"unknown backend {name!r}; choose one of: {', '.join(CHOICES)}")
+        raise BackendUnavailable(f"unknown backend {name!r}; choose one of: {', '.join(CHOICES)}")
     options = {"real_dialogs": real_dialogs, "faults": faults}
 
     def make(cls):

@@ -5,13 +5,9 @@ import importlib.util
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from keychain_claims import atomic
-from keychain_claims.backends.base import Backend, python_shim
-
-if TYPE_CHECKING:  # pragma: no cover
-    from keychain_claims.harness.sandbox import Sandbox
+from keychain_claims.backends.base import Backend, Box, Session, python_shim
 
 
 class SimBackend(Backend):
@@ -19,6 +15,9 @@ class SimBackend(Backend):
     simulated = True
     priority = 1
     label = "simulated security(1) (keychain-sim)"
+    covers_every_scenario = True
+    keeps_call_log = True
+    records_prompts = True
 
     def unavailable(self) -> str | None:
         if importlib.util.find_spec("keychain_claims.sim.cli") is None:
@@ -32,60 +31,72 @@ class SimBackend(Backend):
         found = shutil.which("keychain-sim")
         return [found] if found else [sys.executable, "-m", "keychain_claims.sim"]
 
-    def shim(self, sandbox: "Sandbox") -> str:
+    def open_session(self, sandbox: Box) -> "SimSession":
+        return SimSession(self, sandbox)
+
+
+def state_dir(sandbox: Box) -> Path:
+    """The simulator's state for a sandbox (keychains' securityd memory, clock, session, events,
+    window records): what KEYCHAIN_SIM_STATE names."""
+    from keychain_claims.sim import control
+    return control.state_dir(sandbox.root)
+
+
+def sim_env(sandbox: Box) -> dict[str, str]:
+    """The variables that point keychain-sim at a sandbox's state."""
+    return {"KEYCHAIN_SIM_STATE": str(state_dir(sandbox)), "KEYCHAIN_SIM_CLOCK": str(state_dir(sandbox) / "clock")}
+
+
+class SimSession(Session):
+    backend: SimBackend
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir(self.sandbox)
+
+    def shim(self) -> str:
         return python_shim("keychain_claims.sim.cli")
 
-    def env(self, sandbox: "Sandbox") -> dict[str, str]:
-        return {"KEYCHAIN_SIM_STATE": str(self.state_dir(sandbox)),
-                "KEYCHAIN_SIM_CLOCK": str(self.state_dir(sandbox) / "clock")}
+    def env(self) -> dict[str, str]:
+        return sim_env(self.sandbox)
 
-    def state_dir(self, sandbox: "Sandbox") -> Path:
-        """The simulator's state for this sandbox (keychains' securityd memory, clock, session, events,
-        window records): what KEYCHAIN_SIM_STATE names."""
+    def set_gui(self, gui: bool) -> None:
+        super().set_gui(gui)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "session").write_text(self.sandbox.ui)
+
+    def advance_clock(self, seconds: float) -> None:
         from keychain_claims.sim import control
-        return control.state_dir(sandbox.root)
+        control.advance_clock(self.state_dir, seconds)
 
-    def set_session(self, sandbox: "Sandbox", gui: bool) -> None:
-        sandbox.ui = "gui" if gui else "none"
-        state = self.state_dir(sandbox)
-        state.mkdir(parents=True, exist_ok=True)
-        (state / "session").write_text(sandbox.ui)
-
-    def advance_clock(self, sandbox: "Sandbox", seconds: float) -> None:
+    def restart(self) -> None:
         from keychain_claims.sim import control
-        control.advance_clock(self.state_dir(sandbox), seconds)
+        control.reboot(self.state_dir)
 
-    def restart(self, sandbox: "Sandbox") -> None:
+    def sleep(self) -> None:
         from keychain_claims.sim import control
-        control.reboot(self.state_dir(sandbox))
+        control.sleep(self.state_dir)
 
-    def sleep(self, sandbox: "Sandbox") -> None:
-        from keychain_claims.sim import control
-        control.sleep(self.state_dir(sandbox))
-
-    def as_caller(self, sandbox: "Sandbox", identity) -> dict[str, str]:
+    def as_caller(self, identity) -> dict[str, str]:
         return {"KEYCHAIN_SIM_CALLER": identity.to_env()}
 
-    def _events(self, sandbox: "Sandbox") -> list[dict]:
-        return atomic.read_jsonl(self.state_dir(sandbox) / "events.jsonl")
+    def _events(self) -> list[dict]:
+        return atomic.read_jsonl(self.state_dir / "events.jsonl")
 
-    def call_log(self, sandbox: "Sandbox") -> list[list[str]]:
-        return [e["argv"] for e in self._events(sandbox) if e.get("event") == "call"]
+    def call_log(self) -> list[list[str]] | None:
+        return [e["argv"] for e in self._events() if e.get("event") == "call"]
 
-    def call_count(self, sandbox: "Sandbox") -> int:
-        return len(self.call_log(sandbox))
+    def prompt_events(self) -> list[dict] | None:
+        return [e for e in self._events() if e.get("event") == "prompt"]
 
-    def prompt_events(self, sandbox: "Sandbox") -> list[dict] | None:
-        return [e for e in self._events(sandbox) if e.get("event") == "prompt"]
-
-    def scratch_keychain_commands(self, sandbox: "Sandbox") -> list[list[str]]:
+    def scratch_keychain_commands(self) -> list[list[str]]:
         # the simulator's user preferences live in the sandbox HOME, so making the scratch
         # keychain default and the whole search list is harmless here (never on macOS)
-        path = str(sandbox.keychain.path)
-        return [*super().scratch_keychain_commands(sandbox), ["default-keychain", "-s", path],
+        path = str(self.sandbox.keychain.path)
+        return [*super().scratch_keychain_commands(), ["default-keychain", "-s", path],
                 ["list-keychains", "-d", "user", "-s", path]]
 
-    def teardown_keychain(self, sandbox: "Sandbox") -> None:
+    def teardown_keychain(self) -> None:
         """Nothing outside the sandbox to undo: the simulator keeps the keychain file, the
         user's search list and securityd's memory under the sandbox root, which
         Sandbox.close() removes."""

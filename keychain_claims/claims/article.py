@@ -9,13 +9,14 @@ from pathlib import Path
 
 from keychain_claims import ARTICLES_DIR
 from keychain_claims.atomic import Unreadable, read_utf8
+from keychain_claims.errors import UserError
 
 ARTICLE_NAME = "claude-code-keychain-acl-invalidation.md"
 DEFAULT_PATH = ARTICLES_DIR / ARTICLE_NAME
 MAX_BYTES = 4 << 20          # an article larger than this is not the article: refused, not read
 
 
-class ArticleError(Exception):
+class ArticleError(UserError):
     """One-line, actionable reason the article cannot be used."""
 
 

@@ -27,13 +27,14 @@ from keychain_claims.claims import links
 from keychain_claims.claims.article import Article
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.atomic import Unreadable, read_utf8
+from keychain_claims.errors import UserError
 
 FEATURES_DIR = PROJECT_ROOT / "features"
 TYPE_STEP = "I type the article's command"
 MAX_FEATURE_BYTES = 1 << 20
 
 
-class FeatureFileError(Exception):
+class FeatureFileError(UserError):
     """One line: a feature file that cannot be read or parsed, where, and what to do."""
 
 

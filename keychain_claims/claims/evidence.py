@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from _pytest.outcomes import Failed
 
-from keychain_claims.backends.base import is_harness_error
+from keychain_claims.errors import is_harness_error
 
 
 class FindingHolds(AssertionError):

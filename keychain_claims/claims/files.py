@@ -23,9 +23,10 @@ from pydantic.dataclasses import dataclass
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.proposals import ProposalView
 from keychain_claims.claims.verdicts import ClaimVerdict, OmittedCauseVerdict
+from keychain_claims.errors import UserError
 
 
-class FormatError(ValueError):
+class FormatError(UserError, ValueError):
     """A file that is not what its name says: one line naming it and what is wrong."""
 
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from keychain_claims.claims.article import DEFAULT_PATH as ARTICLE_PATH, Article
 from keychain_claims.backends import NAMES
 from keychain_claims.atomic import Unreadable, read_utf8
+from keychain_claims.errors import UserError
 
 DEFAULT_PATH = ARTICLE_PATH.with_suffix(".claims.yaml")
 SECTIONS = ("symptom", "cause", "triage", "fix-burst", "fix-reset", "fix-file-bypass", "caveats", "notes")
@@ -48,7 +49,7 @@ MAX_ENTRIES = 1000            # claims, omissions, findings or list items of one
 MAX_TEXT = 20_000             # characters of one text field
 
 
-class LedgerError(Exception):
+class LedgerError(UserError):
     """One-line, actionable reason the ledger cannot be used."""
 
 

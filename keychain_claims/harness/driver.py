@@ -20,6 +20,8 @@ from typing import Protocol
 
 import pexpect
 
+from keychain_claims.backends.base import DialogWatch
+from keychain_claims.errors import CallDeadline, ToolNotStarted, UnansweredDialog
 from keychain_claims.security.prompts import Prompt, Responder
 from keychain_claims.redact import redact
 
@@ -40,34 +42,6 @@ class Place(Protocol):
     @property
     def env(self) -> dict[str, str]:
         """The environment every process gets (the shim's `security` first on PATH)."""
-
-
-class DialogWatch(Protocol):
-    """Where keychain dialogs that are not drawn on the terminal show up (SecurityAgent windows on
-    a Mac, the simulator's window records in a rehearsal).  `open()` lists the dialogs on screen,
-    each a dict with at least `kind` ("item" or "unlock"); `dismiss()` closes them all, as Cancel."""
-
-    def open(self) -> list[dict]: ...
-    def dismiss(self) -> int: ...
-
-
-class UnansweredDialog(Exception):
-    """A keychain dialog appeared that this run cannot answer.  Deliberately not an
-    AssertionError: it is never mistaken for a recorded contradiction still holding."""
-
-    def __init__(self, detail: str = ""):
-        super().__init__("a keychain dialog appeared and nobody answered it" + (f" ({detail})" if detail else ""))
-
-
-class CallDeadline(TimeoutError):
-    """A call (with every retry and dismissal inside it) ran past its one deadline: a harness
-    error, never a verdict.  Deliberately not an AssertionError, so it is never mistaken for a
-    recorded contradiction still holding, and never a dialog: nothing is invented about why."""
-
-
-class ToolNotStarted(Exception):
-    """The sandbox's `security` could not be started at all (the shell's exit 126/127: not executable,
-    not found): a harness error, never an answer of security (44 "not found" is security's own)."""
 
 
 class _DialogShown(Exception):

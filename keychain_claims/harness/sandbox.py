@@ -11,83 +11,19 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from keychain_claims import PROJECT_ROOT
 from keychain_claims.backends import Backend
-from keychain_claims.security.process import alive
+from keychain_claims.backends import Session
 from keychain_claims.harness.driver import Security, Shell
 from keychain_claims.fakes import Fakes, Secret
+from keychain_claims.owned import (OWNER_FILE, PIDS_FILE, SandboxDirError, base_dir, default_base,  # noqa: F401
+                                   owned_dir, sweep)
 from keychain_claims.security.prompts import Responder
-from keychain_claims.atomic import probe
 
 _OPEN: "set[Sandbox]" = set()          # closed at exit, whatever stopped the run
-OWNER_FILE = "owner.pid"
-PIDS_FILE = "children.pids"
-
-
-def default_base() -> Path:
-    """Under the checkout (build/ is git-ignored), never the host's temp directory.  Nothing the
-    harness makes there is a unix socket; a release that makes one under its TMPDIR needs the
-    path to stay under macOS's 104 bytes: point KEYCHAIN_CLAIMS_SANDBOXES at a short folder if
-    the checkout's path is long."""
-    return PROJECT_ROOT / "build" / "sandboxes"
-
-
-class SandboxDirError(Exception):
-    """One line: the sandboxes' base folder cannot be used."""
-
-
-def base_dir() -> Path:
-    path = Path(os.environ.get("KEYCHAIN_CLAIMS_SANDBOXES") or default_base())
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe(path)
-    except OSError as exc:
-        raise SandboxDirError(f"cannot make sandboxes under {path} ({exc.strerror or exc}); point "
-                              "KEYCHAIN_CLAIMS_SANDBOXES at a writable folder") from None
-    return path
-
-
-def owned_dir(prefix: str) -> Path:
-    """A folder under the base, owned by this process like a sandbox: removed at exit, and by a
-    later sweep if this process is killed."""
-    path = Path(tempfile.mkdtemp(prefix=f"kc-{prefix}", dir=base_dir()))
-    (path / OWNER_FILE).write_text(str(os.getpid()))
-    atexit.register(shutil.rmtree, path, True)
-    return path
-
-
-LEGACY_DEBRIS = ("keychain-claims/kc-*", "kc-rehearsal-user-*")    # what older versions left in $TMPDIR
-
-
-def sweep(base: Path | None = None) -> list[Path]:
-    """Remove sandboxes whose owner process is gone (debris of a killed run);
-    their recorded child processes are killed first.  Returns what was removed.  Without `base`
-    also what older versions left in the temp directory (sandboxes, the rehearsal's user state)."""
-    removed = []
-    roots = sorted((base or base_dir()).glob("kc-*"))
-    if base is None:
-        roots += sorted(p for pattern in LEGACY_DEBRIS for p in Path(tempfile.gettempdir()).glob(pattern)
-                        if p.is_dir() and not p.is_symlink())
-    for root in dict.fromkeys(roots):
-        try:
-            owner = int((root / OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            owner = 0
-        if owner and alive(owner):
-            continue
-        for line in ((root / PIDS_FILE).read_text().split() if (root / PIDS_FILE).exists() else []):
-            try:
-                os.kill(int(line), signal.SIGKILL)
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-        shutil.rmtree(root, ignore_errors=True)
-        removed.append(root)
-    return removed
 
 
 @atexit.register
@@ -108,12 +44,12 @@ class ScratchKeychain:
 
 
 class Sandbox:
+    """A temp HOME and a scratch keychain, and the backend's session for them (`session`: every
+    backend operation of a scenario goes through it)."""
+
     def __init__(self, backend: Backend, fakes: Fakes | None = None, ui: str = "none"):
-        self.backend = backend
         self.fakes = fakes or Fakes()
         self.ui = ui
-        from keychain_claims.backends.base import Session
-        self.session = Session()             # the harness's own until prepare() opens the backend's
         self.root = Path(tempfile.mkdtemp(prefix="kc-", dir=base_dir()))
         (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.home = self.root / "home"
@@ -127,10 +63,10 @@ class Sandbox:
         self.keychain = ScratchKeychain(self.home / "Library" / "Keychains" / backend.scratch_keychain_file,
                                         self.fakes.keychain_password())
         self._extra_env: dict[str, str] = {}
-        self.state: dict = {}                 # what the backend keeps per sandbox (dialog watch, callers built)
         self.emulated: list[str] = []         # what the backend emulated in this sandbox, said in the result
         self.shells: list[Shell] = []
         self.security = Security(self)
+        self.session: Session = backend.open_session(self)
         self.write_shim()
         _OPEN.add(self)
 
@@ -145,7 +81,7 @@ class Sandbox:
         }
         if os.environ.get("KEYCHAIN_SIM_ARGV_AUDIT"):          # the isolation tests' argv audit
             env["KEYCHAIN_SIM_ARGV_AUDIT"] = os.environ["KEYCHAIN_SIM_ARGV_AUDIT"]
-        env.update(self.backend.env(self))
+        env.update(self.session.env())
         env.update(self._extra_env)
         return env
 
@@ -163,7 +99,7 @@ class Sandbox:
 
     def write_shim(self) -> None:
         shim = self.bin / "security"
-        shim.write_text(self.backend.shim(self))
+        shim.write_text(self.session.shim())
         shim.chmod(0o755)
 
     def track_pid(self, pid: int) -> None:
@@ -181,8 +117,7 @@ class Sandbox:
         return shell
 
     def prepare(self) -> "Sandbox":
-        self.session = self.backend.open_session(self)
-        self.backend.prepare_keychain(self)
+        self.session.prepare()
         return self
 
     def close(self) -> None:
@@ -192,14 +127,7 @@ class Sandbox:
                 shell.close()
             except Exception:
                 pass
-        try:
-            self.backend.teardown_keychain(self)
-        except Exception:
-            pass
-        try:
-            self.session.close()
-        except Exception:
-            pass
+        self.session.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -209,4 +137,4 @@ class Sandbox:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Sandbox {self.root.name} backend={self.backend.name}>"
+        return f"<Sandbox {self.root.name} backend={self.session.backend.name}>"

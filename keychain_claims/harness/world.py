@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from keychain_claims.backends import Backend, Session
 from keychain_claims.harness import claude_code
-from keychain_claims.harness.callers import SECURITY_TOOL, CodeIdentity
+from keychain_claims.security.callers import SECURITY_TOOL, CodeIdentity
 from keychain_claims.harness.driver import Call, Shell, ShellRun
 from keychain_claims.fakes import Credential
 from keychain_claims.security.prompts import Prompt
@@ -32,8 +33,14 @@ class World:
         return self.sandbox.user
 
     @property
-    def backend(self):
-        return self.sandbox.backend
+    def session(self) -> Session:
+        """The backend's session of this scenario's sandbox: what every step asks of the backend."""
+        return self.sandbox.session
+
+    @property
+    def backend(self) -> Backend:
+        """What the backend is (its name, provenance and capabilities)."""
+        return self.sandbox.session.backend
 
     @property
     def shell(self) -> Shell:
@@ -51,7 +58,7 @@ class World:
         """Run one `security` command as `caller` (default: the security tool itself, as
         Claude Code does), answering dialogs with `choices` then `default`."""
         responder = self.sandbox.responder(choices=list(choices), default_choice=default, unlock_choice=unlock)
-        call = self.backend.run(self.sandbox, list(argv), responder, stdin=stdin,
+        call = self.session.run(list(argv), responder, stdin=stdin,
                                 caller=caller if caller and caller != SECURITY_TOOL else None)
         self.prompts += responder.seen
         self.last = call
@@ -80,13 +87,13 @@ class World:
 
     def type(self, command: str, choices: tuple[str, ...] = (), default: str = "Deny") -> ShellRun:
         responder = self.sandbox.responder(choices=list(choices), default_choice=default)
-        run = self.shell.run(command, responder=responder, watch=self.backend.dialog_watch(self.sandbox),
-                             on_dialog=self.backend.shell_dialog(self.sandbox))
+        run = self.shell.run(command, responder=responder, watch=self.session.dialog_watch(),
+                             on_dialog=self.session.shell_dialog())
         self.prompts += responder.seen
         self.runs.append(run)
         return run
 
     def __repr__(self) -> str:
         """Said for a person: the report lists it as every step's `world` parameter."""
-        return (f"sandbox {self.sandbox.root.name} on {self.sandbox.backend.name}, item “{self.service}”, "
+        return (f"sandbox {self.sandbox.root.name} on {self.backend.name}, item “{self.service}”, "
                 f"{len(self.prompts)} prompt(s) so far")

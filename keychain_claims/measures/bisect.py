@@ -34,13 +34,14 @@ from keychain_claims import PROJECT_ROOT
 from keychain_claims.claims.ledger import Ledger
 from keychain_claims.reports import history as release_history
 from keychain_claims.harness.sandbox import owned_dir
+from keychain_claims.errors import ReleaseProblem, UserError
 
 
-class BisectError(Exception):
+class BisectError(UserError):
     """One line that says what to do."""
 
 
-class Unevaluable(Exception):
+class Unevaluable(ReleaseProblem):
     """This release cannot say what WHAT is (skipped over)."""
 
 

@@ -43,8 +43,7 @@ def replay(path: Path) -> list[Difference]:
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} transcript")
     differences: list[Difference] = []
-    backend = SimBackend()
-    with Sandbox(backend, Fakes(seed=0)) as box:
+    with Sandbox(SimBackend(), Fakes(seed=0)) as box:
         values = placeholders(box)
 
         def restore(text: str) -> str:
@@ -53,7 +52,7 @@ def replay(path: Path) -> list[Difference]:
 
         for n, ex in enumerate(doc["exchanges"]):
             context = ex.get("context", {})
-            backend.set_session(box, gui=context.get("ui") == "gui")
+            box.session.set_gui(gui=context.get("ui") == "gui")
             choices = [p.split(":", 1)[1] for p in ex["prompts"] if p.startswith("item-dialog:")]
             unlock = next((p.split(":", 1)[1] for p in ex["prompts"] if p.startswith("unlock-dialog:")), "OK")
             env = {k: restore(v) for k, v in context.items() if k.startswith("KEYCHAIN_SIM_")}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from keychain_claims.backends import Backend, BackendError, select
+from keychain_claims.backends import Backend, select
+from keychain_claims.errors import BackendUnavailable
 from keychain_claims.harness.sandbox import SandboxDirError, sweep
 from keychain_claims.plugins.state import BACKEND, CLAIMS, SAFETY, SUMMARY, Safety, Summary, claims_run, usage, worker
 from keychain_claims.backends.macos import safety as macos_safety
@@ -16,7 +17,7 @@ from keychain_claims.backends.macos import safety as macos_safety
 def _faults(config: pytest.Config) -> str:
     """--rehearsal-faults as the comma list the rehearsal takes ("" for none); one line for a fault
     it does not know."""
-    from keychain_claims.backends.macos.standins import FAULTS
+    from keychain_claims.backends.rehearsal.standins import FAULTS
     faults = config.getoption("rehearsal_faults")
     if not faults:
         return ""
@@ -34,7 +35,7 @@ def choose(config: pytest.Config) -> None:
     option = config.option
     try:
         chosen = select(option.backend, real_dialogs=bool(option.real_dialogs), faults=_faults(config))
-    except BackendError as exc:
+    except BackendUnavailable as exc:
         usage(str(exc))
     config.stash[BACKEND] = chosen
     why = chosen.unavailable()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.plugins.state import scenario_of
+from keychain_claims.errors import UserError
 
 bdd_scenario = importlib.import_module("pytest_bdd.scenario")   # the module (the package exports a function of that name)
 PLAN = pytest.StashKey[dict]()
@@ -22,7 +23,7 @@ MUTATED = "mutated"                 # the user property a mutated scenario's rep
 APPLIED = "mutated.jsonl"           # in the reports folder: one line per step run as a no-op
 
 
-class MutationError(Exception):
+class MutationError(UserError):
     """One-line reason the --mutate file cannot be used."""
 
 

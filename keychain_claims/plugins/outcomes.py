@@ -62,7 +62,7 @@ def only_evidence(backend, item: pytest.Item, call: pytest.CallInfo, report) -> 
     exercise -- a harness event the backend recorded (a shim refusal, a missed deadline), a harness
     exception, a failed fixture or set-up step, a crash -- makes the scenario a skip, "not checkable:
     …", whatever else it did: never a failure, a recorded contradiction still holding or one no longer
-    holding.  On a backend other than the simulator it is a skip of that backend ("not on the …
+    holding.  On a backend that does not cover every scenario (all but the simulator) it is a skip of that backend ("not on the …
     backend: harness error: …"), which the 90% gate counts."""
     if report.skipped and not hasattr(report, "wasxfail"):
         return
@@ -75,7 +75,7 @@ def only_evidence(backend, item: pytest.Item, call: pytest.CallInfo, report) -> 
     report.outcome = "skipped"
     if hasattr(report, "wasxfail"):
         del report.wasxfail
-    if backend is not None and backend.name != "sim":
+    if backend is not None and not backend.covers_every_scenario:
         why = f"not on the {backend.name} backend: {why}"
     else:
         why = f"not checkable: {why}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.backends import Backend
-from keychain_claims.backends.macos.standins import COPED
+from keychain_claims.backends.rehearsal.standins import COPED
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.verdicts import counts, omission_counts
 from keychain_claims.plugins.state import BACKEND, CLAIMS, OUTCOMES, RESULTS, SUMMARY, Results, Summary, worker
@@ -190,10 +190,11 @@ def skipped_here(reason: str, backend: Backend) -> bool:
 
 
 def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
-    """On any backend but the simulator: the one-line reason the run fails when fewer than
-    REAL_RUN_SHARE of the scenarios that would run on the simulator ran here (passed, failed or a
-    recorded contradiction), the rest skipped because of this backend."""
-    if backend.name == "sim":
+    """On any backend that does not cover every scenario (all but the simulator): the one-line
+    reason the run fails when fewer than REAL_RUN_SHARE of the scenarios that would run on the
+    simulator ran here (passed, failed or a recorded contradiction), the rest skipped because of
+    this backend."""
+    if backend.covers_every_scenario:
         return None
     ran = sum(o.result != "skipped" for o in outcomes)
     here = [o for o in outcomes if o.result == "skipped" and skipped_here(o.reason, backend)]
@@ -206,7 +207,7 @@ def coverage_alarm(outcomes: list[Outcome], backend: Backend) -> str | None:
 
 def injected(backend: Backend | None) -> list[str]:
     """The faults a rehearsal injects (--rehearsal-faults); none on any other run."""
-    return [f for f in (getattr(backend, "faults", "") or "").split(",") if f]
+    return [f for f in backend.faults.split(",") if f] if backend is not None else []
 
 
 def baseline(out: Path, backend: Backend) -> dict[str, str] | None:

@@ -20,6 +20,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from keychain_claims.errors import ReleaseProblem
+
 TRAILER = b"\n---- Bun! ----\n"
 BLOCK = struct.Struct("<QIIIIII")
 RECORD = struct.Struct("<12I4B")
@@ -27,7 +29,7 @@ ROOT = b"/$bunfs/root/"
 COMPLETE = ".complete"
 
 
-class GraphError(Exception):
+class GraphError(ReleaseProblem):
     """One line: why the module graph of a binary cannot be read."""
 
 

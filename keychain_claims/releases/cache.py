@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from keychain_claims.errors import ReleaseProblem
 from keychain_claims.runs import Runs
 
 USED_FILE = ".used"              # its mtime: the last use (least recently used eviction)
 DEFAULT_MAX = "4G"
 
 
-class ReleaseError(Exception):
+class ReleaseError(ReleaseProblem):
     """One line saying why a release cannot be used (scenarios skip with it)."""
 
 

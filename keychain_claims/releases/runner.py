@@ -26,6 +26,7 @@ from keychain_claims import PROJECT_ROOT
 from keychain_claims.redact import redact
 from keychain_claims.releases import standin
 from keychain_claims.releases.release import Release
+from keychain_claims.errors import ReleaseProblem
 
 PRELOAD = Path(__file__).with_name("darwin-preload.cjs")
 ENTRY_PROBE = Path(__file__).with_name("entry-probe.mjs")       # does the host runtime resolve its entry?
@@ -57,7 +58,7 @@ def macos_profile(sandbox_root: Path, keep: Sequence[Path] = ()) -> str:
         KEEP_READABLE.format(path=json.dumps(str(p))) for p in keep)
 
 
-class RunError(Exception):
+class RunError(ReleaseProblem):
     """One line: why the release could not be run (the stand-in did not start, ...)."""
 
 
@@ -301,7 +302,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
                 "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                 "CLAUDE_CODE_MAX_RETRIES": "0", "NODE_EXTRA_CA_CERTS": str(ca), **release_env, **(env or {})}
     cmd = _confined([*cmd, *args], str(sandbox.tmp), full_env)
-    mode = isolation_for(sandbox.backend)
+    mode = isolation_for(sandbox.session.backend)
     stop = None
     if mode == "netns":
         full_env["PYTHONPATH"] = str(PROJECT_ROOT)

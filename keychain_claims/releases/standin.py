@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from keychain_claims.atomic import read_jsonl
+from keychain_claims.errors import ReleaseProblem
 from keychain_claims.releases import api
 from keychain_claims.releases.api import Server as ApiServer
 
@@ -29,7 +30,7 @@ ERROR_FILE = "error"                 # why the stand-in could not start (inside 
 CONNECTS = "connects.jsonl"          # every CONNECT the proxy was asked for, answered or refused
 
 
-class StandInError(Exception):
+class StandInError(ReleaseProblem):
     """One line: why the stand-in cannot be made or started."""
 
 

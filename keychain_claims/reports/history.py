@@ -45,6 +45,7 @@ from keychain_claims.redact import redact
 from keychain_claims.releases import npm
 from keychain_claims.releases.cache import ReleaseError, cache_dir
 from keychain_claims.releases.versions import chunks, published
+from keychain_claims.errors import UserError
 
 FORMAT = 1
 HISTORY_FILE = "release-history.json"
@@ -52,7 +53,7 @@ DOCS_DIR = PROJECT_ROOT / "docs" / "history"
 DOCS_FILE = DOCS_DIR / "history.json"
 
 
-class HistoryError(Exception):
+class HistoryError(UserError):
     """One line that says what to do."""
 
 

@@ -17,6 +17,7 @@ from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.claims.release_order import release_key
 from keychain_claims.reports.history import HISTORY_FILE, HistoryError, load as _load_history
 from keychain_claims.reports.allure import ENVIRONMENT_FILE
+from keychain_claims.errors import UserError
 from keychain_claims.reports.matrix import MatrixError, ReleaseMatrix
 from keychain_claims.reports.publish import OUTCOMES_FILE, PARTIAL_OUTCOMES_FILE, publish
 from keychain_claims.claims.article import Article, ArticleError
@@ -26,7 +27,7 @@ from keychain_claims.atomic import why
 RESULTS_DIR = "allure-results"
 
 
-class MergeError(Exception):
+class MergeError(UserError):
     """One line that says what to do."""
 
 

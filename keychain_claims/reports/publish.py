@@ -24,6 +24,7 @@ from keychain_claims.reports.proposed import write_proposed
 from keychain_claims.reports import history as release_history
 from keychain_claims import atomic
 from keychain_claims.security.process import alive
+from keychain_claims.errors import UserError
 
 OUTCOMES_FILE = "outcomes.json"             # the model: claims/files.py OutcomesFile
 PARTIAL_OUTCOMES_FILE = "outcomes.partial.json"
@@ -168,7 +169,7 @@ def publish_results(staging: Path, target: Path, clean: bool = True) -> Path:
 LOCK_FILE = ".keychain-claims.lock"
 
 
-class Busy(Exception):
+class Busy(UserError):
     """Another run (or merge) holds the folder: one line naming it."""
 
 

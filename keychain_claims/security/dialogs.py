@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from keychain_claims.errors import UserError
+
 FORMAT = "keychain-claims/dialogs/1"
 CORPUS = Path(__file__).with_name("dialogs.json")
 STATES = ("acl", "partition", "locked")             # the requests the simulator draws a dialog for
@@ -31,7 +33,7 @@ MODELLED = ("14", "15", "26")                       # sim/unverified.py MACOS_VE
 FIELDS = {"acl": ("app", "item", "keychain"), "partition": ("app", "item", "keychain"), "locked": ("app", "keychain")}
 
 
-class DialogCorpusError(ValueError):
+class DialogCorpusError(UserError, ValueError):
     """The corpus file is not usable; the message is one line and says what to mend."""
 
 

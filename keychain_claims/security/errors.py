@@ -1,4 +1,6 @@
 """OSStatus codes and their texts (the comments of Security/base/SecBase.h) [SRC]."""
+from keychain_claims.errors import SecurityAnswer
+
 
 ITEM_NOT_FOUND = -25300
 DUPLICATE_ITEM = -25299
@@ -33,7 +35,7 @@ TEXT = {
 }
 
 
-class SecError(Exception):
+class SecError(SecurityAnswer):
     """An OSStatus raised by the model; commands turn it into output and an exit status."""
 
     def __init__(self, status: int, where: str = ""):
@@ -55,7 +57,7 @@ class SecError(Exception):
         return f"{text} ({self.where}; remove or restore that file)" if self.where else text
 
 
-class Usage(Exception):
+class Usage(SecurityAnswer):
     """Result 2: print the command's usage on stderr -- after `message` (getopt's own complaint,
     e.g. "security: illegal option -- x"), if any."""
 

@@ -2,6 +2,7 @@
 words by split_line; join_line is its inverse for the harness and the shim."""
 from __future__ import annotations
 
+from keychain_claims.errors import SecurityAnswer
 from keychain_claims.security.commands import MAX_ARGS, MAX_LINE_LEN
 
 SPACE = " \t\n\v\f\r"                          # isspace() in the C locale
@@ -57,7 +58,7 @@ def split_line(line: str) -> list[str]:
     return args
 
 
-class Unrepresentable(ValueError):
+class Unrepresentable(SecurityAnswer, ValueError):
     """An argv that no `security -i` line can carry (a newline or NUL in a word, more than
     MAX_ARGS words, or a line longer than readline's buffer)."""
 

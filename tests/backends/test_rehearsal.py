@@ -14,7 +14,8 @@ import pytest
 from keychain_claims.backends import RehearsalBackend
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import callers, claude_code
+from keychain_claims.harness import claude_code
+from keychain_claims.security import callers
 from keychain_claims.harness.driver import UnansweredDialog
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World
@@ -27,7 +28,7 @@ def world():
     box = Sandbox(RehearsalBackend(), fakes)
     try:
         box.prepare()
-        box.backend.set_session(box, gui=True)
+        box.session.set_gui(gui=True)
         w = World(box)
         assert w.claude_write(fakes.credential()).status == 0
         yield w
@@ -51,9 +52,9 @@ def test_a_typed_read_whose_dialog_needs_a_click_fails_at_once_and_the_shell_goe
                    choices=("Always Allow",))
     assert time.monotonic() - started < world.backend.call_limit      # not the hard limit: at once
     from keychain_claims.sim import control
-    assert control.windows(world.backend.state_dir(world.sandbox)) == []   # dismissed
+    assert control.windows(world.session.state_dir) == []   # dismissed
     assert world.type("echo still here").output.strip() == "still here"
-    assert [e["outcome"] for e in world.backend.prompt_events(world.sandbox)] == ["unanswered"]
+    assert [e["outcome"] for e in world.session.prompt_events()] == ["unanswered"]
 
 
 def test_a_typed_read_answered_deny_is_the_dismissal(world):
@@ -82,11 +83,11 @@ def test_allow_reads_once_and_leaves_the_access_as_it_was(world):
 
 def test_a_non_gui_session_gets_the_real_exit_36_and_no_dialog_is_counted(world):
     distrust(world)
-    world.backend.set_session(world.sandbox, gui=False)
+    world.session.set_gui(gui=False)
     call = world.claude_read(default="Always Allow")
     assert call.status == 36 and "emulated" not in call.context
     assert world.dialogs("item") == []
-    assert [e["outcome"] for e in world.backend.prompt_events(world.sandbox)] == [
+    assert [e["outcome"] for e in world.session.prompt_events()] == [
         "no-ui (real: exit 36, no window-server access)"]
 
 
@@ -96,12 +97,12 @@ def test_a_test_caller_reads_with_interaction_disabled_and_its_grant_follows_its
     assert world.claude_read(caller=app, default="Deny").status == 0           # same build: granted
     assert world.claude_read(caller=app.updated(), default="Deny").status != 0   # rebuilt: asked again
     assert [p.answer for p in world.dialogs("item")] == ["Always Allow", "Deny"]
-    sources = [e.get("source") for e in world.backend.prompt_events(world.sandbox)]
+    sources = [e.get("source") for e in world.session.prompt_events()]
     assert sources == ["exit 36 in a session without window-server access"] * 2
 
 
 def test_the_shim_logs_every_call_with_secrets_masked(world):
-    log = world.backend.call_log(world.sandbox)
+    log = world.session.call_log()
     writes = [argv for argv in log if argv[:1] == ["add-generic-password"]]
     assert writes and all("<secret>" in argv for argv in writes)
     assert not any(str(world.credential.payload).encode().hex() in json.dumps(argv) for argv in log)
@@ -138,19 +139,19 @@ def test_a_call_nobody_drives_gets_its_answer_from_the_session_at_once(tmp_path)
     box = Sandbox(RehearsalBackend(), Fakes())
     try:
         box.prepare()
-        box.backend.set_session(box, gui=True)
+        box.session.set_gui(gui=True)
         w = World(box)
         assert w.claude_write(Fakes().credential()).status == 0
         distrust(w)
         read = ["security", *claude_code.read_argv(w.account, w.service)]
         proc = subprocess.run(read, env=box.env, cwd=box.home, capture_output=True, text=True, timeout=30)
         assert (proc.returncode, proc.stderr) == (128, "security: SecKeychainItemCopyContent: User canceled the operation.\n")
-        box.backend.set_session(box, gui=False)
+        box.session.set_gui(gui=False)
         proc = subprocess.run(read, env=box.env, cwd=box.home, capture_output=True, text=True, timeout=30)
         assert proc.returncode == 36
         from keychain_claims.sim import control
-        assert control.windows(box.backend.state_dir(box)) == []
-        assert [e["outcome"].split(" ")[0] for e in box.backend.prompt_events(box)] == ["unanswered", "no-ui"]
+        assert control.windows(box.session.state_dir) == []
+        assert [e["outcome"].split(" ")[0] for e in box.session.prompt_events()] == ["unanswered", "no-ui"]
     finally:
         box.close()
     assert subprocess.run(["pgrep", "-f", str(box.root)], capture_output=True).stdout == b""

@@ -17,10 +17,10 @@ import pytest
 from keychain_claims.backends import RehearsalBackend
 from keychain_claims.backends.base import BackendError
 from keychain_claims.backends.macos import callers as mac_callers
-from keychain_claims.backends.macos.standins import COPED, FAULTS
+from keychain_claims.backends.rehearsal.standins import COPED, FAULTS
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import callers
+from keychain_claims.security import callers
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World
 from keychain_claims.plugins.publish import fault_alarm
@@ -102,7 +102,7 @@ def _world(faults: str) -> World:
     fakes = Fakes()
     box = Sandbox(RehearsalBackend(faults=faults), fakes)      # the faults reach the stand-ins through the sandbox
     box.prepare()
-    box.backend.set_session(box, gui=True)
+    box.session.set_gui(gui=True)
     w = World(box)
     assert w.claude_write(fakes.credential()).status == 0
     return w
@@ -127,7 +127,7 @@ def test_without_cdhash_in_codesign_dvvv_ad_hoc_code_has_its_partition_from_its_
     w = _world("cdhash")
     try:
         app = callers.app("Helper", "adhoc")
-        assert mac_callers.partition_id(w.sandbox, app) == f"cdhash:{app.cdhash}"
+        assert mac_callers.partition_id(w.session, app) == f"cdhash:{app.cdhash}"
         assert "cdhash: codesign -d -vvv" in w.backend.faults_fired()
         call = w.claude_read(caller=app, choices=("Always Allow",))
         assert call.status == 0 and "emulated" in call.context
@@ -140,7 +140,7 @@ def test_without_cdhash_code_signed_with_an_identity_is_a_harness_error():
     w = _world("cdhash")
     try:
         with pytest.raises(BackendError, match="no CDHash= .* nor did its designated requirement"):
-            mac_callers.partition_id(w.sandbox, callers.app("Team App", "developer-id", team="TEAM000001"))
+            mac_callers.partition_id(w.session, callers.app("Team App", "developer-id", team="TEAM000001"))
     finally:
         w.sandbox.close()
 
@@ -150,17 +150,17 @@ TRIAGE = "prompt_that_comes_back_is_an_item_prompt"      # triage.feature: waits
 
 CARELESS = '''
 import pytest
-from keychain_claims.backends.rehearsal import RehearsalBackend
+from keychain_claims.backends.rehearsal.backend import RehearsalBackend, RehearsalSession
 
-_advance = RehearsalBackend.advance_clock
+_advance = RehearsalSession.advance_clock
 
-def careless(self, box, seconds):        # a macOS backend that ignored the missed deadline
+def careless(self, seconds):        # a macOS backend that ignored the missed deadline
     try:
-        _advance(self, box, seconds)
+        _advance(self, seconds)
     except (Exception, pytest.skip.Exception):
         pass
 
-RehearsalBackend.advance_clock = careless
+RehearsalSession.advance_clock = careless
 RehearsalBackend.harness_events = lambda self: []
 '''
 

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from keychain_claims.backends import Backend
+from keychain_claims.backends import Backend, Session
 from keychain_claims.fakes import Fakes
 from keychain_claims.security.prompts import Responder
 from keychain_claims.harness.sandbox import Sandbox
@@ -24,16 +24,21 @@ class ScriptBackend(Backend):
     def security_command(self):
         return ["/bin/sh", "-c", self.script, "security"]
 
-    def prepare_keychain(self, sandbox):
+    def open_session(self, sandbox):
+        return ScriptSession(self, sandbox)
+
+
+class ScriptSession(Session):
+    def prepare_keychain(self):
         pass
 
-    def teardown_keychain(self, sandbox):
+    def teardown_keychain(self):
         pass
 
-    def set_session(self, sandbox, gui):        # the world's actions: not what these tests drive
+    def advance_clock(self, seconds):           # the world's actions: not what these tests drive
         raise NotImplementedError
 
-    advance_clock = restart = as_caller = set_session
+    restart = as_caller = advance_clock
 
 
 FAKE = textwrap.dedent(r'''

@@ -21,17 +21,20 @@ from tests import ROOT, child
 # tracked like the release API server, and a test that waits to be interrupted.
 PROBE = textwrap.dedent('''
     import subprocess, sys, time, pytest
-    from keychain_claims.backends import Backend
+    from keychain_claims.backends import Backend, Session
     from keychain_claims.harness.sandbox import Sandbox
+
+    class ScriptSession(Session):
+        def prepare_keychain(self): pass
+        def teardown_keychain(self): pass
+        def advance_clock(self, seconds): raise NotImplementedError
+        restart = as_caller = advance_clock
 
     class Script(Backend):
         name = "script"
         def unavailable(self): return None
         def security_command(self): return ["/bin/true"]
-        def prepare_keychain(self, sandbox): pass
-        def teardown_keychain(self, sandbox): pass
-        def set_session(self, sandbox, gui): raise NotImplementedError
-        advance_clock = restart = as_caller = set_session
+        def open_session(self, sandbox): return ScriptSession(self, sandbox)
 
     @pytest.fixture
     def box():

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from keychain_claims.backends import Backend, BackendError, SimBackend
+from keychain_claims.backends import Backend, BackendError, Session, SimBackend
+from keychain_claims.backends.sim import SimSession
 from keychain_claims.harness.sandbox import Sandbox
 
 
@@ -18,10 +19,15 @@ class Missing(Backend):
     def security_command(self):
         return ["/nonexistent/security"]
 
-    def set_session(self, sandbox, gui):        # the world's actions: never reached
+    def open_session(self, sandbox):
+        return MissingSession(self, sandbox)
+
+
+class MissingSession(Session):
+    def advance_clock(self, seconds):           # the world's actions: never reached
         raise NotImplementedError
 
-    advance_clock = restart = as_caller = set_session
+    restart = as_caller = advance_clock
 
 
 def test_missing_security_is_one_line():
@@ -36,9 +42,14 @@ def test_missing_security_is_one_line():
 class Occupied(SimBackend):
     """The scratch keychain's file is already there, so create-keychain fails (errSecDuplicateKeychain, -25296)."""
 
-    def scratch_keychain_commands(self, sandbox):
-        sandbox.keychain.path.write_text("")
-        return super().scratch_keychain_commands(sandbox)
+    def open_session(self, sandbox):
+        return OccupiedSession(self, sandbox)
+
+
+class OccupiedSession(SimSession):
+    def scratch_keychain_commands(self):
+        self.sandbox.keychain.path.write_text("")
+        return super().scratch_keychain_commands()
 
 
 def test_a_failed_setup_command_is_named_in_one_line():

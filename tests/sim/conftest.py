@@ -88,7 +88,7 @@ def box(tmp_path, monkeypatch):
     sandbox = Sandbox(SimBackend(), Fakes(seed=7))
     try:
         sandbox.prepare()
-        sandbox.backend.set_session(sandbox, gui=True)
+        sandbox.session.set_gui(gui=True)
         yield sandbox
     finally:
         sandbox.close()

@@ -169,7 +169,7 @@ def test_hex_rules(login):
 
 
 def test_update_in_place_keeps_creation_date_and_resets_partition(login):
-    from keychain_claims.harness import dump
+    from keychain_claims.security import dump
     from keychain_claims.sim import control
     login("add-generic-password", "-a", "a", "-s", "s", "-w", "one")
     login("set-generic-password-partition-list", "-S", "apple-tool:,teamid:X", "-k", "pw-1", "-s", "s")

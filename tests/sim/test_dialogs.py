@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from keychain_claims.harness import callers, dump
+from keychain_claims.security import callers, dump
 from keychain_claims.security import dialogs, prompts
-from keychain_claims.backends import SimBackend
 from keychain_claims.security.prompts import Responder
 from keychain_claims.sim import control, unverified
 
@@ -60,9 +59,9 @@ def test_prepare_typed_the_new_keychain_password_twice_without_echo(box):
 
 def test_prepare_runs_each_setup_command_once_in_order(box):
     path = _kc(box)
-    assert SimBackend().call_log(box) == [["create-keychain", path], ["set-keychain-settings", path],
-                                          ["unlock-keychain", path], ["default-keychain", "-s", path],
-                                          ["list-keychains", "-d", "user", "-s", path]]
+    assert box.session.call_log() == [["create-keychain", path], ["set-keychain-settings", path],
+                                      ["unlock-keychain", path], ["default-keychain", "-s", path],
+                                      ["list-keychains", "-d", "user", "-s", path]]
     info = box.security.run("show-keychain-info")
     assert info.status == 0 and info.stderr == 'Keychain "<NULL>" no-timeout\n'   # default, unlocked, no timeout
 
@@ -182,7 +181,7 @@ def test_read_of_a_locked_keychain_unlocks_through_the_dialog(box):
 
 def test_no_gui_session_fails_36_and_logs_the_prompt(box):
     _add(box, "-T", "")
-    box.backend.set_session(box, gui=False)
+    box.session.set_gui(gui=False)
     call = _read(box)
     assert (call.status, call.stdout, call.stderr, call.prompts) == (36, "", "", [])
     assert control.prompts(_state(box))[-1] == {**control.prompts(_state(box))[-1], "kind": "item-access",

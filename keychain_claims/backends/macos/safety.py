@@ -9,10 +9,12 @@ import subprocess
 from dataclasses import dataclass
 from collections.abc import Callable
 
+from keychain_claims.errors import HarnessError
+
 Run = Callable[[list[str]], tuple[int, str, str]]
 
 
-class SafetyError(Exception):
+class SafetyError(HarnessError):
     """One line: why the run must not start, or what it changed."""
 
 

@@ -43,6 +43,8 @@ import threading
 import time
 from pathlib import Path
 
+from keychain_claims.errors import HarnessError
+
 SOCKET = "broker.sock"
 READY = "broker.ready"
 KEEP_ENV = "KEYCHAIN_CLAIMS_SESSION_KEEP"   # variables the session itself carries (the rehearsal's model
@@ -51,7 +53,7 @@ SESSION_ENV = "KEYCHAIN_CLAIMS_SESSION"     # force one way: launchd | sudo
 START_LIMIT = 15.0                          # seconds for a broker to come up
 
 
-class SessionError(OSError):
+class SessionError(HarnessError, OSError):
     """One line: no session could be opened, or the broker is gone."""
 
 

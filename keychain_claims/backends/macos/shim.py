@@ -25,6 +25,7 @@ from keychain_claims.security.commands import GLOBAL_OPTIONS, MAX_LINE_LEN, look
 from keychain_claims.security.errors import Usage
 from keychain_claims.security.lines import Unrepresentable, join_line, read_line, split_line
 from keychain_claims.security.options import OPTIONS, getopt, masked_argv
+from keychain_claims.errors import HarnessError
 
 LIST_OPERANDS = {"find-generic-password", "delete-generic-password", "dump-keychain",
                  "find-internet-password", "delete-internet-password"}
@@ -36,7 +37,7 @@ READ_ONLY = {"list-keychains", "default-keychain"}
 NO_KEYCHAIN = {"help", "error"}                   # reach no keychain at all
 
 
-class Refused(Exception):
+class Refused(HarnessError):
     """The call would reach a keychain other than the scratch one."""
 
 

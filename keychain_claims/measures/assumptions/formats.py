@@ -107,7 +107,7 @@ def _read_with_partition_missing(host: Host, choice: str):
     in a GUI session, the dialog answered `choice`; returns the responder (what it saw)."""
     host.item(trusted=None)
     _partition_list(host, "teamid:KCPROBE01")
-    host.backend.set_session(host.sandbox, gui=True)
+    host.sandbox.session.set_gui(gui=True)
     responder = host.sandbox.responder(default_choice=choice)
     host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                               responder=responder, timeout=host.backend.call_limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from keychain_claims.measures.assumptions.probe import Held, Host, Unsettled, assumption, status
-from keychain_claims.harness.callers import app
+from keychain_claims.security.callers import app
 
 
 # ----------------------------------------------------------------------------- exit codes, sessions
@@ -49,7 +49,7 @@ def _denystatus(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog someone answers: --real-dialogs on a Mac")
     host.item(trusted=())
-    host.backend.set_session(host.sandbox, gui=True)
+    host.sandbox.session.set_gui(gui=True)
     call = host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                                      responder=host.sandbox.responder(default_choice="Deny"),
                                      timeout=host.backend.call_limit)
@@ -67,7 +67,7 @@ def _dialog_wording(host: Host):
     if not host.backend.dialog_text_visible:
         return Unsettled("needs a dialog whose words can be read: --real-dialogs on a Mac")
     host.item(trusted=())
-    host.backend.set_session(host.sandbox, gui=True)
+    host.sandbox.session.set_gui(gui=True)
     responder = host.sandbox.responder(default_choice="Deny")
     host.sandbox.security.run("find-generic-password", "-a", "probe", "-s", "kc-probe", "-w", host.keychain,
                               responder=responder, timeout=host.backend.call_limit)

@@ -61,11 +61,11 @@ class Host:
     def security(self, *argv: str, stdin: str | None = None, gui: bool = False, caller=None):
         """One call; without `gui` in a session without window-server access (the probe reads
         the host's own answer; no dialog is answered or emulated)."""
-        self.backend.set_session(self.sandbox, gui=gui)
+        self.sandbox.session.set_gui(gui=gui)
         if caller is None:
             return self.sandbox.security.run(*argv, stdin=stdin, responder=self.sandbox.responder(),
                                              timeout=self.backend.call_limit)
-        env = self.backend.as_caller(self.sandbox, caller)
+        env = self.sandbox.session.as_caller(caller)
         return self.sandbox.security.run(*argv, stdin=stdin, responder=self.sandbox.responder(), env=env,
                                          timeout=self.backend.call_limit)
 
@@ -82,7 +82,7 @@ class Host:
 
     @property
     def mac_tools(self) -> bool:
-        return self.backend.caller_tools is not None
+        return self.backend.builds_test_callers
 
     def transcript(self) -> list[dict]:
         return [c.record() for c in self.sandbox.security.calls]

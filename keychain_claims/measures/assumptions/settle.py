@@ -18,7 +18,8 @@ from keychain_claims.measures.assumptions import formats  # noqa: F401,I001
 from keychain_claims.measures.assumptions import tools  # noqa: F401,I001
 from keychain_claims.measures.assumptions.probe import FORMAT, REGISTRY, CouldNotRun, Held, Host
 from keychain_claims.redact import redact
-from keychain_claims.backends import BackendError, select
+from keychain_claims.backends import select
+from keychain_claims.errors import BackendUnavailable
 
 # a probe's status: what the host answered (held, did-not-hold), that this backend cannot be asked
 # (not-settled-here), or that the probe itself failed (could-not-run: never a did-not-hold)
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> int:
     if args.settle:
         try:
             backend = select(args.backend)
-        except BackendError as exc:
+        except BackendUnavailable as exc:
             print(f"keychain-claims assumptions: {exc}", file=sys.stderr)
             return 2
         why = backend.unavailable()

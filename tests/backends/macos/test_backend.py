@@ -15,7 +15,7 @@ from keychain_claims.backends.base import BackendError
 from keychain_claims.backends.macos import callers as mac_callers
 from keychain_claims.backends.macos.dialogs import SecurityAgentWatch
 from keychain_claims.fakes import Fakes
-from keychain_claims.harness import callers
+from keychain_claims.security import callers
 from keychain_claims.harness.driver import CallDeadline
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.harness.world import World
@@ -25,7 +25,7 @@ def _world(backend) -> World:
     fakes = Fakes()
     box = Sandbox(backend, fakes)
     box.prepare()
-    box.backend.set_session(box, gui=True)
+    box.session.set_gui(gui=True)
     w = World(box)
     assert w.claude_write(fakes.credential()).status == 0
     return w
@@ -82,7 +82,7 @@ def test_the_scratch_keychain_is_never_named_like_a_login_keychain_and_the_typed
     assert f'Keychain "{scratch}"' in run.output
     keychains = world.sandbox.home / "Library" / "Keychains"
     assert [p.name for p in keychains.iterdir() if "login" in p.name.lower()] == []
-    assert [a[-1] for a in world.backend.call_log(world.sandbox) if a[:1] == ["show-keychain-info"]][-1] \
+    assert [a[-1] for a in world.session.call_log() if a[:1] == ["show-keychain-info"]][-1] \
         .endswith("login.keychain-db")            # logged as typed, run on the scratch file
 
 
@@ -95,7 +95,7 @@ def test_a_test_caller_that_gets_errSecAuthFailed_is_recognised_as_needing_conse
         call = w.claude_read(caller=app, choices=("Always Allow",))
         assert call.status == 0 and "emulated" in call.context
         assert [p.answer for p in w.dialogs("item")] == ["Always Allow"]
-        assert "exit 51" in w.backend.prompt_events(w.sandbox)[0]["source"]
+        assert "exit 51" in w.session.prompt_events()[0]["source"]
     finally:
         w.sandbox.close()
 
@@ -104,7 +104,7 @@ def test_a_test_caller_that_gets_errSecAuthFailed_is_recognised_as_needing_conse
 def test_the_cdhash_comes_from_codesign_dvvv(world):
     """Before: `codesign -d -v`, which prints no CDHash=."""
     app = callers.app("Helper", "adhoc")
-    assert mac_callers.partition_id(world.sandbox, app) == f"cdhash:{app.cdhash}"
+    assert mac_callers.partition_id(world.session, app) == f"cdhash:{app.cdhash}"
 
 
 def test_without_a_cdhash_the_grant_fails_before_the_acl_is_touched():
@@ -124,10 +124,10 @@ def test_a_team_identity_is_made_with_libressl_and_its_key_is_usable_by_codesign
     """Before: `openssl pkcs12 -legacy` (LibreSSL refuses it) and no set-key-partition-list after
     `import` (codesign would ask for the key in a dialog)."""
     app = callers.app("Team App", "developer-id", team="TEAM000001")
-    path = mac_callers.build(world.sandbox, app)
+    path = mac_callers.build(world.session, app)
     sig = json.loads(Path(str(path) + ".sig.json").read_text())
     assert sig["authority"] == "keychain-claims test team TEAM000001"
-    log = [a for a in world.backend.call_log(world.sandbox)]          # the scratch keychain was not used
+    log = [a for a in world.session.call_log()]          # the scratch keychain was not used
     assert not any(a[:1] == ["import"] for a in log)
 
 
@@ -141,14 +141,14 @@ def test_another_application_rewrites_the_item_as_itself(world):
     dump = world.security("dump-keychain", "-a", str(world.sandbox.keychain.path)).stdout
     assert "teamid:W1RITER000" in dump                       # -U: the modifier's partition ID (sim model)
     assert not any(a[:1] == ["add-generic-password"] and "W1RITER000" in json.dumps(a)
-                   for a in world.backend.call_log(world.sandbox))
+                   for a in world.session.call_log())
 
 
 # --------------------------------------------------------------------------- 10. the team identity signs
 def test_keychain_claims_team_identity_really_signs(world, monkeypatch):
     """Before: the variable only removed the skip; the throwaway identity still signed."""
     monkeypatch.setenv("KEYCHAIN_CLAIMS_TEAM_IDENTITY", "Developer ID Application: Example (TEAM000002)")
-    path = mac_callers.build(world.sandbox, callers.app("Signed", "developer-id", team="TEAM000002"))
+    path = mac_callers.build(world.session, callers.app("Signed", "developer-id", team="TEAM000002"))
     assert json.loads(Path(str(path) + ".sig.json").read_text())["authority"] == \
         "Developer ID Application: Example (TEAM000002)"
 

@@ -14,7 +14,8 @@ import yaml
 from keychain_claims import PROJECT_ROOT
 from keychain_claims.backends import RehearsalBackend
 from keychain_claims.backends.base import BackendError
-from keychain_claims.backends.macos import callers, session, standins
+from keychain_claims.backends.macos import callers, session
+from keychain_claims.backends.rehearsal import standins
 from keychain_claims.fakes import Fakes
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.sim import control
@@ -34,7 +35,7 @@ def box():
 
 def _helper_says(box, *argv: str) -> subprocess.CompletedProcess:
     """The helper run as the backend runs it: in the sandbox's session."""
-    return callers._run(box, [str(callers.helper(box)), *argv])
+    return callers._run(box.session, [str(callers.helper(box.session)), *argv])
 
 
 # --------------------------------------------------------------------------- 1. public headers only
@@ -69,9 +70,9 @@ def test_a_build_error_is_shown_whole(box, tmp_path, monkeypatch):
     noise = "".join(f"#warning this is warning number {i} of a long preamble\n" for i in range(8))
     source.write_text(noise + "#include <Security/Security.h>\nint main(void) { return UndeclaredCall(); }\n")
     monkeypatch.setattr(callers, "SOURCE", source)
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     with pytest.raises(BackendError) as caught:
-        callers.build(box, app("Broken", "adhoc"))
+        callers.build(box.session, app("Broken", "adhoc"))
     assert "UndeclaredCall" in str(caught.value) and "warning number 7" in str(caught.value)
 
 
@@ -90,18 +91,18 @@ def test_a_sandbox_is_prepared_without_root_in_one_session_of_its_own(box):
     root (launchd's SessionCreate); the helper says which session it runs in."""
     first, second = _helper_says(box, "session"), _helper_says(box, "session")
     assert first.returncode == 0 and first.stdout == second.stdout
-    ours = subprocess.run([str(callers.helper(box)), "session"], capture_output=True, text=True,
-                          env={**os.environ, **box.backend.tool_env(box)})
+    ours = subprocess.run([str(callers.helper(box.session)), "session"], capture_output=True, text=True,
+                          env={**os.environ, **box.session.tool_env()})
     assert ours.stdout != first.stdout                              # not the harness's own session
     assert int(first.stdout.split("attrs=0x")[1], 16) & session.GRAPHIC_ACCESS == 0   # no window server
-    assert box.session.how == "launchd"
+    assert box.session.launcher.how == "launchd"
 
 
 # --------------------------------------------------------------------------- 3. the unlock is kept
 def test_the_scratch_keychain_stays_unlocked_across_the_sandboxs_calls(box):
     """Point 3: securityd keeps the unlock per (session, keychain); one session per call found the
     keychain locked at every call, and every read and write needed consent (36)."""
-    box.backend.set_session(box, gui=False)
+    box.session.set_gui(gui=False)
     kc = str(box.keychain.path)
     assert box.security.run("add-generic-password", "-a", "a", "-s", "s", "-w", "KCCANARY-1", kc).status == 0
     read = box.security.run("find-generic-password", "-a", "a", "-s", "s", "-w", kc)
@@ -115,26 +116,26 @@ def test_keychain_locked_asks_the_sandboxs_session(box):
     """Point 4: `status` ran in the harness's session, where the scratch keychain was never
     unlocked, and called every dialog an unlock dialog."""
     kc = str(box.keychain.path)
-    state = box.backend.state_dir(box)
+    state = box.session.state_dir
     assert control.locked(state, kc) is True                 # the harness's own (login) session
-    assert box.backend.keychain_locked(box) is False         # the sandbox's
+    assert box.session.keychain_locked() is False         # the sandbox's
     assert box.security.run("lock-keychain", kc).status == 0
-    assert box.backend.keychain_locked(box) is True
+    assert box.session.keychain_locked() is True
     assert box.security.run("unlock-keychain", kc, responder=box.responder()).status == 0
-    assert box.backend.keychain_locked(box) is False
+    assert box.session.keychain_locked() is False
 
 
 def test_always_allow_is_applied_in_the_sandboxs_session(box):
     """Point 4: grant ran outside the session, where the keychain is locked: SetAccessWithPassword
     still works there, but the ACL read before it needs the keychain unlocked too."""
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     kc = str(box.keychain.path)
     assert box.security.run("add-generic-password", "-a", "a", "-s", "s", "-w", "KCCANARY-2", "-T", "", kc).status == 0
     reader = app("Reader", "adhoc")
-    env = box.backend.as_caller(box, reader)
-    box.backend.set_session(box, gui=False)
+    env = box.session.as_caller(reader)
+    box.session.set_gui(gui=False)
     assert box.security.run("find-generic-password", "-a", "a", "-s", "s", "-w", kc, env=env).status == 36
-    box.backend.grant(box, reader, "a", "s", once=False)
+    box.session.grant(reader, "a", "s", once=False)
     again = box.security.run("find-generic-password", "-a", "a", "-s", "s", "-w", kc, env=env)
     assert again.status == 0 and "KCCANARY-2" in again.stdout
 
@@ -158,11 +159,11 @@ def test_a_codesign_after_the_default_lock_timeout_still_signs_without_a_dialog(
     """Point 7: the throwaway signing keychain kept the default 300 s lock timeout; a codesign
     later than that asked for its password in a dialog (errSecInternalComponent without a GUI)."""
     from dataclasses import replace
-    from keychain_claims.harness.callers import app
+    from keychain_claims.security.callers import app
     first = app("Signed", "developer-id", team="TEAM000001")
-    callers.build(box, first)
-    control.advance_clock(box.backend.state_dir(box), standins.DEFAULT_LOCK_TIMEOUT + 60)
-    assert callers.build(box, replace(first, build=2)).exists()      # the same team's identity, signed again
+    callers.build(box.session, first)
+    control.advance_clock(box.session.state_dir, standins.DEFAULT_LOCK_TIMEOUT + 60)
+    assert callers.build(box.session, replace(first, build=2)).exists()      # the same team's identity, signed again
 
 
 # --------------------------------------------------------------------------- 5. settling is honest
@@ -247,7 +248,7 @@ def test_a_call_past_its_deadline_ends_with_its_whole_group_in_the_session(box):
 def test_the_broker_goes_when_its_sandbox_is_closed():
     sandbox = Sandbox(RehearsalBackend(), Fakes())
     sandbox.prepare()
-    pid = json.loads((sandbox.session.folder / session.READY).read_text())["pid"]
+    pid = json.loads((sandbox.session.launcher.folder / session.READY).read_text())["pid"]
     sandbox.close()
     from keychain_claims.security.process import alive
     import time

@@ -100,13 +100,13 @@ def test_the_macos_backends_shim_script_pins_calls(tmp_path):
         path = "/bin/echo"
     box = SimpleNamespace(keychain=SimpleNamespace(path=KC), root=tmp_path)
     script = tmp_path / "security"
-    script.write_text(EchoMac(real_dialogs=True).shim(box))     # no session launcher: the pinning is the subject
+    script.write_text(EchoMac(real_dialogs=True).open_session(box).shim())   # no session launcher: the pinning is the subject
     script.chmod(0o755)
     env = {"HOME": HOME, "PATH": "/usr/bin:/bin", "PYTHONPATH": "/nonexistent"}
     proc = subprocess.run([str(script), "find-generic-password", "-s", "Claude Code-credentials", "-w"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (0, f"find-generic-password -s Claude Code-credentials -w {KC}\n")
-    assert EchoMac().call_log(box) == [["find-generic-password", "-s", "Claude Code-credentials", "-w"]]   # as asked
+    assert EchoMac().open_session(box).call_log() == [["find-generic-password", "-s", "Claude Code-credentials", "-w"]]   # as asked
     proc = subprocess.run([str(script), "lock-keychain", "-a"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (1, "keychain-claims shim: refused: lock-keychain -a would lock "
                                                  "every keychain of the user\n")

@@ -4,7 +4,7 @@ Everything MacOSBackend does runs as it would on a hosted macOS runner -- the sh
 pinning, login-keychain mapping and call log, the session launcher, consent records and emulated
 answers, test callers compiled and signed by callers.py, the signing identity with its partition
 list, the one deadline of every call, releases run without unshare -- and only the leaves that
-exist on a Mac alone are stand-ins (backends/macos/standins.py, each behaviour cited there):
+exist on a Mac alone are stand-ins (standins.py here, each behaviour cited there):
 keychain-sim for /usr/bin/security and securityd/SecurityAgent (lock state per audit session),
 and stand-ins for cc (the source checked against the SDK's public declarations), codesign, openssl
 (LibreSSL), the signing keychain's `security`, launchctl and sudo (what open a sandbox's session),
@@ -19,34 +19,15 @@ ends not checkable, its reason naming the fault (plugins/publish.py: fault_alarm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from keychain_claims.backends.base import python_shim
-from keychain_claims.backends.macos.backend import MacOSBackend
-from keychain_claims.backends.sim import SimBackend
-
-if TYPE_CHECKING:  # pragma: no cover
-    from keychain_claims.harness.sandbox import Sandbox
+from keychain_claims import atomic
+from keychain_claims.owned import owned_dir
+from keychain_claims.backends.base import Box, python_shim
+from keychain_claims.backends.macos.backend import MacOSBackend, MacOSSession
+from keychain_claims.backends.sim import SimBackend, sim_env, state_dir
 
 HOSTED_RUNNER = "gui-unattended"      # the simulator's session kind: a GUI where nobody answers
-STANDINS = "keychain_claims.backends.macos.standins"
-
-
-class SimWindows:
-    """The simulator's window records (one file per blocked dialog), for a test's use."""
-
-    def __init__(self, state: Path):
-        self.state = state
-        self.dismissed: set[int | None] = set()
-
-    def open(self) -> list[dict]:
-        from keychain_claims.sim import control
-        return [w for w in control.windows(self.state) if w.get("pid") not in self.dismissed]
-
-    def dismiss(self) -> int:
-        from keychain_claims.sim import control
-        self.dismissed |= {w.get("pid") for w in control.windows(self.state)}
-        return control.dismiss(self.state)
+STANDINS = "keychain_claims.backends.rehearsal.standins"
 
 
 class RehearsalBackend(MacOSBackend):
@@ -71,11 +52,10 @@ class RehearsalBackend(MacOSBackend):
     def faults_fired(self) -> list[str]:
         """Where the stand-ins' faults fired (standins.FIRED_FILE) in every sandbox of this process
         since the last call, drained."""
-        from keychain_claims import atomic
-        from keychain_claims.backends.macos.standins import FIRED_FILE
+        from keychain_claims.backends.rehearsal.standins import FIRED_FILE
         found = []
-        for box in list(self._boxes):
-            path = self.state_dir(box) / FIRED_FILE
+        for session in list(self._sessions):
+            path = state_dir(session.sandbox) / FIRED_FILE
             found += [f"{r['fault']}: {r['where']}" for r in atomic.read_jsonl(path)]
             path.unlink(missing_ok=True)
         return found
@@ -85,44 +65,51 @@ class RehearsalBackend(MacOSBackend):
 
     def system_security(self) -> tuple[list[str], dict[str, str]]:
         """The safety snapshot's `security`: the simulator with a user domain of its own."""
-        from keychain_claims.harness.sandbox import owned_dir
         state = str(owned_dir("rehearsal-user-"))        # removed at exit; swept if the run is killed
         return self._sim.security_command(), {"KEYCHAIN_SIM_STATE": state, "HOME": state}
 
-    def _fault_env(self) -> dict[str, str]:
-        from keychain_claims.backends.macos.standins import FAULTS_ENV
+    def fault_env(self) -> dict[str, str]:
+        from keychain_claims.backends.rehearsal.standins import FAULTS_ENV
         return {FAULTS_ENV: self.faults} if self.faults else {}
 
-    def env(self, sandbox: "Sandbox") -> dict[str, str]:
-        return {**self._sim.env(sandbox), **super().env(sandbox), **self._fault_env()}
+    def open_session(self, sandbox: Box) -> "RehearsalSession":
+        session = RehearsalSession(self, sandbox)
+        self._sessions.add(session)
+        return session
 
-    def tool_env(self, sandbox: "Sandbox") -> dict[str, str]:
-        return {**self.env(sandbox), "HOME": str(sandbox.home)}
 
-    def state_dir(self, sandbox: "Sandbox") -> Path:
+class RehearsalSession(MacOSSession):
+    """A sandbox of the rehearsal: the macOS session's code, with the stand-ins as its tools."""
+    backend: RehearsalBackend
+
+    @property
+    def state_dir(self) -> Path:
         """The state of the simulator behind the stand-in /usr/bin/security."""
-        return self._sim.state_dir(sandbox)
+        return state_dir(self.sandbox)
 
-    def tool(self, sandbox: "Sandbox", name: str) -> str:
-        path = sandbox.root / "standin" / name
+    def env(self) -> dict[str, str]:
+        return {**sim_env(self.sandbox), **super().env(), **self.backend.fault_env()}
+
+    def tool_env(self) -> dict[str, str]:
+        return {**self.env(), "HOME": str(self.sandbox.home)}
+
+    def tool(self, name: str) -> str:
+        path = self.sandbox.root / "standin" / name
         if not path.exists():
             path.parent.mkdir(exist_ok=True)
             path.write_text(python_shim(STANDINS, name))
             path.chmod(0o755)
         return str(path)
 
-    def real_security(self, sandbox: "Sandbox") -> str:
+    def real_security(self) -> str:
         """The stand-in for /usr/bin/security that the shim calls: the simulator, whose login
         session is a hosted runner's (a GUI where a drawn dialog waits for nobody); the sandbox's
         own session (no GUI) is what the stand-in launchctl or SessionCreate makes."""
-        state = self.state_dir(sandbox)
+        state = self.state_dir
         if not (state / "session").exists():
             state.mkdir(parents=True, exist_ok=True)
             (state / "session").write_text(HOSTED_RUNNER)
-        return self.tool(sandbox, "sim-security")
+        return self.tool("sim-security")
 
-    def windows(self, sandbox: "Sandbox") -> SimWindows:
-        return sandbox.state.setdefault("windows", SimWindows(self.state_dir(sandbox)))
-
-    def teardown_keychain(self, sandbox: "Sandbox") -> None:
+    def teardown_keychain(self) -> None:
         """As for the simulator: every bit of state is under the sandbox root."""

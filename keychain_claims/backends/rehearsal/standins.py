@@ -81,7 +81,7 @@ def _program(*fixed: str) -> str:
     """A program that runs this module (as backends.base.python_shim, which imports pytest)."""
     import shlex
     root = str(Path(__file__).resolve().parents[3])
-    code = (f"import sys; sys.path.insert(0, {root!r}); from keychain_claims.backends.macos.standins import main; "
+    code = (f"import sys; sys.path.insert(0, {root!r}); from keychain_claims.backends.rehearsal.standins import main; "
             "sys.exit(main())")
     return f'#!/bin/sh\nexec {shlex.join([sys.executable, "-I", "-S", "-c", code, *fixed])} "$@"\n'
 
