@@ -155,9 +155,15 @@ def _why(verdict: Verdict, claim, seen: list[Outcome]) -> str:
     return first_sentence(claim.note) or "no scenario for this claim ran in this run"
 
 
+def in_order(outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes by node id (then release, backend): a verdict, its scenario list and its "why"
+    come out the same whichever order the outcomes arrived in (xdist workers finish in any order)."""
+    return sorted(outcomes, key=lambda o: (o.nodeid, o.release or "", o.backend))
+
+
 def compute(outcomes: list[Outcome], ledger: Ledger, article: Article, backends: dict[str, bool]) -> list[ClaimVerdict]:
     by_claim: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
-    for o in outcomes:
+    for o in in_order(outcomes):
         if not o.provenance:        # built by hand, not from a report: the backend's kind
             o.provenance = ["simulated"] if backends.get(o.backend, True) else ["real"]
         for cid in o.claims:
@@ -289,7 +295,7 @@ def compute_omissions(outcomes: list[Outcome], ledger: Ledger, article: Article,
     """One verdict per omission and backend, apart from the claims' (compute): releases outside the
     omission's `releases` are shown per release but do not count towards its verdict."""
     by_entry: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
-    for o in outcomes:
+    for o in in_order(outcomes):
         if not o.provenance:
             o.provenance = ["simulated"] if backends.get(o.backend, True) else ["real"]
         for cid in o.claims:

@@ -104,7 +104,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties += [(Prop.CLAIMS, claims), (Prop.REFUTES, refutes), (Prop.PROPOSES, proposes),
                                  (Prop.BACKEND, backend.name),
                                  (Prop.SIMULATED, backend.simulated), (Prop.SCENARIO, template.name)]
-        example = getattr(item, "callspec", None) and item.callspec.params.get("_pytest_bdd_example")
+        callspec = getattr(item, "callspec", None)
+        example = callspec.params.get("_pytest_bdd_example") if callspec is not None else None
         item.user_properties += [(Prop.EXAMPLE, dict(example or {})), (Prop.FEATURE, template.feature.name)]
         item.add_marker(pytest.mark.allure_label(item.nodeid, label_type=allure_files.NODEID_LABEL))
         for cid in claims:

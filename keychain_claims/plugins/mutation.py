@@ -58,8 +58,8 @@ def configure(config: pytest.Config) -> None:
                 return None
             return original(fixturefunc=fixturefunc, request=request, kwargs=kwargs)
 
-        call_fixture_func.keychain_claims_mutation = True
-        bdd_scenario.call_fixture_func = call_fixture_func
+        call_fixture_func.keychain_claims_mutation = True  # type: ignore[attr-defined]  # marks the patch as ours
+        bdd_scenario.call_fixture_func = call_fixture_func  # type: ignore[attr-defined]  # pytest-bdd's, not in its stubs
 
 
 def pytest_bdd_before_step_call(request, feature, scenario, step, step_func, step_func_args) -> None:

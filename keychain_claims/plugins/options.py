@@ -30,8 +30,9 @@ def begin(config: pytest.Config) -> None:
     staging folder (pytest_configure_node)."""
     config.stash[OWN_TESTS] = bool(config.hook.pytest_keychain_claims_own_tests(config=config))
     config.stash[RESULTS] = Results()
-    if worker(config) and config.workerinput.get(WORKER_RESULTS):
-        config.option.allure_report_dir = config.workerinput[WORKER_RESULTS]
+    handed = getattr(config, "workerinput", {}) if worker(config) else {}    # xdist gives a worker's config it
+    if handed.get(WORKER_RESULTS):
+        config.option.allure_report_dir = handed[WORKER_RESULTS]
     if claims_run(config):
         nothing = collects_nothing(config)
         if nothing:

@@ -30,7 +30,7 @@ def finish(session: pytest.Session, exitstatus: int) -> None:
     state, summary = config.stash[RESULTS], config.stash[SUMMARY]
     outcomes = config.stash[OUTCOMES].outcomes
     if worker(config):
-        config.workeroutput[RESULTS_ERROR] = state.error
+        config.workeroutput[RESULTS_ERROR] = state.error  # type: ignore[attr-defined]  # xdist gives a worker's config it
         return
     if not outcomes:
         return
@@ -58,6 +58,7 @@ def finish(session: pytest.Session, exitstatus: int) -> None:
                                            releases=getattr(config.option, "claude_code", None) or "")
             allure_files.label_results(results, outcomes, done.verdicts, ledger, done.omissions)
             (results / RUN_MARKER).write_text(f"run_id={run_id}\nclaims={done.claims_json.name}\n")
+            assert state.target is not None        # set at configure whenever results are staged
             target = partial_results(state.target) if partial else state.target
             publish_results(results, target, clean=state.clean or bool(partial))
             state.staging = None
@@ -78,7 +79,7 @@ def finish(session: pytest.Session, exitstatus: int) -> None:
     if state.error:
         summary.rows.append(state.error)
     if partial:
-        where = f", Allure results to {partial_results(state.target)}" if results is not None else ""
+        where = f", Allure results to {partial_results(state.target)}" if results is not None and state.target else ""
         summary.rows.append(
             f"PARTIAL RUN ({partial}): verdicts written to {done.claims_json}{where}; {out / 'claims.json'} "
             "(a complete run's) and its Allure results left as they were")
@@ -133,7 +134,7 @@ def _guarded(write, folder: Path, state: Results, why):
             for tmp in folder.glob("*.tmp"):
                 tmp.unlink(missing_ok=True)
             return None
-    call.guarded = True
+    call.guarded = True  # type: ignore[attr-defined]  # marks the wrapper as ours, so it is not wrapped twice
     return call
 
 
@@ -256,7 +257,7 @@ def fault_alarm(outcomes: list[Outcome], backend: Backend, fired: dict[str, list
         o = unearned[0]
         return (f"FAULTS: “{o.name}” ended {o.result} though {', '.join(sorted(kinds[o.nodeid]))} "
                 f"reached it ({len(unearned)} such scenario(s)): a verdict it did not earn"), accounted
-    if changed:
+    if changed and before is not None:
         o = changed[0]
         return (f"FAULTS: “{o.name}” ended {o.result}, {before[o.nodeid]} without faults "
                 f"({len(changed)} such scenario(s)){': ' + o.reason[:120] if o.reason else ''}"), accounted

@@ -79,7 +79,7 @@ def pytest_bdd_apply_tag(tag: str, function):
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "claude_release" in metafunc.fixturenames:
-        specs = metafunc.config.stash[RELEASES].specs or [None]
+        specs: list[str | None] = [*metafunc.config.stash[RELEASES].specs] or [None]
         metafunc.parametrize("claude_release", specs, ids=[s or NO_RELEASE for s in specs],
                              indirect=True, scope="session")
 
@@ -92,8 +92,8 @@ def claude_release(request: pytest.FixtureRequest):
     state = request.config.stash[RELEASES]
     if spec not in state.loaded:
         try:
-            state.loaded[spec] = load(spec)
-            state.versions.setdefault(spec, state.loaded[spec].version)
+            release = state.loaded[spec] = load(spec)
+            state.versions.setdefault(spec, release.version)
         except ReleaseError as exc:
             state.loaded[spec] = str(exc)
             progress(f"Claude Code {spec}: {exc}")

@@ -117,7 +117,8 @@ def claims_run(config: pytest.Config) -> bool:
 def scenario_of(item: pytest.Item):
     """The pytest-bdd scenario an item runs, or None for anything else."""
     from pytest_bdd.scenario import scenario_wrapper_template_registry
-    return scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    obj = getattr(item, "obj", None)
+    return scenario_wrapper_template_registry.get(obj) if obj is not None else None
 
 
 def release_of(item: pytest.Item) -> tuple[bool, str | None]:

@@ -496,7 +496,7 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
                  f"first shown between {esc(before)} and <b>{esc(after)}</b>: "
                  + (f"{unrun} release(s) between them not run yet " if unrun is not None else
                     "the releases between them are not known (<code>history render --registry</code> records npm's list) ")
-                 + 
+                 +
                  f"(<code>keychain-claims bisect CLAIM --good {esc(before)} --bad {esc(after)} "
                  f"--history docs/history/history.json</code> finds the first)")
         rows_ = []
@@ -540,7 +540,7 @@ def page(history: History, releases: list[str], rows: list[dict], found: list[di
         "</style></head><body>"
         f"<h1>Claims × Claude Code releases: {esc(coverage_line(history))}</h1>"
         + (f"<p><small>{esc(sample_line(history))}</small></p>" if history.published else "")
-        + 
+        +
         f"<p class=legend>{legend}"
         + (f" <span class=key><i style='background:#fff3bf;color:#000'>★</i>article era: {esc(era)}, current on "
            f"{esc(history.article_era.date)}</span>" if era else "")

@@ -38,7 +38,7 @@ class Published:
     claims_json: Path
     claims_md: Path
     failures: list = field(default_factory=list)    # scenarios that failed without a claim (suite failures)
-    history: object = None          # the release history written (reports/history.py), if any
+    history: release_history.History | None = None     # the release history written, if any
     history_problem: str = ""       # why it was not (an unreadable history file, left as it was)
 
 

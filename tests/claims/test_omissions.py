@@ -137,3 +137,20 @@ def test_the_release_matrix_keeps_omissions_in_rows_of_their_own(tmp_path):
     assert "OMI-" not in claims_part and "| OMI-SEVERAL-ITEMS | not reproduced (outside its releases)" in omissions_part
     svg = (tmp_path / "release-matrix.svg").read_text()
     assert 'data-claim="OMI-SEVERAL-ITEMS" data-release="2.1.331" data-verdict="reproduced" data-kind="omission"' in svg
+
+
+def test_the_verdicts_and_their_why_do_not_depend_on_the_order_the_outcomes_arrived_in():
+    """xdist workers finish in any order: the omission's "why" named whichever showing scenario
+    arrived first, so two runs of the same code wrote different claims.json files."""
+    first = Outcome("steps/a.py::test_a", "Two readers, two dialogs", "sim", ["OMI-CONCURRENT", "CAU-REFRESH"], "passed",
+                    refutes=["CAU-REFRESH"])
+    second = Outcome("steps/b.py::test_b", "Three readers, three dialogs", "sim", ["OMI-CONCURRENT", "CAU-REFRESH"],
+                     "passed", refutes=["CAU-REFRESH"])
+    one = compute_omissions([first, second], LEDGER, Article(), {"sim": True})
+    other = compute_omissions([second, first], LEDGER, Article(), {"sim": True})
+    assert [(v.omission, v.verdict, v.why, [s["scenario"] for s in v.scenarios]) for v in one] == \
+        [(v.omission, v.verdict, v.why, [s["scenario"] for s in v.scenarios]) for v in other]
+    claims_one = compute([first, second], LEDGER, Article(), {"sim": True})
+    claims_other = compute([second, first], LEDGER, Article(), {"sim": True})
+    assert [(v.claim, v.why, [s["scenario"] for s in v.scenarios]) for v in claims_one] == \
+        [(v.claim, v.why, [s["scenario"] for s in v.scenarios]) for v in claims_other]

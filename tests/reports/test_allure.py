@@ -5,12 +5,9 @@ result in the report was a stand-in, "skipped")."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from tests import ROOT
+from tests import child
 
 
 @pytest.mark.suite

@@ -28,7 +28,7 @@ from keychain_claims.reports.markdown import write
 from keychain_claims.reports.allure import SHOWS, few_words
 from keychain_claims.claims.files import ClaimsTable
 from keychain_claims.reports.article import SECTION_HEADINGS, _plain, build, claim_views, omission_views
-from tests import ROOT
+from tests import ROOT, child
 
 CHECK = ROOT / "tests" / "browser" / "report_check.cjs"
 DOCS = ROOT / "docs"

@@ -17,7 +17,7 @@ from keychain_claims.reports.allure import ENVIRONMENT_FILE
 from keychain_claims.claims.outcomes import Outcome
 from keychain_claims.reports.merge import merge
 from keychain_claims.reports.publish import write_outcomes
-from tests import ROOT
+from tests import ROOT, child
 
 CLI = Path(sys.executable).with_name("keychain-claims")
 
