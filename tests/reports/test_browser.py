@@ -223,8 +223,8 @@ def test_browser_shows_verdicts_article_and_matrix(built_report):
         assert layout["before"]["bad"] == [] and layout["after"]["bad"] == [], (size, layout)
         assert not layout["before"]["pageWiderThanWindow"] and layout["cardVisible"], (size, layout)
     # its proposed corrections: every one the run proposes, the sentence as it stands and the replacement
-    proposals = [p for p in claims["proposals"] if p["included"]]
-    assert sorted(p["id"] for p in found["proposed"]) == sorted(p["id"] for p in proposals) and found["proposedMainHidden"]
+    proposals = [p for p in claims.proposals if p.included]
+    assert sorted(p["id"] for p in found["proposed"]) == sorted(p.id for p in proposals) and found["proposedMainHidden"]
     assert all(p["instead"] and p["evidence"] >= 1 for p in found["proposed"])
     assert all(p["stands"] for p in found["proposed"] if not p["id"].startswith("OMI-"))
     # the matrix
