@@ -51,14 +51,23 @@ def test_a_direct_run_keeps_its_temporary_files_below_the_checkout(tmp_path, run
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         argv = [*child.PYTEST, "-q", "-p", "no:cacheprovider", *args, f"--reports-dir={tmp_path / 'reports'}",
                 f"--alluredir={tmp_path / 'allure'}", str(probe / "test_probe.py")]
-        # the namespace's shell starts the child in / (runner.BIND_TMP): PYTHONPATH finds `tests`
-        proc = subprocess.run(runner._private_tmp(argv, str(host_tmp)), cwd=ROOT, capture_output=True, text=True,
-                              timeout=300, env=child.environment({"PROBE_OUT": str(seen)}, environ))
+        env = child.environment({"PROBE_OUT": str(seen)}, environ)
+        # a checkout under the host's /tmp (a `mktemp -d` clone) is bound back in at its own path, as
+        # for a release run (runner.kept_paths); the namespace's shell starts the child in / (runner.BIND_TMP):
+        # PYTHONPATH finds `tests`
+        keep = runner.kept_paths(argv, env)
+        proc = subprocess.run(runner._private_tmp(argv, str(host_tmp), keep), cwd=ROOT, capture_output=True,
+                              text=True, timeout=300, env=env)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         where = json.loads(seen.read_text())
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    assert sorted(p.name for p in host_tmp.iterdir()) == [], where
+    # nothing in the stand-in /tmp but the mount points of the folders bound back in (and their parents)
+    kept = {p.relative_to(runner.host_tmp()) for p in keep}
+    mount_points = {parent for k in kept for parent in [k, *k.parents] if str(parent) != "."}
+    leaked = sorted(str(p.relative_to(host_tmp)) for p in host_tmp.rglob("*")
+                    if p.relative_to(host_tmp) not in mount_points)
+    assert leaked == [], (leaked, where)
     build = ROOT / "build"
     for what in ("tmp_path", "mkstemp", "node"):
         if where[what] is not None:
