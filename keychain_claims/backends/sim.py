@@ -8,6 +8,7 @@ from pathlib import Path
 
 from keychain_claims import atomic
 from keychain_claims.backends.base import Backend, Box, Session, python_shim
+from keychain_claims.sim import control
 
 
 class SimBackend(Backend):
@@ -38,7 +39,6 @@ class SimBackend(Backend):
 def state_dir(sandbox: Box) -> Path:
     """The simulator's state for a sandbox (keychains' securityd memory, clock, session, events,
     window records): what KEYCHAIN_SIM_STATE names."""
-    from keychain_claims.sim import control
     return control.state_dir(sandbox.root)
 
 
@@ -66,15 +66,12 @@ class SimSession(Session):
         (self.state_dir / "session").write_text(self.sandbox.ui)
 
     def advance_clock(self, seconds: float) -> None:
-        from keychain_claims.sim import control
         control.advance_clock(self.state_dir, seconds)
 
     def restart(self) -> None:
-        from keychain_claims.sim import control
         control.reboot(self.state_dir)
 
     def sleep(self) -> None:
-        from keychain_claims.sim import control
         control.sleep(self.state_dir)
 
     def as_caller(self, identity) -> dict[str, str]:
