@@ -30,13 +30,14 @@ suite: install
 ## the project's own tests, in tiers (README, "The project's own tests"): a test that starts pytest in a
 ## child process (marker `suite`), runs a real Claude Code release (`release`), opens Chromium (`browser`)
 ## runs a whole corpus in one test (`corpus`: every assumption probe, real transcript, behaviour case) or
-## races processes against one keychain or waits out a real deadline (`stress`)
+## races processes against one keychain or waits out a real deadline (`stress`) or opens the macOS code path's own
+## security session for itself, rehearsed (`mac_session`)
 ## is in a slow tier.  TIER=default (`make test`): all but the slow tiers; TIER=slow: only those;
 ## TIER=all (`make test-all`): every tier.  pytest-xdist workers: three for the default tier (its tests
 ## wait on child processes and terminals, so a third fills the gaps on two cores), two for the slow tiers
 ## (each of their tests runs a whole suite: a third would only queue on two cores); in the slow tiers a
 ## file goes whole to one worker (--dist loadfile), so a module's fixture (a whole-suite run) is made once.
-SLOW_TIERS := suite or release or browser or corpus or stress
+SLOW_TIERS := suite or release or browser or corpus or stress or mac_session
 TIER ?= default
 TEST_WORKERS_default := 3
 TEST_WORKERS_slow := 2

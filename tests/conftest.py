@@ -48,10 +48,12 @@ def run_suite(tmp_path):
 # (`suite`), runs a real Claude Code release (`release`), opens Chromium (`browser`) or runs a whole corpus
 # in one test (`corpus`: every assumption probe settled on two backends, every real transcript through the
 # fidelity command, every behaviour case) or races several processes against one keychain or waits out
-# a real deadline of a second or more (`stress`); the markers are registered in pytest.ini.  A tier left out is
+# a real deadline of a second or more (`stress`) or opens the macOS code path's own security session for itself,
+# rehearsed: a launchd job and its broker, a test caller built and signed, stand-ins behind every call (`mac_session`;
+# the backend contract suite, tests/backends/test_contract.py, stays in the default tier); the markers are registered in pytest.ini.  A tier left out is
 # named in the summary, never counted as passed: pytest-xdist does not show "deselected", so each worker
 # hands its count to the controller (workeroutput).
-TIERS = ("suite", "release", "browser", "corpus", "stress")
+TIERS = ("suite", "release", "browser", "corpus", "stress", "mac_session")
 DESELECTED_TIERS = pytest.StashKey[dict]()
 
 

@@ -14,7 +14,6 @@ about the model, not about macOS.
 from __future__ import annotations
 
 import importlib
-import inspect
 
 from keychain_claims.errors import BackendUnavailable
 
@@ -62,6 +61,7 @@ def select(name: str, real_dialogs: bool = False, faults: str = ""):
     options = {"real_dialogs": real_dialogs, "faults": faults}
 
     def make(cls):
+        import inspect       # not at the top: the shim and the stand-ins import this package on every call
         taken = inspect.signature(cls).parameters
         return cls(**{key: value for key, value in options.items() if key in taken})
     if name == "auto":

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import sys
 from pathlib import Path
 
 from keychain_claims import atomic
 from keychain_claims.backends.base import Backend, Box, Session, python_shim
+from keychain_claims import sim
 from keychain_claims.sim import control
 
 
@@ -26,11 +25,7 @@ class SimBackend(Backend):
         return None
 
     def security_command(self) -> list[str]:
-        script = Path(sys.executable).with_name("keychain-sim")
-        if script.exists():
-            return [str(script)]
-        found = shutil.which("keychain-sim")
-        return [found] if found else [sys.executable, "-m", "keychain_claims.sim"]
+        return sim.command()
 
     def open_session(self, sandbox: Box) -> "SimSession":
         return SimSession(self, sandbox)

@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from keychain_claims.measures.replay import Box, Result, compare_text, figure, fold_retyped, sim_command, window_text
+from keychain_claims.measures.replay import Box, Result, compare_text, figure, fold_retyped, window_text
+from keychain_claims.sim import command as sim_command
 from keychain_claims import PROJECT_ROOT
 from keychain_claims.sim import acl, control, store
 from keychain_claims.security import dialogs

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from keychain_claims.security.output import normalise
 from keychain_claims.measures.behaviour import behaviour_table, load_behaviour, run_behaviour
-from keychain_claims.measures.replay import Box, Result, compare_text, figure, sim_command, window_text
+from keychain_claims.measures.replay import Box, Result, compare_text, figure, window_text
+from keychain_claims.sim import command as sim_command
 from keychain_claims.measures.assumptions import settle as assumptions
 from keychain_claims import PROJECT_ROOT
 from keychain_claims.sim import commands, control

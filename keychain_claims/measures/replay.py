@@ -11,11 +11,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from keychain_claims.sim import control
+from keychain_claims.sim import command as sim_command, control
 from keychain_claims.harness.sandbox import owned_dir
 
 
@@ -81,11 +80,6 @@ class Box:
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def sim_command() -> list[str]:
-    script = Path(sys.executable).with_name("keychain-sim")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "keychain_claims.sim"]
 
 
 def window_text(box: Box, argv: list[str], env: dict) -> tuple[str, int]:

@@ -14,3 +14,17 @@ formats (what `security` prints), unverified (every [UNV] or invented behaviour)
 API for what argv cannot do).  What measures the simulator against macOS (fidelity, the behaviour
 cases, transcript replays) is keychain_claims/measures/, above everything it measures.
 """
+
+
+def command() -> list[str]:
+    """The argv that runs keychain-sim: its console script beside this Python, else on PATH, else
+    `python -m keychain_claims.sim` (the simulator backend, the rehearsal's stand-ins and the
+    measuring tools all start it this way)."""
+    import os
+    import shutil
+    import sys
+    script = os.path.join(os.path.dirname(sys.executable), "keychain-sim")
+    if os.path.exists(script):
+        return [script]
+    found = shutil.which("keychain-sim")
+    return [found] if found else [sys.executable, "-m", "keychain_claims.sim"]

@@ -44,6 +44,7 @@ def distrust(world: World) -> None:
     assert world.security("-i", stdin=line).status == 0
 
 
+@pytest.mark.mac_session
 def test_a_typed_read_whose_dialog_needs_a_click_fails_at_once_and_the_shell_goes_on(world):
     distrust(world)
     started = time.monotonic()
@@ -57,6 +58,7 @@ def test_a_typed_read_whose_dialog_needs_a_click_fails_at_once_and_the_shell_goe
     assert [e["outcome"] for e in world.session.prompt_events()] == ["unanswered"]
 
 
+@pytest.mark.mac_session
 def test_a_typed_read_answered_deny_is_the_dismissal(world):
     distrust(world)
     run = world.type('security find-generic-password -s "Claude Code-credentials" -w', choices=("Deny",))
@@ -64,6 +66,7 @@ def test_a_typed_read_answered_deny_is_the_dismissal(world):
     assert [(p.kind, p.answer, p.emulated) for p in run.prompts] == [("item-dialog", "Deny", True)]
 
 
+@pytest.mark.mac_session
 def test_always_allow_is_applied_to_the_access_and_the_read_runs_again(world):
     distrust(world)
     first = world.claude_read(choices=("Always Allow",))
@@ -74,6 +77,7 @@ def test_always_allow_is_applied_to_the_access_and_the_read_runs_again(world):
     assert [p.answer for p in world.dialogs("item")] == ["Always Allow"]
 
 
+@pytest.mark.mac_session
 def test_allow_reads_once_and_leaves_the_access_as_it_was(world):
     distrust(world)
     assert world.claude_read(choices=("Allow",)).status == 0
@@ -81,6 +85,7 @@ def test_allow_reads_once_and_leaves_the_access_as_it_was(world):
     assert [p.answer for p in world.dialogs("item")] == ["Allow", "Deny"]
 
 
+@pytest.mark.mac_session
 def test_a_non_gui_session_gets_the_real_exit_36_and_no_dialog_is_counted(world):
     distrust(world)
     world.session.set_gui(gui=False)
@@ -91,6 +96,7 @@ def test_a_non_gui_session_gets_the_real_exit_36_and_no_dialog_is_counted(world)
         "no-ui (real: exit 36, no window-server access)"]
 
 
+@pytest.mark.mac_session
 def test_a_test_caller_reads_with_interaction_disabled_and_its_grant_follows_its_identity(world):
     app = callers.app("Helper", "adhoc")
     assert world.claude_read(caller=app, choices=("Always Allow",)).status == 0
@@ -101,6 +107,7 @@ def test_a_test_caller_reads_with_interaction_disabled_and_its_grant_follows_its
     assert sources == ["exit 36 in a session without window-server access"] * 2
 
 
+@pytest.mark.mac_session
 def test_the_shim_logs_every_call_with_secrets_masked(world):
     log = world.session.call_log()
     writes = [argv for argv in log if argv[:1] == ["add-generic-password"]]
@@ -131,6 +138,7 @@ def test_backend_macos_off_a_mac_is_red_not_green(run_suite):
     assert proc.stderr.strip().splitlines()[-1].startswith("ERROR: --backend macos cannot run here"), proc.stderr[-500:]
 
 
+@pytest.mark.mac_session
 def test_a_call_nobody_drives_gets_its_answer_from_the_session_at_once(tmp_path):
     """A release's `security` call is not made through the harness's driver: the shim runs it in the
     session without window-server access; in a GUI scenario its 36 stands for a dialog nobody on a

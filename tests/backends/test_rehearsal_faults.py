@@ -108,6 +108,7 @@ def _world(faults: str) -> World:
     return w
 
 
+@pytest.mark.mac_session
 def test_a_fault_is_recorded_where_it_fired_and_only_there():
     w = _world("exit51")
     try:
@@ -122,6 +123,7 @@ def test_a_fault_is_recorded_where_it_fired_and_only_there():
         w.sandbox.close()
 
 
+@pytest.mark.mac_session
 def test_without_cdhash_in_codesign_dvvv_ad_hoc_code_has_its_partition_from_its_designated_requirement():
     """Before: a harness error -- though `codesign -d -r-` of ad hoc code is `cdhash H"…"`."""
     w = _world("cdhash")
@@ -135,6 +137,7 @@ def test_without_cdhash_in_codesign_dvvv_ad_hoc_code_has_its_partition_from_its_
         w.sandbox.close()
 
 
+@pytest.mark.mac_session
 def test_without_cdhash_code_signed_with_an_identity_is_a_harness_error():
     """Its designated requirement names its certificate, not its CDHash: nothing to read it from."""
     w = _world("cdhash")
@@ -151,6 +154,7 @@ TRIAGE = "prompt_that_comes_back_is_an_item_prompt"      # triage.feature: waits
 CARELESS = '''
 import pytest
 from keychain_claims.backends.rehearsal.backend import RehearsalBackend, RehearsalSession
+
 
 _advance = RehearsalSession.advance_clock
 

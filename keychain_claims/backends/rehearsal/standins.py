@@ -73,8 +73,8 @@ def fired(fault: str, where: str) -> None:
 
 
 def _sim() -> list[str]:
-    script = Path(sys.executable).with_name("keychain-sim")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "keychain_claims.sim"]
+    from keychain_claims import sim
+    return sim.command()
 
 
 def _program(*fixed: str) -> str:
@@ -340,8 +340,9 @@ def sim_security(argv: list[str]) -> int:
     if "slow" in faults() and "show-keychain-info" in argv and _not_first(state, "show-keychain-info"):
         fired("slow", "show-keychain-info")
         time.sleep(float(os.environ.get("KEYCHAIN_CLAIMS_CALL_LIMIT") or 20) + 5)
-    if "throttle" not in faults() and not typed_dialog:
-        os.execv(_sim()[0], [*_sim(), *argv])
+    if "throttle" not in faults() and not typed_dialog:      # the simulator in this process: as exec'd, one start less
+        from keychain_claims.sim.cli import main as simulator
+        return simulator(argv)
     proc = subprocess.Popen([*_sim(), *argv])
 
     def end(*_) -> None:

@@ -70,6 +70,7 @@ def test_sleep_600_typed_with_a_5_s_deadline_ends_as_a_harness_error_and_invents
 
 
 # --------------------------------------------------------------------------- 2/3. no login.keychain name
+@pytest.mark.mac_session
 def test_the_scratch_keychain_is_never_named_like_a_login_keychain_and_the_typed_login_path_maps_to_it(world):
     """Before: the scratch keychain was ~/Library/Keychains/login.keychain-db, which securityd treats as
     a login keychain (KeychainDbCommon: strcasestr(dbName, "login.keychain"))."""
@@ -87,6 +88,7 @@ def test_the_scratch_keychain_is_never_named_like_a_login_keychain_and_the_typed
 
 
 # --------------------------------------------------------------------------- 4. exit 51 from a test caller
+@pytest.mark.mac_session
 def test_a_test_caller_that_gets_errSecAuthFailed_is_recognised_as_needing_consent():
     """Before: only 36 was recognised; a Mac's 51 made the read fail as if it were evidence."""
     w = _world(RehearsalBackend(faults="exit51"))
@@ -101,12 +103,14 @@ def test_a_test_caller_that_gets_errSecAuthFailed_is_recognised_as_needing_conse
 
 
 # --------------------------------------------------------------------------- 5. CDHash, no half-changed ACL
+@pytest.mark.mac_session
 def test_the_cdhash_comes_from_codesign_dvvv(world):
     """Before: `codesign -d -v`, which prints no CDHash=."""
     app = callers.app("Helper", "adhoc")
     assert mac_callers.partition_id(world.session, app) == f"cdhash:{app.cdhash}"
 
 
+@pytest.mark.mac_session
 def test_without_a_cdhash_the_grant_fails_before_the_acl_is_touched():
     """Before: the ACL was edited first, then the missing CDHash raised: a half-changed item."""
     w = _world(RehearsalBackend(faults="cdhash"))
@@ -120,6 +124,7 @@ def test_without_a_cdhash_the_grant_fails_before_the_acl_is_touched():
 
 
 # --------------------------------------------------------------------------- 6. LibreSSL, partition list
+@pytest.mark.mac_session
 def test_a_team_identity_is_made_with_libressl_and_its_key_is_usable_by_codesign(world):
     """Before: `openssl pkcs12 -legacy` (LibreSSL refuses it) and no set-key-partition-list after
     `import` (codesign would ask for the key in a dialog)."""
@@ -132,6 +137,7 @@ def test_a_team_identity_is_made_with_libressl_and_its_key_is_usable_by_codesign
 
 
 # --------------------------------------------------------------------------- 9. the app rewrites the item itself
+@pytest.mark.mac_session
 def test_another_application_rewrites_the_item_as_itself(world):
     """Before: the write went to `security` (the shim sent only reads to the test caller), so the
     item's partition list stayed apple-tool:."""
@@ -145,6 +151,7 @@ def test_another_application_rewrites_the_item_as_itself(world):
 
 
 # --------------------------------------------------------------------------- 10. the team identity signs
+@pytest.mark.mac_session
 def test_keychain_claims_team_identity_really_signs(world, monkeypatch):
     """Before: the variable only removed the skip; the throwaway identity still signed."""
     monkeypatch.setenv("KEYCHAIN_CLAIMS_TEAM_IDENTITY", "Developer ID Application: Example (TEAM000002)")

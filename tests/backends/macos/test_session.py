@@ -63,6 +63,7 @@ def test_the_test_caller_builds_from_the_sdks_public_declarations(tmp_path, caps
 
 
 @needs_cc
+@pytest.mark.mac_session
 def test_a_build_error_is_shown_whole(box, tmp_path, monkeypatch):
     """Point 1: callers.build kept the first 200 characters of cc's stderr, which were warnings;
     the error after them was never shown."""
@@ -77,6 +78,7 @@ def test_a_build_error_is_shown_whole(box, tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- 2. SessionCreate needs root
+@pytest.mark.mac_session
 def test_session_create_is_refused_for_the_runner_and_exits_161(box):
     """Point 2: SessionCreate -> setaudit_addr(AU_ASSIGN_ASID), suser() first (xnu
     audit_syscalls.c): as `runner` it fails with EPERM, OSStatus 100001, exit 161.  The stand-in
@@ -86,6 +88,7 @@ def test_session_create_is_refused_for_the_runner_and_exits_161(box):
     assert "SessionCreate: Operation not permitted" in proc.stderr
 
 
+@pytest.mark.mac_session
 def test_a_sandbox_is_prepared_without_root_in_one_session_of_its_own(box):
     """Point 2 and 3: the sandbox's calls all run in one session, not the harness's, made without
     root (launchd's SessionCreate); the helper says which session it runs in."""
@@ -99,6 +102,7 @@ def test_a_sandbox_is_prepared_without_root_in_one_session_of_its_own(box):
 
 
 # --------------------------------------------------------------------------- 3. the unlock is kept
+@pytest.mark.mac_session
 def test_the_scratch_keychain_stays_unlocked_across_the_sandboxs_calls(box):
     """Point 3: securityd keeps the unlock per (session, keychain); one session per call found the
     keychain locked at every call, and every read and write needed consent (36)."""
@@ -112,6 +116,7 @@ def test_the_scratch_keychain_stays_unlocked_across_the_sandboxs_calls(box):
 
 
 # --------------------------------------------------------------------------- 4. probes in the same session
+@pytest.mark.mac_session
 def test_keychain_locked_asks_the_sandboxs_session(box):
     """Point 4: `status` ran in the harness's session, where the scratch keychain was never
     unlocked, and called every dialog an unlock dialog."""
@@ -125,6 +130,7 @@ def test_keychain_locked_asks_the_sandboxs_session(box):
     assert box.session.keychain_locked() is False
 
 
+@pytest.mark.mac_session
 def test_always_allow_is_applied_in_the_sandboxs_session(box):
     """Point 4: grant ran outside the session, where the keychain is locked: SetAccessWithPassword
     still works there, but the ACL read before it needs the keychain unlocked too."""
@@ -155,6 +161,7 @@ def test_where_no_session_can_be_made_the_backend_refuses_in_one_line(tmp_path, 
 
 
 # --------------------------------------------------------------------------- the signing keychain's timeout
+@pytest.mark.mac_session
 def test_a_codesign_after_the_default_lock_timeout_still_signs_without_a_dialog(box):
     """Point 7: the throwaway signing keychain kept the default 300 s lock timeout; a codesign
     later than that asked for its password in a dialog (errSecInternalComponent without a GUI)."""
@@ -226,6 +233,7 @@ def test_the_settle_step_fails_when_settling_fails_and_the_suite_still_runs(tmp_
 
 
 # --------------------------------------------------------------------------- the broker
+@pytest.mark.mac_session
 def test_a_call_past_its_deadline_ends_with_its_whole_group_in_the_session(box):
     """The client that goes away takes the call's process group with it (no call outlives its
     deadline in the session, where nothing would ever end it)."""
@@ -245,6 +253,7 @@ def test_a_call_past_its_deadline_ends_with_its_whole_group_in_the_session(box):
     assert not any(alive(p) for p in started)
 
 
+@pytest.mark.mac_session
 def test_the_broker_goes_when_its_sandbox_is_closed():
     sandbox = Sandbox(RehearsalBackend(), Fakes())
     sandbox.prepare()
