@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 import json
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
-from keychain_claims.releases import npm
+from keychain_claims.releases import bun_graph, npm
 from keychain_claims.releases.cache import ROOM, ReleaseError, cache_dir, entry_lock, evict, hold, mb, progress
 from keychain_claims.releases.manifests import (ENTRY_FILE, LAYOUT, RUNTIME_FILE, check, make_manifest, read_doc, proved,
                                                staging, swap_in, write_doc)
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.release import Release
 from keychain_claims.releases.unpack import NEEDS_RULE, bun_version, graph_needs, tar_member
+
+HOST_DIR = "host"               # below a release's entry: its runtime with the darwin graph embedded
+HOST_FILE = "claude"
 
 PROBE = ("const ant = globalThis.Bun && Bun.ant ? Object.keys(Bun.ant) : [];\n"
          "console.log('KCPROBE ' + JSON.stringify({bun: Bun.version, revision: Bun.revision, ant}));\n"
@@ -152,3 +157,54 @@ def fetch_runtime(kind: str, package: str, version: str, again: bool = False) ->
     return folder, doc
 
 
+
+
+def embed(release: Release, folder: Path, doc: dict) -> None:
+    """The release's darwin graph, whole with its bytecode, in a copy of the runtime attach() chose
+    (`host/claude` in its entry): built once per entry and runtime, recorded in entry.json
+    (`embedded`: the runtime and the copy's manifest), checked at every use like the entry itself;
+    a damaged copy is built again.  When the runtime cannot take the graph (it carries none of its
+    own, the build fails), the reason is recorded and the graph runs written out, from source."""
+    record = doc.get("embedded")
+    host = folder / HOST_DIR
+    exe = release.host_binary
+    if isinstance(record, dict) and record.get("runtime") == release.runtime:
+        if record.get("error"):
+            release.embed_error = record["error"]
+            return
+        problem = check(host, record)
+        if problem is None:
+            release.embedded = host / HOST_FILE
+            return
+        progress(f"{release.version}: its runtime copy with the darwin graph was damaged ({problem}); building it again")
+    if exe is None:
+        return
+    record = {"runtime": release.runtime}
+    started = time.monotonic()
+    try:
+        if not doc.get("payload"):
+            raise bun_graph.EmbedError("its cache entry keeps no whole darwin graph")
+        evict(ROOM["host"])
+        with staging() as stage:
+            built = stage / HOST_DIR
+            built.mkdir()
+            bun_graph.embed(exe, folder / doc["payload"], built / HOST_FILE)
+            record["files"] = make_manifest(built)
+            proved(built, record["files"], at=host)
+            swap_in(built, host)
+        release.embedded = host / HOST_FILE
+        progress(f"{release.version}: darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime} "
+                 f"({mb(record['files'][HOST_FILE][0])}) in {time.monotonic() - started:.1f} s")
+    except (bun_graph.EmbedError, ReleaseError, OSError) as exc:
+        shutil.rmtree(host, ignore_errors=True)
+        why = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        release.embed_error = (f"{release.version}: not embedded in runtime {release.runtime} ({why}); its darwin "
+                               "graph runs written out, parsed from source")
+        progress(release.embed_error)
+        if not isinstance(exc, bun_graph.EmbedError):      # this time only (a full disk): tried again next time
+            doc.pop("embedded", None)
+            write_doc(folder, ENTRY_FILE, doc)
+            return
+        record = {"runtime": release.runtime, "error": release.embed_error}
+    doc["embedded"] = record
+    write_doc(folder, ENTRY_FILE, doc)
