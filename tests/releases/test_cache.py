@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases import cache as release_cache, npm as npm_client, registry, runner
+from keychain_claims.releases import bun_graph, cache as release_cache, npm as npm_client, registry, runner
 from keychain_claims.releases.cache import CacheRun, ReleaseError, begin_run, cache_max, end_run, let_go
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.versions import parse_spec
-from tests.releases.test_bun_graph import bun_executable
+from tests.releases.test_bun_graph import bun_executable, elf_runtime, graph_payload
 from tests import ROOT, child
 
 OFFLINE = "the npm registry did not answer (ENOTFOUND); check the network and retry"
@@ -50,6 +50,7 @@ class Registry:
         self.calls: list[str] = []
         self.offline = False
         self.graphs: dict[str, bytes] = {}           # native version -> the JavaScript of its entry
+        self.elf_runtimes = False                    # the host builds: Linux Bun executables with a graph of their own
         self.tmp = tmp_path
 
     def package(self, spec: str) -> dict[str, bytes]:
@@ -67,6 +68,9 @@ class Registry:
             return {"package/claude": exe.read_bytes() + b"bun-v1.3.13\0 1.3.13+abcdef123\0"}
         if name.startswith("@oven/bun-"):
             return {"package/bin/bun": _probe_script(version, [])}
+        if name.endswith("-linux-x64") and self.elf_runtimes:
+            own = graph_payload(self.tmp, f"linux-{version}", [("cli", b"// @bun @bytecode\n// the Linux build\n", 1)])
+            return {"package/claude": elf_runtime(self.tmp / f"linux-{version}.elf", own).read_bytes()}
         if name.endswith("-linux-x64"):
             return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"])}
         raise ReleaseError(f"no such release of {spec}: check the version")
@@ -155,6 +159,60 @@ def test_a_graph_that_calls_bun_ant_runs_on_an_anthropic_runtime_that_offers_it(
     argv, env = runner.command(release)
     assert argv == [str(cache(tmp_path) / "runtimes/claude-2.1.300-linux-x64/claude")]
     assert env == {"BUN_OPTIONS": f"--preload={release.preload}"}
+
+
+def test_the_darwin_graph_runs_embedded_in_a_copy_of_its_runtime(npm, tmp_path):
+    """Issue 30: the darwin graph, whole with its bytecode, in a copy of the runtime kept in the
+    release's entry (built once); the copy is what runs, with no preload; the runtime is untouched."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.elf_runtimes = True
+    release = registry.load("2.1.300")
+    copy = cache(tmp_path) / "releases/2.1.300/host/claude"
+    assert release.embedded == copy and release.embed_error is None
+    assert runner.command(release) == ([str(copy)], {})
+    assert b"Bun.ant.loginTty" in copy.read_bytes()
+    assert bun_graph.read(copy).entry_module == "cli"
+    own = cache(tmp_path) / f"runtimes/claude-2.1.300-{host_platform()}/claude"
+    assert b"the Linux build" in own.read_bytes() and b"Bun.ant" not in own.read_bytes()
+    doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
+    assert doc["embedded"]["runtime"] == f"claude-2.1.300-{host_platform()}" and "claude" in doc["embedded"]["files"]
+    again = registry.load("2.1.300")
+    assert again.embedded == copy
+    assert sum("darwin graph embedded" in n for n in release_cache.current().notes) == 1       # built once
+
+
+def test_a_damaged_runtime_copy_is_found_and_built_again_without_a_download(npm, tmp_path, monkeypatch):
+    """A byte of the copy changed in place, its size and times kept: the next run hashes it, says
+    so, and builds the copy again from the entry's checked parts (no download)."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.elf_runtimes = True
+    registry.load("2.1.300")
+    copy = cache(tmp_path) / "releases/2.1.300/host/claude"
+    good = copy.read_bytes()
+    st = copy.stat()
+    at = good.index(b"Bun.ant.loginTty")
+    with open(copy, "r+b") as fh:
+        fh.seek(at)
+        fh.write(b"X")
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    _new_process(monkeypatch)
+    calls = len(npm.calls)
+    release = registry.load("2.1.300")
+    assert any("runtime copy with the darwin graph was damaged (claude differs from what was written (sha256))" in n
+               for n in release_cache.current().notes)
+    assert release.embedded == copy and copy.read_bytes() == good and len(npm.calls) == calls
+
+
+def test_a_runtime_that_cannot_take_the_graph_leaves_it_written_out_with_the_reason(npm, tmp_path):
+    """The runtime carries no graph of its own (here a script; the public bun's `.bun` section is
+    empty): the reason is recorded once, and the darwin entry runs written out through the preload."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    release = registry.load("2.1.300")
+    assert release.embedded is None and "not a 64-bit little-endian ELF" in release.embed_error
+    assert "parsed from source" in release.embed_error
+    doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
+    assert doc["embedded"]["error"] == release.embed_error
+    assert runner.command(release)[1] == {"BUN_OPTIONS": f"--preload={release.preload}"}
 
 
 # ---- checked at every use, repaired, never wiped offline (issue 23 item 3) ----------------------
