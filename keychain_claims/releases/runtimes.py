@@ -36,6 +36,13 @@ def fits(runtime: dict, graph: dict) -> bool:
             and set(graph.get("needs", ())) <= set(runtime.get("ant", ())))
 
 
+def same_build(runtime: dict, graph: dict) -> bool:
+    """Whether a runtime is Anthropic's build of the very Bun the graph was made with (version and
+    revision): its JSC takes the graph's bytecode, so the graph embedded in it starts from that."""
+    return (runtime.get("kind") == "claude" and bool(graph.get("bun")) and runtime.get("bun") == graph.get("bun")
+            and fits(runtime, graph))
+
+
 def _probe(kind: str, exe: Path, stage: Path) -> dict:
     """What a runtime offers, asked of it: Bun.version, Bun.revision, the keys of Bun.ant."""
     probe = stage / "probe.mjs"
@@ -69,12 +76,29 @@ def _runtimes() -> list[tuple[Path, dict]]:
 
 
 def attach(release: Release, folder: Path, doc: dict) -> None:
-    """Choose the release's runtime: a cached one that fits its graph (the smallest), else the
-    public bun of its Bun version when it calls no `Bun.ant` API, else this host's build of the
-    same release (Anthropic's runtime it shipped with).  The choice goes into entry.json."""
+    """Choose the release's runtime: first one of the graph's own Bun build (`same_build`: cached,
+    else this host's build of the same release, when it is that build), whose JSC takes the graph's
+    bytecode; else a cached one that fits its graph (the smallest), else the public bun of its Bun
+    version when it calls no `Bun.ant` API, else this host's build of the same release.  The choice
+    goes into entry.json."""
     if doc.get("needs_rule") != NEEDS_RULE:                      # read by an older rule: read again
         doc.update(graph_needs(folder / "graph"))
         write_doc(folder, ENTRY_FILE, doc)
+    own = sorted(((path, rt) for path, rt in _runtimes() if same_build(rt, doc)),
+                 key=lambda p: (p[1].get("for") != release.version, p[1].get("size", 0)))
+    for path, rt in own:
+        if _ready_runtime(path, rt):
+            return _remember(release, folder, doc, path, rt)
+    if doc.get("host_build") != "other":         # not yet seen to be another Bun build than the graph's
+        try:
+            path, rt = fetch_runtime("claude", f"{PACKAGE}-{host_platform()}", release.version)
+        except ReleaseError as exc:               # offline: a runtime below runs the graph, from source
+            progress(f"{release.version}: this host's build could not be fetched ({exc}); choosing another runtime")
+        else:
+            if same_build(rt, doc):
+                return _remember(release, folder, doc, path, rt)
+            doc["host_build"] = "other"
+            write_doc(folder, ENTRY_FILE, doc)
     wanted = doc.get("runtime")
     for path, rt in _runtimes():
         if path.name == wanted and (fits(rt, doc) or rt.get("for") == release.version) and _ready_runtime(path, rt):

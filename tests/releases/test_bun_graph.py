@@ -171,7 +171,7 @@ def test_the_darwin_graph_goes_whole_into_a_copy_of_the_runtime(tmp_path, own):
 @pytest.mark.parametrize("runtime, says", [
     (lambda p: elf_runtime(p, b"\0" * 16384), "holds no module graph of its own"),     # the public bun's
     (lambda p: (p.write_bytes(b"#!/bin/sh\n" * 10), p)[1], "not a 64-bit little-endian ELF"),
-])
+], ids=["empty-bun-section", "a-script"])
 def test_a_runtime_that_cannot_take_the_graph_is_one_line(tmp_path, runtime, says):
     (tmp_path / "graph.bun").write_bytes(graph_payload(tmp_path, "darwin", DARWIN))
     with pytest.raises(bun_graph.EmbedError, match=says) as caught:

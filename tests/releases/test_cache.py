@@ -40,8 +40,8 @@ def _tgz(files: dict[str, bytes], mode: int = 0o644) -> bytes:
     return data.getvalue()
 
 
-def _probe_script(bun: str, ant: list[str]) -> bytes:
-    return f"#!/bin/sh\necho 'KCPROBE {json.dumps({'bun': bun, 'revision': 'abcdef123', 'ant': ant})}'\n".encode()
+def _probe_script(bun: str, ant: list[str], revision: str = "abcdef123") -> bytes:
+    return f"#!/bin/sh\necho 'KCPROBE {json.dumps({'bun': bun, 'revision': revision, 'ant': ant})}'\n".encode()
 
 
 class Registry:
@@ -51,6 +51,8 @@ class Registry:
         self.offline = False
         self.graphs: dict[str, bytes] = {}           # native version -> the JavaScript of its entry
         self.elf_runtimes = False                    # the host builds: Linux Bun executables with a graph of their own
+        self.host_revision = "abcdef123"             # the Bun revision of the host builds (the darwin graphs': abcdef123)
+        self.host_builds = True
         self.tmp = tmp_path
 
     def package(self, spec: str) -> dict[str, bytes]:
@@ -68,11 +70,13 @@ class Registry:
             return {"package/claude": exe.read_bytes() + b"bun-v1.3.13\0 1.3.13+abcdef123\0"}
         if name.startswith("@oven/bun-"):
             return {"package/bin/bun": _probe_script(version, [])}
+        if name.endswith("-linux-x64") and not self.host_builds:
+            raise ReleaseError(f"no such release of {spec}: check the version")
         if name.endswith("-linux-x64") and self.elf_runtimes:
             own = graph_payload(self.tmp, f"linux-{version}", [("cli", b"// @bun @bytecode\n// the Linux build\n", 1)])
             return {"package/claude": elf_runtime(self.tmp / f"linux-{version}.elf", own).read_bytes()}
         if name.endswith("-linux-x64"):
-            return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"])}
+            return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"], self.host_revision)}
         raise ReleaseError(f"no such release of {spec}: check the version")
 
     def __call__(self, *args, cwd=None):
@@ -139,12 +143,31 @@ def test_tarballs_and_unpacked_trees_go_once_extracted(npm, tmp_path):
 # ---- runtimes ---------------------------------------------------------------------------------
 
 def test_graphs_that_need_nothing_of_anthropic_share_the_public_bun_of_their_version(npm, tmp_path):
+    npm.host_builds = False                  # no build of these releases for this host
     npm.graphs.update({"2.1.200": b"export const x = 1", "2.1.201": b"export const y = 2"})
     first, second = registry.load("2.1.200"), registry.load("2.1.201")
     assert first.runtime == second.runtime == "bun-1.3.13-linux-x64" and first.runtime_kind == "bun"
     assert [c for c in npm.calls if "bun" in c] == ["@oven/bun-linux-x64@1.3.13"]
     argv, env = runner.command(second)
     assert argv == [str(cache(tmp_path) / "runtimes/bun-1.3.13-linux-x64/bun"), str(second.entry)] and env == {}
+
+
+def test_a_graph_goes_to_the_runtime_of_its_own_bun_build_first(npm, tmp_path):
+    """Issue 30: the graph's bytecode is taken only by the Bun build that made it, so this host's
+    build of the same release -- the same Bun, revision included -- runs it even where the public
+    bun of its version could (before: the public bun, and the graph parsed from source)."""
+    npm.graphs["2.1.200"] = b"export const x = 1"
+    release = registry.load("2.1.200")
+    assert release.runtime == f"claude-2.1.200-{host_platform()}" and release.runtime_kind == "claude"
+    assert not [c for c in npm.calls if "@oven" in c]
+    npm.graphs["2.1.201"] = b"export const y = 2"            # the same Bun build: its runtime is shared
+    assert registry.load("2.1.201").runtime == f"claude-2.1.200-{host_platform()}"
+    npm.graphs["2.1.202"] = b"export const z = 3"
+    npm.host_revision = "0123456ab"                   # 2.1.202's host build: another build of Bun 1.3.13
+    calls = len(npm.calls)
+    assert registry.load("2.1.202").runtime == f"claude-2.1.200-{host_platform()}"      # the graph's own build
+    assert json.loads((cache(tmp_path) / "releases/2.1.202/entry.json").read_text()).get("host_build") is None
+    assert not [c for c in npm.calls[calls:] if "linux" in c]
 
 
 def test_a_graph_that_calls_bun_ant_runs_on_an_anthropic_runtime_that_offers_it(npm, tmp_path):
