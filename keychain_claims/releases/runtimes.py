@@ -183,6 +183,14 @@ def fetch_runtime(kind: str, package: str, version: str, again: bool = False) ->
 
 
 
+def _own_bytecode(exe: Path) -> str | None:
+    """The bytecode header of the graph a runtime carries (which JSC build made it)."""
+    try:
+        return bun_graph.bytecode_header(bun_graph.read(exe))
+    except bun_graph.GraphError:
+        return None
+
+
 def embed(release: Release, folder: Path, doc: dict) -> None:
     """The release's darwin graph, whole with its bytecode, in a copy of the runtime attach() chose
     (`host/claude` in its entry): built once per entry and runtime, recorded in entry.json
@@ -217,8 +225,12 @@ def embed(release: Release, folder: Path, doc: dict) -> None:
             proved(built, record["files"], at=host)
             swap_in(built, host)
         release.embedded = host / HOST_FILE
+        record["bytecode"] = {"graph": doc.get("bytecode"), "runtime": _own_bytecode(exe)}
+        same = record["bytecode"]["graph"] == record["bytecode"]["runtime"]
         progress(f"{release.version}: darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime} "
-                 f"({mb(record['files'][HOST_FILE][0])}) in {time.monotonic() - started:.1f} s")
+                 f"({mb(record['files'][HOST_FILE][0])}) in {time.monotonic() - started:.1f} s"
+                 + ("" if same else f"; its bytecode header ({record['bytecode']['graph']}) is not the runtime's "
+                    f"({record['bytecode']['runtime']}): where JSC rejects it, the source is parsed"))
     except (bun_graph.EmbedError, ReleaseError, OSError) as exc:
         shutil.rmtree(host, ignore_errors=True)
         why = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
