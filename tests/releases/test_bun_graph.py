@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -100,7 +101,7 @@ def graph_payload(tmp_path, name, modules) -> bytes:
     return out.read_bytes()
 
 
-def elf_runtime(path, payload: bytes, symbols: bytes = b"symbols of the runtime") -> "Path":
+def elf_runtime(path, payload: bytes, symbols: bytes = b"symbols of the runtime") -> Path:
     """A Linux Bun executable as `bun build --compile` lays one out: two loaded segments, the second
     (read-write) holding .data and then the `.bun` section with the runtime's own graph at its end;
     after it in the file, a section that is not loaded, the section names and the section table."""
