@@ -14,7 +14,7 @@ from keychain_claims.releases.cache import ROOM, ReleaseError, cache_dir, entry_
 from keychain_claims.releases.manifests import (ENTRY_FILE, LAYOUT, RUNTIME_FILE, check, make_manifest, read_doc, proved,
                                                staging, swap_in, write_doc)
 from keychain_claims.releases.npm import PACKAGE, host_platform
-from keychain_claims.releases.release import Release
+from keychain_claims.releases.release import Release, runtime_binary
 from keychain_claims.releases.unpack import NEEDS_RULE, bun_version, graph_needs, tar_member
 
 HOST_DIR = "host"               # below a release's entry: its runtime with the darwin graph embedded
@@ -199,7 +199,7 @@ def embed(release: Release, folder: Path, doc: dict) -> None:
     own, the build fails), the reason is recorded and the graph runs written out, from source."""
     record = doc.get("embedded")
     host = folder / HOST_DIR
-    exe = release.host_binary
+    exe = runtime_binary(release.host_root)
     if isinstance(record, dict) and record.get("runtime") == release.runtime:
         if record.get("error"):
             release.embed_error = record["error"]
