@@ -23,7 +23,7 @@ class Release:
     entry: Path | None = None         # native: the darwin entry point, written out
     embedded: Path | None = None      # native: a copy of the runtime that carries the darwin graph (host/claude)
     embed_error: str | None = None    # native: why there is none (the graph then runs written out, from source)
-    size: int = 0                     # bytes the release's own entry holds in the cache
+    size: int = 0                     # bytes the release's own entry holds in the cache (its runtime copy too)
     notes: list[str] = field(default_factory=list)
     bundle_name: str = "cli.js"       # js: the entry (cli.js; 0.2.x: cli.mjs)
     # what its code does (releases/fingerprints.py), read once: the object lives as long as the run holds it

@@ -204,9 +204,12 @@ def embed(release: Release, folder: Path, doc: dict) -> None:
         if record.get("error"):
             release.embed_error = record["error"]
             return
-        problem = check(host, record)
+        files = record.get("files")
+        problem = check(host, record) if isinstance(files, dict) and list(files) == [HOST_FILE] else \
+            f"its manifest in {ENTRY_FILE} does not name {HOST_DIR}/{HOST_FILE} alone"
         if problem is None:
             release.embedded = host / HOST_FILE
+            release.size += record["files"][HOST_FILE][0]
             return
         progress(f"{release.version}: its runtime copy with the darwin graph was damaged ({problem}); building it again")
     if exe is None:
@@ -225,6 +228,7 @@ def embed(release: Release, folder: Path, doc: dict) -> None:
             proved(built, record["files"], at=host)
             swap_in(built, host)
         release.embedded = host / HOST_FILE
+        release.size += record["files"][HOST_FILE][0]
         record["bytecode"] = {"graph": doc.get("bytecode"), "runtime": _own_bytecode(exe)}
         same = record["bytecode"]["graph"] == record["bytecode"]["runtime"]
         progress(f"{release.version}: darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime} "

@@ -226,6 +226,22 @@ def test_a_damaged_runtime_copy_is_found_and_built_again_without_a_download(npm,
     assert release.embedded == copy and copy.read_bytes() == good and len(npm.calls) == calls
 
 
+def test_a_runtime_copy_its_manifest_does_not_cover_is_built_again(npm, tmp_path, monkeypatch):
+    """entry.json's record of the copy edited to name another file: the copy is not taken unchecked."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.elf_runtimes = True
+    registry.load("2.1.300")
+    entry = cache(tmp_path) / "releases/2.1.300"
+    doc = json.loads((entry / "entry.json").read_text())
+    doc["embedded"]["files"] = {"graph.bun": doc["files"]["graph.bun"]}
+    (entry / "entry.json").write_text(json.dumps(doc))
+    _new_process(monkeypatch)
+    release = registry.load("2.1.300")
+    assert any("does not name host/claude alone" in n for n in release_cache.current().notes)
+    assert release.embedded == entry / "host/claude"
+    assert list(json.loads((entry / "entry.json").read_text())["embedded"]["files"]) == ["claude"]
+
+
 def test_a_runtime_that_cannot_take_the_graph_leaves_it_written_out_with_the_reason(npm, tmp_path):
     """The runtime carries no graph of its own (here a script; the public bun's `.bun` section is
     empty): the reason is recorded once, and the darwin entry runs written out through the preload."""
