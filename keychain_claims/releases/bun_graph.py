@@ -171,15 +171,16 @@ def payload(graph: Graph, target: Path) -> int:
     return size + LENGTH.size
 
 
-def bytecode_header(graph: Graph) -> str | None:
-    """The first 8 bytes of the graph's first bytecode (JSC's cache header: which build made it),
-    in hex; None when the graph carries no bytecode."""
+def bytecode_version(graph: Graph) -> str | None:
+    """The cache version JSC wrote at the head of the graph's first bytecode (a u32, in hex; JSC's
+    `GenericCacheEntry::isUpToDate` rejects bytecode whose version is not its own build's, and then
+    the source is parsed); None when the graph carries no bytecode."""
     first = next((m for m in graph.modules if m.bytecode and m.bytecode_at), None)
     if first is None:
         return None
     with open(graph.binary, "rb") as fh:
         fh.seek(first.bytecode_at)
-        return fh.read(8).hex()
+        return fh.read(4).hex()
 
 
 def _align(n: int, to: int = PAGE) -> int:

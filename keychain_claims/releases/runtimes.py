@@ -184,9 +184,9 @@ def fetch_runtime(kind: str, package: str, version: str, again: bool = False) ->
 
 
 def _own_bytecode(exe: Path) -> str | None:
-    """The bytecode header of the graph a runtime carries (which JSC build made it)."""
+    """The JSC bytecode cache version of the graph a runtime carries."""
     try:
-        return bun_graph.bytecode_header(bun_graph.read(exe))
+        return bun_graph.bytecode_version(bun_graph.read(exe))
     except bun_graph.GraphError:
         return None
 
@@ -233,8 +233,8 @@ def embed(release: Release, folder: Path, doc: dict) -> None:
         same = record["bytecode"]["graph"] == record["bytecode"]["runtime"]
         progress(f"{release.version}: darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime} "
                  f"({mb(record['files'][HOST_FILE][0])}) in {time.monotonic() - started:.1f} s"
-                 + ("" if same else f"; its bytecode header ({record['bytecode']['graph']}) is not the runtime's "
-                    f"({record['bytecode']['runtime']}): where JSC rejects it, the source is parsed"))
+                 + ("" if same else f"; its bytecode's cache version ({record['bytecode']['graph']}) is not the "
+                    f"runtime's ({record['bytecode']['runtime']}): JSC rejects such bytecode and parses the source"))
     except (bun_graph.EmbedError, ReleaseError, OSError) as exc:
         shutil.rmtree(host, ignore_errors=True)
         why = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)

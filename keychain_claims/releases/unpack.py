@@ -181,6 +181,6 @@ def write_graph(version: str, darwin: Path, entry: Path, final: Path) -> dict:
              f"{time.monotonic() - started:.1f} s")
     return {"entry": first.relative_to(target).as_posix(), "bun": bun_version(darwin),
             **graph_needs(target), "root": str(final), "rooted": sorted(rooted),
-            "payload": PAYLOAD_FILE, "bytecode": bun_graph.bytecode_header(graph)}
+            "payload": PAYLOAD_FILE, "bytecode": bun_graph.bytecode_version(graph)}
 
 

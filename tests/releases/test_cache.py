@@ -198,7 +198,8 @@ def test_the_darwin_graph_runs_embedded_in_a_copy_of_its_runtime(npm, tmp_path):
     own = cache(tmp_path) / f"runtimes/claude-2.1.300-{host_platform()}/claude"
     assert b"the Linux build" in own.read_bytes() and b"Bun.ant" not in own.read_bytes()
     doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
-    assert doc["embedded"]["runtime"] == f"claude-2.1.300-{host_platform()}" and "claude" in doc["embedded"]["files"]
+    assert doc["embedded"]["runtime"] == f"claude-2.1.300-{host_platform()}" and list(doc["embedded"]["files"]) == ["claude"]
+    assert doc["embedded"]["bytecode"]["graph"] == doc["embedded"]["bytecode"]["runtime"] == doc["bytecode"]
     again = registry.load("2.1.300")
     assert again.embedded == copy
     assert sum("darwin graph embedded" in n for n in release_cache.current().notes) == 1       # built once
