@@ -89,11 +89,14 @@ def attach(release: Release, folder: Path, doc: dict) -> None:
     for path, rt in own:
         if _ready_runtime(path, rt):
             return _remember(release, folder, doc, path, rt)
-    if doc.get("host_build") != "other":         # not yet seen to be another Bun build than the graph's
+    if doc.get("host_build") not in ("other", "none"):   # not yet seen to be another Bun build, or missing
         try:
             path, rt = fetch_runtime("claude", f"{PACKAGE}-{host_platform()}", release.version)
         except ReleaseError as exc:               # offline: a runtime below runs the graph, from source
             progress(f"{release.version}: this host's build could not be fetched ({exc}); choosing another runtime")
+            if "no such release" in str(exc):    # the registry has none: not asked again
+                doc["host_build"] = "none"
+                write_doc(folder, ENTRY_FILE, doc)
         else:
             if same_build(rt, doc):
                 return _remember(release, folder, doc, path, rt)

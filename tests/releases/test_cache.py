@@ -148,6 +148,10 @@ def test_graphs_that_need_nothing_of_anthropic_share_the_public_bun_of_their_ver
     first, second = registry.load("2.1.200"), registry.load("2.1.201")
     assert first.runtime == second.runtime == "bun-1.3.13-linux-x64" and first.runtime_kind == "bun"
     assert [c for c in npm.calls if "bun" in c] == ["@oven/bun-linux-x64@1.3.13"]
+    assert json.loads((cache(tmp_path) / "releases/2.1.201/entry.json").read_text())["host_build"] == "none"
+    calls = len(npm.calls)
+    registry.load("2.1.201")
+    assert len(npm.calls) == calls                    # a build the registry does not have is not asked for again
     argv, env = runner.command(second)
     assert argv == [str(cache(tmp_path) / "runtimes/bun-1.3.13-linux-x64/bun"), str(second.entry)] and env == {}
 
