@@ -231,7 +231,7 @@ def pairs(graphs: list[str], runtimes: list[str]) -> str:
             kind, _, rversion = spec.partition("-")
             package = public_bun_package() if kind == "bun" else f"{PACKAGE}-{host_platform()}"
             folder, rt = fetch_runtime(kind, package, rversion)
-            other = dataclasses.replace(release, host_root=folder, runtime=folder.name, runtime_kind=kind)
+            other = dataclasses.replace(release, host_root=folder, runtime=folder.name, runtime_kind=kind, embedded=None)
             try:
                 out = {}
                 with Sandbox(SimBackend()) as box:

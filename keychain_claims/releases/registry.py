@@ -121,6 +121,13 @@ def _cached_or_built(version: str, folder: Path) -> tuple[Release, str]:
                     raise ReleaseError(f"{version}: the cached copy is damaged ({problem}) and could not be fetched "
                                        f"again ({exc}); the damaged copy is kept") from None
                 how = "repaired"
+            elif doc.get("form") == "native" and not doc.get("graph_error") and not doc.get("payload"):
+                progress(f"{version}: the cached copy predates keeping the darwin graph whole (for its bytecode); "
+                         "fetching it again from the registry")
+                try:
+                    doc, how = build(version, folder), "refreshed"
+                except ReleaseError as exc:          # offline: the entry still runs, its graph written out
+                    progress(f"{version}: could not be fetched again ({exc}); its graph runs written out")
         elif folder.exists() and any(folder.iterdir()):
             progress(f"{version}: the cached copy is incomplete (no {ENTRY_FILE}); fetching it again")
             doc, how = build(version, folder), "downloaded"
@@ -130,6 +137,8 @@ def _cached_or_built(version: str, folder: Path) -> tuple[Release, str]:
         hold("releases", version)
         if release.form == "native" and release.graph_error is None:
             runtimes.attach(release, folder, doc)
+            if release.host_root is not None:
+                runtimes.embed(release, folder, doc)
     evict()
     return release, how
 

@@ -21,7 +21,9 @@ class Release:
     runtime: str | None = None        # native: the runtime's id (runtimes/<id>)
     runtime_kind: str | None = None   # claude (an Anthropic runtime, entered through the preload) | bun
     entry: Path | None = None         # native: the darwin entry point, written out
-    size: int = 0                     # bytes the release's own entry holds in the cache
+    embedded: Path | None = None      # native: a copy of the runtime that carries the darwin graph (host/claude)
+    embed_error: str | None = None    # native: why there is none (the graph then runs written out, from source)
+    size: int = 0                     # bytes the release's own entry holds in the cache (its runtime copy too)
     notes: list[str] = field(default_factory=list)
     bundle_name: str = "cli.js"       # js: the entry (cli.js; 0.2.x: cli.mjs)
     # what its code does (releases/fingerprints.py), read once: the object lives as long as the run holds it
@@ -34,8 +36,11 @@ class Release:
 
     @property
     def host_binary(self) -> Path | None:
-        """The executable that runs here: the runtime (native), or the installed claude."""
+        """The executable that runs here: the runtime with the darwin graph embedded, else the
+        runtime itself (native), or the installed claude."""
         if self.form == "native":
+            if self.embedded is not None:
+                return self.embedded
             return runtime_binary(self.host_root) if self.host_root else None
         return binary(self.host_root or self.root)
 

@@ -190,11 +190,15 @@ class Run:
 def command(release: Release) -> tuple[list[str], dict[str, str]]:
     """argv and environment that start the release on its macOS code path on this host: a
     JavaScript release under node with the darwin preload; a native release's darwin graph on the
-    runtime its cache entry chose -- the public `bun` runs the entry file itself, an Anthropic
-    runtime starts it in place of its own through BUN_OPTIONS=--preload (no binary is modified)."""
+    runtime its cache entry chose -- embedded in a copy of that runtime (its entry is the darwin
+    one, its bytecode beside it), or, where the runtime cannot take it, written out: the public
+    `bun` runs the entry file itself, an Anthropic runtime starts it in place of its own through
+    BUN_OPTIONS=--preload.  The release's own binaries are never modified."""
     if release.form == "js":
         node = shutil.which("node") or "node"
         return [node, "-r", str(PRELOAD), str(release.bundle)], {}
+    if release.form == "native" and release.embedded is not None:
+        return [str(release.embedded)], {}
     if release.form == "native" and release.runtime_kind == "bun" and release.entry is not None:
         return [str(release.host_binary), str(release.entry)], {}
     if release.form == "native" and release.preload is not None:
@@ -238,8 +242,9 @@ def how_started(release: Release, sandbox) -> tuple[dict[str, str], str | None]:
     cannot (the release is then not checkable).  A runtime that resolves its entry through the
     preload needs nothing more; one that does not gets darwin-entry.mjs, which imports the darwin
     entry itself and keeps the host's own entry from running."""
-    if release.form != "native" or release.preload is None or getattr(release, "runtime_kind", None) == "bun":
-        return {}, None          # a JS release, or the public `bun` given the darwin entry itself
+    if (release.form != "native" or release.preload is None or getattr(release, "runtime_kind", None) == "bun"
+            or getattr(release, "embedded", None) is not None):
+        return {}, None          # a JS release, the public `bun` given the darwin entry, or the graph embedded
     resolved = entry_resolved(str(release.host_binary), str(sandbox.tmp))
     if resolved:
         return {}, None
@@ -346,6 +351,8 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     error = folder / standin.ERROR_FILE
     if error.exists():
         raise RunError(f"stand-in: {error.read_text().strip()}")
-    how = ("" if release.form != "native" else "darwin entry imported by darwin-entry.mjs (the host runtime does "
-           "not ask the preload's resolver about its entry)" if started else "darwin entry through the preload's resolver")
+    how = ("" if release.form != "native" else
+           f"darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime}" if release.embedded
+           else "darwin entry imported by darwin-entry.mjs (the host runtime does not ask the preload's resolver "
+           "about its entry)" if started else "darwin entry through the preload's resolver")
     return Run(list(args), proc.returncode, stdout, stderr, mode, folder, how)

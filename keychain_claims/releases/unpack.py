@@ -16,6 +16,7 @@ from keychain_claims.releases.manifests import ENTRY_FILE, LAYOUT, make_manifest
 from keychain_claims.releases.npm import DARWIN, PACKAGE, drop_legacy, host_platform
 
 PRELOAD_FILE = "host-preload.mjs"
+PAYLOAD_FILE = "graph.bun"      # the darwin graph as its executable holds it, bytecode included (bun_graph.payload)
 
 
 def tar_member(tarball: Path, names: tuple[str, ...], target: Path) -> Path | None:
@@ -174,9 +175,12 @@ def write_graph(version: str, darwin: Path, entry: Path, final: Path) -> dict:
         if written in path.read_bytes():
             rooted.append(path.relative_to(entry).as_posix())
     (target / PRELOAD_FILE).write_text(bun_graph.preload(version, first.relative_to(target).as_posix()))
+    kept = bun_graph.payload(graph, entry / PAYLOAD_FILE)
     progress(f"{version}: darwin module graph written out ({len(graph.modules)} modules, "
-             f"{mb(graph.source_bytes)}) in {time.monotonic() - started:.1f} s")
+             f"{mb(graph.source_bytes)}) and kept whole with its bytecode ({mb(kept)}) in "
+             f"{time.monotonic() - started:.1f} s")
     return {"entry": first.relative_to(target).as_posix(), "bun": bun_version(darwin),
-            **graph_needs(target), "root": str(final), "rooted": sorted(rooted)}
+            **graph_needs(target), "root": str(final), "rooted": sorted(rooted),
+            "payload": PAYLOAD_FILE, "bytecode": bun_graph.bytecode_version(graph)}
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from keychain_claims.releases import cache as release_cache, npm as npm_client, registry, runner
+from keychain_claims.releases import bun_graph, cache as release_cache, npm as npm_client, registry, runner
 from keychain_claims.releases.cache import CacheRun, ReleaseError, begin_run, cache_max, end_run, let_go
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.versions import parse_spec
-from tests.releases.test_bun_graph import bun_executable
+from tests.releases.test_bun_graph import bun_executable, elf_runtime, graph_payload
 from tests import ROOT, child
 
 OFFLINE = "the npm registry did not answer (ENOTFOUND); check the network and retry"
@@ -40,8 +40,8 @@ def _tgz(files: dict[str, bytes], mode: int = 0o644) -> bytes:
     return data.getvalue()
 
 
-def _probe_script(bun: str, ant: list[str]) -> bytes:
-    return f"#!/bin/sh\necho 'KCPROBE {json.dumps({'bun': bun, 'revision': 'abcdef123', 'ant': ant})}'\n".encode()
+def _probe_script(bun: str, ant: list[str], revision: str = "abcdef123") -> bytes:
+    return f"#!/bin/sh\necho 'KCPROBE {json.dumps({'bun': bun, 'revision': revision, 'ant': ant})}'\n".encode()
 
 
 class Registry:
@@ -50,6 +50,9 @@ class Registry:
         self.calls: list[str] = []
         self.offline = False
         self.graphs: dict[str, bytes] = {}           # native version -> the JavaScript of its entry
+        self.elf_runtimes = False                    # the host builds: Linux Bun executables with a graph of their own
+        self.host_revision = "abcdef123"             # the Bun revision of the host builds (the darwin graphs': abcdef123)
+        self.host_builds = True
         self.tmp = tmp_path
 
     def package(self, spec: str) -> dict[str, bytes]:
@@ -67,8 +70,13 @@ class Registry:
             return {"package/claude": exe.read_bytes() + b"bun-v1.3.13\0 1.3.13+abcdef123\0"}
         if name.startswith("@oven/bun-"):
             return {"package/bin/bun": _probe_script(version, [])}
+        if name.endswith("-linux-x64") and not self.host_builds:
+            raise ReleaseError(f"no such release of {spec}: check the version")
+        if name.endswith("-linux-x64") and self.elf_runtimes:
+            own = graph_payload(self.tmp, f"linux-{version}", [("cli", b"// @bun @bytecode\n// the Linux build\n", 1)])
+            return {"package/claude": elf_runtime(self.tmp / f"linux-{version}.elf", own).read_bytes()}
         if name.endswith("-linux-x64"):
-            return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"])}
+            return {"package/claude": _probe_script("1.3.13", ["loginTty", "ttyName"], self.host_revision)}
         raise ReleaseError(f"no such release of {spec}: check the version")
 
     def __call__(self, *args, cwd=None):
@@ -135,12 +143,35 @@ def test_tarballs_and_unpacked_trees_go_once_extracted(npm, tmp_path):
 # ---- runtimes ---------------------------------------------------------------------------------
 
 def test_graphs_that_need_nothing_of_anthropic_share_the_public_bun_of_their_version(npm, tmp_path):
+    npm.host_builds = False                  # no build of these releases for this host
     npm.graphs.update({"2.1.200": b"export const x = 1", "2.1.201": b"export const y = 2"})
     first, second = registry.load("2.1.200"), registry.load("2.1.201")
     assert first.runtime == second.runtime == "bun-1.3.13-linux-x64" and first.runtime_kind == "bun"
     assert [c for c in npm.calls if "bun" in c] == ["@oven/bun-linux-x64@1.3.13"]
+    assert json.loads((cache(tmp_path) / "releases/2.1.201/entry.json").read_text())["host_build"] == "none"
+    calls = len(npm.calls)
+    registry.load("2.1.201")
+    assert len(npm.calls) == calls                    # a build the registry does not have is not asked for again
     argv, env = runner.command(second)
     assert argv == [str(cache(tmp_path) / "runtimes/bun-1.3.13-linux-x64/bun"), str(second.entry)] and env == {}
+
+
+def test_a_graph_goes_to_the_runtime_of_its_own_bun_build_first(npm, tmp_path):
+    """Issue 30: the graph's bytecode is taken only by the Bun build that made it, so this host's
+    build of the same release -- the same Bun, revision included -- runs it even where the public
+    bun of its version could (before: the public bun, and the graph parsed from source)."""
+    npm.graphs["2.1.200"] = b"export const x = 1"
+    release = registry.load("2.1.200")
+    assert release.runtime == f"claude-2.1.200-{host_platform()}" and release.runtime_kind == "claude"
+    assert not [c for c in npm.calls if "@oven" in c]
+    npm.graphs["2.1.201"] = b"export const y = 2"            # the same Bun build: its runtime is shared
+    assert registry.load("2.1.201").runtime == f"claude-2.1.200-{host_platform()}"
+    npm.graphs["2.1.202"] = b"export const z = 3"
+    npm.host_revision = "0123456ab"                   # 2.1.202's host build: another build of Bun 1.3.13
+    calls = len(npm.calls)
+    assert registry.load("2.1.202").runtime == f"claude-2.1.200-{host_platform()}"      # the graph's own build
+    assert json.loads((cache(tmp_path) / "releases/2.1.202/entry.json").read_text()).get("host_build") is None
+    assert not [c for c in npm.calls[calls:] if "linux" in c]
 
 
 def test_a_graph_that_calls_bun_ant_runs_on_an_anthropic_runtime_that_offers_it(npm, tmp_path):
@@ -155,6 +186,77 @@ def test_a_graph_that_calls_bun_ant_runs_on_an_anthropic_runtime_that_offers_it(
     argv, env = runner.command(release)
     assert argv == [str(cache(tmp_path) / "runtimes/claude-2.1.300-linux-x64/claude")]
     assert env == {"BUN_OPTIONS": f"--preload={release.preload}"}
+
+
+def test_the_darwin_graph_runs_embedded_in_a_copy_of_its_runtime(npm, tmp_path):
+    """Issue 30: the darwin graph, whole with its bytecode, in a copy of the runtime kept in the
+    release's entry (built once); the copy is what runs, with no preload; the runtime is untouched."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.elf_runtimes = True
+    release = registry.load("2.1.300")
+    copy = cache(tmp_path) / "releases/2.1.300/host/claude"
+    assert release.embedded == copy and release.embed_error is None
+    assert runner.command(release) == ([str(copy)], {})
+    assert b"Bun.ant.loginTty" in copy.read_bytes()
+    assert bun_graph.read(copy).entry_module == "cli"
+    own = cache(tmp_path) / f"runtimes/claude-2.1.300-{host_platform()}/claude"
+    assert b"the Linux build" in own.read_bytes() and b"Bun.ant" not in own.read_bytes()
+    doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
+    assert doc["embedded"]["runtime"] == f"claude-2.1.300-{host_platform()}" and list(doc["embedded"]["files"]) == ["claude"]
+    assert doc["embedded"]["bytecode"]["graph"] == doc["embedded"]["bytecode"]["runtime"] == doc["bytecode"]
+    again = registry.load("2.1.300")
+    assert again.embedded == copy
+    assert sum("darwin graph embedded" in n for n in release_cache.current().notes) == 1       # built once
+
+
+def test_a_damaged_runtime_copy_is_found_and_built_again_without_a_download(npm, tmp_path, monkeypatch):
+    """A byte of the copy changed in place, its size and times kept: the next run hashes it, says
+    so, and builds the copy again from the entry's checked parts (no download)."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.elf_runtimes = True
+    registry.load("2.1.300")
+    copy = cache(tmp_path) / "releases/2.1.300/host/claude"
+    good = copy.read_bytes()
+    st = copy.stat()
+    at = good.index(b"Bun.ant.loginTty")
+    with open(copy, "r+b") as fh:
+        fh.seek(at)
+        fh.write(b"X")
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    _new_process(monkeypatch)
+    calls = len(npm.calls)
+    release = registry.load("2.1.300")
+    assert any("runtime copy with the darwin graph was damaged (claude differs from what was written (sha256))" in n
+               for n in release_cache.current().notes)
+    assert release.embedded == copy and copy.read_bytes() == good and len(npm.calls) == calls
+
+
+def test_a_runtime_copy_its_manifest_does_not_cover_is_built_again(npm, tmp_path, monkeypatch):
+    """entry.json's record of the copy edited to name another file: the copy is not taken unchecked."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    npm.elf_runtimes = True
+    registry.load("2.1.300")
+    entry = cache(tmp_path) / "releases/2.1.300"
+    doc = json.loads((entry / "entry.json").read_text())
+    doc["embedded"]["files"] = {"graph.bun": doc["files"]["graph.bun"]}
+    (entry / "entry.json").write_text(json.dumps(doc))
+    _new_process(monkeypatch)
+    release = registry.load("2.1.300")
+    assert any("does not name host/claude alone" in n for n in release_cache.current().notes)
+    assert release.embedded == entry / "host/claude"
+    assert list(json.loads((entry / "entry.json").read_text())["embedded"]["files"]) == ["claude"]
+
+
+def test_a_runtime_that_cannot_take_the_graph_leaves_it_written_out_with_the_reason(npm, tmp_path):
+    """The runtime carries no graph of its own (here a script; the public bun's `.bun` section is
+    empty): the reason is recorded once, and the darwin entry runs written out through the preload."""
+    npm.graphs["2.1.300"] = b"const t = Bun.ant.loginTty(3);"
+    release = registry.load("2.1.300")
+    assert release.embedded is None and "not a 64-bit little-endian ELF" in release.embed_error
+    assert "parsed from source" in release.embed_error
+    doc = json.loads((cache(tmp_path) / "releases/2.1.300/entry.json").read_text())
+    assert doc["embedded"]["error"] == release.embed_error
+    assert runner.command(release)[1] == {"BUN_OPTIONS": f"--preload={release.preload}"}
 
 
 # ---- checked at every use, repaired, never wiped offline (issue 23 item 3) ----------------------

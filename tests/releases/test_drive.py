@@ -19,7 +19,7 @@ from keychain_claims.releases import api, fingerprints, registry, runner, standi
 from keychain_claims.releases.cache import cache_dir
 from keychain_claims.releases.manifests import LAYOUT, RUNTIME_FILE
 from keychain_claims.releases.npm import DARWIN, PACKAGE
-from keychain_claims.releases.release import Release
+from keychain_claims.releases.release import Release, runtime_binary
 from steps.refresh_steps import WRITE_FORMS, masked, write_form
 
 NEVER_CALLS_SECURITY = textwrap.dedent('''\
@@ -224,7 +224,7 @@ def test_the_probe_tells_the_runtimes_of_cached_releases_apart(version, resolves
     release = _cached_native(version)
     if release is None or release.runnable_here:
         pytest.skip(f"{version} is not cached here")
-    assert runner.entry_resolved(str(release.host_binary), str(tmp_path)) is resolves
+    assert runner.entry_resolved(str(runtime_binary(release.host_root)), str(tmp_path)) is resolves
 
 
 def test_write_exit_status_tells_a_helper_that_swallows_failures_from_one_that_throws():
