@@ -82,11 +82,21 @@ def calls_in_run(world: World) -> list[list[str]] | None:
 def not_exercised(world: World, release: Release, what: str = "the keychain") -> str | None:
     """Why the last run cannot count as evidence about `what`, or None.  A run that made no
     `security` call at all never reached the keychain: the harness did not drive its macOS code
-    path, which is no statement about the release."""
+    path, which is no statement about the release.  A run whose calls never named a `-credentials`
+    item (0.2.x asks only for `Claude Code`, an API key) reached the keychain for another credential
+    than the one the article is about: no statement about that one either."""
     run = world.marks["release_run"]
     calls = calls_in_run(world)
-    if calls is None or calls:
+    if calls is None:
         return None
+    if calls:
+        asked = [argv[argv.index("-s") + 1] for argv in calls if "-s" in argv[:-1]]
+        if any(service.endswith("-credentials") or "-credentials-" in service for service in asked):
+            return None
+        named = ", ".join(f"`{s}`" for s in dict.fromkeys(asked)) or "no item by name"
+        return (f"Claude Code {release.version} asked the keychain only for {named}, never for a `-credentials` item "
+                f"(the OAuth credential the article is about, `{world.service}` here): {what} not checkable with "
+                "this release")
     seen = standin.requests(run.standin)
     last = (run.stderr.strip().splitlines() or [""])[-1][:160]
     if run.status != 0 and not seen:
