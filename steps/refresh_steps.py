@@ -203,9 +203,34 @@ def no_item_before(world: World):
     assert world.marks["before"] is None, "the item was there when the release started"
 
 
+def _host(target: str) -> str:
+    """The host of a proxy log's target: `host:port` (CONNECT, TLS) or a URL (plain GET)."""
+    return target.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+
+
+def cut_short(world: World) -> str | None:
+    """Why a refresh run says nothing about where the release keeps the token it got, or None: a
+    connection of the release to a host the stand-in serves that it did not answer (a TLS handshake that
+    failed, a refused CONNECT) is the harness failing the release, which then ends on its own error ("Execution error")
+    whatever it would have stored.  Asked only when the token is not where the claim puts it."""
+    run = world.marks.get("release_run")
+    served = [c for c in standin.connects(run.standin) if _host(c["target"]) in standin.HOSTS] if run is not None else []
+    failed = [c for c in served if not c["answered"]]        # not what it asks of hosts the stand-in never serves
+    if not failed:
+        return None
+    shown = ", ".join(f"{c['method']} {c['target']}" for c in failed[:3])
+    said = (run.stdout.strip() or run.stderr.strip()).splitlines()[-1:] or [""]
+    return (f"not checkable: the stand-in did not answer {len(failed)} connection(s) of the release ({shown}) and "
+            f"it ended with {said[0][:80]!r} (exit {run.status}): where it keeps the refreshed token is not observed")
+
+
 @then("the item holds the refreshed token")
 def item_refreshed(world: World):
     read = world.security(*claude_code.read_argv(world.account, world.service))
+    if read.status != 0 or _token_in(read.stdout) != str(world.marks["refreshed"].access_token):
+        why = cut_short(world)
+        if why:
+            pytest.skip(why)
     assert read.status == 0, f"no item to read (exit {read.status})"
     assert _token_in(read.stdout) == str(world.marks["refreshed"].access_token), \
         "the item does not hold the token the stand-in issued"
@@ -214,6 +239,10 @@ def item_refreshed(world: World):
 @then(r"~/.claude/.credentials.json holds the refreshed token")
 def file_refreshed(world: World):
     path = world.sandbox.home / ".claude" / ".credentials.json"
+    if not path.exists() or _token_in(path.read_text()) != str(world.marks["refreshed"].access_token):
+        why = cut_short(world)
+        if why:
+            pytest.skip(why)
     assert path.exists(), "the release wrote no ~/.claude/.credentials.json"
     assert _token_in(path.read_text()) == str(world.marks["refreshed"].access_token), \
         "~/.claude/.credentials.json does not hold the token the stand-in issued"

@@ -58,3 +58,40 @@ def test_a_failed_set_up_call_whose_answer_says_refused_is_a_failed_set_up_not_a
         stderr="security: SecKeychainCreate: connection refused: x\n"))
     with pytest.raises(AssertionError):
         _set_up(world)
+
+
+# --------------------------------------------------------------------------- a refresh the stand-in cut short
+def _refresh_world(folder, connects: list[dict]):
+    """A world after a refresh run: the item is gone (exit 44), the stand-in logged `connects`."""
+    import json
+    from types import SimpleNamespace
+
+    from keychain_claims.harness.driver import Call
+    from keychain_claims.releases import standin
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / standin.CONNECTS).write_text("".join(json.dumps(c) + "\n" for c in connects))
+    run = SimpleNamespace(standin=folder, status=0, stdout="Execution error\n", stderr="")
+    gone = Call(argv=[], stdin="", tty="", status=44, stdout="", stderr="security: item not found\n")
+    return SimpleNamespace(security=lambda *a, **k: gone, account="u", service="Claude Code-credentials",
+                           marks={"refreshed": SimpleNamespace(access_token="new"), "release_run": run})
+
+
+def test_a_refresh_whose_connection_the_stand_in_failed_is_not_evidence_about_where_the_token_went(tmp_path):
+    """2.0.47 in issue 30's sweep: the token request arrived, then the stand-in failed the TLS handshake of
+    its next connection, the release printed "Execution error" and wrote nothing back: the scenario failed
+    and FIX-FILE-NO-PROMPTS read "no-longer-contradicted" -- a false alarm from a harness failure."""
+    from steps.refresh_steps import item_refreshed
+    world = _refresh_world(tmp_path / "standin", [
+        {"method": "CONNECT", "target": "console.anthropic.com:443", "answered": True},
+        {"method": "TLS", "target": "api.anthropic.com:443", "answered": False}])
+    with pytest.raises(pytest.skip.Exception, match="not checkable: the stand-in did not answer 1 connection"):
+        item_refreshed(world)
+
+
+def test_a_host_the_stand_in_never_serves_does_not_excuse_a_missing_write(tmp_path):
+    from steps.refresh_steps import item_refreshed
+    world = _refresh_world(tmp_path / "standin", [
+        {"method": "GET", "target": "https://raw.githubusercontent.com/anthropics/claude-code/CHANGELOG.md",
+         "answered": False}])
+    with pytest.raises(AssertionError, match="no item to read"):
+        item_refreshed(world)
