@@ -61,16 +61,22 @@ def test_a_failed_set_up_call_whose_answer_says_refused_is_a_failed_set_up_not_a
 
 
 # --------------------------------------------------------------------------- a refresh the stand-in cut short
-def _refresh_world(folder, connects: list[dict]):
-    """A world after a refresh run: the item is gone (exit 44), the stand-in logged `connects`."""
+TOKEN = {"method": "POST", "host": "console.anthropic.com", "path": "/v1/oauth/token"}
+MESSAGES = {"method": "POST", "host": "api.anthropic.com", "path": "/v1/messages?beta=true"}
+
+
+def _refresh_world(folder, connects: list[dict], requests: list[dict] | None = None):
+    """A world after a `-p ping` refresh run: the item is gone (exit 44), the stand-in logged `connects`
+    and `requests` (the token request alone unless given)."""
     import json
     from types import SimpleNamespace
 
     from keychain_claims.harness.driver import Call
-    from keychain_claims.releases import standin
+    from keychain_claims.releases import api, standin
     folder.mkdir(parents=True, exist_ok=True)
     (folder / standin.CONNECTS).write_text("".join(json.dumps(c) + "\n" for c in connects))
-    run = SimpleNamespace(standin=folder, status=0, stdout="Execution error\n", stderr="")
+    (folder / api.REQUESTS).write_text("".join(json.dumps(r) + "\n" for r in requests or [TOKEN]))
+    run = SimpleNamespace(standin=folder, status=0, stdout="Execution error\n", stderr="", argv=["-p", "ping"])
     gone = Call(argv=[], stdin="", tty="", status=44, stdout="", stderr="security: item not found\n")
     return SimpleNamespace(security=lambda *a, **k: gone, account="u", service="Claude Code-credentials",
                            marks={"refreshed": SimpleNamespace(access_token="new"), "release_run": run})
@@ -92,6 +98,17 @@ def test_a_host_the_stand_in_never_serves_does_not_excuse_a_missing_write(tmp_pa
     from steps.refresh_steps import item_refreshed
     world = _refresh_world(tmp_path / "standin", [
         {"method": "GET", "target": "https://raw.githubusercontent.com/anthropics/claude-code/CHANGELOG.md",
-         "answered": False}])
+         "answered": False}], requests=[TOKEN, MESSAGES])
     with pytest.raises(AssertionError, match="no item to read"):
+        item_refreshed(world)
+
+
+def test_a_refresh_run_that_ended_before_its_model_request_is_not_evidence_about_where_the_token_went(tmp_path):
+    """2.0.57 in the same sweep: every connection answered, the token request answered, then "Execution
+    error" and exit 0 with no model request and no keychain write: the scenario failed, FIX-FILE-FALLBACK
+    read "fails".  Every other `-p ping` refresh run of the sweep (199) sent its model request."""
+    from steps.refresh_steps import item_refreshed
+    world = _refresh_world(tmp_path / "standin", [
+        {"method": "CONNECT", "target": "console.anthropic.com:443", "answered": True}])
+    with pytest.raises(pytest.skip.Exception, match="without its model request"):
         item_refreshed(world)
