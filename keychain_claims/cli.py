@@ -275,6 +275,8 @@ def run_history(args) -> int:
                     raise CliError(f"no release history at {source}; pass a release-history.json (a run "
                                    "writes it beside claims.json) or a folder holding one")
             kept = history.fold([history.load(s) for s in sources])
+            if args.commits:
+                kept = history.made_on(kept, args.commits)
             if args.registry:
                 kept = history.registry_snapshot(kept, Article())
             if args.sample is not None:
@@ -356,6 +358,9 @@ def parser() -> argparse.ArgumentParser:
     hren.add_argument("--registry", action="store_true",
                       help="record npm's list of releases of today and the article era (asks the registry)")
     hren.add_argument("--sample", default=None, help="the rule that chose the releases, said on the page")
+    hren.add_argument("--commit", dest="commits", action="append", default=[], metavar="PREFIX",
+                      help="keep only the columns a suite commit starting with PREFIX made (repeat it): a sweep's "
+                           "columns without those an older suite left in the history it started from")
     hcost = hsub.add_parser("cost", help="what the chunks under DIR cost (DIR/cost.jsonl), extrapolated")
     hcost.add_argument("runs", metavar="DIR", type=Path)
     hcost.add_argument("--total", type=int, default=0, help="releases to extrapolate to (default: the registry's list)")

@@ -190,6 +190,18 @@ def fold(histories: list[History]) -> History:
     return out
 
 
+def made_on(history: History, commits: list[str]) -> History:
+    """`history` with only the columns a suite commit starting with one of `commits` made (a column of
+    two backends' runs names both); raises HistoryError when none is left."""
+    def ours(column: Column) -> bool:
+        return any(part.startswith(c) for part in column.suite_commit.split("+") for c in commits if c)
+    kept = {r: c for r, c in history.columns.items() if ours(c)}
+    if not kept:
+        raise HistoryError(f"no column of this history was made on suite commit {', '.join(commits)}: its commits are "
+                           f"{', '.join(sorted({c.suite_commit or 'unknown' for c in history.columns.values()}))}")
+    return history.model_copy(update={"columns": kept})
+
+
 def done(history: History, commit: str) -> set[str]:
     """The releases a rerun on `commit` can skip: their column is complete and made on that commit."""
     return {r for r, c in history.columns.items() if c.complete and commit and c.suite_commit == commit}

@@ -297,6 +297,24 @@ def test_render_folds_several_histories_into_the_folder_it_is_given(tmp_path, ca
     assert history.load(tmp_path / "again" / "history.json").releases() == ["2.0.76", "2.1.332"]
 
 
+def test_render_keeps_only_the_columns_of_the_suite_commits_it_is_given(tmp_path, capsys):
+    """A sweep's chunks start from the committed history: `--commit` renders the sweep's own columns
+    without those an older suite left there (their scenarios are that suite's)."""
+    from keychain_claims.cli import main
+    for release, commit in (("2.0.76", "1deec6a"), ("2.1.178", "562a84f-x"), ("2.1.332", "2bb7791")):
+        history.write(history.add(history.History(), history.columns_of(release_outcomes(release), {"sim": True},
+                                                                        "", commit)), LEDGER, tmp_path / release)
+    sources = [a for r in ("2.0.76", "2.1.178", "2.1.332") for a in ("--from", str(tmp_path / r))]
+    assert main(["history", "render", *sources, "--commit", "562a84f", "--commit", "2bb7791",
+                 "--out", str(tmp_path / "docs")]) == 0
+    assert history.load(tmp_path / "docs" / "history.json").releases() == ["2.1.178", "2.1.332"]
+    capsys.readouterr()
+    assert main(["history", "render", *sources, "--commit", "fffffff", "--out", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no column of this history was made on suite commit fffffff" in err
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_merge_takes_a_releases_complete_run_over_a_stopped_one_and_joins_two_backends(tmp_path):
     """A chunk stopped and run again leaves a partial and a complete run of a release: the merge's
     column is the complete run's alone; a Linux and a macOS run of one release are one column."""
