@@ -82,15 +82,15 @@ def _refresh_world(folder, connects: list[dict], requests: list[dict] | None = N
                            marks={"refreshed": SimpleNamespace(access_token="new"), "release_run": run})
 
 
-def test_a_refresh_whose_connection_the_stand_in_failed_is_not_evidence_about_where_the_token_went(tmp_path):
-    """2.0.47 in issue 30's sweep: the token request arrived, then the stand-in failed the TLS handshake of
-    its next connection, the release printed "Execution error" and wrote nothing back: the scenario failed
-    and FIX-FILE-NO-PROMPTS read "no-longer-contradicted" -- a false alarm from a harness failure."""
+def test_a_connection_the_release_reset_does_not_excuse_a_missing_write(tmp_path):
+    """2.1.282, refused write: the release reset one of its connections (`Connection reset by peer`),
+    sent its model request with the expired token and was refused: that is the evidence, not a harness
+    failure (an earlier version of this rule took every unanswered connection for one)."""
     from steps.refresh_steps import item_refreshed
     world = _refresh_world(tmp_path / "standin", [
-        {"method": "CONNECT", "target": "console.anthropic.com:443", "answered": True},
-        {"method": "TLS", "target": "api.anthropic.com:443", "answered": False}])
-    with pytest.raises(pytest.skip.Exception, match="not checkable: the stand-in did not answer 1 connection"):
+        {"method": "TLS", "target": "api.anthropic.com:443", "answered": False,
+         "error": "[Errno 104] Connection reset by peer"}], requests=[TOKEN, MESSAGES])
+    with pytest.raises(AssertionError, match="no item to read"):
         item_refreshed(world)
 
 
@@ -104,9 +104,10 @@ def test_a_host_the_stand_in_never_serves_does_not_excuse_a_missing_write(tmp_pa
 
 
 def test_a_refresh_run_that_ended_before_its_model_request_is_not_evidence_about_where_the_token_went(tmp_path):
-    """2.0.57 in the same sweep: every connection answered, the token request answered, then "Execution
-    error" and exit 0 with no model request and no keychain write: the scenario failed, FIX-FILE-FALLBACK
-    read "fails".  Every other `-p ping` refresh run of the sweep (199) sent its model request."""
+    """2.0.47, 2.0.53 and 2.0.57 in issue 30's sweep: the token request answered, then "Execution error"
+    and exit 0 with no model request and no keychain write: the scenarios failed, FIX-FILE-NO-PROMPTS read
+    "no-longer-contradicted" and FIX-FILE-FALLBACK "fails".  Every other `-p ping` refresh run of the
+    sweep (199) sent its model request."""
     from steps.refresh_steps import item_refreshed
     world = _refresh_world(tmp_path / "standin", [
         {"method": "CONNECT", "target": "console.anthropic.com:443", "answered": True}])
