@@ -16,7 +16,7 @@ from keychain_claims.redact import redact
 from keychain_claims.releases import runner, standin
 from keychain_claims.releases.release import Release
 from keychain_claims.reports.attach import attach
-from steps.release_runs import calls_in_run, not_exercised, run_claude
+from steps.release_runs import calls_in_run, not_exercised, option, run_claude
 
 
 @given("Claude Code has stored an expired credential for the current user")
@@ -112,15 +112,11 @@ def _release_calls(world: World) -> list[list[str]]:
     return calls
 
 
-def _option(argv: list[str], flag: str) -> str | None:
-    return argv[argv.index(flag) + 1] if flag in argv[:-1] else None
-
-
 def _is_write(argv: list[str], world: World, service: str) -> bool:
     """`add-generic-password -U -a <user> -s <service>` with the secret as `-X <hex>` or `-w <value>`
     (a keychain path may follow)."""
     return (argv[:1] == ["add-generic-password"] and "-U" in argv and ("-X" in argv or "-w" in argv)
-            and _option(argv, "-a") == world.account and _option(argv, "-s") == service)
+            and option(argv, "-a") == world.account and option(argv, "-s") == service)
 
 
 WRITE_FORMS = {
@@ -164,8 +160,8 @@ def release_wrote(world: World, claude_release: Release, tried: str, stdin: str 
            + f"\n(security processes started: {', '.join(spawned) or 'none'})")
     if forms:
         request.node.user_properties.append((Prop.RELEASE_WRITE_FORM, sorted(set(forms))))
-    if not writes and cut_short(world):
-        pytest.skip(cut_short(world))
+    if not writes:
+        skip_if_cut_short(world)
     assert writes, f"no add-generic-password -U of {world.service!r} among the release's security calls"
     if stdin:
         assert "stdin -X" in forms, f"the write came as {', '.join(WRITE_FORMS[f] for f in forms)}, not on the stdin of security -i"
@@ -205,8 +201,8 @@ def no_item_before(world: World):
     assert world.marks["before"] is None, "the item was there when the release started"
 
 
-def cut_short(world: World) -> str | None:
-    """Why a refresh run says nothing about where the release keeps the token it got, or None: `-p
+def skip_if_cut_short(world: World) -> None:
+    """Skip, not checkable, when a refresh run says nothing about where the release keeps the token it got: `-p
     ping` is done only once its model request is sent, so a `-p` run that ended before it -- on its own
     error ("Execution error") -- did not finish what it does with the token (2.0.47, 2.0.53 and 2.0.57 in
     issue 30's sweep, some runs out of several; every other refresh run of the sweep sent its model
@@ -215,21 +211,19 @@ def cut_short(world: World) -> str | None:
     the claim puts it."""
     run = world.marks.get("release_run")
     if run is None or run.argv[:1] != ["-p"]:
-        return None
+        return
     if any(r["path"].startswith("/v1/messages") for r in standin.requests(run.standin)):
-        return None
+        return
     said = ((run.stdout.strip() or run.stderr.strip()).splitlines()[-1:] or [""])[0][:80]
-    return (f"not checkable: the release ended `claude {' '.join(run.argv)}` without its model request ({said!r}, "
-            f"exit {run.status}): what it does with a refreshed token once it goes on is not observed")
+    pytest.skip(f"not checkable: the release ended `claude {' '.join(run.argv)}` without its model request ({said!r}, "
+                f"exit {run.status}): what it does with a refreshed token once it goes on is not observed")
 
 
 @then("the item holds the refreshed token")
 def item_refreshed(world: World):
     read = world.security(*claude_code.read_argv(world.account, world.service))
     if read.status != 0 or _token_in(read.stdout) != str(world.marks["refreshed"].access_token):
-        why = cut_short(world)
-        if why:
-            pytest.skip(why)
+        skip_if_cut_short(world)
     assert read.status == 0, f"no item to read (exit {read.status})"
     assert _token_in(read.stdout) == str(world.marks["refreshed"].access_token), \
         "the item does not hold the token the stand-in issued"
@@ -239,9 +233,7 @@ def item_refreshed(world: World):
 def file_refreshed(world: World):
     path = world.sandbox.home / ".claude" / ".credentials.json"
     if not path.exists() or _token_in(path.read_text()) != str(world.marks["refreshed"].access_token):
-        why = cut_short(world)
-        if why:
-            pytest.skip(why)
+        skip_if_cut_short(world)
     assert path.exists(), "the release wrote no ~/.claude/.credentials.json"
     assert _token_in(path.read_text()) == str(world.marks["refreshed"].access_token), \
         "~/.claude/.credentials.json does not hold the token the stand-in issued"

@@ -73,6 +73,11 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
     return run
 
 
+def option(argv: list[str], flag: str) -> str | None:
+    """The value after `flag` in a logged `security` argv, or None."""
+    return argv[argv.index(flag) + 1] if flag in argv[:-1] else None
+
+
 def calls_in_run(world: World) -> list[list[str]] | None:
     """The `security` calls the last release run made (None: the backend keeps no log)."""
     calls = world.session.call_log()
@@ -90,7 +95,7 @@ def not_exercised(world: World, release: Release, what: str = "the keychain") ->
     if calls is None:
         return None
     if calls:
-        asked = [argv[argv.index("-s") + 1] for argv in calls if "-s" in argv[:-1]]
+        asked = [s for s in (option(argv, "-s") for argv in calls) if s is not None]
         if any(service.endswith("-credentials") or "-credentials-" in service for service in asked):
             return None
         named = ", ".join(f"`{s}`" for s in dict.fromkeys(asked)) or "no item by name"

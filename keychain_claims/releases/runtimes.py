@@ -184,8 +184,6 @@ def fetch_runtime(kind: str, package: str, version: str, again: bool = False) ->
     return folder, doc
 
 
-
-
 def _own_bytecode(exe: Path) -> str | None:
     """The JSC bytecode cache version of the graph a runtime carries."""
     try:
