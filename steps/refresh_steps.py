@@ -214,6 +214,8 @@ def skip_if_cut_short(world: World) -> None:
         return
     if any(r["path"].startswith("/v1/messages") for r in standin.requests(run.standin)):
         return
+    if any(argv[:1] == ["add-generic-password"] for argv in calls_in_run(world) or []):
+        return          # it went on with the token: it tried to store it (1.0.68-2.0.31 lose it so, then say "Invalid API key")
     said = ((run.stdout.strip() or run.stderr.strip()).splitlines()[-1:] or [""])[0][:80]
     pytest.skip(f"not checkable: the release ended `claude {' '.join(run.argv)}` without its model request ({said!r}, "
                 f"exit {run.status}): what it does with a refreshed token once it goes on is not observed")

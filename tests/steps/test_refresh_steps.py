@@ -65,7 +65,7 @@ TOKEN = {"method": "POST", "host": "console.anthropic.com", "path": "/v1/oauth/t
 MESSAGES = {"method": "POST", "host": "api.anthropic.com", "path": "/v1/messages?beta=true"}
 
 
-def _refresh_world(folder, connects: list[dict], requests: list[dict] | None = None):
+def _refresh_world(folder, connects: list[dict], requests: list[dict] | None = None, calls: tuple = ()):
     """A world after a `-p ping` refresh run: the item is gone (exit 44), the stand-in logged `connects`
     and `requests` (the token request alone unless given)."""
     import json
@@ -79,7 +79,9 @@ def _refresh_world(folder, connects: list[dict], requests: list[dict] | None = N
     run = SimpleNamespace(standin=folder, status=0, stdout="Execution error\n", stderr="", argv=["-p", "ping"])
     gone = Call(argv=[], stdin="", tty="", status=44, stdout="", stderr="security: item not found\n")
     return SimpleNamespace(security=lambda *a, **k: gone, account="u", service="Claude Code-credentials",
-                           marks={"refreshed": SimpleNamespace(access_token="new"), "release_run": run})
+                           session=SimpleNamespace(call_log=lambda: list(calls)),
+                           marks={"refreshed": SimpleNamespace(access_token="new"), "release_run": run,
+                                  "calls_before_run": 0})
 
 
 def test_a_connection_the_release_reset_does_not_excuse_a_missing_write(tmp_path):
@@ -113,3 +115,17 @@ def test_a_refresh_run_that_ended_before_its_model_request_is_not_evidence_about
         {"method": "CONNECT", "target": "console.anthropic.com:443", "answered": True}])
     with pytest.raises(pytest.skip.Exception, match="without its model request"):
         item_refreshed(world)
+
+
+def test_a_refresh_run_that_tried_to_store_the_token_is_evidence_without_its_model_request(tmp_path):
+    """1.0.68-2.0.31 with the login keychain locked: the write fails unseen, the token is lost and the
+    release says "Invalid API key" with no model request -- the recorded finding itself, not a run cut
+    short (an earlier version of the rule took it for one: seen on 1.0.107, sampled by the stop hook)."""
+    from steps.refresh_steps import item_refreshed
+    world = _refresh_world(tmp_path / "standin", [], calls=(
+        ["add-generic-password", "-U", "-a", "u", "-s", "Claude Code-credentials", "-w", "x"],))
+    with pytest.raises(AssertionError, match="no item to read"):
+        try:
+            item_refreshed(world)
+        except pytest.skip.Exception as exc:             # the finding taken for a run cut short
+            pytest.fail(f"skipped: {exc}")
