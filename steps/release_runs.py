@@ -53,6 +53,8 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
     try:
         run = runner.run(release, world.sandbox, *shlex.split(args), env=env)
     except runner.NotExercised as exc:
+        if exc.output:
+            attach(f"claude {args} ({release.version})", exc.output)
         pytest.skip(f"not checkable: {exc}")
     except runner.RunError as exc:
         pytest.fail(f"Claude Code {release.version}: {exc}", pytrace=False)

@@ -64,7 +64,27 @@ class RunError(ReleaseProblem):
 
 class NotExercised(RunError):
     """One line: the harness cannot make this release take the code path under test (its darwin
-    entry cannot be started here, ...): the scenario is not checkable, never failed."""
+    entry cannot be started here, ...): the scenario is not checkable, never failed.  `output` is
+    what the release printed before it was stopped, if it was started (for the report)."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+ERROR_LINE = re.compile(r"^\s*(?:[A-Z]\w*)?Error\b.*")    # an exception's message, never its stack's "at ..."
+
+
+def _last_line(stdout: str, stderr: str) -> str:
+    """What the release said last before it was stopped, cut to 160 characters: its last error
+    message (a stack trace's first line, not its last frame), else its last line (stderr first),
+    else "no output"."""
+    for text in (stderr, stdout):
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        errors = [line for line in lines if ERROR_LINE.match(line)]
+        if errors or lines:
+            return f"it said: {(errors or lines)[-1][:160]}"
+    return "no output"
 
 
 @functools.lru_cache(maxsize=1)
@@ -335,16 +355,19 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            stdout, stderr = proc.communicate()
+            output = f"stopped after {timeout:.0f} s\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
             if not (folder / SPAWNED).exists() and not standin.requests(folder):
                 raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
-                                   "(no security call, no request at the stand-in)") from None
+                                   f"(no security call, no request at the stand-in; {_last_line(stdout, stderr)})",
+                                   output) from None
             # it got going (a security call or a request) and then never ended: what it would have done
             # next is not observed, which says nothing about the release (a hang is not a statement)
             calls = len((folder / SPAWNED).read_text().splitlines()) if (folder / SPAWNED).exists() else 0
             raise NotExercised(f"claude {' '.join(args)} did not finish within {timeout:.0f} s ({calls} security "
                                f"call(s), {len(standin.requests(folder))} request(s) at the stand-in before it was "
-                               "stopped): what it does next is not observed here") from None
+                               f"stopped; {_last_line(stdout, stderr)}): what it does next is not observed here",
+                               output) from None
     finally:
         if stop:
             stop()

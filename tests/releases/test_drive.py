@@ -66,6 +66,35 @@ def test_a_release_that_never_reaches_the_keychain_is_not_checkable_not_failed(r
         assert any(r in cells[claim]["summary"] for r in reached), cells[claim]["summary"]
 
 
+HANGS_AFTER_AN_ERROR = textwrap.dedent('''\
+    // a stub "release" like 0.2.19 without a terminal: its first-run screen throws, it never exits
+    console.error("Error: Raw mode is not supported on the current process.stdin, which Ink uses as input stream by default.");
+    console.error("    at handleSetRawMode (file:///cli.mjs:391:2045)");
+    console.error("    at process.processImmediate (node:internal/timers:483:21)");
+    setInterval(() => {}, 1000);
+    ''')
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
+def test_a_release_stopped_before_it_got_going_is_not_checkable_with_what_it_said(tmp_path):
+    """A release that never calls `security` nor the stand-in within the deadline is stopped: not
+    checkable, and the reason quotes its error message (not its stack's last frame); the output
+    goes with the exception for the report."""
+    root = tmp_path / "hangs"
+    root.mkdir()
+    (root / "package.json").write_text(json.dumps({"name": "@anthropic-ai/claude-code", "version": "0.0.2"}))
+    (root / "cli.js").write_text(HANGS_AFTER_AN_ERROR)
+    release = registry.load(str(root))
+    with Sandbox(SimBackend()) as box:
+        box.prepare()
+        with pytest.raises(runner.NotExercised) as caught:
+            runner.run(release, box, "-p", "ping", timeout=3)
+    reason = str(caught.value)
+    assert "did not get going within 3 s" in reason, reason
+    assert "it said: Error: Raw mode is not supported" in reason and "processImmediate" not in reason, reason
+    assert "at handleSetRawMode" in caught.value.output
+
+
 @pytest.mark.parametrize("argv, spawned, form", [
     (["add-generic-password", "-U", "-a", "u", "-s", "S", "-X", "7b7d"], ["-i"], "stdin -X"),
     (["add-generic-password", "-U", "-a", "u", "-s", "S", "-X", "7b7d"], ["add-generic-password"], "argv -X"),
