@@ -164,20 +164,32 @@ def columns_of(outcomes: list[Outcome], backends: dict[str, bool], article_sha25
     return columns
 
 
+def replaces(column: Column, old: Column | None) -> bool:
+    """Whether `column` takes the place of `old`, its release's column so far: a complete one replaces
+    a partial one, never the other way; of two alike, the one recorded later (a chunk of a sweep
+    carries the history it started from, so an older copy of a release run again in another chunk
+    comes back in a merge, in any order)."""
+    if old is None:
+        return True
+    if column.complete != old.complete:
+        return column.complete
+    return column.recorded >= old.recorded
+
+
 def add(history: History, columns: list[Column]) -> History:
-    """`history` with `columns` added: a complete column replaces its release's; a partial one
-    only a partial one (or none); no other release is touched."""
+    """`history` with `columns` added: a complete column replaces its release's, a partial one only
+    a partial one (or none), the later recorded of two alike (`replaces`); no other release is
+    touched."""
     kept = dict(history.columns)
     for column in columns:
-        old = kept.get(column.release)
-        if old is None or column.complete or not old.complete:
+        if replaces(column, kept.get(column.release)):
             kept[column.release] = column
     return history.model_copy(update={"columns": kept})
 
 
 def fold(histories: list[History]) -> History:
-    """Several histories as one (a merge of chunks): every column, the complete over the partial,
-    the later published list."""
+    """Several histories as one (a merge of chunks): every column, the complete over the partial and
+    the later recorded of two alike, whatever the order; the later published list."""
     out = History()
     for h in histories:
         out = add(out, [h.columns[r] for r in h.releases()])

@@ -112,6 +112,22 @@ def test_merge_folds_the_histories_of_chunks_and_keeps_their_commits(tmp_path):
     assert history.load(tmp_path / "again" / history.HISTORY_FILE).releases() == ["2.0.76", "2.1.150", "2.1.332"]
 
 
+def test_a_merge_keeps_the_later_run_of_a_release_whatever_the_order_of_its_chunks():
+    """Every chunk of a sweep starts from the committed history, so a release run again in one chunk
+    comes back, as it was, in every other chunk: the later recorded complete column wins, in any
+    order; a complete column still beats a later partial one."""
+    def column(result: str, at: str, only: int | None = None) -> history.Column:
+        [col] = history.columns_of(release_outcomes("0.2.9", result, only=only), {"sim": True}, "", "c")
+        return col.model_copy(update={"recorded": at})
+    committed = history.History(columns={"0.2.9": column("skipped", "2026-12-06T10:51:18+00:00")})
+    rerun = history.add(committed, [column("passed", "2026-12-06T12:20:00+00:00")])
+    for order in ([committed, rerun], [rerun, committed]):
+        kept = history.fold(order).columns["0.2.9"]
+        assert {o.result for o in kept.outcomes} == {"passed"}, order
+    later_partial = history.History(columns={"0.2.9": column("failed", "2026-12-06T13:00:00+00:00", only=1)})
+    assert {o.result for o in history.fold([rerun, later_partial]).columns["0.2.9"].outcomes} == {"passed"}
+
+
 def test_a_rerun_skips_only_what_is_complete_for_the_same_commit():
     kept = history.add(history.History(), [
         *history.columns_of(release_outcomes("2.0.76"), {"sim": True}, "", "c1"),
