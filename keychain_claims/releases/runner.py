@@ -78,13 +78,14 @@ ERROR_LINE = re.compile(r"^\s*(?:[A-Z]\w*)?Error\b.*")    # an exception's messa
 def _last_line(stdout: str, stderr: str) -> str:
     """What the release said last before it was stopped, cut to 160 characters: its last error
     message (a stack trace's first line, not its last frame), else its last line (stderr first),
-    else "no output"."""
+    else "no output".  Said after a comma, never after a semicolon: the history's legend keeps a
+    reason's first sentence (verdicts.first_sentence), and this is the part that tells releases apart."""
     for text in (stderr, stdout):
         lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
         errors = [line for line in lines if ERROR_LINE.match(line)]
         if errors or lines:
-            return f"it said: {(errors or lines)[-1][:160]}"
-    return "no output"
+            return f"saying: {(errors or lines)[-1][:160]}"
+    return "with no output"
 
 
 @functools.lru_cache(maxsize=1)
@@ -359,14 +360,14 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
             output = f"stopped after {timeout:.0f} s\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
             if not (folder / SPAWNED).exists() and not standin.requests(folder):
                 raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
-                                   f"(no security call, no request at the stand-in; {_last_line(stdout, stderr)})",
+                                   f"(no security call, no request at the stand-in), {_last_line(stdout, stderr)}",
                                    output) from None
             # it got going (a security call or a request) and then never ended: what it would have done
             # next is not observed, which says nothing about the release (a hang is not a statement)
             calls = len((folder / SPAWNED).read_text().splitlines()) if (folder / SPAWNED).exists() else 0
             raise NotExercised(f"claude {' '.join(args)} did not finish within {timeout:.0f} s ({calls} security "
                                f"call(s), {len(standin.requests(folder))} request(s) at the stand-in before it was "
-                               f"stopped; {_last_line(stdout, stderr)}): what it does next is not observed here",
+                               f"stopped), {_last_line(stdout, stderr)}: what it does next is not observed here",
                                output) from None
     finally:
         if stop:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.backends.sim import SimBackend
+from keychain_claims.claims.verdicts import first_sentence
 from keychain_claims.harness.sandbox import Sandbox
 from keychain_claims.releases import api, fingerprints, registry, runner, standin
 from keychain_claims.releases.cache import cache_dir
@@ -91,7 +92,9 @@ def test_a_release_stopped_before_it_got_going_is_not_checkable_with_what_it_sai
             runner.run(release, box, "-p", "ping", timeout=3)
     reason = str(caught.value)
     assert "did not get going within 3 s" in reason, reason
-    assert "it said: Error: Raw mode is not supported" in reason and "processImmediate" not in reason, reason
+    assert "saying: Error: Raw mode is not supported" in reason and "processImmediate" not in reason, reason
+    # the history's legend keeps a reason's first sentence: what the release said is in it
+    assert "Raw mode is not supported" in first_sentence(f"not checkable: {reason}"), first_sentence(reason)
     assert "at handleSetRawMode" in caught.value.output
 
 
