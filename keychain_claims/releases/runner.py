@@ -78,7 +78,7 @@ ERROR_LINE = re.compile(r"^\s*(?:[A-Z]\w*)?Error\b.*")    # an exception's messa
 def _last_line(stdout: str, stderr: str) -> str:
     """What the release said last before it was stopped, cut to 160 characters: its last error
     message (a stack trace's first line, not its last frame), else its last line (stderr first),
-    else "no output".  Said after a comma, never after a semicolon: the history's legend keeps a
+    else "with no output".  Said after a comma, never after a semicolon: the history's legend keeps a
     reason's first sentence (verdicts.first_sentence), and this is the part that tells releases apart."""
     for text in (stderr, stdout):
         lines = [line.strip() for line in (text or "").splitlines() if line.strip()]

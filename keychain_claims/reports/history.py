@@ -164,25 +164,26 @@ def columns_of(outcomes: list[Outcome], backends: dict[str, bool], article_sha25
     return columns
 
 
-def replaces(column: Column, old: Column | None) -> bool:
+def replaces(column: Column, old: Column | None, by_time: bool = False) -> bool:
     """Whether `column` takes the place of `old`, its release's column so far: a complete one replaces
-    a partial one, never the other way; of two alike, the one recorded later (a chunk of a sweep
-    carries the history it started from, so an older copy of a release run again in another chunk
-    comes back in a merge, in any order)."""
+    a partial one, never the other way.  Of two alike, a new run's replaces (`add` after a run: the
+    column just made, whatever the clock said when the old one was recorded); in a fold
+    (`by_time`), the one recorded later (a chunk of a sweep carries the history it started from, so
+    an older copy of a release run again in another chunk comes back in a merge, in any order)."""
     if old is None:
         return True
     if column.complete != old.complete:
         return column.complete
-    return column.recorded >= old.recorded
+    return column.recorded >= old.recorded if by_time else True
 
 
-def add(history: History, columns: list[Column]) -> History:
+def add(history: History, columns: list[Column], by_time: bool = False) -> History:
     """`history` with `columns` added: a complete column replaces its release's, a partial one only
-    a partial one (or none), the later recorded of two alike (`replaces`); no other release is
-    touched."""
+    a partial one (or none); of two alike in a fold (`by_time`), the later recorded (`replaces`); no
+    other release is touched."""
     kept = dict(history.columns)
     for column in columns:
-        if replaces(column, kept.get(column.release)):
+        if replaces(column, kept.get(column.release), by_time):
             kept[column.release] = column
     return history.model_copy(update={"columns": kept})
 
@@ -192,7 +193,7 @@ def fold(histories: list[History]) -> History:
     the later recorded of two alike, whatever the order; the later published list."""
     out = History()
     for h in histories:
-        out = add(out, [h.columns[r] for r in h.releases()])
+        out = add(out, [h.columns[r] for r in h.releases()], by_time=True)
         if len(h.published) >= len(out.published):
             out = out.model_copy(update={"published": h.published, "published_on": h.published_on})
         if h.article_era.release:

@@ -126,6 +126,10 @@ def test_a_merge_keeps_the_later_run_of_a_release_whatever_the_order_of_its_chun
         assert {o.result for o in kept.outcomes} == {"passed"}, order
     later_partial = history.History(columns={"0.2.9": column("failed", "2026-12-06T13:00:00+00:00", only=1)})
     assert {o.result for o in history.fold([rerun, later_partial]).columns["0.2.9"].outcomes} == {"passed"}
+    # a new run's column replaces the old one whatever the clock said when that one was recorded
+    ahead = history.History(columns={"0.2.9": column("skipped", "2099-01-01T00:00:00+00:00")})
+    assert {o.result for o in history.add(ahead, [column("passed", "2026-12-06T12:20:00+00:00")])
+            .columns["0.2.9"].outcomes} == {"passed"}
 
 
 def test_a_rerun_skips_only_what_is_complete_for_the_same_commit():
