@@ -76,17 +76,32 @@ def test_a_subset_of_paths_is_partial(complete, tmp_path):
     assert "a subset of paths" in json.loads((reports / "claims.partial.json").read_text())["partial"]
 
 
+HOLD = """
+import pathlib, time
+DONE = []
+def pytest_runtest_logfinish(nodeid, location):
+    DONE.append(nodeid)
+    if len(DONE) == 3:                      # the run is held here, mid-way, until its SIGINT
+        pathlib.Path({held!r}).write_text(nodeid)
+        time.sleep(300)
+"""
+
+
 @pytest.mark.suite
-def test_an_interrupted_run_writes_its_own_table_and_leaves_the_complete_one(complete):
+def test_an_interrupted_run_writes_its_own_table_and_leaves_the_complete_one(complete, tmp_path):
     before = (complete / "claims.json").read_bytes()
     results = complete / "allure-results"
     kept = snapshot(results)
-    proc = child.start("--backend=sim", "--claude-code=none", f"--reports-dir={complete}",
+    held = tmp_path / "held"
+    (tmp_path / "hold_mid_run.py").write_text(HOLD.format(held=str(held)))
+    proc = child.start("--backend=sim", "--claude-code=none", f"--reports-dir={complete}", "-p", "hold_mid_run",
+                       env={"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))},
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        preexec_fn=terminal_signals)     # the SIGINT it is sent must reach it
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(complete.glob(".allure-results.staging-*/*-result.json"))) < 3:
-        time.sleep(0.2)                     # a few of this run's scenarios have finished (in its staging folder)
+    deadline = time.monotonic() + 120       # three scenarios done, the fourth not begun: the run is mid-way
+    while time.monotonic() < deadline and not held.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    assert held.exists(), "the run never reached its third scenario"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert (complete / "claims.json").read_bytes() == before
