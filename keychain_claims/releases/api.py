@@ -1,7 +1,8 @@
 """A loopback stand-in for the Anthropic API, so `claude -p` finishes in seconds offline.
 Answers every POST with one streamed (SSE) or plain message saying "pong"; with the OAuth
 stand-in joined (keychain_claims.releases.standin) it also answers the token endpoint
-(`POST /v1/oauth/token`) and the profile (`GET /api/oauth/profile`), and records every request."""
+(`POST /v1/oauth/token`), the profile (`GET /api/oauth/profile`) and the client settings
+(`GET /api/oauth/claude_cli/client_data`), and records every request."""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +21,15 @@ PROFILE = {"account": {"uuid": "00000000-0000-4000-8000-000000000001", "email": 
                        "display_name": "Keychain Claims"},
            "organization": {"uuid": "00000000-0000-4000-8000-000000000002", "name": "Keychain Claims",
                             "organization_type": "claude_pro", "rate_limit_tier": "default_claude_ai"}}
+
+
+# What a release reads at start-up as `response.data.client_data` and keeps for the session: an
+# object of server-side settings.  Releases 2.0.4x-2.0.7x read `.effortLevel` off it unguarded when
+# they build a model request; answered as the catch-all `{"data": [], ...}`, their query threw
+# ("Execution error") whenever that fetch won the race with the prompt -- the refresh scenarios of
+# the family were then not checkable, run by run.  No settings: an empty object, the releases' own
+# default.
+CLIENT_DATA = {"client_data": {}}
 
 
 def _message(model: str) -> dict:
@@ -41,6 +51,8 @@ class Handler(BaseHTTPRequestHandler):
         self._record()
         if self.path.startswith("/api/oauth/profile"):
             return self._json(PROFILE)
+        if self.path.startswith("/api/oauth/claude_cli/client_data"):
+            return self._json(CLIENT_DATA)
         self._json({"data": [], "has_more": False})
 
     def do_HEAD(self):

@@ -129,6 +129,23 @@ def test_the_stand_in_notes_which_credential_a_request_carried_never_the_credent
     assert "KCCANARY" not in (tmp_path / api.REQUESTS).read_text()
 
 
+def test_the_stand_in_answers_the_client_settings_as_an_object_releases_read_fields_of(tmp_path):
+    """2.0.53 keeps `response.data.client_data` and reads `.effortLevel` off it unguarded: the
+    catch-all answer (no `client_data`) made its query throw, so its refresh never ran."""
+    import http.client
+    server, port = api.serve(tmp_path)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/api/oauth/claude_cli/client_data", headers={"authorization": "Bearer tok-KCCANARY-2"})
+        answer = conn.getresponse()
+        body = json.loads(answer.read())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.status == 200 and isinstance(body["client_data"], dict)
+    assert standin.requests(tmp_path)[0]["path"] == "/api/oauth/claude_cli/client_data"
+
+
 # --------------------------------------------------------------------------- the host's /tmp
 WRITES_TMP = textwrap.dedent('''\
     #!{python}
