@@ -58,10 +58,7 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
         pytest.skip(f"not checkable: {exc}")
     except runner.RunError as exc:
         pytest.fail(f"Claude Code {release.version}: {exc}", pytrace=False)
-    attach(f"claude {args} ({release.version})", f"exit {run.status} ({run.isolation} isolation; "
-                                                f"/tmp: {runner.tmp_confinement()}"
-                                                f"{'; ' + run.started if run.started else ''})\n"
-                                                f"--- stdout ---\n{run.stdout}\n--- stderr ---\n{run.stderr}")
+    attach(f"claude {args} ({release.version})", run.transcript())
     seen = standin.requests(run.standin)
     if seen or standin.connects(run.standin):
         attach(f"requests at the stand-in ({release.version})",

@@ -207,6 +207,18 @@ class Run:
     def __repr__(self) -> str:
         return redact(f"Run({self.argv!r}, status={self.status})")
 
+    def transcript(self) -> str:
+        """The run as the report shows it (one format, however the run ended)."""
+        return transcript(f"exit {self.status}", self.isolation, self.started, self.stdout, self.stderr)
+
+
+def transcript(ended: str, isolation: str, started: str, stdout: str, stderr: str) -> str:
+    """What a release run printed, for the report: how it ended and how it was kept in (its
+    isolation, /tmp, how a native release's darwin entry was started), then stdout and stderr.
+    A run that exited and one stopped at its deadline read alike."""
+    return (f"{ended} ({isolation} isolation; /tmp: {tmp_confinement()}{'; ' + started if started else ''})\n"
+            f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
+
 
 def command(release: Release) -> tuple[list[str], dict[str, str]]:
     """argv and environment that start the release on its macOS code path on this host: a
@@ -329,6 +341,10 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
                 "CLAUDE_CODE_MAX_RETRIES": "0", "NODE_EXTRA_CA_CERTS": str(ca), **release_env, **(env or {})}
     cmd = _confined([*cmd, *args], str(sandbox.tmp), full_env)
     mode = isolation_for(sandbox.session.backend)
+    how = ("" if release.form != "native" else
+           f"darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime}" if release.embedded
+           else "darwin entry imported by darwin-entry.mjs (the host runtime does not ask the preload's resolver "
+           "about its entry)" if started else "darwin entry through the preload's resolver")
     stop = None
     if mode == "netns":
         full_env["PYTHONPATH"] = str(PROJECT_ROOT)
@@ -357,7 +373,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate()
-            output = f"stopped after {timeout:.0f} s\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+            output = transcript(f"stopped after {timeout:.0f} s", mode, how, stdout, stderr)
             if not (folder / SPAWNED).exists() and not standin.requests(folder):
                 raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
                                    f"(no security call, no request at the stand-in), {_last_line(stdout, stderr)}",
@@ -375,8 +391,4 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
     error = folder / standin.ERROR_FILE
     if error.exists():
         raise RunError(f"stand-in: {error.read_text().strip()}")
-    how = ("" if release.form != "native" else
-           f"darwin graph embedded, with its bytecode, in a copy of runtime {release.runtime}" if release.embedded
-           else "darwin entry imported by darwin-entry.mjs (the host runtime does not ask the preload's resolver "
-           "about its entry)" if started else "darwin entry through the preload's resolver")
     return Run(list(args), proc.returncode, stdout, stderr, mode, folder, how)
