@@ -55,14 +55,12 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
     except runner.NotExercised as exc:
         if exc.output:
             attach(f"claude {args} ({release.version})", exc.output)
+        attach_standin(release, exc.standin)
         pytest.skip(f"not checkable: {exc}")
     except runner.RunError as exc:
         pytest.fail(f"Claude Code {release.version}: {exc}", pytrace=False)
     attach(f"claude {args} ({release.version})", run.transcript())
-    seen = standin.requests(run.standin)
-    if seen or standin.connects(run.standin):
-        attach(f"requests at the stand-in ({release.version})",
-               json.dumps({"requests": seen, "proxy": standin.connects(run.standin)}, indent=2), kind="json")
+    seen = attach_standin(release, run.standin)
     # a release without this subcommand takes the words as a prompt: the Messages stand-in is asked
     took_as_prompt = not args.startswith("-p") and (
         run.stdout.strip() == api.TEXT or any(r["path"].startswith("/v1/messages") for r in seen))
@@ -70,6 +68,18 @@ def run_claude(world: World, release: Release, args: str, env: dict | None = Non
         pytest.skip(f"Claude Code {release.version} has no `claude {args}`: not checkable with this release")
     world.marks["release_run"] = run
     return run
+
+
+def attach_standin(release: Release, folder) -> list[dict]:
+    """What reached the stand-in in a run (requests, and the proxy's CONNECTs), attached to the
+    report when anything did; the requests."""
+    if folder is None:
+        return []
+    seen = standin.requests(folder)
+    if seen or standin.connects(folder):
+        attach(f"requests at the stand-in ({release.version})",
+               json.dumps({"requests": seen, "proxy": standin.connects(folder)}, indent=2), kind="json")
+    return seen
 
 
 def option(argv: list[str], flag: str) -> str | None:

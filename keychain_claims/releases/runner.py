@@ -65,11 +65,13 @@ class RunError(ReleaseProblem):
 class NotExercised(RunError):
     """One line: the harness cannot make this release take the code path under test (its darwin
     entry cannot be started here, ...): the scenario is not checkable, never failed.  `output` is
-    what the release printed before it was stopped, if it was started (for the report)."""
+    what the release printed before it was stopped, if it was started, and `standin` the stand-in's
+    folder of that run (what reached it), both for the report."""
 
-    def __init__(self, message: str, output: str = "") -> None:
+    def __init__(self, message: str, output: str = "", standin: Path | None = None) -> None:
         super().__init__(message)
         self.output = output
+        self.standin = standin
 
 
 ERROR_LINE = re.compile(r"^\s*(?:[A-Z]\w*)?Error\b.*")    # an exception's message, never its stack's "at ..."
@@ -377,14 +379,14 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
             if not (folder / SPAWNED).exists() and not standin.requests(folder):
                 raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
                                    f"(no security call, no request at the stand-in), {_last_line(stdout, stderr)}",
-                                   output) from None
+                                   output, folder) from None
             # it got going (a security call or a request) and then never ended: what it would have done
             # next is not observed, which says nothing about the release (a hang is not a statement)
             calls = len((folder / SPAWNED).read_text().splitlines()) if (folder / SPAWNED).exists() else 0
             raise NotExercised(f"claude {' '.join(args)} did not finish within {timeout:.0f} s ({calls} security "
                                f"call(s), {len(standin.requests(folder))} request(s) at the stand-in before it was "
                                f"stopped), {_last_line(stdout, stderr)}: what it does next is not observed here",
-                               output) from None
+                               output, folder) from None
     finally:
         if stop:
             stop()

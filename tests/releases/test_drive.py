@@ -96,6 +96,7 @@ def test_a_release_stopped_before_it_got_going_is_not_checkable_with_what_it_sai
     # the history's legend keeps a reason's first sentence: what the release said is in it
     assert "Raw mode is not supported" in first_sentence(f"not checkable: {reason}"), first_sentence(reason)
     assert "at handleSetRawMode" in caught.value.output
+    assert caught.value.standin == runner.standin_folder(box)      # what reached the stand-in goes to the report
     # the report shows it as it shows a run that exited: how it ended, where it ran, then its output
     head = caught.value.output.splitlines()[0]
     assert head.startswith("stopped after 3 s (") and "isolation; /tmp: " in head, head
