@@ -26,6 +26,10 @@ class ReleaseError(ReleaseProblem):
     """One line saying why a release cannot be used (scenarios skip with it)."""
 
 
+class NotPublished(ReleaseError):
+    """The registry has no such package version (npm's E404 / ETARGET)."""
+
+
 # ---- the cache folder -------------------------------------------------------------------------
 
 DEFAULT_CACHE = Path.home() / ".cache" / "keychain-claims" / "releases"

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from keychain_claims.releases.cache import ReleaseError, cache_dir, mb, progress
+from keychain_claims.releases.cache import NotPublished, ReleaseError, cache_dir, mb, progress
 
 PACKAGE = "@anthropic-ai/claude-code"
 DARWIN = "darwin-arm64"          # the build whose JavaScript has the macOS keychain code
@@ -37,7 +37,7 @@ def run(*args: str, cwd: Path | None = None) -> str:
         text = " ".join(lines[-2:]).strip() or f"exit {proc.returncode}"
         everything = proc.stderr + proc.stdout
         if "E404" in everything or "No match found" in everything or "ETARGET" in everything:
-            raise ReleaseError(f"no such release of {args[1] if len(args) > 1 else PACKAGE}: check the version")
+            raise NotPublished(f"no such release of {args[1] if len(args) > 1 else PACKAGE}: check the version")
         raise ReleaseError(f"the npm registry did not answer ({text[:160]}); check the network and retry")
     return proc.stdout
 
@@ -52,7 +52,7 @@ def resolve(spec: str, package: str = PACKAGE) -> tuple[str, str]:
     if isinstance(data, list):
         data = data[-1]
     if not data or "version" not in data:
-        raise ReleaseError(f"no such release {package}@{spec}; check the version")
+        raise NotPublished(f"no such release {package}@{spec}; check the version")
     return data["version"], data["dist.integrity"]
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from keychain_claims.releases import bun_graph, npm
-from keychain_claims.releases.cache import ROOM, ReleaseError, evict, mb, progress
+from keychain_claims.releases.cache import ROOM, NotPublished, ReleaseError, evict, mb, progress
 from keychain_claims.releases.manifests import ENTRY_FILE, LAYOUT, make_manifest, proved, staging, swap_in, write_doc
 from keychain_claims.releases.npm import DARWIN, PACKAGE, drop_legacy, host_platform
 
@@ -68,7 +68,11 @@ def build(version: str, folder: Path) -> dict:
             if darwin_pkg not in (meta.get("optionalDependencies") or {}):
                 raise ReleaseError(f"{version}: no cli.js and no {darwin_pkg} among its platform packages; "
                                    "the package layout changed")
-            darwin_tgz, darwin_integrity = npm.pack(darwin_pkg, version, stage)
+            try:
+                darwin_tgz, darwin_integrity = npm.pack(darwin_pkg, version, stage)
+            except NotPublished:
+                raise ReleaseError(f"{version}: npm has no {darwin_pkg}@{version}, although the release lists it "
+                                   "among its platform packages: its macOS code cannot be fetched") from None
             integrities[f"{darwin_pkg}@{version}"] = darwin_integrity
             darwin = tar_member(darwin_tgz, ("package/claude", "package/bin/claude"), stage / "claude-darwin")
             darwin_tgz.unlink()

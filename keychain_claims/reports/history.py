@@ -286,7 +286,7 @@ def _not_checkable_reasons(cell: dict) -> list[str]:
     said of "the release" (not of its version), so releases that fail to check a claim for the same
     reason share one key of the legend."""
     version = re.escape(cell["release"])
-    reasons = [re.sub(rf"(?:Claude Code )?\b{version}\b", "the release",
+    reasons = [re.sub(rf"(?:Claude Code )?(?<![@\w.]){version}\b", "the release",      # not in a package@version
                       first_sentence(re.sub(r"^not checkable:\s*", "", e["reason"], flags=re.I)))
                for e in cell["evidence"] if e["result"] == "skipped" and e["reason"]]
     return list(dict.fromkeys(reasons)) or ["no scenario for it ran"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from keychain_claims.releases import bun_graph, cache as release_cache, npm as npm_client, registry, runner
-from keychain_claims.releases.cache import CacheRun, ReleaseError, begin_run, cache_max, end_run, let_go
+from keychain_claims.releases.cache import CacheRun, NotPublished, ReleaseError, begin_run, cache_max, end_run, let_go
 from keychain_claims.releases.npm import PACKAGE, host_platform
 from keychain_claims.releases.versions import parse_spec
 from tests.releases.test_bun_graph import bun_executable, elf_runtime, graph_payload
@@ -53,10 +53,13 @@ class Registry:
         self.elf_runtimes = False                    # the host builds: Linux Bun executables with a graph of their own
         self.host_revision = "abcdef123"             # the Bun revision of the host builds (the darwin graphs': abcdef123)
         self.host_builds = True
+        self.unpublished: set[str] = set()          # package@version the registry answers E404 for
         self.tmp = tmp_path
 
     def package(self, spec: str) -> dict[str, bytes]:
         name, version = spec.rsplit("@", 1)
+        if spec in self.unpublished:
+            raise NotPublished(f"no such release of {spec}: check the version")
         if name == PACKAGE and version in self.graphs:
             deps = {f"{PACKAGE}-{p}": version for p in ("darwin-arm64", "linux-x64")}
             return {"package/package.json": json.dumps({"version": version, "optionalDependencies": deps}).encode()}
@@ -207,6 +210,19 @@ def test_the_darwin_graph_runs_embedded_in_a_copy_of_its_runtime(npm, tmp_path):
     again = registry.load("2.1.300")
     assert again.embedded == copy
     assert sum("darwin graph embedded" in n for n in release_cache.current().notes) == 1       # built once
+
+
+def test_a_release_whose_darwin_build_npm_lacks_says_so_not_check_the_version(npm):
+    """2.1.120 lists @anthropic-ai/claude-code-darwin-arm64@2.1.120 among its platform packages, and
+    npm answers E404 for it (and for darwin-x64): the reason names the missing build; the release's
+    version is right, so "check the version" would mislead."""
+    npm.graphs["2.1.120"] = b"const t = 1;"
+    npm.unpublished.add(f"{PACKAGE}-darwin-arm64@2.1.120")
+    with pytest.raises(ReleaseError) as caught:
+        registry.load("2.1.120")
+    said = str(caught.value)
+    assert f"npm has no {PACKAGE}-darwin-arm64@2.1.120, although the release lists it" in said, said
+    assert "check the version" not in said
 
 
 def test_a_damaged_runtime_copy_is_found_and_built_again_without_a_download(npm, tmp_path, monkeypatch):

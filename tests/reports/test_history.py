@@ -161,6 +161,17 @@ def test_the_page_has_no_raw_markdown_and_says_a_not_checkable_reason_once(tmp_p
     assert found.not_swept() == ["2.0.50"]
 
 
+def test_a_reason_says_the_release_for_its_version_but_keeps_a_package_at_that_version(tmp_path):
+    """The legend says "the release" for the release's own version, never inside `package@version`
+    (2.1.120's reason named `@anthropic-ai/claude-code-darwin-arm64@the release`)."""
+    why = "Claude Code 2.1.120: npm has no @anthropic-ai/claude-code-darwin-arm64@2.1.120, although it is listed."
+    kept = history.add(history.History(published=["2.1.120"]), history.columns_of(
+        release_outcomes("2.1.120", "skipped", reason=why), {"sim": True}, "", "c"))
+    history.write(kept, LEDGER, tmp_path)
+    legend = re.search(r"<h2>Why not checkable</h2>(.*?)</ul>", (tmp_path / "release-history.html").read_text(), re.S)[1]
+    assert "the release: npm has no @anthropic-ai/claude-code-darwin-arm64@2.1.120" in legend, legend
+
+
 def test_an_unreadable_history_is_one_line_and_left_as_it_was(tmp_path):
     out = tmp_path / "reports"
     out.mkdir()
