@@ -71,7 +71,7 @@ def build(version: str, folder: Path) -> dict:
             try:
                 darwin_tgz, darwin_integrity = npm.pack(darwin_pkg, version, stage)
             except NotPublished:
-                raise ReleaseError(f"{version}: npm has no {darwin_pkg}@{version}, although the release lists it "
+                raise ReleaseError(f"npm has no {darwin_pkg}@{version}, although the release lists it "
                                    "among its platform packages: its macOS code cannot be fetched") from None
             integrities[f"{darwin_pkg}@{version}"] = darwin_integrity
             darwin = tar_member(darwin_tgz, ("package/claude", "package/bin/claude"), stage / "claude-darwin")
