@@ -29,7 +29,7 @@ PROFILE = {"account": {"uuid": "00000000-0000-4000-8000-000000000001", "email": 
 # ("Execution error") whenever that fetch won the race with the prompt -- the refresh scenarios of
 # the family were then not checkable, run by run.  No settings: an empty object, the releases' own
 # default.
-CLIENT_DATA = {"client_data": {}}
+CLIENT_DATA: dict[str, dict] = {"client_data": {}}
 
 
 def _message(model: str) -> dict:
