@@ -75,10 +75,10 @@ def attach_standin(release: Release, folder) -> list[dict]:
     report when anything did; the requests."""
     if folder is None:
         return []
-    seen = standin.requests(folder)
-    if seen or standin.connects(folder):
+    seen, proxy = standin.requests(folder), standin.connects(folder)
+    if seen or proxy:
         attach(f"requests at the stand-in ({release.version})",
-               json.dumps({"requests": seen, "proxy": standin.connects(folder)}, indent=2), kind="json")
+               json.dumps({"requests": seen, "proxy": proxy}, indent=2), kind="json")
     return seen
 
 

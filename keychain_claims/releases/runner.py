@@ -376,7 +376,8 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
             os.killpg(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate()
             output = transcript(f"stopped after {timeout:.0f} s", mode, how, stdout, stderr)
-            if not (folder / SPAWNED).exists() and not standin.requests(folder):
+            requests = len(standin.requests(folder))
+            if not (folder / SPAWNED).exists() and not requests:
                 raise NotExercised(f"claude {' '.join(args)} did not get going within {timeout:.0f} s "
                                    f"(no security call, no request at the stand-in), {_last_line(stdout, stderr)}",
                                    output, folder) from None
@@ -384,7 +385,7 @@ def run(release: Release, sandbox, *args: str, env: dict[str, str] | None = None
             # next is not observed, which says nothing about the release (a hang is not a statement)
             calls = len((folder / SPAWNED).read_text().splitlines()) if (folder / SPAWNED).exists() else 0
             raise NotExercised(f"claude {' '.join(args)} did not finish within {timeout:.0f} s ({calls} security "
-                               f"call(s), {len(standin.requests(folder))} request(s) at the stand-in before it was "
+                               f"call(s), {requests} request(s) at the stand-in before it was "
                                f"stopped), {_last_line(stdout, stderr)}: what it does next is not observed here",
                                output, folder) from None
     finally:

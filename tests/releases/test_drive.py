@@ -120,16 +120,22 @@ def test_a_write_in_argv_is_masked_in_what_the_step_reports():
     assert token not in shown and "KCCANARY" not in shown and "-w <secret, " in shown
 
 
-def test_the_stand_in_notes_which_credential_a_request_carried_never_the_credential(tmp_path):
+def _ask_stand_in(folder: Path, method: str, path: str, body: str | None, headers: dict) -> tuple[int, bytes]:
+    """One request to the Messages stand-in serving `folder`: its status and body."""
     import http.client
-    server, port = api.serve(tmp_path)
+    server, port = api.serve(folder)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/v1/messages", json.dumps({"model": "m"}), {"authorization": "Bearer tok-KCCANARY-1"})
-        conn.getresponse().read()
+        conn.request(method, path, body, headers)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_stand_in_notes_which_credential_a_request_carried_never_the_credential(tmp_path):
+    _ask_stand_in(tmp_path, "POST", "/v1/messages", json.dumps({"model": "m"}), {"authorization": "Bearer tok-KCCANARY-1"})
     row = standin.requests(tmp_path)[0]
     assert row["credential"] == api.credential_digest("tok-KCCANARY-1") and row["credential_kind"] == "bearer"
     assert "KCCANARY" not in (tmp_path / api.REQUESTS).read_text()
@@ -138,17 +144,9 @@ def test_the_stand_in_notes_which_credential_a_request_carried_never_the_credent
 def test_the_stand_in_answers_the_client_settings_as_an_object_releases_read_fields_of(tmp_path):
     """2.0.53 keeps `response.data.client_data` and reads `.effortLevel` off it unguarded: the
     catch-all answer (no `client_data`) made its query throw, so its refresh never ran."""
-    import http.client
-    server, port = api.serve(tmp_path)
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/api/oauth/claude_cli/client_data", headers={"authorization": "Bearer tok-KCCANARY-2"})
-        answer = conn.getresponse()
-        body = json.loads(answer.read())
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert answer.status == 200 and isinstance(body["client_data"], dict)
+    status, body = _ask_stand_in(tmp_path, "GET", "/api/oauth/claude_cli/client_data", None,
+                                 {"authorization": "Bearer tok-KCCANARY-2"})
+    assert status == 200 and isinstance(json.loads(body)["client_data"], dict)
     assert standin.requests(tmp_path)[0]["path"] == "/api/oauth/claude_cli/client_data"
 
 
